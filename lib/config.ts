@@ -1,0 +1,310 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export type DomainName = 'movielens' | 'lastfm';
+export const DOMAINS: readonly DomainName[] = ['movielens', 'lastfm'];
+
+export type Provider = 'openai' | 'openai-compatible' | 'baseline';
+
+export interface ModelConfig {
+  id: string;
+  provider: Provider;
+  /** The name sent to the API (or the baseline's kind). */
+  model: string;
+  baseURL: string | null;
+  /** Name of the environment variable that holds the key; the key itself never enters the config. */
+  apiKeyEnv: string | null;
+  concurrency: number;
+  inputPricePerMTok: number;
+  outputPricePerMTok: number;
+}
+
+export interface DatasetSource {
+  url: string;
+  archive: string;
+  archiveMd5: string | null;
+  folder: string;
+  fileMd5?: Record<string, string>;
+}
+
+export interface Config {
+  seed: number;
+  /** Local mirror holding `ml-1m/` and `lastfm-1k/`; the UBP_DATA_DIR environment variable overrides it. */
+  dataDir: string | null;
+  download: boolean;
+  domains: DomainName[];
+  paths: {
+    raw: string;
+    processed: string;
+    samples: string;
+    responses: string;
+    store: string;
+    scores: string;
+    figures: string;
+    runs: string;
+  };
+  datasets: Record<DomainName, DatasetSource>;
+  preprocess: {
+    movielens: { dropOccupations: number[]; minDemographicGroupSize: number };
+    lastfm: { regions: string[]; minListeningEvents: number };
+  };
+  sample: {
+    K: number;
+    historyLengths: number[];
+    matchThreshold: number;
+    minMatchingUsers: number;
+    drawsPerSetting: number;
+    retries: number;
+    historySource: 'group' | 'catalogue' | 'user';
+    /** Per domain: setting name → the proxies it combines (empty = no proxy). */
+    settings: Record<DomainName, Record<string, string[]>>;
+  };
+  query: {
+    topN: number;
+    temperature: number;
+    seed: number;
+    maxTokens: number;
+    maxRetries: number;
+    timeoutMs: number;
+    outputTokensEstimate: number;
+    batchDiscount: number;
+    models: ModelConfig[];
+  };
+  score: { logBase: number; smoothing: number };
+  curves: {
+    bins: number;
+    window: number;
+    order: number;
+    range: [number, number] | null;
+    bootstrap: number;
+    confidence: number;
+  };
+  figures: { formats: string[]; pngScale: number; width: number; height: number };
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Repository root: the folder holding package.json, found from this file whether it runs from source or from build/. */
+export function repoRoot(): string {
+  let dir = __dirname;
+  for (;;) {
+    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'config', 'default.json'))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`cannot find the repository root above ${__dirname}`);
+    dir = parent;
+  }
+}
+
+export const DEFAULT_CONFIG_FILE = 'config/default.json';
+
+/**
+ * Keys whose default is null (or whose value may take several shapes) and what they accept.
+ * Every other key must have the same JSON type as its default.
+ */
+const NULLABLE: Record<string, (v: unknown) => boolean> = {
+  dataDir: (v) => v === null || typeof v === 'string',
+  'datasets.*.archiveMd5': (v) => v === null || (typeof v === 'string' && /^[0-9a-f]{32}$/.test(v)),
+  'query.models[].baseURL': (v) => v === null || typeof v === 'string',
+  'query.models[].apiKeyEnv': (v) => v === null || typeof v === 'string',
+  'curves.range': (v) => v === null || (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number')),
+};
+
+/** Objects whose keys are user-chosen (not checked against the defaults' keys). */
+const OPEN_MAPS = new Set(['sample.settings.*', 'datasets.*.fileMd5']);
+
+function jsonType(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v;
+}
+
+function patternOf(p: string): string {
+  return p.replace(/\.models\[\d+\]/g, '.models[]').replace(/^datasets\.[^.]+/, 'datasets.*').replace(/^sample\.settings\.[^.]+/, 'sample.settings.*');
+}
+
+function validateAgainst(value: unknown, template: unknown, where: string, source: string): void {
+  const pattern = patternOf(where);
+  const nullable = NULLABLE[pattern];
+  if (nullable) {
+    if (!nullable(value)) throw new ConfigError(`${source}: "${where}" has an unexpected value ${JSON.stringify(value)}`);
+    return;
+  }
+  const want = jsonType(template);
+  const got = jsonType(value);
+  if (want !== got) {
+    throw new ConfigError(`${source}: "${where}" must be ${want === 'object' ? 'an object' : `a ${want}`}, got ${got} ${JSON.stringify(value)}`);
+  }
+  if (want === 'array') {
+    const arr = value as unknown[];
+    const tpl = template as unknown[];
+    if (tpl.length > 0) arr.forEach((item, i) => validateAgainst(item, tpl[0], `${where}[${i}]`, source));
+    return;
+  }
+  if (want === 'object') {
+    const obj = value as Record<string, unknown>;
+    const tpl = template as Record<string, unknown>;
+    if (OPEN_MAPS.has(pattern)) {
+      for (const [k, v] of Object.entries(obj)) {
+        const example = Object.values(tpl)[0];
+        if (example !== undefined) validateAgainst(v, example, `${where}.${k}`, source);
+      }
+      return;
+    }
+    for (const [k, v] of Object.entries(obj)) {
+      if (!(k in tpl)) {
+        const known = Object.keys(tpl).join(', ');
+        throw new ConfigError(`${source}: unknown key "${where ? `${where}.` : ''}${k}" (known keys here: ${known})`);
+      }
+      validateAgainst(v, tpl[k], where ? `${where}.${k}` : k, source);
+    }
+  }
+}
+
+const MODEL_TEMPLATE: ModelConfig = {
+  id: 'x',
+  provider: 'baseline',
+  model: 'x',
+  baseURL: null,
+  apiKeyEnv: null,
+  concurrency: 1,
+  inputPricePerMTok: 0,
+  outputPricePerMTok: 0,
+};
+
+function validateModels(models: unknown, source: string): void {
+  if (!Array.isArray(models)) throw new ConfigError(`${source}: "query.models" must be an array of model entries`);
+  models.forEach((m, i) => {
+    const where = `query.models[${i}]`;
+    if (jsonType(m) !== 'object') throw new ConfigError(`${source}: "${where}" must be an object`);
+    const entry = m as Record<string, unknown>;
+    if (typeof entry.id !== 'string' || entry.id === '') throw new ConfigError(`${source}: "${where}.id" must be a non-empty string`);
+    for (const [k, v] of Object.entries(entry)) {
+      if (!(k in MODEL_TEMPLATE)) throw new ConfigError(`${source}: unknown key "${where}.${k}" (known keys: ${Object.keys(MODEL_TEMPLATE).join(', ')})`);
+      validateAgainst(v, (MODEL_TEMPLATE as unknown as Record<string, unknown>)[k], `${where}.${k}`, source);
+    }
+    if (entry.provider !== undefined && !['openai', 'openai-compatible', 'baseline'].includes(entry.provider as string)) {
+      throw new ConfigError(`${source}: "${where}.provider" must be one of openai, openai-compatible, baseline; got ${JSON.stringify(entry.provider)}`);
+    }
+    if (entry.concurrency !== undefined && !(Number.isInteger(entry.concurrency) && (entry.concurrency as number) >= 1)) {
+      throw new ConfigError(`${source}: "${where}.concurrency" must be a whole number >= 1`);
+    }
+  });
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return jsonType(v) === 'object';
+}
+
+function deepMerge(base: unknown, over: unknown): unknown {
+  if (isPlainObject(base) && isPlainObject(over)) {
+    const out: Record<string, unknown> = { ...base };
+    for (const [k, v] of Object.entries(over)) out[k] = k in base ? deepMerge(base[k], v) : v;
+    return out;
+  }
+  return over;
+}
+
+/** Models in an override are added to the defaults, or replace the default with the same id (field by field). */
+function mergeModels(base: ModelConfig[], over: Partial<ModelConfig>[], source: string): ModelConfig[] {
+  const out = base.map((m) => ({ ...m }));
+  for (const m of over) {
+    const i = out.findIndex((x) => x.id === m.id);
+    if (i >= 0) out[i] = { ...out[i], ...m } as ModelConfig;
+    else {
+      const missing = Object.keys(MODEL_TEMPLATE).filter((k) => !(k in m) && k !== 'baseURL' && k !== 'apiKeyEnv');
+      if (missing.length) throw new ConfigError(`${source}: new model "${m.id}" is missing ${missing.map((k) => `"${k}"`).join(', ')}`);
+      out.push({ baseURL: null, apiKeyEnv: null, ...m } as ModelConfig);
+    }
+  }
+  return out;
+}
+
+function semanticChecks(c: Config, source: string): void {
+  for (const d of c.domains) if (!DOMAINS.includes(d)) throw new ConfigError(`${source}: "domains" has unknown domain "${d}" (known: ${DOMAINS.join(', ')})`);
+  const s = c.sample;
+  if (!(Number.isInteger(s.K) && s.K >= 2)) throw new ConfigError(`${source}: "sample.K" must be a whole number >= 2`);
+  if (!(s.matchThreshold > 0 && s.matchThreshold <= 1)) throw new ConfigError(`${source}: "sample.matchThreshold" must be in (0, 1]`);
+  for (const h of s.historyLengths) if (!(Number.isInteger(h) && h >= 0)) throw new ConfigError(`${source}: "sample.historyLengths" must hold whole numbers >= 0, got ${h}`);
+  if (!['group', 'catalogue', 'user'].includes(s.historySource)) throw new ConfigError(`${source}: "sample.historySource" must be "group", "catalogue" or "user"`);
+  if (!(c.score.logBase > 1)) throw new ConfigError(`${source}: "score.logBase" must be > 1 (2 for bits, 2.718281828459045 for nats)`);
+  if (!(c.score.smoothing >= 0 && c.score.smoothing < 1)) throw new ConfigError(`${source}: "score.smoothing" must be in [0, 1)`);
+  const ids = new Set<string>();
+  for (const m of c.query.models) {
+    if (ids.has(m.id)) throw new ConfigError(`${source}: model id "${m.id}" appears twice in "query.models"`);
+    ids.add(m.id);
+  }
+}
+
+export function readJsonFile(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read config file ${file}: ${(e as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+export function defaultConfig(): Config {
+  return readJsonFile(path.join(repoRoot(), DEFAULT_CONFIG_FILE)) as Config;
+}
+
+/** Merges an override object over the defaults, validating keys and types; `source` names it in errors. */
+export function mergeConfig(base: Config, override: unknown, source = 'config'): Config {
+  if (!isPlainObject(override)) throw new ConfigError(`${source}: the configuration must be a JSON object`);
+  const { query, ...rest } = override;
+  validateAgainst(rest, base, '', source);
+  let merged = deepMerge(base, rest) as Config;
+  if (query !== undefined) {
+    if (!isPlainObject(query)) throw new ConfigError(`${source}: "query" must be an object`);
+    const { models, ...queryRest } = query;
+    validateAgainst(queryRest, base.query, 'query', source);
+    merged = { ...merged, query: deepMerge(base.query, queryRest) as Config['query'] };
+    if (models !== undefined) {
+      validateModels(models, source);
+      merged.query.models = mergeModels(base.query.models, models as Partial<ModelConfig>[], source);
+    }
+  }
+  // sample.settings replaces per domain rather than merging setting by setting, so a user can drop settings.
+  const settings = (rest as { sample?: { settings?: Record<string, unknown> } }).sample?.settings;
+  if (settings) for (const [d, v] of Object.entries(settings)) (merged.sample.settings as Record<string, unknown>)[d] = v;
+  semanticChecks(merged, source);
+  return merged;
+}
+
+export interface LoadOptions {
+  /** A JSON file merged over the defaults (else the UBP_CONFIG environment variable, if set). */
+  configFile?: string;
+  /** An object merged last (notebook parameter cells, tests). */
+  overrides?: unknown;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function loadConfig(opts: LoadOptions = {}): Config {
+  const env = opts.env ?? process.env;
+  let config = defaultConfig();
+  const configFile = opts.configFile ?? env.UBP_CONFIG;
+  if (configFile) config = mergeConfig(config, readJsonFile(configFile), configFile);
+  if (opts.overrides !== undefined) config = mergeConfig(config, opts.overrides, 'overrides');
+  if (env.UBP_DATA_DIR) config = { ...config, dataDir: env.UBP_DATA_DIR };
+  return config;
+}
+
+/** Resolves a configured path against the repository root (absolute paths are kept). */
+export function resolvePath(p: string): string {
+  return path.isAbsolute(p) ? p : path.join(repoRoot(), p);
+}
+
+export function domainDir(config: Config, stage: keyof Config['paths'], domain?: string): string {
+  const base = resolvePath(config.paths[stage]);
+  return domain ? path.join(base, domain) : base;
+}

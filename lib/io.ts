@@ -1,0 +1,88 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** Writes a file so that readers see either the old content or the new, never a half-written file. */
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeFileSync(fd, data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+}
+
+/** JSON with keys in insertion order and no whitespace variation, so equal data gives equal bytes. */
+export function writeJsonAtomic(file: string, value: unknown): void {
+  writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function writeJsonl(file: string, records: Iterable<unknown>): void {
+  const parts: string[] = [];
+  for (const r of records) parts.push(JSON.stringify(r));
+  writeFileAtomic(file, parts.length ? `${parts.join('\n')}\n` : '');
+}
+
+export interface JsonlReadResult<T> {
+  records: T[];
+  /** A last line without its newline that does not parse: left by a crash mid-append. */
+  tornLastLine: boolean;
+}
+
+/**
+ * Reads JSON Lines. A malformed line in the middle is an error naming file and line;
+ * a malformed *last* line without a trailing newline is a torn append and is reported, not fatal.
+ */
+export function readJsonl<T = unknown>(file: string, validate?: (r: unknown, where: string) => T): JsonlReadResult<T> {
+  const text = fs.readFileSync(file, 'utf8');
+  const lines = text.split('\n');
+  const endsWithNewline = text.endsWith('\n');
+  const records: T[] = [];
+  let tornLastLine = false;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    if (line.trim() === '') continue;
+    const isLast = i === lines.length - 1;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch (e) {
+      if (isLast && !endsWithNewline) {
+        tornLastLine = true;
+        break;
+      }
+      throw new Error(`${file}:${i + 1}: not valid JSON (${(e as Error).message})`);
+    }
+    records.push(validate ? validate(parsed, `${file}:${i + 1}`) : (parsed as T));
+  }
+  return { records, tornLastLine };
+}
+
+export function readJson<T = unknown>(file: string): T {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new Error(`cannot read ${file}: ${(e as Error).message}`);
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch (e) {
+    throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** Appends one line and flushes it to disk before returning: used for answers that were paid for. */
+export function appendLineDurable(file: string, line: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const fd = fs.openSync(file, 'a');
+  try {
+    fs.writeSync(fd, line.endsWith('\n') ? line : `${line}\n`);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * The records that flow between stages. Every JSON Lines record carries `v`, the format version.
+ * These shapes are the stage contracts of DESIGN.md; change them only together with their readers.
+ */
+import type { DomainName } from './config';
+
+export const FORMAT_VERSION = 1;
+
+// ---------- preprocess → data/processed/<domain>/ ----------
+
+/** users.jsonl: one kept user a line. Proxy values are display strings ("25-34", "Male", "clerical/admin"); null when unknown. */
+export interface UserRecord {
+  v: number;
+  id: string;
+  proxies: Record<string, string | null>;
+}
+
+/** items.jsonl: one item a line, in index order (interactions refer to items by this index). */
+export interface ItemRecord {
+  v: number;
+  /** The dataset's own id as a string: MovieLens MovieID; Last.fm a stable id derived from artist and track names. */
+  id: string;
+  /** What the prompt shows: "Matrix, The (1999)" or "Track - Artist". */
+  name: string;
+}
+
+/** interactions.jsonl: one kept user a line, in the order of users.jsonl. */
+export interface InteractionRecord {
+  v: number;
+  user: string;
+  /** Indices into items.jsonl, ascending, distinct. */
+  items: number[];
+  /** Listening events per item (Last.fm only), aligned with `items`. */
+  counts?: number[];
+}
+
+export interface DropReason {
+  reason: string;
+  users?: number;
+  items?: number;
+  interactions?: number;
+}
+
+/** summary.json */
+export interface ProcessedSummary {
+  v: number;
+  domain: DomainName;
+  users: number;
+  items: number;
+  interactions: number;
+  /** Per proxy setting (not "none"): distinct values (combinations for multi-proxy settings) present after filtering. */
+  proxyValues: Record<string, number>;
+  dropped: DropReason[];
+  source: { dir: string; files: Record<string, { bytes: number; sha256?: string }> };
+}
+
+// ---------- sample → data/samples/<domain>/samples.jsonl ----------
+
+export type Setup = 'A' | 'B' | 'C';
+
+export interface SampleRecord {
+  v: number;
+  id: string;
+  domain: DomainName;
+  setup: Setup;
+  /** Setting name: "none", "age", ..., "all", "gender+continent". */
+  proxy: string;
+  /** Proxy name → value; empty for no proxy. */
+  demography: Record<string, string>;
+  history: string[];
+  candidates: string[];
+  /** Aligned with candidates; sums to 1. */
+  target: number[];
+  targetEntropy: number;
+  /** Number of matching users u_h. */
+  groupSize: number;
+  drawId: string;
+  seed: string;
+}
+
+/** counts.json: { setting: { historyLength: count } } */
+export type SampleCounts = Record<string, Record<string, number>>;
+
+// ---------- query → data/responses/<model>/<domain>.jsonl ----------
+
+export interface ParseDiagnostics {
+  /** Number of list entries found in the answer. */
+  returned: number;
+  /** Strings that matched no candidate. */
+  unmatched: string[];
+  /** Candidate ids named more than once (kept once, at their first rank). */
+  duplicates: string[];
+  /** How each kept pick was matched. */
+  matchKinds: ('exact' | 'normalized' | 'fuzzy')[];
+  /** True when the answer held fewer than topN valid picks. */
+  tooFew: boolean;
+  /** True when the answer held more than topN entries. */
+  tooMany: boolean;
+  /** The answer could not be read as a list at all. */
+  unparseable: boolean;
+}
+
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export interface ResponseRecord {
+  v: number;
+  promptId: string;
+  /** Content-addressed key of the answer in the response store. */
+  key: string;
+  modelId: string;
+  messages: { role: 'system' | 'user'; content: string }[];
+  raw: string;
+  ranked: string[];
+  diagnostics: ParseDiagnostics;
+  usage: Usage;
+  costUsd: number;
+  /** Model snapshot reported by the server. */
+  model: string;
+  fingerprint: string | null;
+  latencyMs: number;
+  /** How the answer was obtained: synchronous request, Batch API, or offline baseline. */
+  via: 'sync' | 'batch' | 'baseline';
+  answeredAt: string;
+}
+
+// ---------- score → data/scores/<model>/<domain>.jsonl ----------
+
+export interface ScoreRecord {
+  v: number;
+  promptId: string;
+  modelId: string;
+  domain: DomainName;
+  setup: Setup;
+  proxy: string;
+  historyLength: number;
+  groupSize: number;
+  targetEntropy: number;
+  crossEntropy: number;
+  /** Whether some item with positive target got zero model mass, so the smoothing was needed. */
+  smoothed: boolean;
+  validPicks: number;
+  outsideCandidates: number;
+  duplicates: number;
+  /** Items with positive target probability that got zero model mass before smoothing. */
+  zeroMassPositive: number;
+}
