@@ -5,3 +5,4 @@ export * from './rng';
 export * from './progress';
 export * from './types';
 export * from './processed';
+export * from './models';

@@ -1,0 +1,31 @@
+/**
+ * One interface for everything that answers prompts: hosted APIs, OpenAI-compatible servers and offline baselines.
+ * Scoring never knows which one produced an answer.
+ */
+import type { ModelConfig } from './config';
+import type { SampleRecord, Usage } from './types';
+
+export interface ChatMessage {
+  role: 'system' | 'user';
+  content: string;
+}
+
+export interface PromptJob {
+  sample: SampleRecord;
+  messages: ChatMessage[];
+}
+
+export interface ModelAnswer {
+  /** The answer text exactly as returned (baselines render a Python list of item names). */
+  text: string;
+  usage: Usage;
+  /** Model snapshot reported by the server (or the baseline id). */
+  model: string;
+  fingerprint: string | null;
+  latencyMs: number;
+}
+
+export interface Responder {
+  readonly config: ModelConfig;
+  answer(job: PromptJob, signal?: AbortSignal): Promise<ModelAnswer>;
+}
