@@ -1,0 +1,98 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ConfigError, defaultConfig, loadConfig, mergeConfig } from '../lib/config';
+
+function tmpFile(content: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-config-'));
+  const file = path.join(dir, 'c.json');
+  fs.writeFileSync(file, content);
+  return file;
+}
+
+test('defaults describe both domains and the paper settings', () => {
+  const c = defaultConfig();
+  assert.deepEqual(c.domains, ['movielens', 'lastfm']);
+  assert.deepEqual(c.sample.historyLengths, [0, 1, 3, 5, 10, 20]);
+  assert.equal(c.sample.K, 50);
+  assert.deepEqual(Object.keys(c.sample.settings.movielens), ['none', 'age', 'gender', 'occupation', 'all']);
+  assert.deepEqual(Object.keys(c.sample.settings.lastfm), ['none', 'country', 'continent', 'gender', 'gender+continent']);
+  assert.equal(c.query.temperature, 0);
+  for (const m of c.query.models) assert.ok(!/sk-|key/i.test(String(m.baseURL)), `no key in ${m.id}`);
+});
+
+test('a config file is merged over the defaults', () => {
+  const file = tmpFile(JSON.stringify({ seed: 7, sample: { K: 20, historyLengths: [0, 1] }, curves: { range: [1, 4] } }));
+  const c = loadConfig({ configFile: file, env: {} });
+  assert.equal(c.seed, 7);
+  assert.equal(c.sample.K, 20);
+  assert.deepEqual(c.sample.historyLengths, [0, 1]);
+  assert.equal(c.sample.matchThreshold, 0.6, 'untouched keys keep their defaults');
+  assert.deepEqual(c.curves.range, [1, 4]);
+});
+
+test('unknown keys are rejected with their full path and the file name', () => {
+  const file = tmpFile(JSON.stringify({ sample: { kk: 3 } }));
+  assert.throws(() => loadConfig({ configFile: file, env: {} }), (e: Error) => {
+    assert.ok(e instanceof ConfigError);
+    assert.match(e.message, /c\.json/);
+    assert.match(e.message, /unknown key "sample\.kk"/);
+    assert.match(e.message, /matchThreshold/, 'lists the known keys');
+    return true;
+  });
+});
+
+test('wrong types are rejected naming the key, the expected and the actual type', () => {
+  const base = defaultConfig();
+  assert.throws(() => mergeConfig(base, { sample: { K: '50' } }, 'x.json'), /x\.json: "sample\.K" must be a number, got string "50"/);
+  assert.throws(() => mergeConfig(base, { sample: { historyLengths: [1, 'a'] } }, 'x.json'), /"sample\.historyLengths\[1\]" must be a number/);
+  assert.throws(() => mergeConfig(base, { curves: { range: [1] } }, 'x.json'), /"curves\.range" has an unexpected value/);
+  assert.throws(() => mergeConfig(base, { domains: ['films'] }, 'x.json'), /unknown domain "films"/);
+  assert.throws(() => mergeConfig(base, { score: { logBase: 1 } }, 'x.json'), /logBase/);
+});
+
+test('invalid JSON names the file', () => {
+  const file = tmpFile('{ "seed": 1,, }');
+  assert.throws(() => loadConfig({ configFile: file, env: {} }), /c\.json: not valid JSON/);
+});
+
+test('models are added, or replace the default with the same id field by field', () => {
+  const base = defaultConfig();
+  const c = mergeConfig(base, {
+    query: {
+      models: [
+        { id: 'gpt-4o', concurrency: 4 },
+        { id: 'qwen', provider: 'openai-compatible', model: 'Qwen/Qwen2.5-7B-Instruct', baseURL: 'http://127.0.0.1:8001/v1', apiKeyEnv: null, concurrency: 2, inputPricePerMTok: 0, outputPricePerMTok: 0 },
+      ],
+    },
+  });
+  const gpt = c.query.models.find((m) => m.id === 'gpt-4o')!;
+  assert.equal(gpt.concurrency, 4);
+  assert.equal(gpt.model, base.query.models.find((m) => m.id === 'gpt-4o')!.model, 'other fields kept');
+  assert.equal(c.query.models.length, base.query.models.length + 1);
+  assert.equal(c.query.models.at(-1)!.id, 'qwen');
+  assert.equal(c.query.temperature, 0, 'query keys outside models keep defaults');
+});
+
+test('a new model must be complete and well-typed', () => {
+  const base = defaultConfig();
+  assert.throws(() => mergeConfig(base, { query: { models: [{ id: 'x', provider: 'openai' }] } }), /new model "x" is missing "model"/);
+  assert.throws(() => mergeConfig(base, { query: { models: [{ id: 'x', provider: 'acme' }] } }), /provider" must be one of/);
+  assert.throws(() => mergeConfig(base, { query: { models: [{ id: 'gpt-4o', apiKey: 'sk-123' }] } }), /unknown key "query\.models\[0\]\.apiKey"/);
+  assert.throws(() => mergeConfig(base, { query: { models: [{ id: 'gpt-4o', concurrency: 0 }] } }), /concurrency/);
+});
+
+test('UBP_DATA_DIR and UBP_CONFIG come from the environment', () => {
+  const file = tmpFile(JSON.stringify({ seed: 99 }));
+  const c = loadConfig({ env: { UBP_DATA_DIR: '/somewhere/datasets', UBP_CONFIG: file } });
+  assert.equal(c.dataDir, '/somewhere/datasets');
+  assert.equal(c.seed, 99);
+});
+
+test('proxy settings of a domain are replaced as a whole, so a user can drop settings', () => {
+  const c = mergeConfig(defaultConfig(), { sample: { settings: { movielens: { none: [], age: ['age'] } } } });
+  assert.deepEqual(Object.keys(c.sample.settings.movielens), ['none', 'age']);
+  assert.deepEqual(Object.keys(c.sample.settings.lastfm).length, 5, 'the other domain keeps its settings');
+});

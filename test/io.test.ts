@@ -1,0 +1,79 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { appendLineDurable, readJsonl, writeJsonl } from '../lib/io';
+import { makeRng, sampleWithoutReplacement, shuffleInPlace, deriveSeed } from '../lib/rng';
+import { digestOf, isUpToDate, writeStamp, canonicalJson } from '../lib/stamps';
+import { invertIndex } from '../lib/processed';
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-io-'));
+
+test('JSON Lines round-trip and a torn last line is reported, not fatal', () => {
+  const dir = tmp();
+  const file = path.join(dir, 'a.jsonl');
+  writeJsonl(file, [{ a: 1 }, { a: 2 }]);
+  fs.appendFileSync(file, '{"a": 3, "b"');
+  const r = readJsonl<{ a: number }>(file);
+  assert.deepEqual(r.records.map((x) => x.a), [1, 2]);
+  assert.equal(r.tornLastLine, true);
+});
+
+test('a malformed line in the middle names file and line', () => {
+  const dir = tmp();
+  const file = path.join(dir, 'b.jsonl');
+  fs.writeFileSync(file, '{"a":1}\nnot json\n{"a":2}\n');
+  assert.throws(() => readJsonl(file), new RegExp(`${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2: not valid JSON`));
+});
+
+test('durable appends add whole lines', () => {
+  const file = path.join(tmp(), 'c.jsonl');
+  appendLineDurable(file, '{"x":1}');
+  appendLineDurable(file, '{"x":2}\n');
+  assert.equal(fs.readFileSync(file, 'utf8'), '{"x":1}\n{"x":2}\n');
+});
+
+test('seeded RNG is reproducible and streams differ by label', () => {
+  const a = makeRng(42);
+  const b = makeRng(42);
+  const xs = Array.from({ length: 5 }, () => a());
+  assert.deepEqual(xs, Array.from({ length: 5 }, () => b()));
+  assert.notEqual(deriveSeed(1, 'movielens', 'age'), deriveSeed(1, 'movielens', 'gender'));
+  const s = sampleWithoutReplacement(makeRng(1), [1, 2, 3, 4, 5, 6, 7, 8], 5);
+  assert.equal(new Set(s).size, 5);
+  assert.throws(() => sampleWithoutReplacement(makeRng(1), [1, 2], 3), /cannot draw 3 distinct items from 2/);
+  const arr = shuffleInPlace(makeRng(3), [1, 2, 3, 4, 5, 6]);
+  assert.deepEqual([...arr].sort(), [1, 2, 3, 4, 5, 6]);
+});
+
+test('shuffle is uniform enough: each of 3! orders appears about equally often', () => {
+  const rng = makeRng('uniformity');
+  const counts = new Map<string, number>();
+  const n = 60000;
+  for (let i = 0; i < n; i++) {
+    const k = shuffleInPlace(rng, [1, 2, 3]).join('');
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  assert.equal(counts.size, 6);
+  for (const c of counts.values()) assert.ok(Math.abs(c - n / 6) < 0.05 * (n / 6), `count ${c}`);
+});
+
+test('stamps: up to date only with the same inputs and untouched outputs', () => {
+  const dir = tmp();
+  const out = path.join(dir, 'out.txt');
+  fs.writeFileSync(out, 'hello');
+  const stamp = path.join(dir, '.stamp.json');
+  const inputs = digestOf({ b: 1, a: 2 });
+  writeStamp(stamp, 'x', inputs, [out]);
+  assert.equal(isUpToDate(stamp, digestOf({ a: 2, b: 1 })), true, 'key order does not matter');
+  assert.equal(isUpToDate(stamp, digestOf({ a: 3, b: 1 })), false);
+  fs.writeFileSync(out, 'changed');
+  assert.equal(isUpToDate(stamp, inputs), false);
+  assert.equal(canonicalJson({ b: [1, { d: 1, c: 2 }], a: null }), '{"a":null,"b":[1,{"c":2,"d":1}]}');
+});
+
+test('inverted index lists users per item in ascending order', () => {
+  const inv = invertIndex([[0, 2], [1, 2], [2]], 3);
+  assert.deepEqual(inv.map((a) => Array.from(a)), [[0], [1], [0, 1, 2]]);
+});
