@@ -98,6 +98,12 @@ export interface ParseDiagnostics {
   tooMany: boolean;
   /** The answer could not be read as a list at all. */
   unparseable: boolean;
+  /** How the list was read: a quoted list ('python' covers JSON arrays of strings too), a JSON array of objects, bulleted/numbered lines. */
+  format?: 'python' | 'json' | 'lines' | 'none';
+  /** The list was cut off (no closing bracket or an unterminated string); only its complete entries were read. */
+  truncated?: boolean;
+  /** Valid picks after the first topN, left out of `ranked`. */
+  beyondTopN?: string[];
 }
 
 export interface Usage {

@@ -1,0 +1,218 @@
+/**
+ * The paper's prompt (Appendix A.1): a system message with the "AI Rules" and a user message with the recommendation
+ * request. Every word the models see lives in PROMPT_TEMPLATES below; edit it there and nowhere else (editing it changes
+ * the response-store keys, so edited prompts are asked afresh).
+ */
+import type { Config, DomainName } from './config';
+import type { ChatMessage } from './models';
+import type { SampleRecord } from './types';
+
+export interface DomainPromptTemplate {
+  /** The system message. */
+  system: string;
+  /** The user message's paragraphs, in order, joined by `paragraphSeparator`. Missing optional ones are skipped. */
+  intro: string;
+  /** Placeholder {history}: the history as a Python list. Shown only in setups A and B, and only with a history. */
+  history: string;
+  /** Placeholder {topN}. */
+  request: string;
+  format: string;
+  /** Placeholder {candidates}: the candidates as a Python list. */
+  candidates: string;
+  paragraphSeparator: string;
+  /**
+   * The demography sentence, keyed by the proxy names present, sorted and joined by "+" ("age+gender+occupation").
+   * Placeholders: {<proxy>} for each proxy's phrase, and {a} for "a"/"an" chosen by the word that follows it.
+   */
+  demography: Record<string, string>;
+  /**
+   * How a proxy value is phrased: per proxy, value → phrase, with "*" as the default pattern ({value} = the value).
+   * Proxies without an entry are shown as their value.
+   */
+  values: Record<string, Record<string, string>>;
+}
+
+/** The paper's wording, grammar quirks included ("recommend the next 10 movie"). */
+const AI_RULES = [
+  'AI Rules',
+  '',
+  '- Output response as a Python list only.',
+  '- Do not output any extra text.',
+  '- Do not wrap the response in Python markers.',
+  '- Do not assign the list to any variable.',
+  '- List values in double-quotes.',
+].join('\n');
+
+const FORMAT_SENTENCE = 'Format your response as a Python list of item names. The list must be ranked from the most likely to the least likely';
+
+/** Countries and regions that read better with "the" ("from the United Kingdom"). */
+const WITH_ARTICLE = [
+  'United States',
+  'United Kingdom',
+  'Netherlands',
+  'Russian Federation',
+  'Czech Republic',
+  'Dominican Republic',
+  'Netherlands Antilles',
+  'Northern Mariana Islands',
+  'United States Minor Outlying Islands',
+  'British Indian Ocean Territory',
+  'Bahamas',
+  'Cayman Islands',
+  'Faroe Islands',
+  'Falkland Islands (Malvinas)',
+  'Philippines',
+  'Holy See (Vatican City State)',
+  'Virgin Islands, British',
+  'Virgin Islands, U.S.',
+];
+const placeWithArticle: Record<string, string> = { '*': '{value}' };
+for (const name of WITH_ARTICLE) placeWithArticle[name] = `the ${name}`;
+
+export const PROMPT_TEMPLATES: Record<DomainName, DomainPromptTemplate> = {
+  movielens: {
+    system: AI_RULES,
+    intro: 'You are proficient in recommending new movie for users to watch based on their background, previous view history, or a combination of both.',
+    history: 'The user has previously watched the following movies: {history}.',
+    request:
+      "From the candidates listed below, recommend the next {topN} movie for the user to watch based on the user's background, previous view history, or a combination of both.",
+    format: `${FORMAT_SENTENCE} movie.`,
+    candidates: 'Candidates: {candidates}',
+    paragraphSeparator: '\n\n',
+    demography: {
+      'age+gender+occupation': 'The user is {a} {age} {gender} {occupation}.',
+      'age+gender': 'The user is {a} {age} {gender}.',
+      'age+occupation': 'The user is {a} {age} {occupation}.',
+      'gender+occupation': 'The user is {a} {gender} {occupation}.',
+      age: 'The user is {age}.',
+      gender: 'The user is {a} {gender}.',
+      // "The user is a retired." would not read; occupations include adjectives (retired, self-employed, unemployed).
+      occupation: "The user's occupation is {occupation}.",
+    },
+    values: {
+      age: { '*': '{value} years old', 'Under 18': 'under 18 years old', '56+': '56 or more years old' },
+    },
+  },
+  lastfm: {
+    system: AI_RULES,
+    intro: 'You are proficient in recommending new music for users to listen to based on their background, previous listening history, or a combination of both.',
+    history: 'The user has previously listened to the following music: {history}.',
+    request:
+      "From the candidates listed below, recommend the next {topN} music for the user to listen to based on the user's background, previous listening history, or a combination of both.",
+    format: `${FORMAT_SENTENCE} music.`,
+    candidates: 'Candidates: {candidates}',
+    paragraphSeparator: '\n\n',
+    demography: {
+      'continent+country+gender': 'The user is {a} {gender} from {country}, {continent}.',
+      'country+gender': 'The user is {a} {gender} from {country}.',
+      'continent+gender': 'The user is {a} {gender} from {continent}.',
+      'continent+country': 'The user is from {country}, {continent}.',
+      country: 'The user is from {country}.',
+      continent: 'The user is from {continent}.',
+      gender: 'The user is {a} {gender}.',
+    },
+    values: {
+      country: placeWithArticle,
+      continent: placeWithArticle,
+    },
+  },
+};
+
+// ---------- Python literals ----------
+
+// Python's str.isprintable() is false for these categories (except the ASCII space), and repr escapes them.
+const NON_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
+
+/** The string exactly as Python 3's repr() prints it: single quotes unless the text holds a ' and no ". */
+export function pythonRepr(s: string): string {
+  const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
+  let out = quote;
+  for (const ch of s) {
+    if (ch === quote || ch === '\\') out += `\\${ch}`;
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\r') out += '\\r';
+    else if (ch === '\t') out += '\\t';
+    else if (ch !== ' ' && NON_PRINTABLE.test(ch)) {
+      const cp = ch.codePointAt(0) as number;
+      if (cp < 0x100) out += `\\x${cp.toString(16).padStart(2, '0')}`;
+      else if (cp < 0x10000) out += `\\u${cp.toString(16).padStart(4, '0')}`;
+      else out += `\\U${cp.toString(16).padStart(8, '0')}`;
+    } else out += ch;
+  }
+  return out + quote;
+}
+
+/** A list of strings as Python's repr() prints it: ['a', "b's"]. */
+export function pythonList(items: readonly string[]): string {
+  return `[${items.map(pythonRepr).join(', ')}]`;
+}
+
+// ---------- rendering ----------
+
+function fill(template: string, values: Record<string, string>): string {
+  return template.replace(/\{(\w+)\}/g, (whole, key: string) => (key in values ? values[key] : whole));
+}
+
+/** "a" or "an" by how the next word sounds: an 18-24, an under 18, an unemployed, a Male, a European. */
+export function indefiniteArticle(nextWord: string): 'a' | 'an' {
+  const w = nextWord.toLowerCase();
+  if (/^(?:eu|uni|use|usu|one|once)/.test(w)) return 'a';
+  if (/^(?:[aeiou]|8|11(?!\d)|18(?!\d)|honest|hour|heir)/.test(w)) return 'an';
+  return 'a';
+}
+
+export function demographyKey(demography: Record<string, string>): string {
+  return Object.keys(demography).sort().join('+');
+}
+
+/** The demography sentence for a sample's proxies, or null when there are none. */
+export function renderDemography(demography: Record<string, string>, template: DomainPromptTemplate, domain: string): string | null {
+  const key = demographyKey(demography);
+  if (key === '') return null;
+  const sentence = template.demography[key];
+  if (sentence === undefined) {
+    throw new Error(
+      `prompt templates (lib/prompt.ts PROMPT_TEMPLATES.${domain}.demography): no sentence for the proxies "${key}"; known: ${Object.keys(template.demography).join(', ')}`,
+    );
+  }
+  const phrases: Record<string, string> = {};
+  for (const [proxy, value] of Object.entries(demography)) {
+    const forms = template.values[proxy];
+    const pattern = forms ? (forms[value] ?? forms['*'] ?? '{value}') : '{value}';
+    phrases[proxy] = fill(pattern, { value });
+  }
+  const filled = fill(sentence, phrases);
+  const missing = filled.match(/\{(?!a\})\w+\}/);
+  if (missing) throw new Error(`prompt templates (${domain}, "${key}"): placeholder ${missing[0]} has no value in the sample's demography`);
+  return filled.replace(/\{a\}(\s+)(\S+)/g, (_m, space: string, word: string) => `${indefiniteArticle(word)}${space}${word}`);
+}
+
+/**
+ * The messages for one prompt, as in the paper's Appendix A.1: setup A shows demography and history, B only the
+ * history, C only the demography (with no proxy, neither).
+ */
+export function renderPrompt(sample: SampleRecord, itemName: (id: string) => string, config: Config, domain: DomainName): ChatMessage[] {
+  const template = PROMPT_TEMPLATES[domain];
+  if (!template) throw new Error(`no prompt template for domain "${domain}" (known: ${Object.keys(PROMPT_TEMPLATES).join(', ')})`);
+  if (sample.domain !== domain) throw new Error(`sample ${sample.id} belongs to domain "${sample.domain}", not "${domain}"`);
+  const paragraphs: string[] = [template.intro];
+  if (sample.setup !== 'B') {
+    const demography = renderDemography(sample.demography, template, domain);
+    if (demography !== null) paragraphs.push(demography);
+  }
+  if (sample.setup !== 'C' && sample.history.length > 0) {
+    paragraphs.push(fill(template.history, { history: pythonList(sample.history.map(itemName)) }));
+  }
+  paragraphs.push(fill(template.request, { topN: String(config.query.topN) }));
+  paragraphs.push(template.format);
+  paragraphs.push(fill(template.candidates, { candidates: pythonList(sample.candidates.map(itemName)) }));
+  return [
+    { role: 'system', content: template.system },
+    { role: 'user', content: paragraphs.join(template.paragraphSeparator) },
+  ];
+}
+
+/** The messages as one readable text, for notebooks and logs. */
+export function renderPromptText(messages: ChatMessage[]): string {
+  return messages.map((m) => `[${m.role}]\n${m.content}`).join('\n\n');
+}
