@@ -1,0 +1,51 @@
+// Sampling benchmark: every setting of MovieLens (the mirror, preprocessed once into .bench-cache/), default config.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { domainDir, loadConfig, repoRoot } from '../lib/config';
+import { loadProcessed } from '../lib/processed';
+import { sampleDomain } from '../lib/sample';
+import { peakRssMb, timed, type BenchResult } from './common';
+
+function mirrorDir(): string | null {
+  const dir = process.env.UBP_DATA_DIR ?? path.resolve(repoRoot(), '..', 'shared', 'datasets');
+  return fs.existsSync(path.join(dir, 'ml-1m', 'users.dat')) ? dir : null;
+}
+
+export async function run(): Promise<BenchResult[]> {
+  const mirror = mirrorDir();
+  if (!mirror) {
+    console.error('[bench] sample: no MovieLens mirror (set UBP_DATA_DIR); skipped');
+    return [];
+  }
+  const cache = path.join(repoRoot(), '.bench-cache', 'sample');
+  const config = loadConfig({
+    env: {},
+    overrides: {
+      dataDir: mirror,
+      download: false,
+      paths: { raw: path.join(cache, 'raw'), processed: path.join(cache, 'processed'), samples: path.join(cache, 'samples') },
+    },
+  });
+  const processed = domainDir(config, 'processed', 'movielens');
+  if (!fs.existsSync(path.join(processed, 'summary.json'))) {
+    // Preprocessing is another stage's benchmark; here it only fills the cache once.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { runPreprocess } = require('../lib/preprocess') as { runPreprocess: (c: typeof config, d: 'movielens', o?: unknown) => unknown };
+    await runPreprocess(config, 'movielens', { log: () => {} });
+  }
+  const load = await timed(() => loadProcessed(processed));
+  const sample = await timed(() => sampleDomain(load.value, config));
+  const prompts = sample.value.samples.length;
+  const settings = Object.keys(config.sample.settings.movielens).length;
+  return [
+    { stage: 'sample', name: 'movielens: load processed data', seconds: load.seconds, note: `${load.value.users.length} users, ${load.value.items.length} items` },
+    {
+      stage: 'sample',
+      name: `movielens: all ${settings} settings × ${config.sample.drawsPerSetting} draws`,
+      seconds: sample.seconds,
+      peakRssMb: peakRssMb(),
+      note: `${prompts} prompts, ${(prompts / sample.seconds).toFixed(0)} prompts/s`,
+      target: '< 10 s',
+    },
+  ];
+}
