@@ -1,0 +1,560 @@
+/**
+ * The query stage: samples + model configuration → data/responses/<model>/<domain>.jsonl.
+ *
+ * Hosted and local API models answer through lib/llm.ts; every answer goes into the response store the moment it
+ * arrives, and a rerun sends only the prompts whose key is not stored. Offline baselines answer in-process (free and
+ * deterministic, so they are not stored). The responses file is rewritten atomically from the store at the end of
+ * every run, interrupted or not.
+ */
+import { setMaxListeners } from 'node:events';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createBaseline } from './baselines';
+import { domainDir, type Config, type DomainName, type ModelConfig } from './config';
+import { readJsonl, writeJsonl } from './io';
+import {
+  costUsd,
+  createApiResponder,
+  modelAvailability,
+  requestKey,
+  storedAnswerFor,
+  RequestFailedError,
+  type FailureKind,
+  type RetryPolicy,
+} from './llm';
+import type { PromptJob } from './models';
+import { parseAnswer } from './parse-answer';
+import { loadProcessed, type ProcessedDomain } from './processed';
+import { Progress } from './progress';
+import { renderPrompt } from './prompt';
+import { loadSamples } from './sample';
+import { ResponseStore, storeFileName } from './store';
+import { tokenizerFor } from './tokens';
+import { FORMAT_VERSION, type ParseDiagnostics, type ResponseRecord, type SampleRecord, type Usage } from './types';
+
+export { modelAvailability } from './llm';
+
+export interface QueryOptions {
+  /** Count what would be sent and what it would cost; send nothing, write nothing. */
+  dryRun?: boolean;
+  log?: (line: string) => void;
+  /** Aborting stops sending new prompts (like the first Ctrl-C); in-flight requests finish and are stored. */
+  signal?: AbortSignal;
+  /** Where API keys are read from (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Backoff tuning (tests use short delays); maxRetries defaults to config.query.maxRetries. */
+  retry?: Partial<RetryPolicy>;
+  /** Minimum ms between progress lines (default 2000). */
+  progressIntervalMs?: number;
+  /** OpenAI Batch API mode (issue 7). Not available yet: runQuery refuses it rather than silently running synchronously. */
+  batch?: boolean;
+  /** Install a SIGINT handler for the run (default true): first Ctrl-C stops sending, a second aborts in-flight requests. */
+  handleSigint?: boolean;
+}
+
+export interface PromptFailure {
+  /** The prompts that share this request (identical prompts share one). */
+  promptIds: string[];
+  key: string;
+  kind: FailureKind | 'store';
+  status?: number;
+  attempts: number;
+  message: string;
+}
+
+export interface DryRunEstimate {
+  tokenizer: string;
+  /** False when the model's own tokenizer is unknown and o200k_base stands in. */
+  tokenizerExact: boolean;
+  inputTokens: number;
+  outputTokensEstimate: number;
+  costUsd: number;
+  /** The same requests at Batch API prices. */
+  batchCostUsd: number;
+}
+
+export interface ParseSummary {
+  unparseable: number;
+  tooFew: number;
+  tooMany: number;
+  withUnmatched: number;
+  withDuplicates: number;
+}
+
+export interface QueryRunSummary {
+  modelId: string;
+  provider: ModelConfig['provider'];
+  domain: DomainName;
+  dryRun: boolean;
+  /** Prompts (samples) in the domain. */
+  prompts: number;
+  /** Prompts with an answer after the run (= records written). */
+  answered: number;
+  /** Prompts still without an answer after the run (failed, not sent, or the model was unavailable). */
+  missing: number;
+  /** Prompts answered from the store without a request. */
+  fromStore: number;
+  /** Prompts whose request failed after retries (details in `failures`). */
+  failed: number;
+  /** Distinct requests among the prompts (identical prompts share one). */
+  distinctRequests: number;
+  /** Distinct requests already answered in the store when the run started. */
+  alreadyStored: number;
+  /** Distinct requests missing from the store when the run started (what a run sends, what a dry run prices). */
+  toSend: number;
+  /** Distinct requests sent by this run (answered or failed). */
+  sent: number;
+  /** New answers stored by this run. */
+  newAnswers: number;
+  /** Requests that still failed after retries; not stored, a rerun tries them again. */
+  failures: PromptFailure[];
+  /** Distinct requests not attempted (interrupted, or the model was unavailable). */
+  notSent: number;
+  /** HTTP requests made, retries included. */
+  httpRequests: number;
+  retries: number;
+  /** Tokens and money spent by this run. */
+  usage: Usage;
+  costUsd: number;
+  /** Records written to the responses file (prompts with an answer). */
+  written: number;
+  outputFile: string | null;
+  parse: ParseSummary;
+  /** Unreadable store lines skipped (torn appends from a crash). */
+  tornStoreLines: number;
+  interrupted: boolean;
+  /** Why the model could not be asked, when it could not. */
+  unavailable?: string;
+  estimate?: DryRunEstimate;
+  seconds: number;
+}
+
+// ---------- inputs ----------
+
+export function resolveModels(config: Config, modelIds: string[]): ModelConfig[] {
+  const known = config.query.models.map((m) => m.id);
+  const unknown = modelIds.filter((id) => !known.includes(id));
+  if (unknown.length) {
+    throw new Error(`unknown model id${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `"${u}"`).join(', ')}; configured models: ${known.join(', ')}`);
+  }
+  return modelIds.map((id) => config.query.models.find((m) => m.id === id) as ModelConfig);
+}
+
+export interface QueryInputs {
+  samples: SampleRecord[];
+  data: ProcessedDomain;
+  itemName: (id: string) => string;
+  jobs: PromptJob[];
+}
+
+/** Loads samples and processed items and renders every prompt (shared by all models of a run). */
+export function loadQueryInputs(config: Config, domain: DomainName): QueryInputs {
+  const samples = loadSamples(config, domain);
+  const processedDir = domainDir(config, 'processed', domain);
+  const data = loadProcessed(processedDir);
+  const itemName = (id: string): string => {
+    const i = data.itemIndex.get(id);
+    if (i === undefined) throw new Error(`item id ${JSON.stringify(id)} of the samples is not in ${path.join(processedDir, 'items.jsonl')}: re-run the sample stage`);
+    return data.items[i].name;
+  };
+  const jobs = samples.map((sample) => ({ sample, messages: renderPrompt(sample, itemName, config, domain) }));
+  return { samples, data, itemName, jobs };
+}
+
+export function responsesFile(config: Config, modelId: string, domain: DomainName): string {
+  return path.join(domainDir(config, 'responses'), modelId, `${domain}.jsonl`);
+}
+
+export function storeDir(config: Config): string {
+  return domainDir(config, 'store');
+}
+
+/** Reads data/responses/<model>/<domain>.jsonl. */
+export function loadResponses(config: Config, modelId: string, domain: DomainName): ResponseRecord[] {
+  const file = responsesFile(config, modelId, domain);
+  if (!fs.existsSync(file)) {
+    throw new Error(`no responses of model "${modelId}" for ${domain}: ${file} is missing; run the query stage (npm start -- --stages query --models ${modelId} --domains ${domain})`);
+  }
+  return readJsonl<ResponseRecord>(file, (r, where) => {
+    const rec = r as ResponseRecord;
+    if (typeof rec?.promptId !== 'string') throw new Error(`${where}: field "promptId" must be a string`);
+    if (typeof rec.raw !== 'string') throw new Error(`${where}: field "raw" must be a string`);
+    if (!Array.isArray(rec.ranked)) throw new Error(`${where}: field "ranked" must be an array of candidate ids`);
+    return rec;
+  }).records;
+}
+
+// ---------- the run ----------
+
+export interface KeyedJob {
+  job: PromptJob;
+  key: string;
+}
+
+/** One entry per distinct key, in sample order, with the prompt ids sharing it. */
+function distinctRequests(keyed: KeyedJob[]): Map<string, { job: PromptJob; promptIds: string[] }> {
+  const out = new Map<string, { job: PromptJob; promptIds: string[] }>();
+  for (const k of keyed) {
+    const e = out.get(k.key);
+    if (e) e.promptIds.push(k.job.sample.id);
+    else out.set(k.key, { job: k.job, promptIds: [k.job.sample.id] });
+  }
+  return out;
+}
+
+function formatCount(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+function formatUsd(x: number): string {
+  return `USD ${x < 1 ? x.toFixed(4) : x.toFixed(2)}`;
+}
+
+function emptyParseSummary(): ParseSummary {
+  return { unparseable: 0, tooFew: 0, tooMany: 0, withUnmatched: 0, withDuplicates: 0 };
+}
+
+function addDiagnostics(s: ParseSummary, d: ParseDiagnostics): void {
+  if (d.unparseable) s.unparseable++;
+  if (d.tooFew) s.tooFew++;
+  if (d.tooMany) s.tooMany++;
+  if (d.unmatched.length) s.withUnmatched++;
+  if (d.duplicates.length) s.withDuplicates++;
+}
+
+/** What a responses record takes from an answer (a stored one or a baseline's). */
+export interface AnswerForRecord {
+  raw: string;
+  usage: Usage;
+  costUsd: number;
+  model: string;
+  fingerprint: string | null;
+  latencyMs: number;
+  via: ResponseRecord['via'];
+  answeredAt: string;
+}
+
+/** Builds and writes the responses file: one parsed record per prompt that has an answer, in sample order. */
+export function writeResponses(
+  config: Config,
+  domain: DomainName,
+  model: ModelConfig,
+  keyed: KeyedJob[],
+  itemName: (id: string) => string,
+  answerFor: (key: string) => AnswerForRecord | undefined,
+): { file: string; written: number; parse: ParseSummary } {
+  const records: ResponseRecord[] = [];
+  const parse = emptyParseSummary();
+  const costed = new Set<string>();
+  for (const { job, key } of keyed) {
+    const a = answerFor(key);
+    if (!a) continue;
+    const candidates = job.sample.candidates.map((id) => ({ id, name: itemName(id) }));
+    const { ranked, diagnostics } = parseAnswer(a.raw, candidates, config.query.topN);
+    addDiagnostics(parse, diagnostics);
+    // Identical prompts share one paid answer: its cost is counted once, so the file's costs sum to what was spent.
+    const cost = costed.has(key) ? 0 : a.costUsd;
+    costed.add(key);
+    records.push({
+      v: FORMAT_VERSION,
+      promptId: job.sample.id,
+      key,
+      modelId: model.id,
+      messages: job.messages.map((m) => ({ role: m.role, content: m.content })),
+      raw: a.raw,
+      ranked,
+      diagnostics,
+      usage: a.usage,
+      costUsd: cost,
+      model: a.model,
+      fingerprint: a.fingerprint,
+      latencyMs: a.latencyMs,
+      via: a.via,
+      answeredAt: a.answeredAt,
+    });
+  }
+  const file = responsesFile(config, model.id, domain);
+  if (path.resolve(path.dirname(file)) === path.resolve(storeDir(config))) {
+    throw new Error(`model id "${model.id}" would write its responses into the response store folder ${storeDir(config)}; rename the model`);
+  }
+  writeJsonl(file, records);
+  return { file, written: records.length, parse };
+}
+
+function summarizeFailures(failures: PromptFailure[]): string[] {
+  const groups = new Map<string, PromptFailure[]>();
+  for (const f of failures) {
+    const g = groups.get(f.message) ?? [];
+    g.push(f);
+    groups.set(f.message, g);
+  }
+  const lines: string[] = [];
+  for (const [message, fs_] of groups) {
+    const ids = fs_.flatMap((f) => f.promptIds);
+    lines.push(`  ${formatCount(ids.length)} × ${message} — prompts ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''}`);
+  }
+  return lines;
+}
+
+interface RunControl {
+  /** Stop taking new prompts. */
+  stop: AbortSignal;
+  /** Abort requests in flight. */
+  hard: AbortSignal;
+}
+
+async function runBaseline(
+  config: Config,
+  domain: DomainName,
+  model: ModelConfig,
+  inputs: QueryInputs,
+  keyed: KeyedJob[],
+  summary: QueryRunSummary,
+  control: RunControl,
+  log: (s: string) => void,
+): Promise<void> {
+  const responder = createBaseline(model, inputs.data, config);
+  const answers = new Map<string, AnswerForRecord>();
+  for (const { job, key } of keyed) {
+    if (control.stop.aborted) {
+      summary.interrupted = true;
+      break;
+    }
+    if (answers.has(key)) continue;
+    const a = await responder.answer(job, control.hard);
+    // Baselines are pure functions of the sample: no timestamp or timing, so reruns write identical bytes.
+    answers.set(key, { raw: a.text, usage: a.usage, costUsd: 0, model: a.model, fingerprint: a.fingerprint, latencyMs: 0, via: 'baseline', answeredAt: '' });
+  }
+  summary.newAnswers = answers.size;
+  if (summary.interrupted) {
+    // A partial baseline run would replace a complete file with a shorter one; baselines are cheap to rerun instead.
+    Object.assign(summary, { newAnswers: 0, missing: summary.prompts });
+    log(`${model.id} ${domain}: interrupted; responses file left as it was (rerun to answer all prompts)`);
+    return;
+  }
+  const out = writeResponses(config, domain, model, keyed, inputs.itemName, (k) => answers.get(k));
+  Object.assign(summary, { written: out.written, answered: out.written, missing: summary.prompts - out.written, outputFile: out.file, parse: out.parse });
+  log(`${model.id} ${domain}: ${formatCount(out.written)} answers (offline baseline) → ${out.file}`);
+}
+
+async function runApiModel(
+  config: Config,
+  domain: DomainName,
+  model: ModelConfig,
+  inputs: QueryInputs,
+  keyed: KeyedJob[],
+  summary: QueryRunSummary,
+  control: RunControl,
+  opts: QueryOptions,
+  log: (s: string) => void,
+): Promise<void> {
+  const store = ResponseStore.open(storeDir(config), { files: [storeFileName(model.provider, model.model)] });
+  summary.tornStoreLines = store.tornLines;
+  for (const p of store.problems) log(`response store: skipped unreadable line ${p.file}:${p.line} (${p.reason}); a torn append from an interrupted run, its answer will be asked again`);
+  const distinct = distinctRequests(keyed);
+  const missing = [...distinct].filter(([key]) => !store.has(key));
+  summary.distinctRequests = distinct.size;
+  summary.alreadyStored = distinct.size - missing.length;
+  summary.toSend = missing.length;
+  summary.fromStore = keyed.filter((k) => store.has(k.key)).length;
+
+  if (opts.dryRun) {
+    const tokenizer = tokenizerFor(model);
+    let inputTokens = 0;
+    for (const [, { job }] of missing) inputTokens += tokenizer.countChat(job.messages);
+    const outputTokensEstimate = missing.length * config.query.outputTokensEstimate;
+    const cost = costUsd(model, { inputTokens, outputTokens: outputTokensEstimate });
+    summary.estimate = {
+      tokenizer: tokenizer.name,
+      tokenizerExact: tokenizer.exact,
+      inputTokens,
+      outputTokensEstimate,
+      costUsd: cost,
+      batchCostUsd: cost * config.query.batchDiscount,
+    };
+    summary.answered = summary.fromStore;
+    summary.missing = summary.prompts - summary.fromStore;
+    log(
+      `[dry run] ${model.id} ${domain}: ${formatCount(missing.length)} prompts to send (${formatCount(summary.alreadyStored)} already stored); ` +
+        `input ${formatCount(inputTokens)} tokens (${tokenizer.name}${tokenizer.exact ? '' : ', an estimate: the model’s own tokenizer is unknown'}), ` +
+        `output ≈ ${formatCount(outputTokensEstimate)} tokens (${config.query.outputTokensEstimate}/prompt); ` +
+        `estimated ${formatUsd(cost)} (Batch API ${formatUsd(cost * config.query.batchDiscount)})`,
+    );
+    return;
+  }
+
+  log(
+    `${model.id} ${domain}: ${formatCount(summary.prompts)} prompts, ${formatCount(distinct.size)} distinct, ` +
+      `${formatCount(summary.alreadyStored)} already stored, ${formatCount(missing.length)} to send (concurrency ${model.concurrency})`,
+  );
+
+  if (missing.length > 0) {
+    const availability = await modelAvailability(model, opts.env ?? process.env);
+    if (!availability.available) {
+      summary.unavailable = availability.reason ?? 'unavailable';
+      summary.notSent = missing.length;
+      log(`${model.id}: cannot be asked: ${summary.unavailable}; nothing sent`);
+    } else {
+      if (availability.reason) log(`${model.id}: note: ${availability.reason}`);
+      await sendMissing(config, model, store, missing, summary, control, opts, log);
+    }
+  }
+
+  const out = writeResponses(config, domain, model, keyed, inputs.itemName, (k) => {
+    const e = store.get(k);
+    return e && { raw: e.raw, usage: e.usage, costUsd: e.costUsd, model: e.model, fingerprint: e.fingerprint, latencyMs: e.latencyMs, via: e.via, answeredAt: e.answeredAt };
+  });
+  Object.assign(summary, { written: out.written, answered: out.written, missing: summary.prompts - out.written, outputFile: out.file, parse: out.parse });
+  summary.failed = summary.failures.reduce((n, f) => n + f.promptIds.length, 0);
+  log(`${model.id} ${domain}: ${formatCount(out.written)}/${formatCount(summary.prompts)} prompts answered → ${out.file}`);
+}
+
+async function sendMissing(
+  config: Config,
+  model: ModelConfig,
+  store: ResponseStore,
+  missing: [string, { job: PromptJob; promptIds: string[] }][],
+  summary: QueryRunSummary,
+  control: RunControl,
+  opts: QueryOptions,
+  log: (s: string) => void,
+): Promise<void> {
+  const responder = createApiResponder(model, config, { env: opts.env, retry: opts.retry, log });
+  const progress = new Progress({
+    label: `${model.id} ${summary.domain}`,
+    total: missing.length,
+    unit: 'prompts',
+    write: log,
+    intervalMs: opts.progressIntervalMs ?? 2000,
+    extra: () =>
+      `tokens in ${formatCount(summary.usage.inputTokens)} out ${formatCount(summary.usage.outputTokens)}, ${formatUsd(summary.costUsd)}` +
+      (summary.failures.length ? `, ${summary.failures.length} failed` : ''),
+  });
+  let next = 0;
+  let attempted = 0;
+  const worker = async () => {
+    while (!control.stop.aborted) {
+      const i = next++;
+      if (i >= missing.length) return;
+      const [key, { job, promptIds }] = missing[i];
+      attempted++;
+      try {
+        const entry = await store.fetchOnce(key, async () => storedAnswerFor(model, config, key, await responder.answer(job, control.hard), 'sync'));
+        summary.newAnswers++;
+        summary.usage.inputTokens += entry.usage.inputTokens;
+        summary.usage.outputTokens += entry.usage.outputTokens;
+        summary.costUsd += entry.costUsd;
+      } catch (e) {
+        if (e instanceof RequestFailedError && e.kind === 'aborted') {
+          attempted--;
+        } else if (e instanceof RequestFailedError) {
+          summary.failures.push({ promptIds, key, kind: e.kind, status: e.status, attempts: e.attempts, message: e.message });
+        } else {
+          summary.failures.push({ promptIds, key, kind: 'store', attempts: 1, message: `${model.id}: ${(e as Error).message}` });
+        }
+      }
+      progress.tick();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(model.concurrency, missing.length) }, worker));
+  progress.finish();
+  summary.httpRequests = responder.stats.requests;
+  summary.retries = responder.stats.retries;
+  summary.notSent = missing.length - attempted;
+  summary.sent = attempted;
+  if (summary.failures.length) {
+    const n = summary.failures.reduce((s, f) => s + f.promptIds.length, 0);
+    log(`${model.id}: ${formatCount(n)} prompts failed (not stored; a rerun asks them again):`);
+    for (const line of summarizeFailures(summary.failures)) log(line);
+  }
+  if (control.stop.aborted) {
+    summary.interrupted = true;
+    log(
+      `${model.id}: interrupted — ${formatCount(summary.newAnswers)} new answers stored, ${formatCount(summary.notSent)} prompts not sent; ` +
+        'run the same command again to resume (stored answers are never requested again)',
+    );
+  }
+}
+
+/**
+ * Runs the query stage for the named models on one domain and writes data/responses/<model>/<domain>.jsonl.
+ * With `dryRun`, only counts prompts to send, their tokens and their estimated cost.
+ */
+export async function runQuery(config: Config, domain: DomainName, modelIds: string[], opts: QueryOptions = {}): Promise<QueryRunSummary[]> {
+  const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
+  const models = resolveModels(config, modelIds);
+  if (opts.batch) throw new Error('query: Batch API mode (--batch) is not implemented yet; run without --batch to send the prompts synchronously');
+  const inputs = loadQueryInputs(config, domain);
+
+  const stop = new AbortController();
+  const hard = new AbortController();
+  // Every request in flight listens on `hard` (and removes its listener when done): concurrency, not a leak.
+  setMaxListeners(0, stop.signal, hard.signal);
+  const onExternalAbort = () => stop.abort();
+  if (opts.signal?.aborted) stop.abort();
+  opts.signal?.addEventListener('abort', onExternalAbort, { once: true });
+  const onSigint = () => {
+    if (!stop.signal.aborted) {
+      log('interrupt: no new prompts are sent; waiting for requests in flight (Ctrl-C again to abort them)');
+      stop.abort();
+    } else {
+      log('interrupt: aborting requests in flight');
+      hard.abort();
+    }
+  };
+  const handleSigint = opts.handleSigint ?? true;
+  if (handleSigint) process.on('SIGINT', onSigint);
+
+  const summaries: QueryRunSummary[] = [];
+  try {
+    for (const model of models) {
+      const started = Date.now();
+      const keyed = inputs.jobs.map((job) => ({ job, key: requestKey(model, config, job.messages) }));
+      const summary: QueryRunSummary = {
+        modelId: model.id,
+        provider: model.provider,
+        domain,
+        dryRun: !!opts.dryRun,
+        prompts: keyed.length,
+        distinctRequests: new Set(keyed.map((k) => k.key)).size,
+        alreadyStored: 0,
+        toSend: 0,
+        answered: 0,
+        missing: 0,
+        fromStore: 0,
+        failed: 0,
+        sent: 0,
+        newAnswers: 0,
+        failures: [],
+        notSent: 0,
+        httpRequests: 0,
+        retries: 0,
+        usage: { inputTokens: 0, outputTokens: 0 },
+        costUsd: 0,
+        written: 0,
+        outputFile: null,
+        parse: emptyParseSummary(),
+        tornStoreLines: 0,
+        interrupted: false,
+        seconds: 0,
+      };
+      const control = { stop: stop.signal, hard: hard.signal };
+      if (model.provider === 'baseline') {
+        if (opts.dryRun) log(`[dry run] ${model.id} ${domain}: ${formatCount(keyed.length)} prompts, answered offline (free, nothing sent)`);
+        else await runBaseline(config, domain, model, inputs, keyed, summary, control, log);
+      } else {
+        await runApiModel(config, domain, model, inputs, keyed, summary, control, opts, log);
+      }
+      summary.seconds = (Date.now() - started) / 1000;
+      summaries.push(summary);
+      if (stop.signal.aborted && !opts.dryRun) {
+        summary.interrupted = true;
+        break;
+      }
+    }
+  } finally {
+    if (handleSigint) process.off('SIGINT', onSigint);
+    opts.signal?.removeEventListener('abort', onExternalAbort);
+  }
+  return summaries;
+}

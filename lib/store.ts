@@ -1,0 +1,298 @@
+/**
+ * The response store: the only place paid answers live.
+ *
+ * Content-addressed and append-only: each answer is one JSON line, keyed by the sha256 of the canonical JSON of
+ * everything that determines it (provider, base URL, model, messages, generation parameters) and never the API key.
+ * One file per provider + model under the store directory. Lines are fsync'd before `put` returns, so an answer
+ * that arrived survives Ctrl-C, kill -9 and power loss once `put` has returned.
+ * Synchronous answers and Batch API answers share keys; `via` tells them apart.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ChatMessage } from './models';
+import { FORMAT_VERSION, type Usage } from './types';
+
+/** Generation parameters that change the answer; part of the key. Snake case as sent to the API. */
+export interface GenerationParams {
+  temperature: number;
+  seed: number;
+  max_tokens: number;
+  [other: string]: unknown;
+}
+
+/** Everything that determines an answer. Deliberately has no place for a key or credential. */
+export interface StoreKeyInput {
+  provider: string;
+  baseURL: string | null;
+  model: string;
+  messages: ChatMessage[];
+  params: GenerationParams;
+}
+
+/** The request side of a stored answer (the messages are in the response files; the key hashes them). */
+export interface StoredRequest {
+  provider: string;
+  baseURL: string | null;
+  model: string;
+  params: GenerationParams;
+}
+
+export interface StoredAnswer {
+  v: number;
+  key: string;
+  request: StoredRequest;
+  /** The answer text exactly as returned. */
+  raw: string;
+  usage: Usage;
+  /** Model snapshot reported by the server. */
+  model: string;
+  fingerprint: string | null;
+  latencyMs: number;
+  /** What this answer cost when it was bought (Batch API answers at batch prices). */
+  costUsd: number;
+  via: 'sync' | 'batch';
+  answeredAt: string;
+  /** Free-form provenance (e.g. the batch id); never credentials. */
+  meta?: Record<string, unknown>;
+}
+
+/** JSON with object keys sorted at every depth, so equal values give equal text whatever their key order. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') {
+    if (typeof value === 'number' && !Number.isFinite(value)) throw new TypeError(`canonicalJson: ${value} has no JSON form`);
+    if (value === undefined) return 'null';
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(',')}]`;
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj)
+    .filter((k) => obj[k] !== undefined)
+    .sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+}
+
+/** A base URL without trailing slashes, so "…/v1" and "…/v1/" address the same answers. */
+export function normalizeBaseURL(baseURL: string | null): string | null {
+  return baseURL === null ? null : baseURL.replace(/\/+$/, '');
+}
+
+export function storeKey(input: StoreKeyInput): string {
+  const canonical = canonicalJson({
+    provider: input.provider,
+    baseURL: normalizeBaseURL(input.baseURL),
+    model: input.model,
+    messages: input.messages.map((m) => ({ role: m.role, content: m.content })),
+    params: input.params,
+  });
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+/** The store file for one provider + model: a readable, filesystem-safe name. */
+export function storeFileName(provider: string, model: string): string {
+  const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
+  return `${safe(provider)}--${safe(model)}.jsonl`;
+}
+
+function fsyncFile(file: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fs.open(file, 'r', (err, fd) => {
+      if (err) return reject(err);
+      fs.fsync(fd, (syncErr) => {
+        fs.close(fd, () => (syncErr ? reject(syncErr) : resolve()));
+      });
+    });
+  });
+}
+
+const KEY_PATTERN = /^[0-9a-f]{64}$/;
+
+function checkEntry(e: unknown): string | null {
+  const a = e as StoredAnswer;
+  if (a === null || typeof a !== 'object') return 'not an object';
+  if (typeof a.key !== 'string' || !KEY_PATTERN.test(a.key)) return '"key" must be 64 hex digits';
+  if (typeof a.raw !== 'string') return '"raw" must be a string';
+  if (typeof a.request !== 'object' || a.request === null || typeof a.request.model !== 'string') return '"request" must be an object with "model"';
+  if (typeof a.usage !== 'object' || a.usage === null) return '"usage" must be an object';
+  if (a.via !== 'sync' && a.via !== 'batch') return '"via" must be "sync" or "batch"';
+  return null;
+}
+
+export interface StoreProblem {
+  file: string;
+  line: number;
+  reason: string;
+}
+
+export interface OpenStoreOptions {
+  /** Load only these store files (names from storeFileName); default: every *.jsonl in the directory. */
+  files?: string[];
+}
+
+export class ResponseStore {
+  private readonly entries = new Map<string, StoredAnswer>();
+  private readonly inflight = new Map<string, Promise<StoredAnswer>>();
+  private readonly flushers = new Map<string, { running: Promise<void> | null; next: Promise<void> | null }>();
+  private dirReady = false;
+  /** Unreadable lines (torn appends from a crash), skipped; never fatal. */
+  tornLines = 0;
+  readonly problems: StoreProblem[] = [];
+
+  private constructor(readonly dir: string) {}
+
+  static open(dir: string, opts: OpenStoreOptions = {}): ResponseStore {
+    const store = new ResponseStore(dir);
+    if (!fs.existsSync(dir)) return store;
+    const names = opts.files ?? fs.readdirSync(dir).filter((n) => n.endsWith('.jsonl')).sort();
+    for (const name of names) {
+      const file = path.join(dir, name);
+      if (fs.existsSync(file)) store.load(file);
+    }
+    return store;
+  }
+
+  private load(file: string): void {
+    const text = fs.readFileSync(file, 'utf8');
+    const lines = text.split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i];
+      if (line.trim() === '') continue;
+      let parsed: unknown;
+      let reason: string | null;
+      try {
+        parsed = JSON.parse(line);
+        reason = checkEntry(parsed);
+      } catch (e) {
+        reason = `not valid JSON (${(e as Error).message})`;
+      }
+      if (reason !== null) {
+        this.tornLines++;
+        this.problems.push({ file, line: i + 1, reason });
+        continue;
+      }
+      const entry = parsed as StoredAnswer;
+      // The first answer for a key wins: a later duplicate (two runs racing) is the same request answered again.
+      if (!this.entries.has(entry.key)) this.entries.set(entry.key, entry);
+    }
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
+
+  get(key: string): StoredAnswer | undefined {
+    return this.entries.get(key);
+  }
+
+  /** The file an entry belongs in. */
+  fileFor(request: { provider: string; model: string }): string {
+    return path.join(this.dir, storeFileName(request.provider, request.model));
+  }
+
+  /** Appends the answer and fsyncs it before returning. Refuses anything that is not a well-formed answer. */
+  put(entry: StoredAnswer): void {
+    const file = this.append(entry);
+    if (file === null) return;
+    const fd = fs.openSync(file, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /**
+   * Appends the answer at once (in the page cache, so it survives the process being killed) and resolves when it is
+   * on disk. Concurrent calls share one fsync (group commit), so a fast stream of answers does not stall on the disk.
+   */
+  async putDurable(entry: StoredAnswer): Promise<void> {
+    const file = this.append(entry);
+    if (file !== null) await this.flush(file);
+  }
+
+  /** Writes the line; returns the file written, or null when the key was already stored. */
+  private append(entry: StoredAnswer): string | null {
+    const problem = checkEntry(entry);
+    if (problem !== null) throw new Error(`ResponseStore.put: refusing a malformed answer (${problem})`);
+    if (this.entries.has(entry.key)) return null;
+    const file = this.fileFor(entry.request);
+    if (!this.dirReady) {
+      fs.mkdirSync(this.dir, { recursive: true });
+      this.dirReady = true;
+    }
+    const line = JSON.stringify({ ...entry, v: entry.v ?? FORMAT_VERSION });
+    const fd = fs.openSync(file, 'a+');
+    try {
+      // Another process may have left a torn fragment since we opened the store: never glue onto it.
+      const size = fs.fstatSync(fd).size;
+      let prefix = '';
+      if (size > 0) {
+        const last = Buffer.alloc(1);
+        fs.readSync(fd, last, 0, 1, size - 1);
+        if (last[0] !== 0x0a) prefix = '\n';
+      }
+      fs.writeSync(fd, `${prefix}${line}\n`);
+    } finally {
+      fs.closeSync(fd);
+    }
+    this.entries.set(entry.key, entry);
+    return file;
+  }
+
+  private flush(file: string): Promise<void> {
+    let f = this.flushers.get(file);
+    if (!f) {
+      f = { running: null, next: null };
+      this.flushers.set(file, f);
+    }
+    const state = f;
+    if (!state.running) {
+      state.running = fsyncFile(file).finally(() => {
+        state.running = null;
+      });
+      return state.running;
+    }
+    // Lines written while an fsync runs may not be covered by it: they wait for the next one, shared by all of them.
+    if (!state.next) {
+      state.next = state.running
+        .catch(() => {})
+        .then(() => {
+          state.next = null;
+          return this.flush(file);
+        });
+    }
+    return state.next;
+  }
+
+  /**
+   * The stored answer for `key`, or the result of `produce` (stored before it resolves). Concurrent calls for the
+   * same key share one `produce` call: identical prompts cost one request. A failed `produce` stores nothing.
+   */
+  fetchOnce(key: string, produce: () => Promise<StoredAnswer>): Promise<StoredAnswer> {
+    const stored = this.entries.get(key);
+    if (stored) return Promise.resolve(stored);
+    const pending = this.inflight.get(key);
+    if (pending) return pending;
+    const p = (async () => {
+      try {
+        const entry = await produce();
+        if (entry.key !== key) throw new Error(`ResponseStore.fetchOnce: produced an answer for key ${entry.key}, expected ${key}`);
+        await this.putDurable(entry);
+        return this.entries.get(key) as StoredAnswer;
+      } finally {
+        this.inflight.delete(key);
+      }
+    })();
+    this.inflight.set(key, p);
+    return p;
+  }
+
+  /** Every stored answer (first per key), in load/insertion order. */
+  all(): StoredAnswer[] {
+    return [...this.entries.values()];
+  }
+}
