@@ -1,0 +1,130 @@
+// Scoring benchmark: ~5,000 synthetic prompts (the paper's size per domain) answered by 5 synthetic models,
+// scored with the default curves configuration (200 bins, window 30, order 4, 200 bootstrap resamples per setup).
+// Synthetic inputs keep the benchmark independent of the dataset mirror and of the earlier stages.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { loadConfig } from '../lib/config';
+import { entropyCurve, bootstrapCurveStats } from '../lib/curves';
+import { writeJsonl } from '../lib/io';
+import { makeRng, sampleWithoutReplacement, type Rng } from '../lib/rng';
+import { entropy, runScore, loadScores } from '../lib/score';
+import type { ResponseRecord, SampleRecord, Setup } from '../lib/types';
+import { type BenchResult, peakRssMb, timed } from './common';
+
+const PROMPTS = 5000;
+const K = 50;
+const TOP_N = 10;
+const MODELS = ['random', 'popularity', 'noisy-2', 'noisy-1', 'oracle'];
+
+function syntheticSample(rng: Rng, n: number): SampleRecord {
+  const setup: Setup = (['A', 'B', 'C'] as const)[n % 3];
+  // Group sizes spread over orders of magnitude so target entropies cover the band the paper plots.
+  const groupSize = 3 + Math.floor(400 * rng() ** 3);
+  const counts = Array.from({ length: K }, (_, i) => (i < K / 2 ? 1 + Math.floor(groupSize * rng() ** (1 + 6 * rng())) : 0));
+  const order = sampleWithoutReplacement(rng, Array.from({ length: K }, (_, i) => i), K);
+  const shuffled = order.map((i) => counts[i]);
+  const total = shuffled.reduce((a, b) => a + b, 0);
+  const target = shuffled.map((c) => c / total);
+  return {
+    v: 1,
+    id: `bench-${n}`,
+    domain: 'movielens',
+    setup,
+    proxy: 'none',
+    demography: {},
+    history: Array.from({ length: [0, 1, 3, 5, 10, 20][n % 6] }, (_, i) => `h${i}`),
+    candidates: target.map((_, i) => `item-${n}-${i}`),
+    target,
+    targetEntropy: entropy(target, 2),
+    groupSize,
+    drawId: `draw-${n}`,
+    seed: 'bench',
+  };
+}
+
+function pick(rng: Rng, model: string, s: SampleRecord): string[] {
+  const byTarget = s.candidates.map((c, i) => ({ c, p: s.target[i], i })).sort((a, b) => b.p - a.p || a.i - b.i);
+  if (model === 'random') return sampleWithoutReplacement(rng, s.candidates, TOP_N);
+  if (model === 'popularity') return s.candidates.slice(0, TOP_N);
+  if (model === 'oracle') return byTarget.slice(0, TOP_N).map((x) => x.c);
+  // noisy-k: the oracle's list with k picks replaced by random candidates.
+  const k = Number(model.split('-')[1]);
+  const list = byTarget.slice(0, TOP_N - k).map((x) => x.c);
+  for (const c of sampleWithoutReplacement(rng, s.candidates, K)) if (list.length < TOP_N && !list.includes(c)) list.push(c);
+  return list;
+}
+
+function response(model: string, s: SampleRecord, ranked: string[]): ResponseRecord {
+  return {
+    v: 1,
+    promptId: s.id,
+    key: `${model}-${s.id}`,
+    modelId: model,
+    messages: [],
+    raw: '',
+    ranked,
+    diagnostics: { returned: ranked.length, unmatched: [], duplicates: [], matchKinds: ranked.map(() => 'exact'), tooFew: false, tooMany: false, unparseable: false },
+    usage: { inputTokens: 0, outputTokens: 0 },
+    costUsd: 0,
+    model,
+    fingerprint: null,
+    latencyMs: 0,
+    via: 'baseline',
+    answeredAt: '1970-01-01T00:00:00.000Z',
+  };
+}
+
+export async function run(): Promise<BenchResult[]> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-bench-score-'));
+  try {
+    const config = loadConfig({
+      overrides: { paths: { samples: path.join(dir, 'samples'), responses: path.join(dir, 'responses'), scores: path.join(dir, 'scores') } },
+      env: {},
+    });
+    const rng = makeRng('bench-score');
+    const samples = Array.from({ length: PROMPTS }, (_, n) => syntheticSample(rng, n));
+    writeJsonl(path.join(dir, 'samples', 'movielens', 'samples.jsonl'), samples);
+    for (const m of MODELS) writeJsonl(path.join(dir, 'responses', m, 'movielens.jsonl'), samples.map((s) => response(m, s, pick(rng, m, s))));
+
+    const results: BenchResult[] = [];
+    const quiet = { log: () => {} };
+    const noBootstrap = { ...config, curves: { ...config.curves, bootstrap: 0 } };
+    const scoring = await timed(() => runScore(noBootstrap, ['movielens'], MODELS, quiet));
+    results.push({
+      stage: 'score',
+      name: `score ${PROMPTS} prompts × ${MODELS.length} models (read, score, curves, write; no bootstrap)`,
+      seconds: scoring.seconds,
+      peakRssMb: peakRssMb(),
+      note: `${((PROMPTS * MODELS.length) / scoring.seconds).toFixed(0)} answers/s`,
+    });
+    const full = await timed(() => runScore(config, ['movielens'], MODELS, quiet));
+    results.push({
+      stage: 'score',
+      name: `score ${PROMPTS} prompts × ${MODELS.length} models with ${config.curves.bootstrap} bootstrap resamples per setup`,
+      seconds: full.seconds,
+      peakRssMb: peakRssMb(),
+      note: `${MODELS.length * 3} curves bootstrapped`,
+    });
+    const scores = loadScores(config, 'random', 'movielens');
+    const x = scores.map((s) => s.targetEntropy);
+    const y = scores.map((s) => s.crossEntropy);
+    const opts = { bins: config.curves.bins, window: config.curves.window, order: config.curves.order, range: config.curves.range };
+    const curve = await timed(() => {
+      for (let i = 0; i < 100; i++) entropyCurve(x, y, opts);
+    });
+    results.push({ stage: 'score', name: `100 × entropyCurve on ${x.length} prompts`, seconds: curve.seconds, note: `${(curve.seconds * 10).toFixed(2)} ms per curve` });
+    const boot = await timed(() => bootstrapCurveStats(x, y, { ...opts, resamples: config.curves.bootstrap, confidence: config.curves.confidence, seed: 1 }));
+    results.push({ stage: 'score', name: `bootstrap ${config.curves.bootstrap} resamples of ${x.length} prompts`, seconds: boot.seconds });
+    for (const r of results) console.error(`[bench score] ${r.name}: ${r.seconds.toFixed(3)} s${r.note ? ` (${r.note})` : ''}`);
+    return results;
+  } finally {
+    if (!process.env.UBP_BENCH_KEEP) fs.rmSync(dir, { recursive: true, force: true });
+    else console.error(`[bench score] kept ${dir}`);
+  }
+}
+
+if (require.main === module) run().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

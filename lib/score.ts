@@ -1,0 +1,444 @@
+/**
+ * Scoring (paper section 4.2 "Evaluation", equations 1 and 2 of section 3.2): the target entropy of each prompt, the
+ * cross-entropy of the model's optimistic distribution against the target, and the diagnostics that explain a value.
+ *
+ * Decisions (see also DESIGN.md and notebooks/04-score.ipynb):
+ * - Optimistic distribution: the target probabilities sorted in descending order are handed out, the largest first,
+ *   to the model's valid picks in its rank order, then to the remaining candidates sorted by their own target
+ *   probability (descending; ties by candidate position).
+ * - Zero model mass: a pick of a never-interacted item takes a large value from the sorted list, so some item with
+ *   positive target ends up with q = 0 and H(p, q) = ∞. Only then q is smoothed, q' = (1 − λ)·q + λ/K, λ =
+ *   `score.smoothing`; the record says `smoothed: true` and how many items had zero mass (`zeroMassPositive`).
+ * - λ = 0 with such an answer leaves an infinite cross-entropy, which JSON cannot carry (it would become null):
+ *   `runScore` then stops with an error naming the file, the prompts and the fix, and writes nothing for that model.
+ * - Answers with no valid pick (unparseable, or every entry outside the candidates) are NOT scored: under the
+ *   optimistic rule an empty list gets q = p, the oracle's perfect score. They are counted as `noPicks`, and prompts
+ *   without any answer as `missing`, in the summary.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { type Config, type DomainName, domainDir } from './config';
+import { bootstrapCurveStats, entropyCurve, type Interval } from './curves';
+import { readJson, readJsonl, writeJsonAtomic, writeJsonl } from './io';
+import { Progress } from './progress';
+import { deriveSeed } from './rng';
+import { loadResponses, responsesFile } from './query';
+import { loadSamples } from './sample';
+import { FORMAT_VERSION, type ResponseRecord, type SampleRecord, type ScoreRecord, type Setup } from './types';
+
+export const SETUPS: readonly Setup[] = ['A', 'B', 'C'];
+export const SCORE_SUMMARY_VERSION = 1;
+
+function checkBase(logBase: number): number {
+  if (!(logBase > 1)) throw new RangeError(`log base must be > 1, got ${logBase}`);
+  return Math.log(logBase);
+}
+
+/** Name of the entropy unit for a log base: bits (2), nats (e), hartleys (10), else "log<base> units". */
+export function entropyUnit(logBase: number): string {
+  if (logBase === 2) return 'bits';
+  if (Math.abs(logBase - Math.E) < 1e-12) return 'nats';
+  if (logBase === 10) return 'hartleys';
+  return `log${logBase} units`;
+}
+
+/** H(p) = −Σ p log p; items with p = 0 contribute nothing (0·log 0 = 0). */
+export function entropy(p: number[], logBase: number): number {
+  const lnBase = checkBase(logBase);
+  let h = 0;
+  for (const pi of p) if (pi > 0) h -= pi * Math.log(pi);
+  return h / lnBase;
+}
+
+/** H(p, q) = −Σ p log q over items with p > 0; Infinity when some item with p > 0 has q = 0. */
+export function crossEntropy(p: number[], q: number[], logBase: number): number {
+  if (p.length !== q.length) throw new RangeError(`crossEntropy: p has ${p.length} entries but q has ${q.length}`);
+  const lnBase = checkBase(logBase);
+  let h = 0;
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] > 0) {
+      if (!(q[i] > 0)) return Infinity;
+      h -= p[i] * Math.log(q[i]);
+    }
+  }
+  return h / lnBase;
+}
+
+/**
+ * The paper's optimistic model distribution over the candidates. `rankedIdx` are the model's valid picks as
+ * candidate positions, best first (distinct, in range). Returns q aligned with the candidates.
+ */
+export function optimisticDistribution(target: number[], rankedIdx: number[]): number[] {
+  const K = target.length;
+  const seen = new Set<number>();
+  for (const i of rankedIdx) {
+    if (!(Number.isInteger(i) && i >= 0 && i < K)) throw new RangeError(`optimisticDistribution: pick ${i} is not a candidate position (0..${K - 1})`);
+    if (seen.has(i)) throw new RangeError(`optimisticDistribution: candidate ${i} is picked twice`);
+    seen.add(i);
+  }
+  const values = target.slice().sort((a, b) => b - a);
+  const rest: number[] = [];
+  for (let i = 0; i < K; i++) if (!seen.has(i)) rest.push(i);
+  rest.sort((a, b) => target[b] - target[a] || a - b);
+  const q = new Array<number>(K);
+  rankedIdx.forEach((idx, r) => (q[idx] = values[r]));
+  rest.forEach((idx, r) => (q[idx] = values[rankedIdx.length + r]));
+  return q;
+}
+
+/** The terms −p_i·log q_i of H(p, q), one per item (0 where p_i = 0; Infinity where p_i > 0 and q_i = 0). */
+export function crossEntropyTerms(p: number[], q: number[], logBase: number): number[] {
+  if (p.length !== q.length) throw new RangeError(`crossEntropyTerms: p has ${p.length} entries but q has ${q.length}`);
+  const lnBase = checkBase(logBase);
+  // 0 − x rather than −x: a term with q = 1 is 0, not −0.
+  return p.map((pi, i) => (pi > 0 ? (q[i] > 0 ? 0 - (pi * Math.log(q[i])) / lnBase : Infinity) : 0));
+}
+
+/** q' = (1 − λ)·q + λ/K. */
+export function smoothDistribution(q: number[], lambda: number): number[] {
+  const K = q.length;
+  return q.map((v) => (1 - lambda) * v + lambda / K);
+}
+
+/** Number of items with positive target probability that get zero model mass. */
+export function zeroMassPositive(p: number[], q: number[]): number {
+  let n = 0;
+  for (let i = 0; i < p.length; i++) if (p[i] > 0 && !(q[i] > 0)) n++;
+  return n;
+}
+
+/** The model distribution a response implies, before and after smoothing, with the picks as candidate positions. */
+export function modelDistribution(sample: SampleRecord, response: ResponseRecord | null, smoothing: number): { ranked: number[]; q: number[]; zeroMass: number; smoothed: boolean } {
+  const position = new Map<string, number>();
+  sample.candidates.forEach((id, i) => position.set(id, i));
+  const ranked: number[] = [];
+  for (const id of response?.ranked ?? []) {
+    const i = position.get(id);
+    if (i === undefined) {
+      throw new Error(`prompt ${sample.id}: pick "${id}" is not among the sample's candidates — the answers do not belong to these samples (re-run the query stage)`);
+    }
+    if (ranked.includes(i)) throw new Error(`prompt ${sample.id}: pick "${id}" appears twice in "ranked" (the parse stage keeps each candidate once)`);
+    ranked.push(i);
+  }
+  const raw = optimisticDistribution(sample.target, ranked);
+  const zeroMass = zeroMassPositive(sample.target, raw);
+  const smoothed = zeroMass > 0;
+  return { ranked, q: smoothed ? smoothDistribution(raw, smoothing) : raw, zeroMass, smoothed };
+}
+
+/**
+ * Scores one prompt. `response` null (or without valid picks) is scored by the paper's rule literally — q = the sorted
+ * target, i.e. q = p, the oracle's score — which is why runScore counts such prompts instead of scoring them.
+ * The cross-entropy is Infinity when smoothing is needed and `score.smoothing` is 0.
+ */
+export function scorePrompt(sample: SampleRecord, response: ResponseRecord | null, config: Config): ScoreRecord {
+  const { logBase, smoothing } = config.score;
+  const { ranked, q, zeroMass, smoothed } = modelDistribution(sample, response, smoothing);
+  return {
+    v: FORMAT_VERSION,
+    promptId: sample.id,
+    modelId: response?.modelId ?? '',
+    domain: sample.domain,
+    setup: sample.setup,
+    proxy: sample.proxy,
+    historyLength: sample.history.length,
+    groupSize: sample.groupSize,
+    targetEntropy: entropy(sample.target, logBase),
+    crossEntropy: crossEntropy(sample.target, q, logBase),
+    smoothed,
+    validPicks: ranked.length,
+    outsideCandidates: response?.diagnostics?.unmatched?.length ?? 0,
+    duplicates: response?.diagnostics?.duplicates?.length ?? 0,
+    zeroMassPositive: zeroMass,
+  };
+}
+
+// ---------------------------------------------------------------- files
+
+export function scoresFile(config: Config, modelId: string, domain: DomainName): string {
+  return path.join(domainDir(config, 'scores', modelId), `${domain}.jsonl`);
+}
+
+export function scoreSummaryFile(config: Config): string {
+  return path.join(domainDir(config, 'scores'), 'summary.json');
+}
+
+const SCORE_NUMBER_FIELDS = ['historyLength', 'groupSize', 'targetEntropy', 'crossEntropy', 'validPicks', 'outsideCandidates', 'duplicates', 'zeroMassPositive'] as const;
+
+function validateScore(r: unknown, where: string): ScoreRecord {
+  if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new Error(`${where}: expected a JSON object (a score record)`);
+  const s = r as Record<string, unknown>;
+  if (typeof s.promptId !== 'string') throw new Error(`${where}: field "promptId" must be a string`);
+  if (s.setup !== 'A' && s.setup !== 'B' && s.setup !== 'C') throw new Error(`${where}: field "setup" must be "A", "B" or "C"`);
+  for (const f of SCORE_NUMBER_FIELDS) {
+    if (typeof s[f] !== 'number' || !Number.isFinite(s[f])) throw new Error(`${where}: field "${f}" must be a finite number`);
+  }
+  if (typeof s.smoothed !== 'boolean') throw new Error(`${where}: field "smoothed" must be true or false`);
+  return s as unknown as ScoreRecord;
+}
+
+/** Reads data/scores/<model>/<domain>.jsonl. */
+export function loadScores(config: Config, modelId: string, domain: DomainName): ScoreRecord[] {
+  const file = scoresFile(config, modelId, domain);
+  if (!fs.existsSync(file)) throw new Error(`no scores of model "${modelId}" for ${domain}: ${file} is missing; run the score stage first (npm start -- --stages score)`);
+  const { records, tornLastLine } = readJsonl<ScoreRecord>(file, validateScore);
+  if (tornLastLine) throw new Error(`${file}: the last line is cut off (the file is written atomically, so it was damaged); run the score stage again`);
+  return records;
+}
+
+// ---------------------------------------------------------------- summary
+
+export interface SetupSummary {
+  /** Prompts scored. */
+  prompts: number;
+  /** Prompts of this setup without an answer in the responses file. */
+  missing: number;
+  /** Answers without any valid pick: not scored (the optimistic rule would give them the oracle's score). */
+  noPicks: number;
+  /** Scored answers that needed smoothing (some item with positive target got zero model mass). */
+  smoothed: number;
+  meanTargetEntropy: number | null;
+  meanCrossEntropy: number | null;
+  /** Mean of crossEntropy − targetEntropy. */
+  meanGap: number | null;
+  /** Turning point of the fitted curve with its percentile bootstrap interval (lib/curves.ts defines it). */
+  turningPoint: Interval | null;
+  inflectionPoints: Interval[];
+  curve: { n: number; window: number; order: number; range: [number, number]; fitRange: [number, number] | null; coefficients: number[]; notes: string[] };
+}
+
+export interface ModelDomainSummary {
+  /** Prompts in samples.jsonl. */
+  samples: number;
+  /** Answers read for these prompts. */
+  answers: number;
+  scored: number;
+  missing: number;
+  noPicks: number;
+  smoothed: number;
+  /** Answers in the responses file for prompt ids not in samples.jsonl (left from an older sample). */
+  ignoredAnswers: number;
+  /** The settings these numbers were computed with (entries for other models may have been scored with others). */
+  logBase: number;
+  unit: string;
+  smoothing: number;
+  seed: number;
+  curves: Config['curves'];
+  setups: Record<Setup, SetupSummary>;
+}
+
+export interface ScoreSummary {
+  v: number;
+  /** modelId → domain → summary; keys sorted. */
+  models: Record<string, Partial<Record<DomainName, ModelDomainSummary>>>;
+}
+
+/** Reads data/scores/summary.json. */
+export function loadScoreSummary(config: Config): ScoreSummary {
+  const file = scoreSummaryFile(config);
+  if (!fs.existsSync(file)) throw new Error(`no score summary: ${file} is missing; run the score stage first (npm start -- --stages score)`);
+  const s = readJson<ScoreSummary>(file);
+  if (s?.v !== SCORE_SUMMARY_VERSION || typeof s.models !== 'object' || s.models === null) {
+    throw new Error(`${file}: not a score summary of version ${SCORE_SUMMARY_VERSION}; run the score stage again`);
+  }
+  return s;
+}
+
+function mean(values: number[]): number | null {
+  if (!values.length) return null;
+  let s = 0;
+  for (const v of values) s += v;
+  return s / values.length;
+}
+
+/** Summary of one setup's scores: means, the fitted curve and bootstrap intervals of its turning and inflection points. */
+export function summarizeSetup(
+  scores: ScoreRecord[],
+  config: Config,
+  seed: string,
+  counts: { missing: number; noPicks: number } = { missing: 0, noPicks: 0 },
+): SetupSummary {
+  const x = scores.map((s) => s.targetEntropy);
+  const y = scores.map((s) => s.crossEntropy);
+  const { bins, window, order, range, bootstrap, confidence } = config.curves;
+  const curveOpts = { bins, window, order, range };
+  const curve = entropyCurve(x, y, curveOpts);
+  let turningPoint: Interval | null = curve.turningPoint === null ? null : { estimate: curve.turningPoint, low: curve.turningPoint, high: curve.turningPoint, defined: 0 };
+  let inflectionPoints: Interval[] = curve.inflectionPoints.map((p) => ({ estimate: p, low: p, high: p, defined: 0 }));
+  if (bootstrap >= 1) ({ turningPoint, inflectionPoints } = bootstrapCurveStats(x, y, { ...curveOpts, resamples: bootstrap, confidence, seed }));
+  return {
+    prompts: scores.length,
+    missing: counts.missing,
+    noPicks: counts.noPicks,
+    smoothed: scores.filter((s) => s.smoothed).length,
+    meanTargetEntropy: mean(x),
+    meanCrossEntropy: mean(y),
+    meanGap: mean(scores.map((s) => s.crossEntropy - s.targetEntropy)),
+    turningPoint,
+    inflectionPoints,
+    curve: { n: curve.n, window: curve.window, order: curve.order, range: curve.range, fitRange: curve.fitRange, coefficients: curve.coefficients, notes: curve.notes },
+  };
+}
+
+function sortedKeys<T>(obj: Record<string, T>): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const k of Object.keys(obj).sort()) out[k] = obj[k];
+  return out;
+}
+
+export interface ScoreOptions {
+  log?: (s: string) => void;
+}
+
+/**
+ * Scores every (model, domain): reads samples and answers, writes data/scores/<model>/<domain>.jsonl (one ScoreRecord per
+ * scored prompt, in sample order) and merges the run's entries into data/scores/summary.json (entries of other models
+ * and domains are kept). Same inputs and config ⇒ byte-identical files. Returns the whole merged summary.
+ */
+export function runScore(config: Config, domains: DomainName[], modelIds: string[], opts: ScoreOptions = {}): ScoreSummary {
+  const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
+  const fresh: { modelId: string; domain: DomainName; summary: ModelDomainSummary }[] = [];
+  const failures: string[] = [];
+  for (const domain of domains) {
+    let samples: SampleRecord[];
+    try {
+      samples = loadSamples(config, domain);
+    } catch (e) {
+      failures.push((e as Error).message);
+      continue;
+    }
+    for (const modelId of modelIds) {
+      try {
+        fresh.push(scoreModelDomain(config, domain, modelId, samples, log));
+      } catch (e) {
+        failures.push((e as Error).message);
+      }
+    }
+  }
+  // The summary records what did succeed, so it always agrees with the score files on disk.
+  const merged = mergeSummary(config, fresh, log);
+  if (failures.length) throw new Error(failures.length === 1 ? failures[0] : `scoring failed for ${failures.length} model/domain pairs:\n${failures.join('\n')}`);
+  return merged;
+}
+
+export interface ScoredAnswers {
+  /** One record per scored prompt, in sample order (may hold Infinity when smoothing is 0 — see `infinite`). */
+  scores: ScoreRecord[];
+  /** Per setup: prompts without an answer, and answers without a valid pick (not scored). */
+  missing: Record<Setup, number>;
+  noPicks: Record<Setup, number>;
+  /** Answers for prompt ids that are not in the samples. */
+  ignoredAnswers: number;
+  /** Answers read for prompts in the samples (a later answer for the same prompt replaces an earlier one). */
+  answers: number;
+  /** Prompt ids whose cross-entropy is infinite (zero model mass on a positive item and smoothing 0). */
+  infinite: string[];
+}
+
+/**
+ * Scores a model's answers against the samples in memory (what runScore does before writing), e.g. to compare
+ * smoothing values without touching the score files. `source` names the answers in error messages.
+ */
+export function scoreResponses(samples: SampleRecord[], responses: ResponseRecord[], config: Config, modelId: string, source = 'responses'): ScoredAnswers {
+  const sampleIds = new Set(samples.map((s) => s.id));
+  const byPrompt = new Map<string, { r: ResponseRecord; line: number }>();
+  let ignoredAnswers = 0;
+  responses.forEach((r, i) => {
+    if (!sampleIds.has(r.promptId)) ignoredAnswers++;
+    else byPrompt.set(r.promptId, { r, line: i + 1 });
+  });
+  const scores: ScoreRecord[] = [];
+  const missing: Record<Setup, number> = { A: 0, B: 0, C: 0 };
+  const noPicks: Record<Setup, number> = { A: 0, B: 0, C: 0 };
+  const infinite: string[] = [];
+  for (const sample of samples) {
+    const found = byPrompt.get(sample.id);
+    if (!found) {
+      missing[sample.setup]++;
+      continue;
+    }
+    if (found.r.ranked.length === 0) {
+      noPicks[sample.setup]++;
+      continue;
+    }
+    let rec: ScoreRecord;
+    try {
+      rec = scorePrompt(sample, found.r, config);
+    } catch (e) {
+      throw new Error(`${source}:${found.line}: answer for prompt ${sample.id}: ${(e as Error).message}`);
+    }
+    if (!Number.isFinite(rec.crossEntropy)) infinite.push(sample.id);
+    scores.push({ ...rec, modelId });
+  }
+  return { scores, missing, noPicks, ignoredAnswers, answers: byPrompt.size, infinite };
+}
+
+function scoreModelDomain(
+  config: Config,
+  domain: DomainName,
+  modelId: string,
+  samples: SampleRecord[],
+  log: (s: string) => void,
+): { modelId: string; domain: DomainName; summary: ModelDomainSummary } {
+  const file = responsesFile(config, modelId, domain);
+  const { scores, missing, noPicks, ignoredAnswers, answers, infinite } = scoreResponses(samples, loadResponses(config, modelId, domain), config, modelId, file);
+  if (ignoredAnswers) log(`[score] ${file}: ${ignoredAnswers} answers are for prompts not in the current samples; ignored`);
+  if (infinite.length) {
+    throw new Error(
+      `${file}: ${infinite.length} answers of "${modelId}" have infinite cross-entropy (some item with positive target got zero model mass) ` +
+        `because score.smoothing is ${config.score.smoothing} (e.g. prompt ${infinite.slice(0, 3).join(', ')}); ` +
+        'set score.smoothing > 0 (default 0.001). Nothing was written for this model and domain.',
+    );
+  }
+
+  const progress = new Progress({ label: `[score] bootstrap ${modelId}/${domain}`, total: SETUPS.length, unit: 'setups', write: log, intervalMs: 5000 });
+  const setups = {} as Record<Setup, SetupSummary>;
+  for (const setup of SETUPS) {
+    setups[setup] = summarizeSetup(
+      scores.filter((s) => s.setup === setup),
+      config,
+      deriveSeed(config.seed, 'bootstrap', modelId, domain, setup),
+      { missing: missing[setup], noPicks: noPicks[setup] },
+    );
+    progress.tick();
+  }
+  const sum = (f: (s: SetupSummary) => number) => SETUPS.reduce((acc, s) => acc + f(setups[s]), 0);
+  const summary: ModelDomainSummary = {
+    samples: samples.length,
+    answers,
+    scored: scores.length,
+    missing: sum((s) => s.missing),
+    noPicks: sum((s) => s.noPicks),
+    smoothed: sum((s) => s.smoothed),
+    ignoredAnswers,
+    logBase: config.score.logBase,
+    unit: entropyUnit(config.score.logBase),
+    smoothing: config.score.smoothing,
+    seed: config.seed,
+    curves: { ...config.curves },
+    setups,
+  };
+  writeJsonl(scoresFile(config, modelId, domain), scores);
+  log(
+    `[score] ${modelId}/${domain}: ${scores.length} scored, ${summary.missing} missing, ${summary.noPicks} without valid picks, ` +
+      `${summary.smoothed} smoothed → ${scoresFile(config, modelId, domain)}`,
+  );
+  return { modelId, domain, summary };
+}
+
+function mergeSummary(config: Config, fresh: { modelId: string; domain: DomainName; summary: ModelDomainSummary }[], log: (s: string) => void): ScoreSummary {
+  const summaryFile = scoreSummaryFile(config);
+  let merged: ScoreSummary = { v: SCORE_SUMMARY_VERSION, models: {} };
+  if (fs.existsSync(summaryFile)) {
+    try {
+      merged = loadScoreSummary(config);
+    } catch (e) {
+      log(`[score] ${summaryFile} cannot be merged (${(e as Error).message}); starting a new summary`);
+    }
+  }
+  for (const { modelId, domain, summary } of fresh) merged.models[modelId] = { ...(merged.models[modelId] ?? {}), [domain]: summary };
+  const out: ScoreSummary = { v: SCORE_SUMMARY_VERSION, models: {} };
+  for (const [id, perDomain] of Object.entries(sortedKeys(merged.models))) out.models[id] = sortedKeys(perDomain as Record<string, ModelDomainSummary>);
+  writeJsonAtomic(summaryFile, out);
+  return out;
+}

@@ -1,0 +1,245 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  binMeans,
+  bootstrapCurveStats,
+  entropyCurve,
+  inflectionPointsOf,
+  polyfit,
+  polyval,
+  quantileSorted,
+  rollingMean,
+  signChanges,
+} from '../lib/curves';
+import { makeRng } from '../lib/rng';
+
+const close = (a: number, b: number, tol: number, what = '') => assert.ok(Math.abs(a - b) <= tol, `${what} ${a} vs ${b} (tol ${tol})`);
+
+test('binMeans on a hand case: numpy.histogram edges, last bin closed, bin centres', () => {
+  // range [0, 2], 2 bins: [0, 1) holds 0 and 0.5; [1, 2] holds 1, 1.5 and 2.
+  const pts = binMeans([0, 0.5, 1, 1.5, 2], [10, 20, 30, 40, 50], 2, [0, 2]);
+  assert.deepEqual(pts, [
+    { x: 0.5, y: 15, n: 2 },
+    { x: 1.5, y: 40, n: 3 },
+  ]);
+  // Values outside an explicit range are dropped; empty bins are not returned.
+  assert.deepEqual(binMeans([-1, 0.1, 3.9, 5], [1, 2, 3, 4], 4, [0, 4]), [
+    { x: 0.5, y: 2, n: 1 },
+    { x: 3.5, y: 3, n: 1 },
+  ]);
+  // All x equal: one bin at that x.
+  assert.deepEqual(binMeans([2, 2, 2], [1, 2, 6], 200), [{ x: 2, y: 3, n: 3 }]);
+  assert.deepEqual(binMeans([], [], 10), []);
+  assert.throws(() => binMeans([1, NaN], [1, 2], 3), /x\[1\]/);
+});
+
+test('binMeans matches a brute-force per-bin loop on random data', () => {
+  const rng = makeRng('bins');
+  const x = Array.from({ length: 3000 }, () => 1 + 3 * rng() ** 2);
+  const y = x.map((v) => v + rng());
+  const bins = 57;
+  const got = binMeans(x, y, bins);
+  const lo = Math.min(...x);
+  const hi = Math.max(...x);
+  const expected: { x: number; y: number; n: number }[] = [];
+  for (let b = 0; b < bins; b++) {
+    const left = lo + ((hi - lo) * b) / bins;
+    const right = lo + ((hi - lo) * (b + 1)) / bins;
+    let s = 0;
+    let n = 0;
+    for (let i = 0; i < x.length; i++) {
+      const inside = b === bins - 1 ? x[i] >= left && x[i] <= hi : x[i] >= left && x[i] < right;
+      if (inside) {
+        s += y[i];
+        n++;
+      }
+    }
+    if (n) expected.push({ x: (left + right) / 2, y: s / n, n });
+  }
+  assert.equal(got.length, expected.length);
+  assert.equal(got.reduce((s, p) => s + p.n, 0), x.length);
+  got.forEach((p, i) => {
+    assert.equal(p.n, expected[i].n, `count in bin ${i}`);
+    close(p.x, expected[i].x, 1e-12, 'centre');
+    close(p.y, expected[i].y, 1e-12, 'mean');
+  });
+});
+
+test('rollingMean: hand case, full windows only, and a prefix-sum computation', () => {
+  assert.deepEqual(rollingMean([1, 2, 3, 4, 5], 2), [1.5, 2.5, 3.5, 4.5]);
+  assert.deepEqual(rollingMean([1, 2, 3, 4, 5], 5), [3]);
+  assert.deepEqual(rollingMean([1, 2, 3], 4), []);
+  assert.throws(() => rollingMean([1, 2], 0), /window/);
+  const rng = makeRng('roll');
+  const v = Array.from({ length: 180 }, () => rng() * 10);
+  const w = 30;
+  const prefix = [0];
+  for (const x of v) prefix.push(prefix[prefix.length - 1] + x);
+  const expected = Array.from({ length: v.length - w + 1 }, (_, j) => (prefix[j + w] - prefix[j]) / w);
+  const got = rollingMean(v, w);
+  assert.equal(got.length, expected.length);
+  got.forEach((g, j) => close(g, expected[j], 1e-10, `window ${j}`));
+});
+
+test('polyval is Horner on ascending coefficients', () => {
+  assert.equal(polyval([1, 2, 3], 2), 17); // 1 + 2·2 + 3·4
+  assert.equal(polyval([], 5), 0);
+});
+
+test('polyfit recovers a known quartic from exact points', () => {
+  const c = [1.5, -2, 0.75, 0.3, -0.05];
+  const x = Array.from({ length: 60 }, (_, i) => 0.5 + (4.5 * i) / 59);
+  const y = x.map((v) => c[0] + c[1] * v + c[2] * v ** 2 + c[3] * v ** 3 + c[4] * v ** 4);
+  const fit = polyfit(x, y, 4);
+  assert.equal(fit.length, 5);
+  fit.forEach((f, k) => close(f, c[k], 1e-8, `c${k}`));
+  // Exactly order+1 points: interpolation.
+  const fit5 = polyfit(x.slice(0, 5), y.slice(0, 5), 4);
+  fit5.forEach((f, k) => close(f, c[k], 1e-8, `interpolated c${k}`));
+});
+
+test('polyfit is a least-squares fit: the closed-form line, and residuals orthogonal to the basis', () => {
+  const rng = makeRng('lsq');
+  const x = Array.from({ length: 200 }, () => 2 + 2 * rng());
+  const y = x.map((v) => 3 - 0.7 * v + 0.2 * Math.sin(7 * v) + 0.1 * rng());
+  const mx = x.reduce((s, v) => s + v, 0) / x.length;
+  const my = y.reduce((s, v) => s + v, 0) / y.length;
+  let sxy = 0;
+  let sxx = 0;
+  x.forEach((v, i) => {
+    sxy += (v - mx) * (y[i] - my);
+    sxx += (v - mx) ** 2;
+  });
+  const slope = sxy / sxx;
+  const [c0, c1] = polyfit(x, y, 1);
+  close(c1, slope, 1e-10, 'slope');
+  close(c0, my - slope * mx, 1e-10, 'intercept');
+  const c = polyfit(x, y, 4);
+  const r = x.map((v, i) => y[i] - polyval(c, v));
+  for (let k = 0; k <= 4; k++) {
+    const dot = x.reduce((s, v, i) => s + ((v - 3) / 1) ** k * r[i], 0);
+    close(dot, 0, 1e-8, `basis ${k} · residual`);
+  }
+  assert.throws(() => polyfit([1, 1, 2], [1, 2, 3], 2), /distinct/);
+});
+
+test('signChanges and inflection points of a known polynomial match its analytic roots', () => {
+  // p(x) = x⁴ − 8x³ + 18x² + x + 2  ⇒  p''(x) = 12x² − 48x + 36 = 12(x − 1)(x − 3)
+  const p = [2, 1, 18, -8, 1];
+  const infl = inflectionPointsOf(p, 0, 4);
+  assert.equal(infl.length, 2);
+  close(infl[0], 1, 1e-9, 'first inflection');
+  close(infl[1], 3, 1e-9, 'second inflection');
+  // Outside the interval: not reported.
+  assert.equal(inflectionPointsOf(p, 1.5, 2.5).length, 0);
+  // (x − 1)² has a double root without a sign change; (x − 1)(x − 2) changes sign twice.
+  assert.equal(signChanges([1, -2, 1], 0, 3).length, 0);
+  const sc = signChanges([2, -3, 1], 0, 3);
+  assert.deepEqual(sc.map((s) => s.direction), ['down', 'up']);
+  close(sc[0].x, 1, 1e-12);
+  close(sc[1].x, 2, 1e-12);
+  // Fitted from exact points of p, the inflection points are still found.
+  const x = Array.from({ length: 100 }, (_, i) => (4 * i) / 99);
+  const fit = polyfit(x, x.map((v) => polyval(p, v)), 4);
+  inflectionPointsOf(fit, 0, 4).forEach((r, i) => close(r, [1, 3][i], 1e-7, 'fitted inflection'));
+});
+
+test('entropyCurve finds the turning point of designed curves', () => {
+  // y = x + 0.5 (x − 2)²: slope 1 + (x − 2) = 0 at x = 1 — to the right it rises with x, to the left it turns up.
+  const x = Array.from({ length: 20001 }, (_, i) => (4 * i) / 20000);
+  const quad = entropyCurve(x, x.map((v) => v + 0.5 * (v - 2) ** 2), { bins: 200, window: 30, order: 4, range: null });
+  assert.equal(quad.points.length, 200);
+  assert.equal(quad.rolling.length, 171);
+  assert.equal(quad.n, x.length);
+  assert.notEqual(quad.turningPoint, null);
+  close(quad.turningPoint!, 1, 1e-3, 'quadratic turning point');
+  // The fit's support is the span of the centred rolling points: bins 0..29 average to a centre near bin 14.5.
+  close(quad.fitRange![0], 0.01 + (14.5 * 4) / 200, 1e-3, 'fit range start');
+
+  // The paper's picture: y = x above a = 2.5, and y = x + 2 (a − x)² below it; the true minimum is at a − 1/4 = 2.25.
+  const a = 2.5;
+  const kinked = entropyCurve(x, x.map((v) => (v >= a ? v : v + 2 * (a - v) ** 2)), { bins: 200, window: 30, order: 4, range: null });
+  assert.notEqual(kinked.turningPoint, null);
+  // A quartic cannot follow the kink exactly; it lands within 0.05 of the true minimum.
+  close(kinked.turningPoint!, 2.25, 0.1, 'kinked turning point');
+
+  // Following X=Y everywhere: no turning point, and the reason says so.
+  const line = entropyCurve(x, x, { bins: 200, window: 30, order: 4, range: null });
+  assert.equal(line.turningPoint, null);
+  assert.match(line.notes.join(' '), /never turns up/);
+  // Bin means sit 1e-4 below the bin centres (100 evenly spaced points from the bin's left edge), hence the tolerance.
+  line.fitted.forEach((p) => close(p.y, p.x, 2e-4, 'X=Y fit'));
+  // Points exactly at bin centres on X=Y: the fit is a line up to rounding, which must not create inflection points.
+  const centres = Array.from({ length: 4000 }, (_, i) => ((i % 200) + 0.5) * 0.02);
+  const exact = entropyCurve(centres, centres, { bins: 200, window: 30, order: 4, range: [0, 4] });
+  exact.fitted.forEach((p) => close(p.y, p.x, 1e-9, 'exact X=Y fit'));
+  assert.deepEqual(exact.inflectionPoints, [], 'a straight line has no inflection points, whatever the rounding');
+  assert.equal(exact.turningPoint, null);
+  // Rising as x falls everywhere: no turning point either.
+  const falling = entropyCurve(x, x.map((v) => 5 - v), { bins: 200, window: 30, order: 4, range: null });
+  assert.equal(falling.turningPoint, null);
+  assert.match(falling.notes.join(' '), /no interior minimum/);
+});
+
+test('entropyCurve handles degenerate data without throwing and says what it changed', () => {
+  const opts = { bins: 200, window: 30, order: 4, range: null };
+  const none = entropyCurve([], [], opts);
+  assert.equal(none.order, -1);
+  assert.deepEqual(none.coefficients, []);
+  assert.match(none.notes.join(' '), /no data/);
+
+  const same = entropyCurve([2, 2, 2], [3, 4, 5], opts);
+  assert.deepEqual(same.points, [{ x: 2, y: 4, n: 3 }]);
+  assert.equal(same.order, 0);
+  assert.deepEqual(same.coefficients, [4]);
+  assert.equal(same.turningPoint, null);
+  assert.match(same.notes.join(' '), /order lowered from 4 to 0/);
+
+  // Three distinct x values at the centres of 3 bins: window shrinks to 1, order drops to 2 (a parabola through them).
+  const three = entropyCurve([0, 1, 2, 0, 2], [1, 0, 1, 1, 1], { ...opts, bins: 3, range: [-0.5, 2.5] });
+  assert.equal(three.points.length, 3);
+  assert.equal(three.window, 1);
+  assert.equal(three.order, 2);
+  three.coefficients.forEach((c, k) => close(c, [1, -2, 1][k], 1e-10, `parabola c${k}`));
+  close(three.turningPoint!, 1, 1e-9, 'parabola minimum');
+
+  // Ten non-empty bins and window 30: the window shrinks so that order + 1 = 5 rolling points remain.
+  const ten = entropyCurve(
+    Array.from({ length: 10 }, (_, i) => i),
+    Array.from({ length: 10 }, (_, i) => i * i),
+    { bins: 10, window: 30, order: 4, range: null },
+  );
+  assert.equal(ten.window, 6);
+  assert.equal(ten.order, 4);
+  assert.equal(ten.rolling.length, 5);
+  assert.match(ten.notes.join(' '), /window lowered from 30 to 6/);
+});
+
+test('quantileSorted interpolates like numpy', () => {
+  assert.equal(quantileSorted([1, 2, 3, 4], 0.5), 2.5);
+  assert.equal(quantileSorted([1, 2, 3, 4], 0), 1);
+  assert.equal(quantileSorted([1, 2, 3, 4], 1), 4);
+  close(quantileSorted([0, 10], 0.025), 0.25, 1e-12);
+});
+
+test('bootstrapCurveStats: seeded, and its interval covers the designed turning point', () => {
+  const rng = makeRng('boot-data');
+  const x = Array.from({ length: 3000 }, () => 4 * rng());
+  const y = x.map((v) => v + 0.5 * (v - 2) ** 2 + 0.2 * (rng() - 0.5));
+  const opts = { bins: 100, window: 15, order: 4, range: null, resamples: 40, confidence: 0.95, seed: 'boot' };
+  const a = bootstrapCurveStats(x, y, opts);
+  const b = bootstrapCurveStats(x, y, opts);
+  assert.deepEqual(a, b, 'same seed, same intervals');
+  const c = bootstrapCurveStats(x, y, { ...opts, seed: 'other' });
+  assert.notDeepEqual(a.turningPoint, c.turningPoint, 'another seed resamples differently');
+  assert.ok(a.turningPoint);
+  const tp = a.turningPoint!;
+  assert.ok(tp.low <= tp.estimate && tp.estimate <= tp.high, JSON.stringify(tp));
+  assert.ok(tp.low < 1.05 && tp.high > 0.95 && tp.high - tp.low < 0.3, JSON.stringify(tp));
+  assert.equal(tp.defined, 1);
+  // A straight line has no turning point and no inflection points.
+  const centres = x.map((v) => (Math.floor(v * 25) + 0.5) / 25);
+  const line = bootstrapCurveStats(centres, centres, { ...opts, range: [0, 4] });
+  assert.equal(line.turningPoint, null);
+  assert.deepEqual(line.inflectionPoints, []);
+});
