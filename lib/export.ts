@@ -1,0 +1,386 @@
+/**
+ * Figure export: interactive HTML with Plotly inlined (works offline), and SVG, PDF (vector) and PNG rendered by
+ * Plotly itself in headless Chromium through playwright-core. Plotly is browser-only, so every static format goes
+ * through one browser page that holds the bundle; a run opens the browser once and reuses it for all its figures.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { repoRoot } from './config';
+import { writeFileAtomic } from './io';
+import { Progress } from './progress';
+
+/** A Plotly figure as plain JSON: what `Plotly.newPlot(div, data, layout)` takes. */
+export interface PlotlyFigure {
+  data: Record<string, unknown>[];
+  layout: Record<string, unknown>;
+}
+
+export const FIGURE_FORMATS = ['html', 'svg', 'pdf', 'png'] as const;
+export type FigureFormat = (typeof FIGURE_FORMATS)[number];
+const STATIC_FORMATS: readonly FigureFormat[] = ['svg', 'pdf', 'png'];
+
+export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+
+export function checkFormats(formats: readonly string[]): FigureFormat[] {
+  for (const f of formats) {
+    if (!(FIGURE_FORMATS as readonly string[]).includes(f)) {
+      throw new Error(`unknown figure format "${f}" (known: ${FIGURE_FORMATS.join(', ')}); set "figures.formats" in the configuration`);
+    }
+  }
+  return [...new Set(formats)] as FigureFormat[];
+}
+
+// ---------- the Plotly bundle, inlined ----------
+
+/**
+ * The browser bundle. plotly.js-dist ships only the unminified `plotly.js` (10 MB); the minified copy of the same
+ * release comes from plotly.js-dist-min (4.8 MB), which halves every self-contained HTML file.
+ */
+export function plotlyBundlePath(): string {
+  const candidates = [
+    ['plotly.js-dist-min', 'plotly.min.js'],
+    ['plotly.js-dist', 'plotly.min.js'],
+    ['plotly.js-dist', 'plotly.js'],
+  ];
+  const tried: string[] = [];
+  for (const [pkg, file] of candidates) {
+    let dir: string;
+    try {
+      dir = path.dirname(require.resolve(`${pkg}/package.json`, { paths: [repoRoot(), __dirname] }));
+    } catch {
+      tried.push(`${pkg}/${file} (package not installed)`);
+      continue;
+    }
+    const p = path.join(dir, file);
+    if (fs.existsSync(p)) return p;
+    tried.push(p);
+  }
+  throw new Error(`cannot find the Plotly browser bundle; tried ${tried.join(', ')}. Run \`npm ci\` in ${repoRoot()}.`);
+}
+
+let bundleCache: string | null = null;
+
+export function plotlyBundle(): string {
+  if (bundleCache === null) {
+    const text = fs.readFileSync(plotlyBundlePath(), 'utf8');
+    // An HTML parser ends a script element at the first "</script"; the bundle must not contain one.
+    bundleCache = text.replace(/<\/script/gi, '<\\/script');
+  }
+  return bundleCache;
+}
+
+/** The inlined bundle as one script element: put it once in a page (or a notebook) before any figure fragment. */
+export function plotlyScriptTag(): string {
+  return `<script type="text/javascript">${plotlyBundle()}</script>`;
+}
+
+/** JSON that is safe inside an HTML script element. */
+export function jsonForScript(value: unknown): string {
+  return JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/>/g, '\\u003e')
+    .replace(/&/g, '\\u0026')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+export interface FragmentOptions {
+  /** Plotly's image-button file name. */
+  filename?: string;
+  /** Responsive width: the div takes the page width instead of layout.width. */
+  responsive?: boolean;
+}
+
+/**
+ * A div plus the script that draws the figure into it. It needs `plotlyScriptTag()` somewhere on the page; if the
+ * bundle arrives later (or never: an untrusted notebook), it waits a few seconds and then says what is missing.
+ */
+export function figureHtmlFragment(fig: PlotlyFigure, divId: string, opts: FragmentOptions = {}): string {
+  if (!/^[A-Za-z][\w-]*$/.test(divId)) throw new Error(`figure div id "${divId}" must start with a letter and hold only letters, digits, "_" and "-"`);
+  const width = typeof fig.layout.width === 'number' ? fig.layout.width : null;
+  const height = typeof fig.layout.height === 'number' ? fig.layout.height : 450;
+  const style = opts.responsive || width === null ? `width:100%;height:${height}px` : `width:${width}px;height:${height}px;max-width:100%`;
+  const config = {
+    displaylogo: false,
+    responsive: Boolean(opts.responsive),
+    toImageButtonOptions: { format: 'svg', filename: opts.filename ?? divId },
+  };
+  const layout = opts.responsive ? { ...fig.layout, width: undefined, autosize: true } : fig.layout;
+  return [
+    `<div id="${divId}" class="ubp-figure" style="${style}"></div>`,
+    '<script type="text/javascript">',
+    '(function () {',
+    `  var fig = ${jsonForScript({ data: fig.data, layout })};`,
+    `  var config = ${jsonForScript(config)};`,
+    '  var tries = 0;',
+    '  function draw() {',
+    `    var div = document.getElementById(${jsonForScript(divId)});`,
+    "    if (window.Plotly && div) { window.Plotly.newPlot(div, fig.data, fig.layout, config); return; }",
+    '    if (++tries < 100) { setTimeout(draw, 50); return; }',
+    "    if (div) div.textContent = 'Plotly is not loaded: run ubp.notebookPlotlyInit() (or include plotlyScriptTag()) before this figure; in Jupyter, trust the notebook.';",
+    '  }',
+    '  draw();',
+    '})();',
+    '</script>',
+  ].join('\n');
+}
+
+/** A complete, self-contained page for one figure. */
+export function figureHtmlPage(fig: PlotlyFigure, title: string): string {
+  return [
+    '<!DOCTYPE html>',
+    '<html lang="en">',
+    '<head>',
+    '<meta charset="utf-8">',
+    `<title>${escapeHtml(title)}</title>`,
+    '<style>body{margin:16px;font-family:sans-serif;background:#fff}</style>',
+    plotlyScriptTag(),
+    '</head>',
+    '<body>',
+    figureHtmlFragment(fig, 'figure', { filename: title.replace(/[^\w.-]+/g, '_') }),
+    '</body>',
+    '</html>',
+    '',
+  ].join('\n');
+}
+
+// ---------- headless Chromium ----------
+
+export function chromiumPath(env: NodeJS.ProcessEnv = process.env): string {
+  return env.UBP_CHROMIUM || DEFAULT_CHROMIUM;
+}
+
+export function chromiumMissingMessage(executable: string, detail?: string): string {
+  return (
+    `Chromium is needed for SVG, PDF and PNG export but ${detail ?? `was not found at ${executable}`}.\n` +
+    '  Debian/Ubuntu: sudo apt-get install -y chromium\n' +
+    '  macOS: brew install --cask chromium\n' +
+    '  Or point UBP_CHROMIUM at a Chromium or Chrome executable. The HTML export does not need it.'
+  );
+}
+
+type PwBrowser = import('playwright-core').Browser;
+type PwPage = import('playwright-core').Page;
+
+export interface ImageSize {
+  width: number;
+  height: number;
+}
+
+/** One headless browser with the Plotly bundle loaded; render many figures, then `close()`. */
+export class FigureRenderer {
+  private constructor(
+    private readonly browser: PwBrowser,
+    private readonly plotPage: PwPage,
+    private readonly pdfPage: PwPage,
+  ) {}
+
+  /** Launches Chromium; throws with the install command when it is missing or does not start. */
+  static async launch(executable = chromiumPath()): Promise<FigureRenderer> {
+    if (!fs.existsSync(executable)) throw new ChromiumUnavailableError(chromiumMissingMessage(executable));
+    const { chromium } = await import('playwright-core');
+    let browser: PwBrowser;
+    try {
+      browser = await chromium.launch({ executablePath: executable, headless: true, args: CHROMIUM_ARGS });
+    } catch (e) {
+      const first = String((e as Error).message).split('\n')[0];
+      throw new ChromiumUnavailableError(chromiumMissingMessage(executable, `did not start from ${executable} (${first})`));
+    }
+    try {
+      const context = await browser.newContext();
+      // Nothing a figure needs comes from the network; refuse every request so an export can never depend on it.
+      await context.route(/^https?:/, (route) => route.abort());
+      const plotPage = await context.newPage();
+      await plotPage.setContent('<!DOCTYPE html><html><head><meta charset="utf-8"></head><body></body></html>');
+      await plotPage.addScriptTag({ content: plotlyBundle() });
+      const ok = await plotPage.evaluate(() => typeof (window as unknown as { Plotly?: unknown }).Plotly === 'object');
+      if (!ok) throw new Error('the Plotly bundle did not define window.Plotly');
+      const pdfPage = await context.newPage();
+      return new FigureRenderer(browser, plotPage, pdfPage);
+    } catch (e) {
+      await browser.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async toImage(fig: PlotlyFigure, format: 'svg' | 'png', size: ImageSize, scale: number): Promise<string> {
+    return this.plotPage.evaluate(
+      async ({ fig, format, size, scale }) => {
+        const P = (window as unknown as { Plotly: { toImage: (f: unknown, o: unknown) => Promise<string> } }).Plotly;
+        return P.toImage({ data: fig.data, layout: fig.layout }, { format, width: size.width, height: size.height, scale });
+      },
+      { fig, format, size, scale },
+    );
+  }
+
+  async svg(fig: PlotlyFigure, size: ImageSize): Promise<string> {
+    const url = await this.toImage(fig, 'svg', size, 1);
+    const prefix = 'data:image/svg+xml,';
+    if (!url.startsWith(prefix)) throw new Error(`Plotly returned an unexpected SVG data URL (${url.slice(0, 40)}…)`);
+    return decodeURIComponent(url.slice(prefix.length));
+  }
+
+  async png(fig: PlotlyFigure, size: ImageSize, scale: number): Promise<Buffer> {
+    const url = await this.toImage(fig, 'png', size, scale);
+    const prefix = 'data:image/png;base64,';
+    if (!url.startsWith(prefix)) throw new Error(`Plotly returned an unexpected PNG data URL (${url.slice(0, 40)}…)`);
+    return Buffer.from(url.slice(prefix.length), 'base64');
+  }
+
+  /** Vector PDF: Chromium prints Plotly's SVG on one page of exactly the figure's size. */
+  async pdf(fig: PlotlyFigure, size: ImageSize, svg?: string, title = 'figure'): Promise<Buffer> {
+    const markup = svg ?? (await this.svg(fig, size));
+    const html =
+      `<!DOCTYPE html><html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title><style>` +
+      `@page{size:${size.width}px ${size.height}px;margin:0}html,body{margin:0;padding:0;overflow:hidden}svg{display:block}` +
+      `</style></head><body>${markup}</body></html>`;
+    await this.pdfPage.setContent(html);
+    return this.pdfPage.pdf({ width: `${size.width}px`, height: `${size.height}px`, printBackground: true, pageRanges: '1' });
+  }
+
+  async close(): Promise<void> {
+    await this.browser.close();
+  }
+}
+
+export class ChromiumUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ChromiumUnavailableError';
+  }
+}
+
+/** Launches the renderer, or explains why static export is unavailable (never throws for a missing browser). */
+export async function openRenderer(executable = chromiumPath()): Promise<{ renderer: FigureRenderer | null; unavailable: string | null }> {
+  try {
+    return { renderer: await FigureRenderer.launch(executable), unavailable: null };
+  } catch (e) {
+    if (e instanceof ChromiumUnavailableError) return { renderer: null, unavailable: e.message };
+    throw e;
+  }
+}
+
+// ---------- writing files ----------
+
+export interface ExportOptions {
+  /** Defaults to layout.width / layout.height of the figure, else 1200 × 420. */
+  width?: number;
+  height?: number;
+  /** PNG pixel density: the PNG is width·scale × height·scale pixels. */
+  pngScale?: number;
+  /** Needed for svg, pdf and png; without it those formats are skipped with `unavailableReason`. */
+  renderer?: FigureRenderer | null;
+  unavailableReason?: string | null;
+  title?: string;
+}
+
+export interface ExportResult {
+  files: string[];
+  skipped: { format: FigureFormat; reason: string }[];
+}
+
+export function figureSize(fig: PlotlyFigure, opts: { width?: number; height?: number } = {}): ImageSize {
+  const width = opts.width ?? (typeof fig.layout.width === 'number' ? fig.layout.width : 1200);
+  const height = opts.height ?? (typeof fig.layout.height === 'number' ? fig.layout.height : 420);
+  return { width, height };
+}
+
+/**
+ * Writes `<fileBase>.<format>` for each format (atomically). Static formats need `opts.renderer`; without one they
+ * are reported in `skipped` and the HTML is still written.
+ */
+export async function exportFigure(fig: PlotlyFigure, fileBase: string, formats: readonly string[], opts: ExportOptions = {}): Promise<ExportResult> {
+  const wanted = checkFormats(formats);
+  const size = figureSize(fig, opts);
+  const scale = opts.pngScale ?? 1;
+  if (!(scale > 0)) throw new Error(`PNG scale must be > 0, got ${scale} (figures.pngScale)`);
+  const sized: PlotlyFigure = { data: fig.data, layout: { ...fig.layout, width: size.width, height: size.height } };
+  const result: ExportResult = { files: [], skipped: [] };
+  const renderer = opts.renderer ?? null;
+  let svg: string | null = null;
+  for (const format of wanted) {
+    const file = `${fileBase}.${format}`;
+    if (format === 'html') {
+      writeFileAtomic(file, figureHtmlPage(sized, opts.title ?? path.basename(fileBase)));
+      result.files.push(file);
+      continue;
+    }
+    if (!renderer) {
+      result.skipped.push({ format, reason: opts.unavailableReason ?? 'no renderer (Chromium) was given' });
+      continue;
+    }
+    if (format === 'svg') {
+      svg ??= await renderer.svg(sized, size);
+      writeFileAtomic(file, svg);
+    } else if (format === 'pdf') {
+      svg ??= await renderer.svg(sized, size);
+      writeFileAtomic(file, await renderer.pdf(sized, size, svg, opts.title ?? path.basename(fileBase)));
+    } else {
+      writeFileAtomic(file, await renderer.png(sized, size, scale));
+    }
+    result.files.push(file);
+  }
+  return result;
+}
+
+export interface NamedFigure {
+  /** File name without extension, e.g. "entropy-trend". */
+  name: string;
+  title: string;
+  figure: PlotlyFigure;
+}
+
+/**
+ * Exports many figures into `dir`, opening Chromium once when a static format is asked for (it starts while the HTML
+ * files are written). A missing Chromium is logged once (with the install command) and its formats are listed in
+ * `skipped`; the HTML files are still written.
+ */
+export async function exportFigures(
+  figures: NamedFigure[],
+  dir: string,
+  formats: readonly string[],
+  opts: { pngScale?: number; log?: (s: string) => void; executable?: string } = {},
+): Promise<ExportResult> {
+  const wanted = checkFormats(formats);
+  const log = opts.log ?? (() => undefined);
+  const staticFormats = wanted.filter((f) => STATIC_FORMATS.includes(f));
+  const pending = staticFormats.length && figures.length ? openRenderer(opts.executable ?? chromiumPath()) : null;
+  const all: ExportResult = { files: [], skipped: [] };
+  let renderer: FigureRenderer | null = null;
+  try {
+    if (wanted.includes('html')) {
+      for (const f of figures) all.files.push(...(await exportFigure(f.figure, path.join(dir, f.name), ['html'], { title: f.title })).files);
+    }
+    if (!pending) return all;
+    const opened = await pending;
+    renderer = opened.renderer;
+    if (opened.unavailable) {
+      log(`${opened.unavailable}\nSkipping ${staticFormats.join(', ')}.`);
+      all.skipped.push(...staticFormats.map((format) => ({ format, reason: opened.unavailable! })));
+      return all;
+    }
+    const progress = new Progress({ label: `export ${path.basename(dir)}`, total: figures.length, unit: 'figures', intervalMs: 2000, write: opts.log ? log : undefined });
+    for (const f of figures) {
+      const r = await exportFigure(f.figure, path.join(dir, f.name), staticFormats, { renderer, pngScale: opts.pngScale, title: f.title });
+      all.files.push(...r.files);
+      progress.tick();
+    }
+    return all;
+  } finally {
+    if (pending && !renderer) renderer = (await pending.catch(() => ({ renderer: null }))).renderer;
+    await renderer?.close();
+  }
+}
