@@ -5,11 +5,16 @@
  * arrives, and a rerun sends only the prompts whose key is not stored. Offline baselines answer in-process (free and
  * deterministic, so they are not stored). The responses file is rewritten atomically from the store at the end of
  * every run, interrupted or not.
+ *
+ * With `batch`, OpenAI and OpenAI-compatible models send their missing prompts through the Batch API (lib/batch.ts)
+ * into the same store. Either way a run first collects the model's finished open batches and never sends a prompt
+ * that still waits in an open batch.
  */
 import { setMaxListeners } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createBaseline } from './baselines';
+import { openBatchKeys, runBatches, type BatchJob, type BatchRunReport } from './batch';
 import { domainDir, type Config, type DomainName, type ModelConfig } from './config';
 import { readJsonl, writeJsonl } from './io';
 import {
@@ -46,7 +51,11 @@ export interface QueryOptions {
   retry?: Partial<RetryPolicy>;
   /** Minimum ms between progress lines (default 2000). */
   progressIntervalMs?: number;
-  /** OpenAI Batch API mode (issue 7). Not available yet: runQuery refuses it rather than silently running synchronously. */
+  /**
+   * OpenAI Batch API mode (lib/batch.ts): API models' missing prompts are submitted as batches (at batch prices), and
+   * the run waits for them when config.query.batchWait is true (else it returns and a later run collects them).
+   * Baselines are answered offline as usual.
+   */
   batch?: boolean;
   /** Install a SIGINT handler for the run (default true): first Ctrl-C stops sending, a second aborts in-flight requests. */
   handleSigint?: boolean;
@@ -56,10 +65,27 @@ export interface PromptFailure {
   /** The prompts that share this request (identical prompts share one). */
   promptIds: string[];
   key: string;
-  kind: FailureKind | 'store';
+  kind: FailureKind | 'store' | 'batch';
   status?: number;
   attempts: number;
   message: string;
+  /** Batch API failures: the batch (null when it was never created) and the error code (batch_expired …). */
+  batchId?: string | null;
+  code?: string;
+}
+
+/** What a run did with the Batch API (present when it submitted or collected batches). */
+export interface BatchModeSummary {
+  ledgerFile: string;
+  /** Batches created by this run, and the requests in them. */
+  submittedBatches: string[];
+  submittedRequests: number;
+  /** Batches collected by this run (they had finished). */
+  collectedBatches: string[];
+  /** Batches still open on the server (a later run collects them). */
+  openBatches: string[];
+  /** Prompts of this run waiting in open batches. */
+  pendingPrompts: number;
 }
 
 export interface DryRunEstimate {
@@ -126,6 +152,8 @@ export interface QueryRunSummary {
   /** Why the model could not be asked, when it could not. */
   unavailable?: string;
   estimate?: DryRunEstimate;
+  /** Batch API activity (submitted, collected, still open). */
+  batch?: BatchModeSummary;
   seconds: number;
 }
 
@@ -352,13 +380,21 @@ async function runApiModel(
   summary.tornStoreLines = store.tornLines;
   for (const p of store.problems) log(`response store: skipped unreadable line ${p.file}:${p.line} (${p.reason}); a torn append from an interrupted run, its answer will be asked again`);
   const distinct = distinctRequests(keyed);
-  const missing = [...distinct].filter(([key]) => !store.has(key));
+  let missing = [...distinct].filter(([key]) => !store.has(key));
   summary.distinctRequests = distinct.size;
   summary.alreadyStored = distinct.size - missing.length;
   summary.toSend = missing.length;
   summary.fromStore = keyed.filter((k) => store.has(k.key)).length;
 
   if (opts.dryRun) {
+    // Prompts waiting in open batches are paid for already: they are not priced again (ledger only, no request).
+    const waiting = openBatchKeys(config, model);
+    if (waiting.size) {
+      const before = missing.length;
+      missing = missing.filter(([key]) => !waiting.has(key));
+      summary.toSend = missing.length;
+      if (before > missing.length) log(`[dry run] ${model.id} ${domain}: ${formatCount(before - missing.length)} prompts wait in open batches (a run collects them; not priced)`);
+    }
     const tokenizer = tokenizerFor(model);
     let inputTokens = 0;
     for (const [, { job }] of missing) inputTokens += tokenizer.countChat(job.messages);
@@ -385,7 +421,7 @@ async function runApiModel(
 
   log(
     `${model.id} ${domain}: ${formatCount(summary.prompts)} prompts, ${formatCount(distinct.size)} distinct, ` +
-      `${formatCount(summary.alreadyStored)} already stored, ${formatCount(missing.length)} to send (concurrency ${model.concurrency})`,
+      `${formatCount(summary.alreadyStored)} already stored, ${formatCount(missing.length)} to send ${opts.batch ? '(Batch API)' : `(concurrency ${model.concurrency})`}`,
   );
 
   if (missing.length > 0) {
@@ -396,7 +432,28 @@ async function runApiModel(
       log(`${model.id}: cannot be asked: ${summary.unavailable}; nothing sent`);
     } else {
       if (availability.reason) log(`${model.id}: note: ${availability.reason}`);
-      await sendMissing(config, model, store, missing, summary, control, opts, log);
+      const batchJobs: BatchJob[] = missing.map(([key, { job, promptIds }]) => ({ key, messages: job.messages, promptIds }));
+      const batchOpts = { label: domain, env: opts.env, log, stop: control.stop, hard: control.hard, retry: opts.retry, progressIntervalMs: opts.progressIntervalMs };
+      if (opts.batch) {
+        applyBatchReport(summary, await runBatches(config, model, store, batchJobs, { ...batchOpts, submit: true }), distinct);
+      } else {
+        // Collect finished batches first, and never pay again for a prompt that still waits in an open one.
+        const waiting = openBatchKeys(config, model);
+        if (missing.some(([key]) => waiting.has(key))) {
+          let pending = waiting;
+          try {
+            const report = await runBatches(config, model, store, batchJobs, { ...batchOpts, submit: false, wait: false });
+            applyBatchReport(summary, report, distinct);
+            pending = new Set(report.pendingKeys);
+          } catch (e) {
+            log(`${model.id}: open batches not collected: ${(e as Error).message}`);
+          }
+          missing = missing.filter(([key]) => !store.has(key) && !pending.has(key));
+          const waitingPrompts = [...pending].reduce((n, k) => n + (distinct.get(k)?.promptIds.length ?? 0), 0);
+          if (waitingPrompts) log(`${model.id} ${domain}: ${formatCount(waitingPrompts)} prompts wait in open batches and are not sent synchronously; run with --batch to collect them`);
+        }
+        if (missing.length) await sendMissing(config, model, store, missing, summary, control, opts, log);
+      }
     }
   }
 
@@ -458,10 +515,10 @@ async function sendMissing(
   };
   await Promise.all(Array.from({ length: Math.min(model.concurrency, missing.length) }, worker));
   progress.finish();
-  summary.httpRequests = responder.stats.requests;
-  summary.retries = responder.stats.retries;
-  summary.notSent = missing.length - attempted;
-  summary.sent = attempted;
+  summary.httpRequests += responder.stats.requests;
+  summary.retries += responder.stats.retries;
+  summary.notSent += missing.length - attempted;
+  summary.sent += attempted;
   if (summary.failures.length) {
     const n = summary.failures.reduce((s, f) => s + f.promptIds.length, 0);
     log(`${model.id}: ${formatCount(n)} prompts failed (not stored; a rerun asks them again):`);
@@ -476,6 +533,43 @@ async function sendMissing(
   }
 }
 
+/** Adds what a Batch API run did to the model's summary. */
+function applyBatchReport(summary: QueryRunSummary, report: BatchRunReport, distinct: Map<string, { promptIds: string[] }>): void {
+  const submittedRequests = report.submitted.reduce((n, b) => n + b.requests, 0);
+  summary.sent += submittedRequests;
+  summary.newAnswers += report.newAnswers;
+  summary.usage.inputTokens += report.usage.inputTokens;
+  summary.usage.outputTokens += report.usage.outputTokens;
+  summary.costUsd += report.costUsd;
+  summary.httpRequests += report.httpRequests;
+  summary.notSent += report.notSubmitted;
+  if (report.interrupted) summary.interrupted = true;
+  for (const f of report.failures) {
+    // Failures of other runs' requests (another domain's prompts in a shared batch) are logged, not counted here.
+    if (!f.promptIds.length) continue;
+    const why = `${f.status !== undefined ? `HTTP ${f.status} ` : ''}${f.code ? `${f.code}: ` : ''}${f.message}`;
+    summary.failures.push({
+      promptIds: f.promptIds,
+      key: f.key,
+      kind: 'batch',
+      status: f.status,
+      attempts: 1,
+      message: `${summary.modelId}: ${f.batchId ? `batch ${f.batchId}` : 'batch submission'}: ${why}`,
+      batchId: f.batchId,
+      code: f.code,
+    });
+  }
+  const prev = summary.batch;
+  summary.batch = {
+    ledgerFile: report.ledgerFile,
+    submittedBatches: [...(prev?.submittedBatches ?? []), ...report.submitted.map((b) => b.batchId)],
+    submittedRequests: (prev?.submittedRequests ?? 0) + submittedRequests,
+    collectedBatches: [...(prev?.collectedBatches ?? []), ...report.collected.map((b) => b.batchId)],
+    openBatches: report.open.map((b) => b.batchId ?? b.localId),
+    pendingPrompts: report.pendingKeys.reduce((n, k) => n + (distinct.get(k)?.promptIds.length ?? 0), 0),
+  };
+}
+
 /**
  * Runs the query stage for the named models on one domain and writes data/responses/<model>/<domain>.jsonl.
  * With `dryRun`, only counts prompts to send, their tokens and their estimated cost.
@@ -483,7 +577,6 @@ async function sendMissing(
 export async function runQuery(config: Config, domain: DomainName, modelIds: string[], opts: QueryOptions = {}): Promise<QueryRunSummary[]> {
   const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const models = resolveModels(config, modelIds);
-  if (opts.batch) throw new Error('query: Batch API mode (--batch) is not implemented yet; run without --batch to send the prompts synchronously');
   const inputs = loadQueryInputs(config, domain);
 
   const stop = new AbortController();

@@ -5,8 +5,13 @@
  * user message), so parsing works end to end. A script can make any request answer malformed text, fail with a status
  * (429 with retry-after, 500 …), be slow, hang, or drop the connection. Every request is counted and logged.
  *
- * Routes live in a table (`server.route(method, pattern, handler)`, patterns like "/v1/batches/:id"), so the Batch API
- * endpoints (/v1/files, /v1/batches) can be added without touching the chat route.
+ * Routes live in a table (`server.route(method, pattern, handler)`, patterns like "/v1/batches/:id").
+ *
+ * The Batch API: POST /v1/files (multipart upload), GET /v1/files/:id[/content], POST /v1/batches, GET /v1/batches
+ * (list, newest first), GET /v1/batches/:id, POST /v1/batches/:id/cancel. A batch moves on at each retrieve and
+ * finishes after `batch.pollsToFinish` retrieves (and/or `finishAfterMs`); its lines are answered like chat requests,
+ * or scripted per line (non-200 responses, error-file lines, lines never run), and it can end expired with part of
+ * its output. Batch state survives reset() (which clears the request log); clearBatches() forgets it.
  *
  * Standalone: node build/test/helpers/fake-openai-server.js --port 0 --latency-ms 100
  * prints "listening on http://127.0.0.1:PORT/v1" and serves until killed; GET /__fake/stats returns request counts; POST /__fake/config {"latencyMs": N, "reset": true} adjusts it.
@@ -82,6 +87,8 @@ export interface FakeServerOptions {
   script?: FakeScript;
   /** Model ids listed by GET /v1/models. */
   models?: string[];
+  /** Batch API behaviour (see FakeBatchBehavior). */
+  batch?: FakeBatchBehavior;
 }
 
 export function sendJson(res: http.ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
@@ -199,6 +206,13 @@ export class FakeOpenAIServer {
   private readonly attemptsByBody = new Map<string, number>();
   private readonly routes: Route[] = [];
   private readonly sockets = new Set<Socket>();
+  private readonly files = new Map<string, FakeFile>();
+  private readonly batches = new Map<string, FakeBatch>();
+  private fileCount = 0;
+  private batchCount = 0;
+  private createAttempts = 0;
+  /** How batches progress and answer; tests may replace it at any time. */
+  batch: FakeBatchBehavior;
   private server!: http.Server;
   port = 0;
 
@@ -209,7 +223,9 @@ export class FakeOpenAIServer {
     this.topN = opts.topN ?? 10;
     this.script = opts.script;
     this.models = opts.models ?? [];
+    this.batch = opts.batch ?? {};
     this.route('POST', '/v1/chat/completions', (ctx) => this.chat(ctx));
+    this.installBatchRoutes();
     this.route('GET', '/v1/models', (ctx) => {
       const ids = this.models.length ? this.models : [this.model];
       ctx.log(200);
@@ -360,19 +376,321 @@ export class FakeOpenAIServer {
       sendJson(ctx.res, action.status, { error: { message: action.message ?? `fake error ${action.status}`, type, code: null } }, action.headers);
       return;
     }
+    ctx.log(200);
+    sendJson(ctx.res, 200, this.completion(body, `chatcmpl-fake-${n}`, action));
+  }
+
+  /** A chat.completion object answering `body` (the default text names its first topN candidates). */
+  completion(body: ChatBody, id: string, action: { text?: string; model?: string; fingerprint?: string | null; usage?: { prompt_tokens: number; completion_tokens: number } } = {}): Record<string, unknown> {
     const text = action.text ?? this.defaultAnswer(body);
     const promptText = body.messages.map((m) => m.content).join('\n');
-    ctx.log(200);
-    sendJson(ctx.res, 200, {
-      id: `chatcmpl-fake-${n}`,
+    const usage = action.usage ?? { prompt_tokens: roughTokens(promptText), completion_tokens: roughTokens(text) };
+    return {
+      id,
       object: 'chat.completion',
       created: Math.floor(Date.now() / 1000),
       model: action.model ?? this.model,
       system_fingerprint: action.fingerprint === undefined ? this.fingerprint : action.fingerprint,
       choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null }, logprobs: null, finish_reason: 'stop' }],
-      usage: action.usage ?? { prompt_tokens: roughTokens(promptText), completion_tokens: roughTokens(text), total_tokens: roughTokens(promptText) + roughTokens(text) },
+      usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
+    };
+  }
+
+  // ---------- Batch API: /v1/files and /v1/batches ----------
+
+  /** Requests received for a method and route pattern ("/v1/batches/:id"), failed ones included. */
+  routeCount(method: string, pattern: string): number {
+    const parts = pattern.split('/').filter(Boolean);
+    return this.log.filter((r) => {
+      if (r.method !== method) return false;
+      const got = r.path.split('/').filter(Boolean);
+      return got.length === parts.length && parts.every((p, i) => p.startsWith(':') || p === got[i]);
+    }).length;
+  }
+
+  /** Forgets every file and batch (the request log is cleared by reset()). */
+  clearBatches(): void {
+    this.files.clear();
+    this.batches.clear();
+    this.fileCount = 0;
+    this.batchCount = 0;
+    this.createAttempts = 0;
+  }
+
+  /** The stored bytes of a file (uploads and outputs), for tests. */
+  fileText(id: string): string | undefined {
+    return this.files.get(id)?.bytes.toString('utf8');
+  }
+
+  /** The batch objects as the API would return them, oldest first. */
+  listBatches(): FakeBatchObject[] {
+    return [...this.batches.values()].map((b) => b.obj);
+  }
+
+  private addFile(purpose: string, filename: string, bytes: Buffer): FakeFile {
+    const file: FakeFile = { id: `file-fake${String(++this.fileCount).padStart(4, '0')}`, purpose, filename, bytes, created_at: Math.floor(Date.now() / 1000) };
+    this.files.set(file.id, file);
+    return file;
+  }
+
+  private fileObject(f: FakeFile): Record<string, unknown> {
+    return { id: f.id, object: 'file', bytes: f.bytes.length, created_at: f.created_at, filename: f.filename, purpose: f.purpose, status: 'processed' };
+  }
+
+  private installBatchRoutes(): void {
+    this.route('POST', '/v1/files', async (ctx) => {
+      const type = ctx.req.headers['content-type'] ?? '';
+      if (!type.startsWith('multipart/form-data')) {
+        sendJson(ctx.res, 400, { error: { message: 'expected multipart/form-data', type: 'invalid_request_error' } });
+        return;
+      }
+      const form = await new Response(ctx.body, { headers: { 'content-type': type } }).formData();
+      const purpose = form.get('purpose');
+      const file = form.get('file');
+      if (typeof purpose !== 'string' || file === null || typeof file === 'string') {
+        sendJson(ctx.res, 400, { error: { message: 'fields "file" and "purpose" are required', type: 'invalid_request_error' } });
+        return;
+      }
+      const stored = this.addFile(purpose, file.name, Buffer.from(await file.arrayBuffer()));
+      sendJson(ctx.res, 200, this.fileObject(stored));
+    });
+    this.route('GET', '/v1/files/:id', (ctx) => {
+      const f = this.files.get(ctx.params.id);
+      if (!f) return sendJson(ctx.res, 404, { error: { message: `no file ${ctx.params.id}`, type: 'invalid_request_error' } });
+      sendJson(ctx.res, 200, this.fileObject(f));
+    });
+    this.route('GET', '/v1/files/:id/content', (ctx) => {
+      const f = this.files.get(ctx.params.id);
+      if (!f) return sendJson(ctx.res, 404, { error: { message: `no file ${ctx.params.id}`, type: 'invalid_request_error' } });
+      ctx.res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': f.bytes.length });
+      ctx.res.end(f.bytes);
+    });
+    this.route('POST', '/v1/batches', (ctx) => {
+      const req = JSON.parse(ctx.body.toString('utf8') || '{}') as { input_file_id?: string; endpoint?: string; completion_window?: string; metadata?: Record<string, string> };
+      const input = req.input_file_id ? this.files.get(req.input_file_id) : undefined;
+      if (!input) return sendJson(ctx.res, 400, { error: { message: `input_file_id ${req.input_file_id} not found`, type: 'invalid_request_error' } });
+      if (input.purpose !== 'batch') return sendJson(ctx.res, 400, { error: { message: `file ${input.id} has purpose ${input.purpose}, expected batch`, type: 'invalid_request_error' } });
+      if (req.endpoint !== '/v1/chat/completions' || req.completion_window !== '24h') {
+        return sendJson(ctx.res, 400, { error: { message: 'endpoint must be /v1/chat/completions and completion_window 24h', type: 'invalid_request_error' } });
+      }
+      const refusal = this.batch.failCreate?.(++this.createAttempts);
+      if (refusal) {
+        const type = refusal.status === 429 ? 'rate_limit_exceeded' : refusal.status >= 500 ? 'server_error' : 'invalid_request_error';
+        return sendJson(ctx.res, refusal.status, { error: { message: refusal.message ?? `fake error ${refusal.status}`, type, code: null } });
+      }
+      const n = ++this.batchCount;
+      const { lines, errors } = parseBatchInput(input.bytes.toString('utf8'), req.endpoint);
+      const obj: FakeBatchObject = {
+        id: `batch_fake${String(n).padStart(4, '0')}`,
+        object: 'batch',
+        endpoint: req.endpoint,
+        errors: null,
+        input_file_id: input.id,
+        completion_window: '24h',
+        status: 'validating',
+        output_file_id: null,
+        error_file_id: null,
+        created_at: Math.floor(Date.now() / 1000),
+        expires_at: Math.floor(Date.now() / 1000) + 86400,
+        request_counts: { total: lines.length, completed: 0, failed: 0 },
+        metadata: req.metadata ?? null,
+      };
+      this.batches.set(obj.id, { obj, lines, errors, retrieves: 0, createdMs: Date.now(), cancelRequested: false });
+      if (this.batch.dropCreateResponse?.(n)) {
+        // The batch exists, but the client never hears of it: what a crash or a reset connection right after creation looks like.
+        ctx.log('dropped');
+        ctx.req.socket.destroy();
+        return;
+      }
+      sendJson(ctx.res, 200, obj);
+    });
+    this.route('GET', '/v1/batches', (ctx) => {
+      const newestFirst = [...this.batches.values()].map((b) => b.obj).reverse();
+      const after = ctx.query.get('after');
+      const start = after ? newestFirst.findIndex((b) => b.id === after) + 1 : 0;
+      const limit = Math.max(1, Math.min(100, Number(ctx.query.get('limit') ?? 20)));
+      const page = newestFirst.slice(start, start + limit);
+      sendJson(ctx.res, 200, { object: 'list', data: page, first_id: page[0]?.id ?? null, last_id: page.at(-1)?.id ?? null, has_more: start + limit < newestFirst.length });
+    });
+    this.route('GET', '/v1/batches/:id', (ctx) => {
+      const b = this.batches.get(ctx.params.id);
+      if (!b) return sendJson(ctx.res, 404, { error: { message: `no batch ${ctx.params.id}`, type: 'invalid_request_error' } });
+      this.advance(b);
+      sendJson(ctx.res, 200, b.obj);
+    });
+    this.route('POST', '/v1/batches/:id/cancel', (ctx) => {
+      const b = this.batches.get(ctx.params.id);
+      if (!b) return sendJson(ctx.res, 404, { error: { message: `no batch ${ctx.params.id}`, type: 'invalid_request_error' } });
+      if (!TERMINAL.has(b.obj.status)) {
+        b.cancelRequested = true;
+        b.obj.status = 'cancelling';
+        b.obj.cancelling_at = Math.floor(Date.now() / 1000);
+      }
+      sendJson(ctx.res, 200, b.obj);
     });
   }
+
+  /** Moves a batch along at each retrieve: validating → in_progress (counts growing) → its final status. */
+  private advance(b: FakeBatch): void {
+    if (TERMINAL.has(b.obj.status)) return;
+    b.retrieves++;
+    const polls = this.batch.pollsToFinish ?? (this.batch.finishAfterMs === undefined ? 1 : 0);
+    const pollsDone = b.retrieves > polls;
+    const timeDone = this.batch.finishAfterMs === undefined || Date.now() - b.createdMs >= this.batch.finishAfterMs;
+    const final = pollsDone && timeDone ? (typeof this.batch.finalStatus === 'function' ? this.batch.finalStatus(b.obj) : (this.batch.finalStatus ?? 'completed')) : null;
+    if (final === 'failed') b.errors.push({ code: 'fake_failure', line: null, message: 'the batch failed (scripted)' });
+    if (b.errors.length) {
+      b.obj.status = 'failed';
+      b.obj.failed_at = Math.floor(Date.now() / 1000);
+      b.obj.errors = { object: 'list', data: b.errors };
+      b.obj.request_counts = { total: 0, completed: 0, failed: 0 };
+      return;
+    }
+    if (b.cancelRequested) return this.finish(b, 'cancelled');
+    if (final === 'completed' || final === 'expired') return this.finish(b, final);
+    b.obj.status = 'in_progress';
+    b.obj.in_progress_at ??= Math.floor(Date.now() / 1000);
+    const total = b.lines.length;
+    b.obj.request_counts = { total, completed: Math.min(total, Math.floor((total * b.retrieves) / (polls + 2))), failed: 0 };
+  }
+
+  private finish(b: FakeBatch, status: 'completed' | 'expired' | 'cancelled'): void {
+    const stopped = status !== 'completed';
+    const ran = stopped ? (this.batch.processedBeforeStop ?? Math.floor(b.lines.length / 2)) : b.lines.length;
+    const out: string[] = [];
+    const errs: string[] = [];
+    let completed = 0;
+    let failed = 0;
+    b.lines.forEach((line, index) => {
+      const reqId = `batch_req_${b.obj.id}_${index}`;
+      const action: BatchLineAction = this.batch.line?.({ batchId: b.obj.id, index, customId: line.custom_id, body: line.body }) ?? { kind: 'answer' };
+      if (action.kind === 'unprocessed' || index >= ran) {
+        if (!stopped) return; // a completed batch that silently lost a line: the client must notice the missing result
+        failed++;
+        const code = status === 'expired' ? 'batch_expired' : 'batch_cancelled';
+        errs.push(JSON.stringify({ id: reqId, custom_id: line.custom_id, response: null, error: { code, message: `This request could not be executed before the batch was ${status}.` } }));
+        return;
+      }
+      if (action.kind === 'answer') {
+        completed++;
+        out.push(JSON.stringify({ id: reqId, custom_id: line.custom_id, response: { status_code: 200, request_id: `req_${index}`, body: this.completion(line.body, `chatcmpl-batch-${index}`, action) }, error: null }));
+      } else if (action.kind === 'status') {
+        failed++;
+        const body = { error: { message: action.message ?? `fake error ${action.status}`, type: 'invalid_request_error', code: action.code ?? null } };
+        out.push(JSON.stringify({ id: reqId, custom_id: line.custom_id, response: { status_code: action.status, request_id: `req_${index}`, body }, error: null }));
+      } else {
+        failed++;
+        errs.push(JSON.stringify({ id: reqId, custom_id: line.custom_id, response: null, error: { code: action.code ?? 'server_error', message: action.message ?? 'fake batch error' } }));
+      }
+    });
+    const now = Math.floor(Date.now() / 1000);
+    if (out.length) b.obj.output_file_id = this.addFile('batch_output', `${b.obj.id}_output.jsonl`, Buffer.from(`${out.join('\n')}\n`)).id;
+    if (errs.length) b.obj.error_file_id = this.addFile('batch_output', `${b.obj.id}_error.jsonl`, Buffer.from(`${errs.join('\n')}\n`)).id;
+    b.obj.status = status;
+    b.obj.finalizing_at = now;
+    b.obj[`${status}_at`] = now;
+    b.obj.request_counts = { total: b.lines.length, completed, failed };
+  }
+}
+
+const TERMINAL = new Set(['completed', 'expired', 'cancelled', 'failed']);
+
+export interface FakeFile {
+  id: string;
+  purpose: string;
+  filename: string;
+  bytes: Buffer;
+  created_at: number;
+}
+
+/** A batch as the API returns it (the fields the client reads, plus timestamps). */
+export interface FakeBatchObject {
+  id: string;
+  object: 'batch';
+  endpoint: string;
+  status: string;
+  input_file_id: string;
+  output_file_id: string | null;
+  error_file_id: string | null;
+  completion_window: string;
+  created_at: number;
+  expires_at: number;
+  request_counts: { total: number; completed: number; failed: number };
+  errors: { object: string; data: { code: string; line: number | null; message: string }[] } | null;
+  metadata: Record<string, string> | null;
+  [timestamp: string]: unknown;
+}
+
+interface FakeBatch {
+  obj: FakeBatchObject;
+  lines: { custom_id: string; body: ChatBody }[];
+  errors: { code: string; line: number | null; message: string }[];
+  retrieves: number;
+  createdMs: number;
+  cancelRequested: boolean;
+}
+
+export interface BatchLineInfo {
+  batchId: string;
+  /** 0-based line of the input file. */
+  index: number;
+  customId: string;
+  body: ChatBody;
+}
+
+export type BatchLineAction =
+  /** A 200 response in the output file (text defaults to the first topN candidates). */
+  | { kind: 'answer'; text?: string; model?: string; usage?: { prompt_tokens: number; completion_tokens: number } }
+  /** A non-200 response in the output file. */
+  | { kind: 'status'; status: number; code?: string; message?: string }
+  /** A line in the error file. */
+  | { kind: 'error'; code?: string; message?: string }
+  /** Not run: in the error file as expired/cancelled when the batch stops early, absent altogether from a completed batch. */
+  | { kind: 'unprocessed' };
+
+export interface FakeBatchBehavior {
+  /** Retrieves that still see the batch running (default 1: the first retrieve says in_progress, the second finishes it). */
+  pollsToFinish?: number;
+  /** Milliseconds after creation before the batch may finish (combined with pollsToFinish when both are set). */
+  finishAfterMs?: number;
+  /** How a batch ends (default completed); "failed" ends it without output, with an error in `errors`. */
+  finalStatus?: 'completed' | 'expired' | 'failed' | ((batch: FakeBatchObject) => 'completed' | 'expired' | 'failed');
+  /** For an expired or cancelled batch: how many lines ran before it stopped (default half). */
+  processedBeforeStop?: number;
+  /** Per request line: how it is answered (default a 200 answer). */
+  line?: (info: BatchLineInfo) => BatchLineAction | undefined;
+  /** Create the nth batch (1-based) but drop the connection instead of answering. */
+  dropCreateResponse?: (n: number) => boolean;
+  /** Refuse the nth create request (1-based, counting refused ones) with this status and message; no batch is created. */
+  failCreate?: (n: number) => { status: number; message?: string } | undefined;
+}
+
+/** Reads a batch input file; problems are reported the way the API does (errors with line numbers). */
+function parseBatchInput(text: string, endpoint: string): { lines: { custom_id: string; body: ChatBody }[]; errors: { code: string; line: number | null; message: string }[] } {
+  const lines: { custom_id: string; body: ChatBody }[] = [];
+  const errors: { code: string; line: number | null; message: string }[] = [];
+  const seen = new Set<string>();
+  text.split('\n').forEach((raw, i) => {
+    if (raw.trim() === '') return;
+    const line = i + 1;
+    let rec: { custom_id?: unknown; method?: unknown; url?: unknown; body?: ChatBody };
+    try {
+      rec = JSON.parse(raw);
+    } catch {
+      errors.push({ code: 'invalid_json_line', line, message: 'not valid JSON' });
+      return;
+    }
+    if (typeof rec.custom_id !== 'string' || rec.custom_id === '') errors.push({ code: 'missing_required_parameter', line, message: 'custom_id is required' });
+    else if (seen.has(rec.custom_id)) errors.push({ code: 'duplicate_custom_id', line, message: `duplicate custom_id ${rec.custom_id}` });
+    else if (rec.method !== 'POST' || rec.url !== endpoint) errors.push({ code: 'invalid_url', line, message: `method must be POST and url ${endpoint}` });
+    else if (!rec.body || !Array.isArray(rec.body.messages) || typeof rec.body.model !== 'string') errors.push({ code: 'invalid_body', line, message: 'body needs model and messages' });
+    else {
+      seen.add(rec.custom_id);
+      lines.push({ custom_id: rec.custom_id, body: rec.body });
+    }
+  });
+  if (lines.length + errors.length > 50_000) errors.push({ code: 'too_many_requests', line: null, message: 'a batch holds at most 50,000 requests' });
+  return { lines, errors };
 }
 
 // ---------- standalone ----------
