@@ -46,7 +46,7 @@ export interface Config {
   datasets: Record<DomainName, DatasetSource>;
   preprocess: {
     movielens: { dropOccupations: number[]; minDemographicGroupSize: number };
-    lastfm: { regions: string[]; minListeningEvents: number };
+    lastfm: { regions: string[]; minListeningEvents: number; /** Skip (and count) malformed event lines instead of stopping. */ skipMalformedLines: boolean };
   };
   sample: {
     K: number;
@@ -68,6 +68,14 @@ export interface Config {
     timeoutMs: number;
     outputTokensEstimate: number;
     batchDiscount: number;
+    /** Batch API: most requests per batch (OpenAI allows 50,000); larger runs are split. */
+    batchMaxRequests: number;
+    /** Batch API: most bytes of request JSONL per batch (OpenAI allows 200 MB); larger runs are split. */
+    batchMaxBytes: number;
+    /** Batch API: seconds between status polls while waiting (fractions allowed). */
+    batchPollSeconds: number;
+    /** Batch API: wait for submitted batches to finish (true) or submit and return, leaving a later run to collect (false). */
+    batchWait: boolean;
     models: ModelConfig[];
   };
   score: { logBase: number; smoothing: number };
