@@ -15,6 +15,54 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   fs.renameSync(tmp, file);
 }
 
+/**
+ * Writes a large file line by line through a buffer into a temporary file, renamed into place on `commit()`:
+ * atomic like writeFileAtomic, without holding the whole content in one string.
+ */
+export class AtomicLineWriter {
+  private readonly tmp: string;
+  private readonly fd: number;
+  private chunks: string[] = [];
+  private pending = 0;
+
+  constructor(private readonly file: string, private readonly flushChars = 1 << 20) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    this.tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+    this.fd = fs.openSync(this.tmp, 'w');
+  }
+
+  line(text: string): void {
+    this.chunks.push(text, '\n');
+    this.pending += text.length + 1;
+    if (this.pending >= this.flushChars) this.flush();
+  }
+
+  private flush(): void {
+    if (this.chunks.length) fs.writeSync(this.fd, this.chunks.join(''));
+    this.chunks = [];
+    this.pending = 0;
+  }
+
+  commit(): void {
+    try {
+      this.flush();
+      fs.fsyncSync(this.fd);
+    } finally {
+      fs.closeSync(this.fd);
+    }
+    fs.renameSync(this.tmp, this.file);
+  }
+
+  abort(): void {
+    try {
+      fs.closeSync(this.fd);
+    } catch {
+      // already closed
+    }
+    fs.rmSync(this.tmp, { force: true });
+  }
+}
+
 /** JSON with keys in insertion order and no whitespace variation, so equal data gives equal bytes. */
 export function writeJsonAtomic(file: string, value: unknown): void {
   writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DomainName } from './config';
-import { readJson, readJsonl, writeFileAtomic, writeJsonAtomic } from './io';
+import { AtomicLineWriter, readJson, readJsonl, writeJsonAtomic } from './io';
 import { FORMAT_VERSION, type InteractionRecord, type ItemRecord, type ProcessedSummary, type UserRecord } from './types';
 
 /** A processed domain in memory: users and items as records, interactions as typed arrays both ways. */
@@ -36,19 +36,27 @@ export function writeProcessed(dir: string, data: ProcessedInput): void {
   fs.mkdirSync(dir, { recursive: true });
   const summaryFile = path.join(dir, 'summary.json');
   if (fs.existsSync(summaryFile)) fs.rmSync(summaryFile);
-  const userLines = data.users.map((u) => JSON.stringify({ v: FORMAT_VERSION, id: u.id, proxies: u.proxies }));
-  writeFileAtomic(path.join(dir, 'users.jsonl'), userLines.length ? `${userLines.join('\n')}\n` : '');
-  const itemLines = data.items.map((it) => JSON.stringify({ v: FORMAT_VERSION, id: it.id, name: it.name }));
-  writeFileAtomic(path.join(dir, 'items.jsonl'), itemLines.length ? `${itemLines.join('\n')}\n` : '');
-  const inter: string[] = [];
-  data.users.forEach((u, i) => {
-    const rec: InteractionRecord = { v: FORMAT_VERSION, user: u.id, items: Array.from(data.userItems[i]) };
+  writeLines(path.join(dir, 'users.jsonl'), data.users.length, (i) => JSON.stringify({ v: FORMAT_VERSION, id: data.users[i].id, proxies: data.users[i].proxies }));
+  writeLines(path.join(dir, 'items.jsonl'), data.items.length, (i) => JSON.stringify({ v: FORMAT_VERSION, id: data.items[i].id, name: data.items[i].name }));
+  writeLines(path.join(dir, 'interactions.jsonl'), data.users.length, (i) => {
+    const rec: InteractionRecord = { v: FORMAT_VERSION, user: data.users[i].id, items: Array.from(data.userItems[i]) };
     const counts = data.userCounts?.[i];
     if (counts) rec.counts = Array.from(counts);
-    inter.push(JSON.stringify(rec));
+    return JSON.stringify(rec);
   });
-  writeFileAtomic(path.join(dir, 'interactions.jsonl'), inter.length ? `${inter.join('\n')}\n` : '');
   writeJsonAtomic(summaryFile, data.summary);
+}
+
+/** Streams n lines to a file atomically: the Last.fm interactions are hundreds of MB and must not become one string. */
+function writeLines(file: string, n: number, lineAt: (i: number) => string): void {
+  const out = new AtomicLineWriter(file);
+  try {
+    for (let i = 0; i < n; i++) out.line(lineAt(i));
+  } catch (e) {
+    out.abort();
+    throw e;
+  }
+  out.commit();
 }
 
 function fail(where: string, msg: string): never {
