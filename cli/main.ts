@@ -1,0 +1,157 @@
+// `npm start [-- options]`: the whole analysis without Jupyter. Exit status 0 = everything requested ran,
+// 1 = some stage or domain failed (reported with its reason), 2 = bad command line or configuration.
+import { ConfigError, DOMAINS, type DomainName, loadConfig } from '../lib/config';
+import { STAGES, type StageName, parseStages, runPipeline } from '../lib/pipeline';
+
+const USAGE = `Usage: npm start -- [options]
+
+Runs ${STAGES.join(' → ')} (and writes figures/report.html) for the configured domains.
+
+Options:
+  --config FILE       JSON merged over config/default.json (unknown keys and wrong types are rejected)
+  --stages LIST       comma-separated subset of: ${STAGES.join(', ')}
+  --domains LIST      comma-separated subset of: ${DOMAINS.join(', ')}
+  --models LIST       model ids from the configuration (default: the offline baselines plus every
+                      API model whose key or server is available)
+  --dry-run           query stage: print prompts to send, tokens and estimated cost; send nothing
+  --batch             query stage: send OpenAI models' prompts through the Batch API (half price)
+  --force [LIST]      recompute stages even when up to date (all requested stages, or the listed ones)
+  --no-report         do not write figures/report.html
+  -h, --help          this text
+
+Environment: UBP_DATA_DIR (local dataset folder holding ml-1m/ and lastfm-1k/), UBP_CONFIG (a config file),
+the API key variables named by each model's apiKeyEnv (e.g. OPENAI_API_KEY).`;
+
+class UsageError extends Error {}
+
+interface CliArgs {
+  configFile?: string;
+  stages?: StageName[];
+  domains?: DomainName[];
+  models?: string[];
+  dryRun: boolean;
+  batch: boolean;
+  force: boolean | StageName[];
+  report?: boolean;
+  help: boolean;
+}
+
+function list(value: string | undefined, flag: string): string[] {
+  if (value === undefined || value.startsWith('--')) throw new UsageError(`${flag} needs a value`);
+  return value.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+export function parseArgs(argv: string[]): CliArgs {
+  const args: CliArgs = { dryRun: false, batch: false, force: false, help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const value = () => (inline !== undefined ? inline : argv[++i]);
+    switch (flag) {
+      case '--config': {
+        const v = value();
+        if (!v) throw new UsageError('--config needs a file');
+        args.configFile = v;
+        break;
+      }
+      case '--stages':
+        try {
+          args.stages = parseStages(list(value(), '--stages').join(','));
+        } catch (e) {
+          throw new UsageError((e as Error).message);
+        }
+        break;
+      case '--domains':
+        args.domains = list(value(), '--domains').map((d) => {
+          if (!(DOMAINS as readonly string[]).includes(d)) throw new UsageError(`unknown domain "${d}" (domains: ${DOMAINS.join(', ')})`);
+          return d as DomainName;
+        });
+        break;
+      case '--models':
+        args.models = list(value(), '--models');
+        break;
+      case '--dry-run':
+        args.dryRun = true;
+        break;
+      case '--batch':
+        args.batch = true;
+        break;
+      case '--force': {
+        const next = inline ?? argv[i + 1];
+        if (next !== undefined && !next.startsWith('-') && next.split(',').every((s) => (STAGES as readonly string[]).includes(s))) {
+          args.force = parseStages(next);
+          if (inline === undefined) i++;
+        } else args.force = true;
+        break;
+      }
+      case '--no-report':
+        args.report = false;
+        break;
+      case '-h':
+      case '--help':
+        args.help = true;
+        break;
+      default:
+        throw new UsageError(`unknown option "${a}"`);
+    }
+  }
+  return args;
+}
+
+async function main(): Promise<number> {
+  let args: CliArgs;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    console.error(`${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (args.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  let config;
+  try {
+    config = loadConfig({ configFile: args.configFile });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(`configuration error: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+  const t0 = Date.now();
+  const result = await runPipeline(config, {
+    stages: args.stages,
+    domains: args.domains,
+    models: args.models,
+    dryRun: args.dryRun,
+    batch: args.batch,
+    force: args.force,
+    report: args.report,
+  });
+  const secs = ((Date.now() - t0) / 1000).toFixed(1);
+  console.log('');
+  const outcome = !result.ok ? 'some steps failed' : result.pending ? 'submitted; answers are pending in open Batch API jobs' : 'everything requested ran';
+  console.log(`Finished in ${secs}s: ${outcome}.`);
+  const counts = new Map<string, number>();
+  for (const s of result.steps) counts.set(s.status, (counts.get(s.status) ?? 0) + 1);
+  console.log(`Steps: ${[...counts].map(([k, v]) => `${v} ${k}`).join(', ') || 'none'}.`);
+  for (const m of result.skippedModels) console.log(`Model skipped: ${m.id}: ${m.reason}`);
+  for (const f of result.failedDomains) console.log(`Domain ${f.domain} failed: ${f.reason}${f.fix ? `\n  Fix: ${f.fix}` : ''}`);
+  for (const s of result.steps.filter((x) => x.status === 'failed' && !result.failedDomains.some((f) => f.domain === x.domain))) {
+    console.log(`Failed: ${s.stage}${s.domain ? ` ${s.domain}` : ''}${s.model ? ` ${s.model}` : ''}: ${s.detail}`);
+  }
+  if (result.reportFile) console.log(`Report: ${result.reportFile}`);
+  return result.ok ? 0 : 1;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e) => {
+    console.error(e instanceof Error ? (e.stack ?? e.message) : e);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,239 @@
+/**
+ * The whole analysis as one sequence of stages: preprocess → sample → query → score → plot → report.
+ * Each (stage, domain) is skipped when its stamp says inputs and outputs are unchanged; a domain whose data
+ * cannot be obtained is reported with the reason and the fix, and the other domain still runs.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { type Config, type DomainName, type ModelConfig, domainDir } from './config';
+import { DatasetUnavailableError, locateDataset } from './datasets';
+import { runPreprocess } from './preprocess';
+import { runSample } from './sample';
+import { modelAvailability, runQuery } from './query';
+import { runScore } from './score';
+import { runPlot } from './figures';
+import { writeReport } from './report';
+import { digestOf, fileIdentity, isUpToDate, outputsDigest, stampFile, writeStamp } from './stamps';
+
+const PENDING = 'pending';
+
+export const STAGES = ['preprocess', 'sample', 'query', 'score', 'plot'] as const;
+export type StageName = (typeof STAGES)[number];
+
+export interface PipelineOptions {
+  stages?: StageName[];
+  domains?: DomainName[];
+  /** Model ids; default: every baseline plus every API model whose key or server is available. */
+  models?: string[];
+  dryRun?: boolean;
+  /** Recompute these stages even when up to date (true = all requested stages). */
+  force?: boolean | StageName[];
+  batch?: boolean;
+  /** Write figures/report.html at the end (default true when the plot stage runs). */
+  report?: boolean;
+  log?: (line: string) => void;
+}
+
+/** `pending`: answers are waiting in open Batch API jobs; a later run collects them and continues. */
+export type StepStatus = 'ran' | 'up-to-date' | 'skipped' | 'failed' | 'pending';
+
+export interface StepResult {
+  stage: StageName | 'report';
+  domain?: DomainName;
+  model?: string;
+  status: StepStatus;
+  seconds: number;
+  detail?: string;
+}
+
+export interface PipelineResult {
+  ok: boolean;
+  /** Steps waiting for Batch API answers (submitted without waiting); their domains stop before scoring. */
+  pending: number;
+  steps: StepResult[];
+  models: string[];
+  skippedModels: { id: string; reason: string }[];
+  failedDomains: { domain: DomainName; reason: string; fix?: string }[];
+  reportFile: string | null;
+}
+
+export function parseStages(list: string): StageName[] {
+  const out: StageName[] = [];
+  for (const s of list.split(',').map((x) => x.trim()).filter(Boolean)) {
+    if (!(STAGES as readonly string[]).includes(s)) throw new Error(`unknown stage "${s}" (stages: ${STAGES.join(', ')})`);
+    out.push(s as StageName);
+  }
+  return out;
+}
+
+/** Which models a run uses: the named ones, or every baseline plus every API model that is reachable now. */
+export async function selectModels(
+  config: Config,
+  requested: string[] | undefined,
+  log: (s: string) => void,
+): Promise<{ models: ModelConfig[]; skipped: { id: string; reason: string }[] }> {
+  const byId = new Map(config.query.models.map((m) => [m.id, m]));
+  if (requested && requested.length) {
+    const models = requested.map((id) => {
+      const m = byId.get(id);
+      if (!m) throw new Error(`unknown model "${id}" (configured models: ${[...byId.keys()].join(', ')})`);
+      return m;
+    });
+    return { models, skipped: [] };
+  }
+  const models: ModelConfig[] = [];
+  const skipped: { id: string; reason: string }[] = [];
+  for (const m of config.query.models) {
+    const avail = await modelAvailability(m);
+    if (avail.available) models.push(m);
+    else {
+      skipped.push({ id: m.id, reason: avail.reason ?? 'not available' });
+      log(`[models] skipping ${m.id}: ${avail.reason ?? 'not available'}`);
+    }
+  }
+  return { models, skipped };
+}
+
+function sectionDigest(config: Config, ...keys: (keyof Config)[]): unknown {
+  return Object.fromEntries(keys.map((k) => [k, config[k]]));
+}
+
+function listFiles(dir: string, names: string[]): string[] {
+  return names.map((n) => path.join(dir, n));
+}
+
+export async function runPipeline(config: Config, opts: PipelineOptions = {}): Promise<PipelineResult> {
+  const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
+  const stages = opts.stages && opts.stages.length ? opts.stages : [...STAGES];
+  const domains = opts.domains && opts.domains.length ? opts.domains : config.domains;
+  const forced = (s: StageName) => opts.force === true || (Array.isArray(opts.force) && opts.force.includes(s));
+  const steps: StepResult[] = [];
+  const failedDomains: PipelineResult['failedDomains'] = [];
+  const needsModels = stages.includes('query') || stages.includes('score') || stages.includes('plot');
+  const { models, skipped } = needsModels ? await selectModels(config, opts.models, log) : { models: [], skipped: [] };
+  const modelIds = models.map((m) => m.id);
+  if (needsModels) log(`[models] using ${modelIds.join(', ') || '(none)'}`);
+
+  async function step(stage: StageName, domain: DomainName, fn: () => Promise<string | void>, model?: string): Promise<boolean> {
+    const t0 = Date.now();
+    try {
+      const detail = (await fn()) ?? undefined;
+      const status: StepStatus = detail === 'up-to-date' ? 'up-to-date' : detail?.startsWith(PENDING) ? 'pending' : 'ran';
+      steps.push({ stage, domain, model, status, seconds: (Date.now() - t0) / 1000, detail: status === 'ran' ? detail : undefined });
+      const what = status === 'up-to-date' ? 'up to date, skipped' : status === 'pending' ? (detail ?? '') : `done in ${((Date.now() - t0) / 1000).toFixed(1)}s`;
+      log(`[${stage}] ${domain}${model ? ` ${model}` : ''}: ${what}`);
+      return status !== 'pending';
+    } catch (e) {
+      const err = e as Error;
+      const fix = err instanceof DatasetUnavailableError ? err.fix : undefined;
+      steps.push({ stage, domain, model, status: 'failed', seconds: (Date.now() - t0) / 1000, detail: err.message });
+      log(`[${stage}] ${domain}${model ? ` ${model}` : ''}: FAILED: ${err.message}`);
+      if (!failedDomains.some((f) => f.domain === domain)) failedDomains.push({ domain, reason: err.message, fix });
+      return false;
+    }
+  }
+
+  for (const domain of domains) {
+    const processedDir = domainDir(config, 'processed', domain);
+    const samplesDir = domainDir(config, 'samples', domain);
+    const preStamp = stampFile(processedDir, 'preprocess');
+    const sampleStamp = stampFile(samplesDir, 'sample');
+    let ok = true;
+
+    if (stages.includes('preprocess')) {
+      ok = await step('preprocess', domain, async () => {
+        const located = await locateDataset(config, domain, { log });
+        const inputs = digestOf(
+          Object.values(located.files).sort().map(fileIdentity),
+          sectionDigest(config, 'preprocess'),
+          config.sample.settings[domain],
+        );
+        if (!forced('preprocess') && isUpToDate(preStamp, inputs)) return 'up-to-date';
+        const summary = await runPreprocess(config, domain, { log });
+        writeStamp(preStamp, 'preprocess', inputs, listFiles(processedDir, ['users.jsonl', 'items.jsonl', 'interactions.jsonl', 'summary.json']));
+        return `${summary.users} users, ${summary.items} items, ${summary.interactions} interactions`;
+      });
+    }
+    if (ok && stages.includes('sample')) {
+      ok = await step('sample', domain, async () => {
+        const inputs = digestOf(outputsDigest(preStamp) ?? 'no-stamp', config.seed, config.sample, config.score.logBase);
+        if (!forced('sample') && isUpToDate(sampleStamp, inputs)) return 'up-to-date';
+        const { samples } = runSample(config, domain, { log });
+        writeStamp(sampleStamp, 'sample', inputs, listFiles(samplesDir, ['samples.jsonl', 'counts.json']));
+        return `${samples.length} prompts`;
+      });
+    }
+    if (ok && stages.includes('query')) {
+      for (const model of models) {
+        const responsesFile = path.join(domainDir(config, 'responses', model.id), `${domain}.jsonl`);
+        const qStamp = stampFile(path.dirname(responsesFile), 'query', domain);
+        const { models: _all, ...queryParams } = config.query;
+        const inputs = digestOf(outputsDigest(sampleStamp) ?? 'no-stamp', model, queryParams, config.seed);
+        const modelOk = await step(
+          'query',
+          domain,
+          async () => {
+            if (!opts.dryRun && !forced('query') && isUpToDate(qStamp, inputs)) return 'up-to-date';
+            const [summary] = await runQuery(config, domain, [model.id], { dryRun: opts.dryRun, batch: opts.batch, log });
+            if (opts.dryRun) return 'dry run';
+            const waiting = summary?.batch?.pendingPrompts ?? 0;
+            if (summary && summary.failed === 0 && summary.missing === 0) writeStamp(qStamp, 'query', inputs, [responsesFile]);
+            else if (summary && summary.failed === 0 && waiting > 0) {
+              return `${PENDING}: ${waiting} prompts waiting in open Batch API jobs (${summary.batch?.openBatches.join(', ')}); run again with --batch to collect them, then the later stages run`;
+            } else if (summary) throw new Error(`${summary.failed} prompts failed and ${summary.missing} are still unanswered; rerun to retry them (stored answers are kept)`);
+            return summary ? `${summary.answered} answers (${summary.sent} sent, ${summary.fromStore} from the store)` : undefined;
+          },
+          model.id,
+        );
+        ok = ok && modelOk;
+      }
+    }
+    if (opts.dryRun) continue;
+    const scoreStamp = stampFile(domainDir(config, 'scores'), 'score', domain);
+    const scoredFiles = modelIds.map((id) => path.join(domainDir(config, 'scores', id), `${domain}.jsonl`));
+    if (ok && stages.includes('score')) {
+      ok = await step('score', domain, async () => {
+        const responseDigests = modelIds.map((id) => outputsDigest(stampFile(domainDir(config, 'responses', id), 'query', domain)) ?? 'no-stamp');
+        const inputs = digestOf(outputsDigest(sampleStamp) ?? 'no-stamp', modelIds, responseDigests, config.score, config.curves, config.seed);
+        const summaryFile = path.join(domainDir(config, 'scores'), 'summary.json');
+        if (!forced('score') && fs.existsSync(summaryFile) && isUpToDate(scoreStamp, inputs)) return 'up-to-date';
+        runScore(config, [domain], modelIds, { log });
+        writeStamp(scoreStamp, 'score', inputs, scoredFiles);
+        return `${modelIds.length} models scored`;
+      });
+    }
+    if (ok && stages.includes('plot')) {
+      ok = await step('plot', domain, async () => {
+        const plotStamp = stampFile(domainDir(config, 'figures', domain), 'plot');
+        const inputs = digestOf(outputsDigest(scoreStamp) ?? 'no-stamp', outputsDigest(sampleStamp) ?? 'no-stamp', modelIds, config.curves, config.figures, config.score.logBase);
+        if (!forced('plot') && isUpToDate(plotStamp, inputs)) return 'up-to-date';
+        const { files } = await runPlot(config, domain, modelIds, { log });
+        writeStamp(plotStamp, 'plot', inputs, files);
+        return `${files.length} files`;
+      });
+    }
+  }
+
+  let reportFile: string | null = null;
+  const wantReport = opts.report ?? (stages.includes('plot') && !opts.dryRun);
+  if (wantReport) {
+    const t0 = Date.now();
+    try {
+      reportFile = await writeReport(config, {
+        domains: domains.filter((d) => !failedDomains.some((f) => f.domain === d)),
+        modelIds,
+        skippedModels: skipped,
+        failedDomains,
+        steps,
+      });
+      steps.push({ stage: 'report', status: 'ran', seconds: (Date.now() - t0) / 1000 });
+      log(`[report] written to ${reportFile}`);
+    } catch (e) {
+      steps.push({ stage: 'report', status: 'failed', seconds: (Date.now() - t0) / 1000, detail: (e as Error).message });
+      log(`[report] FAILED: ${(e as Error).message}`);
+    }
+  }
+  const ok = steps.every((s) => s.status !== 'failed');
+  const pending = steps.filter((s) => s.status === 'pending').length;
+  return { ok, pending, steps, models: modelIds, skippedModels: skipped, failedDomains, reportFile };
+}

@@ -1,0 +1,155 @@
+/**
+ * figures/report.html: one self-contained page (Plotly inlined once, no network) with the configuration, the dataset
+ * summaries, Table 1, the score summary and every figure of the run.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { type Config, type DomainName, domainDir } from './config';
+import { readJson, writeFileAtomic } from './io';
+import type { ProcessedSummary, SampleCounts } from './types';
+import { PAPER_TABLE1, figureHtmlFragment, loadFigureSpecs, plotlyScriptTag } from './figures';
+
+export interface ReportInput {
+  domains: DomainName[];
+  modelIds: string[];
+  skippedModels: { id: string; reason: string }[];
+  failedDomains: { domain: DomainName; reason: string; fix?: string }[];
+  steps: { stage: string; domain?: string; model?: string; status: string; seconds: number; detail?: string }[];
+}
+
+export function escapeHtml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+function table(head: string[], rows: (string | number)[][]): string {
+  const th = head.map((h) => `<th>${escapeHtml(h)}</th>`).join('');
+  const tr = rows.map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(String(c))}</td>`).join('')}</tr>`).join('\n');
+  return `<table><thead><tr>${th}</tr></thead><tbody>\n${tr}\n</tbody></table>`;
+}
+
+function fmt(x: unknown, digits = 3): string {
+  if (typeof x === 'number') return Number.isFinite(x) ? x.toFixed(digits) : String(x);
+  if (x === null || x === undefined) return '–';
+  return String(x);
+}
+
+function readIf<T>(file: string): T | null {
+  return fs.existsSync(file) ? readJson<T>(file) : null;
+}
+
+export function table1Html(domain: DomainName, counts: SampleCounts): string {
+  const paper = (PAPER_TABLE1 as Record<string, SampleCounts | undefined>)[domain];
+  const rows: (string | number)[][] = [];
+  for (const [setting, byH] of Object.entries(counts)) {
+    for (const [h, n] of Object.entries(byH)) rows.push([setting, h, n, paper?.[setting]?.[h] ?? '–']);
+  }
+  return table(['setting', '# history', 'prompts (ours)', 'prompts (paper)'], rows);
+}
+
+interface IntervalLike {
+  estimate: number;
+  low: number;
+  high: number;
+}
+
+interface SetupSummaryLike {
+  prompts: number;
+  smoothed: number;
+  meanTargetEntropy: number;
+  meanCrossEntropy: number;
+  meanGap: number;
+  turningPoint: IntervalLike | null;
+  inflectionPoints: IntervalLike[];
+}
+
+function interval(iv: IntervalLike | null | undefined): string {
+  return iv && typeof iv.estimate === 'number' ? `${fmt(iv.estimate, 2)} [${fmt(iv.low, 2)}, ${fmt(iv.high, 2)}]` : '–';
+}
+
+/** Flattens data/scores/summary.json (models → model → domain → setups → setup) into table rows. */
+export function scoreSummaryRows(summary: unknown, domain: DomainName): (string | number)[][] {
+  const rows: (string | number)[][] = [];
+  const models = (summary as { models?: Record<string, Record<string, { setups?: Record<string, SetupSummaryLike> }>> })?.models ?? {};
+  for (const [model, byDomain] of Object.entries(models)) {
+    const setups = byDomain[domain]?.setups;
+    if (!setups) continue;
+    for (const [setup, s] of Object.entries(setups)) {
+      rows.push([
+        model,
+        setup,
+        fmt(s.prompts, 0),
+        fmt(s.meanTargetEntropy),
+        fmt(s.meanCrossEntropy),
+        fmt(s.meanGap),
+        interval(s.turningPoint),
+        (s.inflectionPoints ?? []).map(interval).join('; ') || '–',
+        fmt(s.smoothed, 0),
+      ]);
+    }
+  }
+  return rows;
+}
+
+export async function writeReport(config: Config, input: ReportInput): Promise<string> {
+  const out = path.join(domainDir(config, 'figures'), 'report.html');
+  const parts: string[] = [];
+  const unit = config.score.logBase === 2 ? 'bits' : Math.abs(config.score.logBase - Math.E) < 1e-9 ? 'nats' : `log base ${config.score.logBase}`;
+  parts.push(`<h1>User behavior prediction: run report</h1>`);
+  parts.push(`<p>Re-analysis of Saha &amp; Choudhury, <i>User Behavior Prediction as a Generic, Robust, Scalable, and Low-Cost Evaluation Strategy for Estimating Generalization in LLMs</i>. Generated ${escapeHtml(new Date().toISOString())}. Entropies in ${unit}.</p>`);
+  parts.push(`<h2>Run</h2>`);
+  parts.push(`<p>Models: ${escapeHtml(input.modelIds.join(', ') || '(none)')}</p>`);
+  if (input.skippedModels.length) parts.push(table(['skipped model', 'reason'], input.skippedModels.map((m) => [m.id, m.reason])));
+  if (input.failedDomains.length) parts.push(table(['failed domain', 'reason', 'fix'], input.failedDomains.map((f) => [f.domain, f.reason, f.fix ?? ''])));
+  parts.push(table(['stage', 'domain', 'model', 'status', 'seconds', 'detail'], input.steps.map((s) => [s.stage, s.domain ?? '', s.model ?? '', s.status, s.seconds.toFixed(1), s.detail ?? ''])));
+
+  const scoreSummary = readIf<unknown>(path.join(domainDir(config, 'scores'), 'summary.json'));
+  let figureCount = 0;
+  const figureParts: string[] = [];
+  for (const domain of input.domains) {
+    parts.push(`<h2>${escapeHtml(domain)}</h2>`);
+    const summary = readIf<ProcessedSummary>(path.join(domainDir(config, 'processed', domain), 'summary.json'));
+    if (summary) {
+      parts.push(`<h3>Dataset</h3>`);
+      parts.push(table(['users', 'items', 'interactions'], [[summary.users, summary.items, summary.interactions]]));
+      parts.push(table(['proxy setting', 'distinct values after filtering'], Object.entries(summary.proxyValues).map(([k, v]) => [k, v])));
+      if (summary.dropped?.length) parts.push(table(['dropped', 'users', 'items', 'interactions'], summary.dropped.map((d) => [d.reason, d.users ?? '', d.items ?? '', d.interactions ?? ''])));
+    }
+    const counts = readIf<SampleCounts>(path.join(domainDir(config, 'samples', domain), 'counts.json'));
+    if (counts) {
+      parts.push(`<h3>Table 1: prompts per setting</h3>`);
+      parts.push(table1Html(domain, counts));
+    }
+    if (scoreSummary) {
+      parts.push(`<h3>Scores</h3>`);
+      parts.push(table(['model', 'setup', 'prompts', `mean target entropy (${unit})`, `mean cross-entropy (${unit})`, 'mean gap', 'turning point [95% CI]', 'inflection points [95% CI]', 'smoothed answers'], scoreSummaryRows(scoreSummary, domain)));
+    }
+    const specs = loadFigureSpecs(config, domain);
+    if (specs) {
+      parts.push(`<h3>Figures</h3>`);
+      for (const [name, fig] of Object.entries(specs)) {
+        // Table 1 is already above as a plain table.
+        if (name === 'table1') continue;
+        parts.push(`<h4>${escapeHtml(name)}</h4>`);
+        parts.push(figureHtmlFragment(fig, `fig-${domain}-${figureCount++}`));
+      }
+    }
+  }
+  parts.push(...figureParts);
+  parts.push(`<h2>Configuration</h2><pre>${escapeHtml(JSON.stringify({ ...config, dataDir: config.dataDir ? '(set)' : null }, null, 2))}</pre>`);
+  const html = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>User behavior prediction: run report</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1300px; color: #222; }
+table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.9rem; }
+th, td { border: 1px solid #ccc; padding: 0.2rem 0.5rem; text-align: left; }
+th { background: #f3f3f3; }
+pre { background: #f7f7f7; padding: 1rem; overflow-x: auto; font-size: 0.8rem; }
+</style>
+${plotlyScriptTag()}
+</head><body>
+${parts.join('\n')}
+</body></html>
+`;
+  writeFileAtomic(out, html);
+  return out;
+}

@@ -1,0 +1,160 @@
+// End to end through the real command line (`node build/cli/main.js`, what `npm start` runs) on generated
+// MovieLens-format data, with an OpenAI-compatible model served by the fake server over real HTTP.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { repoRoot } from '../lib/config';
+import { generateSynthetic } from '../lib/synthetic';
+import { FakeOpenAIServer } from './helpers/fake-openai-server';
+
+const cli = path.join(repoRoot(), 'build', 'cli', 'main.js');
+let server: FakeOpenAIServer;
+let dir: string;
+
+interface CliRun {
+  code: number;
+  out: string;
+  seconds: number;
+}
+
+function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, ...args], {
+      cwd: repoRoot(),
+      env: { ...process.env, UBP_CONFIG: '', UBP_DATA_DIR: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, out, seconds: (Date.now() - t0) / 1000 }));
+  });
+}
+
+function writeConfig(name: string, extra: Record<string, unknown> = {}): string {
+  const file = path.join(dir, name);
+  const p = (s: string) => path.join(dir, s);
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      download: false,
+      dataDir: p('datasets'),
+      paths: { raw: p('raw'), processed: p('processed'), samples: p('samples'), responses: p('responses'), store: p('responses/store'), scores: p('scores'), figures: p('figures'), runs: p('runs') },
+      sample: { drawsPerSetting: 20, settings: { movielens: { none: [], age: ['age'], gender: ['gender'] } } },
+      preprocess: { movielens: { minDemographicGroupSize: 5 } },
+      curves: { bins: 40, window: 5, bootstrap: 20 },
+      figures: { formats: ['html'] },
+      query: {
+        models: [
+          { id: 'local-llm', provider: 'openai-compatible', model: 'fake-llama', baseURL: server.url, apiKeyEnv: 'UBP_TEST_KEY', concurrency: 4, inputPricePerMTok: 1, outputPricePerMTok: 2 },
+        ],
+      },
+      ...extra,
+    }),
+  );
+  return file;
+}
+
+before(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-cli-'));
+  generateSynthetic(path.join(dir, 'datasets'), { domain: 'movielens', users: 400, items: 300, interactions: 24000, seed: 11 });
+  server = await FakeOpenAIServer.start({ latencyMs: 2 });
+});
+
+after(async () => {
+  await server.close();
+});
+
+test('npm start runs every stage, writes the report, and a second run recomputes nothing and sends nothing', async () => {
+  const config = writeConfig('run.json');
+  const first = await runCli(['--config', config, '--domains', 'movielens', '--models', 'random,oracle,local-llm'], { UBP_TEST_KEY: 'sk-test-SECRET-123' });
+  assert.equal(first.code, 0, first.out);
+  for (const stage of ['preprocess', 'sample', 'score', 'plot']) assert.match(first.out, new RegExp(`\\[${stage}\\] movielens: done in`), `${stage} ran`);
+  assert.match(first.out, /\[query\] movielens local-llm: done in/);
+  const samples = fs.readFileSync(path.join(dir, 'samples', 'movielens', 'samples.jsonl'), 'utf8').trim().split('\n').length;
+  assert.ok(samples > 20, `${samples} prompts`);
+  const sent = server.chatRequests;
+  assert.ok(sent > 0 && sent <= samples, `one request per distinct prompt (${sent} for ${samples} prompts)`);
+  for (const m of ['random', 'oracle', 'local-llm']) {
+    const lines = fs.readFileSync(path.join(dir, 'responses', m, 'movielens.jsonl'), 'utf8').trim().split('\n');
+    assert.equal(lines.length, samples, `${m} answered every prompt`);
+    assert.ok(fs.existsSync(path.join(dir, 'scores', m, 'movielens.jsonl')));
+  }
+  const report = fs.readFileSync(path.join(dir, 'figures', 'report.html'), 'utf8');
+  assert.match(report, /Table 1/);
+  assert.match(report, /local-llm/);
+  assert.ok(!/<script[^>]+src=["']https?:/.test(report), 'the report loads nothing from the network');
+  assert.ok(fs.existsSync(path.join(dir, 'figures', 'movielens', 'entropy-trend.html')));
+  assert.ok(fs.existsSync(path.join(dir, 'figures', 'movielens', 'figure-data.json')));
+  assert.ok(!first.out.includes('SECRET'), 'the API key is never printed');
+
+  const figureData = fs.readFileSync(path.join(dir, 'figures', 'movielens', 'figure-data.json'));
+  const second = await runCli(['--config', config, '--domains', 'movielens', '--models', 'random,oracle,local-llm'], { UBP_TEST_KEY: 'sk-test-SECRET-123' });
+  assert.equal(second.code, 0, second.out);
+  assert.equal(server.chatRequests, sent, 'the second run sends no request');
+  assert.doesNotMatch(second.out, /\] movielens[^\n]*: done in/, 'no stage recomputed');
+  assert.equal((second.out.match(/up to date, skipped/g) ?? []).length, 2 + 3 + 2, 'preprocess, sample, 3 queries, score, plot');
+
+  const forced = await runCli(['--config', config, '--domains', 'movielens', '--models', 'random,oracle,local-llm', '--force', 'sample,score,plot', '--no-report'], { UBP_TEST_KEY: 'sk-test-SECRET-123' });
+  assert.equal(forced.code, 0, forced.out);
+  assert.match(forced.out, /\[sample\] movielens: done in/);
+  assert.equal(server.chatRequests, sent, 'recomputing the samples with the same seed asks nothing new: answers come from the store');
+  assert.deepEqual(fs.readFileSync(path.join(dir, 'figures', 'movielens', 'figure-data.json')), figureData, 'same config and seed ⇒ byte-identical figure data');
+});
+
+test('a model whose server is down is listed as skipped with the reason', async () => {
+  const config = writeConfig('down.json', {
+    query: { models: [{ id: 'down-llm', provider: 'openai-compatible', model: 'x', baseURL: 'http://127.0.0.1:9/v1', apiKeyEnv: null, concurrency: 1, inputPricePerMTok: 0, outputPricePerMTok: 0 }] },
+  });
+  const run = await runCli(['--config', config, '--domains', 'movielens', '--stages', 'preprocess,sample,query', '--no-report'], { OPENAI_API_KEY: '' });
+  assert.equal(run.code, 0, run.out);
+  assert.match(run.out, /Model skipped: down-llm: .*127\.0\.0\.1:9/);
+  assert.match(run.out, /Model skipped: gpt-4o: environment variable OPENAI_API_KEY is not set/);
+  assert.match(run.out, /\[models\] using random, popularity, group-popularity, item-cf, oracle/);
+});
+
+test('a domain without data is reported with the fix while the other domain runs; exit status 1', async () => {
+  const config = writeConfig('both.json');
+  const run = await runCli(['--config', config, '--stages', 'preprocess,sample', '--no-report']);
+  assert.equal(run.code, 1, run.out);
+  assert.match(run.out, /\[sample\] movielens: (done in|up to date)/);
+  assert.match(run.out, /Domain lastfm failed: /);
+  assert.match(run.out, /Fix: /);
+});
+
+test('bad command lines and configurations exit 2 with a precise message', async () => {
+  const unknownFlag = await runCli(['--colour']);
+  assert.equal(unknownFlag.code, 2);
+  assert.match(unknownFlag.out, /unknown option "--colour"/);
+  const badStage = await runCli(['--stages', 'preprocess,train']);
+  assert.equal(badStage.code, 2);
+  assert.match(badStage.out, /unknown stage "train"/);
+  const bad = path.join(dir, 'bad.json');
+  fs.writeFileSync(bad, JSON.stringify({ sample: { K: 'fifty' } }));
+  const badConfig = await runCli(['--config', bad]);
+  assert.equal(badConfig.code, 2);
+  assert.match(badConfig.out, /bad\.json: "sample\.K" must be a number, got string "fifty"/);
+  const typo = path.join(dir, 'typo.json');
+  fs.writeFileSync(typo, JSON.stringify({ sampel: {} }));
+  const typoRun = await runCli(['--config', typo]);
+  assert.equal(typoRun.code, 2);
+  assert.match(typoRun.out, /unknown key "sampel"/);
+  const help = await runCli(['--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.out, /--dry-run/);
+});
+
+test('--dry-run prices the prompts and sends nothing', async () => {
+  const config = writeConfig('dry.json', { seed: 4242 });
+  const before = server.chatRequests;
+  const run = await runCli(['--config', config, '--domains', 'movielens', '--stages', 'preprocess,sample,query', '--models', 'local-llm', '--dry-run'], { UBP_TEST_KEY: 'k' });
+  assert.equal(run.code, 0, run.out);
+  assert.match(run.out, /\[dry run\] local-llm movielens: [\d,]+ prompts to send/);
+  assert.match(run.out, /estimated USD [\d.]+ \(Batch API USD [\d.]+\)/);
+  assert.equal(server.chatRequests, before);
+});
