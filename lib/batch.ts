@@ -19,7 +19,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from 'openai';
 import { domainDir, type Config, type ModelConfig } from './config';
-import { writeFileAtomic } from './io';
+import { appendLineDurable, writeFileAtomic } from './io';
 import {
   answerFromCompletion,
   backoffMs,
@@ -209,21 +209,7 @@ export function readBatchLedger(file: string): { batches: LedgerBatch[]; problem
 
 /** Appends one event and fsyncs it; never glues onto a torn fragment left by a crash. */
 function appendLedger(file: string, event: LedgerEvent): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const fd = fs.openSync(file, 'a+');
-  try {
-    const size = fs.fstatSync(fd).size;
-    let prefix = '';
-    if (size > 0) {
-      const last = Buffer.alloc(1);
-      fs.readSync(fd, last, 0, 1, size - 1);
-      if (last[0] !== 0x0a) prefix = '\n';
-    }
-    fs.writeSync(fd, `${prefix}${JSON.stringify(event)}\n`);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
+  appendLineDurable(file, JSON.stringify(event));
 }
 
 /** Batches of this model at this base URL (a ledger file may also hold another server's batches of the same model name). */

@@ -123,14 +123,29 @@ export function readJson<T = unknown>(file: string): T {
   }
 }
 
-/** Appends one line and flushes it to disk before returning: used for answers that were paid for. */
-export function appendLineDurable(file: string, line: string): void {
+/**
+ * Appends one line. A file whose last byte is not a newline ends in a fragment torn by a crash mid-append:
+ * the new line starts on a line of its own instead of being glued onto it (readers skip the fragment).
+ */
+export function appendLine(file: string, line: string, opts: { fsync: boolean }): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const fd = fs.openSync(file, 'a');
+  const fd = fs.openSync(file, 'a+');
   try {
-    fs.writeSync(fd, line.endsWith('\n') ? line : `${line}\n`);
-    fs.fsyncSync(fd);
+    const size = fs.fstatSync(fd).size;
+    let prefix = '';
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      fs.readSync(fd, last, 0, 1, size - 1);
+      if (last[0] !== 0x0a) prefix = '\n';
+    }
+    fs.writeSync(fd, `${prefix}${line.endsWith('\n') ? line : `${line}\n`}`);
+    if (opts.fsync) fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** Appends one line and flushes it to disk before returning: used for answers that were paid for. */
+export function appendLineDurable(file: string, line: string): void {
+  appendLine(file, line, { fsync: true });
 }

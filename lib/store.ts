@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { appendLine } from './io';
 import type { ChatMessage } from './models';
 import { FORMAT_VERSION, type Usage } from './types';
 
@@ -133,7 +134,6 @@ export class ResponseStore {
   private readonly entries = new Map<string, StoredAnswer>();
   private readonly inflight = new Map<string, Promise<StoredAnswer>>();
   private readonly flushers = new Map<string, { running: Promise<void> | null; next: Promise<void> | null }>();
-  private dirReady = false;
   /** Unreadable lines (torn appends from a crash), skipped; never fatal. */
   tornLines = 0;
   readonly problems: StoreProblem[] = [];
@@ -220,25 +220,9 @@ export class ResponseStore {
     if (problem !== null) throw new Error(`ResponseStore.put: refusing a malformed answer (${problem})`);
     if (this.entries.has(entry.key)) return null;
     const file = this.fileFor(entry.request);
-    if (!this.dirReady) {
-      fs.mkdirSync(this.dir, { recursive: true });
-      this.dirReady = true;
-    }
     const line = JSON.stringify({ ...entry, v: entry.v ?? FORMAT_VERSION });
-    const fd = fs.openSync(file, 'a+');
-    try {
-      // Another process may have left a torn fragment since we opened the store: never glue onto it.
-      const size = fs.fstatSync(fd).size;
-      let prefix = '';
-      if (size > 0) {
-        const last = Buffer.alloc(1);
-        fs.readSync(fd, last, 0, 1, size - 1);
-        if (last[0] !== 0x0a) prefix = '\n';
-      }
-      fs.writeSync(fd, `${prefix}${line}\n`);
-    } finally {
-      fs.closeSync(fd);
-    }
+    // Another process may have left a torn fragment since we opened the store: appendLine never glues onto it.
+    appendLine(file, line, { fsync: false });
     this.entries.set(entry.key, entry);
     return file;
   }
