@@ -1,7 +1,7 @@
-// Makes a fresh clone runnable: installs npm packages when they are missing or stale, then compiles lib/ with tsc.
-// Uses only Node built-ins so it runs before anything is installed.
+// Makes a fresh clone runnable: installs npm packages when they are missing or stale, then compiles lib/ with tsc
+// when a source is newer than the last build. Uses only Node built-ins so it runs before anything is installed.
 import { execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,5 +16,23 @@ if (!existsSync(installed) || mtime(lock) > mtime(installed) || mtime(join(root,
   console.error('[setup] installing npm packages ...');
   run(npm, existsSync(lock) ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund']);
 }
-console.error('[setup] compiling TypeScript (lib, cli, bench, tests) ...');
-run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')]);
+
+function newest(dir) {
+  let latest = 0;
+  if (!existsSync(dir)) return latest;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    latest = Math.max(latest, entry.isDirectory() ? newest(p) : mtime(p));
+  }
+  return latest;
+}
+
+const builtMarker = join(root, 'build', '.built');
+const sourcesChanged = Math.max(...['lib', 'cli', 'bench', 'test'].map((d) => newest(join(root, d))), mtime(join(root, 'tsconfig.json')), mtime(installed));
+if (mtime(builtMarker) > sourcesChanged) {
+  console.error('[setup] build/ is up to date');
+} else {
+  console.error('[setup] compiling TypeScript (lib, cli, bench, tests) ...');
+  run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')]);
+  writeFileSync(builtMarker, `${new Date().toISOString()}\n`);
+}
