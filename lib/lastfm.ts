@@ -13,6 +13,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { isUtf8 } from 'node:buffer';
 import { Worker, isMainThread, workerData, parentPort } from 'node:worker_threads';
 import { DataFormatError } from './datasets';
 
@@ -84,6 +85,11 @@ export interface ParseEventsOptions {
   /** Called with the bytes read so far (for progress). */
   onProgress?: (bytesDone: number, bytesTotal: number) => void;
   chunkBytes?: number;
+  /**
+   * Also compute the sha1 prefixes of all track keys (LastfmEvents.sha1Prefixes), the tracks of the first range in
+   * a thread of their own while the ranges are merged: they are the item ids, and the merge leaves a core idle.
+   */
+  sha1Prefixes?: boolean;
 }
 
 /** Distinct tracks: key bytes `artist \t track` (UTF-8) of track t are bytes[offsets[t] .. offsets[t+1]). */
@@ -108,6 +114,8 @@ export interface LastfmEvents {
   lines: number;
   events: number;
   skipped: { lines: number; examples: string[] };
+  /** With ParseEventsOptions.sha1Prefixes: the first 64 bits of sha1 of each track's key, two words per track. */
+  sha1Prefixes?: Int32Array;
 }
 
 /** Artist and track names of a track. */
@@ -162,6 +170,203 @@ export function trackIdFromKeys(tracks: TrackKeys, t: number): string {
   return idScratch.toString('latin1', 0, 16);
 }
 const idScratch = Buffer.alloc(16);
+
+/**
+ * Item ids and display names of many tracks at once (equal to trackIdFromKeys and trackDisplayName of each).
+ * The sha1 runs in JavaScript straight on the key bytes (one or two 64-byte blocks per key: a native call per
+ * key costs more than the hash), the ids are slices of one string of hex digits, and names are decoded from one
+ * buffer of "Track - Artist" bytes in groups, instead of a decoder call per track. idKeys[k] is the number
+ * parseInt(ids[k].slice(0, 13), 16) (the first 52 bits), for a fast check that the ids are distinct.
+ */
+export function trackItemFields(tracks: TrackKeys, order: ArrayLike<number>, sha1Prefixes?: Int32Array): { ids: string[]; names: string[]; idKeys: Float64Array } {
+  const n = order.length;
+  const { bytes, offsets } = tracks;
+  const hex = Buffer.allocUnsafe(16 * n);
+  const idKeys = new Float64Array(n);
+  const sha = new Sha1Prefix();
+  for (let k = 0; k < n; k++) {
+    const t = order[k];
+    let h0: number;
+    let h1: number;
+    if (sha1Prefixes) {
+      h0 = sha1Prefixes[2 * t];
+      h1 = sha1Prefixes[2 * t + 1];
+    } else {
+      sha.hash(bytes, offsets[t], offsets[t + 1]);
+      h0 = sha.h0;
+      h1 = sha.h1;
+    }
+    idKeys[k] = (h0 >>> 0) * 0x100000 + (h1 >>> 12);
+    writeHex8(hex, 16 * k, h0);
+    writeHex8(hex, 16 * k + 8, h1);
+  }
+  const hexText = hex.toString('latin1');
+  const ids: string[] = new Array(n);
+  for (let k = 0; k < n; k++) ids[k] = hexText.slice(16 * k, 16 * k + 16);
+  return { ids, names: displayNames(tracks, order), idKeys };
+}
+
+/** The first 64 bits of sha1 of the keys of tracks [from, to), two words per track, into out from out[2 * from]. */
+function sha1PrefixesOf(bytes: Uint8Array, offsets: Int32Array, from: number, to: number, out: Int32Array): void {
+  const sha = new Sha1Prefix();
+  for (let t = from; t < to; t++) {
+    sha.hash(bytes, offsets[t], offsets[t + 1]);
+    out[2 * t] = sha.h0;
+    out[2 * t + 1] = sha.h1;
+  }
+}
+
+const HEX_DIGITS = Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
+
+function writeHex8(out: Uint8Array, at: number, word: number): void {
+  for (let i = 7; i >= 0; i--) {
+    out[at + i] = HEX_DIGITS[word & 15];
+    word >>>= 4;
+  }
+}
+
+/** SHA-1 of short byte ranges, keeping the first 64 bits of the digest (h0, h1). */
+class Sha1Prefix {
+  h0 = 0;
+  h1 = 0;
+  private w = new Int32Array(80);
+  private block = new Uint8Array(128);
+
+  hash(src: Uint8Array, s: number, e: number): void {
+    const len = e - s;
+    const total = (((len + 8) >>> 6) + 1) << 6;
+    if (this.block.length < total) this.block = new Uint8Array(total * 2);
+    const b = this.block;
+    for (let i = 0; i < len; i++) b[i] = src[s + i];
+    b[len] = 0x80;
+    for (let i = len + 1; i < total - 4; i++) b[i] = 0;
+    const bits = len * 8;
+    b[total - 8] = 0;
+    b[total - 7] = 0;
+    b[total - 6] = 0;
+    b[total - 5] = (bits / 0x100000000) & 255;
+    b[total - 4] = bits >>> 24;
+    b[total - 3] = (bits >>> 16) & 255;
+    b[total - 2] = (bits >>> 8) & 255;
+    b[total - 1] = bits & 255;
+    const w = this.w;
+    let h0 = 0x67452301;
+    let h1 = 0xefcdab89 | 0;
+    let h2 = 0x98badcfe | 0;
+    let h3 = 0x10325476;
+    let h4 = 0xc3d2e1f0 | 0;
+    for (let off = 0; off < total; off += 64) {
+      for (let t = 0; t < 16; t++) {
+        const q = off + 4 * t;
+        w[t] = (b[q] << 24) | (b[q + 1] << 16) | (b[q + 2] << 8) | b[q + 3];
+      }
+      for (let t = 16; t < 80; t++) {
+        const x = w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16];
+        w[t] = (x << 1) | (x >>> 31);
+      }
+      let a = h0;
+      let bb = h1;
+      let c = h2;
+      let d = h3;
+      let ee = h4;
+      for (let t = 0; t < 20; t++) {
+        const tmp = (((a << 5) | (a >>> 27)) + ((bb & c) | (~bb & d)) + ee + 0x5a827999 + w[t]) | 0;
+        ee = d;
+        d = c;
+        c = (bb << 30) | (bb >>> 2);
+        bb = a;
+        a = tmp;
+      }
+      for (let t = 20; t < 40; t++) {
+        const tmp = (((a << 5) | (a >>> 27)) + (bb ^ c ^ d) + ee + 0x6ed9eba1 + w[t]) | 0;
+        ee = d;
+        d = c;
+        c = (bb << 30) | (bb >>> 2);
+        bb = a;
+        a = tmp;
+      }
+      for (let t = 40; t < 60; t++) {
+        const tmp = (((a << 5) | (a >>> 27)) + ((bb & c) | (bb & d) | (c & d)) + ee + (0x8f1bbcdc | 0) + w[t]) | 0;
+        ee = d;
+        d = c;
+        c = (bb << 30) | (bb >>> 2);
+        bb = a;
+        a = tmp;
+      }
+      for (let t = 60; t < 80; t++) {
+        const tmp = (((a << 5) | (a >>> 27)) + (bb ^ c ^ d) + ee + (0xca62c1d6 | 0) + w[t]) | 0;
+        ee = d;
+        d = c;
+        c = (bb << 30) | (bb >>> 2);
+        bb = a;
+        a = tmp;
+      }
+      h0 = (h0 + a) | 0;
+      h1 = (h1 + bb) | 0;
+      h2 = (h2 + c) | 0;
+      h3 = (h3 + d) | 0;
+      h4 = (h4 + ee) | 0;
+    }
+    this.h0 = h0;
+    this.h1 = h1;
+  }
+}
+
+/** Names decoded per group of this many tracks; a group with bytes that are not clean UTF-8 is decoded name by name. */
+const NAME_GROUP = 4096;
+
+/**
+ * trackDisplayName of each track in `order`. A group's "Track - Artist" bytes are decoded in one call and cut by
+ * UTF-16 lengths counted from the bytes; that is exact when the group is valid UTF-8 and no name starts with a
+ * continuation byte (then every name is whole characters), which is checked, else names are decoded one by one.
+ */
+function displayNames(tracks: TrackKeys, order: ArrayLike<number>): string[] {
+  const n = order.length;
+  const { bytes, offsets } = tracks;
+  const names: string[] = new Array(n);
+  let scratch = Buffer.allocUnsafe(1 << 20);
+  const nameEnd = new Int32Array(NAME_GROUP);
+  for (let g0 = 0; g0 < n; g0 += NAME_GROUP) {
+    const g1 = Math.min(n, g0 + NAME_GROUP);
+    let need = 0;
+    for (let k = g0; k < g1; k++) need += offsets[order[k] + 1] - offsets[order[k]] + 2;
+    if (scratch.length < need) scratch = Buffer.allocUnsafe(need * 2);
+    let o = 0;
+    let clean = true;
+    for (let k = g0; k < g1; k++) {
+      const t = order[k];
+      const s = offsets[t];
+      const e = offsets[t + 1];
+      let tab = s;
+      while (bytes[tab] !== 9) tab++;
+      if ((bytes[tab + 1] & 0xc0) === 0x80 || (bytes[s] & 0xc0) === 0x80) clean = false;
+      for (let i = tab + 1; i < e; i++) scratch[o++] = bytes[i];
+      scratch[o++] = 32;
+      scratch[o++] = 45;
+      scratch[o++] = 32;
+      for (let i = s; i < tab; i++) scratch[o++] = bytes[i];
+      nameEnd[k - g0] = o;
+    }
+    if (clean && isUtf8(scratch.subarray(0, o))) {
+      const text = scratch.toString('utf8', 0, o);
+      let b = 0;
+      let c = 0;
+      for (let k = g0; k < g1; k++) {
+        const end = nameEnd[k - g0];
+        let units = 0;
+        for (; b < end; b++) {
+          const x = scratch[b];
+          if ((x & 0xc0) !== 0x80) units += x >= 0xf0 ? 2 : 1;
+        }
+        names[k] = text.slice(c, c + units);
+        c += units;
+      }
+    } else {
+      for (let k = g0; k < g1; k++) names[k] = trackDisplayName(tracks, order[k]);
+    }
+  }
+  return names;
+}
 
 /** What the prompt shows for a track: "Track - Artist". */
 export function lastfmDisplayName(artist: string, track: string): string {
@@ -500,7 +705,7 @@ class RangeState {
   error: BadLine | null = null;
 
   constructor(rangeBytes: number) {
-    this.table = new TrackTable(rangeBytes > 256 << 20 ? 20 : 16);
+    this.table = new TrackTable(rangeBytes > 512 << 20 ? 21 : rangeBytes > 256 << 20 ? 20 : 16);
   }
 
   /** Moves the current user's (track, count) pairs to the output, resolving tracks in the range-wide table. */
@@ -823,13 +1028,36 @@ interface WorkerJob {
   ubpLastfmParse: { file: string; start: number; end: number; badLines: 'error' | 'skip'; chunkBytes: number };
 }
 
+interface Sha1Job {
+  ubpLastfmSha1: { bytes: Uint8Array; offsets: Int32Array; count: number };
+}
+
+function startWorker(data: WorkerJob | Sha1Job): Worker {
+  // Run from TypeScript source (tsx, tests), the worker must register tsx itself: workers do not inherit its loader.
+  return __filename.endsWith('.ts')
+    ? new Worker(`require(${JSON.stringify(require.resolve('tsx/cjs'))}); require(${JSON.stringify(__filename)});`, { eval: true, workerData: data })
+    : new Worker(__filename, { workerData: data });
+}
+
+/** sha1 prefixes of the first `count` tracks of a key arena, computed in a worker thread (the arena is copied to it). */
+function sha1PrefixesInWorker(bytes: Uint8Array, offsets: Int32Array, count: number): Promise<Int32Array> {
+  return new Promise((resolve, reject) => {
+    const w = startWorker({ ubpLastfmSha1: { bytes, offsets, count } });
+    let result: Int32Array | null = null;
+    w.on('message', (m: { sha1?: Int32Array }) => {
+      if (m.sha1) result = m.sha1;
+    });
+    w.on('error', reject);
+    w.on('exit', (code) => {
+      if (result) resolve(result);
+      else reject(new Error(`the Last.fm sha1 thread exited with code ${code}`));
+    });
+  });
+}
+
 function runInWorker(job: WorkerJob['ubpLastfmParse'], onBytes: (n: number) => void): Promise<PartialParse> {
   return new Promise((resolve, reject) => {
-    const data = { ubpLastfmParse: job } satisfies WorkerJob;
-    // Run from TypeScript source (tsx, tests), the worker must register tsx itself: workers do not inherit its loader.
-    const w = __filename.endsWith('.ts')
-      ? new Worker(`require(${JSON.stringify(require.resolve('tsx/cjs'))}); require(${JSON.stringify(__filename)});`, { eval: true, workerData: data })
-      : new Worker(__filename, { workerData: data });
+    const w = startWorker({ ubpLastfmParse: job });
     let result: PartialParse | null = null;
     w.on('message', (m: { bytes?: number; result?: PartialParse }) => {
       if (m.bytes !== undefined) onBytes(m.bytes);
@@ -876,7 +1104,16 @@ export async function parseLastfmEvents(file: string, opts: ParseEventsOptions =
     }
     lineBase += part.lines;
   }
-  return mergePartials(file, partials);
+  if (!opts.sha1Prefixes) return mergePartials(file, partials);
+  // The first range's tracks keep their ids in the merge: a thread hashes them while this one merges and hashes the rest.
+  const first = partials[0];
+  const firstShas = partials.length > 1 ? sha1PrefixesInWorker(first.arena.subarray(0, first.offsets[first.nTracks]), first.offsets, first.nTracks) : null;
+  const events = mergePartials(file, partials);
+  const shas = new Int32Array(2 * events.tracks.count);
+  sha1PrefixesOf(events.tracks.bytes, events.tracks.offsets, firstShas ? first.nTracks : 0, events.tracks.count, shas);
+  if (firstShas) shas.set(await firstShas);
+  events.sha1Prefixes = shas;
+  return events;
 }
 
 function mergePartials(file: string, partials: PartialParse[]): LastfmEvents {
@@ -999,4 +1236,10 @@ if (!isMainThread && workerData && (workerData as Partial<WorkerJob>).ubpLastfmP
   });
   if (pending) parentPort!.postMessage({ bytes: pending });
   parentPort!.postMessage({ result: r }, [r.arena.buffer, r.offsets.buffer, r.hashes.buffer, r.slots.buffer, r.segPairStart.buffer, r.pairTrack.buffer, r.pairCount.buffer] as ArrayBuffer[]);
+}
+if (!isMainThread && workerData && (workerData as Partial<Sha1Job>).ubpLastfmSha1) {
+  const { bytes, offsets, count } = (workerData as Sha1Job).ubpLastfmSha1;
+  const out = new Int32Array(2 * count);
+  sha1PrefixesOf(bytes, offsets, 0, count, out);
+  parentPort!.postMessage({ sha1: out }, [out.buffer as ArrayBuffer]);
 }

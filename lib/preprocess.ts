@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import type * as Dfd from 'danfojs-node';
 import { type Config, type DomainName, domainDir } from './config';
 import { locateDataset, type LocatedDataset } from './datasets';
-import { parseLastfmEvents, parseLastfmProfiles, trackDisplayName, trackIdFromKeys, type LastfmEvents, type LastfmProfile } from './lastfm';
+import { parseLastfmEvents, parseLastfmProfiles, trackItemFields, type LastfmEvents, type LastfmProfile } from './lastfm';
 import { ML_AGE_NAMES, ML_GENDER_NAMES, ML_OCCUPATION_NAMES, parseMlUsers, readMovielens, type MlRaw, type MlUser } from './movielens';
 import { writeProcessed } from './processed';
 import { Progress } from './progress';
@@ -330,9 +330,9 @@ function preprocessMovielens(config: Config, located: LocatedDataset, log: Log, 
  * Item ids are 64-bit sha1 prefixes; two of a million tracks share one with probability ~3e-8, but a clash would
  * silently merge items downstream, so it is checked: the first 52 bits as numbers, sorted, adjacent pairs compared.
  */
-function assertDistinctIds(items: ItemRecord[]): void {
-  const keys = new Float64Array(items.length);
-  for (let i = 0; i < items.length; i++) keys[i] = parseInt(items[i].id.slice(0, 13), 16);
+function assertDistinctIds(items: ItemRecord[], idKeys?: Float64Array): void {
+  const keys = idKeys ?? new Float64Array(items.length);
+  if (!idKeys) for (let i = 0; i < items.length; i++) keys[i] = parseInt(items[i].id.slice(0, 13), 16);
   const order = keys.slice().sort();
   for (let i = 1; i < order.length; i++) {
     if (order[i] !== order[i - 1]) continue;
@@ -365,13 +365,17 @@ export function processLastfm(config: Config, profiles: LastfmProfile[], events:
     for (let k = 0; k < list.length; k++) used[list[k]] = 1;
   }
   const itemOf = new Int32Array(events.tracks.count).fill(-1);
-  const items: ItemRecord[] = [];
+  const itemTracks = new Int32Array(events.tracks.count);
+  let nItems = 0;
   for (let t = 0; t < events.tracks.count; t++) {
     if (!used[t]) continue;
-    itemOf[t] = items.length;
-    items.push({ v: FORMAT_VERSION, id: trackIdFromKeys(events.tracks, t), name: trackDisplayName(events.tracks, t) });
+    itemOf[t] = nItems;
+    itemTracks[nItems++] = t;
   }
-  assertDistinctIds(items);
+  const fields = trackItemFields(events.tracks, itemTracks.subarray(0, nItems), events.sha1Prefixes);
+  const items: ItemRecord[] = new Array(nItems);
+  for (let k = 0; k < nItems; k++) items[k] = { v: FORMAT_VERSION, id: fields.ids[k], name: fields.names[k] };
+  assertDistinctIds(items, fields.idKeys);
   const users: UserRecord[] = [];
   const userItems: Int32Array[] = [];
   const userCounts: Int32Array[] = [];
@@ -421,6 +425,7 @@ async function preprocessLastfm(config: Config, located: LocatedDataset, log: Lo
   const progress = new Progress({ label: '[preprocess] lastfm: reading events', total: Math.round(size / 1e6), unit: 'MB', write: log, intervalMs: 2000 });
   const events = await parseLastfmEvents(located.files.events, {
     badLines: config.preprocess.lastfm.skipMalformedLines ? 'skip' : 'error',
+    sha1Prefixes: true,
     onProgress: (done) => progress.set(Math.round(done / 1e6)),
   });
   log(`[preprocess] lastfm: parsed ${profiles.length} profiles, ${events.events} events of ${events.users.length} users, ${events.tracks.count} distinct tracks in ${seconds(t0)}`);

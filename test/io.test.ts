@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { appendLineDurable, readJsonl, writeJsonl } from '../lib/io';
 import { makeRng, sampleWithoutReplacement, shuffleInPlace, deriveSeed } from '../lib/rng';
 import { digestOf, isUpToDate, writeStamp, canonicalJson } from '../lib/stamps';
-import { invertIndex } from '../lib/processed';
+import { invertIndex, loadProcessed, writeProcessed } from '../lib/processed';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-io-'));
 
@@ -76,4 +76,29 @@ test('stamps: up to date only with the same inputs and untouched outputs', () =>
 test('inverted index lists users per item in ascending order', () => {
   const inv = invertIndex([[0, 2], [1, 2], [2]], 3);
   assert.deepEqual(inv.map((a) => Array.from(a)), [[0], [1], [0, 1, 2]]);
+});
+
+test('processed files are byte-identical to JSON.stringify of each record, unusual values included', () => {
+  const dir = tmp();
+  const names = ['Matrix, The (1999)', 'Say "Hi" \\ back', 'tab\there', 'emoji 🎵 - Artïst', 'lone \ud800 surrogate', '', 'À nous la liberté'];
+  const items = names.map((name, i) => ({ v: 1, id: i % 2 ? `id-${i}` : String(1000 + i), name }));
+  const users = [
+    { v: 1, id: 'user_000001', proxies: { gender: 'Male', country: null } },
+    { v: 1, id: 'u"2', proxies: { gender: null, country: 'Korea, Republic of' } },
+    { v: 1, id: 'u3', proxies: {} },
+  ];
+  const userItems = [Int32Array.from([0, 2, 6]), [1, 3], new Int32Array(0)];
+  const userCounts = [Int32Array.from([1, 2147483647, 10]), [7, 0], new Int32Array(0)];
+  const summary = { v: 1, domain: 'lastfm', users: 3, items: items.length, interactions: 5, proxyValues: {}, dropped: [], source: { dir, files: {} } } as const;
+  writeProcessed(dir, { domain: 'lastfm', users, items, userItems, userCounts, summary: summary as never });
+  const expectLines = (recs: unknown[]) => recs.map((r) => `${JSON.stringify(r)}\n`).join('');
+  assert.equal(fs.readFileSync(path.join(dir, 'items.jsonl'), 'utf8'), expectLines(items));
+  assert.equal(fs.readFileSync(path.join(dir, 'users.jsonl'), 'utf8'), expectLines(users));
+  assert.equal(
+    fs.readFileSync(path.join(dir, 'interactions.jsonl'), 'utf8'),
+    expectLines(users.map((u, i) => ({ v: 1, user: u.id, items: Array.from(userItems[i]), counts: Array.from(userCounts[i]) }))),
+  );
+  const back = loadProcessed(dir);
+  assert.deepEqual(back.items.map((it) => it.name), names);
+  assert.deepEqual(Array.from(back.itemUsers[2]), [0]);
 });
