@@ -7,6 +7,7 @@ import { appendLineDurable, readJsonl, writeJsonl } from '../lib/io';
 import { makeRng, sampleWithoutReplacement, shuffleInPlace, deriveSeed } from '../lib/rng';
 import { digestOf, isUpToDate, writeStamp, canonicalJson } from '../lib/stamps';
 import { invertIndex, loadProcessed, writeProcessed } from '../lib/processed';
+import type { UserRecord } from '../lib/types';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-io-'));
 
@@ -82,7 +83,7 @@ test('processed files are byte-identical to JSON.stringify of each record, unusu
   const dir = tmp();
   const names = ['Matrix, The (1999)', 'Say "Hi" \\ back', 'tab\there', 'emoji 🎵 - Artïst', 'lone \ud800 surrogate', '', 'À nous la liberté'];
   const items = names.map((name, i) => ({ v: 1, id: i % 2 ? `id-${i}` : String(1000 + i), name }));
-  const users = [
+  const users: UserRecord[] = [
     { v: 1, id: 'user_000001', proxies: { gender: 'Male', country: null } },
     { v: 1, id: 'u"2', proxies: { gender: null, country: 'Korea, Republic of' } },
     { v: 1, id: 'u3', proxies: {} },
