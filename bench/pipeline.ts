@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadConfig, repoRoot } from '../lib/config';
+import { loadConfig, pathsUnder, repoRoot } from '../lib/config';
 import { runPipeline } from '../lib/pipeline';
 import { BASELINE_KINDS } from '../lib/baselines';
 import { peakRssMb, timed, type BenchResult } from './common';
@@ -15,13 +15,12 @@ export async function run(): Promise<BenchResult[]> {
     return [];
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-bench-pipeline-'));
-  const p = (s: string) => path.join(dir, s);
   const config = loadConfig({
     env: {},
     overrides: {
       dataDir: mirror,
       download: false,
-      paths: { raw: p('raw'), processed: p('processed'), samples: p('samples'), responses: p('responses'), store: p('store'), scores: p('scores'), figures: p('figures'), runs: p('runs') },
+      paths: pathsUnder(dir),
     },
   });
   try {
@@ -30,7 +29,7 @@ export async function run(): Promise<BenchResult[]> {
     const perStage = new Map<string, number>();
     for (const s of cold.value.steps) perStage.set(s.stage, (perStage.get(s.stage) ?? 0) + s.seconds);
     const warm = await timed(() => runPipeline(config, { domains: ['movielens'], models: [...BASELINE_KINDS], log: () => {} }));
-    const prompts = fs.readFileSync(p('samples/movielens/samples.jsonl'), 'utf8').split('\n').filter(Boolean).length;
+    const prompts = fs.readFileSync(path.join(dir, 'samples', 'movielens', 'samples.jsonl'), 'utf8').split('\n').filter(Boolean).length;
     return [
       ...[...perStage].map(([stage, seconds]) => ({ stage: 'pipeline', name: `movielens ${stage}`, seconds, note: stage === 'query' ? `${BASELINE_KINDS.length} baselines × ${prompts} prompts` : undefined })),
       { stage: 'pipeline', name: 'movielens whole analysis, cold', seconds: cold.seconds, peakRssMb: peakRssMb(), note: `${prompts} prompts, figures in ${config.figures.formats.join('/')}`, target: '< 120 s' },

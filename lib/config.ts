@@ -312,6 +312,12 @@ export function resolvePath(p: string): string {
   return path.isAbsolute(p) ? p : path.join(repoRoot(), p);
 }
 
+/** Every stage folder under one directory, in the default layout: for scratch runs, tests and benchmarks. */
+export function pathsUnder(dir: string): Config['paths'] {
+  const p = (...parts: string[]) => path.join(dir, ...parts);
+  return { raw: p('raw'), processed: p('processed'), samples: p('samples'), responses: p('responses'), store: p('responses', 'store'), scores: p('scores'), figures: p('figures'), runs: p('runs') };
+}
+
 export function domainDir(config: Config, stage: keyof Config['paths'], domain?: string): string {
   const base = resolvePath(config.paths[stage]);
   return domain ? path.join(base, domain) : base;

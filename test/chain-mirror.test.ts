@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadConfig, repoRoot } from '../lib/config';
+import { loadConfig, pathsUnder, repoRoot } from '../lib/config';
 import { runPreprocess } from '../lib/preprocess';
 import { runSample } from '../lib/sample';
 import { runQuery } from '../lib/query';
@@ -18,7 +18,6 @@ const hasMirror = fs.existsSync(path.join(mirror, 'ml-1m', 'users.dat'));
 
 test('MovieLens mirror: oracle on X=Y everywhere, group-popularity on X=Y in setup C, random above', { skip: hasMirror ? false : `no dataset mirror at ${mirror}` }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-chain-'));
-  const p = (s: string) => path.join(dir, s);
   const config = loadConfig({
     env: {},
     overrides: {
@@ -26,7 +25,7 @@ test('MovieLens mirror: oracle on X=Y everywhere, group-popularity on X=Y in set
       download: false,
       sample: { drawsPerSetting: 40 },
       curves: { bootstrap: 10 },
-      paths: { raw: p('raw'), processed: p('processed'), samples: p('samples'), responses: p('responses'), store: p('store'), scores: p('scores'), figures: p('figures'), runs: p('runs') },
+      paths: pathsUnder(dir),
     },
   });
   const quiet = { log: () => {} };

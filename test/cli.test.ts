@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { repoRoot } from '../lib/config';
+import { pathsUnder, repoRoot } from '../lib/config';
 import { generateSynthetic } from '../lib/synthetic';
 import { FakeOpenAIServer } from './helpers/fake-openai-server';
 
@@ -38,13 +38,12 @@ function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
 
 function writeConfig(name: string, extra: Record<string, unknown> = {}): string {
   const file = path.join(dir, name);
-  const p = (s: string) => path.join(dir, s);
   fs.writeFileSync(
     file,
     JSON.stringify({
       download: false,
-      dataDir: p('datasets'),
-      paths: { raw: p('raw'), processed: p('processed'), samples: p('samples'), responses: p('responses'), store: p('responses/store'), scores: p('scores'), figures: p('figures'), runs: p('runs') },
+      dataDir: path.join(dir, 'datasets'),
+      paths: pathsUnder(dir),
       sample: { drawsPerSetting: 20, settings: { movielens: { none: [], age: ['age'], gender: ['gender'] } } },
       preprocess: { movielens: { minDemographicGroupSize: 5 } },
       curves: { bins: 40, window: 5, bootstrap: 20 },
