@@ -26,3 +26,4 @@ export * from './tokens';
 export * from './llm';
 export * from './query';
 export * from './batch';
+export * from './html';

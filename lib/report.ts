@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Config, type DomainName, domainDir } from './config';
+import { escapeHtml, htmlTable } from './html';
 import { readJson, writeFileAtomic } from './io';
 import type { ProcessedSummary, SampleCounts } from './types';
 import { PAPER_TABLE1, figureHtmlFragment, loadFigureSpecs, plotlyScriptTag } from './figures';
@@ -15,16 +16,6 @@ export interface ReportInput {
   skippedModels: { id: string; reason: string }[];
   failedDomains: { domain: DomainName; reason: string; fix?: string }[];
   steps: { stage: string; domain?: string; model?: string; status: string; seconds: number; detail?: string }[];
-}
-
-export function escapeHtml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
-
-function table(head: string[], rows: (string | number)[][]): string {
-  const th = head.map((h) => `<th>${escapeHtml(h)}</th>`).join('');
-  const tr = rows.map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(String(c))}</td>`).join('')}</tr>`).join('\n');
-  return `<table><thead><tr>${th}</tr></thead><tbody>\n${tr}\n</tbody></table>`;
 }
 
 function fmt(x: unknown, digits = 3): string {
@@ -43,7 +34,7 @@ export function table1Html(domain: DomainName, counts: SampleCounts): string {
   for (const [setting, byH] of Object.entries(counts)) {
     for (const [h, n] of Object.entries(byH)) rows.push([setting, h, n, paper?.[setting]?.[h] ?? '–']);
   }
-  return table(['setting', '# history', 'prompts (ours)', 'prompts (paper)'], rows);
+  return htmlTable(['setting', '# history', 'prompts (ours)', 'prompts (paper)'], rows);
 }
 
 interface IntervalLike {
@@ -98,9 +89,9 @@ export async function writeReport(config: Config, input: ReportInput): Promise<s
   parts.push(`<p>Re-analysis of Saha &amp; Choudhury, <i>User Behavior Prediction as a Generic, Robust, Scalable, and Low-Cost Evaluation Strategy for Estimating Generalization in LLMs</i>. Generated ${escapeHtml(new Date().toISOString())}. Entropies in ${unit}.</p>`);
   parts.push(`<h2>Run</h2>`);
   parts.push(`<p>Models: ${escapeHtml(input.modelIds.join(', ') || '(none)')}</p>`);
-  if (input.skippedModels.length) parts.push(table(['skipped model', 'reason'], input.skippedModels.map((m) => [m.id, m.reason])));
-  if (input.failedDomains.length) parts.push(table(['failed domain', 'reason', 'fix'], input.failedDomains.map((f) => [f.domain, f.reason, f.fix ?? ''])));
-  parts.push(table(['stage', 'domain', 'model', 'status', 'seconds', 'detail'], input.steps.map((s) => [s.stage, s.domain ?? '', s.model ?? '', s.status, s.seconds.toFixed(1), s.detail ?? ''])));
+  if (input.skippedModels.length) parts.push(htmlTable(['skipped model', 'reason'], input.skippedModels.map((m) => [m.id, m.reason])));
+  if (input.failedDomains.length) parts.push(htmlTable(['failed domain', 'reason', 'fix'], input.failedDomains.map((f) => [f.domain, f.reason, f.fix ?? ''])));
+  parts.push(htmlTable(['stage', 'domain', 'model', 'status', 'seconds', 'detail'], input.steps.map((s) => [s.stage, s.domain ?? '', s.model ?? '', s.status, s.seconds.toFixed(1), s.detail ?? ''])));
 
   const scoreSummary = readIf<unknown>(path.join(domainDir(config, 'scores'), 'summary.json'));
   let figureCount = 0;
@@ -110,9 +101,9 @@ export async function writeReport(config: Config, input: ReportInput): Promise<s
     const summary = readIf<ProcessedSummary>(path.join(domainDir(config, 'processed', domain), 'summary.json'));
     if (summary) {
       parts.push(`<h3>Dataset</h3>`);
-      parts.push(table(['users', 'items', 'interactions'], [[summary.users, summary.items, summary.interactions]]));
-      parts.push(table(['proxy setting', 'distinct values after filtering'], Object.entries(summary.proxyValues).map(([k, v]) => [k, v])));
-      if (summary.dropped?.length) parts.push(table(['dropped', 'users', 'items', 'interactions'], summary.dropped.map((d) => [d.reason, d.users ?? '', d.items ?? '', d.interactions ?? ''])));
+      parts.push(htmlTable(['users', 'items', 'interactions'], [[summary.users, summary.items, summary.interactions]]));
+      parts.push(htmlTable(['proxy setting', 'distinct values after filtering'], Object.entries(summary.proxyValues).map(([k, v]) => [k, v])));
+      if (summary.dropped?.length) parts.push(htmlTable(['dropped', 'users', 'items', 'interactions'], summary.dropped.map((d) => [d.reason, d.users ?? '', d.items ?? '', d.interactions ?? ''])));
     }
     const counts = readIf<SampleCounts>(path.join(domainDir(config, 'samples', domain), 'counts.json'));
     if (counts) {
@@ -121,7 +112,7 @@ export async function writeReport(config: Config, input: ReportInput): Promise<s
     }
     if (scoreSummary) {
       parts.push(`<h3>Scores</h3>`);
-      parts.push(table(['model', 'setup', 'prompts', `mean target entropy (${unit})`, `mean cross-entropy (${unit})`, 'mean gap', 'turning point [95% CI]', 'inflection points [95% CI]', 'smoothed answers'], scoreSummaryRows(scoreSummary, domain)));
+      parts.push(htmlTable(['model', 'setup', 'prompts', `mean target entropy (${unit})`, `mean cross-entropy (${unit})`, 'mean gap', 'turning point [95% CI]', 'inflection points [95% CI]', 'smoothed answers'], scoreSummaryRows(scoreSummary, domain)));
     }
     const specs = loadFigureSpecs(config, domain);
     if (specs) {

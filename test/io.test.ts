@@ -8,6 +8,7 @@ import { makeRng, sampleWithoutReplacement, shuffleInPlace, deriveSeed } from '.
 import { digestOf, isUpToDate, writeStamp, canonicalJson } from '../lib/stamps';
 import { invertIndex, loadProcessed, writeProcessed } from '../lib/processed';
 import type { UserRecord } from '../lib/types';
+import { dataFrameHtml, escapeHtml, htmlTable } from '../lib/html';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-io-'));
 
@@ -102,4 +103,18 @@ test('processed files are byte-identical to JSON.stringify of each record, unusu
   const back = loadProcessed(dir);
   assert.deepEqual(back.items.map((it) => it.name), names);
   assert.deepEqual(Array.from(back.itemUsers[2]), [0]);
+});
+
+test('HTML tables escape their cells; a DataFrame-like shows its title, rows and a cut-off note', () => {
+  assert.equal(escapeHtml('<a href="x">&</a>'), '&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;');
+  const t = htmlTable(['a', 'b<'], [[1, '<i>'], [null, 'x & y']]);
+  assert.match(t, /<th>b&lt;<\/th>/);
+  assert.match(t, /<td>&lt;i&gt;<\/td>/);
+  assert.match(t, /<td>null<\/td><td>x &amp; y<\/td>/);
+  const df = { columns: ['n'], values: [[1], [2], [3]], shape: [3, 1] };
+  const html = dataFrameHtml(df, { title: 'Counts', maxRows: 2 });
+  assert.match(html, /<h4>Counts \(3 rows\)<\/h4>/);
+  assert.equal((html.match(/<tr>/g) ?? []).length, 3, 'header + 2 rows');
+  assert.match(html, /… 1 more rows/);
+  assert.match(dataFrameHtml({ columns: ['x'], values: [], shape: [0, 1] }), /<tbody>\n\n<\/tbody>/);
 });
