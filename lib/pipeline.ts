@@ -207,9 +207,10 @@ export async function runPipeline(config: Config, opts: PipelineOptions = {}): P
         const plotStamp = stampFile(domainDir(config, 'figures', domain), 'plot');
         const inputs = digestOf(outputsDigest(scoreStamp) ?? 'no-stamp', outputsDigest(sampleStamp) ?? 'no-stamp', modelIds, config.curves, config.figures, config.score.logBase);
         if (!forced('plot') && isUpToDate(plotStamp, inputs)) return 'up-to-date';
-        const { files } = await runPlot(config, domain, modelIds, { log });
-        writeStamp(plotStamp, 'plot', inputs, files);
-        return `${files.length} files`;
+        const { files, skipped: skippedFormats } = await runPlot(config, domain, modelIds, { log });
+        // Without a stamp the next run retries the formats that could not be exported (Chromium missing).
+        if (skippedFormats.length === 0) writeStamp(plotStamp, 'plot', inputs, files);
+        return `${files.length} files${skippedFormats.length ? `; not exported: ${skippedFormats.map((s) => s.format).join(', ')}` : ''}`;
       });
     }
   }
