@@ -11,7 +11,7 @@ import { renderPrompt } from '../lib/prompt';
 import { loadResponses, runQuery } from '../lib/query';
 import type { StoredAnswer } from '../lib/store';
 import { FakeOpenAIServer, type BatchLineAction, type FakeBatchBehavior } from './helpers/fake-openai-server';
-import { fakeModel, makeQueryFixture, type QueryFixture } from './helpers/query-fixture';
+import { assertSecretsAbsent, fakeModel, filesUnder, makeQueryFixture, type QueryFixture } from './helpers/query-fixture';
 
 const KEY_ENV = 'UBP_TEST_QUERY_KEY';
 const FAKE_KEY = 'sk-test-BATCH-SECRET-11dd22ee33ff';
@@ -23,28 +23,9 @@ before(() => {
   process.env[KEY_ENV] = FAKE_KEY;
 });
 after(() => {
-  // The key must appear in no file any test wrote (ledger, downloaded files, store, responses) and no log line.
-  for (const root of roots) {
-    for (const file of walk(root)) {
-      const text = fs.readFileSync(file, 'utf8');
-      assert.ok(!text.includes(FAKE_KEY) && !text.includes('BATCH-SECRET'), `API key found in ${file}`);
-    }
-  }
-  assert.ok(allLogs.length > 0);
-  for (const l of allLogs) assert.ok(!l.includes(FAKE_KEY) && !l.includes('BATCH-SECRET'), `API key in log line: ${l}`);
+  assertSecretsAbsent(roots, allLogs, [FAKE_KEY, 'BATCH-SECRET']);
   delete process.env[KEY_ENV];
 });
-
-function walk(dir: string): string[] {
-  if (!fs.existsSync(dir)) return [];
-  const out: string[] = [];
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...walk(p));
-    else out.push(p);
-  }
-  return out;
-}
 
 function fixture(prompts: number): QueryFixture {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-batch-'));
@@ -286,7 +267,7 @@ test('batchWait false: submits and returns; dry and synchronous runs do not pay 
 
 const ext = path.extname(__filename);
 function spawnChild(args: string): ChildProcess & { out: string[]; err: string[] } {
-  const script = path.join(__dirname, 'helpers', `batch-child${ext}`);
+  const script = path.join(__dirname, 'helpers', `query-child${ext}`);
   const child = spawn(process.execPath, [...(ext === '.ts' ? ['--import', 'tsx'] : []), script, args], {
     cwd: repoRoot(),
     env: { ...process.env },
@@ -311,7 +292,7 @@ test('kill -9 after submission: the next run finds the open batch in the ledger 
   await withServer({ pollsToFinish: 1_000_000 }, async (server) => {
     const fx = fixture(10);
     const overrides = { paths: fx.paths, query: { batchPollSeconds: 0.02, models: [fakeModel(server.url)] } };
-    const child = spawnChild(JSON.stringify({ overrides, domain: 'movielens', models: ['fake'] }));
+    const child = spawnChild(JSON.stringify({ overrides, domain: 'movielens', models: ['fake'], batch: true, retry: fastRetry, progressIntervalMs: 50 }));
     await waitFor(() => ledger(fx).some((e) => e.event === 'submitted') || child.exitCode !== null, 30_000, 'the child to submit');
     // Let it poll a few times, then kill it while it waits.
     await waitFor(() => server.routeCount('GET', '/v1/batches/:id') >= 2 || child.exitCode !== null, 30_000, 'the child to poll');

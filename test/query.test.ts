@@ -12,7 +12,7 @@ import { renderPrompt } from '../lib/prompt';
 import { ResponseStore, storeFileName } from '../lib/store';
 import type { ResponseRecord, SampleRecord } from '../lib/types';
 import { FakeOpenAIServer } from './helpers/fake-openai-server';
-import { fakeModel, makeQueryFixture, type QueryFixture } from './helpers/query-fixture';
+import { assertSecretsAbsent, fakeModel, filesUnder, makeQueryFixture, type QueryFixture } from './helpers/query-fixture';
 
 const KEY_ENV = 'UBP_TEST_QUERY_KEY';
 const FAKE_KEY = 'sk-test-QUERY-SECRET-77aa88bb99cc';
@@ -28,27 +28,9 @@ before(async () => {
 });
 after(async () => {
   await server.close();
-  // The key must appear in no file any test wrote and no log line.
-  for (const root of roots) {
-    for (const file of walk(root)) {
-      const text = fs.readFileSync(file, 'utf8');
-      assert.ok(!text.includes(FAKE_KEY) && !text.includes('QUERY-SECRET'), `API key found in ${file}`);
-    }
-  }
-  assert.ok(allLogs.length > 0);
-  for (const l of allLogs) assert.ok(!l.includes(FAKE_KEY) && !l.includes('QUERY-SECRET'), `API key in log line: ${l}`);
+  assertSecretsAbsent(roots, allLogs, [FAKE_KEY, 'QUERY-SECRET']);
   delete process.env[KEY_ENV];
 });
-
-function walk(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...walk(p));
-    else out.push(p);
-  }
-  return out;
-}
 
 function fixture(prompts: number): QueryFixture {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-query-'));
@@ -261,7 +243,7 @@ test('baselines answer offline: no store, deterministic bytes, oracle ranks by t
   const summaries = await runQuery(config, 'movielens', ['random', 'oracle'], { log });
   assert.deepEqual(summaries.map((x) => [x.modelId, x.answered, x.sent]), [['random', 9, 0], ['oracle', 9, 0]]);
   assert.equal(server.requestCount(), 0);
-  assert.ok(!fs.existsSync(fx.paths.store) || walk(fx.paths.store).length === 0, 'baselines are not stored');
+  assert.ok(!fs.existsSync(fx.paths.store) || filesUnder(fx.paths.store).length === 0, 'baselines are not stored');
   const oracle = loadResponses(config, 'oracle', 'movielens');
   oracle.forEach((r, i) => {
     const x = fx.samples[i];

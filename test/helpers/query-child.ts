@@ -1,6 +1,8 @@
 /**
- * Runs one query in a separate process, for the tests that kill it (kill -9) or interrupt it (SIGINT) mid-run.
- * Usage: node query-child.js '<json {overrides, domain, models, retry}>'; prints the summaries as JSON on stdout.
+ * Runs one query in a separate process, for the tests that kill it (kill -9) or interrupt it (SIGINT) mid-run,
+ * synchronously or through the Batch API.
+ * Usage: node query-child.js '<json {overrides, domain, models, retry, batch, progressIntervalMs}>'; prints the
+ * summaries as JSON on stdout.
  */
 import { loadConfig, type DomainName } from '../../lib/config';
 import { runQuery } from '../../lib/query';
@@ -10,6 +12,8 @@ interface ChildArgs {
   domain: DomainName;
   models: string[];
   retry?: { baseDelayMs?: number; maxDelayMs?: number };
+  batch?: boolean;
+  progressIntervalMs?: number;
 }
 
 async function main(): Promise<void> {
@@ -17,7 +21,8 @@ async function main(): Promise<void> {
   const config = loadConfig({ env: {}, overrides: args.overrides });
   const summaries = await runQuery(config, args.domain, args.models, {
     retry: args.retry,
-    progressIntervalMs: 100,
+    batch: args.batch,
+    progressIntervalMs: args.progressIntervalMs ?? 100,
     log: (l) => process.stderr.write(`${l}\n`),
   });
   process.stdout.write(`${JSON.stringify(summaries)}\n`);

@@ -2,6 +2,7 @@
  * A small processed domain and a samples file, written into a temp folder, for query tests and the query benchmark.
  * Titles look like MovieLens titles (articles moved to the end, apostrophes, quotes) so prompts and parsing see real shapes.
  */
+import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ModelConfig } from '../../lib/config';
@@ -116,4 +117,28 @@ export function fakeModel(baseURL: string, overrides: Partial<ModelConfig> = {})
     outputPricePerMTok: 10,
     ...overrides,
   };
+}
+
+/** Every file below dir (none when it does not exist). */
+export function filesUnder(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...filesUnder(p));
+    else out.push(p);
+  }
+  return out;
+}
+
+/** The API key must appear in no file a test wrote and in no log line (and some log lines must exist to check). */
+export function assertSecretsAbsent(roots: string[], logs: string[], secrets: string[]): void {
+  for (const root of roots) {
+    for (const file of filesUnder(root)) {
+      const text = fs.readFileSync(file, 'utf8');
+      assert.ok(!secrets.some((s) => text.includes(s)), `API key found in ${file}`);
+    }
+  }
+  assert.ok(logs.length > 0);
+  for (const l of logs) assert.ok(!secrets.some((s) => l.includes(s)), `API key in log line: ${l}`);
 }
