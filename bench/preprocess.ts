@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { BenchResult } from './common';
 import { peakRssMb } from './common';
-import { loadConfig, repoRoot } from '../lib/config';
+import { loadConfig, repoRoot, pathsUnder } from '../lib/config';
 import { generateSynthetic, type SyntheticOptions } from '../lib/synthetic';
 
 /** The size of the real Last.fm-1K events file: 19,150,868 events of 992 users. */
@@ -106,7 +106,7 @@ async function child(domain: 'movielens' | 'lastfm', dataDir: string, out: strin
   require('danfojs-node');
   const importSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const { runPreprocess } = await import('../lib/preprocess');
-  const config = loadConfig({ overrides: { dataDir, download: false, paths: { processed: path.join(out, 'processed'), raw: path.join(out, 'raw') } }, env: {} });
+  const config = loadConfig({ overrides: { dataDir, download: false, paths: pathsUnder(out) }, env: {} });
   const t1 = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
   const summary = await runPreprocess(config, domain, { log: (s) => process.stderr.write(`  ${s}\n`) });

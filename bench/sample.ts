@@ -1,7 +1,7 @@
 // Sampling benchmark: every setting of MovieLens (the mirror, preprocessed once into .bench-cache/), default config.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { domainDir, loadConfig, repoRoot } from '../lib/config';
+import { domainDir, loadConfig, repoRoot, pathsUnder } from '../lib/config';
 import { loadProcessed } from '../lib/processed';
 import { sampleDomain } from '../lib/sample';
 import { peakRssMb, timed, type BenchResult } from './common';
@@ -23,7 +23,7 @@ export async function run(): Promise<BenchResult[]> {
     overrides: {
       dataDir: mirror,
       download: false,
-      paths: { raw: path.join(cache, 'raw'), processed: path.join(cache, 'processed'), samples: path.join(cache, 'samples') },
+      paths: pathsUnder(cache),
     },
   });
   const processed = domainDir(config, 'processed', 'movielens');

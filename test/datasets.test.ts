@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { loadConfig } from '../lib/config';
+import { loadConfig, pathsUnder } from '../lib/config';
 import { ChecksumError, DatasetUnavailableError, downloadFile, locateDataset } from '../lib/datasets';
 import { makeTarGz, makeZip, md5, startServer } from './helpers/data-archives';
 
@@ -13,7 +13,7 @@ const quiet = { log: () => undefined };
 
 /** A config whose paths live in `root`, with no data directory unless given. */
 function configFor(root: string, over: Record<string, unknown> = {}) {
-  return loadConfig({ overrides: { paths: { raw: path.join(root, 'raw'), processed: path.join(root, 'processed') }, ...over }, env: {} });
+  return loadConfig({ overrides: { paths: pathsUnder(root), ...over }, env: {} });
 }
 
 const ML_FILES = {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type Config, loadConfig } from '../lib/config';
+import { type Config, loadConfig, pathsUnder } from '../lib/config';
 import { polyval } from '../lib/curves';
 import { chromiumPath } from '../lib/export';
 import {
@@ -34,7 +34,7 @@ type Trace = Record<string, unknown> & { meta?: { role?: string; model?: string;
 function tempConfig(extra: Record<string, unknown> = {}): { config: Config; dir: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-figures-'));
   const config = loadConfig({
-    overrides: { paths: { scores: path.join(dir, 'scores'), samples: path.join(dir, 'samples'), figures: path.join(dir, 'figures') }, ...extra },
+    overrides: { paths: pathsUnder(dir), ...extra },
     env: {},
   });
   return { config, dir };

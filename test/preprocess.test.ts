@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadConfig, repoRoot } from '../lib/config';
+import { loadConfig, repoRoot, pathsUnder } from '../lib/config';
 import { readJsonl } from '../lib/io';
 import { loadProcessed } from '../lib/processed';
 import { countProxyValues, demographicTables, runPreprocess, type DemographicTables } from '../lib/preprocess';
@@ -15,7 +15,7 @@ const quiet = { log: () => undefined };
 
 function configFor(root: string, dataDir: string, over: Record<string, unknown> = {}) {
   return loadConfig({
-    overrides: { dataDir, download: false, paths: { raw: path.join(root, 'raw'), processed: path.join(root, 'processed') }, ...over },
+    overrides: { dataDir, download: false, paths: pathsUnder(root), ...over },
     env: {},
   });
 }

@@ -5,7 +5,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadConfig, repoRoot } from '../lib/config';
+import { loadConfig, repoRoot, pathsUnder } from '../lib/config';
 import { runPreprocess } from '../lib/preprocess';
 import { PAPER_SAMPLE_COUNTS, formatSampleCounts, loadSamples, runSample, sampleCountRows } from '../lib/sample';
 import { checkRecord, type PlainUser } from './helpers/sample-properties';
@@ -34,7 +34,7 @@ test('MovieLens mirror: Algorithm 1 properties, and the setup-C rows equal the p
     overrides: {
       dataDir: mirror,
       download: false,
-      paths: { raw: path.join(dir, 'raw'), processed: path.join(dir, 'processed'), samples: path.join(dir, 'samples') },
+      paths: pathsUnder(dir),
     },
   });
   await runPreprocess(config, 'movielens', { log: () => {} });

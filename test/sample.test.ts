@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadConfig, type Config } from '../lib/config';
+import { loadConfig, type Config, pathsUnder } from '../lib/config';
 import { invertIndex, writeProcessed, type ProcessedDomain, type ProcessedInput } from '../lib/processed';
 import { makeRng, randomInt } from '../lib/rng';
 import {
@@ -84,7 +84,7 @@ function configFor(dir: string, sample: Record<string, unknown> = {}, extra: Rec
   return loadConfig({
     env: {},
     overrides: {
-      paths: { processed: path.join(dir, 'processed'), samples: path.join(dir, 'samples') },
+      paths: pathsUnder(dir),
       sample: {
         K: 20,
         drawsPerSetting: 60,

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadConfig, type Config } from '../lib/config';
+import { loadConfig, type Config, pathsUnder } from '../lib/config';
 import { makeRng, sampleWithoutReplacement } from '../lib/rng';
 import {
   crossEntropy,
@@ -173,7 +173,7 @@ test('the oracle lies on X=Y on every prompt; a random answer lies above it on a
 function fixture(): { config: Config; dir: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-score-'));
   const config = cfg({
-    paths: { samples: path.join(dir, 'samples'), responses: path.join(dir, 'responses'), scores: path.join(dir, 'scores') },
+    paths: pathsUnder(dir),
     score: { smoothing: 0.01, logBase: 2 },
     curves: { bootstrap: 5 },
   });
