@@ -6,6 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Config, type DomainName, domainDir } from './config';
 import { escapeHtml, htmlTable } from './html';
+// Type-only: the pipeline calls the report, so this import vanishes from the compiled code (no cycle).
+import type { PipelineResult, StepResult } from './pipeline';
 import { readJson, writeFileAtomic } from './io';
 import type { ProcessedSummary, SampleCounts } from './types';
 import { PAPER_TABLE1, figureHtmlFragment, loadFigureSpecs, plotlyScriptTag } from './figures';
@@ -13,9 +15,9 @@ import { PAPER_TABLE1, figureHtmlFragment, loadFigureSpecs, plotlyScriptTag } fr
 export interface ReportInput {
   domains: DomainName[];
   modelIds: string[];
-  skippedModels: { id: string; reason: string }[];
-  failedDomains: { domain: DomainName; reason: string; fix?: string }[];
-  steps: { stage: string; domain?: string; model?: string; status: string; seconds: number; detail?: string }[];
+  skippedModels: PipelineResult['skippedModels'];
+  failedDomains: PipelineResult['failedDomains'];
+  steps: StepResult[];
 }
 
 function fmt(x: unknown, digits = 3): string {
@@ -95,7 +97,6 @@ export async function writeReport(config: Config, input: ReportInput): Promise<s
 
   const scoreSummary = readIf<unknown>(path.join(domainDir(config, 'scores'), 'summary.json'));
   let figureCount = 0;
-  const figureParts: string[] = [];
   for (const domain of input.domains) {
     parts.push(`<h2>${escapeHtml(domain)}</h2>`);
     const summary = readIf<ProcessedSummary>(path.join(domainDir(config, 'processed', domain), 'summary.json'));
@@ -125,7 +126,6 @@ export async function writeReport(config: Config, input: ReportInput): Promise<s
       }
     }
   }
-  parts.push(...figureParts);
   parts.push(`<h2>Configuration</h2><pre>${escapeHtml(JSON.stringify({ ...config, dataDir: config.dataDir ? '(set)' : null }, null, 2))}</pre>`);
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>User behavior prediction: run report</title>
