@@ -8,12 +8,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type BenchResult, peakRssMb, timed } from './common';
-import { type Config, type DomainName, domainDir, loadConfig } from '../lib/config';
-import { PAPER_TABLE1, runPlot } from '../lib/figures';
-import { scoresFile } from '../lib/score';
-import { writeJsonAtomic, writeJsonl } from '../lib/io';
-import { deriveSeed, makeRng } from '../lib/rng';
-import type { SampleCounts, ScoreRecord, Setup } from '../lib/types';
+import { type Config, type DomainName, domainDir, loadConfig } from '../lib/core/config';
+import { PAPER_TABLE1, runPlot } from '../lib/plot/figures';
+import { scoresFile } from '../lib/score/score';
+import { writeJsonAtomic, writeJsonl } from '../lib/core/io';
+import { deriveSeed, makeRng } from '../lib/core/rng';
+import type { SampleCounts, ScoreRecord, Setup } from '../lib/core/types';
 
 export const OFFLINE_BASELINES = ['random', 'popularity', 'group-popularity', 'item-cf', 'oracle'];
 

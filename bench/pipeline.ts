@@ -3,9 +3,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadConfig, pathsUnder, repoRoot } from '../lib/config';
+import { loadConfig, pathsUnder, repoRoot } from '../lib/core/config';
 import { runPipeline } from '../lib/pipeline';
-import { BASELINE_KINDS } from '../lib/baselines';
+import { BASELINE_KINDS } from '../lib/query/baselines';
 import { peakRssMb, timed, type BenchResult } from './common';
 
 export async function run(): Promise<BenchResult[]> {

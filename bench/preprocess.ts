@@ -9,8 +9,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { BenchResult } from './common';
 import { peakRssMb } from './common';
-import { loadConfig, repoRoot, pathsUnder } from '../lib/config';
-import { generateSynthetic, type SyntheticOptions } from '../lib/synthetic';
+import { loadConfig, repoRoot, pathsUnder } from '../lib/core/config';
+import { generateSynthetic, type SyntheticOptions } from '../lib/data/synthetic';
 
 /** The size of the real Last.fm-1K events file: 19,150,868 events of 992 users. */
 export const FULL_LASTFM: Omit<SyntheticOptions, 'onProgress'> = {
@@ -105,7 +105,7 @@ async function child(domain: 'movielens' | 'lastfm', dataDir: string, out: strin
   const t0 = process.hrtime.bigint();
   require('danfojs-node');
   const importSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  const { runPreprocess } = await import('../lib/preprocess');
+  const { runPreprocess } = await import('../lib/data/preprocess');
   const config = loadConfig({ overrides: { dataDir, download: false, paths: pathsUnder(out) }, env: {} });
   const t1 = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();

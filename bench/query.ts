@@ -4,9 +4,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadConfig } from '../lib/config';
-import { writeJsonl } from '../lib/io';
-import { runQuery } from '../lib/query';
+import { loadConfig } from '../lib/core/config';
+import { writeJsonl } from '../lib/core/io';
+import { runQuery } from '../lib/query/runner';
 import { fakeModel, makeQueryFixture } from '../test/helpers/query-fixture';
 import { peakRssMb, timed, type BenchResult } from './common';
 

@@ -1,9 +1,9 @@
 // Sampling benchmark: every setting of MovieLens (the mirror, preprocessed once into .bench-cache/), default config.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { domainDir, loadConfig, repoRoot, pathsUnder } from '../lib/config';
-import { loadProcessed } from '../lib/processed';
-import { sampleDomain } from '../lib/sample';
+import { domainDir, loadConfig, repoRoot, pathsUnder } from '../lib/core/config';
+import { loadProcessed } from '../lib/data/processed';
+import { sampleDomain } from '../lib/sample/sample';
 import { peakRssMb, timed, type BenchResult } from './common';
 
 function mirrorDir(): string | null {
@@ -30,7 +30,7 @@ export async function run(): Promise<BenchResult[]> {
   if (!fs.existsSync(path.join(processed, 'summary.json'))) {
     // Preprocessing is another stage's benchmark; here it only fills the cache once.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { runPreprocess } = require('../lib/preprocess') as { runPreprocess: (c: typeof config, d: 'movielens', o?: unknown) => unknown };
+    const { runPreprocess } = require('../lib/data/preprocess') as { runPreprocess: (c: typeof config, d: 'movielens', o?: unknown) => unknown };
     await runPreprocess(config, 'movielens', { log: () => {} });
   }
   const load = await timed(() => loadProcessed(processed));

@@ -4,12 +4,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadConfig } from '../lib/config';
-import { entropyCurve, bootstrapCurveStats } from '../lib/curves';
-import { writeJsonl } from '../lib/io';
-import { makeRng, sampleWithoutReplacement, type Rng } from '../lib/rng';
-import { entropy, runScore, loadScores } from '../lib/score';
-import type { ResponseRecord, SampleRecord, Setup } from '../lib/types';
+import { loadConfig } from '../lib/core/config';
+import { entropyCurve, bootstrapCurveStats } from '../lib/score/curves';
+import { writeJsonl } from '../lib/core/io';
+import { makeRng, sampleWithoutReplacement, type Rng } from '../lib/core/rng';
+import { entropy, runScore, loadScores } from '../lib/score/score';
+import type { ResponseRecord, SampleRecord, Setup } from '../lib/core/types';
 import { type BenchResult, peakRssMb, timed } from './common';
 
 const PROMPTS = 5000;

@@ -1,6 +1,6 @@
 // `npm start [-- options]`: the whole analysis without Jupyter. Exit status 0 = everything requested ran,
 // 1 = some stage or domain failed (reported with its reason), 2 = bad command line or configuration.
-import { ConfigError, DOMAINS, type DomainName, loadConfig } from '../lib/config';
+import { ConfigError, DOMAINS, type DomainName, loadConfig } from '../lib/core/config';
 import { STAGES, type StageName, parseStages, runPipeline } from '../lib/pipeline';
 
 const USAGE = `Usage: npm start -- [options]

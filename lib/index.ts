@@ -1,29 +1,9 @@
-// The public surface that notebooks and the CLI import (compiled to build/lib/index.js).
-export * from './config';
-export * from './io';
-export * from './rng';
-export * from './progress';
-export * from './types';
-export * from './processed';
-export * from './models';
-export * from './curves';
-export * from './sample';
-export * from './prompt';
-export * from './parse-answer';
-export * from './baselines';
-export * from './export';
-export * from './figures';
-export * from './plotly-display';
-export * from './score';
-export * from './datasets';
-export * from './movielens';
-export * from './lastfm';
-export * from './regions';
-export * from './synthetic';
-export * from './preprocess';
-export * from './store';
-export * from './tokens';
-export * from './llm';
-export * from './query';
-export * from './batch';
-export * from './html';
+// The public surface that notebooks import (compiled to build/lib/index.js): one namespace per layer, in stage order,
+// e.g. `ubp.sample.runSample`, `ubp.score.optimisticDistribution`. The CLI and tests import the modules directly.
+export * as core from './core';
+export * as data from './data';
+export * as sample from './sample';
+export * as query from './query';
+export * as score from './score';
+export * as plot from './plot';
+export * as pipeline from './pipeline';

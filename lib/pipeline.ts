@@ -5,20 +5,20 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type Config, type DomainName, type ModelConfig, domainDir } from './config';
-import { DatasetUnavailableError, locateDataset } from './datasets';
-import { runPreprocess } from './preprocess';
-import { runSample } from './sample';
-import { modelAvailability, runQuery } from './query';
-import { runScore } from './score';
-import { runPlot } from './figures';
-import { writeReport } from './report';
-import { digestOf, fileIdentity, isUpToDate, outputsDigest, stampFile, writeStamp } from './stamps';
+import { type Config, type DomainName, type ModelConfig, domainDir } from './core/config';
+import { DatasetUnavailableError, locateDataset } from './data/datasets';
+import { runPreprocess } from './data/preprocess';
+import { runSample } from './sample/sample';
+import { modelAvailability, runQuery } from './query/runner';
+import { runScore } from './score/score';
+import { runPlot } from './plot/figures';
+import { writeReport } from './plot/report';
+import { STAGES, type FailedDomain, type SkippedModel, type StageName, type StepResult, type StepStatus } from './core/types';
+import { digestOf, fileIdentity, isUpToDate, outputsDigest, stampFile, writeStamp } from './core/stamps';
 
 const PENDING = 'pending';
 
-export const STAGES = ['preprocess', 'sample', 'query', 'score', 'plot'] as const;
-export type StageName = (typeof STAGES)[number];
+export { STAGES, type FailedDomain, type SkippedModel, type StageName, type StepResult, type StepStatus } from './core/types';
 
 export interface PipelineOptions {
   stages?: StageName[];
@@ -34,26 +34,14 @@ export interface PipelineOptions {
   log?: (line: string) => void;
 }
 
-/** `pending`: answers are waiting in open Batch API jobs; a later run collects them and continues. */
-export type StepStatus = 'ran' | 'up-to-date' | 'skipped' | 'failed' | 'pending';
-
-export interface StepResult {
-  stage: StageName | 'report';
-  domain?: DomainName;
-  model?: string;
-  status: StepStatus;
-  seconds: number;
-  detail?: string;
-}
-
 export interface PipelineResult {
   ok: boolean;
   /** Steps waiting for Batch API answers (submitted without waiting); their domains stop before scoring. */
   pending: number;
   steps: StepResult[];
   models: string[];
-  skippedModels: { id: string; reason: string }[];
-  failedDomains: { domain: DomainName; reason: string; fix?: string }[];
+  skippedModels: SkippedModel[];
+  failedDomains: FailedDomain[];
   reportFile: string | null;
 }
 

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadConfig, type Config, type ModelConfig } from '../lib/config';
-import { BASELINE_KINDS, createBaseline } from '../lib/baselines';
-import { parseAnswer } from '../lib/parse-answer';
-import { invertIndex, type ProcessedDomain } from '../lib/processed';
-import { deriveSeed, makeRng, randomInt, sampleWithoutReplacement } from '../lib/rng';
-import type { SampleRecord, UserRecord } from '../lib/types';
+import { loadConfig, type Config, type ModelConfig } from '../lib/core/config';
+import { BASELINE_KINDS, createBaseline } from '../lib/query/baselines';
+import { parseAnswer } from '../lib/query/parse-answer';
+import { invertIndex, type ProcessedDomain } from '../lib/data/processed';
+import { deriveSeed, makeRng, randomInt, sampleWithoutReplacement } from '../lib/core/rng';
+import type { SampleRecord, UserRecord } from '../lib/core/types';
 
 function baselineModel(kind: string, id = kind): ModelConfig {
   return { id, provider: 'baseline', model: kind, baseURL: null, apiKeyEnv: null, concurrency: 64, inputPricePerMTok: 0, outputPricePerMTok: 0 };

@@ -4,12 +4,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { cancelOpenBatches, forgetBatches, parseBatchResults, splitBatchLines } from '../lib/batch';
-import { loadConfig, repoRoot, type Config, type ModelConfig } from '../lib/config';
-import { requestKey } from '../lib/llm';
-import { renderPrompt } from '../lib/prompt';
-import { loadResponses, runQuery } from '../lib/query';
-import type { StoredAnswer } from '../lib/store';
+import { cancelOpenBatches, forgetBatches, parseBatchResults, splitBatchLines } from '../lib/query/batch';
+import { loadConfig, repoRoot, type Config, type ModelConfig } from '../lib/core/config';
+import { requestKey } from '../lib/query/llm';
+import { renderPrompt } from '../lib/query/prompt';
+import { loadResponses, runQuery } from '../lib/query/runner';
+import type { StoredAnswer } from '../lib/query/store';
 import { FakeOpenAIServer, type BatchLineAction, type FakeBatchBehavior } from './helpers/fake-openai-server';
 import { assertSecretsAbsent, fakeModel, filesUnder, makeQueryFixture, type QueryFixture } from './helpers/query-fixture';
 

@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadConfig, pathsUnder, repoRoot } from '../lib/config';
-import { runPreprocess } from '../lib/preprocess';
-import { runSample } from '../lib/sample';
-import { runQuery } from '../lib/query';
-import { loadScores, runScore } from '../lib/score';
+import { loadConfig, pathsUnder, repoRoot } from '../lib/core/config';
+import { runPreprocess } from '../lib/data/preprocess';
+import { runSample } from '../lib/sample/sample';
+import { runQuery } from '../lib/query/runner';
+import { loadScores, runScore } from '../lib/score/score';
 
 const mirror = process.env.UBP_DATA_DIR ?? path.resolve(repoRoot(), '..', 'shared', 'datasets');
 const hasMirror = fs.existsSync(path.join(mirror, 'ml-1m', 'users.dat'));

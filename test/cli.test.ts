@@ -6,8 +6,8 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { pathsUnder, repoRoot } from '../lib/config';
-import { generateSynthetic } from '../lib/synthetic';
+import { pathsUnder, repoRoot } from '../lib/core/config';
+import { generateSynthetic } from '../lib/data/synthetic';
 import { FakeOpenAIServer } from './helpers/fake-openai-server';
 
 const cli = path.join(repoRoot(), 'build', 'cli', 'main.js');

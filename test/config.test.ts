@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ConfigError, defaultConfig, loadConfig, mergeConfig } from '../lib/config';
+import { ConfigError, defaultConfig, loadConfig, mergeConfig } from '../lib/core/config';
 
 function tmpFile(content: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-config-'));

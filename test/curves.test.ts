@@ -10,8 +10,8 @@ import {
   quantileSorted,
   rollingMean,
   signChanges,
-} from '../lib/curves';
-import { makeRng } from '../lib/rng';
+} from '../lib/score/curves';
+import { makeRng } from '../lib/core/rng';
 
 const close = (a: number, b: number, tol: number, what = '') => assert.ok(Math.abs(a - b) <= tol, `${what} ${a} vs ${b} (tol ${tol})`);
 

@@ -4,8 +4,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { loadConfig, pathsUnder } from '../lib/config';
-import { ChecksumError, DatasetUnavailableError, downloadFile, locateDataset } from '../lib/datasets';
+import { loadConfig, pathsUnder } from '../lib/core/config';
+import { ChecksumError, DatasetUnavailableError, downloadFile, locateDataset } from '../lib/data/datasets';
 import { makeTarGz, makeZip, md5, startServer } from './helpers/data-archives';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-'));

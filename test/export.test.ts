@@ -15,7 +15,7 @@ import {
   figureHtmlFragment,
   plotlyBundlePath,
   plotlyScriptTag,
-} from '../lib/export';
+} from '../lib/plot/export';
 
 const CHROMIUM = chromiumPath();
 const HAVE_CHROMIUM = fs.existsSync(CHROMIUM);

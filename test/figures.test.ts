@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type Config, loadConfig, pathsUnder } from '../lib/config';
-import { polyval } from '../lib/curves';
-import { chromiumPath } from '../lib/export';
+import { type Config, loadConfig, pathsUnder } from '../lib/core/config';
+import { polyval } from '../lib/score/curves';
+import { chromiumPath } from '../lib/plot/export';
 import {
   FIGURE_DATA_FILE,
   ORACLE_STYLE,
@@ -24,9 +24,9 @@ import {
   proxyHistoryFigure,
   runPlot,
   table1Figure,
-} from '../lib/figures';
-import { scoresFile } from '../lib/score';
-import type { SampleCounts, ScoreRecord, Setup } from '../lib/types';
+} from '../lib/plot/figures';
+import { scoresFile } from '../lib/score/score';
+import type { SampleCounts, ScoreRecord, Setup } from '../lib/core/types';
 import { SYNTHETIC_MODELS, synthesizeScores, writeSyntheticInputs } from '../bench/figures';
 
 type Trace = Record<string, unknown> & { meta?: { role?: string; model?: string; setup?: string; setting?: string } };

@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { appendLineDurable, readJsonl, writeJsonl } from '../lib/io';
-import { makeRng, sampleWithoutReplacement, shuffleInPlace, deriveSeed } from '../lib/rng';
-import { digestOf, isUpToDate, writeStamp, canonicalJson } from '../lib/stamps';
-import { invertIndex, loadProcessed, writeProcessed } from '../lib/processed';
-import type { UserRecord } from '../lib/types';
-import { dataFrameHtml, escapeHtml, htmlTable } from '../lib/html';
+import { appendLineDurable, readJsonl, writeJsonl } from '../lib/core/io';
+import { makeRng, sampleWithoutReplacement, shuffleInPlace, deriveSeed } from '../lib/core/rng';
+import { digestOf, isUpToDate, writeStamp, canonicalJson } from '../lib/core/stamps';
+import { invertIndex, loadProcessed, writeProcessed } from '../lib/data/processed';
+import type { UserRecord } from '../lib/core/types';
+import { dataFrameHtml, escapeHtml, htmlTable } from '../lib/plot/html';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-io-'));
 

@@ -4,10 +4,10 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { repoRoot } from '../lib/config';
-import { DataFormatError } from '../lib/datasets';
-import { lastfmDisplayName, lastfmTrackId, parseLastfmEvents, parseLastfmProfiles, trackDisplayName, trackIdFromKeys, trackNames, type LastfmEvents } from '../lib/lastfm';
-import { generateSynthetic } from '../lib/synthetic';
+import { repoRoot } from '../lib/core/config';
+import { DataFormatError } from '../lib/data/datasets';
+import { lastfmDisplayName, lastfmTrackId, parseLastfmEvents, parseLastfmProfiles, trackDisplayName, trackIdFromKeys, trackNames, type LastfmEvents } from '../lib/data/lastfm';
+import { generateSynthetic } from '../lib/data/synthetic';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-'));
 const mirrorProfile = () => {

@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { loadConfig, type Config, type ModelConfig } from '../lib/config';
+import { loadConfig, type Config, type ModelConfig } from '../lib/core/config';
 import {
   backoffMs,
   chatRequestBody,
@@ -12,10 +12,10 @@ import {
   RequestFailedError,
   requestKey,
   retryAfterMs,
-} from '../lib/llm';
-import type { ChatMessage, PromptJob } from '../lib/models';
-import { makeRng } from '../lib/rng';
-import type { SampleRecord } from '../lib/types';
+} from '../lib/query/llm';
+import type { ChatMessage, PromptJob } from '../lib/query/models';
+import { makeRng } from '../lib/core/rng';
+import type { SampleRecord } from '../lib/core/types';
 import { FakeOpenAIServer, findPythonLists } from './helpers/fake-openai-server';
 
 const KEY_ENV = 'UBP_TEST_LLM_KEY';

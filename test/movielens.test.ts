@@ -4,9 +4,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { repoRoot } from '../lib/config';
-import { DataFormatError } from '../lib/datasets';
-import { ML_AGE_NAMES, ML_OCCUPATION_NAMES, parseMlMovies, parseMlRatings, parseMlUsers, type MlMovie, type MlUser } from '../lib/movielens';
+import { repoRoot } from '../lib/core/config';
+import { DataFormatError } from '../lib/data/datasets';
+import { ML_AGE_NAMES, ML_OCCUPATION_NAMES, parseMlMovies, parseMlRatings, parseMlUsers, type MlMovie, type MlUser } from '../lib/data/movielens';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-'));
 const mirror = () => {

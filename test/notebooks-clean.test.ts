@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { repoRoot } from '../lib/config';
+import { repoRoot } from '../lib/core/config';
 
 const dir = path.join(repoRoot(), 'notebooks');
 const notebooks = fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith('.ipynb')).sort() : [];

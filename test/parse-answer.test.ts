@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { extractList, normalizeText, parseAnswer } from '../lib/parse-answer';
-import { pythonList } from '../lib/prompt';
+import { extractList, normalizeText, parseAnswer } from '../lib/query/parse-answer';
+import { pythonList } from '../lib/query/prompt';
 
 /** Real MovieLens-1M ids and titles, exactly as movies.dat has them (note the space in "liberté )"). */
 const MOVIES: [string, string][] = [

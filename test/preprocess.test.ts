@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadConfig, repoRoot, pathsUnder } from '../lib/config';
-import { readJsonl } from '../lib/io';
-import { loadProcessed } from '../lib/processed';
-import { countProxyValues, demographicTables, runPreprocess, type DemographicTables } from '../lib/preprocess';
-import { generateSynthetic } from '../lib/synthetic';
-import type { InteractionRecord, ItemRecord, ProcessedSummary, UserRecord } from '../lib/types';
+import { loadConfig, repoRoot, pathsUnder } from '../lib/core/config';
+import { readJsonl } from '../lib/core/io';
+import { loadProcessed } from '../lib/data/processed';
+import { countProxyValues, demographicTables, runPreprocess, type DemographicTables } from '../lib/data/preprocess';
+import { generateSynthetic } from '../lib/data/synthetic';
+import type { InteractionRecord, ItemRecord, ProcessedSummary, UserRecord } from '../lib/core/types';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-'));
 const quiet = { log: () => undefined };

@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadConfig, repoRoot, type DomainName } from '../lib/config';
-import { PROMPT_TEMPLATES, pythonList, pythonRepr, renderDemography, renderPrompt, renderPromptText } from '../lib/prompt';
-import { parseAnswer } from '../lib/parse-answer';
-import type { SampleRecord, Setup } from '../lib/types';
+import { loadConfig, repoRoot, type DomainName } from '../lib/core/config';
+import { PROMPT_TEMPLATES, pythonList, pythonRepr, renderDemography, renderPrompt, renderPromptText } from '../lib/query/prompt';
+import { parseAnswer } from '../lib/query/parse-answer';
+import type { SampleRecord, Setup } from '../lib/core/types';
 
 const config = loadConfig({ env: {} });
 

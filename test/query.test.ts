@@ -5,12 +5,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { getEncoding } from 'js-tiktoken';
-import { loadConfig, repoRoot, type Config, type ModelConfig } from '../lib/config';
-import { writeJsonl } from '../lib/io';
-import { loadResponses, responsesFile, runQuery, type QueryRunSummary } from '../lib/query';
-import { renderPrompt } from '../lib/prompt';
-import { ResponseStore, storeFileName } from '../lib/store';
-import type { ResponseRecord, SampleRecord } from '../lib/types';
+import { loadConfig, repoRoot, type Config, type ModelConfig } from '../lib/core/config';
+import { writeJsonl } from '../lib/core/io';
+import { loadResponses, responsesFile, runQuery, type QueryRunSummary } from '../lib/query/runner';
+import { renderPrompt } from '../lib/query/prompt';
+import { ResponseStore, storeFileName } from '../lib/query/store';
+import type { ResponseRecord, SampleRecord } from '../lib/core/types';
 import { FakeOpenAIServer } from './helpers/fake-openai-server';
 import { assertSecretsAbsent, fakeModel, filesUnder, makeQueryFixture, type QueryFixture } from './helpers/query-fixture';
 

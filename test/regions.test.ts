@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { repoRoot } from '../lib/config';
-import { parseLastfmProfiles } from '../lib/lastfm';
-import { countryCode, regionOfCountry } from '../lib/regions';
+import { repoRoot } from '../lib/core/config';
+import { parseLastfmProfiles } from '../lib/data/lastfm';
+import { countryCode, regionOfCountry } from '../lib/data/regions';
 
 test('country names map to continents, the United Kingdom to its own region', () => {
   const cases: [string, string | null][] = [
@@ -31,7 +31,7 @@ test('country names map to continents, the United Kingdom to its own region', ()
     ['Macedonia', 'Europe'],
     ['Netherlands Antilles', 'North America'],
     ['Viet Nam', 'Asia'],
-    // two-continent countries follow the package's primary continent (documented in lib/regions.ts)
+    // two-continent countries follow the package's primary continent (documented in lib/data/regions.ts)
     ['Russian Federation', 'Asia'],
     ['Turkey', 'Asia'],
     ['', null],

@@ -5,9 +5,9 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadConfig, repoRoot, pathsUnder } from '../lib/config';
-import { runPreprocess } from '../lib/preprocess';
-import { PAPER_SAMPLE_COUNTS, formatSampleCounts, loadSamples, runSample, sampleCountRows } from '../lib/sample';
+import { loadConfig, repoRoot, pathsUnder } from '../lib/core/config';
+import { runPreprocess } from '../lib/data/preprocess';
+import { PAPER_SAMPLE_COUNTS, formatSampleCounts, loadSamples, runSample, sampleCountRows } from '../lib/sample/sample';
 import { checkRecord, type PlainUser } from './helpers/sample-properties';
 
 const mirror = process.env.UBP_DATA_DIR ?? path.resolve(repoRoot(), '..', 'shared', 'datasets');

@@ -3,9 +3,9 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadConfig, type Config, pathsUnder } from '../lib/config';
-import { invertIndex, writeProcessed, type ProcessedDomain, type ProcessedInput } from '../lib/processed';
-import { makeRng, randomInt } from '../lib/rng';
+import { loadConfig, type Config, pathsUnder } from '../lib/core/config';
+import { invertIndex, writeProcessed, type ProcessedDomain, type ProcessedInput } from '../lib/data/processed';
+import { makeRng, randomInt } from '../lib/core/rng';
 import {
   PAPER_SAMPLE_COUNTS,
   formatSampleCounts,
@@ -15,8 +15,8 @@ import {
   sampleCountRows,
   sampleDomain,
   sampleTrajectory,
-} from '../lib/sample';
-import { FORMAT_VERSION, type SampleRecord, type UserRecord } from '../lib/types';
+} from '../lib/sample/sample';
+import { FORMAT_VERSION, type SampleRecord, type UserRecord } from '../lib/core/types';
 import { checkRecord, type PlainUser } from './helpers/sample-properties';
 
 const quiet = { log: () => {} };

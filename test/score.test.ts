@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadConfig, type Config, pathsUnder } from '../lib/config';
-import { makeRng, sampleWithoutReplacement } from '../lib/rng';
+import { loadConfig, type Config, pathsUnder } from '../lib/core/config';
+import { makeRng, sampleWithoutReplacement } from '../lib/core/rng';
 import {
   crossEntropy,
   crossEntropyTerms,
@@ -17,8 +17,8 @@ import {
   scorePrompt,
   scoreResponses,
   smoothDistribution,
-} from '../lib/score';
-import type { ResponseRecord, SampleRecord, Setup } from '../lib/types';
+} from '../lib/score/score';
+import type { ResponseRecord, SampleRecord, Setup } from '../lib/core/types';
 
 const close = (a: number, b: number, tol = 1e-12, what = '') => assert.ok(Math.abs(a - b) <= tol, `${what} ${a} vs ${b}`);
 const closeArr = (a: number[], b: number[], tol = 1e-12) => {

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { canonicalJson, ResponseStore, storeFileName, storeKey, type StoredAnswer, type StoreKeyInput } from '../lib/store';
+import { canonicalJson, ResponseStore, storeFileName, storeKey, type StoredAnswer, type StoreKeyInput } from '../lib/query/store';
 
 function tmpDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-store-'));

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { getEncoding } from 'js-tiktoken';
-import { repoRoot } from '../lib/config';
-import { countTokens, tokenizerFor, tokenizerKind } from '../lib/tokens';
+import { repoRoot } from '../lib/core/config';
+import { countTokens, tokenizerFor, tokenizerKind } from '../lib/query/tokens';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const llama = (require('llama3-tokenizer-js/bundle/commonjs-llama3-tokenizer-with-baked-data.cjs') as {

@@ -4,8 +4,8 @@
  * Usage: node query-child.js '<json {overrides, domain, models, retry, batch, progressIntervalMs}>'; prints the
  * summaries as JSON on stdout.
  */
-import { loadConfig, type DomainName } from '../../lib/config';
-import { runQuery } from '../../lib/query';
+import { loadConfig, type DomainName } from '../../lib/core/config';
+import { runQuery } from '../../lib/query/runner';
 
 interface ChildArgs {
   overrides: unknown;

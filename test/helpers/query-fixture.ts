@@ -5,11 +5,11 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ModelConfig } from '../../lib/config';
-import { writeJsonl } from '../../lib/io';
-import { writeProcessed } from '../../lib/processed';
-import { makeRng, sampleWithoutReplacement } from '../../lib/rng';
-import { FORMAT_VERSION, type ItemRecord, type ProcessedSummary, type SampleRecord, type UserRecord } from '../../lib/types';
+import type { ModelConfig } from '../../lib/core/config';
+import { writeJsonl } from '../../lib/core/io';
+import { writeProcessed } from '../../lib/data/processed';
+import { makeRng, sampleWithoutReplacement } from '../../lib/core/rng';
+import { FORMAT_VERSION, type ItemRecord, type ProcessedSummary, type SampleRecord, type UserRecord } from '../../lib/core/types';
 
 export interface QueryFixture {
   root: string;

@@ -1,6 +1,6 @@
-// Independent checks of sample records against plain user → item sets (never through lib/sample.ts or the inverted index).
+// Independent checks of sample records against plain user → item sets (never through lib/sample/sample.ts or the inverted index).
 import * as assert from 'node:assert/strict';
-import type { SampleRecord } from '../../lib/types';
+import type { SampleRecord } from '../../lib/core/types';
 
 export interface PlainUser {
   proxies: Record<string, string | null>;

@@ -153,3 +153,31 @@ export interface ScoreRecord {
   /** Items with positive target probability that got zero model mass before smoothing. */
   zeroMassPositive: number;
 }
+
+// ---------- the stages and what a run reports of them (plain data: the report reads it without importing the pipeline) ----------
+
+export const STAGES = ['preprocess', 'sample', 'query', 'score', 'plot'] as const;
+export type StageName = (typeof STAGES)[number];
+
+/** `pending`: answers are waiting in open Batch API jobs; a later run collects them and continues. */
+export type StepStatus = 'ran' | 'up-to-date' | 'skipped' | 'failed' | 'pending';
+
+export interface StepResult {
+  stage: StageName | 'report';
+  domain?: DomainName;
+  model?: string;
+  status: StepStatus;
+  seconds: number;
+  detail?: string;
+}
+
+export interface SkippedModel {
+  id: string;
+  reason: string;
+}
+
+export interface FailedDomain {
+  domain: DomainName;
+  reason: string;
+  fix?: string;
+}

@@ -5,11 +5,11 @@
  * The API key is read from the environment variable the model names and never appears in errors or logs.
  */
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
-import type { Config, ModelConfig } from './config';
+import type { Config, ModelConfig } from '../core/config';
 import type { ChatMessage, ModelAnswer, PromptJob, Responder } from './models';
-import { deriveSeed, makeRng, type Rng } from './rng';
+import { deriveSeed, makeRng, type Rng } from '../core/rng';
 import { normalizeBaseURL, storeKey, type GenerationParams, type StoredAnswer } from './store';
-import type { Usage } from './types';
+import type { Usage } from '../core/types';
 
 export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
 

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { DomainName } from './config';
-import { AtomicLineWriter, readJson, readJsonl, writeJsonAtomic } from './io';
-import { FORMAT_VERSION, type InteractionRecord, type ItemRecord, type ProcessedSummary, type UserRecord } from './types';
+import type { DomainName } from '../core/config';
+import { AtomicLineWriter, readJson, readJsonl, writeJsonAtomic } from '../core/io';
+import { FORMAT_VERSION, type InteractionRecord, type ItemRecord, type ProcessedSummary, type UserRecord } from '../core/types';
 
 /** A processed domain in memory: users and items as records, interactions as typed arrays both ways. */
 export interface ProcessedDomain {

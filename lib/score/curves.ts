@@ -17,7 +17,7 @@
  *   such change is written to `notes`, and `window`/`order` report what was actually used.
  */
 import { lusolve } from 'mathjs';
-import { makeRng, randomInt } from './rng';
+import { makeRng, randomInt } from '../core/rng';
 
 export interface CurveOptions {
   bins: number;

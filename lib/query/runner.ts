@@ -1,12 +1,12 @@
 /**
  * The query stage: samples + model configuration → data/responses/<model>/<domain>.jsonl.
  *
- * Hosted and local API models answer through lib/llm.ts; every answer goes into the response store the moment it
+ * Hosted and local API models answer through lib/query/llm.ts; every answer goes into the response store the moment it
  * arrives, and a rerun sends only the prompts whose key is not stored. Offline baselines answer in-process (free and
  * deterministic, so they are not stored). The responses file is rewritten atomically from the store at the end of
  * every run, interrupted or not.
  *
- * With `batch`, OpenAI and OpenAI-compatible models send their missing prompts through the Batch API (lib/batch.ts)
+ * With `batch`, OpenAI and OpenAI-compatible models send their missing prompts through the Batch API (lib/query/batch.ts)
  * into the same store. Either way a run first collects the model's finished open batches and never sends a prompt
  * that still waits in an open batch.
  */
@@ -15,8 +15,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createBaseline } from './baselines';
 import { openBatchKeys, runBatches, type BatchJob, type BatchRunReport } from './batch';
-import { domainDir, type Config, type DomainName, type ModelConfig } from './config';
-import { readJsonl, writeJsonl } from './io';
+import { domainDir, type Config, type DomainName, type ModelConfig } from '../core/config';
+import { readJsonl, writeJsonl } from '../core/io';
 import {
   costUsd,
   createApiResponder,
@@ -29,13 +29,13 @@ import {
 } from './llm';
 import type { PromptJob } from './models';
 import { parseAnswer } from './parse-answer';
-import { loadProcessed, type ProcessedDomain } from './processed';
-import { Progress } from './progress';
+import { loadProcessed, type ProcessedDomain } from '../data/processed';
+import { Progress } from '../core/progress';
 import { renderPrompt } from './prompt';
-import { loadSamples } from './sample';
+import { loadSamples } from '../sample/sample';
 import { ResponseStore, storeFileName } from './store';
 import { tokenizerFor } from './tokens';
-import { FORMAT_VERSION, type ParseDiagnostics, type ResponseRecord, type SampleRecord, type Usage } from './types';
+import { FORMAT_VERSION, type ParseDiagnostics, type ResponseRecord, type SampleRecord, type Usage } from '../core/types';
 
 export { modelAvailability } from './llm';
 
@@ -52,7 +52,7 @@ export interface QueryOptions {
   /** Minimum ms between progress lines (default 2000). */
   progressIntervalMs?: number;
   /**
-   * OpenAI Batch API mode (lib/batch.ts): API models' missing prompts are submitted as batches (at batch prices), and
+   * OpenAI Batch API mode (lib/query/batch.ts): API models' missing prompts are submitted as batches (at batch prices), and
    * the run waits for them when config.query.batchWait is true (else it returns and a later run collects them).
    * Baselines are answered offline as usual.
    */

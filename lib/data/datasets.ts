@@ -12,7 +12,7 @@ import { Transform } from 'node:stream';
 import * as zlib from 'node:zlib';
 import * as tar from 'tar-stream';
 import * as yauzl from 'yauzl';
-import { type Config, type DomainName, resolvePath } from './config';
+import { type Config, type DomainName, resolvePath } from '../core/config';
 
 /** Bad content in a raw data file: names the file, the line (1-based), the field and what was expected. */
 export class DataFormatError extends Error {

@@ -10,13 +10,13 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type Config, type DomainName, domainDir } from './config';
-import { type Curve, type CurveOptions, type XY, entropyCurve, quantileSorted } from './curves';
+import { type Config, type DomainName, domainDir } from '../core/config';
+import { type Curve, type CurveOptions, type XY, entropyCurve, quantileSorted } from '../score/curves';
 import { type FigureFormat, type NamedFigure, type PlotlyFigure, checkFormats, exportFigures } from './export';
-import { readJson, writeJsonAtomic } from './io';
-import { PAPER_SAMPLE_COUNTS } from './sample';
-import { SETUPS, entropyUnit, loadScores, scoresFile } from './score';
-import type { SampleCounts, ScoreRecord, Setup } from './types';
+import { readJson, writeJsonAtomic } from '../core/io';
+import { PAPER_SAMPLE_COUNTS } from '../sample/sample';
+import { SETUPS, entropyUnit, loadScores, scoresFile } from '../score/score';
+import type { SampleCounts, ScoreRecord, Setup } from '../core/types';
 
 export { figureHtmlFragment, plotlyScriptTag } from './export';
 export type { PlotlyFigure } from './export';

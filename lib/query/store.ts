@@ -10,9 +10,9 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { appendLine } from './io';
+import { appendLine } from '../core/io';
 import type { ChatMessage } from './models';
-import { FORMAT_VERSION, type Usage } from './types';
+import { FORMAT_VERSION, type Usage } from '../core/types';
 
 /** Generation parameters that change the answer; part of the key. Snake case as sent to the API. */
 export interface GenerationParams {

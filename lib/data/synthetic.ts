@@ -7,13 +7,13 @@
  * users who share a demographic value share taste and the proxies matter. MovieLens users concentrate in a few
  * large (age, gender, occupation) groups so the paper's "at least 30 users" filter keeps some of them.
  *
- * CLI: node build/lib/synthetic.js --domain lastfm --users 120 --events 400000 --seed 7 --out DIR
+ * CLI: node build/lib/data/synthetic.js --domain lastfm --users 120 --events 400000 --seed 7 --out DIR
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import type { DomainName } from './config';
-import { makeRng, deriveSeed, type Rng } from './rng';
+import type { DomainName } from '../core/config';
+import { makeRng, deriveSeed, type Rng } from '../core/rng';
 import { ML_AGE_NAMES } from './movielens';
 import { regionOfCountry } from './regions';
 
@@ -458,7 +458,7 @@ if (require.main === module) {
     });
     process.stderr.write(`[synthetic] wrote ${files.join(', ')} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   } catch (e) {
-    process.stderr.write(`synthetic: ${(e as Error).message}\nusage: node build/lib/synthetic.js --domain movielens|lastfm --users N --items N --interactions N (--events N) --seed S --out DIR [--gzip] [--no-timestamps]\n`);
+    process.stderr.write(`synthetic: ${(e as Error).message}\nusage: node build/lib/data/synthetic.js --domain movielens|lastfm --users N --items N --interactions N (--events N) --seed S --out DIR [--gzip] [--no-timestamps]\n`);
     process.exit(2);
   }
 }

@@ -7,7 +7,7 @@
  * text's count is the sum of its pieces' counts. Pieces repeat endlessly across prompts (title words, list
  * punctuation), so counting piece by piece with a cache is exact and many times faster than encoding every prompt.
  */
-import type { ModelConfig } from './config';
+import type { ModelConfig } from '../core/config';
 import type { ChatMessage } from './models';
 
 export interface Tokenizer {

@@ -13,14 +13,14 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as Dfd from 'danfojs-node';
-import { type Config, type DomainName, domainDir } from './config';
+import { type Config, type DomainName, domainDir } from '../core/config';
 import { locateDataset, type LocatedDataset } from './datasets';
 import { parseLastfmEvents, parseLastfmProfiles, trackItemFields, type LastfmEvents, type LastfmProfile } from './lastfm';
 import { ML_AGE_NAMES, ML_GENDER_NAMES, ML_OCCUPATION_NAMES, parseMlUsers, readMovielens, type MlRaw, type MlUser } from './movielens';
 import { writeProcessed } from './processed';
-import { Progress } from './progress';
+import { Progress } from '../core/progress';
 import { regionOfCountry } from './regions';
-import { FORMAT_VERSION, type DropReason, type ItemRecord, type ProcessedSummary, type UserRecord } from './types';
+import { FORMAT_VERSION, type DropReason, type ItemRecord, type ProcessedSummary, type UserRecord } from '../core/types';
 
 type Log = (s: string) => void;
 type DataFrame = Dfd.DataFrame;

@@ -5,10 +5,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { repoRoot } from './config';
+import { repoRoot } from '../core/config';
 import { escapeHtml } from './html';
-import { writeFileAtomic } from './io';
-import { Progress } from './progress';
+import { writeFileAtomic } from '../core/io';
+import { Progress } from '../core/progress';
 
 /** A Plotly figure as plain JSON: what `Plotly.newPlot(div, data, layout)` takes. */
 export interface PlotlyFigure {

@@ -39,12 +39,12 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { domainDir, type Config, type DomainName } from './config';
-import { readJsonl, writeJsonAtomic, writeJsonl } from './io';
-import { loadProcessed, type ProcessedDomain } from './processed';
-import { Progress } from './progress';
-import { deriveSeed, makeRng, randomInt, shuffleInPlace, type Rng } from './rng';
-import { FORMAT_VERSION, type SampleCounts, type SampleRecord, type Setup } from './types';
+import { domainDir, type Config, type DomainName } from '../core/config';
+import { readJsonl, writeJsonAtomic, writeJsonl } from '../core/io';
+import { loadProcessed, type ProcessedDomain } from '../data/processed';
+import { Progress } from '../core/progress';
+import { deriveSeed, makeRng, randomInt, shuffleInPlace, type Rng } from '../core/rng';
+import { FORMAT_VERSION, type SampleCounts, type SampleRecord, type Setup } from '../core/types';
 
 /** Why a trajectory stopped (or a length was skipped), per setting and history length. */
 export type SampleStopReason =

@@ -5,7 +5,7 @@
  * candidate list. Nothing is invented: what cannot be matched is reported, never filled in.
  */
 import { distance } from 'fastest-levenshtein';
-import type { ParseDiagnostics } from './types';
+import type { ParseDiagnostics } from '../core/types';
 
 export interface Candidate {
   id: string;

@@ -3,9 +3,9 @@
  * request. Every word the models see lives in PROMPT_TEMPLATES below; edit it there and nowhere else (editing it changes
  * the response-store keys, so edited prompts are asked afresh).
  */
-import type { Config, DomainName } from './config';
+import type { Config, DomainName } from '../core/config';
 import type { ChatMessage } from './models';
-import type { SampleRecord } from './types';
+import type { SampleRecord } from '../core/types';
 
 export interface DomainPromptTemplate {
   /** The system message. */
@@ -172,7 +172,7 @@ export function renderDemography(demography: Record<string, string>, template: D
   const sentence = template.demography[key];
   if (sentence === undefined) {
     throw new Error(
-      `prompt templates (lib/prompt.ts PROMPT_TEMPLATES.${domain}.demography): no sentence for the proxies "${key}"; known: ${Object.keys(template.demography).join(', ')}`,
+      `prompt templates (lib/query/prompt.ts PROMPT_TEMPLATES.${domain}.demography): no sentence for the proxies "${key}"; known: ${Object.keys(template.demography).join(', ')}`,
     );
   }
   const phrases: Record<string, string> = {};

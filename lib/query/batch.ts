@@ -18,8 +18,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from 'openai';
-import { domainDir, type Config, type ModelConfig } from './config';
-import { appendLineDurable, writeFileAtomic } from './io';
+import { domainDir, type Config, type ModelConfig } from '../core/config';
+import { appendLineDurable, writeFileAtomic } from '../core/io';
 import {
   answerFromCompletion,
   backoffMs,
@@ -33,10 +33,10 @@ import {
   type RetryPolicy,
 } from './llm';
 import type { ChatMessage } from './models';
-import { Progress } from './progress';
-import { deriveSeed, makeRng } from './rng';
+import { Progress } from '../core/progress';
+import { deriveSeed, makeRng } from '../core/rng';
 import { storeFileName, type GenerationParams, type ResponseStore } from './store';
-import { FORMAT_VERSION, type Usage } from './types';
+import { FORMAT_VERSION, type Usage } from '../core/types';
 
 export const BATCH_ENDPOINT = '/v1/chat/completions';
 /** Statuses after which a batch changes no more. */

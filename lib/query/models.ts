@@ -2,8 +2,8 @@
  * One interface for everything that answers prompts: hosted APIs, OpenAI-compatible servers and offline baselines.
  * Scoring never knows which one produced an answer.
  */
-import type { ModelConfig } from './config';
-import type { SampleRecord, Usage } from './types';
+import type { ModelConfig } from '../core/config';
+import type { SampleRecord, Usage } from '../core/types';
 
 export interface ChatMessage {
   role: 'system' | 'user';

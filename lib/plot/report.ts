@@ -4,19 +4,17 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type Config, type DomainName, domainDir } from './config';
+import { type Config, type DomainName, domainDir } from '../core/config';
 import { escapeHtml, htmlTable } from './html';
-// Type-only: the pipeline calls the report, so this import vanishes from the compiled code (no cycle).
-import type { PipelineResult, StepResult } from './pipeline';
-import { readJson, writeFileAtomic } from './io';
-import type { ProcessedSummary, SampleCounts } from './types';
+import { readJson, writeFileAtomic } from '../core/io';
+import type { FailedDomain, ProcessedSummary, SampleCounts, SkippedModel, StepResult } from '../core/types';
 import { PAPER_TABLE1, figureHtmlFragment, loadFigureSpecs, plotlyScriptTag } from './figures';
 
 export interface ReportInput {
   domains: DomainName[];
   modelIds: string[];
-  skippedModels: PipelineResult['skippedModels'];
-  failedDomains: PipelineResult['failedDomains'];
+  skippedModels: SkippedModel[];
+  failedDomains: FailedDomain[];
   steps: StepResult[];
 }
 

@@ -17,14 +17,14 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type Config, type DomainName, domainDir } from './config';
+import { type Config, type DomainName, domainDir } from '../core/config';
 import { bootstrapCurveStats, entropyCurve, type Interval } from './curves';
-import { readJson, readJsonl, writeJsonAtomic, writeJsonl } from './io';
-import { Progress } from './progress';
-import { deriveSeed } from './rng';
-import { loadResponses, responsesFile } from './query';
-import { loadSamples } from './sample';
-import { FORMAT_VERSION, type ResponseRecord, type SampleRecord, type ScoreRecord, type Setup } from './types';
+import { readJson, readJsonl, writeJsonAtomic, writeJsonl } from '../core/io';
+import { Progress } from '../core/progress';
+import { deriveSeed } from '../core/rng';
+import { loadResponses, responsesFile } from '../query/runner';
+import { loadSamples } from '../sample/sample';
+import { FORMAT_VERSION, type ResponseRecord, type SampleRecord, type ScoreRecord, type Setup } from '../core/types';
 
 export const SETUPS: readonly Setup[] = ['A', 'B', 'C'];
 export const SCORE_SUMMARY_VERSION = 1;
@@ -201,7 +201,7 @@ export interface SetupSummary {
   meanCrossEntropy: number | null;
   /** Mean of crossEntropy − targetEntropy. */
   meanGap: number | null;
-  /** Turning point of the fitted curve with its percentile bootstrap interval (lib/curves.ts defines it). */
+  /** Turning point of the fitted curve with its percentile bootstrap interval (lib/score/curves.ts defines it). */
   turningPoint: Interval | null;
   inflectionPoints: Interval[];
   curve: { n: number; window: number; order: number; range: [number, number]; fitRange: [number, number] | null; coefficients: number[]; notes: string[] };

@@ -3,12 +3,12 @@
  * Each renders its picks as a Python list of item names, so its answers go through the same parser as an LLM's.
  */
 import { performance } from 'node:perf_hooks';
-import type { Config, ModelConfig } from './config';
+import type { Config, ModelConfig } from '../core/config';
 import type { ModelAnswer, PromptJob, Responder } from './models';
-import type { ProcessedDomain } from './processed';
+import type { ProcessedDomain } from '../data/processed';
 import { pythonList } from './prompt';
-import { deriveSeed, makeRng, sampleWithoutReplacement } from './rng';
-import type { SampleRecord } from './types';
+import { deriveSeed, makeRng, sampleWithoutReplacement } from '../core/rng';
+import type { SampleRecord } from '../core/types';
 
 export const BASELINE_KINDS = ['random', 'popularity', 'group-popularity', 'item-cf', 'oracle'] as const;
 export type BaselineKind = (typeof BASELINE_KINDS)[number];

@@ -1,0 +1,7 @@
+// The core layer's public surface (ubp.core in the notebooks).
+export * from './config';
+export * from './io';
+export * from './progress';
+export * from './rng';
+export * from './stamps';
+export * from './types';

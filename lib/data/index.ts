@@ -1,0 +1,8 @@
+// The data layer's public surface (ubp.data in the notebooks).
+export * from './datasets';
+export * from './lastfm';
+export * from './movielens';
+export * from './preprocess';
+export * from './processed';
+export * from './regions';
+export * from './synthetic';

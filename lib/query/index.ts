@@ -1,0 +1,10 @@
+// The query layer's public surface (ubp.query in the notebooks).
+export * from './baselines';
+export * from './batch';
+export * from './llm';
+export * from './models';
+export * from './parse-answer';
+export * from './prompt';
+export * from './runner';
+export * from './store';
+export * from './tokens';

@@ -1,0 +1,2 @@
+// The sample layer's public surface (ubp.sample in the notebooks).
+export * from './sample';

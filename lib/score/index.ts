@@ -1,0 +1,3 @@
+// The score layer's public surface (ubp.score in the notebooks).
+export * from './curves';
+export * from './score';
