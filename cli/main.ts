@@ -1,6 +1,6 @@
 // `npm start [-- options]`: the whole analysis without Jupyter. Exit status 0 = everything requested ran,
 // 1 = some stage or domain failed (reported with its reason), 2 = bad command line or configuration.
-import { ConfigError, DOMAINS, type DomainName, loadConfig } from '../lib/core/config';
+import { ConfigError, DOMAINS, type DomainName, loadConfig, withCatalogueModels } from '../lib/core/config';
 import { STAGES, type StageName, parseStages, runPipeline } from '../lib/pipeline';
 
 const USAGE = `Usage: npm start -- [options]
@@ -11,8 +11,8 @@ Options:
   --config FILE       JSON merged over config/default.json (unknown keys and wrong types are rejected)
   --stages LIST       comma-separated subset of: ${STAGES.join(', ')}
   --domains LIST      comma-separated subset of: ${DOMAINS.join(', ')}
-  --models LIST       model ids from the configuration (default: the offline baselines plus every
-                      API model whose key or server is available)
+  --models LIST       model ids from the configuration or the catalogue config/models.json (default:
+                      the offline baselines plus every configured API model whose key or server is available)
   --dry-run           query stage: print prompts to send, tokens and estimated cost; send nothing
   --batch             query stage: send OpenAI models' prompts through the Batch API (half price)
   --force [LIST]      recompute stages even when up to date (all requested stages, or the listed ones)
@@ -112,7 +112,7 @@ async function main(): Promise<number> {
   }
   let config;
   try {
-    config = loadConfig({ configFile: args.configFile });
+    config = withCatalogueModels(loadConfig({ configFile: args.configFile }), args.models ?? []);
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(`configuration error: ${e.message}`);

@@ -108,7 +108,10 @@ export interface ParseDiagnostics {
 
 export interface Usage {
   inputTokens: number;
+  /** Billed output tokens, reasoning tokens included. */
   outputTokens: number;
+  /** Hidden reasoning tokens (part of outputTokens), when the server reports them (usage.completion_tokens_details). */
+  reasoningTokens?: number;
 }
 
 export interface ResponseRecord {

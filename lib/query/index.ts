@@ -1,6 +1,8 @@
 // The query layer's public surface (ubp.query in the notebooks).
+export * from './adapt';
 export * from './baselines';
 export * from './batch';
+export * from './families';
 export * from './llm';
 export * from './models';
 export * from './parse-answer';

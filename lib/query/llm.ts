@@ -4,8 +4,10 @@
  * they are seeded, bounded by the configuration, and visible in the run's summary.
  * The API key is read from the environment variable the model names and never appears in errors or logs.
  */
-import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError, AzureOpenAI } from 'openai';
 import type { Config, ModelConfig } from '../core/config';
+import { adapterFor, adaptationFromError, describeAdaptation } from './adapt';
+import { modelFamily } from './families';
 import type { ChatMessage, ModelAnswer, PromptJob, Responder } from './models';
 import { deriveSeed, makeRng, type Rng } from '../core/rng';
 import { normalizeBaseURL, storeKey, type GenerationParams, type StoredAnswer } from './store';
@@ -13,29 +15,67 @@ import type { Usage } from '../core/types';
 
 export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
 
-/** The base URL requests go to (OpenAI's own when a model of provider "openai" names none). */
-export function effectiveBaseURL(model: ModelConfig): string {
+/** Azure OpenAI's endpoint, deployment and api-version, read from the variables the entry names. */
+export function azureTarget(model: ModelConfig, env: NodeJS.ProcessEnv = process.env): { endpoint: string; deployment: string; apiVersion: string; baseURL: string } {
+  const a = model.azure;
+  if (!a) throw new Error(`model "${model.id}" has provider azure-openai but no "azure" block in its entry`);
+  const read = (name: string, what: string) => {
+    const v = env[name];
+    if (v === undefined || v.trim() === '') throw new Error(`model "${model.id}" needs its Azure ${what}: set the environment variable ${name}`);
+    return v.trim();
+  };
+  const endpoint = read(a.endpointEnv, 'endpoint (https://RESOURCE.openai.azure.com)').replace(/\/+$/, '');
+  const deployment = read(a.deploymentEnv, 'deployment name');
+  const apiVersion = read(a.apiVersionEnv, 'api-version');
+  return { endpoint, deployment, apiVersion, baseURL: `${endpoint}/openai/deployments/${encodeURIComponent(deployment)}` };
+}
+
+/** The base URL requests go to (OpenAI's own when a model of provider "openai" names none; Azure's deployment URL). */
+export function effectiveBaseURL(model: ModelConfig, env: NodeJS.ProcessEnv = process.env): string {
   const url = normalizeBaseURL(model.baseURL);
   if (url) return url;
   if (model.provider === 'openai') return OPENAI_BASE_URL;
+  if (model.provider === 'azure-openai') return azureTarget(model, env).baseURL;
   throw new Error(`model "${model.id}" (provider ${model.provider}) has no baseURL in the configuration`);
 }
 
-export function generationParams(config: Config): GenerationParams {
-  return { temperature: config.query.temperature, seed: config.query.seed, max_tokens: config.query.maxTokens };
+/**
+ * The generation parameters sent for a model: the query defaults, then the rules of its family (lib/query/families.ts),
+ * then the entry's own `params` (null removes a parameter). Without a model (or for a plain chat model with no
+ * `params`) this is exactly {temperature, seed, max_tokens}, so existing store keys are unchanged.
+ */
+export function generationParams(config: Config, model?: Pick<ModelConfig, 'model' | 'params'>): GenerationParams {
+  const params: Record<string, unknown> = { temperature: config.query.temperature, seed: config.query.seed, max_tokens: config.query.maxTokens };
+  const family = model ? modelFamily(model.model) : undefined;
+  if (family) {
+    if (family.maxTokensParam) {
+      params[family.maxTokensParam] = params.max_tokens;
+      delete params.max_tokens;
+    }
+    for (const p of family.omit) delete params[p];
+  }
+  for (const [k, v] of Object.entries(model?.params ?? {})) {
+    if (v === null) delete params[k];
+    else params[k] = v;
+  }
+  return params as GenerationParams;
 }
 
 /** The exact chat-completions body sent for a prompt (also the body of a Batch API request line). */
 export function chatRequestBody(model: ModelConfig, config: Config, messages: ChatMessage[]) {
-  return { model: model.model, messages: messages.map((m) => ({ role: m.role, content: m.content })), ...generationParams(config) };
+  return { model: model.model, messages: messages.map((m) => ({ role: m.role, content: m.content })), ...generationParams(config, model) };
 }
 
-/** The store key of a prompt for a model: what the answer depends on, never the API key. */
-export function requestKey(model: ModelConfig, config: Config, messages: ChatMessage[]): string {
-  const baseURL = model.provider === 'baseline' ? null : effectiveBaseURL(model);
-  return storeKey({ provider: model.provider, baseURL, model: model.model, messages, params: generationParams(config) });
+/** The store key of a prompt for a model: what the answer depends on (exactly the parameters sent), never the API key. */
+export function requestKey(model: ModelConfig, config: Config, messages: ChatMessage[], env: NodeJS.ProcessEnv = process.env): string {
+  const baseURL = model.provider === 'baseline' ? null : effectiveBaseURL(model, env);
+  return storeKey({ provider: model.provider, baseURL, model: model.model, messages, params: generationParams(config, model) });
 }
 
+/**
+ * USD for a usage. Reasoning tokens are billed as output and are already part of `outputTokens` (answerFromCompletion
+ * makes sure of that), so they are not added again.
+ */
 export function costUsd(model: Pick<ModelConfig, 'inputPricePerMTok' | 'outputPricePerMTok'>, usage: Usage, discount = 1): number {
   return ((usage.inputTokens * model.inputPricePerMTok + usage.outputTokens * model.outputPricePerMTok) / 1e6) * discount;
 }
@@ -44,8 +84,26 @@ export function costUsd(model: Pick<ModelConfig, 'inputPricePerMTok' | 'outputPr
 export interface CompletionLike {
   model?: string;
   system_fingerprint?: string | null;
-  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
+  usage?: {
+    prompt_tokens?: number;
+    completion_tokens?: number;
+    total_tokens?: number;
+    completion_tokens_details?: { reasoning_tokens?: number | null } | null;
+  } | null;
   choices?: { message?: { content?: string | null; refusal?: string | null } | null; finish_reason?: string | null }[];
+}
+
+/**
+ * Tokens of a completion. OpenAI counts reasoning tokens inside completion_tokens; a server that reports them only in
+ * total_tokens (total = prompt + completion + reasoning) has them added, so output always includes what is billed.
+ */
+export function usageFromCompletion(usage: CompletionLike['usage']): Usage {
+  const inputTokens = usage?.prompt_tokens ?? 0;
+  let outputTokens = usage?.completion_tokens ?? 0;
+  const reasoning = usage?.completion_tokens_details?.reasoning_tokens;
+  if (typeof reasoning !== 'number') return { inputTokens, outputTokens };
+  if (reasoning > 0 && usage?.total_tokens === inputTokens + outputTokens + reasoning) outputTokens += reasoning;
+  return { inputTokens, outputTokens, reasoningTokens: reasoning };
 }
 
 export function answerFromCompletion(completion: CompletionLike, latencyMs: number): ModelAnswer {
@@ -55,7 +113,7 @@ export function answerFromCompletion(completion: CompletionLike, latencyMs: numb
   const text = choice.message?.content ?? choice.message?.refusal ?? '';
   return {
     text,
-    usage: { inputTokens: completion.usage?.prompt_tokens ?? 0, outputTokens: completion.usage?.completion_tokens ?? 0 },
+    usage: usageFromCompletion(completion.usage),
     model: completion.model ?? '',
     fingerprint: completion.system_fingerprint ?? null,
     latencyMs,
@@ -71,10 +129,12 @@ export function storedAnswerFor(
   via: 'sync' | 'batch',
   extra: { discount?: number; meta?: Record<string, unknown>; answeredAt?: Date } = {},
 ): StoredAnswer {
+  const adapted = answer.adaptations?.length ? { adapted: answer.adaptations } : {};
+  const meta = extra.meta || answer.adaptations?.length ? { ...extra.meta, ...adapted } : undefined;
   return {
     v: 1,
     key,
-    request: { provider: model.provider, baseURL: effectiveBaseURL(model), model: model.model, params: generationParams(config) },
+    request: { provider: model.provider, baseURL: effectiveBaseURL(model), model: model.model, params: generationParams(config, model) },
     raw: answer.text,
     usage: answer.usage,
     model: answer.model,
@@ -83,7 +143,7 @@ export function storedAnswerFor(
     costUsd: costUsd(model, answer.usage, extra.discount ?? 1),
     via,
     answeredAt: (extra.answeredAt ?? new Date()).toISOString(),
-    ...(extra.meta ? { meta: extra.meta } : {}),
+    ...(meta ? { meta } : {}),
   };
 }
 
@@ -198,8 +258,10 @@ export interface ApiResponderOptions {
 }
 
 export interface ApiResponder extends Responder {
-  /** HTTP requests made so far, retries included. */
-  readonly stats: { requests: number; retries: number; failures: number };
+  /** HTTP requests made so far, retries included; `rejected`: requests answered 400 for a parameter, then adapted. */
+  readonly stats: { requests: number; retries: number; failures: number; rejected: number };
+  /** Adaptations in force for this server and model (learned by this or an earlier responder of the run). */
+  adaptations(): string[];
   keyFor(messages: ChatMessage[]): string;
 }
 
@@ -207,12 +269,12 @@ export function createApiResponder(model: ModelConfig, config: Config, opts: Api
   if (model.provider === 'baseline') throw new Error(`model "${model.id}" is a baseline; it is answered offline, not through an API`);
   const env = opts.env ?? process.env;
   const apiKey = apiKeyFor(model, env);
-  if (model.provider === 'openai' && !apiKey) {
+  if ((model.provider === 'openai' || model.provider === 'azure-openai') && !apiKey) {
     throw new Error(
       `model "${model.id}" needs an API key: set the environment variable ${model.apiKeyEnv ?? '(none configured: add "apiKeyEnv" to the model entry)'}`,
     );
   }
-  const baseURL = effectiveBaseURL(model);
+  const baseURL = effectiveBaseURL(model, env);
   const policy: RetryPolicy = {
     maxRetries: opts.retry?.maxRetries ?? config.query.maxRetries,
     baseDelayMs: opts.retry?.baseDelayMs ?? 1000,
@@ -221,18 +283,19 @@ export function createApiResponder(model: ModelConfig, config: Config, opts: Api
   const rng = opts.rng ?? makeRng(deriveSeed(config.seed, 'retry-jitter', model.id));
   const log = opts.log ?? (() => {});
   const secrets = [apiKey];
-  const client = new OpenAI({
-    // Local servers take any key; the SDK insists on one.
-    apiKey: apiKey ?? 'no-key',
-    baseURL,
-    maxRetries: 0,
-    timeout: opts.timeoutMs ?? config.query.timeoutMs,
-    logLevel: 'off',
-  });
-  const stats = { requests: 0, retries: 0, failures: 0 };
+  const client = apiClient(model, { apiKey, env, timeoutMs: opts.timeoutMs ?? config.query.timeoutMs });
+  const adapter = adapterFor(baseURL, model.model);
+  const stats = { requests: 0, retries: 0, failures: 0, rejected: 0 };
 
   async function answer(job: PromptJob, signal?: AbortSignal): Promise<ModelAnswer> {
-    const body = chatRequestBody(model, config, job.messages);
+    return adapter.run(() => send(job, signal));
+  }
+
+  async function send(job: PromptJob, signal?: AbortSignal): Promise<ModelAnswer> {
+    const configured = chatRequestBody(model, config, job.messages);
+    let body = adapter.apply(configured);
+    // Each adaptation removes or renames a parameter of the body, so a request adapts at most once per parameter.
+    let adaptationsLeft = Object.keys(configured).length;
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) throw new RequestFailedError('request aborted', 'aborted', undefined, attempt - 1);
       const started = Date.now();
@@ -245,8 +308,20 @@ export function createApiResponder(model: ModelConfig, config: Config, opts: Api
       try {
         stats.requests++;
         const completion = await client.chat.completions.create(body, { signal: perRequest.signal });
-        return answerFromCompletion(completion as CompletionLike, Date.now() - started);
+        const answered = answerFromCompletion(completion as CompletionLike, Date.now() - started);
+        return adapter.adaptations.length ? { ...answered, adaptations: adapter.adaptations.map(describeAdaptation) } : answered;
       } catch (err) {
+        const adaptation = signal?.aborted || adaptationsLeft <= 0 ? undefined : adaptationFromError(err, body);
+        if (adaptation) {
+          stats.rejected++;
+          adaptationsLeft--;
+          if (adapter.learn(adaptation)) {
+            log(`${model.id}: the server rejected ${adaptation.code} "${adaptation.param}"; adapting for the rest of the run: ${describeAdaptation(adaptation)}`);
+          }
+          body = adapter.apply(configured);
+          attempt--;
+          continue;
+        }
         failure = classify(err);
         if (signal?.aborted) failure = { kind: 'aborted', retryable: false, message: 'request aborted' };
       } finally {
@@ -272,9 +347,25 @@ export function createApiResponder(model: ModelConfig, config: Config, opts: Api
   return {
     config: model,
     stats,
+    adaptations: () => adapter.adaptations.map(describeAdaptation),
     answer,
-    keyFor: (messages) => requestKey(model, config, messages),
+    keyFor: (messages) => requestKey(model, config, messages, env),
   };
+}
+
+/**
+ * The SDK client for a model: AzureOpenAI for provider azure-openai (deployment URL and api-version from the variables
+ * the entry names, key sent as the api-key header), OpenAI otherwise. The SDK's own retries are off (see above).
+ */
+export function apiClient(model: ModelConfig, opts: { apiKey?: string; env?: NodeJS.ProcessEnv; timeoutMs: number }): OpenAI {
+  const common = { maxRetries: 0, timeout: opts.timeoutMs, logLevel: 'off' as const };
+  if (model.provider === 'azure-openai') {
+    const azure = azureTarget(model, opts.env ?? process.env);
+    // baseURL is given explicitly (not `endpoint`) so an OPENAI_BASE_URL in the environment cannot redirect it.
+    return new AzureOpenAI({ ...common, apiKey: opts.apiKey ?? 'no-key', baseURL: `${azure.endpoint}/openai`, deployment: azure.deployment, apiVersion: azure.apiVersion });
+  }
+  // Local servers take any key; the SDK insists on one.
+  return new OpenAI({ ...common, apiKey: opts.apiKey ?? 'no-key', baseURL: effectiveBaseURL(model, opts.env) });
 }
 
 // ---------- availability ----------
@@ -295,13 +386,21 @@ export async function modelAvailability(
 ): Promise<Availability> {
   if (model.provider === 'baseline') return { available: true };
   const apiKey = apiKeyFor(model, env);
-  if (model.provider === 'openai') {
+  if (model.provider === 'openai' || model.provider === 'azure-openai') {
     if (!model.apiKeyEnv) return { available: false, reason: `model "${model.id}" names no "apiKeyEnv" to read its API key from` };
-    return apiKey ? { available: true } : { available: false, reason: `environment variable ${model.apiKeyEnv} is not set` };
+    if (!apiKey) return { available: false, reason: `environment variable ${model.apiKeyEnv} is not set` };
+    if (model.provider === 'azure-openai') {
+      try {
+        azureTarget(model, env);
+      } catch (e) {
+        return { available: false, reason: (e as Error).message };
+      }
+    }
+    return { available: true };
   }
   let baseURL: string;
   try {
-    baseURL = effectiveBaseURL(model);
+    baseURL = effectiveBaseURL(model, env);
   } catch (e) {
     return { available: false, reason: (e as Error).message };
   }

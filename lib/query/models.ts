@@ -23,6 +23,8 @@ export interface ModelAnswer {
   model: string;
   fingerprint: string | null;
   latencyMs: number;
+  /** Adaptations to the server's parameter rules in force when this answer was asked (lib/query/adapt.ts). */
+  adaptations?: string[];
 }
 
 export interface Responder {

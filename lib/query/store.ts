@@ -14,12 +14,12 @@ import { appendLine } from '../core/io';
 import type { ChatMessage } from './models';
 import { FORMAT_VERSION, type Usage } from '../core/types';
 
-/** Generation parameters that change the answer; part of the key. Snake case as sent to the API. */
+/**
+ * Generation parameters that change the answer; part of the key. Snake case as sent to the API: temperature, seed and
+ * max_tokens by default, max_completion_tokens and no temperature for reasoning models, plus a model entry's `params`.
+ */
 export interface GenerationParams {
-  temperature: number;
-  seed: number;
-  max_tokens: number;
-  [other: string]: unknown;
+  [param: string]: unknown;
 }
 
 /** Everything that determines an answer. Deliberately has no place for a key or credential. */
