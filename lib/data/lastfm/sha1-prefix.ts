@@ -1,8 +1,8 @@
 /**
  * SHA-1 of short byte ranges, keeping the first 64 bits of the digest (h0, h1): the item ids of a million tracks.
  * Kept in JavaScript because a native call per key costs more than the hash: node:crypto (crypto.hash, one-shot)
- * took 0.66 s per million keys against 0.29 s here, and the full-size Last.fm preprocess about 1 s more CPU and
- * up to 160 MB more peak RSS (measured on this branch). test/lastfm-sha1.test.ts checks it against node:crypto.
+ * took 0.66 s per million keys against 0.29 s here, and the full-size Last.fm preprocess about 0.7 s more CPU
+ * (median of 4 runs) and up to 160 MB more peak RSS (measured on this branch). test/lastfm-sha1.test.ts checks it against node:crypto.
  */
 export class Sha1Prefix {
   h0 = 0;
