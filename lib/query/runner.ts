@@ -24,9 +24,9 @@ import {
   requestKey,
   storedAnswerFor,
   RequestFailedError,
-  type FailureKind,
-  type RetryPolicy,
 } from './llm';
+import type { FailureKind, RetryPolicy } from './retry';
+import { formatCount, formatUsd } from './format';
 import type { PromptJob } from './models';
 import { parseAnswer } from './parse-answer';
 import { loadProcessed, type ProcessedDomain } from '../data/processed';
@@ -228,14 +228,6 @@ function distinctRequests(keyed: KeyedJob[]): Map<string, { job: PromptJob; prom
     else out.set(k.key, { job: k.job, promptIds: [k.job.sample.id] });
   }
   return out;
-}
-
-function formatCount(n: number): string {
-  return n.toLocaleString('en-US');
-}
-
-function formatUsd(x: number): string {
-  return `USD ${x < 1 ? x.toFixed(4) : x.toFixed(2)}`;
 }
 
 function emptyParseSummary(): ParseSummary {
