@@ -13,9 +13,9 @@ interface LedgerBase {
   at: string;
 }
 
-/** The input file is uploaded and the batch is about to be created: its keys are reserved from here on. */
-export interface LedgerCreating extends LedgerBase {
-  event: 'creating';
+/** What a batch holds and how its requests were made: its "creating" line, and the batch folded from its events. */
+interface BatchContents {
+  localId: string;
   modelId: string;
   provider: ModelConfig['provider'];
   baseURL: string;
@@ -28,6 +28,11 @@ export interface LedgerCreating extends LedgerBase {
   keys: string[];
   /** What the run was for (e.g. "movielens"); informational. */
   label: string;
+}
+
+/** The input file is uploaded and the batch is about to be created: its keys are reserved from here on. */
+export interface LedgerCreating extends LedgerBase, BatchContents {
+  event: 'creating';
 }
 
 export interface LedgerSubmitted extends LedgerBase {
@@ -70,18 +75,7 @@ export interface LedgerAbandoned extends LedgerBase {
 export type LedgerEvent = LedgerCreating | LedgerSubmitted | LedgerClosed | LedgerAbandoned;
 
 /** One batch as the ledger knows it (its events folded). */
-export interface LedgerBatch {
-  localId: string;
-  modelId: string;
-  provider: ModelConfig['provider'];
-  baseURL: string;
-  model: string;
-  params: GenerationParams;
-  inputFileId: string;
-  keys: string[];
-  requests: number;
-  bytes: number;
-  label: string;
+export interface LedgerBatch extends BatchContents {
   /** When the ledger reserved the keys (ISO). */
   reservedAt: string;
   batchId: string | null;
@@ -106,6 +100,26 @@ export function batchLedgerFile(config: Config, model: Pick<ModelConfig, 'provid
   return path.join(batchDir(config), storeFileName(model.provider, model.model));
 }
 
+/** A batch whose "creating" line was just written (or read): its keys are reserved, its batch id not known yet. */
+export function batchFromCreating(e: LedgerCreating): LedgerBatch {
+  return {
+    localId: e.localId,
+    modelId: e.modelId,
+    provider: e.provider,
+    baseURL: e.baseURL,
+    model: e.model,
+    params: e.params,
+    inputFileId: e.inputFileId,
+    keys: e.keys,
+    requests: e.requests,
+    bytes: e.bytes,
+    label: e.label,
+    reservedAt: e.at,
+    batchId: null,
+    state: 'creating',
+  };
+}
+
 /** Reads a ledger; unreadable lines (a torn append from a crash) are skipped and reported, never fatal. */
 export function readBatchLedger(file: string): { batches: LedgerBatch[]; problems: LedgerProblem[] } {
   const problems: LedgerProblem[] = [];
@@ -128,22 +142,7 @@ export function readBatchLedger(file: string): { batches: LedgerBatch[]; problem
       case 'creating':
         if (!Array.isArray(e.keys) || typeof e.inputFileId !== 'string') return problem('a "creating" line needs "keys" and "inputFileId"');
         if (b) return problem(`batch ${e.localId} is created twice`);
-        byId.set(e.localId, {
-          localId: e.localId,
-          modelId: e.modelId,
-          provider: e.provider,
-          baseURL: e.baseURL,
-          model: e.model,
-          params: e.params,
-          inputFileId: e.inputFileId,
-          keys: e.keys,
-          requests: e.requests,
-          bytes: e.bytes,
-          label: e.label,
-          reservedAt: e.at,
-          batchId: null,
-          state: 'creating',
-        });
+        byId.set(e.localId, batchFromCreating(e));
         return;
       case 'submitted':
         if (!b) return problem(`"submitted" for unknown batch ${e.localId}`);

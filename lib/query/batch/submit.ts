@@ -6,7 +6,7 @@ import { FORMAT_VERSION } from '../../core/types';
 import { formatCount } from '../format';
 import { effectiveBaseURL, generationParams } from '../llm';
 import { refusedOutright, type BatchApiError } from './client';
-import { appendLedger, batchDir, type LedgerBatch, type LedgerCreating } from './ledger';
+import { appendLedger, batchDir, batchFromCreating, type LedgerBatch, type LedgerCreating } from './ledger';
 import { recordSubmitted } from './collect';
 import type { BatchRunOptions, CollectContext } from './report';
 import { batchRequestLine, splitBatchLines, type BatchJob } from './requests';
@@ -79,22 +79,7 @@ export async function submit(ctx: CollectContext, jobs: BatchJob[], opts: BatchR
       label: opts.label,
     };
     appendLedger(ctx.ledgerFile, entry);
-    const b: LedgerBatch = {
-      localId,
-      modelId: model.id,
-      provider: model.provider,
-      baseURL: entry.baseURL,
-      model: model.model,
-      params: entry.params,
-      inputFileId,
-      keys,
-      requests: chunk.length,
-      bytes,
-      label: opts.label,
-      reservedAt: entry.at,
-      batchId: null,
-      state: 'creating',
-    };
+    const b = batchFromCreating(entry);
     try {
       const batch = await client.create(inputFileId, { ubp_local_id: localId, ubp_model_id: model.id.slice(0, 512) }, Math.floor(reservedAt.getTime() / 1000) - 3600);
       recordSubmitted(ctx.ledgerFile, b, batch, false);
