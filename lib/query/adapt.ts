@@ -54,6 +54,31 @@ export function applyAdaptations<T extends Record<string, unknown>>(body: T, ada
   return out as T;
 }
 
+/**
+ * Sends `configured` with the adaptations in force; an adaptable rejection is learned and the request sent again at
+ * once (not a retry: nothing about the server's state changed). Each adaptation removes or renames one parameter of the
+ * body, so one request adapts at most once per parameter.
+ */
+export async function sendAdapting<B extends Record<string, unknown>, T>(
+  adapter: RequestAdapter,
+  configured: B,
+  send: (body: B) => Promise<T>,
+  onRejected: (adaptation: Adaptation, learned: boolean) => void,
+): Promise<T> {
+  let left = Object.keys(configured).length;
+  for (;;) {
+    const body = adapter.apply(configured);
+    try {
+      return await send(body);
+    } catch (err) {
+      const adaptation = left > 0 ? adaptationFromError(err, body) : undefined;
+      if (!adaptation) throw err;
+      left--;
+      onRejected(adaptation, adapter.learn(adaptation));
+    }
+  }
+}
+
 /** What is known about one server and model: its adaptations, and whether a request has gone through with them. */
 export class RequestAdapter {
   readonly adaptations: Adaptation[] = [];
