@@ -1,4 +1,5 @@
 // The core layer's public surface (ubp.core in the notebooks).
+export * from './canonical-json';
 export * from './config';
 export * from './io';
 export * from './progress';
