@@ -14,7 +14,7 @@ import { type Config, type DomainName, domainDir } from '../core/config';
 import { type Curve, type CurveOptions, type XY, entropyCurve, quantileSorted } from '../score/curves';
 import { type FigureFormat, type NamedFigure, type PlotlyFigure, checkFormats, exportFigures } from './export';
 import { readJson, writeJsonAtomic } from '../core/io';
-import { PAPER_SAMPLE_COUNTS } from '../sample/sample';
+import { PAPER_SAMPLE_COUNTS } from '../sample/table1';
 import { SETUPS, entropyUnit, loadScores, scoresFile } from '../score/score';
 import type { SampleCounts, ScoreRecord, Setup } from '../core/types';
 
