@@ -4,8 +4,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { appendLineDurable, readJsonl, writeJsonl } from '../lib/core/io';
-import { makeRng, sampleWithoutReplacement, shuffleInPlace, deriveSeed } from '../lib/core/rng';
-import { digestOf, isUpToDate, writeStamp, canonicalJson } from '../lib/core/stamps';
+import { makeRng, sampleDistinct, sampleWithoutReplacement, shuffleInPlace, deriveSeed } from '../lib/core/rng';
+import { digestOf, isUpToDate, writeStamp } from '../lib/core/stamps';
+import { canonicalJson } from '../lib/core/canonical-json';
 import { invertIndex, loadProcessed, writeProcessed } from '../lib/data/processed';
 import type { UserRecord } from '../lib/core/types';
 import { dataFrameHtml, escapeHtml, htmlTable } from '../lib/plot/html';
@@ -47,6 +48,31 @@ test('seeded RNG is reproducible and streams differ by label', () => {
   assert.throws(() => sampleWithoutReplacement(makeRng(1), [1, 2], 3), /cannot draw 3 distinct items from 2/);
   const arr = shuffleInPlace(makeRng(3), [1, 2, 3, 4, 5, 6]);
   assert.deepEqual([...arr].sort(), [1, 2, 3, 4, 5, 6]);
+});
+
+test('sampleDistinct rejects repeated positions for small draws and is partial Fisher–Yates otherwise', () => {
+  const pool = Int32Array.from({ length: 20 }, (_, i) => 100 + i);
+  // k <= n/2: the positions are floor(u·n) of successive uniforms, repeats skipped.
+  const u = makeRng('pin');
+  const positions: number[] = [];
+  while (positions.length < 6) {
+    const j = Math.floor(u() * 20);
+    if (!positions.includes(j)) positions.push(j);
+  }
+  assert.deepEqual(sampleDistinct(makeRng('pin'), pool, 6), positions.map((j) => 100 + j));
+  // k > n/2: exactly the draws of sampleWithoutReplacement.
+  assert.deepEqual(sampleDistinct(makeRng('pin'), pool, 15), sampleWithoutReplacement(makeRng('pin'), Array.from(pool), 15));
+  assert.throws(() => sampleDistinct(makeRng(1), pool, 21), /cannot draw 21 distinct items from 20/);
+  // Uniform: with k = 2 of n = 6, each element is drawn in a third of the trials.
+  const rng = makeRng('distinct-uniformity');
+  const hits = new Array(6).fill(0);
+  const trials = 60000;
+  for (let t = 0; t < trials; t++) {
+    const s = sampleDistinct(rng, [0, 1, 2, 3, 4, 5], 2);
+    assert.notEqual(s[0], s[1]);
+    for (const x of s) hits[x]++;
+  }
+  for (const h of hits) assert.ok(Math.abs(h - trials / 3) < 0.03 * (trials / 3), `hits ${h}`);
 });
 
 test('shuffle is uniform enough: each of 3! orders appears about equally often', () => {

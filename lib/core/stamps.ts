@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { canonicalJson } from './canonical-json';
 import { readJson, writeJsonAtomic } from './io';
 
 export interface Stamp {
@@ -17,20 +18,6 @@ export interface Stamp {
 }
 
 const STAMP_VERSION = 1;
-
-/** Canonical JSON: object keys sorted, so the digest does not depend on key order. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const obj = value as Record<string, unknown>;
-    return `{${Object.keys(obj)
-      .sort()
-      .filter((k) => obj[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
 
 export function digestOf(...parts: unknown[]): string {
   const h = createHash('sha256');

@@ -8,7 +8,8 @@ import { type Config, type DomainName, domainDir } from '../core/config';
 import { escapeHtml, htmlTable } from './html';
 import { readJson, writeFileAtomic } from '../core/io';
 import type { FailedDomain, ProcessedSummary, SampleCounts, SkippedModel, StepResult } from '../core/types';
-import { PAPER_TABLE1, figureHtmlFragment, loadFigureSpecs, plotlyScriptTag } from './figures';
+import { figureHtmlFragment, loadFigureSpecs, plotlyScriptTag } from './figures';
+import { PAPER_TABLE1 } from './table1-figure';
 
 export interface ReportInput {
   domains: DomainName[];
