@@ -14,6 +14,9 @@ Options:
   --models LIST       model ids from the configuration or the catalogue config/models.json (default:
                       the offline baselines plus every configured API model whose key or server is available)
   --dry-run           query stage: print prompts to send, tokens and estimated cost; send nothing
+                      (after a pilot: estimated from its measured tokens, with a 95 % interval)
+  --limit N           a pilot: ask only the first N prompts of every (setting, history length); the
+                      full run later asks only the rest (later stages do not run on a pilot)
   --batch             query stage: send OpenAI models' prompts through the Batch API (half price)
   --force [LIST]      recompute stages even when up to date (all requested stages, or the listed ones)
   --no-report         do not write figures/report.html
@@ -30,6 +33,7 @@ interface CliArgs {
   domains?: DomainName[];
   models?: string[];
   dryRun: boolean;
+  limit?: number;
   batch: boolean;
   force: boolean | StageName[];
   report?: boolean;
@@ -76,6 +80,13 @@ export function parseArgs(argv: string[]): CliArgs {
       case '--batch':
         args.batch = true;
         break;
+      case '--limit': {
+        const v = value();
+        const n = Number(v);
+        if (v === undefined || !Number.isInteger(n) || n < 1) throw new UsageError(`--limit needs a whole number >= 1 (prompts per setting and history length), got ${v ?? 'nothing'}`);
+        args.limit = n;
+        break;
+      }
       case '--force': {
         const next = inline ?? argv[i + 1];
         if (next !== undefined && !next.startsWith('-') && next.split(',').every((s) => (STAGES as readonly string[]).includes(s))) {
@@ -126,6 +137,7 @@ async function main(): Promise<number> {
     domains: args.domains,
     models: args.models,
     dryRun: args.dryRun,
+    limit: args.limit,
     batch: args.batch,
     force: args.force,
     report: args.report,

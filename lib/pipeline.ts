@@ -26,6 +26,8 @@ export interface PipelineOptions {
   /** Model ids; default: every baseline plus every API model whose key or server is available. */
   models?: string[];
   dryRun?: boolean;
+  /** A pilot: the query stage asks only this many prompts per (setting, history length); later stages do not run. */
+  limit?: number;
   /** Recompute these stages even when up to date (true = all requested stages). */
   force?: boolean | StageName[];
   batch?: boolean;
@@ -161,9 +163,17 @@ export async function runPipeline(config: Config, opts: PipelineOptions = {}): P
           'query',
           domain,
           async () => {
-            if (!opts.dryRun && !forced('query') && isUpToDate(qStamp, inputs)) return 'up-to-date';
-            const [summary] = await runQuery(config, domain, [model.id], { dryRun: opts.dryRun, batch: opts.batch, log });
+            const pilot = opts.limit !== undefined;
+            if (!opts.dryRun && !pilot && !forced('query') && isUpToDate(qStamp, inputs)) return 'up-to-date';
+            const [summary] = await runQuery(config, domain, [model.id], { dryRun: opts.dryRun, batch: opts.batch, limit: opts.limit, log });
             if (opts.dryRun) return 'dry run';
+            if (pilot && summary?.pilot) {
+              if (summary.failed) throw new Error(`pilot: ${summary.failed} prompts failed; rerun to retry them (stored answers are kept)`);
+              const waiting = summary.batch?.pendingPrompts ?? 0;
+              if (waiting) return `${PENDING}: pilot prompts waiting in open Batch API jobs; run again with --batch --limit ${opts.limit} to collect them`;
+              return `pilot: ${summary.answered} of ${summary.pilot.ofPrompts} prompts answered (${summary.pilot.limit} per cell, ${summary.pilot.cells} cells); run with --dry-run for the estimate`;
+            }
+            if (pilot) return 'pilot: nothing to ask';
             const waiting = summary?.batch?.pendingPrompts ?? 0;
             if (summary && summary.failed === 0 && summary.missing === 0) writeStamp(qStamp, 'query', inputs, [responsesFile]);
             else if (summary && summary.failed === 0 && waiting > 0) {
@@ -176,7 +186,7 @@ export async function runPipeline(config: Config, opts: PipelineOptions = {}): P
         ok = ok && modelOk;
       }
     }
-    if (opts.dryRun) continue;
+    if (opts.dryRun || opts.limit !== undefined) continue;
     const scoreStamp = stampFile(domainDir(config, 'scores'), 'score', domain);
     const scoredFiles = modelIds.map((id) => path.join(domainDir(config, 'scores', id), `${domain}.jsonl`));
     if (ok && stages.includes('score')) {
@@ -204,7 +214,7 @@ export async function runPipeline(config: Config, opts: PipelineOptions = {}): P
   }
 
   let reportFile: string | null = null;
-  const wantReport = opts.report ?? (stages.includes('plot') && !opts.dryRun);
+  const wantReport = opts.report ?? (stages.includes('plot') && !opts.dryRun && opts.limit === undefined);
   if (wantReport) {
     const t0 = Date.now();
     try {

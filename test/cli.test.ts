@@ -157,3 +157,28 @@ test('--dry-run prices the prompts and sends nothing', async () => {
   assert.match(run.out, /estimated USD [\d.]+ \(Batch API USD [\d.]+\)/);
   assert.equal(server.chatRequests, before);
 });
+
+test('--limit N runs a pilot of N prompts per (setting, history length); a dry run afterwards estimates from it; a catalogue id needs no config', async () => {
+  const badLimit = await runCli(['--limit', '0']);
+  assert.equal(badLimit.code, 2);
+  assert.match(badLimit.out, /--limit needs a whole number >= 1/);
+  const config = writeConfig('pilot.json', { seed: 5151 });
+  const before = server.chatRequests;
+  const pilot = await runCli(['--config', config, '--domains', 'movielens', '--stages', 'preprocess,sample,query', '--models', 'local-llm', '--limit', '1'], { UBP_TEST_KEY: 'k' });
+  assert.equal(pilot.code, 0, pilot.out);
+  const m = /pilot of 1 prompts per \(setting, history length\): (\d+) of ([\d,]+) prompts in (\d+) cells/.exec(pilot.out);
+  assert.ok(m, pilot.out);
+  // 3 settings × 6 history lengths.
+  assert.equal(Number(m[3]), 18);
+  assert.equal(Number(m[1]), 18);
+  assert.equal(server.chatRequests - before, 18);
+  const dry = await runCli(['--config', config, '--domains', 'movielens', '--stages', 'query', '--models', 'local-llm', '--dry-run'], { UBP_TEST_KEY: 'k' });
+  assert.equal(dry.code, 0, dry.out);
+  assert.match(dry.out, /estimated from the pilot's 18 measured answers in 18 cells/);
+  // No interval from one answer per cell: the line says so rather than inventing one.
+  assert.match(dry.out, /no interval: measure at least 2 answers in some cell/);
+  const catalogueDry = await runCli(['--config', config, '--domains', 'movielens', '--stages', 'query', '--models', 'o4-mini', '--dry-run']);
+  assert.equal(catalogueDry.code, 0, catalogueDry.out);
+  assert.match(catalogueDry.out, /\[dry run\] o4-mini movielens: [\d,]+ prompts to send .*o200k_base.*an assumption of 250\/answer/);
+  assert.equal(server.chatRequests - before, 18);
+});

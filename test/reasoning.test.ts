@@ -96,6 +96,8 @@ test('gpt-5-mini from the catalogue answers every prompt with zero rejected requ
   const withoutReasoning = records.reduce((n, r) => n + (r.usage.inputTokens * 0.25 + (r.usage.outputTokens - REASONING_TOKENS) * 2) / 1e6, 0);
   assert.ok(Math.abs(total - withoutReasoning - (24 * 96 * 2) / 1e6) < 1e-12);
   assert.ok(Math.abs(s.costUsd - total) < 1e-12);
+  assert.equal(s.usage.reasoningTokens, 24 * REASONING_TOKENS);
+  assert.equal(s.rejectedRequests, 0);
 });
 
 test('an unknown model the server treats as a reasoning model: every prompt answered after two rejected requests in the whole run, at full concurrency', async () => {
@@ -109,6 +111,11 @@ test('an unknown model the server treats as a reasoning model: every prompt answ
   // One rejection per adaptation: max_tokens → max_completion_tokens, then temperature removed.
   assert.equal(rejected(), 2);
   assert.equal(server.chatRequests, 42);
+  // The run summary says so too.
+  assert.equal(s.rejectedRequests, 2);
+  assert.deepEqual(s.adaptations, ['"max_tokens" → "max_completion_tokens"', '"temperature" removed']);
+  assert.equal(s.httpRequests, 42);
+  assert.ok(lines.some((l) => /adapted to the server's parameter rules .* after 2 rejected requests/.test(l)));
   assert.ok(lines.some((l) => /rejected unsupported_parameter "max_tokens".*"max_tokens" → "max_completion_tokens"/.test(l)), lines.join('\n'));
   assert.ok(lines.some((l) => /rejected unsupported_value "temperature".*"temperature" removed/.test(l)), lines.join('\n'));
   const accepted = server.log.filter((r) => r.status === 200 && r.path.endsWith('/chat/completions')).map((r) => JSON.parse(r.body) as Record<string, unknown>);
@@ -123,6 +130,8 @@ test('an unknown model the server treats as a reasoning model: every prompt answ
   const [again] = await runQuery(configFor(fx2, [model]), 'movielens', ['thinker'], { log });
   assert.equal(again.answered, 10);
   assert.equal(rejected(), 0);
+  assert.equal(again.rejectedRequests, 0);
+  assert.equal(again.adaptations.length, 2);
 });
 
 test('the probe holds concurrent requests back until one has gone through', async () => {

@@ -82,6 +82,13 @@ export function costUsd(model: Pick<ModelConfig, 'inputPricePerMTok' | 'outputPr
   return ((usage.inputTokens * model.inputPricePerMTok + usage.outputTokens * model.outputPricePerMTok) / 1e6) * discount;
 }
 
+/** Adds `u` to a running total (reasoning tokens counted once any answer reports them). */
+export function addUsage(total: Usage, u: Usage): void {
+  total.inputTokens += u.inputTokens;
+  total.outputTokens += u.outputTokens;
+  if (u.reasoningTokens !== undefined) total.reasoningTokens = (total.reasoningTokens ?? 0) + u.reasoningTokens;
+}
+
 /** Shape of a chat completion as far as we read it (the SDK's type, or a Batch API output line's body). */
 export interface CompletionLike {
   model?: string;

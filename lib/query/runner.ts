@@ -19,7 +19,8 @@ import { openBatchKeys, runBatches, type BatchJob, type BatchRunReport } from '.
 import { estimateDryRun, type DryRunEstimate } from './dry-run';
 import { formatCount, formatUsd } from './format';
 import { loadQueryInputs, resolveModels, storeDir, type QueryInputs } from './inputs';
-import { createApiResponder, modelAvailability, requestKey, storedAnswerFor, RequestFailedError } from './llm';
+import { addUsage, createApiResponder, modelAvailability, requestKey, storedAnswerFor, RequestFailedError } from './llm';
+import { cellOf, pilotSelection } from './pilot';
 import type { PromptJob } from './models';
 import { emptyParseSummary, writeResponses, type AnswerForRecord, type KeyedJob, type ParseSummary } from './responses';
 import type { FailureKind, RetryPolicy } from './retry';
@@ -51,6 +52,20 @@ export interface QueryOptions {
   batch?: boolean;
   /** Install a SIGINT handler for the run (default true): first Ctrl-C stops sending, a second aborts in-flight requests. */
   handleSigint?: boolean;
+  /**
+   * A pilot: ask only the first `limit` prompts of every (setting, history length) cell — the prompts the full run asks
+   * first, so nothing is paid twice. A dry run afterwards estimates the full run from their measured tokens.
+   */
+  limit?: number;
+}
+
+/** What a pilot run asked (present when `limit` was given). */
+export interface PilotSummary {
+  limit: number;
+  /** (setting, history length) cells, and the prompts of the pilot among all the domain's prompts. */
+  cells: number;
+  prompts: number;
+  ofPrompts: number;
 }
 
 export interface PromptFailure {
@@ -127,6 +142,11 @@ export interface QueryRunSummary {
   estimate?: DryRunEstimate;
   /** Batch API activity (submitted, collected, still open). */
   batch?: BatchModeSummary;
+  /** Requests the server rejected for a parameter (HTTP 400 unsupported_parameter / unsupported_value), then adapted. */
+  rejectedRequests: number;
+  /** Adaptations to the server's parameter rules in force after the run, e.g. '"max_tokens" → "max_completion_tokens"'. */
+  adaptations: string[];
+  pilot?: PilotSummary;
   seconds: number;
 }
 
@@ -221,7 +241,11 @@ async function runApiModel(
   summary.fromStore = keyed.filter((k) => store.has(k.key)).length;
 
   if (opts.dryRun) {
-    const { toSend, estimate } = estimateDryRun(config, domain, model, missing, summary.alreadyStored, log);
+    const measured = [...distinct].flatMap(([key, { job }]) => {
+      const stored = store.get(key);
+      return stored ? [{ cell: cellOf(job.sample), usage: stored.usage }] : [];
+    });
+    const { toSend, estimate } = estimateDryRun(config, domain, model, missing, summary.alreadyStored, log, measured);
     Object.assign(summary, { toSend, estimate, answered: summary.fromStore, missing: summary.prompts - summary.fromStore });
     return;
   }
@@ -264,12 +288,22 @@ async function runApiModel(
     }
   }
 
+  summary.failed = summary.failures.reduce((n, f) => n + f.promptIds.length, 0);
+  if (summary.pilot) {
+    // A pilot leaves the responses file alone: it would hold a few prompts per cell, and later stages read it as the run.
+    const answered = keyed.filter((k) => store.has(k.key)).length;
+    Object.assign(summary, { answered, missing: summary.prompts - answered });
+    log(
+      `${model.id} ${domain}: pilot: ${formatCount(answered)}/${formatCount(summary.prompts)} pilot prompts answered and stored (responses file not written); ` +
+        `\`--dry-run\` now estimates the full run from them, and the full run asks only the other ${formatCount(summary.pilot.ofPrompts - answered)}`,
+    );
+    return;
+  }
   const out = writeResponses(config, domain, model, keyed, inputs.itemName, (k) => {
     const e = store.get(k);
     return e && { raw: e.raw, usage: e.usage, costUsd: e.costUsd, model: e.model, fingerprint: e.fingerprint, latencyMs: e.latencyMs, via: e.via, answeredAt: e.answeredAt };
   });
   Object.assign(summary, { written: out.written, answered: out.written, missing: summary.prompts - out.written, outputFile: out.file, parse: out.parse });
-  summary.failed = summary.failures.reduce((n, f) => n + f.promptIds.length, 0);
   log(`${model.id} ${domain}: ${formatCount(out.written)}/${formatCount(summary.prompts)} prompts answered → ${out.file}`);
 }
 
@@ -305,8 +339,7 @@ async function sendMissing(
       try {
         const entry = await store.fetchOnce(key, async () => storedAnswerFor(model, config, key, await responder.answer(job, control.hard), 'sync'));
         summary.newAnswers++;
-        summary.usage.inputTokens += entry.usage.inputTokens;
-        summary.usage.outputTokens += entry.usage.outputTokens;
+        addUsage(summary.usage, entry.usage);
         summary.costUsd += entry.costUsd;
       } catch (e) {
         if (e instanceof RequestFailedError && e.kind === 'aborted') {
@@ -324,6 +357,11 @@ async function sendMissing(
   progress.finish();
   summary.httpRequests += responder.stats.requests;
   summary.retries += responder.stats.retries;
+  summary.rejectedRequests += responder.stats.rejected;
+  summary.adaptations = responder.adaptations();
+  if (summary.adaptations.length) {
+    log(`${model.id}: adapted to the server's parameter rules (${summary.adaptations.join(', ')}) after ${summary.rejectedRequests} rejected requests; set them in the entry's "params" to skip the rejections`);
+  }
   summary.notSent += missing.length - attempted;
   summary.sent += attempted;
   if (summary.failures.length) {
@@ -345,8 +383,7 @@ function applyBatchReport(summary: QueryRunSummary, report: BatchRunReport, dist
   const submittedRequests = report.submitted.reduce((n, b) => n + b.requests, 0);
   summary.sent += submittedRequests;
   summary.newAnswers += report.newAnswers;
-  summary.usage.inputTokens += report.usage.inputTokens;
-  summary.usage.outputTokens += report.usage.outputTokens;
+  addUsage(summary.usage, report.usage);
   summary.costUsd += report.costUsd;
   summary.httpRequests += report.httpRequests;
   summary.notSent += report.notSubmitted;
@@ -409,7 +446,8 @@ export async function runQuery(config: Config, domain: DomainName, modelIds: str
   try {
     for (const model of models) {
       const started = Date.now();
-      const keyed = inputs.jobs.map((job) => ({ job, key: requestKey(model, config, job.messages) }));
+      const all = inputs.jobs.map((job) => ({ job, key: requestKey(model, config, job.messages, opts.env) }));
+      const keyed = opts.limit === undefined ? all : pilotSelection(all, (k) => k.job.sample, opts.limit);
       const summary: QueryRunSummary = {
         modelId: model.id,
         provider: model.provider,
@@ -436,10 +474,18 @@ export async function runQuery(config: Config, domain: DomainName, modelIds: str
         parse: emptyParseSummary(),
         tornStoreLines: 0,
         interrupted: false,
+        rejectedRequests: 0,
+        adaptations: [],
         seconds: 0,
       };
+      if (opts.limit !== undefined) {
+        summary.pilot = { limit: opts.limit, cells: new Set(keyed.map((k) => cellOf(k.job.sample))).size, prompts: keyed.length, ofPrompts: all.length };
+        log(`${model.id} ${domain}: pilot of ${opts.limit} prompts per (setting, history length): ${formatCount(keyed.length)} of ${formatCount(all.length)} prompts in ${summary.pilot.cells} cells`);
+      }
       const control = { stop: stop.signal, hard: hard.signal };
-      if (model.provider === 'baseline') {
+      if (model.provider === 'baseline' && summary.pilot) {
+        log(`${model.id} ${domain}: an offline baseline (free): nothing to pilot`);
+      } else if (model.provider === 'baseline') {
         if (opts.dryRun) log(`[dry run] ${model.id} ${domain}: ${formatCount(keyed.length)} prompts, answered offline (free, nothing sent)`);
         else await runBaseline(config, domain, model, inputs, keyed, summary, control, log);
       } else {
