@@ -6,6 +6,7 @@ export * from './families';
 export * from './llm';
 export * from './models';
 export * from './parse-answer';
+export * from './pilot';
 export * from './prompt';
 export * from './retry';
 export * from './runner';
