@@ -179,7 +179,8 @@ export async function runPipeline(config: Config, opts: PipelineOptions = {}): P
             else if (summary && summary.failed === 0 && waiting > 0) {
               return `${PENDING}: ${waiting} prompts waiting in open Batch API jobs (${summary.batch?.openBatches.join(', ')}); run again with --batch to collect them, then the later stages run`;
             } else if (summary) throw new Error(`${summary.failed} prompts failed and ${summary.missing} are still unanswered; rerun to retry them (stored answers are kept)`);
-            return summary ? `${summary.answered} answers (${summary.sent} sent, ${summary.fromStore} from the store)` : undefined;
+            const adapted = summary?.adaptations.length ? `; adapted to the server: ${summary.adaptations.join(', ')} (${summary.rejectedRequests} rejected requests)` : '';
+            return summary ? `${summary.answered} answers (${summary.sent} sent, ${summary.fromStore} from the store)${adapted}` : undefined;
           },
           model.id,
         );

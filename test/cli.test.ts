@@ -179,6 +179,9 @@ test('--limit N runs a pilot of N prompts per (setting, history length); a dry r
   assert.match(dry.out, /no interval: measure at least 2 answers in some cell/);
   const catalogueDry = await runCli(['--config', config, '--domains', 'movielens', '--stages', 'query', '--models', 'o4-mini', '--dry-run']);
   assert.equal(catalogueDry.code, 0, catalogueDry.out);
-  assert.match(catalogueDry.out, /\[dry run\] o4-mini movielens: [\d,]+ prompts to send .*o200k_base.*an assumption of 250\/answer/);
+  assert.match(catalogueDry.out, /\[dry run\] o4-mini movielens: [\d,]+ prompts to send .*o200k_base\).*an assumption of 250\/answer/);
+  const claudeDry = await runCli(['--config', config, '--domains', 'movielens', '--stages', 'query', '--models', 'claude-haiku-4.5', '--dry-run']);
+  assert.equal(claudeDry.code, 0, claudeDry.out);
+  assert.match(claudeDry.out, /\[dry run\] claude-haiku-4\.5 movielens: .*input [\d,]+ tokens \(o200k_base, approximate: the model’s own tokenizer is unknown\)/);
   assert.equal(server.chatRequests - before, 18);
 });
