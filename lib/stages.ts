@@ -42,7 +42,7 @@ import { type QueryOptions, type QueryRunSummary, responsesFile, runQuery } from
 import { type ScoreOptions, type ScoreSummary, runScore, scoreSummaryFile, scoresFile } from './score/score';
 import { type PlotOptions, type PlotResult, FIGURE_DATA_FILE, runPlot } from './plot/figures';
 
-export { StaleInputError, staleness, isStageUpToDate, stampFile, type StageRef } from './core/stamps';
+export { StaleInputError, staleness, isStageUpToDate, requireFreshInputs, stampFile, type StageRef } from './core/stamps';
 
 const PROCESSED_FILES = ['users.jsonl', 'items.jsonl', 'interactions.jsonl', 'summary.json'];
 
@@ -225,9 +225,15 @@ export function configuredDomains(config: Config, env: NodeJS.ProcessEnv = proce
   return domains as DomainName[];
 }
 
+/** Whether a stage has a stamp at all (finished or not): notebooks run a missing upstream stage, never a stale one. */
+export function hasRun(config: Config, ref: StageRef): boolean {
+  return readStamp(stampFile(config, ref)) !== null;
+}
+
 export interface NotebookOptions {
   stage: StageName;
-  domain: DomainName;
+  /** Default: the first configured domain (notebook 01 works on every configured domain). */
+  domain?: DomainName;
   /** A named run (results under paths.runs/NAME/); null or undefined: the run of the configuration (default: none). */
   run?: string | null;
   /** What this notebook changes for this run, as plain values over the effective configuration. */
@@ -284,9 +290,13 @@ export function notebookConfig(opts: NotebookOptions): NotebookSetup {
   const changes = opts.changes ?? {};
   const over = opts.run !== undefined && opts.run !== null ? { ...changes, run: opts.run } : changes;
   let config = loadConfig({ overrides: over });
+  const domain = opts.domain ?? configuredDomains(config)[0];
   const inherited: NotebookSetup['inherited'] = [];
-  let models = opts.models ?? (opts.stage === 'plot' ? scoredModels(config, opts.domain) : opts.stage === 'score' ? queriedModels(config, opts.domain) : []);
-  const chain = opts.stage === 'preprocess' ? [] : upstreamChain({ stage: opts.stage, domain: opts.domain, models });
+  // Scoring before any query defaults to the offline baselines (free, answered on the spot).
+  const baselines = () => config.query.models.filter((m) => m.provider === 'baseline').map((m) => m.id);
+  const queried = () => (queriedModels(config, domain).length ? queriedModels(config, domain) : baselines());
+  let models = opts.models ?? (opts.stage === 'plot' ? scoredModels(config, domain) : opts.stage === 'score' ? queried() : []);
+  const chain = opts.stage === 'preprocess' ? [] : upstreamChain({ stage: opts.stage, domain, models });
   for (const up of chain) {
     const stamp = readStamp(stampFile(config, up));
     if (!stamp || stamp.status !== 'done') continue;
@@ -303,7 +313,7 @@ export function notebookConfig(opts: NotebookOptions): NotebookSetup {
     for (const k of taken) config = mergeConfig(config, overlay(k, getKey(stamp.params.config, k)), `${up.stage} stamp`);
     if (keys.length && !inherited.some((i) => i.stage === up.stage)) inherited.push({ stage: up.stage, keys: [...new Set(keys.map((k) => k.split('.').slice(0, 2).join('.')))] });
   }
-  if (opts.stage === 'plot' && !opts.models) models = scoredModels(config, opts.domain);
+  if (opts.stage === 'plot' && !opts.models) models = scoredModels(config, domain);
   return { config, models, changes: changesFromDefaults(config), inherited };
 }
 
