@@ -297,11 +297,14 @@ export function notebookConfig(opts: NotebookOptions): NotebookSetup {
   const queried = () => (queriedModels(config, domain).length ? queriedModels(config, domain) : baselines());
   let models = opts.models ?? (opts.stage === 'plot' ? scoredModels(config, domain) : opts.stage === 'score' ? queried() : []);
   const chain = opts.stage === 'preprocess' ? [] : upstreamChain({ stage: opts.stage, domain, models });
+  const owned = new Set<string>();
   for (const up of chain) {
     const stamp = readStamp(stampFile(config, up));
     if (!stamp || stamp.status !== 'done') continue;
-    // A parameter read by several stages belongs to the first (seed: sample, not query; score.logBase: sample, not score).
-    const keys = leafKeys(stamp.params.config);
+    // A parameter read by several stages belongs to the first (seed: sample, not query; score.logBase: sample, not
+    // score): the chain runs from the furthest upstream stage, and a key taken once is not taken again.
+    const keys = leafKeys(stamp.params.config).filter((k) => !owned.has(k));
+    for (const k of keys) owned.add(k);
     const clash = leafKeys(changes).find((c) => keys.some((k) => covers(k, c)));
     if (clash) {
       throw new ConfigError(

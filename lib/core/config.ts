@@ -348,10 +348,11 @@ export interface ConfigChange {
 
 /**
  * The leaves where two configurations differ (dotted keys; arrays compared whole, models by id), for a parameter
- * cell's "what this run changes" and the report. The data directory is left out: it is a location, not a parameter.
+ * cell's "what this run changes" and the report. The data directory and the stage folders are left out: they are
+ * locations, not parameters.
  */
 export function configChanges(base: unknown, other: unknown, prefix = ''): ConfigChange[] {
-  if (prefix === 'dataDir') return [];
+  if (prefix === 'dataDir' || prefix === 'paths') return [];
   if (prefix === 'query.models' && Array.isArray(base) && Array.isArray(other)) {
     const byId = (list: unknown[]) => Object.fromEntries(list.map((m) => [(m as ModelConfig).id, m]));
     return configChanges(byId(base), byId(other), prefix);
