@@ -1,7 +1,7 @@
 // Makes a fresh clone runnable: installs npm packages when they are missing or stale, then compiles lib/ with tsc
 // when a source is newer than the last build. Uses only Node built-ins so it runs before anything is installed.
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -38,6 +38,8 @@ if (mtime(builtMarker) > sourcesChanged) {
   console.error('[setup] build/ is up to date');
 } else {
   console.error('[setup] compiling TypeScript (lib, cli, bench, tests) ...');
+  // tsc never deletes: a compiled file whose source was moved (lib/query/batch.ts → batch/) would shadow the new one.
+  rmSync(join(root, 'build'), { recursive: true, force: true });
   run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')]);
   writeFileSync(builtMarker, `${new Date().toISOString()}\n`);
 }
