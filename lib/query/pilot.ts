@@ -11,6 +11,16 @@
 import type { ModelConfig } from '../core/config';
 import type { SampleRecord, Usage } from '../core/types';
 import { costUsd } from './llm';
+import type { PromptJob } from './models';
+
+/** What a pilot run asked (in the run summary when `limit` was given). */
+export interface PilotSummary {
+  limit: number;
+  /** (setting, history length) cells, and the prompts of the pilot among all the domain's prompts. */
+  cells: number;
+  prompts: number;
+  ofPrompts: number;
+}
 
 /** The pilot's stratum of a prompt: its setting (proxy) and history length. */
 export function cellOf(sample: Pick<SampleRecord, 'proxy' | 'history'>): string {
@@ -105,6 +115,16 @@ export function studentTQuantile(p: number, df: number): number {
 export interface MeasuredAnswer {
   cell: string;
   usage: Usage;
+}
+
+/** The measured usage of every request that has a stored answer, with its cell. */
+export function measuredAnswers(requests: Iterable<[string, { job: PromptJob }]>, usageOf: (key: string) => Usage | undefined): MeasuredAnswer[] {
+  const out: MeasuredAnswer[] = [];
+  for (const [key, { job }] of requests) {
+    const usage = usageOf(key);
+    if (usage) out.push({ cell: cellOf(job.sample), usage });
+  }
+  return out;
 }
 
 export interface PilotEstimate {

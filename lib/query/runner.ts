@@ -20,7 +20,7 @@ import { estimateDryRun, type DryRunEstimate } from './dry-run';
 import { formatCount, formatUsd } from './format';
 import { loadQueryInputs, resolveModels, storeDir, type QueryInputs } from './inputs';
 import { addUsage, createApiResponder, modelAvailability, requestKey, storedAnswerFor, RequestFailedError } from './llm';
-import { cellOf, pilotSelection } from './pilot';
+import { cellOf, measuredAnswers, pilotSelection, type PilotSummary } from './pilot';
 import type { PromptJob } from './models';
 import { emptyParseSummary, writeResponses, type AnswerForRecord, type KeyedJob, type ParseSummary } from './responses';
 import type { FailureKind, RetryPolicy } from './retry';
@@ -31,6 +31,7 @@ export { modelAvailability } from './llm';
 export { loadQueryInputs, loadResponses, resolveModels, responsesFile, storeDir, type QueryInputs } from './inputs';
 export { writeResponses, type AnswerForRecord, type KeyedJob, type ParseSummary } from './responses';
 export type { DryRunEstimate } from './dry-run';
+export type { PilotSummary } from './pilot';
 
 export interface QueryOptions {
   /** Count what would be sent and what it would cost; send nothing, write nothing. */
@@ -59,14 +60,6 @@ export interface QueryOptions {
   limit?: number;
 }
 
-/** What a pilot run asked (present when `limit` was given). */
-export interface PilotSummary {
-  limit: number;
-  /** (setting, history length) cells, and the prompts of the pilot among all the domain's prompts. */
-  cells: number;
-  prompts: number;
-  ofPrompts: number;
-}
 
 export interface PromptFailure {
   /** The prompts that share this request (identical prompts share one). */
@@ -241,10 +234,7 @@ async function runApiModel(
   summary.fromStore = keyed.filter((k) => store.has(k.key)).length;
 
   if (opts.dryRun) {
-    const measured = [...distinct].flatMap(([key, { job }]) => {
-      const stored = store.get(key);
-      return stored ? [{ cell: cellOf(job.sample), usage: stored.usage }] : [];
-    });
+    const measured = measuredAnswers(distinct, (key) => store.get(key)?.usage);
     const { toSend, estimate } = estimateDryRun(config, domain, model, missing, summary.alreadyStored, log, measured);
     Object.assign(summary, { toSend, estimate, answered: summary.fromStore, missing: summary.prompts - summary.fromStore });
     return;
