@@ -11,6 +11,7 @@
  * that still waits in an open batch.
  */
 import { setMaxListeners } from 'node:events';
+import * as path from 'node:path';
 import type { Config, DomainName, ModelConfig } from '../core/config';
 import { Progress } from '../core/progress';
 import type { Usage } from '../core/types';
@@ -23,6 +24,7 @@ import { createApiResponder, modelAvailability, requestKey, storedAnswerFor, Req
 import type { PromptJob } from './models';
 import { emptyParseSummary, writeResponses, type AnswerForRecord, type KeyedJob, type ParseSummary } from './responses';
 import type { FailureKind, RetryPolicy } from './retry';
+import { acquireLock, LockHeldError } from './lock';
 import { ResponseStore, storeFileName } from './store';
 
 // What the query stage exported before its inputs, responses file and dry run moved to their own files.
@@ -200,6 +202,46 @@ async function runBaseline(
 }
 
 async function runApiModel(
+  config: Config,
+  domain: DomainName,
+  model: ModelConfig,
+  inputs: QueryInputs,
+  keyed: KeyedJob[],
+  summary: QueryRunSummary,
+  control: RunControl,
+  opts: QueryOptions,
+  log: (s: string) => void,
+): Promise<void> {
+  // One run at a time per store file: a second run waits, then finds the first run's answers stored instead of paying again.
+  let release = () => {};
+  if (!opts.dryRun) {
+    try {
+      release = await acquireLock(storeFile(config, model), {
+        wait: true,
+        signal: control.stop,
+        what: `the response store of ${model.id}`,
+        onWait: (pid) => log(`${model.id}: another run (pid ${pid}) is querying this model on the same store ${storeFile(config, model)}; waiting for it to finish (Ctrl-C to stop waiting)`),
+      });
+    } catch (e) {
+      if (!(e instanceof LockHeldError)) throw e;
+      Object.assign(summary, { interrupted: true, unavailable: e.message, missing: summary.prompts, notSent: summary.distinctRequests });
+      log(`${model.id}: ${e.message}; nothing sent`);
+      return;
+    }
+  }
+  try {
+    await queryLocked(config, domain, model, inputs, keyed, summary, control, opts, log);
+  } finally {
+    release();
+  }
+}
+
+/** The store file of a model: provider + model, shared by every model id that names the same one. */
+export function storeFile(config: Config, model: Pick<ModelConfig, 'provider' | 'model'>): string {
+  return path.join(storeDir(config), storeFileName(model.provider, model.model));
+}
+
+async function queryLocked(
   config: Config,
   domain: DomainName,
   model: ModelConfig,
