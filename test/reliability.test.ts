@@ -145,3 +145,119 @@ test('a run stopped while waiting for the lock sends nothing and says so', async
   fs.rmSync(`${storePath(fx)}.lock`);
 });
 
+
+// ---------- money: HTTP 200s that are not completions ----------
+
+test('a 200 that is not a completion is retried once at most, its usage is counted, and the answer on the retry is kept', async () => {
+  const fx = fixture(6);
+  server.reset();
+  // Every prompt first gets a reply with empty choices (billed 100 + 20 tokens), then an answer.
+  server.script = ({ attempt }) => (attempt === 1 ? { kind: 'empty-choices', usage: { prompt_tokens: 100, completion_tokens: 20 } } : undefined);
+  const config = configFor(fx, [fakeModel(server.url, { concurrency: 1 })]);
+  const [s] = await runQuery(config, 'movielens', ['fake'], { log: logger().log, retry: fastRetry });
+  assert.equal(server.chatRequests, 12, 'one wasted reply and one answer per prompt');
+  assert.equal(s.answered, 6);
+  const stored = storeLines(fx).map((l) => JSON.parse(l) as { usage: { inputTokens: number; outputTokens: number } });
+  const storedIn = stored.reduce((n, e) => n + e.usage.inputTokens, 0);
+  const storedOut = stored.reduce((n, e) => n + e.usage.outputTokens, 0);
+  assert.equal(s.usage.inputTokens, storedIn + 6 * 100, 'the tokens billed by the empty replies are counted');
+  assert.equal(s.usage.outputTokens, storedOut + 6 * 20);
+  // Prices 2.5 and 10 USD per million tokens.
+  const expected = ((storedIn + 600) * 2.5 + (storedOut + 120) * 10) / 1e6;
+  assert.ok(Math.abs(s.costUsd - expected) < 1e-12, `${s.costUsd} vs ${expected}`);
+
+  server.reset();
+  server.script = () => ({ kind: 'html' });
+  const fx2 = fixture(1);
+  const [h] = await runQuery(configFor(fx2, [fakeModel(server.url, { concurrency: 1 })]), 'movielens', ['fake'], { log: logger().log, retry: fastRetry });
+  assert.equal(server.chatRequests, 2, 'an HTML page is asked again once, not maxRetries times');
+  assert.equal(h.failed, 1);
+  assert.match(h.failures[0].message, /HTTP 200 that is not a chat completion: the body is not JSON .*content-type text\/html/);
+  server.script = undefined;
+});
+
+for (const kind of ['html', 'empty-choices', 'garbage'] as const) {
+  test(`5 replies in a row that are 200 but not completions (${kind}) stop the model, naming the base URL, content type and body start`, async () => {
+    const fx = fixture(40);
+    server.reset();
+    server.script = () => ({ kind });
+    const config = configFor(fx, [fakeModel(server.url, { concurrency: 2 })]);
+    const { log, lines } = logger();
+    const [s] = await runQuery(config, 'movielens', ['fake'], { log, retry: fastRetry });
+    assert.ok(server.chatRequests >= 5 && server.chatRequests <= 6, `${server.chatRequests} requests (5, plus at most one in flight at concurrency 2): ${lines.join('\n')}`);
+    assert.ok(s.stopped, 'the summary says why the model was stopped');
+    assert.match(s.stopped!, new RegExp(`5 replies in a row from ${server.url.replace(/[.]/g, '\\.')} were HTTP 200 but not chat completions`));
+    if (kind === 'html') assert.match(s.stopped!, /content-type text\/html; charset=utf-8; body starts "<!DOCTYPE html><html><head><title>Gateway/);
+    if (kind === 'empty-choices') assert.match(s.stopped!, /content-type application\/json; body starts "\{\\"id\\":\\"chatcmpl-empty/);
+    if (kind === 'empty-choices') assert.equal(s.usage.inputTokens, 100 * server.chatRequests);
+    assert.equal(s.answered, 0);
+    const notSent = 40 - s.failed;
+    assert.ok(notSent >= 36);
+    assert.match(lines.join('\n'), new RegExp(`stopped asking this model: .*${notSent} prompts not sent`));
+    server.script = undefined;
+  });
+}
+
+// ---------- never hang, stop early ----------
+
+test('a server that never answers: the first wave of timeouts stops the model (scaled: 200 ms timeout, 6 retries)', async () => {
+  const fx = fixture(50);
+  server.reset();
+  server.script = () => ({ kind: 'hang' });
+  const config = configFor(fx, [fakeModel(server.url, { concurrency: 4 })], { timeoutMs: 200, maxRetries: 6 });
+  const { log, lines } = logger();
+  const t0 = Date.now();
+  const [s] = await runQuery(config, 'movielens', ['fake'], { log, retry: fastRetry });
+  const elapsed = Date.now() - t0;
+  // Without the breaker: 50 prompts / 4 × 7 attempts × 200 ms ≈ 17 s. With it: one wave of 4 timeouts.
+  assert.ok(elapsed < 1500, `took ${elapsed} ms`);
+  assert.ok(server.chatRequests >= 4 && server.chatRequests <= 8, `${server.chatRequests} requests`);
+  assert.match(s.stopped ?? '', /4 requests timed out and none has succeeded in this run/);
+  assert.match(lines.join('\n'), /stopped asking this model: .* prompts not sent/);
+  assert.equal(s.answered, 0);
+  server.script = undefined;
+});
+
+test('defaults against a never-answering server: the breaker trips after one timeout wave, well within 300 s', () => {
+  // Worked from the defaults: query.timeoutMs 120 000 and one wave of `concurrency` requests → about 120 s.
+  const config = loadConfig({ env: {} });
+  assert.equal(config.query.timeoutMs, 120_000);
+  assert.ok(config.query.timeoutMs * 2 < 300_000, 'one wave plus a retry of a request started late stay under 300 s');
+});
+
+test('401 on every request: the model is stopped after 20 identical failures (at most 50 requests), the rest not sent', async () => {
+  const fx = fixture(200);
+  server.reset();
+  // The server echoes the key, as OpenAI's 401 does in part: the stop message must not carry it.
+  server.script = () => ({ kind: 'error', status: 401, message: `Incorrect API key provided: ${FAKE_KEY}` });
+  const config = configFor(fx, [fakeModel(server.url, { concurrency: 8 })]);
+  const { log, lines } = logger();
+  const [s] = await runQuery(config, 'movielens', ['fake'], { log, retry: fastRetry });
+  assert.ok(server.chatRequests >= 20 && server.chatRequests <= 50, `${server.chatRequests} requests`);
+  assert.match(s.stopped ?? '', /20 requests in a row failed with the same error: HTTP 401/);
+  assert.ok(!(s.stopped ?? '').includes(FAKE_KEY), s.stopped);
+  assert.equal(s.failed + s.notSent, 200);
+  assert.ok(s.notSent >= 150);
+  assert.match(lines.join('\n'), new RegExp(`${s.notSent} prompts not sent`));
+  server.script = undefined;
+});
+
+test('the first abort (Ctrl-C) stops retries as well as new prompts; in-flight requests finish; the second aborts them at once', async () => {
+  const fx = fixture(12);
+  server.reset();
+  // Every first attempt fails with a 500, so every prompt sits in a retry wait when the stop comes.
+  server.script = ({ attempt }) => (attempt === 1 ? { kind: 'error', status: 500 } : undefined);
+  const config = configFor(fx, [fakeModel(server.url, { concurrency: 3 })]);
+  const ac = new AbortController();
+  const { log, lines } = logger();
+  setTimeout(() => ac.abort(), 150);
+  const t0 = Date.now();
+  const [s] = await runQuery(config, 'movielens', ['fake'], { log, signal: ac.signal, retry: { baseDelayMs: 5000, maxDelayMs: 5000 } });
+  assert.ok(Date.now() - t0 < 2000, 'the retry waits were cut short');
+  assert.equal(server.chatRequests, 3, `no retry went out after the stop: ${JSON.stringify(server.log.map((r) => [r.status, r.at - t0, r.path, r.body.slice(0, 0), String(r.headers['user-agent']), r.headers['x-stainless-retry-count']]))} ${lines.join('\n')}`);
+  assert.equal(s.interrupted, true);
+  assert.equal(s.failed, 3, 'the three prompts cut short in their retry wait are listed');
+  assert.equal(s.notSent, 9);
+  assert.match(lines.join('\n'), /interrupted — 0 new answers stored, 9 prompts not sent, 3 failed or cut short/);
+  server.script = undefined;
+});

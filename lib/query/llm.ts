@@ -5,11 +5,13 @@
  * in the run's summary.
  * The API key is read from the environment variable the model names and never appears in errors or logs.
  */
+import { setMaxListeners } from 'node:events';
 import OpenAI from 'openai';
 import type { Config, ModelConfig } from '../core/config';
 import type { ChatMessage, ModelAnswer, PromptJob, Responder } from './models';
 import { deriveSeed, makeRng, type Rng } from '../core/rng';
-import { classifyFailure, retryPolicy, withRetries, type FailureKind, type RetryPolicy } from './retry';
+import { CircuitBreaker, DEFAULT_BAD_REPLY_LIMIT, DEFAULT_SAME_FAILURE_LIMIT, type BreakerLimits } from './breaker';
+import { classifyFailure, NotACompletionError, retryPolicy, withRetries, type FailureKind, type RetryPolicy } from './retry';
 import { normalizeBaseURL, storeKey, type GenerationParams, type StoredAnswer } from './store';
 import type { Usage } from '../core/types';
 
@@ -50,6 +52,32 @@ export interface CompletionLike {
   choices?: { message?: { content?: string | null; refusal?: string | null } | null; finish_reason?: string | null }[];
 }
 
+/**
+ * Reads a 200 reply's body as a chat completion, or throws NotACompletionError with its content type, its first
+ * 200 characters and any usage it reported (the reply was billed even when it holds no answer).
+ */
+export async function readCompletion(response: Response): Promise<CompletionLike> {
+  const text = await response.text();
+  const contentType = response.headers.get('content-type') ?? '';
+  const start = text.slice(0, 200);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new NotACompletionError(`the body is not JSON (${(e as Error).message})`, contentType, start, null);
+  }
+  const completion = parsed as CompletionLike;
+  if (completion === null || typeof completion !== 'object' || !Array.isArray(completion.choices) || completion.choices.length === 0) {
+    throw new NotACompletionError('the body has no "choices"', contentType, start, completion && typeof completion === 'object' ? usageOf(completion) : null);
+  }
+  return completion;
+}
+
+function usageOf(completion: CompletionLike): Usage | null {
+  const u = completion.usage;
+  return u ? { inputTokens: u.prompt_tokens ?? 0, outputTokens: u.completion_tokens ?? 0 } : null;
+}
+
 export function answerFromCompletion(completion: CompletionLike, latencyMs: number): ModelAnswer {
   const choice = completion.choices?.[0];
   if (!choice) throw new Error('the server returned a completion without choices');
@@ -57,7 +85,7 @@ export function answerFromCompletion(completion: CompletionLike, latencyMs: numb
   const text = choice.message?.content ?? choice.message?.refusal ?? '';
   return {
     text,
-    usage: { inputTokens: completion.usage?.prompt_tokens ?? 0, outputTokens: completion.usage?.completion_tokens ?? 0 },
+    usage: usageOf(completion) ?? { inputTokens: 0, outputTokens: 0 },
     model: completion.model ?? '',
     fingerprint: completion.system_fingerprint ?? null,
     latencyMs,
@@ -87,6 +115,19 @@ export function storedAnswerFor(
     answeredAt: (extra.answeredAt ?? new Date()).toISOString(),
     ...(extra.meta ? { meta: extra.meta } : {}),
   };
+}
+
+/** A signal that aborts when any of `parts` does (AbortSignal.any without the typings it lacks here). */
+function eitherSignal(parts: (AbortSignal | undefined)[]): AbortSignal {
+  const ac = new AbortController();
+  // Every request in flight listens on it (and removes its listener when done): concurrency, not a leak.
+  setMaxListeners(0, ac.signal);
+  for (const p of parts) {
+    if (!p) continue;
+    if (p.aborted) ac.abort();
+    else p.addEventListener('abort', () => ac.abort(), { once: true });
+  }
+  return ac.signal;
 }
 
 // ---------- secrets ----------
@@ -127,12 +168,21 @@ export interface ApiResponderOptions {
   timeoutMs?: number;
   /** Jitter source; default seeded from config.seed and the model id. */
   rng?: Rng;
+  /** When to stop asking the model (defaults: one wave of `concurrency` timeouts, 20 same errors, 5 bad 200s). */
+  breaker?: Partial<BreakerLimits>;
 }
 
 export interface ApiResponder extends Responder {
-  /** HTTP requests made so far, retries included. */
-  readonly stats: { requests: number; retries: number; failures: number };
+  /** HTTP requests made so far, retries included; `unansweredUsage`: tokens billed by 200s that held no completion. */
+  readonly stats: { requests: number; retries: number; failures: number; unansweredUsage: Usage };
+  /** Why the model is no longer asked (its circuit breaker tripped), or null. */
+  readonly stopped: string | null;
   keyFor(messages: ChatMessage[]): string;
+  /**
+   * `signal` aborts the request in flight (a second Ctrl-C); `retrySignal` only stops further attempts and ends
+   * retry waits (the first Ctrl-C), letting the request in flight finish.
+   */
+  answer(job: PromptJob, signal?: AbortSignal, retrySignal?: AbortSignal): Promise<ModelAnswer>;
 }
 
 export function createApiResponder(model: ModelConfig, config: Config, opts: ApiResponderOptions = {}): ApiResponder {
@@ -157,10 +207,32 @@ export function createApiResponder(model: ModelConfig, config: Config, opts: Api
     timeout: opts.timeoutMs ?? config.query.timeoutMs,
     logLevel: 'off',
   });
-  const stats = { requests: 0, retries: 0, failures: 0 };
+  const stats = { requests: 0, retries: 0, failures: 0, unansweredUsage: { inputTokens: 0, outputTokens: 0 } };
+  const breaker = new CircuitBreaker(
+    {
+      timeoutsWithoutSuccess: opts.breaker?.timeoutsWithoutSuccess ?? model.concurrency,
+      sameFailureLimit: opts.breaker?.sameFailureLimit ?? DEFAULT_SAME_FAILURE_LIMIT,
+      badReplyLimit: opts.breaker?.badReplyLimit ?? DEFAULT_BAD_REPLY_LIMIT,
+    },
+    baseURL,
+  );
+  // One combined signal per set of run-long signals, not one per prompt (each would add listeners to the run's signals).
+  const combined: { parts: (AbortSignal | undefined)[]; signal: AbortSignal }[] = [];
+  const anyOf = (...parts: (AbortSignal | undefined)[]): AbortSignal => {
+    const known = combined.find((c) => c.parts.length === parts.length && c.parts.every((p, i) => p === parts[i]));
+    if (known) return known.signal;
+    const signal = eitherSignal(parts);
+    combined.push({ parts, signal });
+    return signal;
+  };
 
-  async function answer(job: PromptJob, signal?: AbortSignal): Promise<ModelAnswer> {
+  // The reason may quote a server's error message, which may echo the key.
+  const stoppedReason = () => (breaker.reason === null ? null : redactSecrets(breaker.reason, secrets));
+
+  async function answer(job: PromptJob, signal?: AbortSignal, retrySignal?: AbortSignal): Promise<ModelAnswer> {
     const body = chatRequestBody(model, config, job.messages);
+    const inFlight = anyOf(signal, breaker.abandonSignal);
+    const between = anyOf(signal, retrySignal, breaker.signal);
     return withRetries(
       async () => {
         const started = Date.now();
@@ -168,21 +240,35 @@ export function createApiResponder(model: ModelConfig, config: Config, opts: Api
         // signal linked to the run's (one listener per request on a run-long signal would pile up).
         const perRequest = new AbortController();
         const onAbort = () => perRequest.abort();
-        signal?.addEventListener('abort', onAbort, { once: true });
+        inFlight.addEventListener('abort', onAbort, { once: true });
         try {
           stats.requests++;
-          const completion = await client.chat.completions.create(body, { signal: perRequest.signal });
-          return answerFromCompletion(completion as CompletionLike, Date.now() - started);
+          // The raw reply, so a 200 that is not a completion is seen with its content type and body (and its usage kept).
+          const response = await client.chat.completions.create(body, { signal: perRequest.signal }).asResponse();
+          const completion = await readCompletion(response);
+          breaker.success();
+          return answerFromCompletion(completion, Date.now() - started);
+        } catch (e) {
+          if (e instanceof NotACompletionError && e.usage) {
+            stats.unansweredUsage.inputTokens += e.usage.inputTokens;
+            stats.unansweredUsage.outputTokens += e.usage.outputTokens;
+          }
+          throw e;
         } finally {
-          signal?.removeEventListener('abort', onAbort);
+          inFlight.removeEventListener('abort', onAbort);
         }
       },
       {
         policy,
         rng,
-        signal,
-        classify: (err) => (signal?.aborted ? { kind: 'aborted', retryable: false, message: 'request aborted' } : classifyFailure(err)),
-        aborted: (attempts) => new RequestFailedError('request aborted', 'aborted', undefined, attempts),
+        signal: between,
+        classify: (err) => {
+          if (inFlight.aborted) return { kind: 'aborted', retryable: false, message: breaker.reason ? `${model.id}: model stopped: ${stoppedReason()}` : 'request aborted' };
+          const failure = classifyFailure(err);
+          breaker.failure(failure, err);
+          return failure;
+        },
+        aborted: (attempts) => new RequestFailedError(breaker.reason ? `${model.id}: model stopped: ${stoppedReason()}` : 'request aborted', 'aborted', undefined, attempts),
         giveUp: (failure, attempts) => {
           stats.failures++;
           const why = failure.retryable ? `gave up after ${attempts} attempts` : 'not retryable';
@@ -190,7 +276,7 @@ export function createApiResponder(model: ModelConfig, config: Config, opts: Api
         },
         onRetry: (failure, retry, wait) => {
           stats.retries++;
-          log(`${model.id}: ${redactSecrets(failure.message, secrets)}; retry ${retry}/${policy.maxRetries} in ${(wait / 1000).toFixed(2)} s`);
+          log(`${model.id}: ${redactSecrets(failure.message, secrets)}; retry ${retry}/${Math.min(policy.maxRetries, failure.maxRetries ?? Infinity)} in ${(wait / 1000).toFixed(2)} s`);
         },
       },
     );
@@ -199,6 +285,9 @@ export function createApiResponder(model: ModelConfig, config: Config, opts: Api
   return {
     config: model,
     stats,
+    get stopped() {
+      return stoppedReason();
+    },
     answer,
     keyFor: (messages) => requestKey(model, config, messages),
   };

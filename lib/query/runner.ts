@@ -20,7 +20,7 @@ import { openBatchKeys, runBatches, type BatchJob, type BatchRunReport } from '.
 import { estimateDryRun, type DryRunEstimate } from './dry-run';
 import { formatCount, formatUsd } from './format';
 import { loadQueryInputs, resolveModels, storeDir, type QueryInputs } from './inputs';
-import { createApiResponder, modelAvailability, requestKey, storedAnswerFor, RequestFailedError } from './llm';
+import { costUsd, createApiResponder, modelAvailability, requestKey, storedAnswerFor, RequestFailedError } from './llm';
 import type { PromptJob } from './models';
 import { emptyParseSummary, writeResponses, type AnswerForRecord, type KeyedJob, type ParseSummary } from './responses';
 import type { FailureKind, RetryPolicy } from './retry';
@@ -126,6 +126,8 @@ export interface QueryRunSummary {
   interrupted: boolean;
   /** Why the model could not be asked, when it could not. */
   unavailable?: string;
+  /** Why the run stopped asking the model part-way (its circuit breaker: hanging server, revoked key, bad replies). */
+  stopped?: string;
   estimate?: DryRunEstimate;
   /** Batch API activity (submitted, collected, still open). */
   batch?: BatchModeSummary;
@@ -338,21 +340,23 @@ async function sendMissing(
   });
   let next = 0;
   let attempted = 0;
+  let unsentPrompts = 0;
   const worker = async () => {
-    while (!control.stop.aborted) {
+    while (!control.stop.aborted && responder.stopped === null) {
       const i = next++;
       if (i >= missing.length) return;
       const [key, { job, promptIds }] = missing[i];
       attempted++;
       try {
-        const entry = await store.fetchOnce(key, async () => storedAnswerFor(model, config, key, await responder.answer(job, control.hard), 'sync'));
+        const entry = await store.fetchOnce(key, async () => storedAnswerFor(model, config, key, await responder.answer(job, control.hard, control.stop), 'sync'));
         summary.newAnswers++;
         summary.usage.inputTokens += entry.usage.inputTokens;
         summary.usage.outputTokens += entry.usage.outputTokens;
         summary.costUsd += entry.costUsd;
       } catch (e) {
-        if (e instanceof RequestFailedError && e.kind === 'aborted') {
+        if (e instanceof RequestFailedError && e.kind === 'aborted' && e.attempts === 0) {
           attempted--;
+          unsentPrompts += promptIds.length;
         } else if (e instanceof RequestFailedError) {
           summary.failures.push({ promptIds, key, kind: e.kind, status: e.status, attempts: e.attempts, message: e.message });
         } else {
@@ -364,8 +368,14 @@ async function sendMissing(
   };
   await Promise.all(Array.from({ length: Math.min(model.concurrency, missing.length) }, worker));
   progress.finish();
+  unsentPrompts += missing.slice(next).reduce((n, [, e]) => n + e.promptIds.length, 0);
   summary.httpRequests += responder.stats.requests;
   summary.retries += responder.stats.retries;
+  // Replies that were billed but held no answer: their tokens were paid for, so they count in what the run spent.
+  const unanswered = responder.stats.unansweredUsage;
+  summary.usage.inputTokens += unanswered.inputTokens;
+  summary.usage.outputTokens += unanswered.outputTokens;
+  summary.costUsd += costUsd(model, unanswered);
   summary.notSent += missing.length - attempted;
   summary.sent += attempted;
   if (summary.failures.length) {
@@ -373,10 +383,18 @@ async function sendMissing(
     log(`${model.id}: ${formatCount(n)} prompts failed (not stored; a rerun asks them again):`);
     for (const line of summarizeFailures(summary.failures)) log(line);
   }
+  if (responder.stopped !== null) {
+    summary.stopped = responder.stopped;
+    log(
+      `${model.id}: stopped asking this model: ${responder.stopped}. ${formatCount(summary.newAnswers)} new answers stored, ` +
+        `${formatCount(unsentPrompts)} prompts not sent; fix the cause and run the same command again`,
+    );
+  }
   if (control.stop.aborted) {
     summary.interrupted = true;
     log(
-      `${model.id}: interrupted — ${formatCount(summary.newAnswers)} new answers stored, ${formatCount(summary.notSent)} prompts not sent; ` +
+      `${model.id}: interrupted — ${formatCount(summary.newAnswers)} new answers stored, ${formatCount(summary.notSent)} prompts not sent` +
+        `${summary.failures.length ? `, ${formatCount(summary.failures.length)} failed or cut short` : ''}; ` +
         'run the same command again to resume (stored answers are never requested again)',
     );
   }
