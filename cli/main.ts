@@ -15,6 +15,8 @@ Options:
                       API model whose key or server is available)
   --dry-run           query stage: print prompts to send, tokens and estimated cost; send nothing
   --batch             query stage: send OpenAI models' prompts through the Batch API (half price)
+  --retry-finish LIST query stage: after raising query.maxTokens, ask again only the prompts whose earlier
+                      answer ended with these finish reasons (length, content_filter); keep the others
   --force [LIST]      recompute stages even when up to date (all requested stages, or the listed ones)
   --no-report         do not write figures/report.html
   -h, --help          this text
@@ -31,6 +33,7 @@ interface CliArgs {
   models?: string[];
   dryRun: boolean;
   batch: boolean;
+  retryFinish?: string[];
   force: boolean | StageName[];
   report?: boolean;
   help: boolean;
@@ -76,6 +79,12 @@ export function parseArgs(argv: string[]): CliArgs {
       case '--batch':
         args.batch = true;
         break;
+      case '--retry-finish':
+        args.retryFinish = list(value(), '--retry-finish').map((r) => {
+          if (!/^[a-z_]+$/.test(r)) throw new UsageError(`--retry-finish: "${r}" is not a finish reason (e.g. length, content_filter)`);
+          return r;
+        });
+        break;
       case '--force': {
         const next = inline ?? argv[i + 1];
         if (next !== undefined && !next.startsWith('-') && next.split(',').every((s) => (STAGES as readonly string[]).includes(s))) {
@@ -120,6 +129,12 @@ async function main(): Promise<number> {
     }
     throw e;
   }
+  const known = config.query.models.map((m) => m.id);
+  const unknownModels = (args.models ?? []).filter((id) => !known.includes(id));
+  if (unknownModels.length) {
+    console.error(`--models: ${unknownModels.map((id) => `"${id}"`).join(', ')} ${unknownModels.length > 1 ? 'are' : 'is'} not configured (configured models: ${known.join(', ')})\n\n${USAGE}`);
+    return 2;
+  }
   const t0 = Date.now();
   const result = await runPipeline(config, {
     stages: args.stages,
@@ -127,6 +142,7 @@ async function main(): Promise<number> {
     models: args.models,
     dryRun: args.dryRun,
     batch: args.batch,
+    retryFinish: args.retryFinish,
     force: args.force,
     report: args.report,
   });
@@ -137,6 +153,7 @@ async function main(): Promise<number> {
   const counts = new Map<string, number>();
   for (const s of result.steps) counts.set(s.status, (counts.get(s.status) ?? 0) + 1);
   console.log(`Steps: ${[...counts].map(([k, v]) => `${v} ${k}`).join(', ') || 'none'}.`);
+  for (const s of result.steps.filter((x) => x.stage === 'query' && x.status === 'ran' && x.detail)) console.log(`Query ${s.domain} ${s.model}: ${s.detail}`);
   for (const m of result.skippedModels) console.log(`Model skipped: ${m.id}: ${m.reason}`);
   for (const f of result.failedDomains) console.log(`Domain ${f.domain} failed: ${f.reason}${f.fix ? `\n  Fix: ${f.fix}` : ''}`);
   for (const s of result.steps.filter((x) => x.status === 'failed' && !result.failedDomains.some((f) => f.domain === x.domain))) {

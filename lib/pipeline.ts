@@ -9,7 +9,8 @@ import { type Config, type DomainName, type ModelConfig, domainDir } from './cor
 import { DatasetUnavailableError, locateDataset } from './data/datasets';
 import { runPreprocess } from './data/preprocess';
 import { runSample } from './sample/sample';
-import { modelAvailability, runQuery } from './query/runner';
+import { modelAvailability, runQuery, storeIdentity } from './query/runner';
+import { formatFinishReasons } from './query/responses';
 import { runScore } from './score/score';
 import { runPlot } from './plot/figures';
 import { writeReport } from './plot/report';
@@ -29,6 +30,8 @@ export interface PipelineOptions {
   /** Recompute these stages even when up to date (true = all requested stages). */
   force?: boolean | StageName[];
   batch?: boolean;
+  /** Query stage: finish reasons whose earlier answers are asked again after raising query.maxTokens (--retry-finish). */
+  retryFinish?: string[];
   /** Write figures/report.html at the end (default true when the plot stage runs). */
   report?: boolean;
   log?: (line: string) => void;
@@ -156,20 +159,23 @@ export async function runPipeline(config: Config, opts: PipelineOptions = {}): P
         const responsesFile = path.join(domainDir(config, 'responses', model.id), `${domain}.jsonl`);
         const qStamp = stampFile(path.dirname(responsesFile), 'query', domain);
         const { models: _all, ...queryParams } = config.query;
-        const inputs = digestOf(outputsDigest(sampleStamp) ?? 'no-stamp', model, queryParams, config.seed);
+        // The store file's size and mtime are part of the inputs, so a damaged or truncated store is noticed by a normal rerun.
+        const queryInputs = () => digestOf(outputsDigest(sampleStamp) ?? 'no-stamp', model, queryParams, config.seed, storeIdentity(config, model));
+        const inputs = queryInputs();
         const modelOk = await step(
           'query',
           domain,
           async () => {
             if (!opts.dryRun && !forced('query') && isUpToDate(qStamp, inputs)) return 'up-to-date';
-            const [summary] = await runQuery(config, domain, [model.id], { dryRun: opts.dryRun, batch: opts.batch, log });
+            const [summary] = await runQuery(config, domain, [model.id], { dryRun: opts.dryRun, batch: opts.batch, retryFinish: opts.retryFinish, log });
             if (opts.dryRun) return 'dry run';
             const waiting = summary?.batch?.pendingPrompts ?? 0;
-            if (summary && summary.failed === 0 && summary.missing === 0) writeStamp(qStamp, 'query', inputs, [responsesFile]);
+            if (summary && summary.failed === 0 && summary.missing === 0) writeStamp(qStamp, 'query', queryInputs(), [responsesFile]);
             else if (summary && summary.failed === 0 && waiting > 0) {
               return `${PENDING}: ${waiting} prompts waiting in open Batch API jobs (${summary.batch?.openBatches.join(', ')}); run again with --batch to collect them, then the later stages run`;
             } else if (summary) throw new Error(`${summary.failed} prompts failed and ${summary.missing} are still unanswered; rerun to retry them (stored answers are kept)`);
-            return summary ? `${summary.answered} answers (${summary.sent} sent, ${summary.fromStore} from the store)` : undefined;
+            const finish = summary ? formatFinishReasons(summary.parse.byFinishReason) : '';
+            return summary ? `${summary.answered} answers (${summary.sent} sent, ${summary.fromStore} from the store${finish ? `; finish: ${finish}` : ''})` : undefined;
           },
           model.id,
         );

@@ -6,8 +6,8 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadConfig, type Config, type ModelConfig } from '../lib/core/config';
-import { runQuery, type QueryRunSummary } from '../lib/query/runner';
+import { ConfigError, loadConfig, mergeConfig, pathsUnder, repoRoot, type Config, type ModelConfig } from '../lib/core/config';
+import { loadResponses, runQuery, type QueryRunSummary } from '../lib/query/runner';
 import { storeFileName } from '../lib/query/store';
 import { FakeOpenAIServer } from './helpers/fake-openai-server';
 import { exited, spawnNode, startStandaloneServer } from './helpers/children';
@@ -260,4 +260,143 @@ test('the first abort (Ctrl-C) stops retries as well as new prompts; in-flight r
   assert.equal(s.notSent, 9);
   assert.match(lines.join('\n'), /interrupted — 0 new answers stored, 9 prompts not sent, 3 failed or cut short/);
   server.script = undefined;
+});
+
+// ---------- answers that were paid but say less than asked ----------
+
+test('content null and finish_reason length are stored, recorded with finishReason, flagged in the diagnostics and counted', async () => {
+  const fx = fixture(6);
+  server.reset();
+  // Prompts 1–2: a content filter (content null); 3: cut off mid-list; the rest answer normally.
+  server.script = ({ n }) => (n <= 2 ? { kind: 'answer', content: null } : n === 3 ? { kind: 'answer', finishReason: 'length', text: '["Heat' } : undefined);
+  const config = configFor(fx, [fakeModel(server.url, { concurrency: 1 })]);
+  const { log, lines } = logger();
+  const [s] = await runQuery(config, 'movielens', ['fake'], { log, retry: fastRetry });
+  assert.equal(server.chatRequests, 6, 'paid answers are not asked again');
+  assert.equal(s.answered, 6);
+  const records = loadResponses(config, 'fake', 'movielens');
+  assert.deepEqual(records.map((r) => r.finishReason), ['content_filter', 'content_filter', 'length', 'stop', 'stop', 'stop']);
+  assert.deepEqual(records.map((r) => r.diagnostics.answerIssues ?? []), [['empty answer'], ['empty answer'], ['cut off by max tokens'], [], [], []]);
+  assert.equal(records[0].raw, '');
+  assert.deepEqual(s.parse.byFinishReason, { content_filter: 2, length: 1, stop: 3 });
+  assert.equal(s.parse.empty, 2);
+  assert.equal(s.parse.cutOff, 1);
+  assert.match(lines.join('\n'), /6\/6 prompts answered \(finish: stop 3, content_filter 2, length 1; 1 cut off by max tokens .*, 2 empty answers\)/);
+  const stored = storeLines(fx).map((l) => JSON.parse(l) as { finishReason: string });
+  assert.deepEqual(stored.map((e) => e.finishReason).sort(), ['content_filter', 'content_filter', 'length', 'stop', 'stop', 'stop']);
+  server.script = undefined;
+});
+
+test('--retry-finish length after raising maxTokens asks again exactly the cut-off prompts and keeps both answers', async () => {
+  const fx = fixture(8);
+  server.reset();
+  const cutOff = new Set([2, 5]);
+  server.script = ({ n }) => (cutOff.has(n) ? { kind: 'answer', finishReason: 'length', text: '["Heat' } : undefined);
+  const model = fakeModel(server.url, { concurrency: 1 });
+  await runQuery(configFor(fx, [model], { maxTokens: 300 }), 'movielens', ['fake'], { log: logger().log, retry: fastRetry });
+  assert.equal(server.chatRequests, 8);
+  const firstRecords = loadResponses(configFor(fx, [model], { maxTokens: 300 }), 'fake', 'movielens');
+  const cutIds = firstRecords.filter((r) => r.finishReason === 'length').map((r) => r.promptId);
+  assert.equal(cutIds.length, 2);
+
+  server.reset();
+  server.script = undefined;
+  const raised = configFor(fx, [model], { maxTokens: 900 });
+  const { log, lines } = logger();
+  const [s] = await runQuery(raised, 'movielens', ['fake'], { log, retry: fastRetry, retryFinish: ['length'] });
+  assert.equal(server.chatRequests, 2, 'only the two cut-off prompts are asked again');
+  assert.deepEqual(server.log.filter((r) => r.path === '/v1/chat/completions').map((r) => JSON.parse(r.body).max_tokens), [900, 900]);
+  assert.equal(s.sent, 2);
+  assert.equal(s.answered, 8);
+  assert.match(lines.join('\n'), /--retry-finish length: 2 earlier answers ended that way and are asked again; 6 earlier answers are kept/);
+  const records = loadResponses(raised, 'fake', 'movielens');
+  assert.deepEqual(records.map((r) => r.promptId), fx.samples.map((x) => x.id));
+  assert.ok(records.every((r) => r.finishReason === 'stop'));
+  assert.equal(storeLines(fx).length, 10, 'both answers of the cut-off prompts are stored');
+  // Without the option, raised settings are a new request for every prompt (the usual rule).
+  server.reset();
+  const fx2 = fixture(2);
+  await runQuery(configFor(fx2, [model], { maxTokens: 300 }), 'movielens', ['fake'], { log: logger().log });
+  await runQuery(configFor(fx2, [model], { maxTokens: 900 }), 'movielens', ['fake'], { log: logger().log });
+  assert.equal(server.chatRequests, 4);
+});
+
+// ---------- availability, keys ----------
+
+test('a server whose /models answers 404 or 501 is probed with one chat request and used; refused only when that fails', async () => {
+  const fx = fixture(3);
+  for (const status of [404, 501]) {
+    server.reset();
+    server.modelsStatus = status;
+    const { log, lines } = logger();
+    const [s] = await runQuery(configFor(fx, [fakeModel(server.url)]), 'movielens', ['fake'], { log, retry: fastRetry });
+    assert.equal(s.unavailable, undefined);
+    assert.equal(s.answered, 3);
+    assert.match(lines.join('\n'), new RegExp(`GET .*/models answered HTTP ${status}; a one-token chat request .* answered, so the model is used`));
+    fs.rmSync(fx.paths.store, { recursive: true, force: true });
+  }
+  server.reset();
+  server.modelsStatus = 404;
+  server.script = () => ({ kind: 'error', status: 404, message: 'no such route' });
+  const [s] = await runQuery(configFor(fx, [fakeModel(server.url)]), 'movielens', ['fake'], { log: logger().log, retry: fastRetry });
+  assert.match(s.unavailable ?? '', /answered HTTP 404, and a one-token chat request to .* failed: HTTP 404/);
+  assert.equal(server.chatRequests, 1, 'the probe only');
+  server.modelsStatus = undefined;
+  server.script = undefined;
+});
+
+test('an API key variable that is set but empty says "is empty"; a key of any length is redacted', async () => {
+  const model = { ...fakeModel(server.url), provider: 'openai' as const, apiKeyEnv: 'UBP_TEST_EMPTY_KEY' };
+  const { modelAvailability, redactSecrets } = await import('../lib/query/llm');
+  assert.match((await modelAvailability(model, { UBP_TEST_EMPTY_KEY: '' })).reason ?? '', /UBP_TEST_EMPTY_KEY is set but empty/);
+  assert.match((await modelAvailability(model, {})).reason ?? '', /UBP_TEST_EMPTY_KEY is not set/);
+  assert.equal(redactSecrets('HTTP 401: key abc is wrong', ['abc']), 'HTTP 401: key [REDACTED] is wrong');
+  assert.equal(redactSecrets('token abcdef and abc', ['abc', 'abcdef']), 'token [REDACTED] and [REDACTED]');
+});
+
+// ---------- bad settings: a clear error before any work ----------
+
+test('the whole configuration is checked when loaded: topN > K, K < 2, bins < 1, window < 1, order < 0, departureGap < 0', () => {
+  const cases: [unknown, RegExp][] = [
+    [{ query: { topN: 60 } }, /"query\.topN" \(60\) must not exceed "sample\.K" \(50\)/],
+    [{ sample: { K: 1 } }, /"sample\.K" must be a whole number >= 2/],
+    [{ curves: { bins: 0 } }, /"curves\.bins" must be a whole number >= 1, got 0/],
+    [{ curves: { window: 0 } }, /"curves\.window" must be a whole number >= 1, got 0/],
+    [{ curves: { order: -1 } }, /"curves\.order" must be a whole number >= 0, got -1/],
+    [{ query: { topN: 0 } }, /"query\.topN" must be a whole number >= 1/],
+  ];
+  for (const [overrides, message] of cases) {
+    assert.throws(() => loadConfig({ env: {}, overrides }), (e: unknown) => e instanceof ConfigError && message.test(e.message), JSON.stringify(overrides));
+  }
+  // curves.departureGap is checked whenever it is present (the key arrives with the departure-point analysis).
+  const base = loadConfig({ env: {} });
+  assert.throws(() => mergeConfig({ ...base, curves: { ...base.curves, departureGap: -0.5 } as typeof base.curves }, {}), /"curves\.departureGap" must be a number >= 0, got -0\.5/);
+  assert.doesNotThrow(() => mergeConfig({ ...base, curves: { ...base.curves, departureGap: 0.5 } as typeof base.curves }, {}));
+  assert.doesNotThrow(() => loadConfig({ env: {}, overrides: { query: { topN: 50 } } }), 'topN = K is allowed');
+});
+
+test('the CLI exits 2 before any work for a bad configuration value or a --models id that is not configured', async () => {
+  const cli = path.join(repoRoot(), 'build', 'cli', 'main.js');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-rel-cli-'));
+  roots.push(dir);
+  const run = (args: string[]) =>
+    new Promise<{ code: number; out: string }>((resolve) => {
+      const child = spawn(process.execPath, [cli, ...args], { cwd: repoRoot(), env: { ...process.env, UBP_CONFIG: '', UBP_DATA_DIR: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      child.on('close', (code) => resolve({ code: code ?? -1, out }));
+    });
+  const bad = path.join(dir, 'bad.json');
+  fs.writeFileSync(bad, JSON.stringify({ paths: pathsUnder(dir), curves: { bins: 0 } }));
+  const r1 = await run(['--config', bad]);
+  assert.equal(r1.code, 2, r1.out);
+  assert.match(r1.out, /bad\.json: "curves\.bins" must be a whole number >= 1/);
+  const ok = path.join(dir, 'ok.json');
+  fs.writeFileSync(ok, JSON.stringify({ paths: pathsUnder(dir) }));
+  const r2 = await run(['--config', ok, '--stages', 'query', '--models', 'gpt-5-turbo']);
+  assert.equal(r2.code, 2, r2.out);
+  assert.match(r2.out, /--models: "gpt-5-turbo" is not configured \(configured models: random, /);
+  assert.doesNotMatch(r2.out, /at .*\.js:\d+/, 'no stack trace');
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['bad.json', 'ok.json'], 'no stage ran');
 });

@@ -89,6 +89,7 @@ export function answerFromCompletion(completion: CompletionLike, latencyMs: numb
     model: completion.model ?? '',
     fingerprint: completion.system_fingerprint ?? null,
     latencyMs,
+    finishReason: choice.finish_reason ?? null,
   };
 }
 
@@ -110,6 +111,7 @@ export function storedAnswerFor(
     model: answer.model,
     fingerprint: answer.fingerprint,
     latencyMs: answer.latencyMs,
+    finishReason: answer.finishReason ?? null,
     costUsd: costUsd(model, answer.usage, extra.discount ?? 1),
     via,
     answeredAt: (extra.answeredAt ?? new Date()).toISOString(),
@@ -132,17 +134,28 @@ function eitherSignal(parts: (AbortSignal | undefined)[]): AbortSignal {
 
 // ---------- secrets ----------
 
-/** Replaces every occurrence of each secret (and anything shaped like an OpenAI key) with a marker. */
+/**
+ * Replaces every occurrence of each secret (and anything shaped like an OpenAI key) with a marker. A configured key is
+ * redacted whatever its length: a short key is still a key (local servers take any string), and printing it is the leak.
+ */
 export function redactSecrets(text: string, secrets: (string | undefined | null)[]): string {
   let out = text;
-  for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join('[REDACTED]');
+  // Longest first, so a key that contains another is not half-redacted.
+  for (const s of [...secrets].filter((x): x is string => !!x).sort((a, b) => b.length - a.length)) out = out.split(s).join('[REDACTED]');
   return out.replace(/\bsk-[A-Za-z0-9_*-]{8,}/g, 'sk-[REDACTED]');
 }
 
 function apiKeyFor(model: ModelConfig, env: NodeJS.ProcessEnv): string | undefined {
   if (!model.apiKeyEnv) return undefined;
   const v = env[model.apiKeyEnv];
-  return v === undefined || v === '' ? undefined : v;
+  return v === undefined || v.trim() === '' ? undefined : v;
+}
+
+/** Why a model's key cannot be used: "is not set" and "is empty" are different mistakes with different fixes. */
+export function missingKeyReason(model: ModelConfig, env: NodeJS.ProcessEnv): string {
+  if (!model.apiKeyEnv) return `model "${model.id}" names no "apiKeyEnv" to read its API key from`;
+  const v = env[model.apiKeyEnv];
+  return v === undefined ? `environment variable ${model.apiKeyEnv} is not set` : `environment variable ${model.apiKeyEnv} is set but empty`;
 }
 
 // ---------- errors ----------
@@ -189,11 +202,7 @@ export function createApiResponder(model: ModelConfig, config: Config, opts: Api
   if (model.provider === 'baseline') throw new Error(`model "${model.id}" is a baseline; it is answered offline, not through an API`);
   const env = opts.env ?? process.env;
   const apiKey = apiKeyFor(model, env);
-  if (model.provider === 'openai' && !apiKey) {
-    throw new Error(
-      `model "${model.id}" needs an API key: set the environment variable ${model.apiKeyEnv ?? '(none configured: add "apiKeyEnv" to the model entry)'}`,
-    );
-  }
+  if (model.provider === 'openai' && !apiKey) throw new Error(`model "${model.id}" needs an API key: ${missingKeyReason(model, env)}`);
   const baseURL = effectiveBaseURL(model);
   const policy = retryPolicy(config, opts.retry);
   const rng = opts.rng ?? makeRng(deriveSeed(config.seed, 'retry-jitter', model.id));
@@ -295,6 +304,22 @@ export function createApiResponder(model: ModelConfig, config: Config, opts: Api
 
 // ---------- availability ----------
 
+/**
+ * One real chat request of one token, for servers without `GET /models`. A 400 still shows that the endpoint, the key
+ * and the model exist (a reasoning model refuses `max_tokens`, for instance), so only other failures refuse the model.
+ */
+async function probeChat(model: ModelConfig, baseURL: string, apiKey: string | undefined, timeoutMs: number, why: string): Promise<Availability> {
+  const client = new OpenAI({ apiKey: apiKey ?? 'no-key', baseURL, maxRetries: 0, timeout: Math.max(timeoutMs, 10_000), logLevel: 'off' });
+  try {
+    await client.chat.completions.create({ model: model.model, messages: [{ role: 'user', content: 'Reply with OK.' }], max_tokens: 1 });
+    return { available: true, reason: `${why}; a one-token chat request to ${baseURL} answered, so the model is used` };
+  } catch (e) {
+    const failure = classifyFailure(e);
+    if (failure.status === 400) return { available: true, reason: `${why}; a one-token chat request answered HTTP 400 (${redactSecrets(failure.message, [apiKey])}), so the endpoint exists` };
+    return { available: false, reason: redactSecrets(`${why}, and a one-token chat request to ${baseURL} failed: ${failure.message}`, [apiKey]) };
+  }
+}
+
 export interface Availability {
   available: boolean;
   reason?: string;
@@ -312,8 +337,7 @@ export async function modelAvailability(
   if (model.provider === 'baseline') return { available: true };
   const apiKey = apiKeyFor(model, env);
   if (model.provider === 'openai') {
-    if (!model.apiKeyEnv) return { available: false, reason: `model "${model.id}" names no "apiKeyEnv" to read its API key from` };
-    return apiKey ? { available: true } : { available: false, reason: `environment variable ${model.apiKeyEnv} is not set` };
+    return apiKey ? { available: true } : { available: false, reason: missingKeyReason(model, env) };
   }
   let baseURL: string;
   try {
@@ -329,6 +353,8 @@ export async function modelAvailability(
     });
     if (!res.ok) {
       await res.body?.cancel();
+      // Gateways and several vendors have no /models: the chat endpoint itself is the test.
+      if (res.status === 404 || res.status === 501) return await probeChat(model, baseURL, apiKey, timeoutMs, `GET ${url} answered HTTP ${res.status}`);
       return { available: false, reason: `GET ${url} answered HTTP ${res.status}` };
     }
     const listed = (await res.json().catch(() => null)) as { data?: { id?: string }[] } | null;

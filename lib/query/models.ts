@@ -23,6 +23,8 @@ export interface ModelAnswer {
   model: string;
   fingerprint: string | null;
   latencyMs: number;
+  /** Why the model stopped ("stop", "length" = cut off by max tokens, "content_filter" …); null when not reported. */
+  finishReason?: string | null;
 }
 
 export interface Responder {

@@ -13,6 +13,12 @@ export interface KeyedJob {
 }
 
 export interface ParseSummary {
+  /** Answers with no text at all (refusals, content filters). */
+  empty: number;
+  /** Answers cut off by max tokens (finish_reason "length"). */
+  cutOff: number;
+  /** Records per finish reason ("unknown" when the server reported none). */
+  byFinishReason: Record<string, number>;
   unparseable: number;
   tooFew: number;
   tooMany: number;
@@ -21,10 +27,28 @@ export interface ParseSummary {
 }
 
 export function emptyParseSummary(): ParseSummary {
-  return { unparseable: 0, tooFew: 0, tooMany: 0, withUnmatched: 0, withDuplicates: 0 };
+  return { empty: 0, cutOff: 0, byFinishReason: {}, unparseable: 0, tooFew: 0, tooMany: 0, withUnmatched: 0, withDuplicates: 0 };
+}
+
+/** "stop 5400, length 100, content_filter 19": the counts by finish reason, most frequent first. */
+export function formatFinishReasons(counts: Record<string, number>): string {
+  return Object.entries(counts)
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([reason, n]) => `${reason} ${n}`)
+    .join(', ');
+}
+
+/** What the reply itself says is wrong with it (independent of whether its list could be read). */
+function answerIssues(raw: string, finishReason: string | null): NonNullable<ParseDiagnostics['answerIssues']> {
+  const issues: NonNullable<ParseDiagnostics['answerIssues']> = [];
+  if (raw.trim() === '') issues.push('empty answer');
+  if (finishReason === 'length') issues.push('cut off by max tokens');
+  return issues;
 }
 
 function addDiagnostics(s: ParseSummary, d: ParseDiagnostics): void {
+  if (d.answerIssues?.includes('empty answer')) s.empty++;
+  if (d.answerIssues?.includes('cut off by max tokens')) s.cutOff++;
   if (d.unparseable) s.unparseable++;
   if (d.tooFew) s.tooFew++;
   if (d.tooMany) s.tooMany++;
@@ -40,6 +64,7 @@ export interface AnswerForRecord {
   model: string;
   fingerprint: string | null;
   latencyMs: number;
+  finishReason: string | null;
   via: ResponseRecord['via'];
   answeredAt: string;
 }
@@ -60,8 +85,13 @@ export function writeResponses(
     const a = answerFor(key);
     if (!a) continue;
     const candidates = job.sample.candidates.map((id) => ({ id, name: itemName(id) }));
-    const { ranked, diagnostics } = parseAnswer(a.raw, candidates, config.query.topN);
+    const parsed = parseAnswer(a.raw, candidates, config.query.topN);
+    const issues = answerIssues(a.raw, a.finishReason);
+    const diagnostics = issues.length ? { ...parsed.diagnostics, answerIssues: issues } : parsed.diagnostics;
+    const ranked = parsed.ranked;
     addDiagnostics(parse, diagnostics);
+    const reason = a.finishReason ?? 'unknown';
+    parse.byFinishReason[reason] = (parse.byFinishReason[reason] ?? 0) + 1;
     // Identical prompts share one paid answer: its cost is counted once, so the file's costs sum to what was spent.
     const cost = costed.has(key) ? 0 : a.costUsd;
     costed.add(key);
@@ -79,6 +109,7 @@ export function writeResponses(
       model: a.model,
       fingerprint: a.fingerprint,
       latencyMs: a.latencyMs,
+      finishReason: a.finishReason,
       via: a.via,
       answeredAt: a.answeredAt,
     });

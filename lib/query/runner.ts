@@ -11,6 +11,7 @@
  * that still waits in an open batch.
  */
 import { setMaxListeners } from 'node:events';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Config, DomainName, ModelConfig } from '../core/config';
 import { Progress } from '../core/progress';
@@ -20,9 +21,10 @@ import { openBatchKeys, runBatches, type BatchJob, type BatchRunReport } from '.
 import { estimateDryRun, type DryRunEstimate } from './dry-run';
 import { formatCount, formatUsd } from './format';
 import { loadQueryInputs, resolveModels, storeDir, type QueryInputs } from './inputs';
-import { costUsd, createApiResponder, modelAvailability, requestKey, storedAnswerFor, RequestFailedError } from './llm';
+import { costUsd, createApiResponder, effectiveBaseURL, generationParams, modelAvailability, requestKey, storedAnswerFor, RequestFailedError } from './llm';
+import { earlierAnswers, storedWithFinish } from './retry-finish';
 import type { PromptJob } from './models';
-import { emptyParseSummary, writeResponses, type AnswerForRecord, type KeyedJob, type ParseSummary } from './responses';
+import { emptyParseSummary, formatFinishReasons, writeResponses, type AnswerForRecord, type KeyedJob, type ParseSummary } from './responses';
 import type { FailureKind, RetryPolicy } from './retry';
 import { acquireLock, LockHeldError } from './lock';
 import { ResponseStore, storeFileName } from './store';
@@ -51,6 +53,12 @@ export interface QueryOptions {
    * Baselines are answered offline as usual.
    */
   batch?: boolean;
+  /**
+   * Finish reasons ("length", "content_filter") whose answers are asked again after the settings changed (query.maxTokens
+   * raised): a prompt whose current request is not stored keeps its earlier answer unless that one ended for one of
+   * these reasons. Both answers are kept in the store.
+   */
+  retryFinish?: string[];
   /** Install a SIGINT handler for the run (default true): first Ctrl-C stops sending, a second aborts in-flight requests. */
   handleSigint?: boolean;
 }
@@ -189,7 +197,7 @@ async function runBaseline(
     if (answers.has(key)) continue;
     const a = await responder.answer(job, control.hard);
     // Baselines are pure functions of the sample: no timestamp or timing, so reruns write identical bytes.
-    answers.set(key, { raw: a.text, usage: a.usage, costUsd: 0, model: a.model, fingerprint: a.fingerprint, latencyMs: 0, via: 'baseline', answeredAt: '' });
+    answers.set(key, { raw: a.text, usage: a.usage, costUsd: 0, model: a.model, fingerprint: a.fingerprint, latencyMs: 0, finishReason: 'stop', via: 'baseline', answeredAt: '' });
   }
   summary.newAnswers = answers.size;
   if (summary.interrupted) {
@@ -238,6 +246,17 @@ async function runApiModel(
   }
 }
 
+/** "size:mtime" of a model's store file ("none" for baselines and before the first answer): cheap to take at every run. */
+export function storeIdentity(config: Config, model: ModelConfig): string {
+  if (model.provider === 'baseline') return 'none';
+  try {
+    const st = fs.statSync(storeFile(config, model));
+    return `${st.size}:${Math.round(st.mtimeMs)}`;
+  } catch {
+    return 'none';
+  }
+}
+
 /** The store file of a model: provider + model, shared by every model id that names the same one. */
 export function storeFile(config: Config, model: Pick<ModelConfig, 'provider' | 'model'>): string {
   return path.join(storeDir(config), storeFileName(model.provider, model.model));
@@ -259,10 +278,13 @@ async function queryLocked(
   for (const p of store.problems) log(`response store: skipped unreadable line ${p.file}:${p.line} (${p.reason}); a torn append from an interrupted run, its answer will be asked again`);
   const distinct = distinctRequests(keyed);
   let missing = [...distinct].filter(([key]) => !store.has(key));
+  const reuse = opts.retryFinish?.length ? keepEarlierAnswers(config, model, store, distinct, missing, new Set(opts.retryFinish), log) : new Map<string, string>();
+  missing = missing.filter(([key]) => !reuse.has(key));
+  const has = (key: string) => store.has(key) || reuse.has(key);
   summary.distinctRequests = distinct.size;
   summary.alreadyStored = distinct.size - missing.length;
   summary.toSend = missing.length;
-  summary.fromStore = keyed.filter((k) => store.has(k.key)).length;
+  summary.fromStore = keyed.filter((k) => has(k.key)).length;
 
   if (opts.dryRun) {
     const { toSend, estimate } = estimateDryRun(config, domain, model, missing, summary.alreadyStored, log);
@@ -308,13 +330,15 @@ async function queryLocked(
     }
   }
 
-  const out = writeResponses(config, domain, model, keyed, inputs.itemName, (k) => {
+  // A prompt answered by an earlier answer (--retry-finish) is recorded under that answer's key.
+  const recordKeys = reuse.size ? keyed.map((k) => (reuse.has(k.key) ? { ...k, key: reuse.get(k.key) as string } : k)) : keyed;
+  const out = writeResponses(config, domain, model, recordKeys, inputs.itemName, (k) => {
     const e = store.get(k);
-    return e && { raw: e.raw, usage: e.usage, costUsd: e.costUsd, model: e.model, fingerprint: e.fingerprint, latencyMs: e.latencyMs, via: e.via, answeredAt: e.answeredAt };
+    return e && { raw: e.raw, usage: e.usage, costUsd: e.costUsd, model: e.model, fingerprint: e.fingerprint, latencyMs: e.latencyMs, finishReason: e.finishReason ?? null, via: e.via, answeredAt: e.answeredAt };
   });
   Object.assign(summary, { written: out.written, answered: out.written, missing: summary.prompts - out.written, outputFile: out.file, parse: out.parse });
   summary.failed = summary.failures.reduce((n, f) => n + f.promptIds.length, 0);
-  log(`${model.id} ${domain}: ${formatCount(out.written)}/${formatCount(summary.prompts)} prompts answered → ${out.file}`);
+  log(`${model.id} ${domain}: ${formatCount(out.written)}/${formatCount(summary.prompts)} prompts answered${finishNote(out.parse)} → ${out.file}`);
 }
 
 async function sendMissing(
@@ -398,6 +422,40 @@ async function sendMissing(
         'run the same command again to resume (stored answers are never requested again)',
     );
   }
+}
+
+/** With --retry-finish: the earlier answers kept (current key → earlier key), after saying what is asked again. */
+function keepEarlierAnswers(
+  config: Config,
+  model: ModelConfig,
+  store: ResponseStore,
+  distinct: Map<string, { job: PromptJob; promptIds: string[] }>,
+  missing: [string, { job: PromptJob; promptIds: string[] }][],
+  retryFinish: Set<string>,
+  log: (s: string) => void,
+): Map<string, string> {
+  const list = [...retryFinish].join(', ');
+  const same = storedWithFinish(store, distinct.keys(), retryFinish);
+  if (same) {
+    log(
+      `${model.id}: ${formatCount(same)} answers stored under the current settings ended with finish reason ${list}; ` +
+        'the same request would give the same answer, so they are not asked again (raise query.maxTokens first)',
+    );
+  }
+  const { reuse, reask } = earlierAnswers(store, model, effectiveBaseURL(model), generationParams(config), missing, retryFinish);
+  log(`${model.id}: --retry-finish ${list}: ${formatCount(reask)} earlier answers ended that way and are asked again; ${formatCount(reuse.size)} earlier answers are kept`);
+  return reuse;
+}
+
+/** " (finish: stop 10, length 2; 2 cut off by max tokens, 1 empty answer)": what the answers' replies say. */
+function finishNote(parse: ParseSummary): string {
+  const counts = formatFinishReasons(parse.byFinishReason);
+  if (!counts) return '';
+  const issues = [
+    parse.cutOff ? `${formatCount(parse.cutOff)} cut off by max tokens (raise query.maxTokens, rerun with --retry-finish length)` : '',
+    parse.empty ? `${formatCount(parse.empty)} empty answer${parse.empty > 1 ? 's' : ''}` : '',
+  ].filter(Boolean);
+  return ` (finish: ${counts}${issues.length ? `; ${issues.join(', ')}` : ''})`;
 }
 
 /** Adds what a Batch API run did to the model's summary. */

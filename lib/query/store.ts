@@ -50,6 +50,8 @@ export interface StoredAnswer {
   model: string;
   fingerprint: string | null;
   latencyMs: number;
+  /** The reply's finish_reason ("stop", "length", "content_filter" …); absent in answers stored before it was kept. */
+  finishReason?: string | null;
   /** What this answer cost when it was bought (Batch API answers at batch prices). */
   costUsd: number;
   via: 'sync' | 'batch';
