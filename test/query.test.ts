@@ -273,7 +273,7 @@ test('an unreachable server: nothing sent, reported, stored answers still writte
   assert.match(lines.join('\n'), /cannot be asked/);
 });
 
-test('a torn last store line is reported, its prompt asked again, and the next append is intact', async () => {
+test('a torn last store line is reported, its answer recovered from the responses file (or asked again without it), and the next append is intact', async () => {
   const fx = fixture(4);
   server.reset();
   const config = configFor(fx, [fakeModel(server.url)]);
@@ -286,12 +286,24 @@ test('a torn last store line is reported, its prompt asked again, and the next a
   const { log, lines: logLines } = logger();
   const [s] = await runQuery(config, 'movielens', ['fake'], { log });
   assert.equal(s.tornStoreLines, 1);
-  assert.match(logLines.join('\n'), /skipped unreadable line .*:4/);
-  assert.equal(server.chatRequests, 1);
+  assert.match(logLines.join('\n'), /skipped unreadable line .*:4 .*a torn append/);
+  assert.equal(server.chatRequests, 0, 'the responses file still held the answer: not paid again');
+  assert.equal(s.recovered, 1);
+  assert.match(logLines.join('\n'), /1 answers missing from the store were recovered from .*movielens\.jsonl \(not paid again\)/);
   assert.equal(s.answered, 4);
   const store = ResponseStore.open(fx.paths.store);
   assert.equal(store.size, 4);
   assert.equal(store.tornLines, 1);
+  assert.equal(store.all().filter((e) => e.meta?.recoveredFrom).length, 1);
+
+  // Without the responses file, the torn answer is asked again.
+  const again = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
+  fs.writeFileSync(file, `${again.slice(0, 3).join('\n')}\n${again[3].slice(0, 40)}`);
+  fs.rmSync(responsesFile(config, 'fake', 'movielens'));
+  server.reset();
+  const [s2] = await runQuery(config, 'movielens', ['fake'], { log });
+  assert.equal(server.chatRequests, 1);
+  assert.equal(s2.answered, 4);
 });
 
 test('an abort stops sending; in-flight answers are stored and written; the rerun completes without paying twice', async () => {

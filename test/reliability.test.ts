@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigError, loadConfig, mergeConfig, pathsUnder, repoRoot, type Config, type ModelConfig } from '../lib/core/config';
 import { loadResponses, runQuery, type QueryRunSummary } from '../lib/query/runner';
-import { storeFileName } from '../lib/query/store';
+import { ResponseStore, storeFileName } from '../lib/query/store';
 import { FakeOpenAIServer } from './helpers/fake-openai-server';
 import { exited, spawnNode, startStandaloneServer } from './helpers/children';
 import { assertSecretsAbsent, fakeModel, makeQueryFixture, type QueryFixture } from './helpers/query-fixture';
@@ -333,7 +333,7 @@ test('a server whose /models answers 404 or 501 is probed with one chat request 
     assert.equal(s.unavailable, undefined);
     assert.equal(s.answered, 3);
     assert.match(lines.join('\n'), new RegExp(`GET .*/models answered HTTP ${status}; a one-token chat request .* answered, so the model is used`));
-    fs.rmSync(fx.paths.store, { recursive: true, force: true });
+    fs.rmSync(fx.paths.responses, { recursive: true, force: true });
   }
   server.reset();
   server.modelsStatus = 404;
@@ -399,4 +399,73 @@ test('the CLI exits 2 before any work for a bad configuration value or a --model
   assert.match(r2.out, /--models: "gpt-5-turbo" is not configured \(configured models: random, /);
   assert.doesNotMatch(r2.out, /at .*\.js:\d+/, 'no stack trace');
   assert.deepEqual(fs.readdirSync(dir).sort(), ['bad.json', 'ok.json'], 'no stage ran');
+});
+
+// ---------- data that looks valid but is not ----------
+
+test('a garbage line in the middle of a store file is reported as corruption with its line number, a torn fragment as torn', async () => {
+  const fx = fixture(4);
+  server.reset();
+  const config = configFor(fx, [fakeModel(server.url)]);
+  await runQuery(config, 'movielens', ['fake'], { log: logger().log });
+  const lines = storeLines(fx);
+  // Line 2 is garbage (an editor, a bad disk); line 4 is the start of an answer cut off by a crash, followed by later appends.
+  fs.writeFileSync(storePath(fx), `${lines[0]}\nthis is not an answer\n${lines[1]}\n${lines[2].slice(0, 70)}\n${lines[2]}\n${lines[3]}\n`);
+  server.reset();
+  const { log, lines: out } = logger();
+  const [s] = await runQuery(config, 'movielens', ['fake'], { log });
+  assert.equal(s.corruptStoreLines, 1);
+  assert.equal(s.tornStoreLines, 1);
+  assert.match(out.join('\n'), new RegExp(`line 2 of ${storePath(fx).replace(/[.]/g, '\\.')} is corrupt \\(not valid JSON .*\\): not a torn append`));
+  assert.match(out.join('\n'), /skipped unreadable line .*:4 .*a torn append/);
+  assert.equal(server.chatRequests, 0, 'every answer is still in the store');
+  assert.equal(s.answered, 4);
+});
+
+test('a failed run never replaces a responses file with fewer records', async () => {
+  const fx = fixture(6);
+  server.reset();
+  const model = fakeModel(server.url, { concurrency: 1 });
+  await runQuery(configFor(fx, [model]), 'movielens', ['fake'], { log: logger().log });
+  const file = path.join(fx.paths.responses, 'fake', 'movielens.jsonl');
+  const before = fs.readFileSync(file);
+  // New settings (so the old records cannot stand in for the new requests), and the server now fails after 2 answers.
+  fs.rmSync(fx.paths.store, { recursive: true });
+  const changed = configFor(fx, [model], { temperature: 0.5 });
+  server.reset();
+  server.script = ({ n }) => (n <= 2 ? undefined : { kind: 'error', status: 400, message: 'bad request' });
+  const { log, lines } = logger();
+  // The model id names one file for every setting: a rerun under other settings that fails keeps the old file.
+  const [s] = await runQuery(changed, 'movielens', ['fake'], { log, retry: fastRetry });
+  assert.equal(s.failed, 4);
+  assert.equal(s.written, 0);
+  assert.deepEqual(fs.readFileSync(file), before, 'the 6 records are kept, not replaced by 2');
+  assert.match(lines.join('\n'), /did not complete and has 2 answers, fewer than the 6 records of .*; that file is left as it was/);
+  server.script = undefined;
+  // A complete run does replace it.
+  server.reset();
+  const [ok] = await runQuery(changed, 'movielens', ['fake'], { log: logger().log, retry: fastRetry });
+  assert.equal(ok.written, 6);
+  assert.equal(loadResponses(changed, 'fake', 'movielens').length, 6);
+  assert.notDeepEqual(fs.readFileSync(file), before);
+});
+
+test('the query stamp covers the store file: damage to it is noticed by a normal rerun (no --force)', async () => {
+  const { runPipeline } = await import('../lib/pipeline');
+  const fx = fixture(5);
+  server.reset();
+  const config = configFor(fx, [fakeModel(server.url)]);
+  const run = () => runPipeline(config, { stages: ['query'], domains: ['movielens'], models: ['fake'], log: logger().log });
+  const first = await run();
+  assert.equal(first.steps.find((x) => x.stage === 'query')?.status, 'ran');
+  assert.match(first.steps.find((x) => x.stage === 'query')?.detail ?? '', /5 answers \(5 sent, 0 from the store; finish: stop 5\)/);
+  const second = await run();
+  assert.equal(second.steps.find((x) => x.stage === 'query')?.status, 'up-to-date');
+  // Truncate the store to 3 of its 5 lines: the responses file is untouched, so only the store's identity changed.
+  fs.writeFileSync(storePath(fx), `${storeLines(fx).slice(0, 3).join('\n')}\n`);
+  server.reset();
+  const third = await run();
+  assert.equal(third.steps.find((x) => x.stage === 'query')?.status, 'ran', 'the damaged store is noticed');
+  assert.equal(server.chatRequests, 0, 'the two lost answers come back from the responses file');
+  assert.equal(ResponseStore.open(fx.paths.store).size, 5);
 });

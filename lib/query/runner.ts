@@ -20,9 +20,10 @@ import { createBaseline } from './baselines';
 import { openBatchKeys, runBatches, type BatchJob, type BatchRunReport } from './batch';
 import { estimateDryRun, type DryRunEstimate } from './dry-run';
 import { formatCount, formatUsd } from './format';
-import { loadQueryInputs, resolveModels, storeDir, type QueryInputs } from './inputs';
+import { loadQueryInputs, resolveModels, responsesFile, storeDir, type QueryInputs } from './inputs';
 import { costUsd, createApiResponder, effectiveBaseURL, generationParams, modelAvailability, requestKey, storedAnswerFor, RequestFailedError } from './llm';
 import { earlierAnswers, storedWithFinish } from './retry-finish';
+import { recoverFromResponses } from './recover';
 import type { PromptJob } from './models';
 import { emptyParseSummary, formatFinishReasons, writeResponses, type AnswerForRecord, type KeyedJob, type ParseSummary } from './responses';
 import type { FailureKind, RetryPolicy } from './retry';
@@ -131,6 +132,10 @@ export interface QueryRunSummary {
   parse: ParseSummary;
   /** Unreadable store lines skipped (torn appends from a crash). */
   tornStoreLines: number;
+  /** Store lines that are neither answers nor torn appends (garbage, edits, damage): reported with line numbers. */
+  corruptStoreLines: number;
+  /** Answers missing from the store (torn line, damaged or deleted store) put back from the responses file. */
+  recovered: number;
   interrupted: boolean;
   /** Why the model could not be asked, when it could not. */
   unavailable?: string;
@@ -246,6 +251,15 @@ async function runApiModel(
   }
 }
 
+/** Lines of a JSONL file (0 when it does not exist), without parsing them. */
+function countRecords(file: string): number {
+  if (!fs.existsSync(file)) return 0;
+  const text = fs.readFileSync(file, 'utf8');
+  let n = 0;
+  for (const line of text.split('\n')) if (line.trim() !== '') n++;
+  return n;
+}
+
 /** "size:mtime" of a model's store file ("none" for baselines and before the first answer): cheap to take at every run. */
 export function storeIdentity(config: Config, model: ModelConfig): string {
   if (model.provider === 'baseline') return 'none';
@@ -275,8 +289,17 @@ async function queryLocked(
 ): Promise<void> {
   const store = ResponseStore.open(storeDir(config), { files: [storeFileName(model.provider, model.model)] });
   summary.tornStoreLines = store.tornLines;
-  for (const p of store.problems) log(`response store: skipped unreadable line ${p.file}:${p.line} (${p.reason}); a torn append from an interrupted run, its answer will be asked again`);
+  summary.corruptStoreLines = store.corruptLines;
+  for (const p of store.problems) {
+    if (p.kind === 'torn') log(`response store: skipped unreadable line ${p.file}:${p.line} (${p.reason}); a torn append from an interrupted run`);
+    else log(`response store: line ${p.line} of ${p.file} is corrupt (${p.reason}): not a torn append (no crash leaves this); the file was edited or damaged — the line is skipped`);
+  }
   const distinct = distinctRequests(keyed);
+  if (!opts.dryRun) {
+    const recovered = recoverFromResponses(config, domain, model, store, new Set([...distinct.keys()].filter((k) => !store.has(k))));
+    summary.recovered = recovered;
+    if (recovered) log(`${model.id} ${domain}: ${formatCount(recovered)} answers missing from the store were recovered from ${responsesFile(config, model.id, domain)} (not paid again)`);
+  }
   let missing = [...distinct].filter(([key]) => !store.has(key));
   const reuse = opts.retryFinish?.length ? keepEarlierAnswers(config, model, store, distinct, missing, new Set(opts.retryFinish), log) : new Map<string, string>();
   missing = missing.filter(([key]) => !reuse.has(key));
@@ -330,6 +353,16 @@ async function queryLocked(
     }
   }
 
+  const failedRun = summary.failures.length > 0 || summary.interrupted || summary.unavailable !== undefined || summary.stopped !== undefined;
+  const previous = countRecords(responsesFile(config, model.id, domain));
+  const answerable = keyed.filter((k) => has(k.key)).length;
+  if (failedRun && answerable < previous) {
+    // The store (with what was recovered) holds fewer answers than the file: keep the file rather than shrink it.
+    Object.assign(summary, { written: 0, answered: answerable, missing: summary.prompts - answerable, outputFile: responsesFile(config, model.id, domain) });
+    summary.failed = summary.failures.reduce((n, f) => n + f.promptIds.length, 0);
+    log(`${model.id} ${domain}: the run did not complete and has ${formatCount(answerable)} answers, fewer than the ${formatCount(previous)} records of ${responsesFile(config, model.id, domain)}; that file is left as it was`);
+    return;
+  }
   // A prompt answered by an earlier answer (--retry-finish) is recorded under that answer's key.
   const recordKeys = reuse.size ? keyed.map((k) => (reuse.has(k.key) ? { ...k, key: reuse.get(k.key) as string } : k)) : keyed;
   const out = writeResponses(config, domain, model, recordKeys, inputs.itemName, (k) => {
@@ -553,6 +586,8 @@ export async function runQuery(config: Config, domain: DomainName, modelIds: str
         outputFile: null,
         parse: emptyParseSummary(),
         tornStoreLines: 0,
+        corruptStoreLines: 0,
+        recovered: 0,
         interrupted: false,
         seconds: 0,
       };
