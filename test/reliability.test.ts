@@ -469,3 +469,37 @@ test('the query stamp covers the store file: damage to it is noticed by a normal
   assert.equal(server.chatRequests, 0, 'the two lost answers come back from the responses file');
   assert.equal(ResponseStore.open(fx.paths.store).size, 5);
 });
+
+test('a second Ctrl-C aborts the requests in flight at once; the child says what was stored and what is left', async () => {
+  const fx = fixture(10);
+  const standalone = await startStandaloneServer(5000);
+  try {
+    const model = fakeModel(standalone.url, { concurrency: 2 });
+    const args = JSON.stringify({ overrides: { paths: fx.paths, query: { models: [model] } }, domain: 'movielens', models: ['fake'], retry: fastRetry });
+    const child = spawnNode('query-child', [args]);
+    const t0 = Date.now();
+    while ((await standalone.stats()).chat < 2) {
+      if (Date.now() - t0 > 20_000) throw new Error(`no requests: ${child.err.join('')}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 200));
+    const second = Date.now();
+    child.kill('SIGINT');
+    const { code } = await exited(child);
+    const stderr = child.err.join('');
+    for (const l of stderr.split('\n')) allLogs.push(l);
+    assert.ok(Date.now() - second < 3000, 'the 5 s requests were not waited for');
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /interrupt: no new prompts are sent/);
+    assert.match(stderr, /interrupt: aborting requests in flight/);
+    assert.match(stderr, /interrupted — 0 new answers stored, 8 prompts not sent/);
+    const [summary] = JSON.parse(child.out.join('')) as QueryRunSummary[];
+    assert.equal(summary.newAnswers, 0);
+    assert.equal(summary.notSent, 8);
+    assert.equal(storeLines(fx).length, 0);
+  } finally {
+    standalone.proc.kill('SIGTERM');
+    await exited(standalone.proc);
+  }
+});
