@@ -173,7 +173,10 @@ export async function runPipeline(config: Config, opts: PipelineOptions = {}): P
             if (summary && summary.failed === 0 && summary.missing === 0) writeStamp(qStamp, 'query', queryInputs(), [responsesFile]);
             else if (summary && summary.failed === 0 && waiting > 0) {
               return `${PENDING}: ${waiting} prompts waiting in open Batch API jobs (${summary.batch?.openBatches.join(', ')}); run again with --batch to collect them, then the later stages run`;
-            } else if (summary) throw new Error(`${summary.failed} prompts failed and ${summary.missing} are still unanswered; rerun to retry them (stored answers are kept)`);
+            } else if (summary) {
+              const why = summary.stopped ? `the model was stopped (${summary.stopped}); ` : '';
+              throw new Error(`${why}${summary.failed} prompts failed and ${summary.missing} are still unanswered; rerun to retry them (stored answers are kept)`);
+            }
             const finish = summary ? formatFinishReasons(summary.parse.byFinishReason) : '';
             return summary ? `${summary.answered} answers (${summary.sent} sent, ${summary.fromStore} from the store${finish ? `; finish: ${finish}` : ''})` : undefined;
           },

@@ -75,6 +75,7 @@ test('npm start runs every stage, writes the report, and a second run recomputes
   assert.equal(first.code, 0, first.out);
   for (const stage of ['preprocess', 'sample', 'score', 'plot']) assert.match(first.out, new RegExp(`\\[${stage}\\] movielens: done in`), `${stage} ran`);
   assert.match(first.out, /\[query\] movielens local-llm: done in/);
+  assert.match(first.out, /Query movielens local-llm: \d+ answers \(\d+ sent, 0 from the store; finish: stop \d+\)/, 'the final lines count answers by finish reason');
   const samples = fs.readFileSync(path.join(dir, 'samples', 'movielens', 'samples.jsonl'), 'utf8').trim().split('\n').length;
   assert.ok(samples > 20, `${samples} prompts`);
   const sent = server.chatRequests;

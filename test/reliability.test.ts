@@ -142,6 +142,13 @@ test('a run stopped while waiting for the lock sends nothing and says so', async
   assert.equal(s.interrupted, true);
   assert.equal(s.missing, 3);
   assert.match(lines.join('\n'), new RegExp(`another run \\(pid ${process.ppid}\\) is querying this model`));
+  // Batch API runs take the same lock before submitting anything.
+  const batchStop = new AbortController();
+  setTimeout(() => batchStop.abort(), 300);
+  const [b] = await runQuery(config, 'movielens', ['fake'], { log, signal: batchStop.signal, batch: true, retry: fastRetry, handleSigint: false });
+  assert.equal(b.interrupted, true);
+  assert.equal(server.routeCount('POST', '/v1/files'), 0);
+  assert.equal(server.routeCount('POST', '/v1/batches'), 0);
   fs.rmSync(`${storePath(fx)}.lock`);
 });
 

@@ -276,17 +276,9 @@ export function storeFile(config: Config, model: Pick<ModelConfig, 'provider' | 
   return path.join(storeDir(config), storeFileName(model.provider, model.model));
 }
 
-async function queryLocked(
-  config: Config,
-  domain: DomainName,
-  model: ModelConfig,
-  inputs: QueryInputs,
-  keyed: KeyedJob[],
-  summary: QueryRunSummary,
-  control: RunControl,
-  opts: QueryOptions,
-  log: (s: string) => void,
-): Promise<void> {
+/** runApiModel's work once the store lock is held (same arguments). */
+async function queryLocked(...args: Parameters<typeof runApiModel>): Promise<void> {
+  const [config, domain, model, inputs, keyed, summary, control, opts, log] = args;
   const store = ResponseStore.open(storeDir(config), { files: [storeFileName(model.provider, model.model)] });
   summary.tornStoreLines = store.tornLines;
   summary.corruptStoreLines = store.corruptLines;
