@@ -352,13 +352,24 @@ test('a server whose /models answers 404 or 501 is probed with one chat request 
   server.script = undefined;
 });
 
-test('an API key variable that is set but empty says "is empty"; a key of any length is redacted', async () => {
+test('an API key variable that is set but empty says "is empty", an unset one "is not set"; a key of any length is redacted', async () => {
   const model = { ...fakeModel(server.url), provider: 'openai' as const, apiKeyEnv: 'UBP_TEST_EMPTY_KEY' };
   const { modelAvailability, redactSecrets } = await import('../lib/query/llm');
-  assert.match((await modelAvailability(model, { UBP_TEST_EMPTY_KEY: '' })).reason ?? '', /UBP_TEST_EMPTY_KEY is set but empty/);
+  assert.match((await modelAvailability(model, { UBP_TEST_EMPTY_KEY: '' })).reason ?? '', /UBP_TEST_EMPTY_KEY is empty/);
   assert.match((await modelAvailability(model, {})).reason ?? '', /UBP_TEST_EMPTY_KEY is not set/);
   assert.equal(redactSecrets('HTTP 401: key abc is wrong', ['abc']), 'HTTP 401: key [REDACTED] is wrong');
   assert.equal(redactSecrets('token abcdef and abc', ['abc', 'abcdef']), 'token [REDACTED] and [REDACTED]');
+  // End to end: a 3-character key echoed by the server's 401 appears in no message.
+  const fx = fixture(2);
+  server.reset();
+  server.script = ({ headers }) => ({ kind: 'error', status: 401, message: `Incorrect API key provided: ${String(headers.authorization).replace('Bearer ', '')}` });
+  const short = fakeModel(server.url, { apiKeyEnv: 'UBP_TEST_SHORT_KEY' });
+  const { log, lines } = logger();
+  const [s] = await runQuery(configFor(fx, [short]), 'movielens', ['fake'], { log, retry: fastRetry, env: { UBP_TEST_SHORT_KEY: 'Zq7' } });
+  assert.equal(s.failed, 2);
+  assert.match(s.failures[0].message, /Incorrect API key provided: \[REDACTED\]/);
+  assert.ok(![...lines, ...s.failures.map((f) => f.message)].some((l) => l.includes('Zq7')));
+  server.script = undefined;
 });
 
 // ---------- bad settings: a clear error before any work ----------

@@ -155,7 +155,7 @@ function apiKeyFor(model: ModelConfig, env: NodeJS.ProcessEnv): string | undefin
 export function missingKeyReason(model: ModelConfig, env: NodeJS.ProcessEnv): string {
   if (!model.apiKeyEnv) return `model "${model.id}" names no "apiKeyEnv" to read its API key from`;
   const v = env[model.apiKeyEnv];
-  return v === undefined ? `environment variable ${model.apiKeyEnv} is not set` : `environment variable ${model.apiKeyEnv} is set but empty`;
+  return v === undefined ? `environment variable ${model.apiKeyEnv} is not set` : `environment variable ${model.apiKeyEnv} is empty`;
 }
 
 // ---------- errors ----------
