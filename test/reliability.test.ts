@@ -253,11 +253,14 @@ test('the first abort (Ctrl-C) stops retries as well as new prompts; in-flight r
   const fx = fixture(12);
   server.reset();
   // Every first attempt fails with a 500, so every prompt sits in a retry wait when the stop comes.
-  server.script = ({ attempt }) => (attempt === 1 ? { kind: 'error', status: 500 } : undefined);
-  const config = configFor(fx, [fakeModel(server.url, { concurrency: 3 })]);
   const ac = new AbortController();
+  server.script = ({ n, attempt }) => {
+    // Stop shortly after the third prompt's first attempt, while all three wait for their retry.
+    if (n === 3) setTimeout(() => ac.abort(), 100);
+    return attempt === 1 ? { kind: 'error', status: 500 } : undefined;
+  };
+  const config = configFor(fx, [fakeModel(server.url, { concurrency: 3 })]);
   const { log, lines } = logger();
-  setTimeout(() => ac.abort(), 150);
   const t0 = Date.now();
   const [s] = await runQuery(config, 'movielens', ['fake'], { log, signal: ac.signal, retry: { baseDelayMs: 5000, maxDelayMs: 5000 } });
   assert.ok(Date.now() - t0 < 2000, 'the retry waits were cut short');
