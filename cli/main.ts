@@ -5,7 +5,9 @@ import { STAGES, type StageName, parseStages, runPipeline } from '../lib/pipelin
 
 const USAGE = `Usage: npm start -- [options]
 
-Runs ${STAGES.join(' → ')} (and writes figures/report.html) for the configured domains.
+Runs ${STAGES.join(' → ')} (and writes figures/report.html) for the configured domains. A requested stage is
+recomputed when its code, parameters or inputs changed; a stage that is not requested is never recomputed, and a
+later stage refuses its stale output with the file, what it no longer matches and the command that refreshes it.
 
 Options:
   --config FILE       JSON merged over config/default.json (unknown keys and wrong types are rejected)
@@ -18,6 +20,9 @@ Options:
   --retry-finish LIST query stage: after raising query.maxTokens, ask again only the prompts whose earlier
                       answer ended with these finish reasons (length, content_filter); keep the others
   --force [LIST]      recompute stages even when up to date (all requested stages, or the listed ones)
+  --run NAME          a named run: samples, responses, scores, figures and the report go under
+                      data/runs/NAME/ (paths.runs) with the effective configuration saved there;
+                      raw and processed data and the response store stay shared
   --no-report         do not write figures/report.html
   -h, --help          this text
 
@@ -36,6 +41,7 @@ interface CliArgs {
   retryFinish?: string[];
   force: boolean | StageName[];
   report?: boolean;
+  run?: string;
   help: boolean;
 }
 
@@ -93,6 +99,12 @@ export function parseArgs(argv: string[]): CliArgs {
         } else args.force = true;
         break;
       }
+      case '--run': {
+        const v = value();
+        if (!v || v.startsWith('--')) throw new UsageError('--run needs a name');
+        args.run = v;
+        break;
+      }
       case '--no-report':
         args.report = false;
         break;
@@ -121,7 +133,7 @@ async function main(): Promise<number> {
   }
   let config;
   try {
-    config = loadConfig({ configFile: args.configFile });
+    config = loadConfig({ configFile: args.configFile, overrides: args.run !== undefined ? { run: args.run } : undefined });
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(`configuration error: ${e.message}`);

@@ -476,6 +476,11 @@ test('the query stamp covers the store file: damage to it is noticed by a normal
   const fx = fixture(5);
   server.reset();
   const config = configFor(fx, [fakeModel(server.url)]);
+  // The fixture's processed data and samples, stamped as the stages that would have written them.
+  const { beginStage } = await import('../lib/core/stamps');
+  const processed = path.join(fx.paths.processed, 'movielens');
+  beginStage(config, { stage: 'preprocess', domain: 'movielens' }, []).finish(['users.jsonl', 'items.jsonl', 'interactions.jsonl', 'summary.json'].map((f) => path.join(processed, f)));
+  beginStage(config, { stage: 'sample', domain: 'movielens' }).finish([path.join(fx.paths.samples, 'movielens', 'samples.jsonl')]);
   const run = () => runPipeline(config, { stages: ['query'], domains: ['movielens'], models: ['fake'], log: logger().log });
   const first = await run();
   assert.equal(first.steps.find((x) => x.stage === 'query')?.status, 'ran');

@@ -138,3 +138,22 @@ export function acquireLockNow(target: string, what?: string): () => void {
 function heldError(holder: number, lock: string, what: string): LockHeldError {
   return new LockHeldError(`another run (pid ${holder}) is using ${what}; wait for it to finish (or delete ${lock} if no run is active)`, holder, lock);
 }
+
+/**
+ * Takes a response store file's lock for a run, waiting (with one message naming the holder) while another run holds
+ * it; when `stop` ends the wait, the reason as a string instead (the caller sends nothing).
+ */
+export async function lockStore(storeFile: string, modelId: string, stop: AbortSignal, log: (s: string) => void): Promise<(() => void) | string> {
+  try {
+    return await acquireLock(storeFile, {
+      wait: true,
+      signal: stop,
+      what: `the response store of ${modelId}`,
+      onWait: (pid) => log(`${modelId}: another run (pid ${pid}) is querying this model on the same store ${storeFile}; waiting for it to finish (Ctrl-C to stop waiting)`),
+    });
+  } catch (e) {
+    if (!(e instanceof LockHeldError)) throw e;
+    log(`${modelId}: ${e.message}; nothing sent`);
+    return e.message;
+  }
+}

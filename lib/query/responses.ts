@@ -6,6 +6,7 @@ import { FORMAT_VERSION, type ParseDiagnostics, type ResponseRecord, type Usage 
 import { responsesFile, storeDir } from './inputs';
 import type { PromptJob } from './models';
 import { parseAnswer } from './parse-answer';
+import { formatCount } from './format';
 
 export interface KeyedJob {
   job: PromptJob;
@@ -122,3 +123,13 @@ export function writeResponses(
   return { file, written: records.length, parse };
 }
 
+/** " (finish: stop 10, length 2; 2 cut off by max tokens, 1 empty answer)": what the answers' replies say. */
+export function finishNote(parse: ParseSummary): string {
+  const counts = formatFinishReasons(parse.byFinishReason);
+  if (!counts) return '';
+  const issues = [
+    parse.cutOff ? `${formatCount(parse.cutOff)} cut off by max tokens (raise query.maxTokens, rerun with --retry-finish length)` : '',
+    parse.empty ? `${formatCount(parse.empty)} empty answer${parse.empty > 1 ? 's' : ''}` : '',
+  ].filter(Boolean);
+  return ` (finish: ${counts}${issues.length ? `; ${issues.join(', ')}` : ''})`;
+}

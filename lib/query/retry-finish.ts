@@ -3,7 +3,10 @@
  * the prompts whose earlier answer ended for one of those reasons, and keep the earlier answer of every other prompt
  * instead of paying for it again. Both answers stay in the store (under their own keys).
  */
-import type { ModelConfig } from '../core/config';
+import type { Config, ModelConfig } from '../core/config';
+import { formatCount } from './format';
+import { effectiveBaseURL, generationParams } from './llm';
+import type { PromptJob } from './models';
 import type { ChatMessage } from './models';
 import { canonicalJson, storeKey, type GenerationParams, type ResponseStore } from './store';
 
@@ -56,4 +59,27 @@ export function storedWithFinish(store: ResponseStore, keys: Iterable<string>, r
   let n = 0;
   for (const k of keys) if (retryFinish.has(store.get(k)?.finishReason ?? '')) n++;
   return n;
+}
+
+/** With --retry-finish: the earlier answers kept (current key → earlier key), after saying what is asked again. */
+export function keepEarlierAnswers(
+  config: Config,
+  model: ModelConfig,
+  store: ResponseStore,
+  distinct: Map<string, { job: PromptJob; promptIds: string[] }>,
+  missing: [string, { job: PromptJob; promptIds: string[] }][],
+  retryFinish: Set<string>,
+  log: (s: string) => void,
+): Map<string, string> {
+  const list = [...retryFinish].join(', ');
+  const same = storedWithFinish(store, distinct.keys(), retryFinish);
+  if (same) {
+    log(
+      `${model.id}: ${formatCount(same)} answers stored under the current settings ended with finish reason ${list}; ` +
+        'the same request would give the same answer, so they are not asked again (raise query.maxTokens first)',
+    );
+  }
+  const { reuse, reask } = earlierAnswers(store, model, effectiveBaseURL(model), generationParams(config), missing, retryFinish);
+  log(`${model.id}: --retry-finish ${list}: ${formatCount(reask)} earlier answers ended that way and are asked again; ${formatCount(reuse.size)} earlier answers are kept`);
+  return reuse;
 }

@@ -11,30 +11,29 @@
  * that still waits in an open batch.
  */
 import { setMaxListeners } from 'node:events';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { Config, DomainName, ModelConfig } from '../core/config';
-import { Progress } from '../core/progress';
 import type { Usage } from '../core/types';
 import { createBaseline } from './baselines';
 import { openBatchKeys, runBatches, type BatchJob, type BatchRunReport } from './batch';
 import { estimateDryRun, type DryRunEstimate } from './dry-run';
-import { formatCount, formatUsd } from './format';
-import { loadQueryInputs, resolveModels, responsesFile, storeDir, type QueryInputs } from './inputs';
-import { costUsd, createApiResponder, effectiveBaseURL, generationParams, modelAvailability, requestKey, storedAnswerFor, RequestFailedError } from './llm';
-import { earlierAnswers, storedWithFinish } from './retry-finish';
+import { formatCount } from './format';
+import { countRecords, loadQueryInputs, resolveModels, responsesFile, storeDir, storeFile, type QueryInputs } from './inputs';
+import { modelAvailability, requestKey } from './llm';
+import { keepEarlierAnswers } from './retry-finish';
 import { recoverFromResponses } from './recover';
 import type { PromptJob } from './models';
-import { emptyParseSummary, formatFinishReasons, writeResponses, type AnswerForRecord, type KeyedJob, type ParseSummary } from './responses';
-import type { FailureKind, RetryPolicy } from './retry';
-import { acquireLock, LockHeldError } from './lock';
+import { emptyParseSummary, finishNote, writeResponses, type AnswerForRecord, type KeyedJob, type ParseSummary } from './responses';
+import type { RetryPolicy } from './retry';
+import { sendMissing, type PromptFailure, type RunControl } from './send';
+import { lockStore } from './lock';
 import { ResponseStore, storeFileName } from './store';
 
 // What the query stage exported before its inputs, responses file and dry run moved to their own files.
 export { modelAvailability } from './llm';
-export { loadQueryInputs, loadResponses, resolveModels, responsesFile, storeDir, type QueryInputs } from './inputs';
+export { loadQueryInputs, loadResponses, resolveModels, responsesFile, storeDir, storeFile, storeIdentity, type QueryInputs } from './inputs';
 export { writeResponses, type AnswerForRecord, type KeyedJob, type ParseSummary } from './responses';
 export type { DryRunEstimate } from './dry-run';
+export type { PromptFailure } from './send';
 
 export interface QueryOptions {
   /** Count what would be sent and what it would cost; send nothing, write nothing. */
@@ -62,19 +61,6 @@ export interface QueryOptions {
   retryFinish?: string[];
   /** Install a SIGINT handler for the run (default true): first Ctrl-C stops sending, a second aborts in-flight requests. */
   handleSigint?: boolean;
-}
-
-export interface PromptFailure {
-  /** The prompts that share this request (identical prompts share one). */
-  promptIds: string[];
-  key: string;
-  kind: FailureKind | 'store' | 'batch';
-  status?: number;
-  attempts: number;
-  message: string;
-  /** Batch API failures: the batch (null when it was never created) and the error code (batch_expired …). */
-  batchId?: string | null;
-  code?: string;
 }
 
 /** What a run did with the Batch API (present when it submitted or collected batches). */
@@ -160,28 +146,6 @@ function distinctRequests(keyed: KeyedJob[]): Map<string, { job: PromptJob; prom
   return out;
 }
 
-function summarizeFailures(failures: PromptFailure[]): string[] {
-  const groups = new Map<string, PromptFailure[]>();
-  for (const f of failures) {
-    const g = groups.get(f.message) ?? [];
-    g.push(f);
-    groups.set(f.message, g);
-  }
-  const lines: string[] = [];
-  for (const [message, fs_] of groups) {
-    const ids = fs_.flatMap((f) => f.promptIds);
-    lines.push(`  ${formatCount(ids.length)} × ${message} — prompts ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''}`);
-  }
-  return lines;
-}
-
-interface RunControl {
-  /** Stop taking new prompts. */
-  stop: AbortSignal;
-  /** Abort requests in flight. */
-  hard: AbortSignal;
-}
-
 async function runBaseline(
   config: Config,
   domain: DomainName,
@@ -228,52 +192,16 @@ async function runApiModel(
   log: (s: string) => void,
 ): Promise<void> {
   // One run at a time per store file: a second run waits, then finds the first run's answers stored instead of paying again.
-  let release = () => {};
-  if (!opts.dryRun) {
-    try {
-      release = await acquireLock(storeFile(config, model), {
-        wait: true,
-        signal: control.stop,
-        what: `the response store of ${model.id}`,
-        onWait: (pid) => log(`${model.id}: another run (pid ${pid}) is querying this model on the same store ${storeFile(config, model)}; waiting for it to finish (Ctrl-C to stop waiting)`),
-      });
-    } catch (e) {
-      if (!(e instanceof LockHeldError)) throw e;
-      Object.assign(summary, { interrupted: true, unavailable: e.message, missing: summary.prompts, notSent: summary.distinctRequests });
-      log(`${model.id}: ${e.message}; nothing sent`);
-      return;
-    }
+  const release = opts.dryRun ? () => {} : await lockStore(storeFile(config, model), model.id, control.stop, log);
+  if (typeof release === 'string') {
+    Object.assign(summary, { interrupted: true, unavailable: release, missing: summary.prompts, notSent: summary.distinctRequests });
+    return;
   }
   try {
     await queryLocked(config, domain, model, inputs, keyed, summary, control, opts, log);
   } finally {
     release();
   }
-}
-
-/** Lines of a JSONL file (0 when it does not exist), without parsing them. */
-function countRecords(file: string): number {
-  if (!fs.existsSync(file)) return 0;
-  const text = fs.readFileSync(file, 'utf8');
-  let n = 0;
-  for (const line of text.split('\n')) if (line.trim() !== '') n++;
-  return n;
-}
-
-/** "size:mtime" of a model's store file ("none" for baselines and before the first answer): cheap to take at every run. */
-export function storeIdentity(config: Config, model: ModelConfig): string {
-  if (model.provider === 'baseline') return 'none';
-  try {
-    const st = fs.statSync(storeFile(config, model));
-    return `${st.size}:${Math.round(st.mtimeMs)}`;
-  } catch {
-    return 'none';
-  }
-}
-
-/** The store file of a model: provider + model, shared by every model id that names the same one. */
-export function storeFile(config: Config, model: Pick<ModelConfig, 'provider' | 'model'>): string {
-  return path.join(storeDir(config), storeFileName(model.provider, model.model));
 }
 
 /** runApiModel's work once the store lock is held (same arguments). */
@@ -364,123 +292,6 @@ async function queryLocked(...args: Parameters<typeof runApiModel>): Promise<voi
   Object.assign(summary, { written: out.written, answered: out.written, missing: summary.prompts - out.written, outputFile: out.file, parse: out.parse });
   summary.failed = summary.failures.reduce((n, f) => n + f.promptIds.length, 0);
   log(`${model.id} ${domain}: ${formatCount(out.written)}/${formatCount(summary.prompts)} prompts answered${finishNote(out.parse)} → ${out.file}`);
-}
-
-async function sendMissing(
-  config: Config,
-  model: ModelConfig,
-  store: ResponseStore,
-  missing: [string, { job: PromptJob; promptIds: string[] }][],
-  summary: QueryRunSummary,
-  control: RunControl,
-  opts: QueryOptions,
-  log: (s: string) => void,
-): Promise<void> {
-  const responder = createApiResponder(model, config, { env: opts.env, retry: opts.retry, log });
-  const progress = new Progress({
-    label: `${model.id} ${summary.domain}`,
-    total: missing.length,
-    unit: 'prompts',
-    write: log,
-    intervalMs: opts.progressIntervalMs ?? 2000,
-    extra: () =>
-      `tokens in ${formatCount(summary.usage.inputTokens)} out ${formatCount(summary.usage.outputTokens)}, ${formatUsd(summary.costUsd)}` +
-      (summary.failures.length ? `, ${summary.failures.length} failed` : ''),
-  });
-  let next = 0;
-  let attempted = 0;
-  let unsentPrompts = 0;
-  const worker = async () => {
-    while (!control.stop.aborted && responder.stopped === null) {
-      const i = next++;
-      if (i >= missing.length) return;
-      const [key, { job, promptIds }] = missing[i];
-      attempted++;
-      try {
-        const entry = await store.fetchOnce(key, async () => storedAnswerFor(model, config, key, await responder.answer(job, control.hard, control.stop), 'sync'));
-        summary.newAnswers++;
-        summary.usage.inputTokens += entry.usage.inputTokens;
-        summary.usage.outputTokens += entry.usage.outputTokens;
-        summary.costUsd += entry.costUsd;
-      } catch (e) {
-        if (e instanceof RequestFailedError && e.kind === 'aborted' && e.attempts === 0) {
-          attempted--;
-          unsentPrompts += promptIds.length;
-        } else if (e instanceof RequestFailedError) {
-          summary.failures.push({ promptIds, key, kind: e.kind, status: e.status, attempts: e.attempts, message: e.message });
-        } else {
-          summary.failures.push({ promptIds, key, kind: 'store', attempts: 1, message: `${model.id}: ${(e as Error).message}` });
-        }
-      }
-      progress.tick();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(model.concurrency, missing.length) }, worker));
-  progress.finish();
-  unsentPrompts += missing.slice(next).reduce((n, [, e]) => n + e.promptIds.length, 0);
-  summary.httpRequests += responder.stats.requests;
-  summary.retries += responder.stats.retries;
-  // Replies that were billed but held no answer: their tokens were paid for, so they count in what the run spent.
-  const unanswered = responder.stats.unansweredUsage;
-  summary.usage.inputTokens += unanswered.inputTokens;
-  summary.usage.outputTokens += unanswered.outputTokens;
-  summary.costUsd += costUsd(model, unanswered);
-  summary.notSent += missing.length - attempted;
-  summary.sent += attempted;
-  if (summary.failures.length) {
-    const n = summary.failures.reduce((s, f) => s + f.promptIds.length, 0);
-    log(`${model.id}: ${formatCount(n)} prompts failed (not stored; a rerun asks them again):`);
-    for (const line of summarizeFailures(summary.failures)) log(line);
-  }
-  if (responder.stopped !== null) {
-    summary.stopped = responder.stopped;
-    log(
-      `${model.id}: stopped asking this model: ${responder.stopped}. ${formatCount(summary.newAnswers)} new answers stored, ` +
-        `${formatCount(unsentPrompts)} prompts not sent; fix the cause and run the same command again`,
-    );
-  }
-  if (control.stop.aborted) {
-    summary.interrupted = true;
-    log(
-      `${model.id}: interrupted — ${formatCount(summary.newAnswers)} new answers stored, ${formatCount(summary.notSent)} prompts not sent` +
-        `${summary.failures.length ? `, ${formatCount(summary.failures.length)} failed or cut short` : ''}; ` +
-        'run the same command again to resume (stored answers are never requested again)',
-    );
-  }
-}
-
-/** With --retry-finish: the earlier answers kept (current key → earlier key), after saying what is asked again. */
-function keepEarlierAnswers(
-  config: Config,
-  model: ModelConfig,
-  store: ResponseStore,
-  distinct: Map<string, { job: PromptJob; promptIds: string[] }>,
-  missing: [string, { job: PromptJob; promptIds: string[] }][],
-  retryFinish: Set<string>,
-  log: (s: string) => void,
-): Map<string, string> {
-  const list = [...retryFinish].join(', ');
-  const same = storedWithFinish(store, distinct.keys(), retryFinish);
-  if (same) {
-    log(
-      `${model.id}: ${formatCount(same)} answers stored under the current settings ended with finish reason ${list}; ` +
-        'the same request would give the same answer, so they are not asked again (raise query.maxTokens first)',
-    );
-  }
-  const { reuse, reask } = earlierAnswers(store, model, effectiveBaseURL(model), generationParams(config), missing, retryFinish);
-  log(`${model.id}: --retry-finish ${list}: ${formatCount(reask)} earlier answers ended that way and are asked again; ${formatCount(reuse.size)} earlier answers are kept`);
-  return reuse;
-}
-
-/** " (finish: stop 10, length 2; 2 cut off by max tokens, 1 empty answer)": what the answers' replies say. */
-function finishNote(parse: ParseSummary): string {
-  const counts = formatFinishReasons(parse.byFinishReason);
-  if (!counts) return '';
-  const issues = [
-    parse.cutOff ? `${formatCount(parse.cutOff)} cut off by max tokens (raise query.maxTokens, rerun with --retry-finish length)` : '',
-    parse.empty ? `${formatCount(parse.empty)} empty answer${parse.empty > 1 ? 's' : ''}` : '',
-  ].filter(Boolean);
-  return ` (finish: ${counts}${issues.length ? `; ${issues.join(', ')}` : ''})`;
 }
 
 /** Adds what a Batch API run did to the model's summary. */
