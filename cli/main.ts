@@ -20,6 +20,8 @@ Options:
   --limit N           a pilot: ask only the first N prompts of every (setting, history length); the
                       full run later asks only the rest (later stages do not run on a pilot)
   --batch             query stage: send OpenAI models' prompts through the Batch API (half price)
+  --retry-finish LIST query stage: after raising query.maxTokens, ask again only the prompts whose earlier
+                      answer ended with these finish reasons (length, content_filter); keep the others
   --force [LIST]      recompute stages even when up to date (all requested stages, or the listed ones)
   --run NAME          a named run: samples, responses, scores, figures and the report go under
                       data/runs/NAME/ (paths.runs) with the effective configuration saved there;
@@ -40,6 +42,7 @@ interface CliArgs {
   dryRun: boolean;
   limit?: number;
   batch: boolean;
+  retryFinish?: string[];
   force: boolean | StageName[];
   report?: boolean;
   run?: string;
@@ -93,6 +96,12 @@ export function parseArgs(argv: string[]): CliArgs {
         args.limit = n;
         break;
       }
+      case '--retry-finish':
+        args.retryFinish = list(value(), '--retry-finish').map((r) => {
+          if (!/^[a-z_]+$/.test(r)) throw new UsageError(`--retry-finish: "${r}" is not a finish reason (e.g. length, content_filter)`);
+          return r;
+        });
+        break;
       case '--force': {
         const next = inline ?? argv[i + 1];
         if (next !== undefined && !next.startsWith('-') && next.split(',').every((s) => (STAGES as readonly string[]).includes(s))) {
@@ -143,6 +152,12 @@ async function main(): Promise<number> {
     }
     throw e;
   }
+  const known = config.query.models.map((m) => m.id);
+  const unknownModels = (args.models ?? []).filter((id) => !known.includes(id));
+  if (unknownModels.length) {
+    console.error(`--models: ${unknownModels.map((id) => `"${id}"`).join(', ')} ${unknownModels.length > 1 ? 'are' : 'is'} not configured (configured models: ${known.join(', ')})\n\n${USAGE}`);
+    return 2;
+  }
   const t0 = Date.now();
   const result = await runPipeline(config, {
     stages: args.stages,
@@ -151,6 +166,7 @@ async function main(): Promise<number> {
     dryRun: args.dryRun,
     limit: args.limit,
     batch: args.batch,
+    retryFinish: args.retryFinish,
     force: args.force,
     report: args.report,
   });
@@ -161,6 +177,7 @@ async function main(): Promise<number> {
   const counts = new Map<string, number>();
   for (const s of result.steps) counts.set(s.status, (counts.get(s.status) ?? 0) + 1);
   console.log(`Steps: ${[...counts].map(([k, v]) => `${v} ${k}`).join(', ') || 'none'}.`);
+  for (const s of result.steps.filter((x) => x.stage === 'query' && x.status === 'ran' && x.detail)) console.log(`Query ${s.domain} ${s.model}: ${s.detail}`);
   for (const m of result.skippedModels) console.log(`Model skipped: ${m.id}: ${m.reason}`);
   for (const f of result.failedDomains) console.log(`Domain ${f.domain} failed: ${f.reason}${f.fix ? `\n  Fix: ${f.fix}` : ''}`);
   for (const s of result.steps.filter((x) => x.status === 'failed' && !result.failedDomains.some((f) => f.domain === x.domain))) {

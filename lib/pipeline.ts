@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import { type Config, type DomainName, type ModelConfig } from './core/config';
 import { DatasetUnavailableError } from './data/datasets';
 import { modelAvailability } from './query/runner';
+import { formatFinishReasons } from './query/responses';
 import { scoreSummaryFile } from './score/score';
 import { writeReport } from './plot/report';
 import { STAGES, type FailedDomain, type SkippedModel, type StageName, type StepResult, type StepStatus } from './core/types';
@@ -30,6 +31,8 @@ export interface PipelineOptions {
   /** Recompute these stages even when up to date (true = all requested stages). */
   force?: boolean | StageName[];
   batch?: boolean;
+  /** Query stage: finish reasons whose earlier answers are asked again after raising query.maxTokens (--retry-finish). */
+  retryFinish?: string[];
   /** Write figures/report.html at the end (default true when the plot stage runs). */
   report?: boolean;
   log?: (line: string) => void;
@@ -140,8 +143,8 @@ export async function runPipeline(config: Config, opts: PipelineOptions = {}): P
           domain,
           async () => {
             const pilot = opts.limit !== undefined;
-            if (!opts.dryRun && !pilot && upToDate('query', { stage: 'query', domain, model: model.id })) return 'up-to-date';
-            const [summary] = await stage.query(config, domain, [model.id], { dryRun: opts.dryRun, batch: opts.batch, limit: opts.limit, log });
+            if (!opts.dryRun && !pilot && upToDate('query', { stage: 'query', domain, model: model.id }, () => stage.queryUpToDate(config, domain, model))) return 'up-to-date';
+            const [summary] = await stage.query(config, domain, [model.id], { dryRun: opts.dryRun, batch: opts.batch, limit: opts.limit, retryFinish: opts.retryFinish, log });
             if (opts.dryRun) return 'dry run';
             if (pilot && summary?.pilot) {
               if (summary.failed) throw new Error(`pilot: ${summary.failed} prompts failed; rerun to retry them (stored answers are kept)`);
@@ -154,10 +157,12 @@ export async function runPipeline(config: Config, opts: PipelineOptions = {}): P
             if (summary && summary.failed === 0 && summary.missing > 0 && waiting > 0) {
               return `${PENDING}: ${waiting} prompts waiting in open Batch API jobs (${summary.batch?.openBatches.join(', ')}); run again with --batch to collect them, then the later stages run`;
             } else if (summary && (summary.failed > 0 || summary.missing > 0)) {
-              throw new Error(`${summary.failed} prompts failed and ${summary.missing} are still unanswered; rerun to retry them (stored answers are kept)`);
+              const why = summary.stopped ? `the model was stopped (${summary.stopped}); ` : '';
+              throw new Error(`${why}${summary.failed} prompts failed and ${summary.missing} are still unanswered; rerun to retry them (stored answers are kept)`);
             }
             const adapted = summary?.adaptations.length ? `; adapted to the server: ${summary.adaptations.join(', ')} (${summary.rejectedRequests} rejected requests)` : '';
-            return summary ? `${summary.answered} answers (${summary.sent} sent, ${summary.fromStore} from the store)${adapted}` : undefined;
+            const finish = summary ? formatFinishReasons(summary.parse.byFinishReason) : '';
+            return summary ? `${summary.answered} answers (${summary.sent} sent, ${summary.fromStore} from the store${finish ? `; finish: ${finish}` : ''})${adapted}` : undefined;
           },
           model.id,
         );

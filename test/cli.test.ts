@@ -52,6 +52,7 @@ test('npm start runs every stage, writes the report, and a second run recomputes
   assert.equal(first.code, 0, first.out);
   for (const stage of ['preprocess', 'sample', 'score', 'plot']) assert.match(first.out, new RegExp(`\\[${stage}\\] movielens: done in`), `${stage} ran`);
   assert.match(first.out, /\[query\] movielens local-llm: done in/);
+  assert.match(first.out, /Query movielens local-llm: \d+ answers \(\d+ sent, 0 from the store; finish: stop \d+\)/, 'the final lines count answers by finish reason');
   const samples = fs.readFileSync(path.join(dir, 'samples', 'movielens', 'samples.jsonl'), 'utf8').trim().split('\n').length;
   assert.ok(samples > 20, `${samples} prompts`);
   const sent = server.chatRequests;
@@ -90,7 +91,7 @@ test('a model whose server is down is listed as skipped with the reason', async 
   const run = await runCli(['--config', config, '--domains', 'movielens', '--stages', 'preprocess,sample,query', '--no-report'], { OPENAI_API_KEY: '' });
   assert.equal(run.code, 0, run.out);
   assert.match(run.out, /Model skipped: down-llm: .*127\.0\.0\.1:9/);
-  assert.match(run.out, /Model skipped: gpt-4o: environment variable OPENAI_API_KEY is not set/);
+  assert.match(run.out, /Model skipped: gpt-4o: environment variable OPENAI_API_KEY is empty/);
   assert.match(run.out, /\[models\] using random, popularity, group-popularity, item-cf, oracle/);
 });
 

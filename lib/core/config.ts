@@ -266,7 +266,7 @@ function validateModels(models: unknown, source: string): void {
   });
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return jsonType(v) === 'object';
 }
 
@@ -355,6 +355,26 @@ function semanticChecks(c: Config, source: string): void {
   if (!['group', 'catalogue', 'user'].includes(s.historySource)) throw new ConfigError(`${source}: "sample.historySource" must be "group", "catalogue" or "user"`);
   if (!(c.score.logBase > 1)) throw new ConfigError(`${source}: "score.logBase" must be > 1 (2 for bits, 2.718281828459045 for nats)`);
   if (!(c.score.smoothing >= 0 && c.score.smoothing < 1)) throw new ConfigError(`${source}: "score.smoothing" must be in [0, 1)`);
+  const wholeAtLeast = (value: unknown, min: number, key: string, why = '') => {
+    if (!(Number.isInteger(value) && (value as number) >= min)) {
+      throw new ConfigError(`${source}: "${key}" must be a whole number >= ${min}${why}, got ${JSON.stringify(value)}`);
+    }
+  };
+  wholeAtLeast(c.query.topN, 1, 'query.topN');
+  if (c.query.topN > s.K) {
+    throw new ConfigError(`${source}: "query.topN" (${c.query.topN}) must not exceed "sample.K" (${s.K}): a prompt cannot ask for more items than it offers candidates`);
+  }
+  wholeAtLeast(c.query.maxTokens, 1, 'query.maxTokens');
+  wholeAtLeast(c.query.maxRetries, 0, 'query.maxRetries');
+  if (!(c.query.timeoutMs > 0)) throw new ConfigError(`${source}: "query.timeoutMs" must be > 0, got ${JSON.stringify(c.query.timeoutMs)}`);
+  wholeAtLeast(c.curves.bins, 1, 'curves.bins');
+  wholeAtLeast(c.curves.window, 1, 'curves.window');
+  wholeAtLeast(c.curves.order, 0, 'curves.order');
+  // Added by the departure-point analysis; checked whenever the configuration has it.
+  const departureGap = (c.curves as { departureGap?: unknown }).departureGap;
+  if (departureGap !== undefined && !(typeof departureGap === 'number' && departureGap >= 0)) {
+    throw new ConfigError(`${source}: "curves.departureGap" must be a number >= 0, got ${JSON.stringify(departureGap)}`);
+  }
   const ids = new Set<string>();
   for (const m of c.query.models) {
     if (ids.has(m.id)) throw new ConfigError(`${source}: model id "${m.id}" appears twice in "query.models"`);
@@ -437,35 +457,6 @@ export function withRun(config: Config, run: string | null): Config {
 /** Where a named run keeps its effective configuration, or null for the default layout. */
 export function runConfigFile(config: Config): string | null {
   return config.run === null ? null : path.join(resolvePath(config.paths.runs), config.run, 'config.json');
-}
-
-/** How a configuration differs from the defaults (a named run's own folders are not counted as changes). */
-export function changesFromDefaults(config: Config): ConfigChange[] {
-  return configChanges(withRun(defaultConfig(), config.run), config);
-}
-
-export interface ConfigChange {
-  key: string;
-  from: unknown;
-  to: unknown;
-}
-
-/**
- * The leaves where two configurations differ (dotted keys; arrays compared whole, models by id), for a parameter
- * cell's "what this run changes" and the report. The data directory and the stage folders are left out: they are
- * locations, not parameters.
- */
-export function configChanges(base: unknown, other: unknown, prefix = ''): ConfigChange[] {
-  if (prefix === 'dataDir' || prefix === 'paths') return [];
-  if (prefix === 'query.models' && Array.isArray(base) && Array.isArray(other)) {
-    const byId = (list: unknown[]) => Object.fromEntries(list.map((m) => [(m as ModelConfig).id, m]));
-    return configChanges(byId(base), byId(other), prefix);
-  }
-  if (isPlainObject(base) && isPlainObject(other)) {
-    const keys = [...new Set([...Object.keys(base), ...Object.keys(other)])].sort();
-    return keys.flatMap((k) => configChanges(base[k], other[k], prefix ? `${prefix}.${k}` : k));
-  }
-  return JSON.stringify(base) === JSON.stringify(other) ? [] : [{ key: prefix, from: base, to: other }];
 }
 
 /** Resolves a configured path against the repository root (absolute paths are kept). */

@@ -100,17 +100,27 @@ export class RequestAdapter {
     return true;
   }
 
-  /** Runs `send` alone while no request has succeeded with the current adaptations, concurrently after that. */
+  /** Resolves when no probe is in flight or the gate is open, so a caller can look at its abort signal before sending. */
+  async settled(): Promise<void> {
+    while (!this.confirmed && this.probe) await this.probe.catch(() => undefined);
+  }
+
+  /**
+   * Runs one attempt alone while no attempt has settled with the current adaptations, concurrently after that. An
+   * attempt that fails for another reason than a parameter (a timeout, a 5xx, a 401) also opens the gate: it says
+   * nothing about the server's rules, and probing a dead server one request at a time would take `concurrency` times
+   * as long to notice (the circuit breaker counts a wave of timeouts).
+   */
   async run<T>(send: () => Promise<T>): Promise<T> {
+    // Checked again after every wake-up (not through settled()): two callers woken together must not both probe.
     while (!this.confirmed && this.probe) await this.probe.catch(() => undefined);
     if (this.confirmed) return send();
     const attempt = send();
     this.probe = attempt;
     try {
-      const result = await attempt;
-      this.confirmed = true;
-      return result;
+      return await attempt;
     } finally {
+      this.confirmed = true;
       if (this.probe === attempt) this.probe = null;
     }
   }

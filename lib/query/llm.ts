@@ -5,13 +5,15 @@
  * in the run's summary.
  * The API key is read from the environment variable the model names and never appears in errors or logs.
  */
+import { setMaxListeners } from 'node:events';
 import OpenAI, { AzureOpenAI } from 'openai';
 import type { Config, ModelConfig } from '../core/config';
 import { adapterFor, describeAdaptation, sendAdapting } from './adapt';
 import { modelFamily } from './families';
 import type { ChatMessage, ModelAnswer, PromptJob, Responder } from './models';
 import { deriveSeed, makeRng, type Rng } from '../core/rng';
-import { classifyFailure, retryPolicy, withRetries, type FailureKind, type RetryPolicy } from './retry';
+import { CircuitBreaker, DEFAULT_BAD_REPLY_LIMIT, DEFAULT_SAME_FAILURE_LIMIT, type BreakerLimits } from './breaker';
+import { AbortedError, classifyFailure, NotACompletionError, retryPolicy, withRetries, type FailureKind, type RetryPolicy } from './retry';
 import { normalizeBaseURL, storeKey, type GenerationParams, type StoredAnswer } from './store';
 import type { Usage } from '../core/types';
 
@@ -115,6 +117,27 @@ export function usageFromCompletion(usage: CompletionLike['usage']): Usage {
   return { inputTokens, outputTokens, reasoningTokens: reasoning };
 }
 
+/**
+ * Reads a 200 reply's body as a chat completion, or throws NotACompletionError with its content type, its first
+ * 200 characters and any usage it reported (the reply was billed even when it holds no answer).
+ */
+export async function readCompletion(response: Response): Promise<CompletionLike> {
+  const text = await response.text();
+  const contentType = response.headers.get('content-type') ?? '';
+  const start = text.slice(0, 200);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new NotACompletionError(`the body is not JSON (${(e as Error).message})`, contentType, start, null);
+  }
+  const completion = parsed as CompletionLike;
+  if (completion === null || typeof completion !== 'object' || !Array.isArray(completion.choices) || completion.choices.length === 0) {
+    throw new NotACompletionError('the body has no "choices"', contentType, start, completion && typeof completion === 'object' && completion.usage ? usageFromCompletion(completion.usage) : null);
+  }
+  return completion;
+}
+
 export function answerFromCompletion(completion: CompletionLike, latencyMs: number): ModelAnswer {
   const choice = completion.choices?.[0];
   if (!choice) throw new Error('the server returned a completion without choices');
@@ -126,6 +149,7 @@ export function answerFromCompletion(completion: CompletionLike, latencyMs: numb
     model: completion.model ?? '',
     fingerprint: completion.system_fingerprint ?? null,
     latencyMs,
+    finishReason: choice.finish_reason ?? null,
   };
 }
 
@@ -149,6 +173,7 @@ export function storedAnswerFor(
     model: answer.model,
     fingerprint: answer.fingerprint,
     latencyMs: answer.latencyMs,
+    finishReason: answer.finishReason ?? null,
     costUsd: costUsd(model, answer.usage, extra.discount ?? 1),
     via,
     answeredAt: (extra.answeredAt ?? new Date()).toISOString(),
@@ -156,19 +181,43 @@ export function storedAnswerFor(
   };
 }
 
+/** A signal that aborts when any of `parts` does (AbortSignal.any without the typings it lacks here). */
+function eitherSignal(parts: (AbortSignal | undefined)[]): AbortSignal {
+  const ac = new AbortController();
+  // Every request in flight listens on it (and removes its listener when done): concurrency, not a leak.
+  setMaxListeners(0, ac.signal);
+  for (const p of parts) {
+    if (!p) continue;
+    if (p.aborted) ac.abort();
+    else p.addEventListener('abort', () => ac.abort(), { once: true });
+  }
+  return ac.signal;
+}
+
 // ---------- secrets ----------
 
-/** Replaces every occurrence of each secret (and anything shaped like an OpenAI key) with a marker. */
+/**
+ * Replaces every occurrence of each secret (and anything shaped like an OpenAI key) with a marker. A configured key is
+ * redacted whatever its length: a short key is still a key (local servers take any string), and printing it is the leak.
+ */
 export function redactSecrets(text: string, secrets: (string | undefined | null)[]): string {
   let out = text;
-  for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join('[REDACTED]');
+  // Longest first, so a key that contains another is not half-redacted.
+  for (const s of [...secrets].filter((x): x is string => !!x).sort((a, b) => b.length - a.length)) out = out.split(s).join('[REDACTED]');
   return out.replace(/\bsk-[A-Za-z0-9_*-]{8,}/g, 'sk-[REDACTED]');
 }
 
 function apiKeyFor(model: ModelConfig, env: NodeJS.ProcessEnv): string | undefined {
   if (!model.apiKeyEnv) return undefined;
   const v = env[model.apiKeyEnv];
-  return v === undefined || v === '' ? undefined : v;
+  return v === undefined || v.trim() === '' ? undefined : v;
+}
+
+/** Why a model's key cannot be used: "is not set" and "is empty" are different mistakes with different fixes. */
+export function missingKeyReason(model: ModelConfig, env: NodeJS.ProcessEnv): string {
+  if (!model.apiKeyEnv) return `model "${model.id}" names no "apiKeyEnv" to read its API key from`;
+  const v = env[model.apiKeyEnv];
+  return v === undefined ? `environment variable ${model.apiKeyEnv} is not set` : `environment variable ${model.apiKeyEnv} is empty`;
 }
 
 // ---------- errors ----------
@@ -194,14 +243,26 @@ export interface ApiResponderOptions {
   timeoutMs?: number;
   /** Jitter source; default seeded from config.seed and the model id. */
   rng?: Rng;
+  /** When to stop asking the model (defaults: one wave of `concurrency` timeouts, 20 same errors, 5 bad 200s). */
+  breaker?: Partial<BreakerLimits>;
 }
 
 export interface ApiResponder extends Responder {
-  /** HTTP requests made so far, retries included; `rejected`: requests answered 400 for a parameter, then adapted. */
-  readonly stats: { requests: number; retries: number; failures: number; rejected: number };
+  /**
+   * HTTP requests made so far, retries included; `rejected`: requests answered 400 for a parameter, then adapted;
+   * `unansweredUsage`: tokens billed by 200s that held no completion.
+   */
+  readonly stats: { requests: number; retries: number; failures: number; rejected: number; unansweredUsage: Usage };
   /** Adaptations in force for this server and model (learned by this or an earlier responder of the run). */
   adaptations(): string[];
+  /** Why the model is no longer asked (its circuit breaker tripped), or null. */
+  readonly stopped: string | null;
   keyFor(messages: ChatMessage[]): string;
+  /**
+   * `signal` aborts the request in flight (a second Ctrl-C); `retrySignal` only stops further attempts and ends
+   * retry waits (the first Ctrl-C), letting the request in flight finish.
+   */
+  answer(job: PromptJob, signal?: AbortSignal, retrySignal?: AbortSignal): Promise<ModelAnswer>;
 }
 
 export function createApiResponder(model: ModelConfig, config: Config, opts: ApiResponderOptions = {}): ApiResponder {
@@ -209,9 +270,7 @@ export function createApiResponder(model: ModelConfig, config: Config, opts: Api
   const env = opts.env ?? process.env;
   const apiKey = apiKeyFor(model, env);
   if ((model.provider === 'openai' || model.provider === 'azure-openai') && !apiKey) {
-    throw new Error(
-      `model "${model.id}" needs an API key: set the environment variable ${model.apiKeyEnv ?? '(none configured: add "apiKeyEnv" to the model entry)'}`,
-    );
+    throw new Error(`model "${model.id}" needs an API key: ${missingKeyReason(model, env)}`);
   }
   const baseURL = effectiveBaseURL(model, env);
   const policy = retryPolicy(config, opts.retry);
@@ -220,43 +279,84 @@ export function createApiResponder(model: ModelConfig, config: Config, opts: Api
   const secrets = [apiKey];
   const client = apiClient(model, { apiKey, env, timeoutMs: opts.timeoutMs ?? config.query.timeoutMs });
   const adapter = adapterFor(baseURL, model.model);
-  const stats = { requests: 0, retries: 0, failures: 0, rejected: 0 };
+  const stats = { requests: 0, retries: 0, failures: 0, rejected: 0, unansweredUsage: { inputTokens: 0, outputTokens: 0 } };
+  const breaker = new CircuitBreaker(
+    {
+      timeoutsWithoutSuccess: opts.breaker?.timeoutsWithoutSuccess ?? model.concurrency,
+      sameFailureLimit: opts.breaker?.sameFailureLimit ?? DEFAULT_SAME_FAILURE_LIMIT,
+      badReplyLimit: opts.breaker?.badReplyLimit ?? DEFAULT_BAD_REPLY_LIMIT,
+    },
+    baseURL,
+  );
+  // One combined signal per set of run-long signals, not one per prompt (each would add listeners to the run's signals).
+  const combined: { parts: (AbortSignal | undefined)[]; signal: AbortSignal }[] = [];
+  const anyOf = (...parts: (AbortSignal | undefined)[]): AbortSignal => {
+    const known = combined.find((c) => c.parts.length === parts.length && c.parts.every((p, i) => p === parts[i]));
+    if (known) return known.signal;
+    const signal = eitherSignal(parts);
+    combined.push({ parts, signal });
+    return signal;
+  };
 
-  async function answer(job: PromptJob, signal?: AbortSignal): Promise<ModelAnswer> {
+  // The reason may quote a server's error message, which may echo the key.
+  const stoppedReason = () => (breaker.reason === null ? null : redactSecrets(breaker.reason, secrets));
+
+  async function answer(job: PromptJob, signal?: AbortSignal, retrySignal?: AbortSignal): Promise<ModelAnswer> {
     const configured = chatRequestBody(model, config, job.messages);
-    return adapter.run(() => withRetries(
-      async () => {
+    const inFlight = anyOf(signal, breaker.abandonSignal);
+    const between = anyOf(signal, retrySignal, breaker.signal);
+    // Wait out a probe before the retry loop, so a prompt stopped meanwhile counts as never sent.
+    await adapter.settled();
+    return withRetries(
+      // Each attempt passes the adapter's gate: the first one goes alone, so a rule it learns spares the others a 400.
+      () => adapter.run(async () => {
         const started = Date.now();
         // The SDK never removes the listener it adds to a request's signal, so each request gets its own short-lived
         // signal linked to the run's (one listener per request on a run-long signal would pile up).
         const perRequest = new AbortController();
         const onAbort = () => perRequest.abort();
-        signal?.addEventListener('abort', onAbort, { once: true });
+        inFlight.addEventListener('abort', onAbort, { once: true });
         try {
+          // An attempt that waited at the gate may start after the abort, when the listener can no longer fire.
+          if (inFlight.aborted) throw new AbortedError();
           const completion = await sendAdapting(
             adapter,
             configured,
-            (body) => {
+            async (body) => {
               stats.requests++;
-              return client.chat.completions.create(body, { signal: perRequest.signal });
+              // The raw reply, so a 200 that is not a completion is seen with its content type and body (and its usage kept).
+              const response = await client.chat.completions.create(body, { signal: perRequest.signal }).asResponse();
+              return readCompletion(response);
             },
             (adaptation, learned) => {
               stats.rejected++;
               if (learned) log(`${model.id}: the server rejected ${adaptation.code} "${adaptation.param}"; adapting for the rest of the run: ${describeAdaptation(adaptation)}`);
             },
           );
-          const answered = answerFromCompletion(completion as CompletionLike, Date.now() - started);
+          breaker.success();
+          const answered = answerFromCompletion(completion, Date.now() - started);
           return adapter.adaptations.length ? { ...answered, adaptations: adapter.adaptations.map(describeAdaptation) } : answered;
+        } catch (e) {
+          if (e instanceof NotACompletionError && e.usage) {
+            stats.unansweredUsage.inputTokens += e.usage.inputTokens;
+            stats.unansweredUsage.outputTokens += e.usage.outputTokens;
+          }
+          throw e;
         } finally {
-          signal?.removeEventListener('abort', onAbort);
+          inFlight.removeEventListener('abort', onAbort);
         }
-      },
+      }),
       {
         policy,
         rng,
-        signal,
-        classify: (err) => (signal?.aborted ? { kind: 'aborted', retryable: false, message: 'request aborted' } : classifyFailure(err)),
-        aborted: (attempts) => new RequestFailedError('request aborted', 'aborted', undefined, attempts),
+        signal: between,
+        classify: (err) => {
+          if (inFlight.aborted) return { kind: 'aborted', retryable: false, message: breaker.reason ? `${model.id}: model stopped: ${stoppedReason()}` : 'request aborted' };
+          const failure = classifyFailure(err);
+          breaker.failure(failure, err);
+          return failure;
+        },
+        aborted: (attempts) => new RequestFailedError(breaker.reason ? `${model.id}: model stopped: ${stoppedReason()}` : 'request aborted', 'aborted', undefined, attempts),
         giveUp: (failure, attempts) => {
           stats.failures++;
           const why = failure.retryable ? `gave up after ${attempts} attempts` : 'not retryable';
@@ -264,16 +364,19 @@ export function createApiResponder(model: ModelConfig, config: Config, opts: Api
         },
         onRetry: (failure, retry, wait) => {
           stats.retries++;
-          log(`${model.id}: ${redactSecrets(failure.message, secrets)}; retry ${retry}/${policy.maxRetries} in ${(wait / 1000).toFixed(2)} s`);
+          log(`${model.id}: ${redactSecrets(failure.message, secrets)}; retry ${retry}/${Math.min(policy.maxRetries, failure.maxRetries ?? Infinity)} in ${(wait / 1000).toFixed(2)} s`);
         },
       },
-    ));
+    );
   }
 
   return {
     config: model,
     stats,
     adaptations: () => adapter.adaptations.map(describeAdaptation),
+    get stopped() {
+      return stoppedReason();
+    },
     answer,
     keyFor: (messages) => requestKey(model, config, messages, env),
   };
@@ -296,6 +399,22 @@ export function apiClient(model: ModelConfig, opts: { apiKey?: string; env?: Nod
 
 // ---------- availability ----------
 
+/**
+ * One real chat request of one token, for servers without `GET /models`. A 400 still shows that the endpoint, the key
+ * and the model exist (a reasoning model refuses `max_tokens`, for instance), so only other failures refuse the model.
+ */
+async function probeChat(model: ModelConfig, baseURL: string, apiKey: string | undefined, timeoutMs: number, why: string): Promise<Availability> {
+  const client = new OpenAI({ apiKey: apiKey ?? 'no-key', baseURL, maxRetries: 0, timeout: Math.max(timeoutMs, 10_000), logLevel: 'off' });
+  try {
+    await client.chat.completions.create({ model: model.model, messages: [{ role: 'user', content: 'Reply with OK.' }], max_tokens: 1 });
+    return { available: true, reason: `${why}; a one-token chat request to ${baseURL} answered, so the model is used` };
+  } catch (e) {
+    const failure = classifyFailure(e);
+    if (failure.status === 400) return { available: true, reason: `${why}; a one-token chat request answered HTTP 400 (${redactSecrets(failure.message, [apiKey])}), so the endpoint exists` };
+    return { available: false, reason: redactSecrets(`${why}, and a one-token chat request to ${baseURL} failed: ${failure.message}`, [apiKey]) };
+  }
+}
+
 export interface Availability {
   available: boolean;
   reason?: string;
@@ -313,8 +432,7 @@ export async function modelAvailability(
   if (model.provider === 'baseline') return { available: true };
   const apiKey = apiKeyFor(model, env);
   if (model.provider === 'openai' || model.provider === 'azure-openai') {
-    if (!model.apiKeyEnv) return { available: false, reason: `model "${model.id}" names no "apiKeyEnv" to read its API key from` };
-    if (!apiKey) return { available: false, reason: `environment variable ${model.apiKeyEnv} is not set` };
+    if (!apiKey) return { available: false, reason: missingKeyReason(model, env) };
     if (model.provider === 'azure-openai') {
       try {
         azureTarget(model, env);
@@ -338,6 +456,8 @@ export async function modelAvailability(
     });
     if (!res.ok) {
       await res.body?.cancel();
+      // Gateways and several vendors have no /models: the chat endpoint itself is the test.
+      if (res.status === 404 || res.status === 501) return await probeChat(model, baseURL, apiKey, timeoutMs, `GET ${url} answered HTTP ${res.status}`);
       return { available: false, reason: `GET ${url} answered HTTP ${res.status}` };
     }
     const listed = (await res.json().catch(() => null)) as { data?: { id?: string }[] } | null;

@@ -47,12 +47,28 @@ export interface ChatBody {
 }
 
 export type FakeAction =
-  /** A completion; `text` defaults to the picked candidates as a Python-style list. */
-  | { kind: 'answer'; text?: string; latencyMs?: number; model?: string; fingerprint?: string | null; usage?: { prompt_tokens: number; completion_tokens: number } }
+  /**
+   * A completion; `text` defaults to the picked candidates as a Python-style list. `content: null` is a refusal or a
+   * content filter (with `finishReason` "content_filter" by default); `finishReason` "length" is an answer cut off.
+   */
+  | {
+      kind: 'answer';
+      text?: string;
+      content?: null;
+      finishReason?: string;
+      latencyMs?: number;
+      model?: string;
+      fingerprint?: string | null;
+      usage?: { prompt_tokens: number; completion_tokens: number };
+    }
   /** An error status with an OpenAI-style error body. */
   | { kind: 'error'; status: number; headers?: Record<string, string>; message?: string; latencyMs?: number }
   /** HTTP 200 with a body that is not JSON. */
   | { kind: 'garbage'; latencyMs?: number }
+  /** HTTP 200 with an HTML page, as a proxy or captive portal sends. */
+  | { kind: 'html'; latencyMs?: number }
+  /** HTTP 200, a JSON completion with no choices, whose usage says tokens were billed. */
+  | { kind: 'empty-choices'; latencyMs?: number; usage?: { prompt_tokens: number; completion_tokens: number } }
   /** Destroy the socket without answering (a connection reset). */
   | { kind: 'drop'; latencyMs?: number }
   /** Never answer (until the client gives up or the server closes). */
@@ -100,6 +116,8 @@ export interface FakeServerOptions {
   /** Batch API behaviour (see FakeBatchBehavior). */
   batch?: FakeBatchBehavior;
   reasoning?: FakeReasoningMode;
+  /** GET /v1/models answers this status with an error body instead of the list (gateways without /models: 404, 501). */
+  modelsStatus?: number;
 }
 
 export interface FakeReasoningMode {
@@ -240,6 +258,7 @@ export class FakeOpenAIServer {
   fingerprint: string;
   topN: number;
   models: string[];
+  modelsStatus: number | undefined;
   private chatCount = 0;
   private readonly attemptsByBody = new Map<string, number>();
   private readonly routes: Route[] = [];
@@ -263,6 +282,7 @@ export class FakeOpenAIServer {
     this.topN = opts.topN ?? 10;
     this.script = opts.script;
     this.models = opts.models ?? [];
+    this.modelsStatus = opts.modelsStatus;
     this.batch = opts.batch ?? {};
     this.reasoning = opts.reasoning;
     this.route('POST', '/v1/chat/completions', (ctx) => this.chat(ctx));
@@ -279,6 +299,10 @@ export class FakeOpenAIServer {
     });
     this.installBatchRoutes();
     this.route('GET', '/v1/models', (ctx) => {
+      if (this.modelsStatus !== undefined) {
+        ctx.log(this.modelsStatus);
+        return sendJson(ctx.res, this.modelsStatus, { error: { message: `fake: /models answers ${this.modelsStatus}`, type: 'invalid_request_error' } });
+      }
       const ids = this.models.length ? this.models : [this.model];
       ctx.log(200);
       sendJson(ctx.res, 200, { object: 'list', data: ids.map((id) => ({ id, object: 'model', created: 0, owned_by: 'fake' })) });
@@ -428,6 +452,19 @@ export class FakeOpenAIServer {
       ctx.res.end('{"id": "chatcmpl-broken", "choices": [');
       return;
     }
+    if (action.kind === 'html') {
+      ctx.log(200);
+      const page = '<!DOCTYPE html><html><head><title>Gateway</title></head><body><h1>Please sign in to continue</h1></body></html>';
+      ctx.res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      ctx.res.end(page);
+      return;
+    }
+    if (action.kind === 'empty-choices') {
+      ctx.log(200);
+      const usage = action.usage ?? { prompt_tokens: 100, completion_tokens: 20 };
+      sendJson(ctx.res, 200, { id: `chatcmpl-empty-${n}`, object: 'chat.completion', created: 0, model: this.model, choices: [], usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens } });
+      return;
+    }
     if (action.kind === 'error') {
       ctx.log(action.status);
       const type = action.status === 429 ? 'rate_limit_exceeded' : action.status >= 500 ? 'server_error' : 'invalid_request_error';
@@ -454,8 +491,13 @@ export class FakeOpenAIServer {
   }
 
   /** A chat.completion object answering `body` (the default text names its first topN candidates). */
-  completion(body: ChatBody, id: string, action: { text?: string; model?: string; fingerprint?: string | null; usage?: { prompt_tokens: number; completion_tokens: number } } = {}): Record<string, unknown> {
-    const text = action.text ?? this.defaultAnswer(body);
+  completion(
+    body: ChatBody,
+    id: string,
+    action: { text?: string; content?: null; finishReason?: string; model?: string; fingerprint?: string | null; usage?: { prompt_tokens: number; completion_tokens: number } } = {},
+  ): Record<string, unknown> {
+    const text = action.content === null ? '' : (action.text ?? this.defaultAnswer(body));
+    const finish = action.finishReason ?? (action.content === null ? 'content_filter' : 'stop');
     const promptText = body.messages.map((m) => m.content).join('\n');
     const reasoning = this.reasoningTokensFor(body);
     const visible = { prompt_tokens: roughTokens(promptText), completion_tokens: roughTokens(text) };
@@ -468,7 +510,7 @@ export class FakeOpenAIServer {
       created: Math.floor(Date.now() / 1000),
       model: action.model ?? this.model,
       system_fingerprint: action.fingerprint === undefined ? this.fingerprint : action.fingerprint,
-      choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+      choices: [{ index: 0, message: { role: 'assistant', content: action.content === null ? null : text, refusal: null }, logprobs: null, finish_reason: finish }],
       usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens, ...details },
     };
   }
@@ -776,6 +818,22 @@ function parseBatchInput(text: string, endpoint: string): { lines: { custom_id: 
 
 // ---------- standalone ----------
 
+/** Misbehaviours a standalone server can be started in, for trying a run against a broken server by hand. */
+const MODES: Record<string, FakeScript> = {
+  hang: () => ({ kind: 'hang' }),
+  '401': () => ({ kind: 'error', status: 401, message: 'Incorrect API key provided' }),
+  html: () => ({ kind: 'html' }),
+  'empty-choices': () => ({ kind: 'empty-choices' }),
+  length: () => ({ kind: 'answer', finishReason: 'length' }),
+  'content-null': () => ({ kind: 'answer', content: null }),
+};
+
+function standaloneMode(name: string): FakeScript {
+  const script = MODES[name];
+  if (!script) throw new Error(`unknown --mode ${name} (modes: ${Object.keys(MODES).join(', ')})`);
+  return script;
+}
+
 function parseArgs(argv: string[]): FakeServerOptions {
   const opts: FakeServerOptions = {};
   for (let i = 0; i < argv.length; i++) {
@@ -789,7 +847,9 @@ function parseArgs(argv: string[]): FakeServerOptions {
     else if (a === '--latency-ms') opts.latencyMs = Number(next());
     else if (a === '--model') opts.model = next();
     else if (a === '--top-n') opts.topN = Number(next());
-    else throw new Error(`unknown argument ${a} (known: --port N --latency-ms MS --model NAME --top-n N)`);
+    else if (a === '--mode') opts.script = standaloneMode(next());
+    else if (a === '--models-status') opts.modelsStatus = Number(next());
+    else throw new Error(`unknown argument ${a} (known: --port N --latency-ms MS --model NAME --top-n N --mode ${Object.keys(MODES).join('|')} --models-status S)`);
   }
   return opts;
 }
