@@ -23,19 +23,20 @@ export function effectiveBaseURL(model: ModelConfig): string {
   throw new Error(`model "${model.id}" (provider ${model.provider}) has no baseURL in the configuration`);
 }
 
-export function generationParams(config: Config): GenerationParams {
-  return { temperature: config.query.temperature, seed: config.query.seed, max_tokens: config.query.maxTokens };
+/** The parameters of ask `repeat` (query.samples > 1) of a prompt: the seed moves by the ask index, so asks differ. */
+export function generationParams(config: Config, repeat = 0): GenerationParams {
+  return { temperature: config.query.temperature, seed: config.query.seed + repeat, max_tokens: config.query.maxTokens };
 }
 
 /** The exact chat-completions body sent for a prompt (also the body of a Batch API request line). */
-export function chatRequestBody(model: ModelConfig, config: Config, messages: ChatMessage[]) {
-  return { model: model.model, messages: messages.map((m) => ({ role: m.role, content: m.content })), ...generationParams(config) };
+export function chatRequestBody(model: ModelConfig, config: Config, messages: ChatMessage[], repeat = 0) {
+  return { model: model.model, messages: messages.map((m) => ({ role: m.role, content: m.content })), ...generationParams(config, repeat) };
 }
 
-/** The store key of a prompt for a model: what the answer depends on, never the API key. */
-export function requestKey(model: ModelConfig, config: Config, messages: ChatMessage[]): string {
+/** The store key of a prompt (ask `repeat` of it) for a model: what the answer depends on, never the API key. */
+export function requestKey(model: ModelConfig, config: Config, messages: ChatMessage[], repeat = 0): string {
   const baseURL = model.provider === 'baseline' ? null : effectiveBaseURL(model);
-  return storeKey({ provider: model.provider, baseURL, model: model.model, messages, params: generationParams(config) });
+  return storeKey({ provider: model.provider, baseURL, model: model.model, messages, params: generationParams(config, repeat), repeat });
 }
 
 export function costUsd(model: Pick<ModelConfig, 'inputPricePerMTok' | 'outputPricePerMTok'>, usage: Usage, discount = 1): number {
@@ -71,12 +72,12 @@ export function storedAnswerFor(
   key: string,
   answer: ModelAnswer,
   via: 'sync' | 'batch',
-  extra: { discount?: number; meta?: Record<string, unknown>; answeredAt?: Date } = {},
+  extra: { discount?: number; meta?: Record<string, unknown>; answeredAt?: Date; repeat?: number } = {},
 ): StoredAnswer {
   return {
     v: 1,
     key,
-    request: { provider: model.provider, baseURL: effectiveBaseURL(model), model: model.model, params: generationParams(config) },
+    request: { provider: model.provider, baseURL: effectiveBaseURL(model), model: model.model, params: generationParams(config, extra.repeat) },
     raw: answer.text,
     usage: answer.usage,
     model: answer.model,
@@ -160,7 +161,7 @@ export function createApiResponder(model: ModelConfig, config: Config, opts: Api
   const stats = { requests: 0, retries: 0, failures: 0 };
 
   async function answer(job: PromptJob, signal?: AbortSignal): Promise<ModelAnswer> {
-    const body = chatRequestBody(model, config, job.messages);
+    const body = chatRequestBody(model, config, job.messages, job.repeat);
     return withRetries(
       async () => {
         const started = Date.now();

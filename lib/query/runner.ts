@@ -21,6 +21,8 @@ import { formatCount, formatUsd } from './format';
 import { loadQueryInputs, resolveModels, storeDir, type QueryInputs } from './inputs';
 import { createApiResponder, modelAvailability, requestKey, storedAnswerFor, RequestFailedError } from './llm';
 import type { PromptJob } from './models';
+import { querySamplesOf, repeatedJobs } from './repeats';
+import { orderOf } from '../sample/orders';
 import { emptyParseSummary, writeResponses, type AnswerForRecord, type KeyedJob, type ParseSummary } from './responses';
 import type { FailureKind, RetryPolicy } from './retry';
 import { ResponseStore, storeFileName } from './store';
@@ -303,7 +305,7 @@ async function sendMissing(
       const [key, { job, promptIds }] = missing[i];
       attempted++;
       try {
-        const entry = await store.fetchOnce(key, async () => storedAnswerFor(model, config, key, await responder.answer(job, control.hard), 'sync'));
+        const entry = await store.fetchOnce(key, async () => storedAnswerFor(model, config, key, await responder.answer(job, control.hard), 'sync', { repeat: job.repeat }));
         summary.newAnswers++;
         summary.usage.inputTokens += entry.usage.inputTokens;
         summary.usage.outputTokens += entry.usage.outputTokens;
@@ -377,6 +379,17 @@ function applyBatchReport(summary: QueryRunSummary, report: BatchRunReport, dist
   };
 }
 
+/** What candidate orders (m) and repeated samples (n) multiply the requests by: the dry run's prices include both. */
+function logMultipliers(inputs: QueryInputs, asks: number, domain: DomainName, log: (s: string) => void): void {
+  const drawn = inputs.samples.filter((s) => orderOf(s) === 1).length;
+  const orders = drawn ? inputs.samples.length / drawn : 1;
+  if (orders === 1 && asks === 1) return;
+  log(
+    `[dry run] ${domain}: ${formatCount(drawn)} samples × ${Number.isInteger(orders) ? orders : orders.toFixed(2)} candidate orders × ${asks} asks = ` +
+      `${formatCount(inputs.samples.length * asks)} requests per model`,
+  );
+}
+
 /**
  * Runs the query stage for the named models on one domain and writes data/responses/<model>/<domain>.jsonl.
  * With `dryRun`, only counts prompts to send, their tokens and their estimated cost.
@@ -385,6 +398,12 @@ export async function runQuery(config: Config, domain: DomainName, modelIds: str
   const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const models = resolveModels(config, modelIds);
   const inputs = loadQueryInputs(config, domain);
+  const asks = querySamplesOf(config);
+  if (asks > 1 && opts.batch) {
+    throw new Error(`query: the Batch API mode does not send repeated samples yet ("query.samples" is ${asks}); run without --batch, or set "query.samples" to 1`);
+  }
+  const jobs = repeatedJobs(inputs.jobs, config);
+  if (opts.dryRun) logMultipliers(inputs, asks, domain, log);
 
   const stop = new AbortController();
   const hard = new AbortController();
@@ -409,7 +428,7 @@ export async function runQuery(config: Config, domain: DomainName, modelIds: str
   try {
     for (const model of models) {
       const started = Date.now();
-      const keyed = inputs.jobs.map((job) => ({ job, key: requestKey(model, config, job.messages) }));
+      const keyed = jobs.map((job) => ({ job, key: requestKey(model, config, job.messages, job.repeat) }));
       const summary: QueryRunSummary = {
         modelId: model.id,
         provider: model.provider,
