@@ -86,11 +86,15 @@ export interface Config {
     drawsPerSetting: number;
     retries: number;
     historySource: 'group' | 'catalogue' | 'user';
+    /** Candidate orders per sample (lib/sample/orders.ts); 1 = the paper's single shuffled list. */
+    candidateOrders: number;
     /** Per domain: setting name → the proxies it combines (empty = no proxy). */
     settings: Record<DomainName, Record<string, string[]>>;
   };
   query: {
     topN: number;
+    /** Times each prompt is asked, with seeds query.seed, query.seed + 1, …; 1 = the paper's single answer. */
+    samples: number;
     temperature: number;
     seed: number;
     maxTokens: number;

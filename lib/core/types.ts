@@ -76,6 +76,8 @@ export interface SampleRecord {
   groupSize: number;
   drawId: string;
   seed: string;
+  /** Candidate order k >= 2 of a sample (lib/sample/orders.ts): id `<sample id>/o<k>`; absent on the drawn sample (order 1). */
+  order?: number;
 }
 
 /** counts.json: { setting: { historyLength: count } } */
@@ -122,6 +124,8 @@ export interface Usage {
 export interface ResponseRecord {
   v: number;
   promptId: string;
+  /** The ask index (0-based) when each prompt is asked several times (query.samples > 1); absent when asked once. */
+  sample?: number;
   /** Content-addressed key of the answer in the response store. */
   key: string;
   modelId: string;

@@ -3,7 +3,8 @@
  * - entropy trend (Figures 2 and 3, trend-figure.ts): setups A, B, C side by side, one fitted curve per model, X=Y, turning points;
  * - proxy- and history-wise distributions of cross-entropy (Figures 4–7, distribution-figure.ts);
  * - detailed curves per proxy setting (Figures 8–15): binned means, rolling mean, polynomial fit (detail-figure.ts);
- * - Table 1 (prompts per setting and history length), ours beside the paper's (table1-figure.ts).
+ * - Table 1 (prompts per setting and history length), ours beside the paper's (table1-figure.ts);
+ * - position bias of the picks per model, from the score summary (position-bias-figure.ts).
  * `runPlot` loads the scores, builds every figure, writes figures/<domain>/figure-data.json and figures.json, and
  * exports each figure in the configured formats. The curve maths lives in curves.ts; nothing here recomputes it.
  */
@@ -13,13 +14,14 @@ import * as path from 'node:path';
 import { type Config, type DomainName, domainDir } from '../core/config';
 import { type FigureFormat, type PlotlyFigure, checkFormats, exportFigures } from './export';
 import { readJson, writeJsonAtomic } from '../core/io';
-import { entropyUnit, loadScores, scoresFile } from '../score/score';
+import { entropyUnit, loadScores, scoreSummaryFile, scoresFile, type ScoreSummary } from '../score/score';
 import type { SampleCounts, ScoreRecord } from '../core/types';
 import { type BuiltFigure, type FigureOptions, type FigureOverrides, figureOptions } from './figure-common';
 import { detailFigure } from './detail-figure';
 import { proxyHistoryFigure } from './distribution-figure';
 import { PAPER_TABLE1, table1Figure } from './table1-figure';
 import { entropyTrendFigure } from './trend-figure';
+import { positionBiasFigure } from './position-bias-figure';
 
 export { figureHtmlFragment, plotlyScriptTag } from './export';
 export type { PlotlyFigure } from './export';
@@ -93,6 +95,13 @@ export interface PlotResult {
   figures: BuiltFigure[];
 }
 
+/** Each model's position bias in the score summary (absent when the summary or the entry is missing). */
+function positionBiasOf(config: Config, domain: DomainName, modelIds: string[]) {
+  const file = scoreSummaryFile(config);
+  const summary = fs.existsSync(file) ? readJson<ScoreSummary>(file) : null;
+  return Object.fromEntries(modelIds.map((id) => [id, summary?.models?.[id]?.[domain]?.positionBias]));
+}
+
 /**
  * The plot stage for one domain: loads the models' scores and Table 1 counts, builds every figure, writes
  * figures/<domain>/figure-data.json (every number behind every figure; same inputs ⇒ same bytes) and figures.json
@@ -106,6 +115,8 @@ export async function runPlot(config: Config, domain: DomainName, modelIds: stri
   if (!input.counts) log(`plot ${domain}: no ${path.join(domainDir(config, 'samples', domain), 'counts.json')}; Table 1 is left out`);
   const fo = figureOptions(config, domain, modelIds, opts.figure);
   const figures = buildFigures(domain, input.scoresByModel, input.counts, fo);
+  const bias = positionBiasFigure(domain, positionBiasOf(config, domain, modelIds));
+  if (bias) figures.push(bias);
   const dir = figuresDir(config, domain);
   const figureData = path.join(dir, FIGURE_DATA_FILE);
   writeJsonAtomic(figureData, {

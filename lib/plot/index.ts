@@ -22,6 +22,7 @@ export * from './trend-figure';
 export * from './distribution-figure';
 export * from './detail-figure';
 export * from './table1-figure';
+export * from './position-bias-figure';
 export * from './html';
 export * from './plotly-display';
 export * from './report';

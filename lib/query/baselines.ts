@@ -18,7 +18,7 @@ export function isBaselineKind(kind: string): kind is BaselineKind {
 }
 
 /** Ranks candidate item indices; returns at most topN of them. */
-type Ranker = (sample: SampleRecord, candidates: Int32Array, topN: number) => number[];
+type Ranker = (sample: SampleRecord, candidates: Int32Array, topN: number, repeat?: number) => number[];
 
 /**
  * The topN candidates by score (higher first), then by a second score, then by item index, so ties are deterministic.
@@ -61,8 +61,9 @@ export function createBaseline(model: ModelConfig, data: ProcessedDomain, config
   let rank: Ranker;
   switch (kind) {
     case 'random':
-      rank = (sample, cands, topN) => {
-        const rng = makeRng(deriveSeed(config.seed, 'random', sample.id));
+      rank = (sample, cands, topN, repeat) => {
+        // Later asks of a repeated prompt (query.samples > 1) draw afresh; the first ask is the single ask's draw.
+        const rng = makeRng(repeat ? deriveSeed(config.seed, 'random', sample.id, repeat) : deriveSeed(config.seed, 'random', sample.id));
         return sampleWithoutReplacement(rng, Array.from(cands), Math.min(topN, cands.length));
       };
       break;
@@ -145,7 +146,7 @@ export function createBaseline(model: ModelConfig, data: ProcessedDomain, config
         throw new Error(`baseline "${model.id}": sample ${sample.id} is from domain "${sample.domain}" but the baseline was built on "${data.domain}"`);
       }
       const cands = Int32Array.from(sample.candidates, (id) => itemIndexOf(data, id, sample));
-      const picks = rank(sample, cands, topN);
+      const picks = rank(sample, cands, topN, job.repeat ?? 0);
       const text = pythonList(picks.map((i) => data.items[i].name));
       return {
         text,

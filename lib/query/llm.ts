@@ -48,8 +48,9 @@ export function effectiveBaseURL(model: ModelConfig, env: NodeJS.ProcessEnv = pr
  * then the entry's own `params` (null removes a parameter). Without a model (or for a plain chat model with no
  * `params`) this is exactly {temperature, seed, max_tokens}, so existing store keys are unchanged.
  */
-export function generationParams(config: Config, model?: Pick<ModelConfig, 'model' | 'params'>): GenerationParams {
-  const params: Record<string, unknown> = { temperature: config.query.temperature, seed: config.query.seed, max_tokens: config.query.maxTokens };
+export function generationParams(config: Config, model?: Pick<ModelConfig, 'model' | 'params'>, repeat = 0): GenerationParams {
+  // Ask `repeat` (query.samples > 1) of a prompt moves the seed by the ask index, so the asks differ.
+  const params: Record<string, unknown> = { temperature: config.query.temperature, seed: config.query.seed + repeat, max_tokens: config.query.maxTokens };
   const family = model ? modelFamily(model.model) : undefined;
   if (family) {
     if (family.maxTokensParam) {
@@ -66,14 +67,17 @@ export function generationParams(config: Config, model?: Pick<ModelConfig, 'mode
 }
 
 /** The exact chat-completions body sent for a prompt (also the body of a Batch API request line). */
-export function chatRequestBody(model: ModelConfig, config: Config, messages: ChatMessage[]) {
-  return { model: model.model, messages: messages.map((m) => ({ role: m.role, content: m.content })), ...generationParams(config, model) };
+export function chatRequestBody(model: ModelConfig, config: Config, messages: ChatMessage[], repeat = 0) {
+  return { model: model.model, messages: messages.map((m) => ({ role: m.role, content: m.content })), ...generationParams(config, model, repeat) };
 }
 
-/** The store key of a prompt for a model: what the answer depends on (exactly the parameters sent), never the API key. */
-export function requestKey(model: ModelConfig, config: Config, messages: ChatMessage[], env: NodeJS.ProcessEnv = process.env): string {
+/**
+ * The store key of a prompt (ask `repeat` of it) for a model: what the answer depends on (exactly the parameters
+ * sent), never the API key.
+ */
+export function requestKey(model: ModelConfig, config: Config, messages: ChatMessage[], env: NodeJS.ProcessEnv = process.env, repeat = 0): string {
   const baseURL = model.provider === 'baseline' ? null : effectiveBaseURL(model, env);
-  return storeKey({ provider: model.provider, baseURL, model: model.model, messages, params: generationParams(config, model) });
+  return storeKey({ provider: model.provider, baseURL, model: model.model, messages, params: generationParams(config, model, repeat), repeat });
 }
 
 /**
@@ -160,14 +164,14 @@ export function storedAnswerFor(
   key: string,
   answer: ModelAnswer,
   via: 'sync' | 'batch',
-  extra: { discount?: number; meta?: Record<string, unknown>; answeredAt?: Date } = {},
+  extra: { discount?: number; meta?: Record<string, unknown>; answeredAt?: Date; repeat?: number } = {},
 ): StoredAnswer {
   const adapted = answer.adaptations?.length ? { adapted: answer.adaptations } : {};
   const meta = extra.meta || answer.adaptations?.length ? { ...extra.meta, ...adapted } : undefined;
   return {
     v: 1,
     key,
-    request: { provider: model.provider, baseURL: effectiveBaseURL(model), model: model.model, params: generationParams(config, model) },
+    request: { provider: model.provider, baseURL: effectiveBaseURL(model), model: model.model, params: generationParams(config, model, extra.repeat) },
     raw: answer.text,
     usage: answer.usage,
     model: answer.model,
@@ -302,7 +306,7 @@ export function createApiResponder(model: ModelConfig, config: Config, opts: Api
   const stoppedReason = () => (breaker.reason === null ? null : redactSecrets(breaker.reason, secrets));
 
   async function answer(job: PromptJob, signal?: AbortSignal, retrySignal?: AbortSignal): Promise<ModelAnswer> {
-    const configured = chatRequestBody(model, config, job.messages);
+    const configured = chatRequestBody(model, config, job.messages, job.repeat);
     const inFlight = anyOf(signal, breaker.abandonSignal);
     const between = anyOf(signal, retrySignal, breaker.signal);
     // Wait out a probe before the retry loop, so a prompt stopped meanwhile counts as never sent.

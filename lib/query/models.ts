@@ -13,6 +13,8 @@ export interface ChatMessage {
 export interface PromptJob {
   sample: SampleRecord;
   messages: ChatMessage[];
+  /** Which ask of the prompt this is when `query.samples` > 1 (0-based, lib/query/repeats.ts); absent when asked once. */
+  repeat?: number;
 }
 
 export interface ModelAnswer {

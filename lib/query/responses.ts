@@ -99,6 +99,7 @@ export function writeResponses(
     records.push({
       v: FORMAT_VERSION,
       promptId: job.sample.id,
+      ...(job.repeat === undefined ? {} : { sample: job.repeat }),
       key,
       modelId: model.id,
       messages: job.messages.map((m) => ({ role: m.role, content: m.content })),

@@ -27,6 +27,8 @@ import { emptyParseSummary, finishNote, writeResponses, type AnswerForRecord, ty
 import type { RetryPolicy } from './retry';
 import { sendMissing, type PromptFailure, type RunControl } from './send';
 import { lockStore } from './lock';
+import { querySamplesOf, repeatedJobs } from './repeats';
+import { orderOf } from '../sample/orders';
 import { ResponseStore, storeFileName } from './store';
 
 // What the query stage exported before its inputs, responses file and dry run moved to their own files.
@@ -354,6 +356,17 @@ function applyBatchReport(summary: QueryRunSummary, report: BatchRunReport, dist
   };
 }
 
+/** What candidate orders (m) and repeated samples (n) multiply the requests by: the dry run's prices include both. */
+function logMultipliers(inputs: QueryInputs, asks: number, domain: DomainName, log: (s: string) => void): void {
+  const drawn = inputs.samples.filter((s) => orderOf(s) === 1).length;
+  const orders = drawn ? inputs.samples.length / drawn : 1;
+  if (orders === 1 && asks === 1) return;
+  log(
+    `[dry run] ${domain}: ${formatCount(drawn)} samples × ${Number.isInteger(orders) ? orders : orders.toFixed(2)} candidate orders × ${asks} asks = ` +
+      `${formatCount(inputs.samples.length * asks)} requests per model`,
+  );
+}
+
 /**
  * Runs the query stage for the named models on one domain and writes data/responses/<model>/<domain>.jsonl.
  * With `dryRun`, only counts prompts to send, their tokens and their estimated cost.
@@ -362,6 +375,12 @@ export async function runQuery(config: Config, domain: DomainName, modelIds: str
   const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const models = resolveModels(config, modelIds);
   const inputs = loadQueryInputs(config, domain);
+  const asks = querySamplesOf(config);
+  if (asks > 1 && opts.batch) {
+    throw new Error(`query: the Batch API mode does not send repeated samples yet ("query.samples" is ${asks}); run without --batch, or set "query.samples" to 1`);
+  }
+  const jobs = repeatedJobs(inputs.jobs, config);
+  if (opts.dryRun) logMultipliers(inputs, asks, domain, log);
 
   const stop = new AbortController();
   const hard = new AbortController();
@@ -386,7 +405,7 @@ export async function runQuery(config: Config, domain: DomainName, modelIds: str
   try {
     for (const model of models) {
       const started = Date.now();
-      const all = inputs.jobs.map((job) => ({ job, key: requestKey(model, config, job.messages, opts.env) }));
+      const all = jobs.map((job) => ({ job, key: requestKey(model, config, job.messages, opts.env, job.repeat) }));
       const keyed = opts.limit === undefined ? all : pilotSelection(all, (k) => k.job.sample, opts.limit);
       const summary: QueryRunSummary = {
         modelId: model.id,

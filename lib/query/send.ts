@@ -101,7 +101,7 @@ export async function sendMissing(
       const [key, { job, promptIds }] = missing[i];
       attempted++;
       try {
-        const entry = await store.fetchOnce(key, async () => storedAnswerFor(model, config, key, await responder.answer(job, control.hard, control.stop), 'sync'));
+        const entry = await store.fetchOnce(key, async () => storedAnswerFor(model, config, key, await responder.answer(job, control.hard, control.stop), 'sync', { repeat: job.repeat }));
         summary.newAnswers++;
         addUsage(summary.usage, entry.usage);
         summary.costUsd += entry.costUsd;

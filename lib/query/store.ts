@@ -30,6 +30,8 @@ export interface StoreKeyInput {
   model: string;
   messages: ChatMessage[];
   params: GenerationParams;
+  /** The ask index of a repeated prompt (query.samples > 1); 0 or absent leaves the key of a single ask. */
+  repeat?: number;
 }
 
 /** The request side of a stored answer (the messages are in the response files; the key hashes them). */
@@ -75,6 +77,8 @@ export function storeKey(input: StoreKeyInput): string {
     model: input.model,
     messages: input.messages.map((m) => ({ role: m.role, content: m.content })),
     params: input.params,
+    // Only later asks carry their index, so the first ask of a repeated prompt reuses the answer of a single ask.
+    ...(input.repeat ? { repeat: input.repeat } : {}),
   });
   return createHash('sha256').update(canonical).digest('hex');
 }

@@ -9,6 +9,7 @@ import { readJsonl, writeJsonAtomic, writeJsonl } from '../core/io';
 import { loadProcessed } from '../data/processed';
 import type { SampleCounts, SampleRecord } from '../core/types';
 import { sampleDomain, type SampleOptions, type SampleResult } from './algorithm';
+import { candidateOrdersOf, withCandidateOrders } from './orders';
 
 export const SAMPLES_FILE = 'samples.jsonl';
 export const SAMPLE_COUNTS_FILE = 'counts.json';
@@ -22,12 +23,14 @@ export function runSample(config: Config, domain: DomainName, opts: SampleOption
   const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const data = loadProcessed(domainDir(config, 'processed', domain));
   if (data.domain !== domain) throw new Error(`sample: ${domainDir(config, 'processed', domain)} holds ${data.domain} data, not ${domain}`);
-  const result = sampleDomain(data, config, { log });
+  const orders = candidateOrdersOf(config);
+  const drawn = sampleDomain(data, config, { log });
+  const result = { ...drawn, samples: withCandidateOrders(drawn.samples, config) };
   const dir = domainDir(config, 'samples', domain);
   writeJsonl(path.join(dir, SAMPLES_FILE), result.samples);
   writeJsonAtomic(path.join(dir, SAMPLE_STOPS_FILE), result.stops);
   writeJsonAtomic(path.join(dir, SAMPLE_COUNTS_FILE), result.counts);
-  log(`sample ${domain}: ${result.samples.length} prompts → ${dir}`);
+  log(`sample ${domain}: ${result.samples.length} prompts${orders > 1 ? ` (${drawn.samples.length} samples × ${orders} candidate orders)` : ''} → ${dir}`);
   return result;
 }
 
@@ -61,6 +64,7 @@ function validateSample(r: unknown, where: string): SampleRecord {
   if (!(Number.isInteger(s.groupSize) && (s.groupSize as number) >= 0)) bad('groupSize', 'must be a whole number');
   if (typeof s.drawId !== 'string') bad('drawId', 'must be a string');
   if (typeof s.seed !== 'string') bad('seed', 'must be a string');
+  if (s.order !== undefined && !(Number.isInteger(s.order) && (s.order as number) >= 2)) bad('order', 'must be a whole number >= 2 when present (order 1 has no field)');
   return s as unknown as SampleRecord;
 }
 

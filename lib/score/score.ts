@@ -26,6 +26,8 @@ import { deriveSeed } from '../core/rng';
 import { loadResponses, responsesFile } from '../query/runner';
 import { loadSamples } from '../sample/sample';
 import { FORMAT_VERSION, type ResponseRecord, type SampleRecord, type ScoreRecord, type Setup } from '../core/types';
+import { positionBias, type PositionBias } from './position-bias';
+import { foldAnswers, type SpreadSummary } from './spread';
 
 export const SETUPS: readonly Setup[] = ['A', 'B', 'C'];
 export const SCORE_SUMMARY_VERSION = 1;
@@ -200,6 +202,8 @@ export interface SetupSummary {
   turningPoint: Interval | null;
   inflectionPoints: Interval[];
   curve: { n: number; window: number; order: number; range: [number, number]; fitRange: [number, number] | null; coefficients: number[]; notes: string[] };
+  /** Several answers per sample (candidate orders, repeated asks): their spread (lib/score/spread.ts); absent otherwise. */
+  spread?: SpreadSummary;
 }
 
 export interface ModelDomainSummary {
@@ -220,6 +224,8 @@ export interface ModelDomainSummary {
   seed: number;
   curves: Config['curves'];
   setups: Record<Setup, SetupSummary>;
+  /** Where the valid picks sit in the listed candidates, against an order-blind model (lib/score/position-bias.ts). */
+  positionBias?: PositionBias | null;
 }
 
 export interface ScoreSummary {
@@ -336,36 +342,45 @@ export interface ScoredAnswers {
  */
 export function scoreResponses(samples: SampleRecord[], responses: ResponseRecord[], config: Config, modelId: string, source = 'responses'): ScoredAnswers {
   const sampleIds = new Set(samples.map((s) => s.id));
-  const byPrompt = new Map<string, { r: ResponseRecord; line: number }>();
+  // Per prompt, its answers by ask index (query.samples > 1 asks each prompt several times; absent = the only ask).
+  const byPrompt = new Map<string, Map<number, { r: ResponseRecord; line: number }>>();
   let ignoredAnswers = 0;
+  let answers = 0;
   responses.forEach((r, i) => {
     if (!sampleIds.has(r.promptId)) ignoredAnswers++;
-    else byPrompt.set(r.promptId, { r, line: i + 1 });
+    else {
+      const asks = byPrompt.get(r.promptId) ?? new Map<number, { r: ResponseRecord; line: number }>();
+      if (!asks.has(r.sample ?? 0)) answers++;
+      asks.set(r.sample ?? 0, { r, line: i + 1 });
+      byPrompt.set(r.promptId, asks);
+    }
   });
   const scores: ScoreRecord[] = [];
   const missing: Record<Setup, number> = { A: 0, B: 0, C: 0 };
   const noPicks: Record<Setup, number> = { A: 0, B: 0, C: 0 };
   const infinite: string[] = [];
   for (const sample of samples) {
-    const found = byPrompt.get(sample.id);
-    if (!found) {
+    const asks = byPrompt.get(sample.id);
+    if (!asks) {
       missing[sample.setup]++;
       continue;
     }
-    if (found.r.ranked.length === 0) {
-      noPicks[sample.setup]++;
-      continue;
+    for (const found of [...asks.entries()].sort(([a], [b]) => a - b).map(([, f]) => f)) {
+      if (found.r.ranked.length === 0) {
+        noPicks[sample.setup]++;
+        continue;
+      }
+      let rec: ScoreRecord;
+      try {
+        rec = scorePrompt(sample, found.r, config);
+      } catch (e) {
+        throw new Error(`${source}:${found.line}: answer for prompt ${sample.id}: ${(e as Error).message}`);
+      }
+      if (!Number.isFinite(rec.crossEntropy)) infinite.push(sample.id);
+      scores.push({ ...rec, modelId });
     }
-    let rec: ScoreRecord;
-    try {
-      rec = scorePrompt(sample, found.r, config);
-    } catch (e) {
-      throw new Error(`${source}:${found.line}: answer for prompt ${sample.id}: ${(e as Error).message}`);
-    }
-    if (!Number.isFinite(rec.crossEntropy)) infinite.push(sample.id);
-    scores.push({ ...rec, modelId });
   }
-  return { scores, missing, noPicks, ignoredAnswers, answers: byPrompt.size, infinite };
+  return { scores, missing, noPicks, ignoredAnswers, answers, infinite };
 }
 
 function scoreModelDomain(
@@ -376,7 +391,11 @@ function scoreModelDomain(
   log: (s: string) => void,
 ): { modelId: string; domain: DomainName; summary: ModelDomainSummary } {
   const file = responsesFile(config, modelId, domain);
-  const { scores, missing, noPicks, ignoredAnswers, answers, infinite } = scoreResponses(samples, loadResponses(config, modelId, domain), config, modelId, file);
+  const responses = loadResponses(config, modelId, domain);
+  const scored = scoreResponses(samples, responses, config, modelId, file);
+  const { missing, noPicks, ignoredAnswers, answers, infinite } = scored;
+  // Candidate orders and repeated asks: one record per sample (mean and spread), the spread per setup (lib/score/spread.ts).
+  const { scores, spreadOf } = foldAnswers(scored.scores, samples);
   if (ignoredAnswers) log(`[score] ${file}: ${ignoredAnswers} answers are for prompts not in the current samples; ignored`);
   if (infinite.length) {
     throw new Error(
@@ -395,6 +414,8 @@ function scoreModelDomain(
       deriveSeed(config.seed, 'bootstrap', modelId, domain, setup),
       { missing: missing[setup], noPicks: noPicks[setup] },
     );
+    const spread = spreadOf(setup);
+    if (spread) setups[setup].spread = spread;
     progress.tick();
   }
   const sum = (f: (s: SetupSummary) => number) => SETUPS.reduce((acc, s) => acc + f(setups[s]), 0);
@@ -412,6 +433,7 @@ function scoreModelDomain(
     seed: config.seed,
     curves: { ...config.curves },
     setups,
+    positionBias: positionBias(samples, responses),
   };
   writeJsonl(scoresFile(config, modelId, domain), scores);
   log(

@@ -1,7 +1,7 @@
 /**
  * A local OpenAI-compatible server for tests and benchmarks: real HTTP on 127.0.0.1, scriptable per request.
  *
- * Chat completions answer by default with the first N candidate names of the prompt (the last Python list in the last
+ * Chat completions answer by default with the first N candidate names of the prompt (or, with `picks: 'by-name'`, N chosen blind to their order; the last Python list in the last
  * user message), so parsing works end to end. A script can make any request answer malformed text, fail with a status
  * (429 with retry-after, 500 …), be slow, hang, or drop the connection. Every request is counted and logged.
  *
@@ -74,6 +74,13 @@ export type FakeAction =
   /** Never answer (until the client gives up or the server closes). */
   | { kind: 'hang' };
 
+/**
+ * 'first-listed': the first topN candidates in the order the prompt lists them (an extreme position bias).
+ * 'by-name': the topN candidates with the smallest hash of name and request seed: blind to the order, but a new
+ * seed gives a new answer (like sampling at temperature > 0).
+ */
+export type FakePicks = 'first-listed' | 'by-name';
+
 export type FakeScript = (req: ChatRequestInfo) => FakeAction | undefined;
 
 export interface LoggedRequest {
@@ -110,6 +117,8 @@ export interface FakeServerOptions {
   fingerprint?: string;
   /** How many candidates a default answer names. */
   topN?: number;
+  /** Which candidates a default answer names (see FakePicks); default 'first-listed'. */
+  picks?: FakePicks;
   script?: FakeScript;
   /** Model ids listed by GET /v1/models. */
   models?: string[];
@@ -257,6 +266,7 @@ export class FakeOpenAIServer {
   model: string;
   fingerprint: string;
   topN: number;
+  picks: FakePicks;
   models: string[];
   modelsStatus: number | undefined;
   private chatCount = 0;
@@ -280,6 +290,7 @@ export class FakeOpenAIServer {
     this.model = opts.model ?? 'fake-model-2024-01-01';
     this.fingerprint = opts.fingerprint ?? 'fp_fake0001';
     this.topN = opts.topN ?? 10;
+    this.picks = opts.picks ?? 'first-listed';
     this.script = opts.script;
     this.models = opts.models ?? [];
     this.modelsStatus = opts.modelsStatus;
@@ -412,7 +423,11 @@ export class FakeOpenAIServer {
 
   /** The default completion text for a request: its first topN candidates as a list. */
   defaultAnswer(body: ChatBody): string {
-    return pythonStyleList(candidatesOf(body).slice(0, this.topN));
+    const listed = candidatesOf(body);
+    if (this.picks === 'first-listed') return pythonStyleList(listed.slice(0, this.topN));
+    const rank = (name: string) => createHash('sha256').update(`${name}\u0000${body.seed ?? ''}`).digest('hex');
+    const ranked = listed.map((name) => ({ name, r: rank(name) })).sort((a, b) => (a.r < b.r ? -1 : a.r > b.r ? 1 : 0));
+    return pythonStyleList(ranked.slice(0, this.topN).map((x) => x.name));
   }
 
   private async chat(ctx: RouteContext): Promise<void> {

@@ -1,0 +1,21 @@
+/**
+ * Repeated samples (`query.samples` = n): each prompt is asked n times, ask r with seed query.seed + r at the model's
+ * configured temperature, so scoring can measure the spread of a model's answers. Ask 0 is the single ask of n = 1
+ * (same request, same store key: answers already paid stay valid); asks 1..n−1 carry their index in the store key.
+ */
+import type { Config } from '../core/config';
+import type { PromptJob } from './models';
+
+/** The configured number of asks per prompt, checked: a whole number >= 1. */
+export function querySamplesOf(config: Config): number {
+  const n = config.query.samples;
+  if (!(Number.isInteger(n) && n >= 1)) throw new Error(`query: "query.samples" must be a whole number >= 1, got ${JSON.stringify(n)}`);
+  return n;
+}
+
+/** Every job asked n times (ask index in `repeat`), in prompt order; n = 1 returns the jobs as they are. */
+export function repeatedJobs(jobs: PromptJob[], config: Config): PromptJob[] {
+  const n = querySamplesOf(config);
+  if (n === 1) return jobs;
+  return jobs.flatMap((job) => Array.from({ length: n }, (_, repeat) => ({ ...job, repeat })));
+}
