@@ -1,7 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { BUILTIN_DESCRIPTIONS, cachedDescription, type DatasetDescription } from './description';
 
-export type DomainName = 'movielens' | 'lastfm';
+/** A domain is whatever a dataset description names: the built-in ones, or one added with --dataset / "datasets". */
+export type DomainName = string;
+/** The built-in domains (their hand-written parsers stay for speed; datasets/*.json describe everything else). */
 export const DOMAINS: readonly DomainName[] = ['movielens', 'lastfm'];
 
 export type Provider = 'openai' | 'openai-compatible' | 'baseline';
@@ -25,6 +28,8 @@ export interface DatasetSource {
   archiveMd5: string | null;
   folder: string;
   fileMd5?: Record<string, string>;
+  /** The dataset description file (datasets/*.json; relative paths from the repository root). */
+  description?: string;
 }
 
 export interface Config {
@@ -123,7 +128,13 @@ const NULLABLE: Record<string, (v: unknown) => boolean> = {
 };
 
 /** Objects whose keys are user-chosen (not checked against the defaults' keys). */
-const OPEN_MAPS = new Set(['sample.settings.*', 'datasets.*.fileMd5']);
+const OPEN_MAPS = new Set(['sample.settings', 'sample.settings.*', 'datasets', 'datasets.*.fileMd5']);
+
+/** What an entry of an open map that the defaults do not have is checked against. */
+const OPEN_EXAMPLES: Record<string, unknown> = {
+  datasets: { url: 'x', archive: 'x', archiveMd5: null, folder: 'x', fileMd5: {}, description: 'x' },
+  'sample.settings': { none: [] as string[] },
+};
 
 function jsonType(v: unknown): string {
   if (v === null) return 'null';
@@ -158,7 +169,7 @@ function validateAgainst(value: unknown, template: unknown, where: string, sourc
     const tpl = template as Record<string, unknown>;
     if (OPEN_MAPS.has(pattern)) {
       for (const [k, v] of Object.entries(obj)) {
-        const example = Object.values(tpl)[0];
+        const example = k in tpl ? tpl[k] : (OPEN_EXAMPLES[pattern] ?? Object.values(tpl)[0]);
         if (example !== undefined) validateAgainst(v, example, `${where}.${k}`, source);
       }
       return;
@@ -233,7 +244,8 @@ function mergeModels(base: ModelConfig[], over: Partial<ModelConfig>[], source: 
 }
 
 function semanticChecks(c: Config, source: string): void {
-  for (const d of c.domains) if (!DOMAINS.includes(d)) throw new ConfigError(`${source}: "domains" has unknown domain "${d}" (known: ${DOMAINS.join(', ')})`);
+  const known = Object.keys(c.datasets);
+  for (const d of c.domains) if (!known.includes(d)) throw new ConfigError(`${source}: "domains" has unknown domain "${d}" (known: ${known.join(', ')}; add one with --dataset FILE or "datasets")`);
   const s = c.sample;
   if (!(Number.isInteger(s.K) && s.K >= 2)) throw new ConfigError(`${source}: "sample.K" must be a whole number >= 2`);
   if (!(s.matchThreshold > 0 && s.matchThreshold <= 1)) throw new ConfigError(`${source}: "sample.matchThreshold" must be in (0, 1]`);
@@ -295,16 +307,72 @@ export interface LoadOptions {
   /** An object merged last (notebook parameter cells, tests). */
   overrides?: unknown;
   env?: NodeJS.ProcessEnv;
+  /** Dataset description files whose domains are added (the --dataset option). */
+  datasets?: string[];
 }
 
 export function loadConfig(opts: LoadOptions = {}): Config {
   const env = opts.env ?? process.env;
   let config = defaultConfig();
   const configFile = opts.configFile ?? env.UBP_CONFIG;
-  if (configFile) config = mergeConfig(config, readJsonFile(configFile), configFile);
-  if (opts.overrides !== undefined) config = mergeConfig(config, opts.overrides, 'overrides');
+  if (configFile) config = joinNewDatasets(config, mergeConfig(config, readJsonFile(configFile), configFile), readJsonFile(configFile));
+  if (opts.overrides !== undefined) config = joinNewDatasets(config, mergeConfig(config, opts.overrides, 'overrides'), opts.overrides);
   if (env.UBP_DATA_DIR) config = { ...config, dataDir: env.UBP_DATA_DIR };
-  return config;
+  for (const file of opts.datasets ?? []) config = addDataset(config, file);
+  return withDescriptions(config);
+}
+
+/** A dataset an override adds under "datasets" joins "domains", unless the override lists the domains itself. */
+function joinNewDatasets(before: Config, after: Config, override: unknown): Config {
+  if (isPlainObject(override) && 'domains' in override) return after;
+  const added = Object.keys(after.datasets).filter((d) => !(d in before.datasets) && !after.domains.includes(d));
+  return added.length ? { ...after, domains: [...after.domains, ...added] } : after;
+}
+
+/** The description of a domain: its configured file, else the built-in one; null for a domain without one. */
+export function descriptionOf(config: Config, domain: DomainName): DatasetDescription | null {
+  const file = config.datasets[domain]?.description ?? BUILTIN_DESCRIPTIONS[domain];
+  if (!file) return null;
+  const d = cachedDescription(resolvePath(file));
+  if (d.name !== domain) throw new ConfigError(`${file}: "name" is "${d.name}", but the configuration lists it under "datasets.${domain}"`);
+  return d;
+}
+
+/**
+ * Adds the domain a description file names (the --dataset option): its download, folder and settings become
+ * `datasets.<name>` and `sample.settings.<name>` (values the configuration already holds win), and it joins "domains".
+ */
+export function addDataset(config: Config, file: string): Config {
+  const abs = path.resolve(file);
+  let d: DatasetDescription;
+  try {
+    d = cachedDescription(abs);
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+  const datasets = { ...config.datasets, [d.name]: { ...config.datasets[d.name], description: abs } as DatasetSource };
+  const domains = config.domains.includes(d.name) ? config.domains : [...config.domains, d.name];
+  return withDescriptions({ ...config, datasets, domains });
+}
+
+/** Fills each described dataset's download, folder and sample settings from its description where the configuration is silent. */
+function withDescriptions(config: Config): Config {
+  const datasets = { ...config.datasets };
+  const settings = { ...config.sample.settings };
+  for (const domain of Object.keys(datasets)) {
+    if (!datasets[domain].description) continue;
+    let d: DatasetDescription | null;
+    try {
+      d = descriptionOf(config, domain);
+    } catch (e) {
+      throw new ConfigError((e as Error).message);
+    }
+    if (!d) continue;
+    const fromDescription: DatasetSource = { url: d.download.url, archive: d.download.archive, archiveMd5: d.download.archiveMd5, folder: d.folder, ...(d.download.fileMd5 ? { fileMd5: d.download.fileMd5 } : {}) };
+    datasets[domain] = { ...fromDescription, ...datasets[domain] };
+    settings[domain] ??= d.settings;
+  }
+  return { ...config, datasets, sample: { ...config.sample, settings } };
 }
 
 /** Resolves a configured path against the repository root (absolute paths are kept). */
