@@ -9,6 +9,7 @@ import type { DatasetDescription, ProxySpec } from '../core/description';
 import { DescriptionError } from '../core/description';
 import { FORMAT_VERSION, type DropReason, type ItemRecord, type UserRecord } from '../core/types';
 import { DataFormatError } from './datasets';
+import { FNV_OFFSET, FNV_PRIME, TrackTable, fmix } from './lastfm/hash-table';
 import { regionOfCountry } from './regions';
 import { readTable, rowTemplate, templateColumns, type RowView } from './table-reader';
 
@@ -143,8 +144,8 @@ function readInteractions(desc: DatasetDescription, files: Record<string, string
       itemNames.push(itemNameOf(row));
     });
   }
-  // A first guess of the row count from the file size (40 bytes a row), grown by half when exceeded.
-  let cap = Math.max(1024, Math.ceil(fs.statSync(file).size / 40));
+  // A first guess of the row count from the file size (64 bytes a row), grown by half when exceeded.
+  let cap = Math.max(1024, Math.ceil(fs.statSync(file).size / 64));
   let userArr = new Int32Array(cap);
   let itemArr = new Int32Array(cap);
   let countArr = countCol >= 0 ? new Int32Array(cap) : null;
@@ -155,6 +156,8 @@ function readInteractions(desc: DatasetDescription, files: Record<string, string
   let prevEnd = -1;
   let prevBuf: Buffer | null = null;
   let prevUser = -1;
+  const itemCol = table.columns.indexOf(desc.interactions.item);
+  const byteKeys = ownItems && itemCol >= 0 ? new TrackTable(16) : null;
   const needed = [userCol, ...templateColumns(table, desc.interactions.item), ...(ownItems ? templateColumns(table, desc.items.name) : []), ...(countCol >= 0 ? [countCol] : [])];
   readTable(file, table, needed, (row: RowView) => {
     const b = row.buf;
@@ -195,18 +198,37 @@ function readInteractions(desc: DatasetDescription, files: Record<string, string
         return;
       }
     }
-    const key = itemKeyOf(row);
-    if (key === '') {
-      skipped.emptyItem++;
-      return;
-    }
-    let i = itemIndex.get(key);
-    if (i === undefined) {
-      if (!ownItems) throw new DataFormatError(file, row.line, desc.interactions.item, `unknown item ${JSON.stringify(key)}: not in ${files[desc.items.file]}`);
-      i = itemIds.length;
-      itemIndex.set(key, i);
-      itemIds.push(key);
-      itemNames.push(nameOf(row));
+    let i: number;
+    if (byteKeys) {
+      // One column is the item id: intern its bytes without decoding them (a string only for a new item).
+      const s = row.start[itemCol];
+      const e = row.end[itemCol];
+      if (s === e) {
+        skipped.emptyItem++;
+        return;
+      }
+      let h = FNV_OFFSET;
+      for (let p = s; p < e; p++) h = Math.imul(h ^ b[p], FNV_PRIME);
+      i = byteKeys.lookupContiguous(fmix(h), b, s, e);
+      if (i === itemIds.length) {
+        itemIds.push(b.toString(table.encoding, s, e));
+        itemNames.push(nameOf(row));
+      }
+    } else {
+      const key = itemKeyOf(row);
+      if (key === '') {
+        skipped.emptyItem++;
+        return;
+      }
+      let found = itemIndex.get(key);
+      if (found === undefined) {
+        if (!ownItems) throw new DataFormatError(file, row.line, desc.interactions.item, `unknown item ${JSON.stringify(key)}: not in ${files[desc.items.file]}`);
+        found = itemIds.length;
+        itemIndex.set(key, found);
+        itemIds.push(key);
+        itemNames.push(nameOf(row));
+      }
+      i = found;
     }
     if (n === cap) {
       userArr = grow(userArr, cap);
@@ -243,11 +265,16 @@ export function processDescribed(desc: DatasetDescription, descFile: string, fil
     flatItem[k] = rows.item[r];
     if (flatCount) flatCount[k] = rows.count![r];
   }
-  // Per user: distinct items ascending, counts of repeated pairs summed.
+  // Per user: distinct items ascending, counts of repeated pairs summed, in place in the flat arrays.
   const userItems: Int32Array[] = new Array(nUsers);
   const userCounts: Int32Array[] | undefined = flatCount ? new Array(nUsers) : undefined;
   const countSum = new Float64Array(nUsers);
   let duplicates = 0;
+  let longest = 0;
+  for (let u = 0; u < nUsers; u++) longest = Math.max(longest, start[u + 1] - start[u]);
+  // Sort keys item * 2^21 + row (exact in a double while items < 2^31 and a user has < 2^21 rows), sorted natively.
+  const keys = flatCount ? new Float64Array(longest) : null;
+  const countScratch = flatCount ? new Int32Array(longest) : null;
   for (let u = 0; u < nUsers; u++) {
     const a = start[u];
     const b = start[u + 1];
@@ -261,23 +288,29 @@ export function processDescribed(desc: DatasetDescription, descFile: string, fil
       continue;
     }
     const counts = flatCount.subarray(a, b);
-    const order = Array.from({ length: b - a }, (_, j) => j).sort((x, y) => items[x] - items[y]);
-    const outItems = new Int32Array(b - a);
-    const outCounts = new Int32Array(b - a);
+    const n = b - a;
+    if (n >= 1 << 21) throw new Error(`user ${JSON.stringify(users.ids[u])} has ${n} rows: more than this reader sorts per user (2,097,151)`);
+    const k = keys!.subarray(0, n);
+    for (let j = 0; j < n; j++) k[j] = items[j] * 2097152 + j;
+    k.sort();
+    const c = countScratch!;
+    for (let j = 0; j < n; j++) c[j] = counts[j];
     let w = -1;
-    for (const j of order) {
-      countSum[u] += counts[j];
-      if (w >= 0 && outItems[w] === items[j]) {
-        outCounts[w] += counts[j];
+    for (let j = 0; j < n; j++) {
+      const item = Math.floor(k[j] / 2097152);
+      const cj = c[k[j] - item * 2097152];
+      countSum[u] += cj;
+      if (w >= 0 && items[w] === item) {
+        counts[w] += cj;
         duplicates++;
       } else {
         w++;
-        outItems[w] = items[j];
-        outCounts[w] = counts[j];
+        items[w] = item;
+        counts[w] = cj;
       }
     }
-    userItems[u] = outItems.subarray(0, w + 1);
-    userCounts![u] = outCounts.subarray(0, w + 1);
+    userItems[u] = items.subarray(0, w + 1);
+    userCounts![u] = counts.subarray(0, w + 1);
   }
 
   // Filters, in order, over the users still kept.

@@ -1,6 +1,6 @@
 /**
- * Synthetic datasets in exactly the raw formats of MovieLens-1M and Last.fm-1K, seeded, at any size: a few hundred
- * lines for tests up to the full 19 M Last.fm events (written in chunks, never held in memory).
+ * Synthetic datasets in exactly the raw formats of MovieLens-1M, Last.fm-1K and Last.fm-360K, seeded, at any size: a
+ * few hundred lines for tests up to the full 19 M Last.fm events (written in chunks, never held in memory).
  *
  * Group structure: taste comes from demography. Each age, gender and occupation (movies) or region and gender
  * (music) has a favourite item cluster; a user draws most interactions from the clusters of their own values, so
@@ -117,7 +117,10 @@ export function generateSynthetic(dir: string, opts: SyntheticOptions): { files:
   for (const k of ['users', 'items', 'interactions'] as const) {
     if (!(Number.isInteger(opts[k]) && opts[k] > 0)) throw new RangeError(`generateSynthetic: "${k}" must be a whole number > 0, got ${opts[k]}`);
   }
-  return opts.domain === 'movielens' ? generateMovielens(dir, opts) : generateLastfm(dir, opts);
+  if (opts.domain === 'movielens') return generateMovielens(dir, opts);
+  if (opts.domain === 'lastfm') return generateLastfm(dir, opts);
+  if (opts.domain === 'lastfm-360k') return generateLastfm360k(dir, opts);
+  throw new RangeError(`generateSynthetic: no generator for domain "${opts.domain}" (movielens, lastfm, lastfm-360k)`);
 }
 
 // ---------------------------------------------------------------- MovieLens
@@ -399,6 +402,122 @@ function generateLastfm(dir: string, opts: SyntheticOptions): { files: string[] 
   return { files: [profileFile, eventsFile] };
 }
 
+// ---------------------------------------------------------------- Last.fm-360K
+
+/** The real file's size: 359,347 users, 17,559,530 (user, artist) rows, 186,642 + 107,373 artists. */
+export const FULL_LASTFM_360K: Omit<SyntheticOptions, 'onProgress'> = {
+  domain: 'lastfm-360k',
+  users: 359_347,
+  items: 294_015,
+  interactions: 17_559_530,
+  seed: 'bench-lastfm-360k-full',
+};
+
+function sha1Like(rng: Rng): string {
+  let s = '';
+  for (let i = 0; i < 40; i++) s += Math.floor(rng() * 16).toString(16);
+  return s;
+}
+
+/**
+ * Last.fm-360K: usersha1-profile.tsv (sha1, gender, age as "22.0" with a few impossible ages, country, signup) and
+ * usersha1-artmbid-artname-plays.tsv (each user's distinct top artists, plays descending). Artists are items,
+ * named uniquely (items are keyed by name); a third have no MusicBrainz id, as in the real file.
+ */
+function generateLastfm360k(dir: string, opts: SyntheticOptions): { files: string[] } {
+  const out = path.join(dir, 'lastfm-360k');
+  fs.mkdirSync(out, { recursive: true });
+  const rng = makeRng(deriveSeed(opts.seed, 'synthetic', 'lastfm-360k'));
+  const U = opts.users;
+  const A = opts.items;
+  const clusters = Math.max(2, Math.min(32, Math.floor(A / 8)));
+  const pickCountry = weightedPicker(COUNTRIES);
+  const profileFile = path.join(out, 'usersha1-profile.tsv');
+  const pw = new ChunkWriter(profileFile);
+  const users: { id: string; gender: string; country: string }[] = new Array(U);
+  for (let i = 0; i < U; i++) {
+    const g = rng();
+    const gender = g < 0.55 ? 'm' : g < 0.82 ? 'f' : '';
+    const country = pickCountry(rng);
+    const r = rng();
+    const age = r < 0.2 ? '' : r < 0.21 ? String(-1337 + Math.floor(rng() * 1400)) + '.0' : `${14 + Math.floor(Math.abs(normal(rng)) * 9 + rng() * 6)}.0`;
+    const signup = `${pick(rng, MONTHS)} ${1 + Math.floor(rng() * 28)}, ${2002 + Math.floor(rng() * 8)}`;
+    const id = sha1Like(rng);
+    users[i] = { id, gender, country };
+    pw.write(Buffer.from(`${id}\t${gender}\t${age}\t${country}\t${signup}\n`, 'utf8'));
+  }
+  pw.close();
+  // Artists: line tails "\tmbid\tname\t" stored once; popularity order global and per cluster.
+  const tails: Buffer[] = new Array(A);
+  for (let a = 0; a < A; a++) {
+    const name = a < 2000 ? artistName(rng, a) : `${artistName(rng, a)} ${a.toString(36)}`;
+    tails[a] = Buffer.from(`\t${rng() < 0.365 ? '' : hexId(rng)}\t${name.toLowerCase()}\t`, 'utf8');
+  }
+  const order = new Int32Array(A);
+  for (let i = 0; i < A; i++) order[i] = i;
+  for (let i = A - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    const x = order[i];
+    order[i] = order[j];
+    order[j] = x;
+  }
+  const byCluster: number[][] = Array.from({ length: clusters }, () => []);
+  for (let i = 0; i < A; i++) byCluster[order[i] % clusters].push(order[i]);
+  const favourite = (label: string) => {
+    let h = 0;
+    for (const ch of deriveSeed(opts.seed, 'taste', label)) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+    return byCluster[h % clusters];
+  };
+  const perUser = heavyTailedSplit(rng, U, opts.interactions, 1, 0.25).map((n) => Math.min(n, A));
+  const playsFile = path.join(out, 'usersha1-artmbid-artname-plays.tsv');
+  const w = new ChunkWriter(playsFile);
+  const taken = new Int32Array(A).fill(-1);
+  const picks = new Int32Array(A);
+  let written = 0;
+  let nextReport = 1 << 20;
+  for (let ui = 0; ui < U; ui++) {
+    const u = users[ui];
+    const favA = favourite(`region:${regionOfCountry(u.country) ?? 'none'}`);
+    const favB = favourite(`gender:${u.gender}`);
+    const n = perUser[ui];
+    let k = 0;
+    for (let tries = 0; k < n; tries++) {
+      const r = rng();
+      let a: number;
+      if (tries > 50 * n) a = Math.floor(rng() * A);
+      else if (r < 0.55) {
+        const pool = rng() < 0.5 ? favA : favB;
+        a = pool[Math.floor(pool.length * rng() ** 3)];
+      } else if (r < 0.85) a = order[Math.floor(A * rng() ** 4)];
+      else a = Math.floor(rng() * A);
+      if (taken[a] === ui) continue;
+      taken[a] = ui;
+      picks[k++] = a;
+    }
+    const head = Buffer.from(u.id, 'latin1');
+    let plays = 200 + Math.floor(rng() * 3000);
+    for (let j = 0; j < n; j++) {
+      const tail = tails[picks[j]];
+      const num = Buffer.from(`${plays}\n`, 'latin1');
+      w.ensure(head.length + tail.length + num.length);
+      w.buf.set(head, w.pos);
+      w.pos += head.length;
+      w.buf.set(tail, w.pos);
+      w.pos += tail.length;
+      w.buf.set(num, w.pos);
+      w.pos += num.length;
+      plays = Math.max(1, Math.floor(plays * (0.8 + rng() * 0.18)));
+      if (++written >= nextReport) {
+        nextReport += 1 << 20;
+        opts.onProgress?.(written, opts.interactions);
+      }
+    }
+  }
+  w.close();
+  opts.onProgress?.(written, opts.interactions);
+  return { files: [profileFile, playsFile] };
+}
+
 // ---------------------------------------------------------------- CLI
 
 function parseCli(argv: string[]): SyntheticOptions & { out: string } {
@@ -417,7 +536,7 @@ function parseCli(argv: string[]): SyntheticOptions & { out: string } {
   const known = ['domain', 'users', 'items', 'tracks', 'interactions', 'events', 'ratings', 'seed', 'out', 'gzip', 'no-timestamps', 'artists'];
   for (const k of Object.keys(args)) if (!known.includes(k)) throw new Error(`unknown option --${k} (known: ${known.map((x) => `--${x}`).join(', ')})`);
   const domain = args.domain;
-  if (domain !== 'movielens' && domain !== 'lastfm') throw new Error('--domain must be movielens or lastfm');
+  if (domain !== 'movielens' && domain !== 'lastfm' && domain !== 'lastfm-360k') throw new Error('--domain must be movielens, lastfm or lastfm-360k');
   const num = (k: string, dflt: number): number => {
     const v = args[k];
     if (v === undefined) return dflt;
