@@ -5,3 +5,4 @@ export * from './progress';
 export * from './rng';
 export * from './stamps';
 export * from './types';
+export * from './description';

@@ -6,3 +6,5 @@ export * from './preprocess';
 export * from './processed';
 export * from './regions';
 export * from './synthetic';
+export * from './described';
+export * from './table-reader';
