@@ -462,6 +462,9 @@ async function preprocessLastfm(config: Config, located: LocatedDataset, log: Lo
 
 /** The demographic tables of a domain without writing anything (parses the raw files; Last.fm reads the events for the counts). */
 export async function demographicTables(config: Config, domain: DomainName, opts: { log?: Log } = {}): Promise<DemographicTables> {
+  if (domain !== 'movielens' && domain !== 'lastfm') {
+    throw new Error(`demographicTables: only the built-in domains have Danfo tables; for "${domain}" the preprocess summary lists each filter step and what it dropped`);
+  }
   const located = await locateDataset(config, domain, opts);
   if (domain === 'movielens') {
     return filterMovielensUsers(parseMlUsers(located.files.users), config.preprocess.movielens).tables;

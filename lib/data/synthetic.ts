@@ -449,9 +449,13 @@ function generateLastfm360k(dir: string, opts: SyntheticOptions): { files: strin
   pw.close();
   // Artists: line tails "\tmbid\tname\t" stored once; popularity order global and per cluster.
   const tails: Buffer[] = new Array(A);
+  const names = new Set<string>();
   for (let a = 0; a < A; a++) {
-    const name = a < 2000 ? artistName(rng, a) : `${artistName(rng, a)} ${a.toString(36)}`;
-    tails[a] = Buffer.from(`\t${rng() < 0.365 ? '' : hexId(rng)}\t${name.toLowerCase()}\t`, 'utf8');
+    // Names are the item ids, so a repeated name takes the artist's number.
+    let name = artistName(rng, a).toLowerCase();
+    if (names.has(name)) name = `${name} ${a.toString(36)}`;
+    names.add(name);
+    tails[a] = Buffer.from(`\t${rng() < 0.365 ? '' : hexId(rng)}\t${name}\t`, 'utf8');
   }
   const order = new Int32Array(A);
   for (let i = 0; i < A; i++) order[i] = i;
@@ -498,14 +502,9 @@ function generateLastfm360k(dir: string, opts: SyntheticOptions): { files: strin
     let plays = 200 + Math.floor(rng() * 3000);
     for (let j = 0; j < n; j++) {
       const tail = tails[picks[j]];
-      const num = Buffer.from(`${plays}\n`, 'latin1');
-      w.ensure(head.length + tail.length + num.length);
-      w.buf.set(head, w.pos);
-      w.pos += head.length;
-      w.buf.set(tail, w.pos);
-      w.pos += tail.length;
-      w.buf.set(num, w.pos);
-      w.pos += num.length;
+      w.write(head);
+      w.write(tail);
+      w.write(Buffer.from(`${plays}\n`, 'latin1'));
       plays = Math.max(1, Math.floor(plays * (0.8 + rng() * 0.18)));
       if (++written >= nextReport) {
         nextReport += 1 << 20;
