@@ -209,3 +209,20 @@ test('the MovieLens description read by the generic path under another name equa
   assert.ok(samples(path.join(root, 'out')).length > 0);
   assert.ok(samples(path.join(root, 'out')).equals(samples(path.join(root, 'relabelled'))), 'samples differ');
 });
+
+test('"datasets" in a config file adds a described domain as --dataset does; a name mismatch is an error', () => {
+  const root = tmp('ubp-books-config-');
+  const { description } = writeBooks(root);
+  const c = loadConfig({ env: {}, overrides: { datasets: { books: { description } } } });
+  assert.deepEqual(c.domains, ['movielens', 'lastfm', 'books']);
+  assert.equal(c.datasets.books.url, 'https://example.org/books.zip');
+  assert.equal(c.datasets.books.folder, 'books');
+  assert.deepEqual(c.sample.settings.books, { none: [], gender: ['gender'], age: ['age'] });
+  // Values the configuration gives win over the description's.
+  const d = loadConfig({ env: {}, overrides: { domains: ['books'], datasets: { books: { description, folder: 'my-books' } }, sample: { settings: { books: { none: [] } } } } });
+  assert.deepEqual(d.domains, ['books']);
+  assert.equal(d.datasets.books.folder, 'my-books');
+  assert.deepEqual(d.sample.settings.books, { none: [] });
+  assert.throws(() => loadConfig({ env: {}, overrides: { datasets: { novels: { description } } } }), /books\.json: "name" is "books", but the configuration lists it under "datasets\.novels"/);
+  assert.throws(() => loadConfig({ env: {}, overrides: { domains: ['books'] } }), /"domains" has unknown domain "books"/);
+});
