@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type Config, type DomainName, type ModelConfig, domainDir } from './core/config';
+import { type Config, type DomainName, type ModelConfig, descriptionOf, domainDir } from './core/config';
 import { DatasetUnavailableError, locateDataset } from './data/datasets';
 import { runPreprocess } from './data/preprocess';
 import { runSample } from './sample/sample';
@@ -135,6 +135,7 @@ export async function runPipeline(config: Config, opts: PipelineOptions = {}): P
           Object.values(located.files).sort().map(fileIdentity),
           sectionDigest(config, 'preprocess'),
           config.sample.settings[domain],
+          descriptionOf(config, domain),
         );
         if (!forced('preprocess') && isUpToDate(preStamp, inputs)) return 'up-to-date';
         const summary = await runPreprocess(config, domain, { log });
@@ -156,7 +157,8 @@ export async function runPipeline(config: Config, opts: PipelineOptions = {}): P
         const responsesFile = path.join(domainDir(config, 'responses', model.id), `${domain}.jsonl`);
         const qStamp = stampFile(path.dirname(responsesFile), 'query', domain);
         const { models: _all, ...queryParams } = config.query;
-        const inputs = digestOf(outputsDigest(sampleStamp) ?? 'no-stamp', model, queryParams, config.seed);
+        // The description's prompt words shape every prompt (the store then answers unchanged prompts for free).
+        const inputs = digestOf(outputsDigest(sampleStamp) ?? 'no-stamp', model, queryParams, config.seed, descriptionOf(config, domain)?.prompt ?? null);
         const modelOk = await step(
           'query',
           domain,
