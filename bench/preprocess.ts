@@ -11,7 +11,8 @@ import * as path from 'node:path';
 import type { BenchResult } from './common';
 import { peakRssMb } from './common';
 import { loadConfig, repoRoot, pathsUnder } from '../lib/core/config';
-import { FULL_LASTFM_360K, generateSynthetic, type SyntheticOptions } from '../lib/data/synthetic';
+import { generateSynthetic, type SyntheticOptions } from '../lib/data/synthetic';
+import { FULL_LASTFM_360K } from '../lib/data/synthetic-360k';
 
 /** The size of the real Last.fm-1K events file: 19,150,868 events of 992 users. */
 export const FULL_LASTFM: Omit<SyntheticOptions, 'onProgress'> = {

@@ -24,7 +24,7 @@ import {
   proxyHistoryFigure,
   runPlot,
   table1Figure,
-} from '../lib/plot/figures';
+} from '../lib/plot';
 import { scoresFile } from '../lib/score/score';
 import type { SampleCounts, ScoreRecord, Setup } from '../lib/core/types';
 import { SYNTHETIC_MODELS, synthesizeScores, writeSyntheticInputs } from '../bench/figures';

@@ -15,7 +15,7 @@ import {
   sampleCountRows,
   sampleDomain,
   sampleTrajectory,
-} from '../lib/sample/sample';
+} from '../lib/sample';
 import { FORMAT_VERSION, type SampleRecord, type UserRecord } from '../lib/core/types';
 import { checkRecord, type PlainUser } from './helpers/sample-properties';
 

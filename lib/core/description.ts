@@ -352,5 +352,17 @@ export function cachedDescription(file: string): DatasetDescription {
   if (hit && hit.mtimeMs === mtimeMs) return hit.description;
   const description = readDescription(abs);
   cache.set(abs, { mtimeMs, description });
+  titles.set(description.name, description.title);
   return description;
+}
+
+const titles = new Map<string, string>();
+
+/**
+ * What figures call a domain: the title of its description (the built-in ones, or any read in this process), else
+ * null. Figures get a domain name only, so the titles read so far are remembered here.
+ */
+export function domainTitleOf(domain: string, root: string): string | null {
+  if (!titles.has(domain) && BUILTIN_DESCRIPTIONS[domain]) cachedDescription(path.join(root, BUILTIN_DESCRIPTIONS[domain]));
+  return titles.get(domain) ?? null;
 }

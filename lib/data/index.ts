@@ -8,3 +8,4 @@ export * from './regions';
 export * from './synthetic';
 export * from './described';
 export * from './table-reader';
+export * from './synthetic-360k';

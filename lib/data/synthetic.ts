@@ -12,106 +12,29 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import type { DomainName } from '../core/config';
 import { makeRng, deriveSeed, type Rng } from '../core/rng';
 import { ML_AGE_NAMES } from './movielens';
 import { regionOfCountry } from './regions';
+import { generateLastfm360k } from './synthetic-360k';
+import {
+  COUNTRIES,
+  ChunkWriter,
+  GENRES,
+  LATIN1_WORDS,
+  MONTHS,
+  TITLE_ARTICLES,
+  WORDS,
+  artistName,
+  capital,
+  heavyTailedSplit,
+  hexId,
+  normal,
+  pick,
+  weightedPicker,
+  type SyntheticOptions,
+} from './synthetic-parts';
 
-export interface SyntheticOptions {
-  domain: DomainName;
-  users: number;
-  /** Movies, or distinct tracks in the Last.fm catalogue. */
-  items: number;
-  /** Ratings, or listening events. */
-  interactions: number;
-  seed: number | string;
-  /** MovieLens: write ratings.dat.gz instead of ratings.dat. */
-  gzip?: boolean;
-  /** MovieLens: write the Timestamp field (default true). */
-  timestamps?: boolean;
-  /** Last.fm: number of artists (default items / 10). */
-  artists?: number;
-  /** Last.fm: share of artists / tracks whose MusicBrainz id is empty. */
-  emptyArtistMbidRate?: number;
-  emptyTrackMbidRate?: number;
-  /** Called with the number of interactions written so far. */
-  onProgress?: (written: number, total: number) => void;
-}
-
-// ---------------------------------------------------------------- small helpers
-
-const WORDS = (
-  'love night heart time life world day dream fire light rain road home river star girl boy blue black white red gold ' +
-  'summer winter city sky sea wild last first lost young old sweet cold dark bright falling running broken ' +
-  'secret silent golden electric midnight paper glass stone silver velvet desert ocean thunder shadow angel devil ' +
-  'dance song story game kiss ghost moon sun wind train hotel garden island machine letter mirror window friday ' +
-  'sunday heaven echo signal radio circus wolf tiger horse crown empire kingdom valley mountain street avenue'
-).split(' ');
-/** Latin-1 words: MovieLens titles carry bytes above 0x7F (é, ö, å, ñ ...). */
-const LATIN1_WORDS = ['Café', 'Misérables', 'Amélie', 'Kådisbellan', 'Huitième', 'Señor', 'Garçon', 'Über', 'Noël', 'Fräulein', 'Coeur', 'Jalousie', 'Été'];
-/** UTF-8 names for Last.fm: accents, other scripts, quote characters. */
-const UTF8_ARTISTS = ['Björk', 'Sigur Rós', 'Mötley Crüe', 'Beyoncé', 'Ólafur Arnalds', '坂本龍一', 'Кино', 'Daft Punk', 'Guns N\' Roses', 'The "Dead" Weather', 'Rökkurró', 'Dr. Dre'];
-const TITLE_ARTICLES = ['The', 'A', 'Les', 'La', 'El'];
-const GENRES = ['Action', 'Adventure', 'Animation', "Children's", 'Comedy', 'Crime', 'Documentary', 'Drama', 'Fantasy', 'Film-Noir', 'Horror', 'Musical', 'Mystery', 'Romance', 'Sci-Fi', 'Thriller', 'War', 'Western'];
-
-function pick<T>(rng: Rng, a: readonly T[]): T {
-  return a[Math.floor(rng() * a.length)];
-}
-
-function capital(w: string): string {
-  return w.charAt(0).toUpperCase() + w.slice(1);
-}
-
-/** Standard normal (Box-Muller). */
-function normal(rng: Rng): number {
-  const u = Math.max(rng(), 1e-12);
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng());
-}
-
-/** Splits `total` into parts proportional to heavy-tailed weights, each at least `min`, summing to exactly `total`. */
-function heavyTailedSplit(rng: Rng, parts: number, total: number, min: number, sigma: number): number[] {
-  const w = Array.from({ length: parts }, () => Math.exp(sigma * normal(rng)));
-  const sumW = w.reduce((a, b) => a + b, 0);
-  const free = Math.max(0, total - min * parts);
-  const out = w.map((x) => min + Math.floor((free * x) / sumW));
-  let rest = total - out.reduce((a, b) => a + b, 0);
-  for (let i = 0; rest > 0; i = (i + 1) % parts, rest--) out[i]++;
-  return out;
-}
-
-function hexId(rng: Rng): string {
-  let s = '';
-  for (let i = 0; i < 32; i++) s += Math.floor(rng() * 16).toString(16);
-  return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20)}`;
-}
-
-/** Writes bytes to a file through a fixed buffer, so huge outputs stream to disk. */
-class ChunkWriter {
-  private fd: number;
-  buf: Buffer;
-  pos = 0;
-  constructor(file: string, size = 8 << 20) {
-    this.fd = fs.openSync(file, 'w');
-    this.buf = Buffer.allocUnsafe(size);
-  }
-  ensure(n: number): void {
-    if (this.pos + n > this.buf.length) this.flush();
-    if (n > this.buf.length) this.buf = Buffer.allocUnsafe(n);
-  }
-  write(b: Uint8Array): void {
-    this.ensure(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
-  }
-  flush(): void {
-    if (this.pos > 0) fs.writeSync(this.fd, this.buf, 0, this.pos);
-    this.pos = 0;
-  }
-  close(): void {
-    this.flush();
-    fs.closeSync(this.fd);
-  }
-}
+export type { SyntheticOptions } from './synthetic-parts';
 
 export function generateSynthetic(dir: string, opts: SyntheticOptions): { files: string[] } {
   for (const k of ['users', 'items', 'interactions'] as const) {
@@ -210,57 +133,6 @@ function generateMovielens(dir: string, opts: SyntheticOptions): { files: string
 }
 
 // ---------------------------------------------------------------- Last.fm
-
-/** Country names as Last.fm spells them, with rough shares of the real profile file ('' = not given). */
-const COUNTRIES: [string, number][] = [
-  ['United States', 23],
-  ['United Kingdom', 13],
-  ['', 8.5],
-  ['Poland', 5],
-  ['Germany', 3.6],
-  ['Norway', 3.5],
-  ['Finland', 3.2],
-  ['Canada', 3.2],
-  ['Turkey', 2.8],
-  ['Italy', 2.7],
-  ['Sweden', 2.4],
-  ['Netherlands', 2.3],
-  ['Russian Federation', 2.2],
-  ['Australia', 2.2],
-  ['Brazil', 2],
-  ['Spain', 1.7],
-  ['France', 1.4],
-  ['Mexico', 1.2],
-  ['Argentina', 0.8],
-  ['Chile', 0.6],
-  ['Japan', 0.6],
-  ['Korea, Republic of', 0.3],
-  ['Congo, the Democratic Republic of the', 0.2],
-  ['Cote D\'Ivoire', 0.2],
-];
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-function weightedPicker<T>(entries: [T, number][]): (rng: Rng) => T {
-  const total = entries.reduce((a, [, w]) => a + w, 0);
-  return (rng) => {
-    let x = rng() * total;
-    for (const [v, w] of entries) if ((x -= w) < 0) return v;
-    return entries[entries.length - 1][0];
-  };
-}
-
-function artistName(rng: Rng, i: number): string {
-  if (i < UTF8_ARTISTS.length) return UTF8_ARTISTS[i];
-  const r = rng();
-  const w = () => capital(pick(rng, WORDS));
-  if (r < 0.3) return `The ${w()} ${w()}s`;
-  if (r < 0.45) return `${w()} & the ${w()}s`;
-  if (r < 0.55) return `${w()} "${w()}" ${w()}`;
-  if (r < 0.62) return `${w()}'s ${w()}`;
-  if (r < 0.66) return `${pick(rng, UTF8_ARTISTS)} ${w()}`;
-  return `${w()} ${w()}`;
-}
-
 function trackName(rng: Rng): string {
   const r = rng();
   const w = () => capital(pick(rng, WORDS));
@@ -400,121 +272,6 @@ function generateLastfm(dir: string, opts: SyntheticOptions): { files: string[] 
   w.close();
   opts.onProgress?.(written, opts.interactions);
   return { files: [profileFile, eventsFile] };
-}
-
-// ---------------------------------------------------------------- Last.fm-360K
-
-/** The real file's size: 359,347 users, 17,559,530 (user, artist) rows, 186,642 + 107,373 artists. */
-export const FULL_LASTFM_360K: Omit<SyntheticOptions, 'onProgress'> = {
-  domain: 'lastfm-360k',
-  users: 359_347,
-  items: 294_015,
-  interactions: 17_559_530,
-  seed: 'bench-lastfm-360k-full',
-};
-
-function sha1Like(rng: Rng): string {
-  let s = '';
-  for (let i = 0; i < 40; i++) s += Math.floor(rng() * 16).toString(16);
-  return s;
-}
-
-/**
- * Last.fm-360K: usersha1-profile.tsv (sha1, gender, age as "22.0" with a few impossible ages, country, signup) and
- * usersha1-artmbid-artname-plays.tsv (each user's distinct top artists, plays descending). Artists are items,
- * named uniquely (items are keyed by name); a third have no MusicBrainz id, as in the real file.
- */
-function generateLastfm360k(dir: string, opts: SyntheticOptions): { files: string[] } {
-  const out = path.join(dir, 'lastfm-360k');
-  fs.mkdirSync(out, { recursive: true });
-  const rng = makeRng(deriveSeed(opts.seed, 'synthetic', 'lastfm-360k'));
-  const U = opts.users;
-  const A = opts.items;
-  const clusters = Math.max(2, Math.min(32, Math.floor(A / 8)));
-  const pickCountry = weightedPicker(COUNTRIES);
-  const profileFile = path.join(out, 'usersha1-profile.tsv');
-  const pw = new ChunkWriter(profileFile);
-  const users: { id: string; gender: string; country: string }[] = new Array(U);
-  for (let i = 0; i < U; i++) {
-    const g = rng();
-    const gender = g < 0.55 ? 'm' : g < 0.82 ? 'f' : '';
-    const country = pickCountry(rng);
-    const r = rng();
-    const age = r < 0.2 ? '' : r < 0.21 ? String(-1337 + Math.floor(rng() * 1400)) + '.0' : `${14 + Math.floor(Math.abs(normal(rng)) * 9 + rng() * 6)}.0`;
-    const signup = `${pick(rng, MONTHS)} ${1 + Math.floor(rng() * 28)}, ${2002 + Math.floor(rng() * 8)}`;
-    const id = sha1Like(rng);
-    users[i] = { id, gender, country };
-    pw.write(Buffer.from(`${id}\t${gender}\t${age}\t${country}\t${signup}\n`, 'utf8'));
-  }
-  pw.close();
-  // Artists: line tails "\tmbid\tname\t" stored once; popularity order global and per cluster.
-  const tails: Buffer[] = new Array(A);
-  const names = new Set<string>();
-  for (let a = 0; a < A; a++) {
-    // Names are the item ids, so a repeated name takes the artist's number.
-    let name = artistName(rng, a).toLowerCase();
-    if (names.has(name)) name = `${name} ${a.toString(36)}`;
-    names.add(name);
-    tails[a] = Buffer.from(`\t${rng() < 0.365 ? '' : hexId(rng)}\t${name}\t`, 'utf8');
-  }
-  const order = new Int32Array(A);
-  for (let i = 0; i < A; i++) order[i] = i;
-  for (let i = A - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    const x = order[i];
-    order[i] = order[j];
-    order[j] = x;
-  }
-  const byCluster: number[][] = Array.from({ length: clusters }, () => []);
-  for (let i = 0; i < A; i++) byCluster[order[i] % clusters].push(order[i]);
-  const favourite = (label: string) => {
-    let h = 0;
-    for (const ch of deriveSeed(opts.seed, 'taste', label)) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
-    return byCluster[h % clusters];
-  };
-  const perUser = heavyTailedSplit(rng, U, opts.interactions, 1, 0.25).map((n) => Math.min(n, A));
-  const playsFile = path.join(out, 'usersha1-artmbid-artname-plays.tsv');
-  const w = new ChunkWriter(playsFile);
-  const taken = new Int32Array(A).fill(-1);
-  const picks = new Int32Array(A);
-  let written = 0;
-  let nextReport = 1 << 20;
-  for (let ui = 0; ui < U; ui++) {
-    const u = users[ui];
-    const favA = favourite(`region:${regionOfCountry(u.country) ?? 'none'}`);
-    const favB = favourite(`gender:${u.gender}`);
-    const n = perUser[ui];
-    let k = 0;
-    for (let tries = 0; k < n; tries++) {
-      const r = rng();
-      let a: number;
-      if (tries > 50 * n) a = Math.floor(rng() * A);
-      else if (r < 0.55) {
-        const pool = rng() < 0.5 ? favA : favB;
-        a = pool[Math.floor(pool.length * rng() ** 3)];
-      } else if (r < 0.85) a = order[Math.floor(A * rng() ** 4)];
-      else a = Math.floor(rng() * A);
-      if (taken[a] === ui) continue;
-      taken[a] = ui;
-      picks[k++] = a;
-    }
-    const head = Buffer.from(u.id, 'latin1');
-    let plays = 200 + Math.floor(rng() * 3000);
-    for (let j = 0; j < n; j++) {
-      const tail = tails[picks[j]];
-      w.write(head);
-      w.write(tail);
-      w.write(Buffer.from(`${plays}\n`, 'latin1'));
-      plays = Math.max(1, Math.floor(plays * (0.8 + rng() * 0.18)));
-      if (++written >= nextReport) {
-        nextReport += 1 << 20;
-        opts.onProgress?.(written, opts.interactions);
-      }
-    }
-  }
-  w.close();
-  opts.onProgress?.(written, opts.interactions);
-  return { files: [profileFile, playsFile] };
 }
 
 // ---------------------------------------------------------------- CLI

@@ -4,11 +4,12 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type Config, type DomainName, domainDir } from '../core/config';
+import { type Config, type DomainName, changesFromDefaults, domainDir } from '../core/config';
 import { escapeHtml, htmlTable } from './html';
 import { readJson, writeFileAtomic } from '../core/io';
 import type { FailedDomain, ProcessedSummary, SampleCounts, SkippedModel, StepResult } from '../core/types';
-import { PAPER_TABLE1, figureHtmlFragment, loadFigureSpecs, plotlyScriptTag } from './figures';
+import { figureHtmlFragment, loadFigureSpecs, plotlyScriptTag } from './figures';
+import { PAPER_TABLE1 } from './table1-figure';
 
 export interface ReportInput {
   domains: DomainName[];
@@ -88,6 +89,9 @@ export async function writeReport(config: Config, input: ReportInput): Promise<s
   parts.push(`<h1>User behavior prediction: run report</h1>`);
   parts.push(`<p>Re-analysis of Saha &amp; Choudhury, <i>User Behavior Prediction as a Generic, Robust, Scalable, and Low-Cost Evaluation Strategy for Estimating Generalization in LLMs</i>. Generated ${escapeHtml(new Date().toISOString())}. Entropies in ${unit}.</p>`);
   parts.push(`<h2>Run</h2>`);
+  parts.push(`<p>Run: <b>${escapeHtml(config.run ?? '(default layout, no named run)')}</b>${config.run ? ` (results under ${escapeHtml(path.dirname(domainDir(config, 'figures')))})` : ''}</p>`);
+  const changes = changesFromDefaults(config);
+  parts.push(changes.length ? htmlTable(['configuration key', 'default', 'this run'], changes.map((c) => [c.key, JSON.stringify(c.from) ?? '(unset)', JSON.stringify(c.to) ?? '(unset)'])) : '<p>The configuration is config/default.json unchanged.</p>');
   parts.push(`<p>Models: ${escapeHtml(input.modelIds.join(', ') || '(none)')}</p>`);
   if (input.skippedModels.length) parts.push(htmlTable(['skipped model', 'reason'], input.skippedModels.map((m) => [m.id, m.reason])));
   if (input.failedDomains.length) parts.push(htmlTable(['failed domain', 'reason', 'fix'], input.failedDomains.map((f) => [f.domain, f.reason, f.fix ?? ''])));
@@ -112,6 +116,12 @@ export async function writeReport(config: Config, input: ReportInput): Promise<s
     if (scoreSummary) {
       parts.push(`<h3>Scores</h3>`);
       parts.push(htmlTable(['model', 'setup', 'prompts', `mean target entropy (${unit})`, `mean cross-entropy (${unit})`, 'mean gap', 'turning point [95% CI]', 'inflection points [95% CI]', 'smoothed answers'], scoreSummaryRows(scoreSummary, domain)));
+    }
+    // The parameters the figures were drawn with, as recorded beside them (they may predate this configuration).
+    const params = readIf<{ parameters?: Record<string, unknown> }>(path.join(domainDir(config, 'figures', domain), 'figure-data.json'))?.parameters;
+    if (params) {
+      parts.push(`<h3>Analysis parameters</h3>`);
+      parts.push(htmlTable(['parameter', 'value'], Object.entries(params).map(([k, v]) => [k, JSON.stringify(v)])));
     }
     const specs = loadFigureSpecs(config, domain);
     if (specs) {

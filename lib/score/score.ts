@@ -20,6 +20,7 @@ import * as path from 'node:path';
 import { type Config, type DomainName, domainDir } from '../core/config';
 import { bootstrapCurveStats, entropyCurve, type Interval } from './curves';
 import { readJson, readJsonl, writeJsonAtomic, writeJsonl } from '../core/io';
+import { entropy } from '../core/entropy';
 import { Progress } from '../core/progress';
 import { deriveSeed } from '../core/rng';
 import { loadResponses, responsesFile } from '../query/runner';
@@ -42,13 +43,7 @@ export function entropyUnit(logBase: number): string {
   return `log${logBase} units`;
 }
 
-/** H(p) = −Σ p log p; items with p = 0 contribute nothing (0·log 0 = 0). */
-export function entropy(p: number[], logBase: number): number {
-  const lnBase = checkBase(logBase);
-  let h = 0;
-  for (const pi of p) if (pi > 0) h -= pi * Math.log(pi);
-  return h / lnBase;
-}
+export { entropy } from '../core/entropy';
 
 /** H(p, q) = −Σ p log q over items with p > 0; Infinity when some item with p > 0 has q = 0. */
 export function crossEntropy(p: number[], q: number[], logBase: number): number {
