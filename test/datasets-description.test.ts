@@ -10,6 +10,7 @@ import { readDescription, validateDescription } from '../lib/core/description';
 import { runPreprocess } from '../lib/data/preprocess';
 import { loadProcessed } from '../lib/data/processed';
 import { runSample } from '../lib/sample/sample';
+import * as stages from '../lib/stages';
 
 const mirror = process.env.UBP_DATA_DIR ?? path.resolve(repoRoot(), '..', 'shared', 'datasets');
 const descriptionsDir = path.join(repoRoot(), 'datasets');
@@ -225,4 +226,20 @@ test('"datasets" in a config file adds a described domain as --dataset does; a n
   assert.deepEqual(d.sample.settings.books, { none: [] });
   assert.throws(() => loadConfig({ env: {}, overrides: { datasets: { novels: { description } } } }), /books\.json: "name" is "books", but the configuration lists it under "datasets\.novels"/);
   assert.throws(() => loadConfig({ env: {}, overrides: { domains: ['books'] } }), /"domains" has unknown domain "books"/);
+});
+
+test('editing a description makes its domain\'s preprocess stale; an unchanged one stays up to date', async () => {
+  const root = tmp('ubp-books-stale-');
+  const { description, dataDir } = writeBooks(root);
+  const config = configFor(root, description, dataDir);
+  const located = await stages.locate(config, 'books');
+  await stages.preprocess(config, 'books', { log: () => {}, located });
+  assert.equal(stages.preprocessUpToDate(config, 'books', located), true);
+  const edited = JSON.parse(fs.readFileSync(description, 'utf8'));
+  edited.filters[1].min = 1;
+  writeJson(description, edited);
+  // The description cache is keyed by modification time; make sure the edit is seen as one even within a tick.
+  const later = new Date(Date.now() + 5000);
+  fs.utimesSync(description, later, later);
+  assert.equal(stages.preprocessUpToDate(configFor(root, description, dataDir), 'books', located), false);
 });
