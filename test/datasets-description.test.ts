@@ -72,6 +72,7 @@ test('description mistakes name the file and the key', () => {
     ['an unsorted sentence key', (d) => (d.prompt.demography['gender+age'] = 'The user is {a} {age} {gender}.'), /"prompt\.demography\.gender\+age" must name its proxies sorted/],
     ['a placeholder outside the key', (d) => (d.prompt.demography.age = 'The user is {age} from {country}.'), /"prompt\.demography\.age" uses the placeholder \{country\}/],
     ['unknown key', (d) => (d.users.colour = 'x'), /"users\.colour" is not a known key/],
+    ['missing key', (d) => delete d.interactions.user, /\/x\/books\.json: "interactions\.user" must be a non-empty string, but it is missing/],
     ['bad checksum', (d) => (d.download.archiveMd5 = 'abc'), /"download\.archiveMd5" must be 32 lower-case hex digits or null/],
     ['overlapping age groups', (d) => (d.users.proxies.age.groups[1].min = 17), /"users\.proxies\.age\.groups" ranges "Under 18" and "18-24" overlap/],
     ['derived from nothing', (d) => (d.users.proxies.continent.derive.from = 'city'), /"users\.proxies\.continent\.derive\.from" names "city"/],

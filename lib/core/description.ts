@@ -92,7 +92,7 @@ export class DescriptionError extends Error {
     readonly key: string,
     detail: string,
   ) {
-    super(`${file}: "${key}" ${detail}`);
+    super(key ? `${file}: "${key}" ${detail}` : `${file}: ${detail}`);
     this.name = 'DescriptionError';
   }
 }
@@ -105,13 +105,13 @@ export function readDescription(file: string): DatasetDescription {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new DescriptionError(file, '', `cannot be read: ${(e as Error).message}`);
+    throw new DescriptionError(file, '', `the dataset description cannot be read: ${(e as Error).message}`);
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new DescriptionError(file, '', `is not valid JSON (${(e as Error).message})`);
+    throw new DescriptionError(file, '', `the dataset description is not valid JSON (${(e as Error).message})`);
   }
   return validateDescription(json, file);
 }
@@ -123,14 +123,15 @@ export function validateDescription(json: unknown, file: string): DatasetDescrip
   const fail = (key: string, detail: string): never => {
     throw new DescriptionError(file, key, detail);
   };
-  const obj = (v: unknown, key: string): Obj => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : fail(key, `must be an object, got ${JSON.stringify(v)}`));
-  const str = (v: unknown, key: string): string => (typeof v === 'string' && v !== '' ? v : fail(key, `must be a non-empty string, got ${JSON.stringify(v)}`));
+  const got = (v: unknown) => (v === undefined ? 'but it is missing' : `got ${JSON.stringify(v)}`);
+  const obj = (v: unknown, key: string): Obj => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : fail(key, `must be an object, ${got(v)}`));
+  const str = (v: unknown, key: string): string => (typeof v === 'string' && v !== '' ? v : fail(key, `must be a non-empty string, ${got(v)}`));
   const strList = (v: unknown, key: string, allowEmpty = true): string[] => {
-    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) fail(key, `must be a list of strings, got ${JSON.stringify(v)}`);
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) fail(key, `must be a list of strings, ${got(v)}`);
     if (!allowEmpty && (v as string[]).length === 0) fail(key, 'must not be empty');
     return v as string[];
   };
-  const num = (v: unknown, key: string, min: number): number => (typeof v === 'number' && Number.isFinite(v) && v >= min ? v : fail(key, `must be a number >= ${min}, got ${JSON.stringify(v)}`));
+  const num = (v: unknown, key: string, min: number): number => (typeof v === 'number' && Number.isFinite(v) && v >= min ? v : fail(key, `must be a number >= ${min}, ${got(v)}`));
   const known = (o: Obj, key: string, keys: string[]) => {
     for (const k of Object.keys(o)) if (!keys.includes(k)) fail(key ? `${key}.${k}` : k, `is not a known key (known here: ${keys.join(', ')})`);
   };
@@ -347,7 +348,12 @@ const cache = new Map<string, { mtimeMs: number; description: DatasetDescription
 /** readDescription, cached per absolute path and modification time (the prompt renderer asks once per prompt). */
 export function cachedDescription(file: string): DatasetDescription {
   const abs = path.resolve(file);
-  const mtimeMs = fs.statSync(abs).mtimeMs;
+  let mtimeMs: number;
+  try {
+    mtimeMs = fs.statSync(abs).mtimeMs;
+  } catch (e) {
+    throw new DescriptionError(abs, '', `the dataset description cannot be read: ${(e as Error).message}`);
+  }
   const hit = cache.get(abs);
   if (hit && hit.mtimeMs === mtimeMs) return hit.description;
   const description = readDescription(abs);
