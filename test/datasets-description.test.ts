@@ -244,3 +244,12 @@ test('editing a description makes its domain\'s preprocess stale; an unchanged o
   fs.utimesSync(description, later, later);
   assert.equal(stages.preprocessUpToDate(configFor(root, description, dataDir), 'books', located), false);
 });
+
+test('the README\'s example description is valid', () => {
+  const readme = fs.readFileSync(path.join(repoRoot(), 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Use your own dataset'));
+  const json = /```json\n([\s\S]*?)```/.exec(section);
+  assert.ok(json, 'README "Use your own dataset" holds a ```json example');
+  const d = validateDescription(JSON.parse(json[1]), 'README.md');
+  assert.deepEqual(Object.keys(d.settings), ['none', 'gender', 'age', 'gender+age']);
+});
