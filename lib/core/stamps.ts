@@ -158,8 +158,9 @@ export function stageParams(config: Config, ref: StageRef): { config: Record<str
   const { domain } = ref;
   switch (ref.stage) {
     case 'preprocess':
-      // A described domain's files, proxies and filters are its description.
-      return { config: { preprocess: { [domain]: preprocessParameters(config, domain) } }, description: descriptionOf(config, domain) };
+      // A described domain's files, proxies and filters are its description (the `config` part, which notebooks
+      // take over as configuration, holds the built-in domains' "preprocess" section only).
+      return { config: domain in config.preprocess ? { preprocess: { [domain]: preprocessParameters(config, domain) } } : {}, description: descriptionOf(config, domain) };
     case 'sample':
       // Target entropies are computed in score.logBase, so samples depend on it.
       return { config: { seed: config.seed, sample: { ...config.sample, settings: { [domain]: config.sample.settings[domain] } }, score: { logBase: config.score.logBase } } };
