@@ -253,3 +253,29 @@ test('the README\'s example description is valid', () => {
   const d = validateDescription(JSON.parse(json[1]), 'README.md');
   assert.deepEqual(Object.keys(d.settings), ['none', 'gender', 'age', 'gender+age']);
 });
+
+test('a notebook takes over a described domain\'s upstream stamps (config file "datasets", UBP_DOMAIN-style domain)', async () => {
+  const root = tmp('ubp-books-notebook-');
+  const { description, dataDir } = writeBooks(root);
+  const file = writeJson(path.join(root, 'config.json'), {
+    dataDir,
+    download: false,
+    paths: pathsUnder(path.join(root, 'out')),
+    datasets: { books: { description } },
+    sample: { K: 2, historyLengths: [0, 1], minMatchingUsers: 1, drawsPerSetting: 5 },
+  });
+  const before = process.env.UBP_CONFIG;
+  process.env.UBP_CONFIG = file;
+  try {
+    const first = stages.notebookConfig({ stage: 'preprocess', domain: 'books' });
+    assert.ok(first.config.domains.includes('books'));
+    await stages.preprocess(first.config, 'books', { log: () => {} });
+    stages.sample(stages.notebookConfig({ stage: 'sample', domain: 'books' }).config, 'books', { log: () => {} });
+    const later = stages.notebookConfig({ stage: 'score', domain: 'books' });
+    assert.deepEqual(later.config.sample.settings.books, { none: [], gender: ['gender'], age: ['age'] });
+    assert.equal(later.config.sample.K, 2);
+  } finally {
+    if (before === undefined) delete process.env.UBP_CONFIG;
+    else process.env.UBP_CONFIG = before;
+  }
+});
