@@ -264,8 +264,10 @@ test('a notebook takes over a described domain\'s upstream stamps (config file "
     datasets: { books: { description } },
     sample: { K: 2, historyLengths: [0, 1], minMatchingUsers: 1, drawsPerSetting: 5 },
   });
-  const before = process.env.UBP_CONFIG;
+  // notebookConfig reads the environment as a notebook would; UBP_DATA_DIR (set for the test suite) would win over dataDir.
+  const before = { config: process.env.UBP_CONFIG, dataDir: process.env.UBP_DATA_DIR };
   process.env.UBP_CONFIG = file;
+  delete process.env.UBP_DATA_DIR;
   try {
     const first = stages.notebookConfig({ stage: 'preprocess', domain: 'books' });
     assert.ok(first.config.domains.includes('books'));
@@ -275,7 +277,9 @@ test('a notebook takes over a described domain\'s upstream stamps (config file "
     assert.deepEqual(later.config.sample.settings.books, { none: [], gender: ['gender'], age: ['age'] });
     assert.equal(later.config.sample.K, 2);
   } finally {
-    if (before === undefined) delete process.env.UBP_CONFIG;
-    else process.env.UBP_CONFIG = before;
+    for (const [key, value] of [['UBP_CONFIG', before.config], ['UBP_DATA_DIR', before.dataDir]] as const) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
   }
 });
