@@ -1,6 +1,7 @@
 /**
- * Preprocess benchmarks: MovieLens-1M from the local mirror, and Last.fm on a generated full-size events file
- * (19 M events, ~2.4 GB, ~1000 users, ~1 M distinct tracks), cached under .bench-cache/ and generated once.
+ * Preprocess benchmarks: MovieLens-1M from the local mirror, Last.fm on a generated full-size events file
+ * (19 M events, ~2.4 GB, ~1000 users, ~1 M distinct tracks) and Last.fm-360K on generated full-size files
+ * (17.6 M rows, 359,347 users), cached under .bench-cache/ and generated once.
  * Each case runs in a fresh child process so its peak RSS is its own.
  */
 import { spawnSync } from 'node:child_process';
@@ -11,6 +12,7 @@ import type { BenchResult } from './common';
 import { peakRssMb } from './common';
 import { loadConfig, repoRoot, pathsUnder } from '../lib/core/config';
 import { generateSynthetic, type SyntheticOptions } from '../lib/data/synthetic';
+import { FULL_LASTFM_360K } from '../lib/data/synthetic-360k';
 
 /** The size of the real Last.fm-1K events file: 19,150,868 events of 992 users. */
 export const FULL_LASTFM: Omit<SyntheticOptions, 'onProgress'> = {
@@ -27,23 +29,23 @@ function mirrorDir(): string | null {
   return candidates.find((d) => fs.existsSync(path.join(d, 'ml-1m', 'users.dat'))) ?? null;
 }
 
-/** Generates the full-size Last.fm file once; later runs reuse it while the parameters are unchanged. */
-export function ensureFullLastfm(log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): string {
-  const dir = path.join(repoRoot(), '.bench-cache', 'lastfm-full');
+/** Generates a full-size synthetic dataset once under .bench-cache/<name>; later runs reuse it while the parameters are unchanged. */
+export function ensureGenerated(name: string, params: Omit<SyntheticOptions, 'onProgress'>, log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): string {
+  const dir = path.join(repoRoot(), '.bench-cache', name);
   const stamp = path.join(dir, 'params.json');
-  const want = JSON.stringify(FULL_LASTFM);
+  const want = JSON.stringify(params);
   if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === want) return dir;
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
-  log(`[bench] generating a full-size Last.fm events file in ${dir} (once; about 2.4 GB) ...`);
+  log(`[bench] generating a full-size ${params.domain} dataset in ${dir} (once) ...`);
   const t0 = Date.now();
   let last = 0;
   generateSynthetic(dir, {
-    ...FULL_LASTFM,
+    ...params,
     onProgress: (n, total) => {
       if (Date.now() - last > 5000) {
         last = Date.now();
-        log(`[bench]   ${n}/${total} events (${((100 * n) / total).toFixed(0)}%)`);
+        log(`[bench]   ${n}/${total} rows (${((100 * n) / total).toFixed(0)}%)`);
       }
     },
   });
@@ -51,6 +53,18 @@ export function ensureFullLastfm(log: (s: string) => void = (s) => process.stder
   log(`[bench] generated in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   return dir;
 }
+
+/** The full-size Last.fm-1K events file (about 2.4 GB). */
+export function ensureFullLastfm(log?: (s: string) => void): string {
+  return ensureGenerated('lastfm-full', FULL_LASTFM, log);
+}
+
+/** The full-size Last.fm-360K files (17.6 M rows). */
+export function ensureFullLastfm360k(log?: (s: string) => void): string {
+  return ensureGenerated('lastfm-360k-full', FULL_LASTFM_360K, log);
+}
+
+const LASTFM_360K_DESCRIPTION = path.join(repoRoot(), 'datasets', 'lastfm-360k.json');
 
 interface ChildResult {
   importSeconds: number;
@@ -61,7 +75,7 @@ interface ChildResult {
   summary: { users: number; items: number; interactions: number };
 }
 
-function runChild(domain: 'movielens' | 'lastfm', dataDir: string): ChildResult {
+function runChild(domain: string, dataDir: string): ChildResult {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-bench-'));
   try {
     const res = spawnSync(process.execPath, [__filename, '--child', domain, dataDir, out], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
@@ -97,16 +111,27 @@ export async function run(): Promise<BenchResult[]> {
     note: `${r.summary.users} users, ${r.summary.items} items, ${r.summary.interactions} pairs; CPU ${r.cpuSeconds.toFixed(1)} s on ${os.cpus().length} cores (load ${os.loadavg()[0].toFixed(1)}); + ${r.importSeconds.toFixed(2)} s danfojs-node import (not counted)`,
     target: '< 10 s, < 1024 MB',
   });
+  const dir360 = ensureFullLastfm360k();
+  const size360 = fs.statSync(path.join(dir360, 'lastfm-360k', 'usersha1-artmbid-artname-plays.tsv')).size;
+  const r360 = runChild('lastfm-360k', dir360);
+  results.push({
+    stage: 'preprocess',
+    name: `lastfm-360k (generated, ${(FULL_LASTFM_360K.interactions / 1e6).toFixed(1)} M rows, ${(size360 / 1e9).toFixed(2)} GB, generic path)`,
+    seconds: r360.seconds,
+    peakRssMb: r360.peakRssMb,
+    note: `${r360.summary.users} users, ${r360.summary.items} items, ${r360.summary.interactions} pairs; CPU ${r360.cpuSeconds.toFixed(1)} s (load ${os.loadavg()[0].toFixed(1)})`,
+    target: '< 15 s, < 1536 MB',
+  });
   return results;
 }
 
 /** Child: times runPreprocess for one domain; danfojs-node is loaded first and timed apart. */
-async function child(domain: 'movielens' | 'lastfm', dataDir: string, out: string): Promise<void> {
+async function child(domain: string, dataDir: string, out: string): Promise<void> {
   const t0 = process.hrtime.bigint();
   require('danfojs-node');
   const importSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const { runPreprocess } = await import('../lib/data/preprocess');
-  const config = loadConfig({ overrides: { dataDir, download: false, paths: pathsUnder(out) }, env: {} });
+  const config = loadConfig({ overrides: { dataDir, download: false, paths: pathsUnder(out) }, env: {}, datasets: domain === 'lastfm-360k' ? [LASTFM_360K_DESCRIPTION] : [] });
   const t1 = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
   const summary = await runPreprocess(config, domain, { log: (s) => process.stderr.write(`  ${s}\n`) });
@@ -118,7 +143,7 @@ async function child(domain: 'movielens' | 'lastfm', dataDir: string, out: strin
 }
 
 if (require.main === module && process.argv[2] === '--child') {
-  child(process.argv[3] as 'movielens' | 'lastfm', process.argv[4], process.argv[5]).catch((e) => {
+  child(process.argv[3], process.argv[4], process.argv[5]).catch((e) => {
     process.stderr.write(`${(e as Error).stack ?? e}\n`);
     process.exit(1);
   });

@@ -1,6 +1,6 @@
 // `npm start [-- options]`: the whole analysis without Jupyter. Exit status 0 = everything requested ran,
 // 1 = some stage or domain failed (reported with its reason), 2 = bad command line or configuration.
-import { ConfigError, DOMAINS, type DomainName, loadConfig, withCatalogueModels } from '../lib/core/config';
+import { type Config, ConfigError, DOMAINS, type DomainName, loadConfig, withCatalogueModels } from '../lib/core/config';
 import { STAGES, type StageName, parseStages, runPipeline } from '../lib/pipeline';
 
 const USAGE = `Usage: npm start -- [options]
@@ -12,7 +12,8 @@ later stage refuses its stale output with the file, what it no longer matches an
 Options:
   --config FILE       JSON merged over config/default.json (unknown keys and wrong types are rejected)
   --stages LIST       comma-separated subset of: ${STAGES.join(', ')}
-  --domains LIST      comma-separated subset of: ${DOMAINS.join(', ')}
+  --domains LIST      comma-separated subset of: ${DOMAINS.join(', ')} and the domains added by --dataset
+  --dataset FILE      add the domain a dataset description file names (datasets/*.json; may be repeated)
   --models LIST       model ids from the configuration or the catalogue config/models.json (default:
                       the offline baselines plus every configured API model whose key or server is available)
   --dry-run           query stage: print prompts to send, tokens and estimated cost; send nothing
@@ -38,6 +39,7 @@ interface CliArgs {
   configFile?: string;
   stages?: StageName[];
   domains?: DomainName[];
+  datasets: string[];
   models?: string[];
   dryRun: boolean;
   limit?: number;
@@ -55,7 +57,7 @@ function list(value: string | undefined, flag: string): string[] {
 }
 
 export function parseArgs(argv: string[]): CliArgs {
-  const args: CliArgs = { dryRun: false, batch: false, force: false, help: false };
+  const args: CliArgs = { datasets: [], dryRun: false, batch: false, force: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -75,11 +77,15 @@ export function parseArgs(argv: string[]): CliArgs {
         }
         break;
       case '--domains':
-        args.domains = list(value(), '--domains').map((d) => {
-          if (!(DOMAINS as readonly string[]).includes(d)) throw new UsageError(`unknown domain "${d}" (domains: ${DOMAINS.join(', ')})`);
-          return d as DomainName;
-        });
+        // Checked once the configuration (and the --dataset files) are read: they define the known domains.
+        args.domains = list(value(), '--domains');
         break;
+      case '--dataset': {
+        const v = value();
+        if (!v || v.startsWith('--')) throw new UsageError('--dataset needs a description file');
+        args.datasets.push(v);
+        break;
+      }
       case '--models':
         args.models = list(value(), '--models');
         break;
@@ -142,9 +148,9 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  let config;
+  let config: Config;
   try {
-    config = withCatalogueModels(loadConfig({ configFile: args.configFile, overrides: args.run !== undefined ? { run: args.run } : undefined }), args.models ?? []);
+    config = withCatalogueModels(loadConfig({ configFile: args.configFile, datasets: args.datasets, overrides: args.run !== undefined ? { run: args.run } : undefined }), args.models ?? []);
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(`configuration error: ${e.message}`);
@@ -156,6 +162,11 @@ async function main(): Promise<number> {
   const unknownModels = (args.models ?? []).filter((id) => !known.includes(id));
   if (unknownModels.length) {
     console.error(`--models: ${unknownModels.map((id) => `"${id}"`).join(', ')} ${unknownModels.length > 1 ? 'are' : 'is'} not configured (configured models: ${known.join(', ')})\n\n${USAGE}`);
+    return 2;
+  }
+  const unknown = (args.domains ?? []).filter((d) => !(d in config.datasets));
+  if (unknown.length) {
+    console.error(`unknown domain "${unknown[0]}" (domains: ${Object.keys(config.datasets).join(', ')}; add one with --dataset FILE)\n\n${USAGE}`);
     return 2;
   }
   const t0 = Date.now();

@@ -13,12 +13,12 @@ import { type ConfigChange, changesFromDefaults } from './core/config-diff';
 import {
   type Config,
   ConfigError,
-  DOMAINS,
   type DomainName,
   type ModelConfig,
   domainDir,
   loadConfig,
   mergeConfig,
+  preprocessParameters,
   runConfigFile,
 } from './core/config';
 import { readJson, writeJsonAtomic } from './core/io';
@@ -53,7 +53,7 @@ export function analysisParameters(config: Config, domain: DomainName, models: s
   return {
     run: config.run,
     seed: config.seed,
-    preprocess: config.preprocess[domain],
+    preprocess: preprocessParameters(config, domain),
     sample: { ...config.sample, settings: config.sample.settings[domain] },
     query,
     models,
@@ -234,7 +234,8 @@ export function queriedModels(config: Config, domain: DomainName): string[] {
 export function configuredDomains(config: Config, env: NodeJS.ProcessEnv = process.env): DomainName[] {
   const fromEnv = env.UBP_DOMAIN?.split(',').map((d) => d.trim()).filter(Boolean);
   const domains = fromEnv && fromEnv.length ? fromEnv : config.domains;
-  for (const d of domains) if (!(DOMAINS as readonly string[]).includes(d)) throw new ConfigError(`UBP_DOMAIN: unknown domain "${d}" (known: ${DOMAINS.join(', ')})`);
+  const known = Object.keys(config.datasets);
+  for (const d of domains) if (!known.includes(d)) throw new ConfigError(`UBP_DOMAIN: unknown domain "${d}" (known: ${known.join(', ')})`);
   return domains as DomainName[];
 }
 

@@ -1,128 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { BUILTIN_DESCRIPTIONS, cachedDescription, type DatasetDescription } from './description';
 
-export type DomainName = 'movielens' | 'lastfm';
-export const DOMAINS: readonly DomainName[] = ['movielens', 'lastfm'];
-
-export type Provider = 'openai' | 'azure-openai' | 'openai-compatible' | 'baseline';
-export const PROVIDERS: readonly Provider[] = ['openai', 'azure-openai', 'openai-compatible', 'baseline'];
-
-/** A provider's documented behaviour worth knowing (a parameter it ignores or rejects), with the page that says so. */
-export interface ModelQuirk {
-  note: string;
-  source: string;
-}
-
-/** Azure OpenAI: the environment variables holding the resource endpoint, the deployment name and the api-version. */
-export interface AzureSettings {
-  endpointEnv: string;
-  deploymentEnv: string;
-  apiVersionEnv: string;
-}
-
-/** A request parameter's value in a model entry; null removes a default (e.g. "temperature": null). */
-export type ParamValue = string | number | boolean | null | ParamValue[] | { [k: string]: ParamValue };
-
-export interface ModelConfig {
-  id: string;
-  provider: Provider;
-  /** The name sent to the API (or the baseline's kind). */
-  model: string;
-  baseURL: string | null;
-  /** Name of the environment variable that holds the key; the key itself never enters the config. */
-  apiKeyEnv: string | null;
-  concurrency: number;
-  inputPricePerMTok: number;
-  outputPricePerMTok: number;
-  /** Request parameters of this model, over the query defaults (snake case as sent; null removes a default). */
-  params?: Record<string, ParamValue>;
-  /** The day the prices were read (YYYY-MM-DD) and the page they were read from. */
-  pricesAsOf?: string;
-  priceSource?: string;
-  quirks?: ModelQuirk[];
-  /** Provider "azure-openai" only. */
-  azure?: AzureSettings;
-}
-
-export interface DatasetSource {
-  url: string;
-  archive: string;
-  archiveMd5: string | null;
-  folder: string;
-  fileMd5?: Record<string, string>;
-}
-
-export interface Config {
-  /**
-   * A named run (`--run NAME`, a notebook's `run` parameter): samples, responses, scores and figures go under
-   * `paths.runs/NAME/`, so a variant never overwrites the baseline; raw, processed data and the response store stay shared.
-   */
-  run: string | null;
-  seed: number;
-  /** Local mirror holding `ml-1m/` and `lastfm-1k/`; the UBP_DATA_DIR environment variable overrides it. */
-  dataDir: string | null;
-  download: boolean;
-  domains: DomainName[];
-  paths: {
-    raw: string;
-    processed: string;
-    samples: string;
-    responses: string;
-    store: string;
-    scores: string;
-    figures: string;
-    runs: string;
-  };
-  datasets: Record<DomainName, DatasetSource>;
-  preprocess: {
-    movielens: { dropOccupations: number[]; minDemographicGroupSize: number };
-    lastfm: { regions: string[]; minListeningEvents: number; /** Skip (and count) malformed event lines instead of stopping. */ skipMalformedLines: boolean };
-  };
-  sample: {
-    K: number;
-    historyLengths: number[];
-    matchThreshold: number;
-    minMatchingUsers: number;
-    drawsPerSetting: number;
-    retries: number;
-    historySource: 'group' | 'catalogue' | 'user';
-    /** Candidate orders per sample (lib/sample/orders.ts); 1 = the paper's single shuffled list. */
-    candidateOrders: number;
-    /** Per domain: setting name → the proxies it combines (empty = no proxy). */
-    settings: Record<DomainName, Record<string, string[]>>;
-  };
-  query: {
-    topN: number;
-    /** Times each prompt is asked, with seeds query.seed, query.seed + 1, …; 1 = the paper's single answer. */
-    samples: number;
-    temperature: number;
-    seed: number;
-    maxTokens: number;
-    maxRetries: number;
-    timeoutMs: number;
-    outputTokensEstimate: number;
-    batchDiscount: number;
-    /** Batch API: most requests per batch (OpenAI allows 50,000); larger runs are split. */
-    batchMaxRequests: number;
-    /** Batch API: most bytes of request JSONL per batch (OpenAI allows 200 MB); larger runs are split. */
-    batchMaxBytes: number;
-    /** Batch API: seconds between status polls while waiting (fractions allowed). */
-    batchPollSeconds: number;
-    /** Batch API: wait for submitted batches to finish (true) or submit and return, leaving a later run to collect (false). */
-    batchWait: boolean;
-    models: ModelConfig[];
-  };
-  score: { logBase: number; smoothing: number };
-  curves: {
-    bins: number;
-    window: number;
-    order: number;
-    range: [number, number] | null;
-    bootstrap: number;
-    confidence: number;
-  };
-  figures: { formats: string[]; pngScale: number; width: number; height: number };
-}
+export * from './config-types';
+import type { Config, DatasetSource, DomainName, ModelConfig, Provider } from './config-types';
+import { PROVIDERS } from './config-types';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -178,7 +60,13 @@ const NULLABLE: Record<string, { accepts: (v: unknown) => boolean; expected: str
 };
 
 /** Objects whose keys are user-chosen (not checked against the defaults' keys). */
-const OPEN_MAPS = new Set(['sample.settings.*', 'datasets.*.fileMd5']);
+const OPEN_MAPS = new Set(['sample.settings', 'sample.settings.*', 'datasets', 'datasets.*.fileMd5']);
+
+/** What an entry of an open map that the defaults do not have is checked against. */
+const OPEN_EXAMPLES: Record<string, unknown> = {
+  datasets: { url: 'x', archive: 'x', archiveMd5: null, folder: 'x', fileMd5: {}, description: 'x' },
+  'sample.settings': { none: [] as string[] },
+};
 
 function jsonType(v: unknown): string {
   if (v === null) return 'null';
@@ -213,7 +101,7 @@ function validateAgainst(value: unknown, template: unknown, where: string, sourc
     const tpl = template as Record<string, unknown>;
     if (OPEN_MAPS.has(pattern)) {
       for (const [k, v] of Object.entries(obj)) {
-        const example = Object.values(tpl)[0];
+        const example = k in tpl ? tpl[k] : (OPEN_EXAMPLES[pattern] ?? Object.values(tpl)[0]);
         if (example !== undefined) validateAgainst(v, example, `${where}.${k}`, source);
       }
       return;
@@ -351,7 +239,8 @@ export function withCatalogueModels(config: Config, ids: readonly string[]): Con
 }
 
 function semanticChecks(c: Config, source: string): void {
-  for (const d of c.domains) if (!DOMAINS.includes(d)) throw new ConfigError(`${source}: "domains" has unknown domain "${d}" (known: ${DOMAINS.join(', ')})`);
+  const known = Object.keys(c.datasets);
+  for (const d of c.domains) if (!known.includes(d)) throw new ConfigError(`${source}: "domains" has unknown domain "${d}" (known: ${known.join(', ')}; add one with --dataset FILE or "datasets")`);
   const s = c.sample;
   if (!(Number.isInteger(s.K) && s.K >= 2)) throw new ConfigError(`${source}: "sample.K" must be a whole number >= 2`);
   if (!(s.matchThreshold > 0 && s.matchThreshold <= 1)) throw new ConfigError(`${source}: "sample.matchThreshold" must be in (0, 1]`);
@@ -434,16 +323,80 @@ export interface LoadOptions {
   /** An object merged last (notebook parameter cells, tests). */
   overrides?: unknown;
   env?: NodeJS.ProcessEnv;
+  /** Dataset description files whose domains are added (the --dataset option). */
+  datasets?: string[];
 }
 
 export function loadConfig(opts: LoadOptions = {}): Config {
   const env = opts.env ?? process.env;
   let config = defaultConfig();
   const configFile = opts.configFile ?? env.UBP_CONFIG;
-  if (configFile) config = mergeConfig(config, readJsonFile(configFile), configFile);
-  if (opts.overrides !== undefined) config = mergeConfig(config, opts.overrides, 'overrides');
+  if (configFile) config = joinNewDatasets(config, mergeConfig(config, readJsonFile(configFile), configFile), readJsonFile(configFile));
+  if (opts.overrides !== undefined) config = joinNewDatasets(config, mergeConfig(config, opts.overrides, 'overrides'), opts.overrides);
   if (env.UBP_DATA_DIR) config = { ...config, dataDir: env.UBP_DATA_DIR };
+  for (const file of opts.datasets ?? []) config = addDataset(config, file);
+  config = withDescriptions(config);
   return withRun(config, config.run);
+}
+
+
+/** A dataset an override adds under "datasets" joins "domains", unless the override lists the domains itself. */
+function joinNewDatasets(before: Config, after: Config, override: unknown): Config {
+  if (isPlainObject(override) && 'domains' in override) return after;
+  const added = Object.keys(after.datasets).filter((d) => !(d in before.datasets) && !after.domains.includes(d));
+  return added.length ? { ...after, domains: [...after.domains, ...added] } : after;
+}
+
+/** The description of a domain: its configured file, else the built-in one; null for a domain without one. */
+export function descriptionOf(config: Config, domain: DomainName): DatasetDescription | null {
+  const file = config.datasets[domain]?.description ?? BUILTIN_DESCRIPTIONS[domain];
+  if (!file) return null;
+  const d = cachedDescription(resolvePath(file));
+  if (d.name !== domain) throw new ConfigError(`${file}: "name" is "${d.name}", but the configuration lists it under "datasets.${domain}"`);
+  return d;
+}
+
+/** What a domain's preprocessing is configured by: the built-in domains' "preprocess" section, else its description's filters. */
+export function preprocessParameters(config: Config, domain: DomainName): unknown {
+  const section = (config.preprocess as Record<string, unknown>)[domain];
+  return section !== undefined ? section : (descriptionOf(config, domain)?.filters ?? null);
+}
+
+/**
+ * Adds the domain a description file names (the --dataset option): its download, folder and settings become
+ * `datasets.<name>` and `sample.settings.<name>` (values the configuration already holds win), and it joins "domains".
+ */
+export function addDataset(config: Config, file: string): Config {
+  const abs = path.resolve(file);
+  let d: DatasetDescription;
+  try {
+    d = cachedDescription(abs);
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+  const datasets = { ...config.datasets, [d.name]: { ...config.datasets[d.name], description: abs } as DatasetSource };
+  const domains = config.domains.includes(d.name) ? config.domains : [...config.domains, d.name];
+  return withDescriptions({ ...config, datasets, domains });
+}
+
+/** Fills each described dataset's download, folder and sample settings from its description where the configuration is silent. */
+function withDescriptions(config: Config): Config {
+  const datasets = { ...config.datasets };
+  const settings = { ...config.sample.settings };
+  for (const domain of Object.keys(datasets)) {
+    if (!datasets[domain].description) continue;
+    let d: DatasetDescription | null;
+    try {
+      d = descriptionOf(config, domain);
+    } catch (e) {
+      throw new ConfigError((e as Error).message);
+    }
+    if (!d) continue;
+    const fromDescription: DatasetSource = { url: d.download.url, archive: d.download.archive, archiveMd5: d.download.archiveMd5, folder: d.folder, ...(d.download.fileMd5 ? { fileMd5: d.download.fileMd5 } : {}) };
+    datasets[domain] = { ...fromDescription, ...datasets[domain] };
+    settings[domain] ??= d.settings;
+  }
+  return { ...config, datasets, sample: { ...config.sample, settings } };
 }
 
 /**

@@ -8,3 +8,4 @@ export * from './progress';
 export * from './rng';
 export * from './stamps';
 export * from './types';
+export * from './description';

@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { canonicalJson } from './canonical-json';
-import { type Config, type DomainName, type ModelConfig, domainDir } from './config';
+import { type Config, type DomainName, type ModelConfig, descriptionOf, domainDir, preprocessParameters } from './config';
 import { configChanges } from './config-diff';
 import { readJson, writeJsonAtomic } from './io';
 import type { StageName } from './types';
@@ -155,17 +155,20 @@ export function refreshCommand(config: Config, ref: StageRef): string {
 }
 
 /** What a stage reads of the configuration, per stage: the `config` part is what downstream notebooks take over. */
-export function stageParams(config: Config, ref: StageRef): { config: Record<string, unknown>; model?: ModelConfig | null; models?: string[] } {
+export function stageParams(config: Config, ref: StageRef): { config: Record<string, unknown>; model?: ModelConfig | null; models?: string[]; description?: unknown } {
   const { domain } = ref;
   switch (ref.stage) {
     case 'preprocess':
-      return { config: { preprocess: { [domain]: config.preprocess[domain] } } };
+      // A described domain's files, proxies and filters are its description (the `config` part, which notebooks
+      // take over as configuration, holds the built-in domains' "preprocess" section only).
+      return { config: domain in config.preprocess ? { preprocess: { [domain]: preprocessParameters(config, domain) } } : {}, description: descriptionOf(config, domain) };
     case 'sample':
       // Target entropies are computed in score.logBase, so samples depend on it.
       return { config: { seed: config.seed, sample: { ...config.sample, settings: { [domain]: config.sample.settings[domain] } }, score: { logBase: config.score.logBase } } };
     case 'query': {
       const { models: _all, ...query } = config.query;
-      return { config: { seed: config.seed, query }, model: config.query.models.find((m) => m.id === ref.model) ?? null };
+      // The description's prompt words shape every prompt (the response store answers unchanged prompts for free).
+      return { config: { seed: config.seed, query }, model: config.query.models.find((m) => m.id === ref.model) ?? null, description: descriptionOf(config, domain)?.prompt ?? null };
     }
     case 'score':
       return { config: { score: config.score, curves: config.curves }, models: ref.models ?? [] };

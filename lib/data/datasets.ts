@@ -12,7 +12,7 @@ import { Transform } from 'node:stream';
 import * as zlib from 'node:zlib';
 import * as tar from 'tar-stream';
 import * as yauzl from 'yauzl';
-import { type Config, type DomainName, resolvePath } from '../core/config';
+import { type Config, type DomainName, descriptionOf, resolvePath } from '../core/config';
 
 /** Bad content in a raw data file: names the file, the line (1-based), the field and what was expected. */
 export class DataFormatError extends Error {
@@ -51,18 +51,12 @@ export class DatasetUnavailableError extends Error {
   }
 }
 
-/** The files each dataset needs, by logical name; the first existing alternative wins. */
-export const DATASET_FILES: Record<DomainName, Record<string, string[]>> = {
-  movielens: {
-    users: ['users.dat'],
-    movies: ['movies.dat'],
-    ratings: ['ratings.dat', 'ratings.dat.gz'],
-  },
-  lastfm: {
-    profile: ['userid-profile.tsv'],
-    events: ['userid-timestamp-artid-artname-traid-traname.tsv'],
-  },
-};
+/** The files a dataset needs, by logical name (its description's file keys); the first existing alternative wins. */
+export function datasetFiles(config: Config, domain: DomainName): Record<string, string[]> {
+  const description = descriptionOf(config, domain);
+  if (!description) throw new Error(`no dataset description for domain "${domain}" (add one with --dataset FILE or "datasets.${domain}.description")`);
+  return Object.fromEntries(Object.entries(description.files).map(([logical, table]) => [logical, table.names]));
+}
 
 /** Files taken from an archive besides the required ones (the licence and description). */
 const EXTRA_FILES = ['README', 'README.txt'];
@@ -80,10 +74,10 @@ type Log = (s: string) => void;
 const stderrLog: Log = (s) => process.stderr.write(`${s}\n`);
 
 /** Resolves the logical files in `dir`; returns the missing logical names' expected file names when incomplete. */
-function findFiles(dir: string, domain: DomainName): { files: Record<string, string>; missing: string[] } {
+function findFiles(dir: string, config: Config, domain: DomainName): { files: Record<string, string>; missing: string[] } {
   const files: Record<string, string> = {};
   const missing: string[] = [];
-  for (const [logical, alternatives] of Object.entries(DATASET_FILES[domain])) {
+  for (const [logical, alternatives] of Object.entries(datasetFiles(config, domain))) {
     const found = alternatives.map((f) => path.join(dir, f)).find((p) => fs.existsSync(p) && fs.statSync(p).isFile());
     if (found) files[logical] = found;
     else missing.push(alternatives.join(' or '));
@@ -94,7 +88,7 @@ function findFiles(dir: string, domain: DomainName): { files: Record<string, str
 function howToGet(config: Config, domain: DomainName): string {
   const src = config.datasets[domain];
   return (
-    `download ${src.url} and extract it so that ${path.join('<dir>', src.folder)}/ holds ${Object.values(DATASET_FILES[domain])
+    `download ${src.url} and extract it so that ${path.join('<dir>', src.folder)}/ holds ${Object.values(datasetFiles(config, domain))
       .map((a) => a.join(' or '))
       .join(', ')}; then set "dataDir" in your config file (or the environment variable UBP_DATA_DIR) to <dir>. ` +
     `Or set "download": true and let the project fetch it into ${resolvePath(config.paths.raw)}.`
@@ -129,7 +123,7 @@ export async function locateDataset(config: Config, domain: DomainName, opts: { 
 
   if (config.dataDir) {
     const dir = path.join(resolvePath(config.dataDir), src.folder);
-    const { files, missing } = findFiles(dir, domain);
+    const { files, missing } = findFiles(dir, config, domain);
     if (missing.length === 0) return { dir, files, source: 'dataDir' };
     lookedIn.push(`${dir} (dataDir${process.env.UBP_DATA_DIR ? ' / UBP_DATA_DIR' : ''}): missing ${missing.join(', ')}`);
   } else lookedIn.push('dataDir: not set (config "dataDir" or environment variable UBP_DATA_DIR)');
@@ -137,7 +131,7 @@ export async function locateDataset(config: Config, domain: DomainName, opts: { 
   const rawRoot = resolvePath(config.paths.raw);
   const rawDir = path.join(rawRoot, src.folder);
   {
-    const { files, missing } = findFiles(rawDir, domain);
+    const { files, missing } = findFiles(rawDir, config, domain);
     if (missing.length === 0) {
       const marker = readMarker(rawDir);
       if (marker && markerMatches(rawDir, marker, files)) return { dir: rawDir, files, source: 'raw' };
@@ -167,9 +161,12 @@ export async function locateDataset(config: Config, domain: DomainName, opts: { 
       fs.rmSync(archive, { force: true });
       throw new ChecksumError(archive, 'MD5', src.archiveMd5, actual, 'the file was deleted; run again to download it afresh');
     }
+  } else {
+    const checked = Object.keys(src.fileMd5 ?? {});
+    log(`[datasets] no checksum is known for ${path.basename(archive)}: the archive cannot be verified${checked.length ? `; the extracted ${checked.join(', ')} are checked against their published MD5s` : ', nor its files'}`);
   }
   await extractDataset(archive, rawDir, domain, config, log);
-  const { files, missing } = findFiles(rawDir, domain);
+  const { files, missing } = findFiles(rawDir, config, domain);
   if (missing.length) {
     lookedIn.push(`${archive}: extracted, but it does not contain ${missing.join(', ')}`);
     throw new DatasetUnavailableError(domain, lookedIn, howToGet(config, domain));
@@ -179,7 +176,7 @@ export async function locateDataset(config: Config, domain: DomainName, opts: { 
 
 /** Extracts the dataset's files into a temporary folder, verifies per-file MD5s, writes the marker, then renames into place. */
 async function extractDataset(archive: string, targetDir: string, domain: DomainName, config: Config, log: Log): Promise<void> {
-  const wanted = new Set([...Object.values(DATASET_FILES[domain]).flat(), ...EXTRA_FILES]);
+  const wanted = new Set([...Object.values(datasetFiles(config, domain)).flat(), ...EXTRA_FILES]);
   const tmpDir = `${targetDir}.extracting`;
   fs.rmSync(tmpDir, { recursive: true, force: true });
   fs.mkdirSync(tmpDir, { recursive: true });

@@ -6,3 +6,6 @@ export * from './preprocess';
 export * from './processed';
 export * from './regions';
 export * from './synthetic';
+export * from './described';
+export * from './table-reader';
+export * from './synthetic-360k';

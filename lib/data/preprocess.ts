@@ -13,7 +13,8 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as Dfd from 'danfojs-node';
-import { type Config, type DomainName, domainDir } from '../core/config';
+import { type Config, type DomainName, descriptionOf, domainDir } from '../core/config';
+import { processDescribed } from './described';
 import { locateDataset, type LocatedDataset } from './datasets';
 import { parseLastfmEvents, parseLastfmProfiles, trackItemFields, type LastfmEvents, type LastfmProfile } from './lastfm';
 import { ML_AGE_NAMES, ML_GENDER_NAMES, ML_OCCUPATION_NAMES, parseMlUsers, readMovielens, type MlRaw, type MlUser } from './movielens';
@@ -224,12 +225,34 @@ export async function runPreprocess(config: Config, domain: DomainName, opts: Pr
   const t0 = Date.now();
   const located = await locateDataset(config, domain, { log });
   log(`[preprocess] ${domain}: reading ${Object.values(located.files).join(', ')}`);
-  const out = domain === 'movielens' ? preprocessMovielens(config, located, log, opts) : await preprocessLastfm(config, located, log, opts);
+  const out = domain === 'movielens' ? preprocessMovielens(config, located, log, opts) : domain === 'lastfm' ? await preprocessLastfm(config, located, log, opts) : preprocessDescribed(config, domain, located, log);
   const dir = domainDir(config, 'processed', domain);
   const tw = Date.now();
   writeProcessed(dir, out);
   log(`[preprocess] ${domain}: wrote ${dir} (${out.summary.users} users, ${out.summary.items} items, ${out.summary.interactions} interactions) in ${seconds(tw)}; total ${seconds(t0)}`);
   return out.summary;
+}
+
+/** Any domain other than the two built-in ones: read and filtered as its description file says. */
+export function preprocessDescribed(config: Config, domain: DomainName, located: LocatedDataset, log: Log = () => {}): DomainOutput {
+  const t0 = Date.now();
+  const description = descriptionOf(config, domain);
+  if (!description) throw new Error(`preprocess: no dataset description for domain "${domain}"`);
+  const out = processDescribed(description, config.datasets[domain]?.description ?? domain, located.files);
+  log(`[preprocess] ${domain}: parsed ${out.parsed.users} users, ${out.parsed.rows} interaction rows, ${out.parsed.items} items in ${seconds(t0)}`);
+  for (const s of out.steps) log(`[preprocess] ${domain}: ${s.step}: ${s.users} users`);
+  const interactions = out.userItems.reduce((n, l) => n + l.length, 0);
+  const summary: ProcessedSummary = {
+    v: FORMAT_VERSION,
+    domain,
+    users: out.users.length,
+    items: out.items.length,
+    interactions,
+    proxyValues: countProxyValues(out.users, config.sample.settings[domain] ?? description.settings),
+    dropped: out.dropped,
+    source: sourceInfo(located),
+  };
+  return { domain, users: out.users, items: out.items, userItems: out.userItems, userCounts: out.userCounts, summary };
 }
 
 interface DomainOutput {
@@ -439,6 +462,9 @@ async function preprocessLastfm(config: Config, located: LocatedDataset, log: Lo
 
 /** The demographic tables of a domain without writing anything (parses the raw files; Last.fm reads the events for the counts). */
 export async function demographicTables(config: Config, domain: DomainName, opts: { log?: Log } = {}): Promise<DemographicTables> {
+  if (domain !== 'movielens' && domain !== 'lastfm') {
+    throw new Error(`demographicTables: only the built-in domains have Danfo tables; for "${domain}" the preprocess summary lists each filter step and what it dropped`);
+  }
   const located = await locateDataset(config, domain, opts);
   if (domain === 'movielens') {
     return filterMovielensUsers(parseMlUsers(located.files.users), config.preprocess.movielens).tables;

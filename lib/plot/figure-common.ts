@@ -2,7 +2,8 @@
  * What every figure shares: titles and setting labels, model styles, the figure options, the curve behind a set of
  * scores, and the layout helpers (subplot domains, axes, notes).
  */
-import type { Config, DomainName } from '../core/config';
+import { type Config, type DomainName, repoRoot } from '../core/config';
+import { domainTitleOf } from '../core/description';
 import { type Curve, type CurveOptions, type XY, entropyCurve } from '../score/curves';
 import type { NamedFigure } from './export';
 import { SETUPS } from '../score/score';
@@ -13,7 +14,6 @@ export const SETUP_TITLES: Record<Setup, string> = {
   B: 'Setup B: history only',
   C: 'Setup C: demography only',
 };
-const DOMAIN_TITLES: Record<string, string> = { movielens: 'Movies (MovieLens-1M)', lastfm: 'Music (Last.fm-1K)' };
 
 /** The paper's names for our setting keys (Table 1, Figures 4–7). */
 const SETTING_LABELS: Record<string, string> = {
@@ -31,8 +31,9 @@ export function settingLabel(setting: string): string {
   return SETTING_LABELS[setting] ?? setting.split('+').map((s) => s.charAt(0).toUpperCase() + s.slice(1)).join(' & ');
 }
 
+/** The title of the domain's dataset description ("Movies (MovieLens-1M)"), else its name. */
 export function domainTitle(domain: string): string {
-  return DOMAIN_TITLES[domain] ?? domain;
+  return domainTitleOf(domain, repoRoot()) ?? domain;
 }
 
 // ---------- model styles ----------

@@ -1,9 +1,11 @@
 /**
  * The paper's prompt (Appendix A.1): a system message with the "AI Rules" and a user message with the recommendation
- * request. Every word the models see lives in PROMPT_TEMPLATES below; edit it there and nowhere else (editing it changes
- * the response-store keys, so edited prompts are asked afresh).
+ * request. The sentences live here; the words per domain (item nouns, verbs, the sentences introducing the user) in its
+ * dataset description (datasets/*.json). Editing either changes the response-store keys, so edited prompts are asked afresh.
  */
-import type { Config, DomainName } from '../core/config';
+import * as path from 'node:path';
+import { type Config, type DomainName, descriptionOf, repoRoot } from '../core/config';
+import { BUILTIN_DESCRIPTIONS, cachedDescription, type PromptWords } from '../core/description';
 import type { ChatMessage } from './models';
 import type { SampleRecord } from '../core/types';
 
@@ -45,78 +47,37 @@ const AI_RULES = [
 
 const FORMAT_SENTENCE = 'Format your response as a Python list of item names. The list must be ranked from the most likely to the least likely';
 
-/** Countries and regions that read better with "the" ("from the United Kingdom"). */
-const WITH_ARTICLE = [
-  'United States',
-  'United Kingdom',
-  'Netherlands',
-  'Russian Federation',
-  'Czech Republic',
-  'Dominican Republic',
-  'Netherlands Antilles',
-  'Northern Mariana Islands',
-  'United States Minor Outlying Islands',
-  'British Indian Ocean Territory',
-  'Bahamas',
-  'Cayman Islands',
-  'Faroe Islands',
-  'Falkland Islands (Malvinas)',
-  'Philippines',
-  'Holy See (Vatican City State)',
-  'Virgin Islands, British',
-  'Virgin Islands, U.S.',
-];
-const placeWithArticle: Record<string, string> = { '*': '{value}' };
-for (const name of WITH_ARTICLE) placeWithArticle[name] = `the ${name}`;
+/** The prompt's words for a domain, as its description gives them, in the paper's sentences. */
+export function templateFromWords(words: PromptWords): DomainPromptTemplate {
+  const { itemSingular, itemPlural, verb, verbPast, historyNoun } = words;
+  const basis = `based on their background, previous ${historyNoun} history, or a combination of both.`;
+  return {
+    system: AI_RULES,
+    intro: `You are proficient in recommending new ${itemSingular} for users to ${verb} ${basis}`,
+    history: `The user has previously ${verbPast} the following ${itemPlural}: {history}.`,
+    request: `From the candidates listed below, recommend the next {topN} ${itemSingular} for the user to ${verb} based on the user's background, previous ${historyNoun} history, or a combination of both.`,
+    format: `${FORMAT_SENTENCE} ${itemSingular}.`,
+    candidates: 'Candidates: {candidates}',
+    paragraphSeparator: '\n\n',
+    demography: words.demography,
+    values: words.values ?? {},
+  };
+}
 
-export const PROMPT_TEMPLATES: Record<DomainName, DomainPromptTemplate> = {
-  movielens: {
-    system: AI_RULES,
-    intro: 'You are proficient in recommending new movie for users to watch based on their background, previous view history, or a combination of both.',
-    history: 'The user has previously watched the following movies: {history}.',
-    request:
-      "From the candidates listed below, recommend the next {topN} movie for the user to watch based on the user's background, previous view history, or a combination of both.",
-    format: `${FORMAT_SENTENCE} movie.`,
-    candidates: 'Candidates: {candidates}',
-    paragraphSeparator: '\n\n',
-    demography: {
-      'age+gender+occupation': 'The user is {a} {age} {gender} {occupation}.',
-      'age+gender': 'The user is {a} {age} {gender}.',
-      'age+occupation': 'The user is {a} {age} {occupation}.',
-      'gender+occupation': 'The user is {a} {gender} {occupation}.',
-      age: 'The user is {age}.',
-      gender: 'The user is {a} {gender}.',
-      // "The user is a retired." would not read; occupations include adjectives (retired, self-employed, unemployed).
-      occupation: "The user's occupation is {occupation}.",
-    },
-    values: {
-      age: { '*': '{value} years old', 'Under 18': 'under 18 years old', '56+': '56 or more years old' },
-    },
-  },
-  lastfm: {
-    system: AI_RULES,
-    intro: 'You are proficient in recommending new music for users to listen to based on their background, previous listening history, or a combination of both.',
-    history: 'The user has previously listened to the following music: {history}.',
-    request:
-      "From the candidates listed below, recommend the next {topN} music for the user to listen to based on the user's background, previous listening history, or a combination of both.",
-    format: `${FORMAT_SENTENCE} music.`,
-    candidates: 'Candidates: {candidates}',
-    paragraphSeparator: '\n\n',
-    demography: {
-      'continent+country+gender': 'The user is {a} {gender} from {country}, {continent}.',
-      'country+gender': 'The user is {a} {gender} from {country}.',
-      'continent+gender': 'The user is {a} {gender} from {continent}.',
-      'continent+country': 'The user is from {country}, {continent}.',
-      country: 'The user is from {country}.',
-      continent: 'The user is from {continent}.',
-      gender: 'The user is {a} {gender}.',
-    },
-    values: {
-      country: placeWithArticle,
-      continent: placeWithArticle,
-    },
-  },
-};
+/**
+ * The built-in domains' templates, from datasets/movielens.json and datasets/lastfm-1k.json. Their rendered text is
+ * part of the response-store keys of paid answers: test/prompt.test.ts holds it byte for byte.
+ */
+export const PROMPT_TEMPLATES: Record<DomainName, DomainPromptTemplate> = Object.fromEntries(
+  Object.entries(BUILTIN_DESCRIPTIONS).map(([domain, file]) => [domain, templateFromWords(cachedDescription(path.join(repoRoot(), file)).prompt)]),
+);
+
+/** The template of any domain: built from its description's prompt words. */
+export function promptTemplate(config: Config, domain: DomainName): DomainPromptTemplate {
+  const description = descriptionOf(config, domain);
+  if (!description) throw new Error(`no prompt words for domain "${domain}": it has no dataset description (known: ${Object.keys(config.datasets).join(', ')})`);
+  return templateFromWords(description.prompt);
+}
 
 // ---------- Python literals ----------
 
@@ -172,7 +133,7 @@ export function renderDemography(demography: Record<string, string>, template: D
   const sentence = template.demography[key];
   if (sentence === undefined) {
     throw new Error(
-      `prompt templates (lib/query/prompt.ts PROMPT_TEMPLATES.${domain}.demography): no sentence for the proxies "${key}"; known: ${Object.keys(template.demography).join(', ')}`,
+      `prompt words of ${domain} (its dataset description, "prompt.demography"): no sentence for the proxies "${key}"; known: ${Object.keys(template.demography).join(', ')}`,
     );
   }
   const phrases: Record<string, string> = {};
@@ -192,8 +153,7 @@ export function renderDemography(demography: Record<string, string>, template: D
  * history, C only the demography (with no proxy, neither).
  */
 export function renderPrompt(sample: SampleRecord, itemName: (id: string) => string, config: Config, domain: DomainName): ChatMessage[] {
-  const template = PROMPT_TEMPLATES[domain];
-  if (!template) throw new Error(`no prompt template for domain "${domain}" (known: ${Object.keys(PROMPT_TEMPLATES).join(', ')})`);
+  const template = promptTemplate(config, domain);
   if (sample.domain !== domain) throw new Error(`sample ${sample.id} belongs to domain "${sample.domain}", not "${domain}"`);
   const paragraphs: string[] = [template.intro];
   if (sample.setup !== 'B') {

@@ -46,7 +46,7 @@ function validateSample(r: unknown, where: string): SampleRecord {
   const s = r as Record<string, unknown>;
   if (typeof s.v !== 'number') bad('v', 'must be the format version (a number)');
   if (typeof s.id !== 'string' || s.id === '') bad('id', 'must be a non-empty string');
-  if (s.domain !== 'movielens' && s.domain !== 'lastfm') bad('domain', 'must be "movielens" or "lastfm"');
+  if (typeof s.domain !== 'string' || s.domain === '') bad('domain', 'must be the domain name (a non-empty string)');
   if (s.setup !== 'A' && s.setup !== 'B' && s.setup !== 'C') bad('setup', 'must be "A", "B" or "C"');
   if (typeof s.proxy !== 'string') bad('proxy', 'must be the setting name (a string)');
   const demo = s.demography;

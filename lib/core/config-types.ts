@@ -1,0 +1,129 @@
+/** The shape of the configuration (config/default.json ⊕ UBP_CONFIG ⊕ --config); loading and checking it is config.ts. */
+
+/** A domain is whatever a dataset description names: the built-in ones, or one added with --dataset / "datasets". */
+export type DomainName = string;
+/** The built-in domains (their hand-written parsers stay for speed; datasets/*.json describe everything else). */
+export const DOMAINS: readonly DomainName[] = ['movielens', 'lastfm'];
+
+export type Provider = 'openai' | 'azure-openai' | 'openai-compatible' | 'baseline';
+export const PROVIDERS: readonly Provider[] = ['openai', 'azure-openai', 'openai-compatible', 'baseline'];
+
+/** A provider's documented behaviour worth knowing (a parameter it ignores or rejects), with the page that says so. */
+export interface ModelQuirk {
+  note: string;
+  source: string;
+}
+
+/** Azure OpenAI: the environment variables holding the resource endpoint, the deployment name and the api-version. */
+export interface AzureSettings {
+  endpointEnv: string;
+  deploymentEnv: string;
+  apiVersionEnv: string;
+}
+
+/** A request parameter's value in a model entry; null removes a default (e.g. "temperature": null). */
+export type ParamValue = string | number | boolean | null | ParamValue[] | { [k: string]: ParamValue };
+
+export interface ModelConfig {
+  id: string;
+  provider: Provider;
+  /** The name sent to the API (or the baseline's kind). */
+  model: string;
+  baseURL: string | null;
+  /** Name of the environment variable that holds the key; the key itself never enters the config. */
+  apiKeyEnv: string | null;
+  concurrency: number;
+  inputPricePerMTok: number;
+  outputPricePerMTok: number;
+  /** Request parameters of this model, over the query defaults (snake case as sent; null removes a default). */
+  params?: Record<string, ParamValue>;
+  /** The day the prices were read (YYYY-MM-DD) and the page they were read from. */
+  pricesAsOf?: string;
+  priceSource?: string;
+  quirks?: ModelQuirk[];
+  /** Provider "azure-openai" only. */
+  azure?: AzureSettings;
+}
+
+export interface DatasetSource {
+  url: string;
+  archive: string;
+  archiveMd5: string | null;
+  folder: string;
+  fileMd5?: Record<string, string>;
+  /** The dataset description file (datasets/*.json; relative paths from the repository root). */
+  description?: string;
+}
+
+export interface Config {
+  /**
+   * A named run (`--run NAME`, a notebook's `run` parameter): samples, responses, scores and figures go under
+   * `paths.runs/NAME/`, so a variant never overwrites the baseline; raw, processed data and the response store stay shared.
+   */
+  run: string | null;
+  seed: number;
+  /** Local mirror holding `ml-1m/` and `lastfm-1k/`; the UBP_DATA_DIR environment variable overrides it. */
+  dataDir: string | null;
+  download: boolean;
+  domains: DomainName[];
+  paths: {
+    raw: string;
+    processed: string;
+    samples: string;
+    responses: string;
+    store: string;
+    scores: string;
+    figures: string;
+    runs: string;
+  };
+  datasets: Record<DomainName, DatasetSource>;
+  preprocess: {
+    movielens: { dropOccupations: number[]; minDemographicGroupSize: number };
+    lastfm: { regions: string[]; minListeningEvents: number; /** Skip (and count) malformed event lines instead of stopping. */ skipMalformedLines: boolean };
+  };
+  sample: {
+    K: number;
+    historyLengths: number[];
+    matchThreshold: number;
+    minMatchingUsers: number;
+    drawsPerSetting: number;
+    retries: number;
+    historySource: 'group' | 'catalogue' | 'user';
+    /** Candidate orders per sample (lib/sample/orders.ts); 1 = the paper's single shuffled list. */
+    candidateOrders: number;
+    /** Per domain: setting name → the proxies it combines (empty = no proxy). */
+    settings: Record<DomainName, Record<string, string[]>>;
+  };
+  query: {
+    topN: number;
+    /** Times each prompt is asked, with seeds query.seed, query.seed + 1, …; 1 = the paper's single answer. */
+    samples: number;
+    temperature: number;
+    seed: number;
+    maxTokens: number;
+    maxRetries: number;
+    timeoutMs: number;
+    outputTokensEstimate: number;
+    batchDiscount: number;
+    /** Batch API: most requests per batch (OpenAI allows 50,000); larger runs are split. */
+    batchMaxRequests: number;
+    /** Batch API: most bytes of request JSONL per batch (OpenAI allows 200 MB); larger runs are split. */
+    batchMaxBytes: number;
+    /** Batch API: seconds between status polls while waiting (fractions allowed). */
+    batchPollSeconds: number;
+    /** Batch API: wait for submitted batches to finish (true) or submit and return, leaving a later run to collect (false). */
+    batchWait: boolean;
+    models: ModelConfig[];
+  };
+  score: { logBase: number; smoothing: number };
+  curves: {
+    bins: number;
+    window: number;
+    order: number;
+    range: [number, number] | null;
+    bootstrap: number;
+    confidence: number;
+  };
+  figures: { formats: string[]; pngScale: number; width: number; height: number };
+}
+
