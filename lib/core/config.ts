@@ -92,7 +92,38 @@ export interface Config {
     bootstrap: number;
     confidence: number;
   };
-  figures: { formats: string[]; pngScale: number; width: number; height: number };
+  figures: {
+    formats: string[];
+    /** "screen": titles inside, pixel sizes; "paper": no title, text in points, sizes in inches. */
+    style: FigureStyle;
+    /** Inches (presets or explicit); null = the screen size `width` × `height` in CSS pixels. */
+    size: FigureSize | null;
+    /** Text size in paper style, in points. */
+    fontPt: number;
+    /** One family for SVG, PDF and PNG; it must be installed where export runs (environment.md). */
+    font: string;
+    /** PNG resolution when the size is in inches. */
+    dpi: number;
+    /** PNG pixel density at the screen size. */
+    pngScale: number;
+    width: number;
+    height: number;
+  };
+}
+
+export const FIGURE_STYLES = ['screen', 'paper'] as const;
+export type FigureStyle = (typeof FIGURE_STYLES)[number];
+/** Column widths of a two-column paper (ACL/IEEE/ACM templates are 3.3 and 7 inches). */
+export const FIGURE_SIZE_PRESETS = { 'single-column': 3.3, 'double-column': 7 } as const;
+export type FigureSizePreset = keyof typeof FIGURE_SIZE_PRESETS;
+/** A preset fixes the width and lets each figure choose its height; an explicit size fixes both. */
+export type FigureSize = FigureSizePreset | { widthIn: number; heightIn: number };
+
+export function isFigureSize(v: unknown): v is FigureSize {
+  if (typeof v === 'string') return v in FIGURE_SIZE_PRESETS;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const o = v as Record<string, unknown>;
+  return Object.keys(o).every((k) => k === 'widthIn' || k === 'heightIn') && [o.widthIn, o.heightIn].every((x) => typeof x === 'number' && x > 0 && x <= 100);
 }
 
 export class ConfigError extends Error {
@@ -130,7 +161,12 @@ const NULLABLE: Record<string, (v: unknown) => boolean> = {
   'datasets.*.archiveMd5': (v) => v === null || (typeof v === 'string' && /^[0-9a-f]{32}$/.test(v)),
   'query.models[].baseURL': (v) => v === null || typeof v === 'string',
   'query.models[].apiKeyEnv': (v) => v === null || typeof v === 'string',
+  'figures.size': (v) => v === null || isFigureSize(v),
   'curves.range': (v) => v === null || (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number')),
+};
+
+const EXPECTED: Record<string, string> = {
+  'figures.size': `${Object.keys(FIGURE_SIZE_PRESETS).map((k) => `"${k}"`).join(', ')}, {"widthIn": 3.3, "heightIn": 2.4} or null`,
 };
 
 /** Objects whose keys are user-chosen (not checked against the defaults' keys). */
@@ -150,7 +186,7 @@ function validateAgainst(value: unknown, template: unknown, where: string, sourc
   const pattern = patternOf(where);
   const nullable = NULLABLE[pattern];
   if (nullable) {
-    if (!nullable(value)) throw new ConfigError(`${source}: "${where}" has an unexpected value ${JSON.stringify(value)}`);
+    if (!nullable(value)) throw new ConfigError(`${source}: "${where}" has an unexpected value ${JSON.stringify(value)}${EXPECTED[pattern] ? ` (expected ${EXPECTED[pattern]})` : ''}`);
     return;
   }
   const want = jsonType(template);
@@ -257,6 +293,11 @@ function semanticChecks(c: Config, source: string): void {
     if (ids.has(m.id)) throw new ConfigError(`${source}: model id "${m.id}" appears twice in "query.models"`);
     ids.add(m.id);
   }
+  const f = c.figures;
+  if (!(FIGURE_STYLES as readonly string[]).includes(f.style)) throw new ConfigError(`${source}: "figures.style" must be ${FIGURE_STYLES.map((x) => `"${x}"`).join(' or ')}, got ${JSON.stringify(f.style)}`);
+  if (!(f.fontPt >= 4 && f.fontPt <= 24)) throw new ConfigError(`${source}: "figures.fontPt" must be a text size in points between 4 and 24, got ${f.fontPt}`);
+  if (!(f.dpi >= 50 && f.dpi <= 2400)) throw new ConfigError(`${source}: "figures.dpi" must be between 50 and 2400, got ${f.dpi}`);
+  if (!f.font.trim()) throw new ConfigError(`${source}: "figures.font" must name a font family (e.g. "DejaVu Sans")`);
 }
 
 export function readJsonFile(file: string): unknown {
