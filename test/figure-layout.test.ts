@@ -165,7 +165,10 @@ test('one-line export in paper style: PDF page = requested inches (to 1 pt), PNG
     const [w, h] = mediaBox(fs.readFileSync(`${base}.pdf`));
     assert.ok(Math.abs(w - c.widthIn * 72) <= 1 && Math.abs(h - heightIn * 72) <= 1, `PDF ${w} × ${h} pt for ${c.widthIn} × ${heightIn} in`);
     const png = pngSize(fs.readFileSync(`${base}.png`));
-    assert.ok(Math.abs(png.width - c.widthIn * c.dpi) <= 1 && Math.abs(png.height - heightIn * c.dpi) <= 1, `PNG ${png.width} × ${png.height} for ${c.widthIn} × ${heightIn} in at ${c.dpi} dpi`);
+    // Exact when inches × dpi is a whole number of pixels, else one of its two neighbours.
+    const near = (px: number, want: number) => px === Math.floor(want + 1e-6) || px === Math.ceil(want - 1e-6);
+    assert.ok(near(png.width, c.widthIn * c.dpi) && near(png.height, heightIn * c.dpi), `PNG ${png.width} × ${png.height} for ${c.widthIn} × ${heightIn} in at ${c.dpi} dpi`);
+    if (c.heightIn !== null) assert.deepEqual([png.width, png.height], [c.widthIn * c.dpi, c.heightIn * c.dpi]);
   }
 });
 

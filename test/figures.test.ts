@@ -268,6 +268,18 @@ test('runPlot writes byte-identical figure data for the same inputs, and the spe
   ]);
   assert.equal(fd.inputs.scores.length, 3);
   assert.match(fd.inputs.scores[0].sha256, /^[0-9a-f]{64}$/);
+  // What shaped the figures: the code version, the look, the band's resamples and seed, each figure's size in inches.
+  assert.match(fd.figureParameters.code, /^[0-9a-f]{16}$/);
+  assert.deepEqual(fd.figureParameters.look, { style: 'screen', size: null, fontPt: null, font: 'DejaVu Sans', dpi: null });
+  assert.deepEqual([fd.figureParameters.band.resamples, fd.figureParameters.band.seed], [config.curves.bootstrap, config.seed]);
+  assert.equal(fd.figureParameters.sizesIn['entropy-trend'].widthIn, 1200 / 96);
+  // The band per model × setup: on the fit's grid, around the fit.
+  const trendData = fd.figures[0].data as TrendFigureData;
+  const itemA = trendData.curves.A['item-cf'];
+  assert.ok(itemA.band && itemA.band.length > 100, 'a band for item-cf in setup A');
+  const fitAt = new Map(itemA.fitted.map((p) => [p.x, p.y]));
+  const held = itemA.band!.filter((p) => p.low <= fitAt.get(p.x)! && fitAt.get(p.x)! <= p.high).length;
+  assert.ok(held / itemA.band!.length > 0.9, `the fit lies in its band at ${held} of ${itemA.band!.length} points`);
   // Every figure is exported as a self-contained page.
   for (const f of fd.figures) assert.ok(fs.existsSync(path.join(dir, 'figures', 'movielens', `${f.name}.html`)), f.name);
   const specs = loadFigureSpecs(config, 'movielens');

@@ -45,6 +45,7 @@ export function detailFigure(domain: DomainName, modelId: string, scores: ScoreR
   const traces: Record<string, unknown>[] = [];
   const annotations = [...grid.annotations];
   const layout: Record<string, unknown> = { ...grid.layout };
+  const lw = opts.look.lineScale;
   const markerPx = Math.max(3, grid.fontPx * 0.4);
   const data: DetailFigureData = { model: modelId, unit, curveOptions: { ...opts.curve }, curves: {} };
   const legendShown = new Set<string>();
@@ -61,7 +62,7 @@ export function detailFigure(domain: DomainName, modelId: string, scores: ScoreR
     data.curves[setting] = c;
     const xRange = opts.curve.range ? paddedRange(opts.curve.range, 0.02) : paddedRange(subset.map((s) => s.targetEntropy));
     if (xRange) {
-      traces.push({ type: 'scatter', mode: 'lines', x: xRange, y: xRange, xaxis: xa, yaxis: ya, name: IDENTITY_LINE.name, legendgroup: 'identity', showlegend: legend('identity'), line: { color: IDENTITY_LINE.color, width: IDENTITY_LINE.width }, hoverinfo: 'skip', meta: { role: 'identity', setting } });
+      traces.push({ type: 'scatter', mode: 'lines', x: xRange, y: xRange, xaxis: xa, yaxis: ya, name: IDENTITY_LINE.name, legendgroup: 'identity', showlegend: legend('identity'), line: { color: IDENTITY_LINE.color, width: IDENTITY_LINE.width * lw }, hoverinfo: 'skip', meta: { role: 'identity', setting } });
     }
     traces.push({
       type: 'scatter', mode: 'markers', x: c.points.map((p) => p.x), y: c.points.map((p) => p.y), text: c.points.map((p) => `n = ${p.n}`), xaxis: xa, yaxis: ya,
@@ -72,14 +73,14 @@ export function detailFigure(domain: DomainName, modelId: string, scores: ScoreR
     if (c.rolling.length) {
       traces.push({
         type: 'scatter', mode: 'lines', x: c.rolling.map((p) => p.x), y: c.rolling.map((p) => p.y), xaxis: xa, yaxis: ya,
-        name: legendNames[2], legendgroup: 'rolling', showlegend: legend('rolling'), line: { color: ROLLING_COLOR, width: 1.5 },
+        name: legendNames[2], legendgroup: 'rolling', showlegend: legend('rolling'), line: { color: ROLLING_COLOR, width: 1.5 * Math.max(lw, 0.8) },
         hovertemplate: `rolling mean %{y:.3f} at %{x:.3f} ${unit}<extra></extra>`, meta: { role: 'rolling', setting },
       });
     }
     if (c.fitted.length) {
       traces.push({
         type: 'scatter', mode: 'lines', x: c.fitted.map((p) => p.x), y: c.fitted.map((p) => p.y), xaxis: xa, yaxis: ya,
-        name: legendNames[3], legendgroup: 'fit', showlegend: legend('fit'), line: { color: st.color, width: 2.5, dash: 'dash' },
+        name: legendNames[3], legendgroup: 'fit', showlegend: legend('fit'), line: { color: st.color, width: 2.5 * lw, dash: 'dash' },
         hovertemplate: `fit %{y:.3f} at %{x:.3f} ${unit}<extra></extra>`, meta: { role: 'fit', setting },
       });
     }

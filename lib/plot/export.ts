@@ -232,7 +232,8 @@ export class FigureRenderer {
   }
 
   async png(fig: PlotlyFigure, size: ImageSize, scale: number): Promise<Buffer> {
-    const url = await this.toImage(fig, 'png', size, scale);
+    // Plotly floors width × scale; 3.3 in × 300 dpi computed as 316.8 px × 3.125 is 989.99…, so nudge it up.
+    const url = await this.toImage(fig, 'png', size, scale * (1 + 1e-9));
     const prefix = 'data:image/png;base64,';
     if (!url.startsWith(prefix)) throw new Error(`Plotly returned an unexpected PNG data URL (${url.slice(0, 40)}…)`);
     return Buffer.from(url.slice(prefix.length), 'base64');

@@ -19,6 +19,8 @@ export interface FigureLook {
   /** Screen style: the configured height is that of one row of panels. */
   screenRowPx: number | null;
   fontPx: number;
+  /** Line widths relative to the screen style's: thinner at a column's width, where 2 px lines crowd small panels. */
+  lineScale: number;
   fontFamily: string;
   /** PNG pixels per CSS pixel: dpi / 96 for sizes in inches, `figures.pngScale` at the screen size. */
   pngScale: number;
@@ -48,11 +50,11 @@ export function figureLook(figures: Config['figures'], o: LookOverrides = {}): F
   const fontPx = style === 'paper' ? fontPt * PX_PER_PT : SCREEN_FONT_PX;
   const request = { style, size, fontPt: style === 'paper' ? fontPt : null, font, dpi: size === null ? null : dpi };
   if (size === null) {
-    return { style, widthPx: figures.width, heightPx: null, screenRowPx: figures.height, fontPx, fontFamily: font, pngScale: figures.pngScale, request };
+    return { style, widthPx: figures.width, heightPx: null, screenRowPx: figures.height, fontPx, lineScale: style === 'paper' ? 0.6 : 1, fontFamily: font, pngScale: figures.pngScale, request };
   }
   const widthIn = typeof size === 'string' ? FIGURE_SIZE_PRESETS[size] : size.widthIn;
   const heightPx = typeof size === 'string' ? null : size.heightIn * PX_PER_IN;
-  return { style, widthPx: widthIn * PX_PER_IN, heightPx, screenRowPx: null, fontPx, fontFamily: font, pngScale: dpi / PX_PER_IN, request };
+  return { style, widthPx: widthIn * PX_PER_IN, heightPx, screenRowPx: null, fontPx, lineScale: style === 'paper' ? 0.6 : 1, fontFamily: font, pngScale: dpi / PX_PER_IN, request };
 }
 
 /** Font stack: the configured family first, then what Debian and macOS ship, so a missing font degrades visibly. */
@@ -177,7 +179,9 @@ export function gridLayout(look: FigureLook, spec: GridSpec): GridLayout {
     heightPx = t + b + spec.rows * panelH + gapsTotal;
   } else {
     panelH = Math.min(Math.max(panelW * spec.aspect, 0.9 * PX_PER_IN), 2.4 * PX_PER_IN);
-    heightPx = t + b + spec.rows * panelH + gapsTotal;
+    // A whole hundredth of an inch, so the size reads cleanly in figure-data.json and LaTeX.
+    heightPx = (Math.ceil(((t + b + spec.rows * panelH + gapsTotal) / PX_PER_IN) * 100) / 100) * PX_PER_IN;
+    panelH = (heightPx - t - b - gapsTotal) / spec.rows;
   }
   if (panelH < 3 * f) throw new Error(`a ${(heightPx / PX_PER_IN).toFixed(2)} in high figure leaves ${(panelH / PX_PER_IN).toFixed(2)} in per panel row; make it taller or use a size preset`);
   const plotW = W - l0 - r;

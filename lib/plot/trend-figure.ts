@@ -79,7 +79,8 @@ export function entropyTrendFigure(domain: DomainName, scoresByModel: Record<str
   const traces: Record<string, unknown>[] = [];
   const annotations = [...grid.annotations];
   const layout: Record<string, unknown> = { ...grid.layout };
-  const markerPx = Math.max(4, grid.fontPx * 0.55);
+  const lw = opts.look.lineScale;
+  const markerPx = Math.max(3.5, grid.fontPx * 0.55 * lw * 1.2);
   const shownInLegend = new Set<string>();
   const firstInLegend = (key: string): boolean => {
     const first = !shownInLegend.has(key);
@@ -94,7 +95,7 @@ export function entropyTrendFigure(domain: DomainName, scoresByModel: Record<str
       traces.push({
         type: 'scatter', mode: 'lines', x: [xRange[0], xRange[1]], y: [xRange[0], xRange[1]], xaxis: xa, yaxis: ya,
         name: IDENTITY_LINE.name, legendgroup: 'identity', showlegend: firstInLegend('identity'),
-        line: { color: IDENTITY_LINE.color, width: IDENTITY_LINE.width }, hoverinfo: 'skip', meta: { role: 'identity', setup },
+        line: { color: IDENTITY_LINE.color, width: IDENTITY_LINE.width * lw }, hoverinfo: 'skip', meta: { role: 'identity', setup },
       });
     }
     models.forEach((model, modelIndex) => {
@@ -120,7 +121,7 @@ export function entropyTrendFigure(domain: DomainName, scoresByModel: Record<str
       // legend marker from the trace's sizes, which for the sparse markers would be tiny or huge.
       traces.push({
         type: 'scatter', mode: 'lines', x: c.fitted.map((p) => p.x), y: c.fitted.map((p) => p.y), xaxis: xa, yaxis: ya,
-        name: model, legendgroup: model, showlegend: false, line: { color: st.color, dash: st.dash, width: st.width },
+        name: model, legendgroup: model, showlegend: false, line: { color: st.color, dash: st.dash, width: st.width * lw },
         hovertemplate: `${model} (${setup})<br>target %{x:.3f} ${unit}<br>fit %{y:.3f} ${unit}<extra></extra>`,
         meta: { role: 'fit', model, setup },
       });
@@ -133,7 +134,7 @@ export function entropyTrendFigure(domain: DomainName, scoresByModel: Record<str
       if (firstInLegend(model)) {
         traces.push({
           type: 'scatter', mode: 'lines+markers', x: [null], y: [null], xaxis: xa, yaxis: ya, name: model, legendgroup: model, showlegend: true,
-          line: { color: st.color, dash: st.dash, width: st.width }, marker: { symbol: st.symbol, color: st.color, size: markerPx }, hoverinfo: 'skip',
+          line: { color: st.color, dash: st.dash, width: st.width * lw }, marker: { symbol: st.symbol, color: st.color, size: markerPx }, hoverinfo: 'skip',
           meta: { role: 'legend-key', model },
         });
       }
@@ -144,7 +145,7 @@ export function entropyTrendFigure(domain: DomainName, scoresByModel: Record<str
           type: 'scatter', mode: 'markers', x: [point.estimate], y: [y], xaxis: xa, yaxis: ya,
           name: `${model} ${c.departure ? 'departure' : 'turning'} point`, legendgroup: model, showlegend: false,
           marker: { symbol: st.symbol, size: markerPx * 1.6, color: st.color, line: { color: '#ffffff', width: 1 } },
-          error_x: { type: 'data', symmetric: false, array: [point.high - point.estimate], arrayminus: [point.estimate - point.low], color: st.color, thickness: 1.2, width: 3 },
+          error_x: { type: 'data', symmetric: false, array: [point.high - point.estimate], arrayminus: [point.estimate - point.low], color: st.color, thickness: 1.2 * lw, width: 3 * lw },
           hovertemplate: `${model} (${setup}) ${c.departure ? 'departure' : 'turning'} point<br>%{x:.3f} ${unit} [${point.low.toFixed(3)}, ${point.high.toFixed(3)}]<extra></extra>`,
           meta: { role: 'departure', model, setup },
         });
