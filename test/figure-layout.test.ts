@@ -23,11 +23,12 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-layout-'));
 // Six models, two of which (popularity, group-popularity) nearly coincide: the hardest legend and the closest curves.
 const MODELS = SYNTHETIC_MODELS.slice(0, 6).map((m) => m.id);
 const config = loadConfig({ overrides: { paths: pathsUnder(dir), curves: { bootstrap: 20 } }, env: {} });
-const scores = synthesizeScores('movielens', PAPER_TABLE1.movielens, SYNTHETIC_MODELS.filter((m) => MODELS.includes(m.id)), 11);
+const DOMAINS = ['movielens', 'lastfm'] as const;
+const scores = Object.fromEntries(DOMAINS.map((d) => [d, synthesizeScores(d, PAPER_TABLE1[d], SYNTHETIC_MODELS.filter((m) => MODELS.includes(m.id)), 11)]));
 
-function paperFigures(size: FigureSize): BuiltFigure[] {
-  const opts = figureOptions(config, 'movielens', MODELS, { look: { style: 'paper', size } });
-  return buildFigures('movielens', scores, PAPER_TABLE1.movielens, opts, trendUncertainty(config, 'movielens', scores, opts));
+function paperFigures(size: FigureSize, domain: (typeof DOMAINS)[number] = 'movielens', style: 'paper' | 'screen' = 'paper'): BuiltFigure[] {
+  const opts = figureOptions(config, domain, MODELS, { look: { style, size } });
+  return buildFigures(domain, scores[domain], PAPER_TABLE1[domain], opts, trendUncertainty(config, domain, scores[domain], opts));
 }
 
 let renderer: FigureRenderer | null = null;
@@ -99,10 +100,10 @@ function layoutProblems(width: number, height: number, boxes: TextBox[]): string
   return problems;
 }
 
-for (const size of ['single-column', 'double-column'] as const) {
-  test(`paper style, ${size}: no text of any figure overlaps another or leaves the figure (Chromium)`, async (t) => {
+for (const [domain, size] of DOMAINS.flatMap((d) => (['single-column', 'double-column'] as const).map((s) => [d, s] as const))) {
+  test(`paper style, ${domain}, ${size}: no text of any figure overlaps another or leaves the figure (Chromium)`, async (t) => {
     if (!HAVE_CHROMIUM) return t.skip(NO_CHROMIUM);
-    const figures = paperFigures(size);
+    const figures = paperFigures(size, domain);
     assert.ok(figures.length >= 2 + 2 * MODELS.length, `${figures.length} figures`);
     const problems: string[] = [];
     for (const f of figures) {
@@ -164,6 +165,10 @@ test('one-line export in paper style: PDF page = requested inches (to 1 pt), PNG
     assert.match(fs.readFileSync(`${base}.svg`, 'utf8'), new RegExp(`^<svg[^>]*\\bwidth="${c.widthIn}in"`));
     const [w, h] = mediaBox(fs.readFileSync(`${base}.pdf`));
     assert.ok(Math.abs(w - c.widthIn * 72) <= 1 && Math.abs(h - heightIn * 72) <= 1, `PDF ${w} × ${h} pt for ${c.widthIn} × ${heightIn} in`);
+    // One font: the SVG asks for the configured family first, and the PDF embeds that family and no other.
+    assert.match(fs.readFileSync(`${base}.svg`, 'utf8'), /font-family: 'DejaVu Sans', 'Liberation Sans'/);
+    const fonts = new Set([...fs.readFileSync(`${base}.pdf`).toString('latin1').matchAll(/\/FontName\s*\/[A-Z]{6}\+([A-Za-z-]+)/g)].map((m) => m[1].replace(/-.*$/, '')));
+    assert.deepEqual([...fonts], ['DejaVuSans'], `PDF fonts: ${[...fonts].join(', ')}`);
     const png = pngSize(fs.readFileSync(`${base}.png`));
     // Exact when inches × dpi is a whole number of pixels, else one of its two neighbours.
     const near = (px: number, want: number) => px === Math.floor(want + 1e-6) || px === Math.ceil(want - 1e-6);

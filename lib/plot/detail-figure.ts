@@ -104,6 +104,7 @@ export function detailFigure(domain: DomainName, modelId: string, scores: ScoreR
     name: `detail-${fileSafe(modelId)}`,
     title: `${domainTitle(domain)}: ${modelId}, detailed curves per proxy setting`,
     figure: { data: traces, layout },
+    look: opts.look,
     data,
   };
 }

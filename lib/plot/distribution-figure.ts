@@ -151,6 +151,7 @@ export function proxyHistoryFigure(domain: DomainName, modelId: string, scores: 
     name: `proxy-history-${fileSafe(modelId)}`,
     title: `${domainTitle(domain)}: ${modelId}, cross-entropy by proxy and history`,
     figure: { data: traces, layout },
+    look: opts.look,
     data: { model: modelId, unit, byProxy, byHistory } satisfies ProxyHistoryData,
   };
 }

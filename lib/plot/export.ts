@@ -326,20 +326,23 @@ function lookOverridesOf(opts: LookOverrides): LookOverrides | null {
  */
 export async function exportFigure(fig: PlotlyFigure | RestylableFigure, fileBase: string, formats: readonly string[], opts: ExportOptions = {}): Promise<ExportResult> {
   const wanted = checkFormats(formats);
-  const lookOverrides = lookOverridesOf(opts);
+  // The dpi changes only the PNG's pixels, not the layout: it needs no rebuilding.
+  const { dpi, ...layoutChanges } = opts;
+  const lookOverrides = lookOverridesOf(layoutChanges);
   let plotly: PlotlyFigure;
   let look: FigureLook | null = null;
   if ('figure' in fig) {
-    const built = lookOverrides ? rebuildFigure(fig, lookOverrides) : fig;
+    const built = lookOverrides ? rebuildFigure(fig, { ...lookOverrides, ...(dpi !== undefined ? { dpi } : {}) }) : fig;
     plotly = built.figure;
     look = built.look ?? null;
   } else {
-    if (lookOverrides) throw new Error(`exportFigure ${path.basename(fileBase)}: style, size, font and dpi need a figure from buildFigures or runPlot (it is rebuilt for them), not a bare Plotly spec`);
+    if (lookOverrides || dpi !== undefined) throw new Error(`exportFigure ${path.basename(fileBase)}: style, size, font and dpi need a figure from buildFigures or runPlot (it is rebuilt for them), not a bare Plotly spec`);
     plotly = fig;
   }
   const size = figureSize(plotly, opts);
   const inInches = look !== null && look.request.size !== null && opts.width === undefined && opts.height === undefined;
-  const scale = opts.pngScale ?? (look ? look.pngScale : 1);
+  const inchScale = dpi !== undefined && look?.request.size ? dpi / PX_PER_IN : null;
+  const scale = opts.pngScale ?? inchScale ?? (look ? look.pngScale : 1);
   if (!(scale > 0)) throw new Error(`PNG scale must be > 0, got ${scale} (figures.pngScale)`);
   const sized: PlotlyFigure = { data: plotly.data, layout: { ...plotly.layout, width: size.width, height: size.height } };
   const result: ExportResult = { files: [], skipped: [] };

@@ -59,7 +59,7 @@ export function figureLook(figures: Config['figures'], o: LookOverrides = {}): F
 
 /** Font stack: the configured family first, then what Debian and macOS ship, so a missing font degrades visibly. */
 export function fontStack(look: FigureLook): string {
-  return `${look.fontFamily}, DejaVu Sans, Liberation Sans, Helvetica, sans-serif`;
+  return [...new Set([look.fontFamily, 'DejaVu Sans', 'Liberation Sans', 'Helvetica', 'sans-serif'])].join(', ');
 }
 
 /**

@@ -79,7 +79,6 @@ function requestOverrides(look: FigureLook): LookOverrides {
 /** Builds a figure and attaches (not enumerable, so never serialised) how to build it again for another look. */
 function restylable(make: (o: FigureOptions) => BuiltFigure, opts: FigureOptions): BuiltFigure {
   const fig = make(opts);
-  fig.look = opts.look;
   Object.defineProperty(fig, 'rebuild', {
     enumerable: false,
     value: (o: LookOverrides) => restylable(make, { ...opts, look: figureLook(opts.lookBase, { ...requestOverrides(opts.look), ...o }) }),

@@ -60,7 +60,9 @@ export function table1Figure(domain: DomainName, counts: SampleCounts, paperCoun
     header.push(short ? '<b>Paper</b>' : '<b>Prompts (paper)</b>');
   }
   const f = look.fontPx;
-  const rowH = Math.ceil(f * 1.85);
+  // Plotly lays out a cell holding markup ("&", "<b>") at its text height plus 8 px above and below, whatever height is
+  // asked for; asking that for every row keeps the rows even (and the figure's height right).
+  const rowH = Math.ceil(f * 1.3 + 16);
   const fill = [...rows.map((r) => (r.historyLength === 0 ? '#F2F2F2' : '#FFFFFF')), '#E8E8E8'];
   return {
     name: 'table1',
@@ -80,6 +82,7 @@ export function table1Figure(domain: DomainName, counts: SampleCounts, paperCoun
         margin: { l: 4, r: 4, t: short ? 4 : 60 + 2 * f - 20, b: 4 },
       },
     },
+    look,
     data: { rows, total: { ours: total('ours'), paper: paper ? total('paper') : null } },
   };
 }

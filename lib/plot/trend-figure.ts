@@ -164,6 +164,7 @@ export function entropyTrendFigure(domain: DomainName, scoresByModel: Record<str
     name: 'entropy-trend',
     title: `${domainTitle(domain)}: entropy trend by setup`,
     figure: { data: traces, layout },
+    look: opts.look,
     data,
   };
 }
