@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadConfig, pathsUnder, type FigureSize } from '../lib/core/config';
-import { FigureRenderer, chromiumPath, exportFigure, svgInInches } from '../lib/plot/export';
+import { FigureRenderer, chromiumPath, exportFigure, rebuildFigure, svgInInches } from '../lib/plot/export';
 import { PAPER_TABLE1, buildFigures, figureOptions, trendUncertainty, type BuiltFigure } from '../lib/plot';
 import { PX_PER_IN } from '../lib/plot/figure-look';
 import { SYNTHETIC_MODELS, synthesizeScores } from '../bench/figures';
@@ -120,6 +120,28 @@ for (const [domain, size] of DOMAINS.flatMap((d) => (['single-column', 'double-c
     assert.deepEqual(problems, []);
   });
 }
+
+test('screen style at its default size, and paper style at explicit sizes: no overlap, nothing outside (Chromium)', async (t) => {
+  if (!HAVE_CHROMIUM) return t.skip(NO_CHROMIUM);
+  const problems: string[] = [];
+  const trend = paperFigures('double-column')[0];
+  const cases: { label: string; figures: BuiltFigure[] }[] = [
+    { label: 'screen', figures: paperFigures(null as unknown as FigureSize, 'movielens', 'screen') },
+    // An explicit size suits one figure (a grid of several rows needs more height than a trend's one row).
+    ...[{ widthIn: 5, heightIn: 2.2 }, { widthIn: 3.3, heightIn: 2 }].map((size) => ({ label: `${size.widthIn} × ${size.heightIn} in`, figures: [rebuildFigure(trend, { size }) as BuiltFigure] })),
+  ];
+  for (const c of cases) {
+    for (const f of c.figures) {
+      const width = Number(f.figure.layout.width);
+      const height = Number(f.figure.layout.height);
+      const m = await textBoxes(await renderer!.svg(f.figure, { width, height }));
+      problems.push(...layoutProblems(width, height, m.boxes).map((p) => `${c.label} ${f.name}: ${p}`));
+    }
+  }
+  assert.deepEqual(problems, []);
+  // Too small for its panels: said with the figure and the size, not drawn broken.
+  assert.throws(() => rebuildFigure(paperFigures('double-column')[2], { size: { widthIn: 3.3, heightIn: 1 } }), /cross-entropy by proxy.*: a 1\.00 in high figure leaves .* per panel row/);
+});
 
 test('the overlap check itself: overlapping, rotated and outside labels are found', async (t) => {
   if (!HAVE_CHROMIUM) return t.skip(NO_CHROMIUM);

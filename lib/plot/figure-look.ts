@@ -141,6 +141,13 @@ export function layoutAxisKey(kind: 'x' | 'y', i: number): string {
  * so narrow panels never collide over them; x tick labels rotate when categories do not fit side by side.
  */
 export function gridLayout(look: FigureLook, spec: GridSpec): GridLayout {
+  const oneLine = gridLayoutWith(look, spec, 1);
+  // A y-axis title longer than the panels are high goes on two lines (the left margin grows by one line).
+  if (!spec.yTitle || textWidthPx(spec.yTitle, look.fontPx) <= oneLine.plotHeightPx || !spec.yTitle.includes(' ')) return oneLine;
+  return gridLayoutWith(look, spec, 2);
+}
+
+function gridLayoutWith(look: FigureLook, spec: GridSpec, yTitleLines: 1 | 2): GridLayout & { plotHeightPx: number } {
   const f = look.fontPx;
   const W = look.widthPx;
   const line = 1.25 * f;
@@ -148,12 +155,12 @@ export function gridLayout(look: FigureLook, spec: GridSpec): GridLayout {
   const tickLen = 3;
   const paper = look.style === 'paper';
   const yTickW = spec.yTickChars * 0.62 * f;
-  const l0 = pad + line + pad + yTickW + tickLen + 2;
+  const l0 = pad + line * yTitleLines + pad + yTickW + tickLen + 2;
   const r = Math.max(6, 0.5 * textWidthPx('0.00', f));
   const plotW0 = W - l0 - r;
   const hgap = spec.sharedY ? 1.6 * f : yTickW + 2 * f;
   const panelW = (plotW0 - hgap * (spec.cols - 1)) / spec.cols;
-  if (panelW < 4 * f) throw new Error(`a ${(W / PX_PER_IN).toFixed(2)} in wide figure is too narrow for ${spec.cols} panels side by side at ${(f / PX_PER_PT).toFixed(1)} pt text`);
+  if (panelW < 4 * f) throw new Error(`${spec.title}: a ${(W / PX_PER_IN).toFixed(2)} in wide figure is too narrow for ${spec.cols} panels side by side at ${(f / PX_PER_PT).toFixed(1)} pt text`);
   // Category labels rotate to vertical when they do not fit in their slot; each row leaves room for its own labels.
   const perPanel = (v: number | number[], i: number) => (Array.isArray(v) ? (v[i] ?? 1) : v);
   const rotate = Array.from({ length: spec.panels }, (_, i) => spec.xCategories !== null && perPanel(spec.xTickChars, i) * 0.62 * f > (panelW / perPanel(spec.xCategories, i)) * 0.9);
@@ -183,7 +190,7 @@ export function gridLayout(look: FigureLook, spec: GridSpec): GridLayout {
     heightPx = (Math.ceil(((t + b + spec.rows * panelH + gapsTotal) / PX_PER_IN) * 100) / 100) * PX_PER_IN;
     panelH = (heightPx - t - b - gapsTotal) / spec.rows;
   }
-  if (panelH < 3 * f) throw new Error(`a ${(heightPx / PX_PER_IN).toFixed(2)} in high figure leaves ${(panelH / PX_PER_IN).toFixed(2)} in per panel row; make it taller or use a size preset`);
+  if (panelH < 3 * f) throw new Error(`${spec.title}: a ${(heightPx / PX_PER_IN).toFixed(2)} in high figure leaves ${(panelH / PX_PER_IN).toFixed(2)} in per panel row; make it taller or use a size preset`);
   const plotW = W - l0 - r;
   const plotH = heightPx - t - b;
   const cells: PanelCell[] = [];
@@ -210,7 +217,8 @@ export function gridLayout(look: FigureLook, spec: GridSpec): GridLayout {
   // Figure-wide axis titles, placed in the margins the tick labels leave free.
   const bottomOfGrid = Math.min(...cells.map((c) => c.y[0]));
   if (spec.xTitle) annotations.push({ text: spec.xTitle, xref: 'paper', yref: 'paper', x: 0.5, y: bottomOfGrid, yshift: -(xTickH + pad * 0.5), xanchor: 'center', yanchor: 'top', showarrow: false, meta: { role: 'x-title' } });
-  if (spec.yTitle) annotations.push({ text: spec.yTitle, xref: 'paper', yref: 'paper', x: 0, xshift: -(yTickW + tickLen + pad + 2), y: 0.5, xanchor: 'right', yanchor: 'middle', textangle: -90, showarrow: false, meta: { role: 'y-title' } });
+  const yTitle = yTitleLines === 2 ? spec.yTitle.replace(/ (?=[^ ]*$)/, '<br>') : spec.yTitle;
+  if (spec.yTitle) annotations.push({ text: yTitle, xref: 'paper', yref: 'paper', x: 0, xshift: -(yTickW + tickLen + pad + 2), y: 0.5, xanchor: 'right', yanchor: 'middle', textangle: -90, showarrow: false, meta: { role: 'y-title' } });
   const xTicks = Math.max(3, Math.floor(panelW / (2.6 * f)));
   const yTicks = Math.max(3, Math.floor(panelH / (1.8 * f)));
   const axisBase = { showline: true, linecolor: '#444', mirror: true, ticks: 'outside', ticklen: tickLen, gridcolor: '#ececec', zeroline: false, automargin: false, tickfont: { size: f } };
@@ -227,6 +235,7 @@ export function gridLayout(look: FigureLook, spec: GridSpec): GridLayout {
   };
   if (!paper) layout.title = { text: spec.title, x: 0.5, xanchor: 'center', y: 1, yref: 'container', yanchor: 'top', pad: { t: pad }, font: { size: f * 1.25 } };
   return {
+    plotHeightPx: plotH,
     widthPx: W,
     heightPx,
     fontPx: f,
