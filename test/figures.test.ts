@@ -272,7 +272,7 @@ test('runPlot writes byte-identical figure data for the same inputs, and the spe
   assert.match(fd.figureParameters.code, /^[0-9a-f]{16}$/);
   assert.deepEqual(fd.figureParameters.look, { style: 'screen', size: null, fontPt: null, font: 'DejaVu Sans', dpi: null });
   assert.deepEqual([fd.figureParameters.band.resamples, fd.figureParameters.band.seed], [config.curves.bootstrap, config.seed]);
-  assert.equal(fd.figureParameters.sizesIn['entropy-trend'].widthIn, 1200 / 96);
+  assert.equal(fd.figureParameters.sizesIn['entropy-trend'].widthIn, 12.5);
   // The band per model × setup: on the fit's grid, around the fit.
   const trendData = fd.figures[0].data as TrendFigureData;
   const itemA = trendData.curves.A['item-cf'];

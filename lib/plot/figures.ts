@@ -95,6 +95,11 @@ export function buildFigures(domain: DomainName, scoresByModel: Record<string, S
   return makers.map((make) => restylable(make, opts));
 }
 
+/** CSS pixels as inches, to 1/10000 in (3.3 in is 316.8 px, which divides back to 3.2999999999999994). */
+function inches(px: unknown): number {
+  return Math.round((Number(px) / PX_PER_IN) * 1e4) / 1e4;
+}
+
 /** Seed of one curve's band: its own stream, so adding a model or a setup changes no other band. */
 export function bandSeed(config: Config, modelId: string, domain: DomainName, setup: Setup): string {
   return deriveSeed(config.seed, 'figure-band', modelId, domain, setup);
@@ -173,7 +178,7 @@ export async function runPlot(config: Config, domain: DomainName, modelIds: stri
       look: fo.look.request,
       band: { resamples: config.curves.bootstrap, confidence: config.curves.confidence, seed: config.seed, stream: 'figure-band/<model>/<domain>/<setup>' },
       departure: 'turning point of the fit with its percentile bootstrap interval (score summary)',
-      sizesIn: Object.fromEntries(figures.map((f) => [f.name, { widthIn: Number(f.figure.layout.width) / PX_PER_IN, heightIn: Number(f.figure.layout.height) / PX_PER_IN }])),
+      sizesIn: Object.fromEntries(figures.map((f) => [f.name, { widthIn: inches(f.figure.layout.width), heightIn: inches(f.figure.layout.height) }])),
     },
     models: modelIds.map((id) => ({ id, ...fo.styles[id] })),
     inputs: { scores: input.inputs, countsSha256: input.countsSha256 },
