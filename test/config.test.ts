@@ -96,3 +96,15 @@ test('proxy settings of a domain are replaced as a whole, so a user can drop set
   assert.deepEqual(Object.keys(c.sample.settings.movielens), ['none', 'age']);
   assert.deepEqual(Object.keys(c.sample.settings.lastfm).length, 5, 'the other domain keeps its settings');
 });
+
+test('figures: style, size in inches (presets or explicit), font size and dpi are checked with what is expected', () => {
+  const ok = mergeConfig(defaultConfig(), { figures: { style: 'paper', size: { widthIn: 3.3, heightIn: 2.4 }, fontPt: 9, dpi: 600 } }, 'x.json');
+  assert.deepEqual(ok.figures.size, { widthIn: 3.3, heightIn: 2.4 });
+  assert.equal(mergeConfig(defaultConfig(), { figures: { size: 'single-column' } }).figures.size, 'single-column');
+  assert.throws(() => mergeConfig(defaultConfig(), { figures: { size: 'A4' } }, 'x.json'), /x\.json: "figures\.size" must be "single-column", "double-column", \{"widthIn": 3\.3, "heightIn": 2\.4\} or null, got "A4"/);
+  assert.throws(() => mergeConfig(defaultConfig(), { figures: { size: { widthIn: 3.3 } } }, 'x.json'), /figures\.size/);
+  assert.throws(() => mergeConfig(defaultConfig(), { figures: { size: { widthIn: -1, heightIn: 2 } } }, 'x.json'), /figures\.size/);
+  assert.throws(() => mergeConfig(defaultConfig(), { figures: { style: 'print' } }, 'x.json'), /"figures\.style" must be "screen" or "paper", got "print"/);
+  assert.throws(() => mergeConfig(defaultConfig(), { figures: { fontPt: 0 } }, 'x.json'), /"figures\.fontPt" must be a text size in points/);
+  assert.throws(() => mergeConfig(defaultConfig(), { figures: { dpi: 10 } }, 'x.json'), /"figures\.dpi" must be between 50 and 2400/);
+});

@@ -82,13 +82,19 @@ test('trend figure: one fitted curve per model per setup, X=Y per setup, turning
     assert.equal(id.length, 1, `X=Y in setup ${setup}`);
     assert.deepEqual(id[0].x, id[0].y, 'X=Y line');
   }
-  // One legend entry per model, grouped so a click hides it in every subplot.
+  // One legend entry per model, grouped so a click hides it (curve, markers, band, departure) in every subplot.
   for (const m of MODELS) {
-    assert.equal(fits.filter((t) => t.meta?.model === m && t.showlegend).length, 1);
-    assert.ok(fits.filter((t) => t.meta?.model === m).every((t) => t.legendgroup === m));
+    assert.equal(traces.filter((t) => t.meta?.model === m && t.showlegend).length, 1);
+    assert.ok(traces.filter((t) => t.meta?.model === m).every((t) => t.legendgroup === m));
   }
+  // A distinct dash and marker per model (they stay apart in greyscale and where curves coincide).
+  const looks = MODELS.map((m) => `${opts.styles[m].dash}/${opts.styles[m].symbol}`);
+  assert.equal(new Set(looks).size, MODELS.length, looks.join(' '));
+  // Shared y-axis: every panel matches the first.
+  assert.equal((built.figure.layout.yaxis2 as { matches?: string }).matches, 'y');
+  assert.equal((built.figure.layout.yaxis3 as { matches?: string }).matches, 'y');
   const data = built.data as TrendFigureData;
-  for (const t of traces.filter((x) => x.meta?.role === 'turning-point')) {
+  for (const t of traces.filter((x) => x.meta?.role === 'departure')) {
     const c: CurveData = data.curves[t.meta!.setup!][t.meta!.model!];
     assert.equal((t.x as number[])[0], c.turningPoint);
     // The marker sits on the polynomial (checked with the coefficients, independently of the plotted grid).
@@ -96,15 +102,17 @@ test('trend figure: one fitted curve per model per setup, X=Y per setup, turning
     assert.ok(Math.abs((t.y as number[])[0] - yOnPoly) < 1e-3 * Math.max(1, Math.abs(yOnPoly)), `${(t.y as number[])[0]} vs ${yOnPoly}`);
   }
   // item-cf turns up in setup A in this synthetic data (turn at 2.9 bits), so its marker must be there.
-  assert.ok(traces.some((t) => t.meta?.role === 'turning-point' && t.meta.model === 'item-cf' && t.meta.setup === 'A'));
-  assert.ok(!traces.some((t) => t.meta?.role === 'turning-point' && t.meta.model === 'oracle'), 'the oracle lies on X=Y and never turns up');
+  assert.ok(traces.some((t) => t.meta?.role === 'departure' && t.meta.model === 'item-cf' && t.meta.setup === 'A'));
+  assert.ok(!traces.some((t) => t.meta?.role === 'departure' && t.meta.model === 'oracle'), 'the oracle lies on X=Y and never turns up');
 });
 
 test('trend figure: units on every axis, titles, and an x-range fitted to the data', () => {
   const built = entropyTrendFigure('movielens', SCORES, figureOptions(CONFIG, 'movielens', MODELS));
   const layout = built.figure.layout as Record<string, { title?: { text: string }; range?: [number, number] }>;
-  for (const k of ['xaxis', 'xaxis2', 'xaxis3']) assert.equal(layout[k].title?.text, 'Target entropy (bits)');
-  assert.equal(layout.yaxis.title?.text, 'Cross-entropy (bits)');
+  // Axis titles are drawn once for the figure (narrow panels cannot collide over them).
+  const titleOf = (l: Record<string, unknown>, role: string) => (l.annotations as { text: string; meta?: { role?: string } }[]).filter((a) => a.meta?.role === role).map((a) => a.text);
+  assert.deepEqual(titleOf(layout, 'x-title'), ['Target entropy (bits)']);
+  assert.deepEqual(titleOf(layout, 'y-title'), ['Cross-entropy (bits)']);
   assert.match(JSON.stringify(layout.annotations), /Setup A: demography \+ history.*Setup B: history only.*Setup C: demography only/);
   // Target entropies of setup C lie in [min, max] of its prompts: the axis shows that band, not [0, max].
   const te = SCORES.oracle.filter((s) => s.setup === 'C').map((s) => s.targetEntropy);
@@ -115,17 +123,21 @@ test('trend figure: units on every axis, titles, and an x-range fitted to the da
 
   const { config: nats } = tempConfig({ score: { logBase: Math.E } });
   const n = entropyTrendFigure('movielens', SCORES, figureOptions(nats, 'movielens', MODELS)).figure.layout as typeof layout;
-  assert.equal(n.xaxis.title?.text, 'Target entropy (nats)');
-  assert.equal(n.yaxis.title?.text, 'Cross-entropy (nats)');
+  assert.deepEqual(titleOf(n, 'x-title'), ['Target entropy (nats)']);
+  assert.deepEqual(titleOf(n, 'y-title'), ['Cross-entropy (nats)']);
 });
 
-test('trend figure: a chosen subset of setups, and a setup without prompts says so', () => {
+test('trend figure: a chosen subset of setups; a setup without prompts is left out', () => {
   const onlyAC = entropyTrendFigure('movielens', SCORES, figureOptions(CONFIG, 'movielens', MODELS, { setups: ['A', 'C'] }));
   const fits = (onlyAC.figure.data as Trace[]).filter((t) => t.meta?.role === 'fit');
   assert.deepEqual([...new Set(fits.map((t) => t.meta?.setup))], ['A', 'C']);
   const noB = { item: SCORES['item-cf'].filter((s) => s.setup !== 'B') };
   const f = entropyTrendFigure('movielens', noB, figureOptions(CONFIG, 'movielens', ['item']));
-  assert.match(JSON.stringify(f.figure.layout.annotations), /no prompts in setup B/);
+  assert.deepEqual((f.data as TrendFigureData).drawnSetups, ['A', 'C']);
+  assert.doesNotMatch(JSON.stringify(f.figure.layout.annotations), /Setup B/);
+  assert.equal(f.figure.layout.xaxis3, undefined, 'two panels only');
+  const none = entropyTrendFigure('movielens', { item: [] }, figureOptions(CONFIG, 'movielens', ['item']));
+  assert.match(JSON.stringify(none.figure.layout.annotations), /no prompts in any setup/);
   assert.throws(() => figureOptions(CONFIG, 'movielens', [], { setups: ['D' as Setup] }), /unknown setup "D"/);
 });
 
@@ -167,7 +179,11 @@ test('proxy/history figure: "(Def)" groups, category order, statistics and colou
   assert.deepEqual(ce.map((t) => (t.marker as { color: string }).color), [opts.styles['item-cf'].color, opts.styles['item-cf'].color]);
   assert.ok(traces.filter((t) => t.meta?.role === 'targetEntropy').every((t) => (t.marker as { color: string }).color === TARGET_BOX_COLOR));
   assert.deepEqual(ce[0].median, d.byProxy.map((g) => g.crossEntropy.median));
-  assert.match(String((built.figure.layout.yaxis as { title: { text: string } }).title.text), /\(bits\)/);
+  assert.match(JSON.stringify(built.figure.layout.annotations), /"Entropy \(bits\)"/);
+  // Only age and none have prompts here; a model with no history prompts at all gets one panel, not an empty one.
+  const noHistory = proxyHistoryFigure('movielens', 'item-cf', [], opts);
+  assert.equal(noHistory.figure.layout.xaxis2, undefined);
+  assert.match(JSON.stringify(noHistory.figure.layout.annotations), /no prompts/);
 });
 
 // ---------- detail ----------
@@ -190,9 +206,13 @@ test('detail figure: one subplot per proxy setting with binned means, rolling me
     const fit = mine.find((t) => t.meta?.role === 'fit')!;
     assert.equal((fit.line as { color: string }).color, opts.styles['item-cf'].color);
   }
-  const layout = built.figure.layout as Record<string, { title?: { text: string } }>;
-  assert.equal(layout.yaxis.title?.text, 'Cross-entropy (bits)');
-  assert.match(JSON.stringify(layout.annotations), /No Proxy \(n = 995\).*Age \(n = 1059\)/);
+  assert.match(JSON.stringify(built.figure.layout.annotations), /"Cross-entropy \(bits\)"/);
+  assert.match(JSON.stringify(built.figure.layout.annotations), /No Proxy \(n = 995\).*Age \(n = 1059\)/);
+  // The rolling mean is drawn solid in a dark colour of its own, not as a faint dotted copy of the fit's colour.
+  const rolling = traces.find((t) => t.meta?.role === 'rolling')!;
+  const line = rolling.line as { color: string; dash?: string; width: number };
+  assert.notEqual(line.color, opts.styles['item-cf'].color);
+  assert.ok(line.dash === undefined && line.width >= 1.5, JSON.stringify(line));
 });
 
 test('colours agree across the trend, distribution and detail figures', () => {
@@ -248,6 +268,18 @@ test('runPlot writes byte-identical figure data for the same inputs, and the spe
   ]);
   assert.equal(fd.inputs.scores.length, 3);
   assert.match(fd.inputs.scores[0].sha256, /^[0-9a-f]{64}$/);
+  // What shaped the figures: the code version, the look, the band's resamples and seed, each figure's size in inches.
+  assert.match(fd.figureParameters.code, /^[0-9a-f]{16}$/);
+  assert.deepEqual(fd.figureParameters.look, { style: 'screen', size: null, fontPt: null, font: 'DejaVu Sans', dpi: null });
+  assert.deepEqual([fd.figureParameters.band.resamples, fd.figureParameters.band.seed], [config.curves.bootstrap, config.seed]);
+  assert.equal(fd.figureParameters.sizesIn['entropy-trend'].widthIn, 12.5);
+  // The band per model × setup: on the fit's grid, around the fit.
+  const trendData = fd.figures[0].data as TrendFigureData;
+  const itemA = trendData.curves.A['item-cf'];
+  assert.ok(itemA.band && itemA.band.length > 100, 'a band for item-cf in setup A');
+  const fitAt = new Map(itemA.fitted.map((p) => [p.x, p.y]));
+  const held = itemA.band!.filter((p) => p.low <= fitAt.get(p.x)! && fitAt.get(p.x)! <= p.high).length;
+  assert.ok(held / itemA.band!.length > 0.9, `the fit lies in its band at ${held} of ${itemA.band!.length} points`);
   // Every figure is exported as a self-contained page.
   for (const f of fd.figures) assert.ok(fs.existsSync(path.join(dir, 'figures', 'movielens', `${f.name}.html`)), f.name);
   const specs = loadFigureSpecs(config, 'movielens');
@@ -285,7 +317,7 @@ test('runPlot exports SVG with every model in the legend (Chromium)', async (t) 
   const r = await runPlot(config, 'movielens', Object.keys(two), { formats: ['svg'], log: () => undefined });
   assert.deepEqual(r.skipped, []);
   const svg = fs.readFileSync(path.join(dir, 'figures', 'movielens', 'entropy-trend.svg'), 'utf8');
-  for (const name of ['item-cf', 'random', 'X = Y (ideal)', 'turning point', 'Target entropy (bits)']) assert.ok(svg.includes(`>${name}<`), name);
+  for (const name of ['item-cf', 'random', 'X = Y (ideal)', 'departure point (interval)', 'Target entropy (bits)']) assert.ok(svg.includes(`>${name}<`), name);
   // 2 models × 3 setups fitted curves + 3 X=Y lines, each a drawn path.
   const drawn = svg.match(/<path class="js-line" d="M/g) ?? [];
   assert.ok(drawn.length >= 9, `only ${drawn.length} lines drawn`);

@@ -75,7 +75,7 @@ test('notebook 02 with UBP_CONFIG naming only age and history lengths [0, 2, 4] 
   assert.equal(resampled.code, 0, resampled.out);
   const refused = runNotebook('05-plot.ipynb', writeConfig('seed.json', { seed: 7 }));
   assert.equal(refused.code, 1, refused.out);
-  assert.match(refused.out, /cell 8 \(code cell 4 of 10\) failed:/);
+  assert.match(refused.out, /cell 8 \(code cell 4 of 11\) failed:/);
   assert.match(refused.out, /\| ubp\.stages\.requireFreshInputs/);
   assert.ok(refused.out.includes(`no longer matches: ${path.join(dir, 'samples', 'movielens', 'samples.jsonl')}`), refused.out);
   assert.match(refused.out, /refresh it with: npm start -- --stages score --domains movielens/);

@@ -16,6 +16,7 @@ import { chiSquareAgainstShares, positionBias } from '../lib/score/position-bias
 import { aggregatePerSample, varianceComponents } from '../lib/score/spread';
 import { loadScores, runScore } from '../lib/score/score';
 import { positionBiasFigure } from '../lib/plot/position-bias-figure';
+import { figureLook } from '../lib/plot/figure-look';
 import { FakeOpenAIServer, type ChatBody } from './helpers/fake-openai-server';
 import { fakeModel, makeQueryFixture, type QueryFixture } from './helpers/query-fixture';
 
@@ -192,7 +193,7 @@ test('a server that picks the first 10 listed: position bias p < 0.001, within-s
   // Blind to the order: every order of a sample gets the same picks, so no within-sample variance beyond rounding
   // (the orders sum the same terms in another order).
   for (const setup of ['A', 'B', 'C'] as const) assert.ok((blindSummary.setups[setup].spread!.withinShare as number) < 1e-9);
-  const figure = positionBiasFigure('movielens', { fake: bias, blind: blindSummary.positionBias })!;
+  const figure = positionBiasFigure('movielens', { fake: bias, blind: blindSummary.positionBias }, figureLook(loadConfig({ env: {} }).figures))!;
   const bars = figure.figure.data as { name: string; y: number[] }[];
   assert.equal(bars.length, 5, 'one bar per position bin, grouped by model');
   assert.deepEqual(bars.map((b) => b.y[0]), [1, 0, 0, 0, 0]);

@@ -124,6 +124,36 @@ export interface Config {
     bootstrap: number;
     confidence: number;
   };
-  figures: { formats: string[]; pngScale: number; width: number; height: number };
+  figures: {
+    formats: string[];
+    /** "screen": titles inside, pixel sizes; "paper": no title, text in points, sizes in inches. */
+    style: FigureStyle;
+    /** Inches (presets or explicit); null = the screen size `width` × `height` in CSS pixels. */
+    size: FigureSize | null;
+    /** Text size in paper style, in points. */
+    fontPt: number;
+    /** One family for SVG, PDF and PNG; it must be installed where export runs (environment.md). */
+    font: string;
+    /** PNG resolution when the size is in inches. */
+    dpi: number;
+    /** PNG pixel density at the screen size. */
+    pngScale: number;
+    width: number;
+    height: number;
+  };
 }
 
+export const FIGURE_STYLES = ['screen', 'paper'] as const;
+export type FigureStyle = (typeof FIGURE_STYLES)[number];
+/** Column widths of a two-column paper (ACL/IEEE/ACM templates are 3.3 and 7 inches). */
+export const FIGURE_SIZE_PRESETS = { 'single-column': 3.3, 'double-column': 7 } as const;
+export type FigureSizePreset = keyof typeof FIGURE_SIZE_PRESETS;
+/** A preset fixes the width and lets each figure choose its height; an explicit size fixes both. */
+export type FigureSize = FigureSizePreset | { widthIn: number; heightIn: number };
+
+export function isFigureSize(v: unknown): v is FigureSize {
+  if (typeof v === 'string') return v in FIGURE_SIZE_PRESETS;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const o = v as Record<string, unknown>;
+  return Object.keys(o).every((k) => k === 'widthIn' || k === 'heightIn') && [o.widthIn, o.heightIn].every((x) => typeof x === 'number' && x > 0 && x <= 100);
+}

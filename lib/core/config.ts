@@ -4,7 +4,7 @@ import { BUILTIN_DESCRIPTIONS, cachedDescription, type DatasetDescription } from
 
 export * from './config-types';
 import type { Config, DatasetSource, DomainName, ModelConfig, Provider } from './config-types';
-import { PROVIDERS } from './config-types';
+import { FIGURE_SIZE_PRESETS, FIGURE_STYLES, PROVIDERS, isFigureSize } from './config-types';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -57,6 +57,10 @@ const NULLABLE: Record<string, { accepts: (v: unknown) => boolean; expected: str
     expected: 'an object {"endpointEnv", "deploymentEnv", "apiVersionEnv"} naming environment variables',
   },
   'curves.range': { accepts: (v) => v === null || (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number')), expected: 'null or [low, high]' },
+  'figures.size': {
+    accepts: (v) => v === null || isFigureSize(v),
+    expected: `${Object.keys(FIGURE_SIZE_PRESETS).map((k) => `"${k}"`).join(', ')}, {"widthIn": 3.3, "heightIn": 2.4} or null`,
+  },
 };
 
 /** Objects whose keys are user-chosen (not checked against the defaults' keys). */
@@ -274,6 +278,11 @@ function semanticChecks(c: Config, source: string): void {
     ids.add(m.id);
     checkModelEntry(m, source);
   }
+  const f = c.figures;
+  if (!(FIGURE_STYLES as readonly string[]).includes(f.style)) throw new ConfigError(`${source}: "figures.style" must be ${FIGURE_STYLES.map((x) => `"${x}"`).join(' or ')}, got ${JSON.stringify(f.style)}`);
+  if (!(f.fontPt >= 4 && f.fontPt <= 24)) throw new ConfigError(`${source}: "figures.fontPt" must be a text size in points between 4 and 24, got ${f.fontPt}`);
+  if (!(f.dpi >= 50 && f.dpi <= 2400)) throw new ConfigError(`${source}: "figures.dpi" must be between 50 and 2400, got ${f.dpi}`);
+  if (!f.font.trim()) throw new ConfigError(`${source}: "figures.font" must name a font family (e.g. "DejaVu Sans")`);
 }
 
 export function readJsonFile(file: string): unknown {

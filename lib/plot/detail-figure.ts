@@ -3,7 +3,10 @@ import type { DomainName } from '../core/config';
 import { type CurveOptions } from '../score/curves';
 import { entropyUnit } from '../score/score';
 import type { ScoreRecord } from '../core/types';
-import { settingLabel, domainTitle, IDENTITY_LINE, type FigureOptions, styleOf, orderedSettings, type CurveData, curveOf, paddedRange, columnDomains, axisName, layoutAxisKey, subplotTitle, emptyNote, BASE_LAYOUT, axisStyle, type BuiltFigure, fileSafe } from './figure-common';
+import { settingLabel, domainTitle, IDENTITY_LINE, type FigureOptions, styleOf, orderedSettings, type CurveData, curveOf, paddedRange, emptyNote, type BuiltFigure, fileSafe } from './figure-common';
+import { PX_PER_IN, axisName, gridLayout, layoutAxisKey } from './figure-look';
+
+const ROLLING_COLOR = '#333333';
 
 export interface DetailFigureData {
   model: string;
@@ -17,24 +20,33 @@ export interface DetailFigureData {
 export function detailFigure(domain: DomainName, modelId: string, scores: ScoreRecord[], opts: FigureOptions): BuiltFigure {
   const unit = entropyUnit(opts.logBase);
   const kept = scores.filter((s) => opts.setups.includes(s.setup));
+  // Settings without prompts are left out (their panel would be empty).
   const settings = orderedSettings(opts, kept.map((s) => s.proxy));
-  const cols = Math.min(3, Math.max(1, settings.length));
-  const rows = Math.max(1, Math.ceil(settings.length / cols));
   const st = styleOf(opts, modelId);
-  const xDomains = columnDomains(cols, 0.07);
-  const rowGap = rows > 1 ? 0.14 / (rows - 1) : 0;
-  const rowHeight = (1 - rowGap * (rows - 1)) / rows;
+  // As many columns as keep a panel at least 1.35 in wide (at most 3), so a column-wide figure gets two.
+  const cols = Math.min(3, Math.max(1, settings.length), Math.max(1, Math.floor(opts.look.widthPx / (1.35 * PX_PER_IN))));
+  const rows = Math.max(1, Math.ceil(settings.length / cols));
+  const legendNames = [IDENTITY_LINE.name, `binned mean (${opts.curve.bins} bins)`, `rolling mean (window ${opts.curve.window})`, `order-${opts.curve.order} fit`, 'turning point'];
+  const grid = gridLayout(opts.look, {
+    rows,
+    cols,
+    panels: Math.max(1, settings.length),
+    panelTitles: settings.map((s) => [`${settingLabel(s)} (n = ${kept.filter((r) => r.proxy === s).length})`, settingLabel(s)]),
+    xTitle: `Target entropy (${unit})`,
+    yTitle: `Cross-entropy (${unit})`,
+    legendItems: legendNames,
+    title: `${modelId}: detailed entropy curves per proxy setting — ${domainTitle(domain)}`,
+    xTickChars: 4,
+    xCategories: null,
+    yTickChars: 3,
+    aspect: 0.85,
+    sharedY: true,
+  });
   const traces: Record<string, unknown>[] = [];
-  const annotations: Record<string, unknown>[] = [];
-  const rowPx = Math.round(opts.height * 1.1);
-  const layout: Record<string, unknown> = {
-    ...BASE_LAYOUT,
-    title: { text: `${modelId}: detailed entropy curves per proxy setting — ${domainTitle(domain)}`, x: 0.5, xanchor: 'center', font: { size: 15 } },
-    width: opts.width,
-    height: rows * rowPx + 60,
-    margin: { l: 60, r: 20, t: 80, b: 100 },
-    legend: { orientation: 'h', x: 0.5, xanchor: 'center', y: -60 / (rows * rowPx), yanchor: 'top' },
-  };
+  const annotations = [...grid.annotations];
+  const layout: Record<string, unknown> = { ...grid.layout };
+  const lw = opts.look.lineScale;
+  const markerPx = Math.max(3, grid.fontPx * 0.4);
   const data: DetailFigureData = { model: modelId, unit, curveOptions: { ...opts.curve }, curves: {} };
   const legendShown = new Set<string>();
   const legend = (key: string): boolean => {
@@ -43,61 +55,56 @@ export function detailFigure(domain: DomainName, modelId: string, scores: ScoreR
     return true;
   };
   settings.forEach((setting, i) => {
-    const r = Math.floor(i / cols);
-    const col = i % cols;
     const xa = axisName('x', i);
     const ya = axisName('y', i);
-    const yTop = 1 - r * (rowHeight + rowGap);
-    const yDomain: [number, number] = [Math.max(0, yTop - rowHeight), yTop];
     const subset = kept.filter((s) => s.proxy === setting);
     const c = curveOf(subset, opts.curve);
     data.curves[setting] = c;
     const xRange = opts.curve.range ? paddedRange(opts.curve.range, 0.02) : paddedRange(subset.map((s) => s.targetEntropy));
     if (xRange) {
-      traces.push({ type: 'scatter', mode: 'lines', x: xRange, y: xRange, xaxis: xa, yaxis: ya, name: IDENTITY_LINE.name, legendgroup: 'identity', showlegend: legend('identity'), line: { color: IDENTITY_LINE.color, width: IDENTITY_LINE.width }, hoverinfo: 'skip', meta: { role: 'identity', setting } });
+      traces.push({ type: 'scatter', mode: 'lines', x: xRange, y: xRange, xaxis: xa, yaxis: ya, name: IDENTITY_LINE.name, legendgroup: 'identity', showlegend: legend('identity'), line: { color: IDENTITY_LINE.color, width: IDENTITY_LINE.width * lw }, hoverinfo: 'skip', meta: { role: 'identity', setting } });
     }
     traces.push({
       type: 'scatter', mode: 'markers', x: c.points.map((p) => p.x), y: c.points.map((p) => p.y), text: c.points.map((p) => `n = ${p.n}`), xaxis: xa, yaxis: ya,
-      name: `binned mean (${opts.curve.bins} bins)`, legendgroup: 'points', showlegend: legend('points'), marker: { color: st.color, size: 5, opacity: 0.45 },
+      name: legendNames[1], legendgroup: 'points', showlegend: legend('points'), marker: { color: st.color, size: markerPx, opacity: 0.35 },
       hovertemplate: `bin %{x:.3f} ${unit}<br>mean cross-entropy %{y:.3f}<br>%{text}<extra></extra>`, meta: { role: 'points', setting },
     });
+    // The rolling mean is drawn dark and solid over the pale binned means and under the coloured fit, so all three read apart.
     if (c.rolling.length) {
       traces.push({
         type: 'scatter', mode: 'lines', x: c.rolling.map((p) => p.x), y: c.rolling.map((p) => p.y), xaxis: xa, yaxis: ya,
-        name: `rolling mean (window ${c.window})`, legendgroup: 'rolling', showlegend: legend('rolling'), line: { color: st.color, width: 1.2, dash: 'dot' },
+        name: legendNames[2], legendgroup: 'rolling', showlegend: legend('rolling'), line: { color: ROLLING_COLOR, width: 1.5 * Math.max(lw, 0.8) },
         hovertemplate: `rolling mean %{y:.3f} at %{x:.3f} ${unit}<extra></extra>`, meta: { role: 'rolling', setting },
       });
     }
     if (c.fitted.length) {
       traces.push({
         type: 'scatter', mode: 'lines', x: c.fitted.map((p) => p.x), y: c.fitted.map((p) => p.y), xaxis: xa, yaxis: ya,
-        name: `order-${opts.curve.order} fit`, legendgroup: 'fit', showlegend: legend('fit'), line: { color: st.color, width: 3 },
+        name: legendNames[3], legendgroup: 'fit', showlegend: legend('fit'), line: { color: st.color, width: 2.5 * lw, dash: 'dash' },
         hovertemplate: `fit %{y:.3f} at %{x:.3f} ${unit}<extra></extra>`, meta: { role: 'fit', setting },
       });
     }
     if (c.turningPoint !== null && c.turningPointY !== null) {
       traces.push({
         type: 'scatter', mode: 'markers', x: [c.turningPoint], y: [c.turningPointY], xaxis: xa, yaxis: ya,
-        name: 'turning point', legendgroup: 'turning', showlegend: legend('turning'), marker: { symbol: 'diamond', size: 11, color: st.color, line: { color: '#ffffff', width: 1.5 } },
+        name: legendNames[4], legendgroup: 'turning', showlegend: legend('turning'), marker: { symbol: 'diamond', size: markerPx * 2.4, color: st.color, line: { color: '#ffffff', width: 1 } },
         hovertemplate: `turning point %{x:.3f} ${unit}<extra></extra>`, meta: { role: 'turning-point', setting },
       });
     }
-    const label = `${settingLabel(setting)} (n = ${c.n})`;
-    annotations.push(subplotTitle(label, xDomains[col], yDomain[1]));
-    if (c.n === 0) annotations.push(emptyNote(i, 'no prompts'));
-    layout[layoutAxisKey('x', i)] = { ...axisStyle(r === rows - 1 || i + cols >= settings.length ? `Target entropy (${unit})` : ''), domain: xDomains[col], anchor: ya, ...(xRange ? { range: xRange } : {}) };
-    layout[layoutAxisKey('y', i)] = { ...axisStyle(col === 0 ? `Cross-entropy (${unit})` : ''), domain: yDomain, anchor: xa };
+    layout[layoutAxisKey('x', i)] = { ...grid.xAxis(i), ...(xRange ? { range: xRange } : {}) };
+    layout[layoutAxisKey('y', i)] = grid.yAxis(i);
   });
   if (settings.length === 0) {
-    layout.xaxis = axisStyle(`Target entropy (${unit})`);
-    layout.yaxis = axisStyle(`Cross-entropy (${unit})`);
-    annotations.push({ text: 'no prompts', xref: 'paper', yref: 'paper', x: 0.5, y: 0.5, showarrow: false });
+    layout.xaxis = grid.xAxis(0);
+    layout.yaxis = grid.yAxis(0);
+    annotations.push(emptyNote(0, 'no prompts'));
   }
   layout.annotations = annotations;
   return {
     name: `detail-${fileSafe(modelId)}`,
     title: `${domainTitle(domain)}: ${modelId}, detailed curves per proxy setting`,
     figure: { data: traces, layout },
+    look: opts.look,
     data,
   };
 }

@@ -3,7 +3,8 @@ import type { DomainName } from '../core/config';
 import { quantileSorted } from '../score/curves';
 import { entropyUnit } from '../score/score';
 import type { ScoreRecord } from '../core/types';
-import { settingLabel, domainTitle, type FigureOptions, styleOf, orderedSettings, columnDomains, axisName, subplotTitle, emptyNote, BASE_LAYOUT, axisStyle, type BuiltFigure, fileSafe } from './figure-common';
+import { settingLabel, domainTitle, type FigureOptions, styleOf, orderedSettings, axisName, emptyNote, type BuiltFigure, fileSafe } from './figure-common';
+import { gridLayout, layoutAxisKey } from './figure-look';
 
 export interface BoxStats {
   n: number;
@@ -111,34 +112,46 @@ export function proxyHistoryFigure(domain: DomainName, modelId: string, scores: 
     if (g) byHistory.push(g);
   }
   const st = styleOf(opts, modelId);
-  const domains = columnDomains(2, 0.08);
-  const traces = [
-    boxTrace(byProxy, 'crossEntropy', `cross-entropy (${modelId})`, st.color, 0, true, unit),
-    boxTrace(byProxy, 'targetEntropy', 'target entropy', TARGET_BOX_COLOR, 0, true, unit),
-    boxTrace(byHistory, 'crossEntropy', `cross-entropy (${modelId})`, st.color, 1, false, unit),
-    boxTrace(byHistory, 'targetEntropy', 'target entropy', TARGET_BOX_COLOR, 1, false, unit),
-  ];
-  const annotations = [subplotTitle('By proxy setting', domains[0], 1.0), subplotTitle('By history length', domains[1], 1.0)];
-  if (byProxy.length === 0) annotations.push(emptyNote(0, 'no prompts'));
-  if (byHistory.length === 0) annotations.push(emptyNote(1, 'no prompts'));
-  const layout: Record<string, unknown> = {
-    ...BASE_LAYOUT,
-    title: { text: `${modelId}: cross-entropy by proxy setting and history length — ${domainTitle(domain)}`, x: 0.5, xanchor: 'center', font: { size: 15 } },
-    width: opts.width,
-    height: opts.height,
-    boxmode: 'group',
-    margin: { l: 60, r: 20, t: 80, b: 140 },
-    legend: { orientation: 'h', x: 0.5, xanchor: 'center', y: -0.42, yanchor: 'top' },
-    xaxis: { ...axisStyle('Proxy setting ((Def) = no history)'), domain: domains[0], anchor: 'y', type: 'category', tickangle: -30 },
-    yaxis: { ...axisStyle(`Entropy (${unit})`), anchor: 'x' },
-    xaxis2: { ...axisStyle('History length ((Def) = 0)'), domain: domains[1], anchor: 'y2', type: 'category' },
-    yaxis2: { ...axisStyle(''), anchor: 'x2', matches: 'y' },
-    annotations,
-  };
+  // Panels without prompts are left out; with none at all, one empty panel says so.
+  const panels = [
+    { groups: byProxy, titles: ['Proxy setting ((Def) = no history)', 'Proxy setting'] },
+    { groups: byHistory, titles: ['History length ((Def) = 0)', 'History length'] },
+  ].filter((p) => p.groups.length > 0);
+  const drawn = panels.length ? panels : [{ groups: [] as DistributionGroup[], titles: ['no prompts'] }];
+  const categories = Math.max(1, ...drawn.map((p) => p.groups.length));
+  // Side by side unless a category slot would be narrower than a (rotated) label's line: then stacked.
+  const sideBySide = drawn.length === 1 || (opts.look.widthPx - 6 * opts.look.fontPx) / 2 / categories >= 1.7 * opts.look.fontPx;
+  const grid = gridLayout(opts.look, {
+    rows: sideBySide ? 1 : drawn.length,
+    cols: sideBySide ? drawn.length : 1,
+    panels: drawn.length,
+    panelTitles: drawn.map((p) => p.titles),
+    xTitle: '',
+    yTitle: `Entropy (${unit})`,
+    legendItems: [`cross-entropy (${modelId})`, 'target entropy'],
+    title: `${modelId}: cross-entropy by proxy setting and history length — ${domainTitle(domain)}`,
+    xTickChars: drawn.map((p) => Math.max(1, ...p.groups.map((g) => g.label.length))),
+    xCategories: drawn.map((p) => Math.max(1, p.groups.length)),
+    yTickChars: 3,
+    aspect: sideBySide ? 0.9 : 0.5,
+    sharedY: true,
+  });
+  const traces: Record<string, unknown>[] = [];
+  const layout: Record<string, unknown> = { ...grid.layout, boxmode: 'group' };
+  const annotations = [...grid.annotations];
+  drawn.forEach((p, i) => {
+    traces.push(boxTrace(p.groups, 'crossEntropy', `cross-entropy (${modelId})`, st.color, i, i === 0, unit));
+    traces.push(boxTrace(p.groups, 'targetEntropy', 'target entropy', TARGET_BOX_COLOR, i, i === 0, unit));
+    layout[layoutAxisKey('x', i)] = grid.xAxis(i);
+    layout[layoutAxisKey('y', i)] = grid.yAxis(i);
+  });
+  if (panels.length === 0) annotations.push(emptyNote(0, 'no prompts'));
+  layout.annotations = annotations;
   return {
     name: `proxy-history-${fileSafe(modelId)}`,
     title: `${domainTitle(domain)}: ${modelId}, cross-entropy by proxy and history`,
     figure: { data: traces, layout },
+    look: opts.look,
     data: { model: modelId, unit, byProxy, byHistory } satisfies ProxyHistoryData,
   };
 }

@@ -9,6 +9,7 @@ import { repoRoot } from '../core/config';
 import { escapeHtml } from './html';
 import { writeFileAtomic } from '../core/io';
 import { Progress } from '../core/progress';
+import { type FigureLook, type LookOverrides, PX_PER_IN } from './figure-look';
 
 /** A Plotly figure as plain JSON: what `Plotly.newPlot(div, data, layout)` takes. */
 export interface PlotlyFigure {
@@ -231,7 +232,8 @@ export class FigureRenderer {
   }
 
   async png(fig: PlotlyFigure, size: ImageSize, scale: number): Promise<Buffer> {
-    const url = await this.toImage(fig, 'png', size, scale);
+    // Plotly floors width × scale; 3.3 in × 300 dpi computed as 316.8 px × 3.125 is 989.99…, so nudge it up.
+    const url = await this.toImage(fig, 'png', size, scale * (1 + 1e-9));
     const prefix = 'data:image/png;base64,';
     if (!url.startsWith(prefix)) throw new Error(`Plotly returned an unexpected PNG data URL (${url.slice(0, 40)}…)`);
     return Buffer.from(url.slice(prefix.length), 'base64');
@@ -245,7 +247,8 @@ export class FigureRenderer {
       `@page{size:${size.width}px ${size.height}px;margin:0}html,body{margin:0;padding:0;overflow:hidden}svg{display:block}` +
       `</style></head><body>${markup}</body></html>`;
     await this.pdfPage.setContent(html);
-    return this.pdfPage.pdf({ width: `${size.width}px`, height: `${size.height}px`, printBackground: true, pageRanges: '1' });
+    // Chromium prints 96 CSS px per inch, so the page is exactly the figure's size in inches (points = px × 0.75).
+    return this.pdfPage.pdf({ width: `${size.width / PX_PER_IN}in`, height: `${size.height / PX_PER_IN}in`, printBackground: true, pageRanges: '1' });
   }
 
   async close(): Promise<void> {
@@ -272,13 +275,16 @@ export async function openRenderer(executable = chromiumPath()): Promise<{ rende
 
 // ---------- writing files ----------
 
-export interface ExportOptions {
+export interface ExportOptions extends LookOverrides {
   /** Defaults to layout.width / layout.height of the figure, else 1200 × 420. */
   width?: number;
   height?: number;
   /** PNG pixel density: the PNG is width·scale × height·scale pixels. */
   pngScale?: number;
-  /** Needed for svg, pdf and png; without it those formats are skipped with `unavailableReason`. */
+  /**
+   * Needed for svg, pdf and png. Left out, one is launched for this call (and closed); null: those formats are
+   * skipped with `unavailableReason`.
+   */
   renderer?: FigureRenderer | null;
   unavailableReason?: string | null;
   title?: string;
@@ -295,40 +301,80 @@ export function figureSize(fig: PlotlyFigure, opts: { width?: number; height?: n
   return { width, height };
 }
 
+/** Inches as the SVG's own width and height (the drawing keeps its pixel coordinates in the viewBox). */
+export function svgInInches(svg: string, size: ImageSize): string {
+  const w = size.width / PX_PER_IN;
+  const h = size.height / PX_PER_IN;
+  return svg.replace(/^<svg\b[^>]*>/, (tag) => {
+    let t = tag.replace(/\swidth="[^"]*"/, ` width="${+w.toFixed(4)}in"`).replace(/\sheight="[^"]*"/, ` height="${+h.toFixed(4)}in"`);
+    if (!/\sviewBox=/.test(t)) t = t.replace(/^<svg\b/, `<svg viewBox="0 0 ${size.width} ${size.height}"`);
+    return t;
+  });
+}
+
+function lookOverridesOf(opts: LookOverrides): LookOverrides | null {
+  const o: LookOverrides = {};
+  for (const k of ['style', 'size', 'fontPt', 'font', 'dpi'] as const) if (opts[k] !== undefined) (o as Record<string, unknown>)[k] = opts[k];
+  return Object.keys(o).length ? o : null;
+}
+
 /**
- * Writes `<fileBase>.<format>` for each format (atomically). Static formats need `opts.renderer`; without one they
- * are reported in `skipped` and the HTML is still written.
+ * Writes `<fileBase>.<format>` for each format (atomically). A figure from buildFigures/runPlot can be exported in
+ * another style or size in one call (`{ size: 'single-column', style: 'paper' }`): it is rebuilt for that look, so
+ * margins, legend and ticks are laid out for it; SVG and PDF then have that size in inches and the PNG
+ * inches × dpi pixels. Static formats need a renderer (launched for the call when `opts.renderer` is left out).
  */
-export async function exportFigure(fig: PlotlyFigure, fileBase: string, formats: readonly string[], opts: ExportOptions = {}): Promise<ExportResult> {
+export async function exportFigure(fig: PlotlyFigure | RestylableFigure, fileBase: string, formats: readonly string[], opts: ExportOptions = {}): Promise<ExportResult> {
   const wanted = checkFormats(formats);
-  const size = figureSize(fig, opts);
-  const scale = opts.pngScale ?? 1;
+  // The dpi changes only the PNG's pixels, not the layout: it needs no rebuilding.
+  const { dpi, ...layoutChanges } = opts;
+  const lookOverrides = lookOverridesOf(layoutChanges);
+  let plotly: PlotlyFigure;
+  let look: FigureLook | null = null;
+  if ('figure' in fig) {
+    const built = lookOverrides ? rebuildFigure(fig, { ...lookOverrides, ...(dpi !== undefined ? { dpi } : {}) }) : fig;
+    plotly = built.figure;
+    look = built.look ?? null;
+  } else {
+    if (lookOverrides || dpi !== undefined) throw new Error(`exportFigure ${path.basename(fileBase)}: style, size, font and dpi need a figure from buildFigures or runPlot (it is rebuilt for them), not a bare Plotly spec`);
+    plotly = fig;
+  }
+  const size = figureSize(plotly, opts);
+  const inInches = look !== null && look.request.size !== null && opts.width === undefined && opts.height === undefined;
+  const inchScale = dpi !== undefined && look?.request.size ? dpi / PX_PER_IN : null;
+  const scale = opts.pngScale ?? inchScale ?? (look ? look.pngScale : 1);
   if (!(scale > 0)) throw new Error(`PNG scale must be > 0, got ${scale} (figures.pngScale)`);
-  const sized: PlotlyFigure = { data: fig.data, layout: { ...fig.layout, width: size.width, height: size.height } };
+  const sized: PlotlyFigure = { data: plotly.data, layout: { ...plotly.layout, width: size.width, height: size.height } };
   const result: ExportResult = { files: [], skipped: [] };
-  const renderer = opts.renderer ?? null;
+  const ownRenderer = opts.renderer === undefined && wanted.some((f) => STATIC_FORMATS.includes(f)) ? await openRenderer(chromiumPath()) : null;
+  const renderer = ownRenderer ? ownRenderer.renderer : (opts.renderer ?? null);
+  const unavailable = ownRenderer?.unavailable ?? opts.unavailableReason ?? 'no renderer (Chromium) was given';
   let svg: string | null = null;
-  for (const format of wanted) {
-    const file = `${fileBase}.${format}`;
-    if (format === 'html') {
-      writeFileAtomic(file, figureHtmlPage(sized, opts.title ?? path.basename(fileBase)));
+  try {
+    for (const format of wanted) {
+      const file = `${fileBase}.${format}`;
+      if (format === 'html') {
+        writeFileAtomic(file, figureHtmlPage(sized, opts.title ?? path.basename(fileBase)));
+        result.files.push(file);
+        continue;
+      }
+      if (!renderer) {
+        result.skipped.push({ format, reason: unavailable });
+        continue;
+      }
+      if (format === 'svg') {
+        svg ??= await renderer.svg(sized, size);
+        writeFileAtomic(file, inInches ? svgInInches(svg, size) : svg);
+      } else if (format === 'pdf') {
+        svg ??= await renderer.svg(sized, size);
+        writeFileAtomic(file, await renderer.pdf(sized, size, svg, opts.title ?? path.basename(fileBase)));
+      } else {
+        writeFileAtomic(file, await renderer.png(sized, size, scale));
+      }
       result.files.push(file);
-      continue;
     }
-    if (!renderer) {
-      result.skipped.push({ format, reason: opts.unavailableReason ?? 'no renderer (Chromium) was given' });
-      continue;
-    }
-    if (format === 'svg') {
-      svg ??= await renderer.svg(sized, size);
-      writeFileAtomic(file, svg);
-    } else if (format === 'pdf') {
-      svg ??= await renderer.svg(sized, size);
-      writeFileAtomic(file, await renderer.pdf(sized, size, svg, opts.title ?? path.basename(fileBase)));
-    } else {
-      writeFileAtomic(file, await renderer.png(sized, size, scale));
-    }
-    result.files.push(file);
+  } finally {
+    if (ownRenderer) await ownRenderer.renderer?.close();
   }
   return result;
 }
@@ -338,6 +384,18 @@ export interface NamedFigure {
   name: string;
   title: string;
   figure: PlotlyFigure;
+  /** The look it was built for (sizes in inches, PNG scale). */
+  look?: FigureLook;
+}
+
+/** A figure that can be built again for another look (buildFigures attaches `rebuild`, not enumerable). */
+export interface RestylableFigure extends NamedFigure {
+  rebuild?: (look: LookOverrides) => NamedFigure;
+}
+
+export function rebuildFigure(fig: RestylableFigure, look: LookOverrides): NamedFigure {
+  if (!fig.rebuild) throw new Error(`figure "${fig.name}" cannot be restyled: build it with buildFigures or runPlot`);
+  return fig.rebuild(look);
 }
 
 /**
@@ -359,7 +417,7 @@ export async function exportFigures(
   let renderer: FigureRenderer | null = null;
   try {
     if (wanted.includes('html')) {
-      for (const f of figures) all.files.push(...(await exportFigure(f.figure, path.join(dir, f.name), ['html'], { title: f.title })).files);
+      for (const f of figures) all.files.push(...(await exportFigure(f.figure, path.join(dir, f.name), ['html'], { title: f.title, renderer: null })).files);
     }
     if (!pending) return all;
     const opened = await pending;
@@ -371,7 +429,7 @@ export async function exportFigures(
     }
     const progress = new Progress({ label: `export ${path.basename(dir)}`, total: figures.length, unit: 'figures', intervalMs: 2000, write: opts.log ? log : undefined });
     for (const f of figures) {
-      const r = await exportFigure(f.figure, path.join(dir, f.name), staticFormats, { renderer, pngScale: opts.pngScale, title: f.title });
+      const r = await exportFigure(f, path.join(dir, f.name), staticFormats, { renderer, pngScale: f.look?.request.size ? undefined : opts.pngScale, title: f.title });
       all.files.push(...r.files);
       progress.tick();
     }

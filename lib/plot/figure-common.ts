@@ -6,6 +6,8 @@ import { type Config, type DomainName, repoRoot } from '../core/config';
 import { domainTitleOf } from '../core/description';
 import { type Curve, type CurveOptions, type XY, entropyCurve } from '../score/curves';
 import type { NamedFigure } from './export';
+import { type FigureLook, type LookOverrides, axisName, figureLook, fontStack } from './figure-look';
+export { axisName, layoutAxisKey } from './figure-look';
 import { SETUPS } from '../score/score';
 import type { ScoreRecord, Setup } from '../core/types';
 
@@ -38,20 +40,26 @@ export function domainTitle(domain: string): string {
 
 // ---------- model styles ----------
 
+export type MarkerSymbol = 'circle' | 'square' | 'diamond' | 'triangle-up' | 'triangle-down' | 'cross' | 'x' | 'star' | 'pentagon' | 'hexagon';
+
 export interface ModelStyle {
   color: string;
   dash: 'solid' | 'dot' | 'dash' | 'longdash' | 'dashdot' | 'longdashdot';
   width: number;
+  /** Marker drawn at a few points of the curve, so that curves stay apart in greyscale and where they coincide. */
+  symbol: MarkerSymbol;
   /** 'oracle' and 'random' are drawn in fixed, recognisable styles. */
   kind: 'oracle' | 'random' | 'model';
 }
 
 /** Okabe–Ito (colour-blind safe, without its yellow) followed by a few tab10 colours; grey and black are reserved. */
 export const MODEL_PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#8C564B', '#9467BD', '#17BECF', '#BCBD22'];
-export const ORACLE_STYLE: ModelStyle = { color: '#000000', dash: 'dash', width: 2, kind: 'oracle' };
-export const RANDOM_STYLE: ModelStyle = { color: '#7F7F7F', dash: 'dot', width: 2.5, kind: 'random' };
+/** Dash and marker cycles of coprime-ish lengths against the palette, so no two of the first models share either. */
+export const MODEL_DASHES: ModelStyle['dash'][] = ['solid', 'dashdot', 'longdash', 'longdashdot', 'dash', 'dot'];
+export const MODEL_SYMBOLS: MarkerSymbol[] = ['circle', 'square', 'diamond', 'triangle-up', 'triangle-down', 'pentagon', 'hexagon', 'cross'];
+export const ORACLE_STYLE: ModelStyle = { color: '#000000', dash: 'dash', width: 2, symbol: 'star', kind: 'oracle' };
+export const RANDOM_STYLE: ModelStyle = { color: '#7F7F7F', dash: 'dot', width: 2.5, symbol: 'x', kind: 'random' };
 export const IDENTITY_LINE = { color: '#C4C4C4', width: 3, name: 'X = Y (ideal)' };
-const CYCLE_DASHES: ModelStyle['dash'][] = ['solid', 'longdash', 'dashdot'];
 
 function baselineKind(config: Config | null, id: string): 'oracle' | 'random' | 'model' {
   const m = config?.query.models.find((x) => x.id === id);
@@ -61,7 +69,7 @@ function baselineKind(config: Config | null, id: string): 'oracle' | 'random' | 
 
 /**
  * One style per model id, fixed by the model's position in `config.query.models` (ids not in the config follow in
- * sorted order), so a model keeps its colour in every figure whichever subset is plotted.
+ * sorted order), so a model keeps its colour, dash and marker in every figure whichever subset is plotted.
  */
 export function modelStyles(config: Config | null, extraIds: string[] = []): Record<string, ModelStyle> {
   const configured = config ? config.query.models.map((m) => m.id) : [];
@@ -73,7 +81,7 @@ export function modelStyles(config: Config | null, extraIds: string[] = []): Rec
     if (kind === 'oracle') out[id] = { ...ORACLE_STYLE };
     else if (kind === 'random') out[id] = { ...RANDOM_STYLE };
     else {
-      out[id] = { color: MODEL_PALETTE[k % MODEL_PALETTE.length], dash: CYCLE_DASHES[Math.floor(k / MODEL_PALETTE.length) % CYCLE_DASHES.length], width: 2.5, kind };
+      out[id] = { color: MODEL_PALETTE[k % MODEL_PALETTE.length], dash: MODEL_DASHES[k % MODEL_DASHES.length], width: 2, symbol: MODEL_SYMBOLS[k % MODEL_SYMBOLS.length], kind };
       k++;
     }
   }
@@ -86,9 +94,10 @@ export interface FigureOptions {
   curve: CurveOptions;
   logBase: number;
   styles: Record<string, ModelStyle>;
-  /** Size of one row of subplots, in CSS pixels. */
-  width: number;
-  height: number;
+  /** Style, size and text of the figure (figure-look.ts). */
+  look: FigureLook;
+  /** The configured `figures` block the look was resolved against (for rebuilding in another look). */
+  lookBase: Config['figures'];
   /** Setups drawn in the entropy-trend figure (and kept in the others). */
   setups: Setup[];
   /** Setting keys in display order (others found in the data follow, sorted). */
@@ -100,8 +109,8 @@ export interface FigureOptions {
 export interface FigureOverrides {
   curve?: Partial<CurveOptions>;
   setups?: Setup[];
-  width?: number;
-  height?: number;
+  /** Style, size, font and dpi over `figures.*`. */
+  look?: LookOverrides;
   showPoints?: boolean;
 }
 
@@ -117,8 +126,8 @@ export function figureOptions(config: Config, domain: DomainName, modelIds: stri
     },
     logBase: config.score.logBase,
     styles: modelStyles(config, modelIds),
-    width: overrides.width ?? config.figures.width,
-    height: overrides.height ?? config.figures.height,
+    look: figureLook(config.figures, overrides.look),
+    lookBase: config.figures,
     setups,
     settingsOrder: Object.keys(config.sample.settings[domain] ?? {}),
     showPoints: overrides.showPoints ?? false,
@@ -157,7 +166,7 @@ export interface CurveData {
 }
 
 /** Linear interpolation in the fitted grid: independent of how the polynomial's coefficients are ordered. */
-function valueOnFit(fitted: XY[], x: number): number | null {
+export function valueOnFit(fitted: XY[], x: number): number | null {
   if (fitted.length === 0) return null;
   if (fitted.length === 1) return fitted[0].y;
   for (let i = 1; i < fitted.length; i++) {
@@ -228,36 +237,21 @@ export function trendXRange(curves: CurveData[], opts: FigureOptions): [number, 
   return paddedRange(xs, 0.05);
 }
 
-/** Side-by-side subplot domains with a gap, as fractions of the plotting area. */
-export function columnDomains(n: number, gap: number): [number, number][] {
-  const w = (1 - gap * (n - 1)) / n;
-  return Array.from({ length: n }, (_, i) => [i * (w + gap), i * (w + gap) + w] as [number, number]);
-}
-
-export function axisName(kind: 'x' | 'y', i: number): string {
-  return i === 0 ? kind : `${kind}${i + 1}`;
-}
-export function layoutAxisKey(kind: 'x' | 'y', i: number): string {
-  return i === 0 ? `${kind}axis` : `${kind}axis${i + 1}`;
-}
-
-export function subplotTitle(text: string, xDomain: [number, number], yTop: number): Record<string, unknown> {
-  return { text: `<b>${text}</b>`, x: (xDomain[0] + xDomain[1]) / 2, y: yTop, xref: 'paper', yref: 'paper', xanchor: 'center', yanchor: 'bottom', showarrow: false, font: { size: 14 } };
-}
-
 export function emptyNote(axis: number, text: string): Record<string, unknown> {
   return { text, xref: `${axisName('x', axis)} domain`, yref: `${axisName('y', axis)} domain`, x: 0.5, y: 0.5, showarrow: false, font: { color: '#888' } };
 }
 
-export const BASE_LAYOUT = {
-  font: { family: 'Arial, Helvetica, sans-serif', size: 12, color: '#222' },
-  paper_bgcolor: '#ffffff',
-  plot_bgcolor: '#ffffff',
-  hovermode: 'closest',
-};
+/** Page-level layout keys of a figure without panels (Table 1): font and background. */
+export function baseLayout(look: FigureLook): Record<string, unknown> {
+  return { font: { family: fontStack(look), size: look.fontPx, color: '#222' }, paper_bgcolor: '#ffffff', plot_bgcolor: '#ffffff', hovermode: 'closest' };
+}
 
-export function axisStyle(title: string): Record<string, unknown> {
-  return { title: { text: title }, showline: true, linecolor: '#444', mirror: true, ticks: 'outside', gridcolor: '#ececec', zeroline: false };
+/** Indices along a curve's grid where its markers go: evenly spread, shifted per model so coinciding curves show each marker. */
+export function markerIndices(points: number, modelIndex: number, marks = 5): number[] {
+  if (points < 2) return points ? [0] : [];
+  const step = (points - 1) / marks;
+  const shift = ((modelIndex * 0.37) % 1) * step;
+  return Array.from({ length: marks }, (_, j) => Math.min(points - 1, Math.round(shift + j * step)));
 }
 
 export interface BuiltFigure extends NamedFigure {

@@ -14,13 +14,17 @@ import * as path from 'node:path';
 import { type Config, type DomainName, domainDir } from '../core/config';
 import { type FigureFormat, type PlotlyFigure, checkFormats, exportFigures } from './export';
 import { readJson, writeJsonAtomic } from '../core/io';
-import { entropyUnit, loadScores, scoreSummaryFile, scoresFile, type ScoreSummary } from '../score/score';
-import type { SampleCounts, ScoreRecord } from '../core/types';
+import { entropyUnit, loadScoreSummary, loadScores, scoreSummaryFile, scoresFile, type ScoreSummary } from '../score/score';
+import { bootstrapFitBand } from '../score/band';
+import { deriveSeed } from '../core/rng';
+import { codeVersion } from '../core/stamps';
+import { type FigureLook, type LookOverrides, PX_PER_IN, figureLook } from './figure-look';
+import type { SampleCounts, ScoreRecord, Setup } from '../core/types';
 import { type BuiltFigure, type FigureOptions, type FigureOverrides, figureOptions } from './figure-common';
 import { detailFigure } from './detail-figure';
 import { proxyHistoryFigure } from './distribution-figure';
 import { PAPER_TABLE1, table1Figure } from './table1-figure';
-import { entropyTrendFigure } from './trend-figure';
+import { type CurveUncertainty, type TrendUncertainty, entropyTrendFigure } from './trend-figure';
 import { positionBiasFigure } from './position-bias-figure';
 
 export { figureHtmlFragment, plotlyScriptTag } from './export';
@@ -28,7 +32,7 @@ export type { PlotlyFigure } from './export';
 
 export const FIGURE_DATA_FILE = 'figure-data.json';
 export const FIGURE_SPECS_FILE = 'figures.json';
-export const FIGURE_DATA_VERSION = 1;
+export const FIGURE_DATA_VERSION = 2;
 // ---------- loading ----------
 
 export function figuresDir(config: Config, domain: DomainName): string {
@@ -68,13 +72,66 @@ export function loadPlotInputs(config: Config, domain: DomainName, modelIds: str
   return { scoresByModel, counts, inputs, countsSha256 };
 }
 
+/** The look's request as overrides (a null size, the screen size, is left to the style's default). */
+function requestOverrides(look: FigureLook): LookOverrides {
+  const r = look.request;
+  return { style: r.style, font: r.font, ...(r.size !== null ? { size: r.size } : {}), ...(r.fontPt !== null ? { fontPt: r.fontPt } : {}), ...(r.dpi !== null ? { dpi: r.dpi } : {}) };
+}
+
+/** Builds a figure and attaches (not enumerable, so never serialised) how to build it again for another look. */
+function restylable(make: (o: FigureOptions) => BuiltFigure, opts: FigureOptions): BuiltFigure {
+  const fig = make(opts);
+  Object.defineProperty(fig, 'rebuild', {
+    enumerable: false,
+    value: (o: LookOverrides) => restylable(make, { ...opts, look: figureLook(opts.lookBase, { ...requestOverrides(opts.look), ...o }) }),
+  });
+  return fig;
+}
+
 /** Every figure of a domain, in a fixed order: trend, Table 1, then per model the distributions and the detail. */
-export function buildFigures(domain: DomainName, scoresByModel: Record<string, ScoreRecord[]>, counts: SampleCounts | null, opts: FigureOptions): BuiltFigure[] {
-  const figures: BuiltFigure[] = [entropyTrendFigure(domain, scoresByModel, opts)];
-  if (counts) figures.push(table1Figure(domain, counts, PAPER_TABLE1[domain] ?? null, { settingsOrder: opts.settingsOrder }));
-  for (const [model, scores] of Object.entries(scoresByModel)) figures.push(proxyHistoryFigure(domain, model, scores, opts));
-  for (const [model, scores] of Object.entries(scoresByModel)) figures.push(detailFigure(domain, model, scores, opts));
-  return figures;
+export function buildFigures(domain: DomainName, scoresByModel: Record<string, ScoreRecord[]>, counts: SampleCounts | null, opts: FigureOptions, uncertainty: TrendUncertainty = {}): BuiltFigure[] {
+  const makers: ((o: FigureOptions) => BuiltFigure)[] = [(o) => entropyTrendFigure(domain, scoresByModel, o, uncertainty)];
+  if (counts) makers.push((o) => table1Figure(domain, counts, PAPER_TABLE1[domain] ?? null, { settingsOrder: o.settingsOrder, look: o.look }));
+  for (const [model, scores] of Object.entries(scoresByModel)) makers.push((o) => proxyHistoryFigure(domain, model, scores, o));
+  for (const [model, scores] of Object.entries(scoresByModel)) makers.push((o) => detailFigure(domain, model, scores, o));
+  return makers.map((make) => restylable(make, opts));
+}
+
+/** CSS pixels as inches, to 1/10000 in (3.3 in is 316.8 px, which divides back to 3.2999999999999994). */
+function inches(px: unknown): number {
+  return Math.round((Number(px) / PX_PER_IN) * 1e4) / 1e4;
+}
+
+/** Seed of one curve's band: its own stream, so adding a model or a setup changes no other band. */
+export function bandSeed(config: Config, modelId: string, domain: DomainName, setup: Setup): string {
+  return deriveSeed(config.seed, 'figure-band', modelId, domain, setup);
+}
+
+/**
+ * The uncertainty drawn in the trend figure: per model × setup, the percentile bootstrap band of the fit
+ * (`curves.bootstrap` resamples at `curves.confidence`; none when bootstrap is 0) and the turning point's interval
+ * from the score summary (when it exists) as the departure point.
+ */
+export function trendUncertainty(config: Config, domain: DomainName, scoresByModel: Record<string, ScoreRecord[]>, opts: FigureOptions): TrendUncertainty {
+  const summaryFile = scoreSummaryFile(config);
+  const summary = fs.existsSync(summaryFile) ? loadScoreSummary(config) : null;
+  const out: TrendUncertainty = {};
+  for (const setup of opts.setups) {
+    const bySetup: Record<string, CurveUncertainty> = {};
+    for (const [model, records] of Object.entries(scoresByModel)) {
+      const finite = records.filter((r) => r.setup === setup && Number.isFinite(r.crossEntropy) && Number.isFinite(r.targetEntropy));
+      if (!finite.length) continue;
+      const u: CurveUncertainty = {};
+      if (config.curves.bootstrap >= 1) {
+        u.band = bootstrapFitBand(finite.map((r) => r.targetEntropy), finite.map((r) => r.crossEntropy), { ...opts.curve, resamples: config.curves.bootstrap, confidence: config.curves.confidence, seed: bandSeed(config, model, domain, setup) });
+      }
+      const tp = summary?.models[model]?.[domain]?.setups[setup]?.turningPoint;
+      if (tp !== undefined) u.departure = tp && tp.defined > 0 ? { estimate: tp.estimate, low: tp.low, high: tp.high } : null;
+      bySetup[model] = u;
+    }
+    out[setup] = bySetup;
+  }
+  return out;
 }
 
 export interface PlotOptions {
@@ -114,8 +171,8 @@ export async function runPlot(config: Config, domain: DomainName, modelIds: stri
   const input = loadPlotInputs(config, domain, modelIds);
   if (!input.counts) log(`plot ${domain}: no ${path.join(domainDir(config, 'samples', domain), 'counts.json')}; Table 1 is left out`);
   const fo = figureOptions(config, domain, modelIds, opts.figure);
-  const figures = buildFigures(domain, input.scoresByModel, input.counts, fo);
-  const bias = positionBiasFigure(domain, positionBiasOf(config, domain, modelIds));
+  const figures = buildFigures(domain, input.scoresByModel, input.counts, fo, trendUncertainty(config, domain, input.scoresByModel, fo));
+  const bias = positionBiasFigure(domain, positionBiasOf(config, domain, modelIds), fo.look);
   if (bias) figures.push(bias);
   const dir = figuresDir(config, domain);
   const figureData = path.join(dir, FIGURE_DATA_FILE);
@@ -126,6 +183,14 @@ export async function runPlot(config: Config, domain: DomainName, modelIds: stri
     logBase: fo.logBase,
     curveOptions: fo.curve,
     setups: fo.setups,
+    // What shaped the figures beyond the numbers (the analysis parameters are added by lib/stages.ts).
+    figureParameters: {
+      code: codeVersion('plot'),
+      look: fo.look.request,
+      band: { resamples: config.curves.bootstrap, confidence: config.curves.confidence, seed: config.seed, stream: 'figure-band/<model>/<domain>/<setup>' },
+      departure: 'turning point of the fit with its percentile bootstrap interval (score summary)',
+      sizesIn: Object.fromEntries(figures.map((f) => [f.name, { widthIn: inches(f.figure.layout.width), heightIn: inches(f.figure.layout.height) }])),
+    },
     models: modelIds.map((id) => ({ id, ...fo.styles[id] })),
     inputs: { scores: input.inputs, countsSha256: input.countsSha256 },
     figures: figures.map((f) => ({ name: f.name, title: f.title, data: f.data })),

@@ -26,3 +26,4 @@ export * from './position-bias-figure';
 export * from './html';
 export * from './plotly-display';
 export * from './report';
+export { type FigureLook, type LookOverrides, figureLook, PX_PER_IN, PX_PER_PT } from './figure-look';

@@ -5,7 +5,8 @@
  */
 import type { DomainName } from '../core/config';
 import type { PositionBias } from '../score/position-bias';
-import { BASE_LAYOUT, domainTitle, type BuiltFigure } from './figure-common';
+import { baseLayout, domainTitle, type BuiltFigure } from './figure-common';
+import type { FigureLook } from './figure-look';
 
 const BIN_COLORS = ['#08306B', '#2171B5', '#6BAED6', '#C6DBEF', '#E6EEF6'];
 
@@ -14,8 +15,10 @@ function formatP(p: number): string {
 }
 
 /** The figure, or null when no model has picks to count. `byModel` in display order; null entries are left out. */
-export function positionBiasFigure(domain: DomainName, byModel: Record<string, PositionBias | null | undefined>, opts: { width?: number; height?: number } = {}): BuiltFigure | null {
+export function positionBiasFigure(domain: DomainName, byModel: Record<string, PositionBias | null | undefined>, look: FigureLook): BuiltFigure | null {
   const models = Object.entries(byModel).filter((e): e is [string, PositionBias] => !!e[1]);
+  const paper = look.style === 'paper';
+  const f = look.fontPx;
   if (models.length === 0) return null;
   const nBins = Math.max(...models.map(([, b]) => b.bins.length));
   const labels = models.map(([id, b]) => `${id}<br><sub>${formatP(b.pValue)}</sub>`);
@@ -42,18 +45,20 @@ export function positionBiasFigure(domain: DomainName, byModel: Record<string, P
     figure: {
       data,
       layout: {
-        ...BASE_LAYOUT,
-        title: { text: `${domainTitle(domain)}: share of valid picks by position in the listed candidates`, x: 0.5, xanchor: 'center', font: { size: 15 } },
+        ...baseLayout(look),
+        // Paper style: the caption belongs to the paper, so no title inside the figure.
+        ...(paper ? {} : { title: { text: `${domainTitle(domain)}: share of valid picks by position in the listed candidates`, x: 0.5, xanchor: 'center', font: { size: Math.round(f * 1.25) } } }),
         barmode: 'group',
-        width: opts.width ?? Math.max(640, 140 * models.length + 200),
-        height: opts.height ?? 420,
-        yaxis: { title: { text: 'share of valid picks' }, tickformat: '.0%', rangemode: 'tozero' },
+        width: look.widthPx,
+        height: look.heightPx ?? Math.round(look.widthPx * (paper ? 0.62 : 0.35)),
+        xaxis: { tickfont: { size: f }, automargin: true },
+        yaxis: { title: { text: 'share of valid picks', font: { size: f } }, tickformat: '.0%', rangemode: 'tozero', tickfont: { size: f }, automargin: true },
         shapes,
         annotations: uniform
-          ? [{ xref: 'paper', x: 1, xanchor: 'right', y: expected[0], yanchor: 'bottom', text: `order-blind: ${(expected[0] * 100).toFixed(0)} % each (χ² test, p under each model)`, showarrow: false, font: { size: 11, color: '#C00000' } }]
+          ? [{ xref: 'paper', x: 1, xanchor: 'right', y: expected[0], yanchor: 'bottom', text: `order-blind: ${(expected[0] * 100).toFixed(0)} % each`, showarrow: false, font: { size: Math.max(6, f - 1), color: '#C00000' } }]
           : [],
-        legend: { orientation: 'h', x: 0.5, xanchor: 'center', y: -0.25 },
-        margin: { l: 70, r: 20, t: 60, b: 110 },
+        legend: { orientation: 'h', x: 0.5, xanchor: 'center', y: -0.22, yanchor: 'top', font: { size: f } },
+        margin: { l: Math.round(f * 5), r: Math.round(f), t: paper ? Math.round(f * 1.5) : Math.round(f * 4.5), b: Math.round(f * 8) },
       },
     },
     data: { models: models.map(([id, b]) => ({ id, ...b })) },

@@ -1,63 +1,114 @@
-/** Figures 2 and 3: the entropy trend, setups A, B, C side by side, one fitted curve per model, X=Y, turning points. */
+/** Figures 2 and 3: the entropy trend, setups side by side, one fitted curve per model with its band, X=Y, departure points. */
 import type { DomainName } from '../core/config';
 import { type CurveOptions } from '../score/curves';
 import { entropyUnit } from '../score/score';
 import type { ScoreRecord, Setup } from '../core/types';
-import { SETUP_TITLES, domainTitle, IDENTITY_LINE, type FigureOptions, styleOf, type CurveData, curveOf, trendXRange, columnDomains, axisName, layoutAxisKey, subplotTitle, emptyNote, BASE_LAYOUT, axisStyle, type BuiltFigure } from './figure-common';
+import { SETUP_TITLES, domainTitle, IDENTITY_LINE, type FigureOptions, styleOf, type CurveData, curveOf, trendXRange, emptyNote, type BuiltFigure, markerIndices, valueOnFit } from './figure-common';
+import { axisName, gridLayout, layoutAxisKey } from './figure-look';
+import type { BandPoint } from '../score/band';
+
+/** What the score stage knows about one model × setup beyond the curve: the bootstrap band and the departure point. */
+export interface CurveUncertainty {
+  band?: BandPoint[];
+  /** The departure point with its interval; null when it is undefined for this curve. */
+  departure?: { estimate: number; low: number; high: number } | null;
+}
+
+/** setup → model → uncertainty. */
+export type TrendUncertainty = Partial<Record<Setup, Record<string, CurveUncertainty>>>;
 
 export interface TrendFigureData {
   setups: Setup[];
+  /** Setups drawn (those with prompts). */
+  drawnSetups: Setup[];
   unit: string;
   curveOptions: CurveOptions;
-  /** setup → model → curve */
-  curves: Record<string, Record<string, CurveData>>;
+  /** setup → model → curve (with its bootstrap band and departure point when known) */
+  curves: Record<string, Record<string, CurveData & { band: BandPoint[] | null; departure: CurveUncertainty['departure'] | null }>>;
   xRange: Record<string, [number, number] | null>;
 }
 
+const SHORT_SETUP_TITLES: Record<Setup, string> = { A: 'Setup A', B: 'Setup B', C: 'Setup C' };
+
+/** '#RRGGBB' with an alpha, as rgba() (Plotly reads both). */
+export function withAlpha(hex: string, alpha: number): string {
+  const n = parseInt(hex.slice(1), 16);
+  return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${alpha})`;
+}
+
 /**
- * Figures 2/3: one subplot per setup, one fitted curve per model, the X=Y line, and each model's turning point
- * (a diamond on its curve). Legend entries are grouped by model, so clicking one hides it in every subplot.
+ * Figures 2/3: one panel per setup with prompts, sharing one y-axis; per model the fitted curve (its own colour, dash
+ * and markers), the shaded bootstrap band of the fit, and the departure point with its interval as a horizontal
+ * error bar (the turning point when no departure point is given); the X=Y line. Legend entries are grouped by
+ * model, so clicking one hides it in every panel.
  */
-export function entropyTrendFigure(domain: DomainName, scoresByModel: Record<string, ScoreRecord[]>, opts: FigureOptions): BuiltFigure {
+export function entropyTrendFigure(domain: DomainName, scoresByModel: Record<string, ScoreRecord[]>, opts: FigureOptions, uncertainty: TrendUncertainty = {}): BuiltFigure {
   const unit = entropyUnit(opts.logBase);
   const models = Object.keys(scoresByModel);
-  const setups = opts.setups;
-  const domains = columnDomains(setups.length, 0.06);
-  const traces: Record<string, unknown>[] = [];
-  const annotations: Record<string, unknown>[] = [];
-  const layout: Record<string, unknown> = {
-    ...BASE_LAYOUT,
-    title: { text: `${domainTitle(domain)}: entropy trend (order-${opts.curve.order} fit to the rolling mean of ${opts.curve.bins} bins, window ${opts.curve.window})`, x: 0.5, xanchor: 'center', font: { size: 15 } },
-    width: opts.width,
-    height: opts.height,
-    margin: { l: 60, r: 20, t: 80, b: 110 },
-    legend: { orientation: 'h', x: 0.5, xanchor: 'center', y: -0.22, yanchor: 'top' },
-    showlegend: true,
-  };
-  const data: TrendFigureData = { setups: [...setups], unit, curveOptions: { ...opts.curve }, curves: {}, xRange: {} };
-  const shownInLegend = new Set<string>();
-  setups.forEach((setup, i) => {
-    const xa = axisName('x', i);
-    const ya = axisName('y', i);
+  const data: TrendFigureData = { setups: [...opts.setups], drawnSetups: [], unit, curveOptions: { ...opts.curve }, curves: {}, xRange: {} };
+  for (const setup of opts.setups) {
     data.curves[setup] = {};
     for (const model of models) {
       const scores = scoresByModel[model].filter((s) => s.setup === setup);
-      if (scores.length) data.curves[setup][model] = curveOf(scores, opts.curve);
+      if (!scores.length) continue;
+      const u = uncertainty[setup]?.[model];
+      data.curves[setup][model] = { ...curveOf(scores, opts.curve), band: u?.band ?? null, departure: u?.departure ?? null };
     }
-    const xRange = trendXRange(Object.values(data.curves[setup]), opts);
-    data.xRange[setup] = xRange;
+    data.xRange[setup] = trendXRange(Object.values(data.curves[setup]), opts);
+    if (data.xRange[setup] && Object.keys(data.curves[setup]).length) data.drawnSetups.push(setup);
+  }
+  // Panels without prompts are left out; with none at all, one empty panel says so.
+  const drawn = data.drawnSetups.length ? data.drawnSetups : [opts.setups[0] ?? 'A'];
+  const anyDeparture = Object.values(data.curves).some((byModel) => Object.values(byModel).some((c) => c.departure || c.turningPoint !== null));
+  const legendItems = [IDENTITY_LINE.name, ...models, ...(anyDeparture ? [DEPARTURE_KEY] : [])];
+  const grid = gridLayout(opts.look, {
+    rows: 1,
+    cols: drawn.length,
+    panels: drawn.length,
+    panelTitles: drawn.map((s) => [SETUP_TITLES[s], SHORT_SETUP_TITLES[s]]),
+    xTitle: `Target entropy (${unit})`,
+    yTitle: `Cross-entropy (${unit})`,
+    legendItems,
+    title: `${domainTitle(domain)}: entropy trend by setup`,
+    xTickChars: 4,
+    xCategories: null,
+    yTickChars: 3,
+    aspect: 1.1,
+    sharedY: true,
+  });
+  const traces: Record<string, unknown>[] = [];
+  const annotations = [...grid.annotations];
+  const layout: Record<string, unknown> = { ...grid.layout };
+  const lw = opts.look.lineScale;
+  const markerPx = Math.max(3.5, grid.fontPx * 0.55 * lw * 1.2);
+  const shownInLegend = new Set<string>();
+  const firstInLegend = (key: string): boolean => {
+    const first = !shownInLegend.has(key);
+    shownInLegend.add(key);
+    return first;
+  };
+  drawn.forEach((setup, i) => {
+    const xa = axisName('x', i);
+    const ya = axisName('y', i);
+    const xRange = data.xRange[setup];
     if (xRange) {
       traces.push({
         type: 'scatter', mode: 'lines', x: [xRange[0], xRange[1]], y: [xRange[0], xRange[1]], xaxis: xa, yaxis: ya,
-        name: IDENTITY_LINE.name, legendgroup: 'identity', showlegend: !shownInLegend.has('identity'),
-        line: { color: IDENTITY_LINE.color, width: IDENTITY_LINE.width }, hoverinfo: 'skip', meta: { role: 'identity', setup },
+        name: IDENTITY_LINE.name, legendgroup: 'identity', showlegend: firstInLegend('identity'),
+        line: { color: IDENTITY_LINE.color, width: IDENTITY_LINE.width * lw }, hoverinfo: 'skip', meta: { role: 'identity', setup },
       });
-      shownInLegend.add('identity');
     }
-    for (const model of models) {
-      const c = data.curves[setup][model];
-      if (!c) continue;
+    models.forEach((model, modelIndex) => {
+      const c = data.curves[setup]?.[model];
+      if (!c) return;
       const st = styleOf(opts, model);
+      if (c.band && c.band.length > 1) {
+        traces.push({
+          type: 'scatter', mode: 'lines', x: [...c.band.map((p) => p.x), ...c.band.map((p) => p.x).reverse()], y: [...c.band.map((p) => p.high), ...c.band.map((p) => p.low).reverse()],
+          xaxis: xa, yaxis: ya, fill: 'toself', fillcolor: withAlpha(st.color, 0.16), line: { width: 0 }, name: `${model} bootstrap band`, legendgroup: model, showlegend: false, hoverinfo: 'skip',
+          meta: { role: 'band', model, setup },
+        });
+      }
       if (opts.showPoints) {
         traces.push({
           type: 'scatter', mode: 'markers', x: c.points.map((p) => p.x), y: c.points.map((p) => p.y), xaxis: xa, yaxis: ya,
@@ -65,39 +116,57 @@ export function entropyTrendFigure(domain: DomainName, scoresByModel: Record<str
           hovertemplate: `${model}<br>bin %{x:.3f} ${unit}<br>mean cross-entropy %{y:.3f}<extra></extra>`, meta: { role: 'points', model, setup },
         });
       }
-      if (c.fitted.length === 0) continue;
+      if (c.fitted.length === 0) return;
+      // The curve, its sparse markers, and (once) a legend entry showing line and marker together: Plotly sizes a
+      // legend marker from the trace's sizes, which for the sparse markers would be tiny or huge.
       traces.push({
         type: 'scatter', mode: 'lines', x: c.fitted.map((p) => p.x), y: c.fitted.map((p) => p.y), xaxis: xa, yaxis: ya,
-        name: model, legendgroup: model, showlegend: !shownInLegend.has(model),
-        line: { color: st.color, dash: st.dash, width: st.width },
+        name: model, legendgroup: model, showlegend: false, line: { color: st.color, dash: st.dash, width: st.width * lw },
         hovertemplate: `${model} (${setup})<br>target %{x:.3f} ${unit}<br>fit %{y:.3f} ${unit}<extra></extra>`,
         meta: { role: 'fit', model, setup },
       });
-      shownInLegend.add(model);
-      if (c.turningPoint !== null && c.turningPointY !== null) {
+      const marks = markerIndices(c.fitted.length, modelIndex);
+      traces.push({
+        type: 'scatter', mode: 'markers', x: marks.map((k) => c.fitted[k].x), y: marks.map((k) => c.fitted[k].y), xaxis: xa, yaxis: ya,
+        name: `${model} markers`, legendgroup: model, showlegend: false, marker: { symbol: st.symbol, color: st.color, size: markerPx }, hoverinfo: 'skip',
+        meta: { role: 'fit-markers', model, setup },
+      });
+      if (firstInLegend(model)) {
         traces.push({
-          type: 'scatter', mode: 'markers', x: [c.turningPoint], y: [c.turningPointY], xaxis: xa, yaxis: ya,
-          name: `${model} turning point`, legendgroup: model, showlegend: false,
-          marker: { symbol: 'diamond', size: 11, color: st.color, line: { color: '#ffffff', width: 1.5 } },
-          hovertemplate: `${model} (${setup}) turning point<br>%{x:.3f} ${unit}<extra></extra>`,
-          meta: { role: 'turning-point', model, setup },
+          type: 'scatter', mode: 'lines+markers', x: [null], y: [null], xaxis: xa, yaxis: ya, name: model, legendgroup: model, showlegend: true,
+          line: { color: st.color, dash: st.dash, width: st.width * lw }, marker: { symbol: st.symbol, color: st.color, size: markerPx }, hoverinfo: 'skip',
+          meta: { role: 'legend-key', model },
         });
       }
-    }
-    if (!xRange || Object.keys(data.curves[setup]).length === 0) annotations.push(emptyNote(i, `no prompts in setup ${setup}`));
-    layout[layoutAxisKey('x', i)] = { ...axisStyle(`Target entropy (${unit})`), domain: domains[i], anchor: ya, ...(xRange ? { range: xRange } : {}) };
-    layout[layoutAxisKey('y', i)] = { ...axisStyle(i === 0 ? `Cross-entropy (${unit})` : ''), anchor: xa };
-    annotations.push(subplotTitle(SETUP_TITLES[setup], domains[i], 1.0));
+      const point = c.departure ?? (c.turningPoint !== null ? { estimate: c.turningPoint, low: c.turningPoint, high: c.turningPoint } : null);
+      const y = point ? valueOnFit(c.fitted, point.estimate) : null;
+      if (point && y !== null) {
+        traces.push({
+          type: 'scatter', mode: 'markers', x: [point.estimate], y: [y], xaxis: xa, yaxis: ya,
+          name: `${model} ${c.departure ? 'departure' : 'turning'} point`, legendgroup: model, showlegend: false,
+          marker: { symbol: st.symbol, size: markerPx * 1.6, color: st.color, line: { color: '#ffffff', width: 1 } },
+          error_x: { type: 'data', symmetric: false, array: [point.high - point.estimate], arrayminus: [point.estimate - point.low], color: st.color, thickness: 1.2 * lw, width: 3 * lw },
+          hovertemplate: `${model} (${setup}) ${c.departure ? 'departure' : 'turning'} point<br>%{x:.3f} ${unit} [${point.low.toFixed(3)}, ${point.high.toFixed(3)}]<extra></extra>`,
+          meta: { role: 'departure', model, setup },
+        });
+      }
+    });
+    layout[layoutAxisKey('x', i)] = { ...grid.xAxis(i), ...(xRange ? { range: xRange } : {}) };
+    layout[layoutAxisKey('y', i)] = grid.yAxis(i);
   });
-  // A legend key for the diamonds; its data are empty so nothing is drawn.
-  if (traces.some((t) => (t.meta as { role?: string }).role === 'turning-point')) {
-    traces.push({ type: 'scatter', mode: 'markers', x: [null], y: [null], name: 'turning point', marker: { symbol: 'diamond', size: 11, color: '#555555' }, hoverinfo: 'skip', meta: { role: 'legend-key' } });
+  if (data.drawnSetups.length === 0) annotations.push(emptyNote(0, 'no prompts in any setup'));
+  // A legend key for the departure markers; its data are empty so nothing is drawn.
+  if (anyDeparture) {
+    traces.push({ type: 'scatter', mode: 'markers', x: [null], y: [null], name: DEPARTURE_KEY, marker: { symbol: 'circle', size: markerPx * 1.6, color: '#555555' }, error_x: { type: 'data', array: [0], color: '#555555' }, hoverinfo: 'skip', meta: { role: 'legend-key' } });
   }
   layout.annotations = annotations;
   return {
     name: 'entropy-trend',
     title: `${domainTitle(domain)}: entropy trend by setup`,
     figure: { data: traces, layout },
+    look: opts.look,
     data,
   };
 }
+
+const DEPARTURE_KEY = 'departure point (interval)';
