@@ -17,6 +17,11 @@ export interface ModelConfig {
   concurrency: number;
   inputPricePerMTok: number;
   outputPricePerMTok: number;
+  /**
+   * Only for the simulated baseline (provider "baseline", model "departure"): the target entropy below which it
+   * answers like `random` (at and above it, like `oracle`), in the configured log unit.
+   */
+  departAt?: number;
 }
 
 export interface DatasetSource {
@@ -78,12 +83,21 @@ export interface Config {
     batchWait: boolean;
     models: ModelConfig[];
   };
-  score: { logBase: number; smoothing: number };
+  score: {
+    logBase: number;
+    smoothing: number;
+    /** What fills answer slots without a valid pick (lib/score/score.ts, MissingPicksRule). */
+    missingPicks: 'worst' | 'best';
+  };
   curves: {
     bins: number;
     window: number;
     order: number;
     range: [number, number] | null;
+    /** Rolling mean at the ends of the data: "shrink" (centred window that narrows) or "drop" (full windows only). */
+    edges: 'shrink' | 'drop';
+    /** Gap (cross-entropy − target entropy) at or above which a curve counts as departed from X = Y. */
+    departureGap: number;
     bootstrap: number;
     confidence: number;
   };
@@ -192,7 +206,11 @@ function validateModels(models: unknown, source: string): void {
     const entry = m as Record<string, unknown>;
     if (typeof entry.id !== 'string' || entry.id === '') throw new ConfigError(`${source}: "${where}.id" must be a non-empty string`);
     for (const [k, v] of Object.entries(entry)) {
-      if (!(k in MODEL_TEMPLATE)) throw new ConfigError(`${source}: unknown key "${where}.${k}" (known keys: ${Object.keys(MODEL_TEMPLATE).join(', ')})`);
+      if (k === 'departAt') {
+        if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new ConfigError(`${source}: "${where}.departAt" must be a finite number >= 0 (a target entropy), got ${JSON.stringify(v)}`);
+        continue;
+      }
+      if (!(k in MODEL_TEMPLATE)) throw new ConfigError(`${source}: unknown key "${where}.${k}" (known keys: ${[...Object.keys(MODEL_TEMPLATE), 'departAt'].join(', ')})`);
       validateAgainst(v, (MODEL_TEMPLATE as unknown as Record<string, unknown>)[k], `${where}.${k}`, source);
     }
     if (entry.provider !== undefined && !['openai', 'openai-compatible', 'baseline'].includes(entry.provider as string)) {
@@ -241,8 +259,17 @@ function semanticChecks(c: Config, source: string): void {
   if (!['group', 'catalogue', 'user'].includes(s.historySource)) throw new ConfigError(`${source}: "sample.historySource" must be "group", "catalogue" or "user"`);
   if (!(c.score.logBase > 1)) throw new ConfigError(`${source}: "score.logBase" must be > 1 (2 for bits, 2.718281828459045 for nats)`);
   if (!(c.score.smoothing >= 0 && c.score.smoothing < 1)) throw new ConfigError(`${source}: "score.smoothing" must be in [0, 1)`);
+  if (!['worst', 'best'].includes(c.score.missingPicks)) throw new ConfigError(`${source}: "score.missingPicks" must be "worst" or "best", got ${JSON.stringify(c.score.missingPicks)}`);
+  const cv = c.curves;
+  if (!['shrink', 'drop'].includes(cv.edges)) throw new ConfigError(`${source}: "curves.edges" must be "shrink" or "drop", got ${JSON.stringify(cv.edges)}`);
+  if (!(Number.isFinite(cv.departureGap) && cv.departureGap > 0)) throw new ConfigError(`${source}: "curves.departureGap" must be a number > 0 (in the log unit of score.logBase), got ${cv.departureGap}`);
+  if (!(Number.isInteger(cv.bootstrap) && cv.bootstrap >= 0)) throw new ConfigError(`${source}: "curves.bootstrap" must be a whole number >= 0 (0 = no intervals), got ${cv.bootstrap}`);
+  if (!(cv.confidence > 0 && cv.confidence < 1)) throw new ConfigError(`${source}: "curves.confidence" must be in (0, 1), got ${cv.confidence}`);
   const ids = new Set<string>();
   for (const m of c.query.models) {
+    const simulated = m.provider === 'baseline' && m.model === 'departure';
+    if (simulated && m.departAt === undefined) throw new ConfigError(`${source}: model "${m.id}" (baseline "departure") needs "departAt", the target entropy below which it answers like random`);
+    if (!simulated && m.departAt !== undefined) throw new ConfigError(`${source}: model "${m.id}": "departAt" applies only to provider "baseline" with model "departure"`);
     if (ids.has(m.id)) throw new ConfigError(`${source}: model id "${m.id}" appears twice in "query.models"`);
     ids.add(m.id);
   }

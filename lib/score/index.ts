@@ -1,3 +1,4 @@
 // The score layer's public surface (ubp.score in the notebooks).
 export * from './curves';
 export * from './score';
+export * from './compare';

@@ -18,7 +18,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Config, type DomainName, domainDir } from '../core/config';
-import { bootstrapCurveStats, entropyCurve, type Interval } from './curves';
+import { type Comparison, type Comparisons, COMPARISONS_VERSION, comparePairs, comparisonsFile, type ModelScores, readComparisons } from './compare';
+import { bootstrapCurveStats, type Curve, type CurveOptions, type EdgeRule, entropyCurve, type Interval, type Polynomial } from './curves';
 import { readJson, readJsonl, writeJsonAtomic, writeJsonl } from '../core/io';
 import { Progress } from '../core/progress';
 import { deriveSeed } from '../core/rng';
@@ -27,7 +28,7 @@ import { loadSamples } from '../sample/sample';
 import { FORMAT_VERSION, type ResponseRecord, type SampleRecord, type ScoreRecord, type Setup } from '../core/types';
 
 export const SETUPS: readonly Setup[] = ['A', 'B', 'C'];
-export const SCORE_SUMMARY_VERSION = 1;
+export const SCORE_SUMMARY_VERSION = 2;
 
 function checkBase(logBase: number): number {
   if (!(logBase > 1)) throw new RangeError(`log base must be > 1, got ${logBase}`);
@@ -65,10 +66,24 @@ export function crossEntropy(p: number[], q: number[], logBase: number): number 
 }
 
 /**
- * The paper's optimistic model distribution over the candidates. `rankedIdx` are the model's valid picks as
- * candidate positions, best first (distinct, in range). Returns q aligned with the candidates.
+ * What fills the answer slots the model left empty (too few picks, unparseable text, titles outside the candidates,
+ * duplicates): `worst` — the remaining candidates of LOWEST target probability, lowest first, the worst choice the
+ * model could have made; `best` — the paper's literal rule, which hands every unpicked candidate its value in the
+ * oracle's order and so scores an answer with one valid pick almost like the oracle.
  */
-export function optimisticDistribution(target: number[], rankedIdx: number[]): number[] {
+export type MissingPicksRule = 'worst' | 'best';
+export const MISSING_PICKS_RULES: readonly MissingPicksRule[] = ['worst', 'best'];
+
+/**
+ * The optimistic model distribution over the candidates. `rankedIdx` are the model's valid picks as candidate
+ * positions, best first (distinct, in range). Returns q aligned with the candidates.
+ *
+ * `worst`: the answer has `topN` slots, filled by the picks in rank order (at most topN), then by the unpicked
+ * candidates of lowest target probability (lowest first, ties by candidate position). The slots take the topN largest
+ * target values in slot order; every other candidate takes the remaining values in descending order of its own target
+ * probability (ties by candidate position). `best`: every pick is a slot, nothing is filled, the rest as above.
+ */
+export function optimisticDistribution(target: number[], rankedIdx: number[], rule: { missingPicks: MissingPicksRule; topN: number }): number[] {
   const K = target.length;
   const seen = new Set<number>();
   for (const i of rankedIdx) {
@@ -76,13 +91,23 @@ export function optimisticDistribution(target: number[], rankedIdx: number[]): n
     if (seen.has(i)) throw new RangeError(`optimisticDistribution: candidate ${i} is picked twice`);
     seen.add(i);
   }
+  if (!(Number.isInteger(rule.topN) && rule.topN >= 1)) throw new RangeError(`optimisticDistribution: topN must be a whole number >= 1, got ${rule.topN}`);
   const values = target.slice().sort((a, b) => b - a);
+  const slots = rule.missingPicks === 'worst' ? rankedIdx.slice(0, rule.topN) : rankedIdx.slice();
+  if (rule.missingPicks === 'worst' && slots.length < rule.topN) {
+    const inSlot = new Set(slots);
+    const worstFirst: number[] = [];
+    for (let i = 0; i < K; i++) if (!inSlot.has(i)) worstFirst.push(i);
+    worstFirst.sort((a, b) => target[a] - target[b] || a - b);
+    slots.push(...worstFirst.slice(0, Math.min(rule.topN, K) - slots.length));
+  }
+  const inSlot = new Set(slots);
   const rest: number[] = [];
-  for (let i = 0; i < K; i++) if (!seen.has(i)) rest.push(i);
+  for (let i = 0; i < K; i++) if (!inSlot.has(i)) rest.push(i);
   rest.sort((a, b) => target[b] - target[a] || a - b);
   const q = new Array<number>(K);
-  rankedIdx.forEach((idx, r) => (q[idx] = values[r]));
-  rest.forEach((idx, r) => (q[idx] = values[rankedIdx.length + r]));
+  slots.forEach((idx, r) => (q[idx] = values[r]));
+  rest.forEach((idx, r) => (q[idx] = values[slots.length + r]));
   return q;
 }
 
@@ -108,7 +133,11 @@ export function zeroMassPositive(p: number[], q: number[]): number {
 }
 
 /** The model distribution a response implies, before and after smoothing, with the picks as candidate positions. */
-export function modelDistribution(sample: SampleRecord, response: ResponseRecord | null, smoothing: number): { ranked: number[]; q: number[]; zeroMass: number; smoothed: boolean } {
+export function modelDistribution(
+  sample: SampleRecord,
+  response: ResponseRecord | null,
+  score: { smoothing: number; missingPicks: MissingPicksRule; topN: number },
+): { ranked: number[]; q: number[]; zeroMass: number; smoothed: boolean } {
   const position = new Map<string, number>();
   sample.candidates.forEach((id, i) => position.set(id, i));
   const ranked: number[] = [];
@@ -120,10 +149,10 @@ export function modelDistribution(sample: SampleRecord, response: ResponseRecord
     if (ranked.includes(i)) throw new Error(`prompt ${sample.id}: pick "${id}" appears twice in "ranked" (the parse stage keeps each candidate once)`);
     ranked.push(i);
   }
-  const raw = optimisticDistribution(sample.target, ranked);
+  const raw = optimisticDistribution(sample.target, ranked, score);
   const zeroMass = zeroMassPositive(sample.target, raw);
   const smoothed = zeroMass > 0;
-  return { ranked, q: smoothed ? smoothDistribution(raw, smoothing) : raw, zeroMass, smoothed };
+  return { ranked, q: smoothed ? smoothDistribution(raw, score.smoothing) : raw, zeroMass, smoothed };
 }
 
 /**
@@ -132,8 +161,8 @@ export function modelDistribution(sample: SampleRecord, response: ResponseRecord
  * The cross-entropy is Infinity when smoothing is needed and `score.smoothing` is 0.
  */
 export function scorePrompt(sample: SampleRecord, response: ResponseRecord | null, config: Config): ScoreRecord {
-  const { logBase, smoothing } = config.score;
-  const { ranked, q, zeroMass, smoothed } = modelDistribution(sample, response, smoothing);
+  const { logBase, smoothing, missingPicks } = config.score;
+  const { ranked, q, zeroMass, smoothed } = modelDistribution(sample, response, { smoothing, missingPicks, topN: config.query.topN });
   return {
     v: FORMAT_VERSION,
     promptId: sample.id,
@@ -193,18 +222,32 @@ export interface SetupSummary {
   prompts: number;
   /** Prompts of this setup without an answer in the responses file. */
   missing: number;
-  /** Answers without any valid pick: not scored (the optimistic rule would give them the oracle's score). */
+  /** Answers without any valid pick: scored under missingPicks "worst", left out under "best" (q = p there). */
   noPicks: number;
   /** Scored answers that needed smoothing (some item with positive target got zero model mass). */
   smoothed: number;
+  /** Mean number of valid picks per answer, and the share of answers with fewer than topN (answers without any pick included). */
+  validPicksMean: number | null;
+  incompleteShare: number | null;
   meanTargetEntropy: number | null;
   meanCrossEntropy: number | null;
   /** Mean of crossEntropy − targetEntropy. */
   meanGap: number | null;
-  /** Turning point of the fitted curve with its percentile bootstrap interval (lib/score/curves.ts defines it). */
+  /** Where the curve departs from X = Y and where its fit turns up again (lib/score/curves.ts), with bootstrap intervals. */
+  departurePoint: Interval | null;
   turningPoint: Interval | null;
-  inflectionPoints: Interval[];
-  curve: { n: number; window: number; order: number; range: [number, number]; fitRange: [number, number] | null; coefficients: number[]; notes: string[] };
+  curve: {
+    n: number;
+    window: number;
+    order: number;
+    edges: EdgeRule;
+    range: [number, number];
+    fitRange: [number, number] | null;
+    /** Fitted span / data span. */
+    fitCoverage: number | null;
+    polynomial: Polynomial | null;
+    notes: string[];
+  };
 }
 
 export interface ModelDomainSummary {
@@ -216,12 +259,16 @@ export interface ModelDomainSummary {
   missing: number;
   noPicks: number;
   smoothed: number;
+  validPicksMean: number | null;
+  incompleteShare: number | null;
   /** Answers in the responses file for prompt ids not in samples.jsonl (left from an older sample). */
   ignoredAnswers: number;
   /** The settings these numbers were computed with (entries for other models may have been scored with others). */
   logBase: number;
   unit: string;
   smoothing: number;
+  missingPicks: MissingPicksRule;
+  topN: number;
   seed: number;
   curves: Config['curves'];
   setups: Record<Setup, SetupSummary>;
@@ -251,39 +298,157 @@ function mean(values: number[]): number | null {
   return s / values.length;
 }
 
-/** Summary of one setup's scores: means, the fitted curve and bootstrap intervals of its turning and inflection points. */
+/**
+ * Number of valid picks and incomplete answers among the answers of a setup: the scored ones plus, under "best", the
+ * answers without any pick that were left out.
+ */
+function pickCounts(scores: ScoreRecord[], config: Config, noPicks: number): { answers: number; picks: number; incomplete: number } {
+  const unscored = config.score.missingPicks === 'best' ? noPicks : 0;
+  let picks = 0;
+  let incomplete = unscored;
+  for (const s of scores) {
+    picks += s.validPicks;
+    if (s.validPicks < config.query.topN) incomplete++;
+  }
+  return { answers: scores.length + unscored, picks, incomplete };
+}
+
+/** The curve options of the config, with the binning range of this (domain, setup). */
+export function curveOptions(config: Config, range: [number, number] | null): CurveOptions {
+  const { bins, window, order, edges, departureGap } = config.curves;
+  return { bins, window, order, range, edges, departureGap };
+}
+
+/**
+ * Summary of one setup's scores: means, the fitted curve and bootstrap intervals of its departure and turning points.
+ * `range` is the binning range shared by every model of the (domain, setup) (see setupRanges).
+ */
 export function summarizeSetup(
   scores: ScoreRecord[],
   config: Config,
   seed: string,
   counts: { missing: number; noPicks: number } = { missing: 0, noPicks: 0 },
+  range: [number, number] | null = config.curves.range,
 ): SetupSummary {
   const x = scores.map((s) => s.targetEntropy);
   const y = scores.map((s) => s.crossEntropy);
-  const { bins, window, order, range, bootstrap, confidence } = config.curves;
-  const curveOpts = { bins, window, order, range };
-  const curve = entropyCurve(x, y, curveOpts);
-  let turningPoint: Interval | null = curve.turningPoint === null ? null : { estimate: curve.turningPoint, low: curve.turningPoint, high: curve.turningPoint, defined: 0 };
-  let inflectionPoints: Interval[] = curve.inflectionPoints.map((p) => ({ estimate: p, low: p, high: p, defined: 0 }));
-  if (bootstrap >= 1) ({ turningPoint, inflectionPoints } = bootstrapCurveStats(x, y, { ...curveOpts, resamples: bootstrap, confidence, seed }));
+  const { bootstrap, confidence } = config.curves;
+  const opts = curveOptions(config, range);
+  let curve: Curve;
+  let departurePoint: Interval | null;
+  let turningPoint: Interval | null;
+  if (bootstrap >= 1) ({ curve, departurePoint, turningPoint } = bootstrapCurveStats(x, y, { ...opts, resamples: bootstrap, confidence, seed }));
+  else {
+    curve = entropyCurve(x, y, opts);
+    const point = (v: number | null): Interval | null => (v === null ? null : { estimate: v, low: v, high: v, defined: 0, unstable: false });
+    departurePoint = point(curve.departurePoint);
+    turningPoint = point(curve.turningPoint);
+  }
   return {
     prompts: scores.length,
     missing: counts.missing,
     noPicks: counts.noPicks,
     smoothed: scores.filter((s) => s.smoothed).length,
+    ...pickStats(scores, config, counts.noPicks),
     meanTargetEntropy: mean(x),
     meanCrossEntropy: mean(y),
     meanGap: mean(scores.map((s) => s.crossEntropy - s.targetEntropy)),
+    departurePoint,
     turningPoint,
-    inflectionPoints,
-    curve: { n: curve.n, window: curve.window, order: curve.order, range: curve.range, fitRange: curve.fitRange, coefficients: curve.coefficients, notes: curve.notes },
+    curve: {
+      n: curve.n,
+      window: curve.window,
+      order: curve.order,
+      edges: curve.edges,
+      range: curve.range,
+      fitRange: curve.fitRange,
+      fitCoverage: curve.fitCoverage,
+      polynomial: curve.polynomial,
+      notes: curve.notes,
+    },
   };
+}
+
+/**
+ * The binning range of each setup, shared by every model scored on these samples: `curves.range` when set, else
+ * min..max of the target entropies of the setup's prompts (null for a setup without prompts).
+ */
+export function setupRanges(samples: SampleRecord[], config: Config): Record<Setup, [number, number] | null> {
+  const out = { A: null, B: null, C: null } as Record<Setup, [number, number] | null>;
+  for (const setup of SETUPS) {
+    if (config.curves.range) {
+      out[setup] = [config.curves.range[0], config.curves.range[1]];
+      continue;
+    }
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const s of samples) {
+      if (s.setup !== setup) continue;
+      const h = entropy(s.target, config.score.logBase);
+      if (h < lo) lo = h;
+      if (h > hi) hi = h;
+    }
+    out[setup] = hi >= lo ? [lo, hi] : null;
+  }
+  return out;
 }
 
 function sortedKeys<T>(obj: Record<string, T>): Record<string, T> {
   const out: Record<string, T> = {};
   for (const k of Object.keys(obj).sort()) out[k] = obj[k];
   return out;
+}
+
+export function scoreComparisonsFile(config: Config): string {
+  return comparisonsFile(domainDir(config, 'scores'));
+}
+
+/** Reads data/scores/comparisons.json (see lib/score/compare.ts). */
+export function loadComparisons(config: Config): Comparisons {
+  const file = scoreComparisonsFile(config);
+  const c = readComparisons(file);
+  if (!c) throw new Error(`no model comparisons: ${file} is missing; run the score stage first (npm start -- --stages score)`);
+  return c;
+}
+
+/**
+ * Rewrites comparisons.json for the given domains: every pair of models with scores of that domain in the summary
+ * (not only those scored in this run), on the prompts both scored, per setup. Entries of other domains are kept.
+ */
+function writeComparisons(config: Config, summary: ScoreSummary, domains: { domain: DomainName; ranges: Record<Setup, [number, number] | null> }[], log: (s: string) => void): void {
+  const file = scoreComparisonsFile(config);
+  let kept: Comparison[] = [];
+  try {
+    kept = readComparisons(file)?.comparisons ?? [];
+  } catch (e) {
+    log(`[score] ${(e as Error).message}; starting a new comparisons file`);
+  }
+  const redone = new Set(domains.map((d) => d.domain));
+  const out = kept.filter((c) => !redone.has(c.domain));
+  for (const { domain, ranges } of domains) {
+    const models = Object.keys(summary.models).filter((id) => summary.models[id][domain] && fs.existsSync(scoresFile(config, id, domain)));
+    const scores = new Map(models.map((id) => [id, loadScores(config, id, domain)]));
+    for (const setup of SETUPS) {
+      const range = ranges[setup];
+      if (!range) continue;
+      const perModel: ModelScores[] = models.map((id) => {
+        const rows = scores.get(id)!.filter((r) => r.setup === setup);
+        return { modelId: id, promptIds: rows.map((r) => r.promptId), targetEntropy: rows.map((r) => r.targetEntropy), crossEntropy: rows.map((r) => r.crossEntropy) };
+      });
+      const { bins, departureGap, bootstrap, confidence } = config.curves;
+      const seed = deriveSeed(config.seed, 'compare', domain, setup);
+      for (const c of comparePairs(perModel, { bins, range, departureGap, resamples: bootstrap, confidence, seed })) {
+        out.push({ domain, setup, ...c });
+      }
+    }
+  }
+  out.sort((p, q) => cmp(p.domain, q.domain) || cmp(p.setup, q.setup) || cmp(p.a, q.a) || cmp(p.b, q.b));
+  const result: Comparisons = { v: COMPARISONS_VERSION, comparisons: out };
+  writeJsonAtomic(file, result);
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 export interface ScoreOptions {
@@ -298,6 +463,7 @@ export interface ScoreOptions {
 export function runScore(config: Config, domains: DomainName[], modelIds: string[], opts: ScoreOptions = {}): ScoreSummary {
   const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const fresh: { modelId: string; domain: DomainName; summary: ModelDomainSummary }[] = [];
+  const compareDomains: { domain: DomainName; ranges: Record<Setup, [number, number] | null> }[] = [];
   const failures: string[] = [];
   for (const domain of domains) {
     let samples: SampleRecord[];
@@ -307,16 +473,19 @@ export function runScore(config: Config, domains: DomainName[], modelIds: string
       failures.push((e as Error).message);
       continue;
     }
+    const ranges = setupRanges(samples, config);
     for (const modelId of modelIds) {
       try {
-        fresh.push(scoreModelDomain(config, domain, modelId, samples, log));
+        fresh.push(scoreModelDomain(config, domain, modelId, samples, ranges, log));
       } catch (e) {
         failures.push((e as Error).message);
       }
     }
+    compareDomains.push({ domain, ranges });
   }
   // The summary records what did succeed, so it always agrees with the score files on disk.
   const merged = mergeSummary(config, fresh, log);
+  writeComparisons(config, merged, compareDomains, log);
   if (failures.length) throw new Error(failures.length === 1 ? failures[0] : `scoring failed for ${failures.length} model/domain pairs:\n${failures.join('\n')}`);
   return merged;
 }
@@ -359,7 +528,8 @@ export function scoreResponses(samples: SampleRecord[], responses: ResponseRecor
     }
     if (found.r.ranked.length === 0) {
       noPicks[sample.setup]++;
-      continue;
+      // Under "best" an empty answer would get q = p, the oracle's score; under "worst" it gets the worst one.
+      if (config.score.missingPicks === 'best') continue;
     }
     let rec: ScoreRecord;
     try {
@@ -373,11 +543,17 @@ export function scoreResponses(samples: SampleRecord[], responses: ResponseRecor
   return { scores, missing, noPicks, ignoredAnswers, answers: byPrompt.size, infinite };
 }
 
+function pickStats(scores: ScoreRecord[], config: Config, noPicks: number): { validPicksMean: number | null; incompleteShare: number | null } {
+  const picks = pickCounts(scores, config, noPicks);
+  return { validPicksMean: picks.answers ? picks.picks / picks.answers : null, incompleteShare: picks.answers ? picks.incomplete / picks.answers : null };
+}
+
 function scoreModelDomain(
   config: Config,
   domain: DomainName,
   modelId: string,
   samples: SampleRecord[],
+  ranges: Record<Setup, [number, number] | null>,
   log: (s: string) => void,
 ): { modelId: string; domain: DomainName; summary: ModelDomainSummary } {
   const file = responsesFile(config, modelId, domain);
@@ -399,6 +575,7 @@ function scoreModelDomain(
       config,
       deriveSeed(config.seed, 'bootstrap', modelId, domain, setup),
       { missing: missing[setup], noPicks: noPicks[setup] },
+      ranges[setup],
     );
     progress.tick();
   }
@@ -410,10 +587,13 @@ function scoreModelDomain(
     missing: sum((s) => s.missing),
     noPicks: sum((s) => s.noPicks),
     smoothed: sum((s) => s.smoothed),
+    ...pickStats(scores, config, sum((s) => s.noPicks)),
     ignoredAnswers,
     logBase: config.score.logBase,
     unit: entropyUnit(config.score.logBase),
     smoothing: config.score.smoothing,
+    missingPicks: config.score.missingPicks,
+    topN: config.query.topN,
     seed: config.seed,
     curves: { ...config.curves },
     setups,
