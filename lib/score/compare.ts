@@ -132,14 +132,15 @@ export function comparePairs(models: ModelScores[], opts: CompareOptions): Omit<
   const results = new Map<string, Omit<Comparison, 'domain' | 'setup'>>();
   for (const g of groups.values()) {
     const members = [...g.members].sort((p, q) => p - q);
-    const aligned = members.map((k) => align(sorted[k], g.promptIds));
+    const aligned = members.map((k) => alignScores(sorted[k], g.promptIds));
     const wanted = new Set(g.pairs.map(([i, j]) => `${sorted[i].modelId}\n${sorted[j].modelId}`));
     for (const c of compareAligned(aligned, opts)) if (wanted.has(`${c.a}\n${c.b}`)) results.set(`${c.a}\n${c.b}`, c);
   }
   return [...results.keys()].sort().map((k) => results.get(k)!);
 }
 
-function align(m: ModelScores, promptIds: string[]): ModelScores {
+/** `m` restricted to `promptIds` (each of which it scored), in that order. */
+export function alignScores(m: ModelScores, promptIds: string[]): ModelScores {
   const at = new Map<string, number>();
   m.promptIds.forEach((id, i) => at.set(id, i));
   const rows = promptIds.map((id) => at.get(id)!);

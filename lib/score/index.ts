@@ -2,3 +2,4 @@
 export * from './curves';
 export * from './score';
 export * from './compare';
+export * from './power';

@@ -18,7 +18,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Config, type DomainName, domainDir } from '../core/config';
-import { type Comparison, type Comparisons, COMPARISONS_VERSION, comparePairs, comparisonsFile, type ModelScores, readComparisons } from './compare';
+import { alignScores, type Comparison, type Comparisons, COMPARISONS_VERSION, comparePairs, comparisonsFile, type ModelScores, readComparisons } from './compare';
+import { powerTable, type PowerRow } from './power';
 import { bootstrapCurveStats, type Curve, type CurveOptions, type EdgeRule, entropyCurve, type Interval, type Polynomial } from './curves';
 import { readJson, readJsonl, writeJsonAtomic, writeJsonl } from '../core/io';
 import { Progress } from '../core/progress';
@@ -425,16 +426,15 @@ function writeComparisons(config: Config, summary: ScoreSummary, domains: { doma
   }
   const redone = new Set(domains.map((d) => d.domain));
   const out = kept.filter((c) => !redone.has(c.domain));
+  const scoresByDomain = new Map<DomainName, Map<string, ScoreRecord[]>>();
   for (const { domain, ranges } of domains) {
     const models = Object.keys(summary.models).filter((id) => summary.models[id][domain] && fs.existsSync(scoresFile(config, id, domain)));
     const scores = new Map(models.map((id) => [id, loadScores(config, id, domain)]));
+    scoresByDomain.set(domain, scores);
     for (const setup of SETUPS) {
       const range = ranges[setup];
       if (!range) continue;
-      const perModel: ModelScores[] = models.map((id) => {
-        const rows = scores.get(id)!.filter((r) => r.setup === setup);
-        return { modelId: id, promptIds: rows.map((r) => r.promptId), targetEntropy: rows.map((r) => r.targetEntropy), crossEntropy: rows.map((r) => r.crossEntropy) };
-      });
+      const perModel = models.map((id) => asModelScores(id, scores.get(id)!.filter((r) => r.setup === setup)));
       const { bins, departureGap, bootstrap, confidence } = config.curves;
       const seed = deriveSeed(config.seed, 'compare', domain, setup);
       for (const c of comparePairs(perModel, { bins, range, departureGap, resamples: bootstrap, confidence, seed })) {
@@ -445,6 +445,75 @@ function writeComparisons(config: Config, summary: ScoreSummary, domains: { doma
   out.sort((p, q) => cmp(p.domain, q.domain) || cmp(p.setup, q.setup) || cmp(p.a, q.a) || cmp(p.b, q.b));
   const result: Comparisons = { v: COMPARISONS_VERSION, comparisons: out };
   writeJsonAtomic(file, result);
+  writePower(config, summary, domains, scoresByDomain);
+}
+
+export const POWER_VERSION = 1;
+export interface PowerFile {
+  v: number;
+  power: ({ domain: DomainName; setup: Setup } & PowerRow)[];
+}
+
+export function scorePowerFile(config: Config): string {
+  return path.join(domainDir(config, 'scores'), 'power.json');
+}
+
+/** Reads data/scores/power.json (see lib/score/power.ts). */
+export function loadPower(config: Config): PowerFile {
+  const file = scorePowerFile(config);
+  if (!fs.existsSync(file)) throw new Error(`no power table: ${file} is missing; run the score stage with the oracle and random baselines (npm start -- --stages score)`);
+  const p = readJson<PowerFile>(file);
+  if (p?.v !== POWER_VERSION || !Array.isArray(p.power)) throw new Error(`${file}: not a power table of version ${POWER_VERSION}; run the score stage again`);
+  return p;
+}
+
+/**
+ * power.json for the given domains, from the oracle and random baselines (the first configured model of each kind that
+ * has scores of the domain); a domain without both is left out. Entries of other domains are kept.
+ */
+function writePower(config: Config, summary: ScoreSummary, domains: { domain: DomainName; ranges: Record<Setup, [number, number] | null> }[], scoresByDomain: Map<DomainName, Map<string, ScoreRecord[]>>): void {
+  const file = scorePowerFile(config);
+  let kept: PowerFile['power'] = [];
+  if (fs.existsSync(file)) {
+    try {
+      kept = loadPower(config).power;
+    } catch {
+      kept = [];
+    }
+  }
+  const redone = new Set(domains.map((d) => d.domain));
+  const out = kept.filter((r) => !redone.has(r.domain));
+  const idOfKind = (kind: string, domain: DomainName) =>
+    config.query.models.find((m) => m.provider === 'baseline' && m.model === kind && summary.models[m.id]?.[domain] && scoresByDomain.get(domain)?.has(m.id))?.id;
+  for (const { domain, ranges } of domains) {
+    const oracleId = idOfKind('oracle', domain);
+    const randomId = idOfKind('random', domain);
+    if (!oracleId || !randomId) continue;
+    const scores = scoresByDomain.get(domain)!;
+    for (const setup of SETUPS) {
+      const range = ranges[setup];
+      if (!range) continue;
+      const bySetup = (id: string) => asModelScores(id, scores.get(id)!.filter((r) => r.setup === setup));
+      const [oracle, random] = comparePairsInput(bySetup(oracleId), bySetup(randomId));
+      if (!oracle.promptIds.length) continue;
+      const { bins, departureGap, bootstrap, confidence } = config.curves;
+      const seed = deriveSeed(config.seed, 'power', domain, setup);
+      for (const row of powerTable(oracle, random, { bins, range, departureGap, resamples: bootstrap, confidence, seed })) out.push({ domain, setup, ...row });
+    }
+  }
+  out.sort((p, q) => cmp(p.domain, q.domain) || cmp(p.setup, q.setup) || p.base - q.base);
+  writeJsonAtomic(file, { v: POWER_VERSION, power: out });
+}
+
+/** The two models restricted to the prompts both scored, in the first one's order. */
+function comparePairsInput(a: ModelScores, b: ModelScores): [ModelScores, ModelScores] {
+  const common = new Set(b.promptIds);
+  const ids = a.promptIds.filter((id) => common.has(id));
+  return [alignScores(a, ids), alignScores(b, ids)];
+}
+
+function asModelScores(modelId: string, rows: ScoreRecord[]): ModelScores {
+  return { modelId, promptIds: rows.map((r) => r.promptId), targetEntropy: rows.map((r) => r.targetEntropy), crossEntropy: rows.map((r) => r.crossEntropy) };
 }
 
 function cmp(a: string, b: string): number {
