@@ -20,7 +20,7 @@ import * as path from 'node:path';
 import { type Config, type DomainName, domainDir } from '../core/config';
 import { alignScores, type Comparison, type Comparisons, COMPARISONS_VERSION, comparePairs, comparisonsFile, type ModelScores, readComparisons } from './compare';
 import { powerTable, type PowerRow } from './power';
-import { bootstrapCurveStats, type Curve, type CurveOptions, type EdgeRule, entropyCurve, type Interval, type Polynomial } from './curves';
+import { bootstrapCurveStats, pointInterval, type Curve, type CurveOptions, type EdgeRule, entropyCurve, type Interval, type Polynomial } from './curves';
 import { readJson, readJsonl, writeJsonAtomic, writeJsonl } from '../core/io';
 import { Progress } from '../core/progress';
 import { deriveSeed } from '../core/rng';
@@ -341,7 +341,7 @@ export function summarizeSetup(
   if (bootstrap >= 1) ({ curve, departurePoint, turningPoint } = bootstrapCurveStats(x, y, { ...opts, resamples: bootstrap, confidence, seed }));
   else {
     curve = entropyCurve(x, y, opts);
-    const point = (v: number | null): Interval | null => (v === null ? null : { estimate: v, low: v, high: v, defined: 0, unstable: false });
+    const point = (v: number | null): Interval | null => (v === null ? null : pointInterval(v));
     departurePoint = point(curve.departurePoint);
     turningPoint = point(curve.turningPoint);
   }
