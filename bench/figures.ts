@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { type BenchResult, peakRssMb, timed } from './common';
 import { type Config, type DomainName, domainDir, loadConfig } from '../lib/core/config';
-import { PAPER_TABLE1, runPlot } from '../lib/plot/figures';
+import { PAPER_TABLE1, runPlot } from '../lib/plot';
 import { scoresFile } from '../lib/score/score';
 import { writeJsonAtomic, writeJsonl } from '../lib/core/io';
 import { deriveSeed, makeRng } from '../lib/core/rng';

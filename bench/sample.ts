@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { domainDir, loadConfig, repoRoot, pathsUnder } from '../lib/core/config';
 import { loadProcessed } from '../lib/data/processed';
-import { sampleDomain } from '../lib/sample/sample';
+import { sampleDomain } from '../lib/sample';
 import { peakRssMb, timed, type BenchResult } from './common';
 
 function mirrorDir(): string | null {

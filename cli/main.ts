@@ -5,7 +5,9 @@ import { STAGES, type StageName, parseStages, runPipeline } from '../lib/pipelin
 
 const USAGE = `Usage: npm start -- [options]
 
-Runs ${STAGES.join(' → ')} (and writes figures/report.html) for the configured domains.
+Runs ${STAGES.join(' → ')} (and writes figures/report.html) for the configured domains. A requested stage is
+recomputed when its code, parameters or inputs changed; a stage that is not requested is never recomputed, and a
+later stage refuses its stale output with the file, what it no longer matches and the command that refreshes it.
 
 Options:
   --config FILE       JSON merged over config/default.json (unknown keys and wrong types are rejected)
@@ -16,6 +18,9 @@ Options:
   --dry-run           query stage: print prompts to send, tokens and estimated cost; send nothing
   --batch             query stage: send OpenAI models' prompts through the Batch API (half price)
   --force [LIST]      recompute stages even when up to date (all requested stages, or the listed ones)
+  --run NAME          a named run: samples, responses, scores, figures and the report go under
+                      data/runs/NAME/ (paths.runs) with the effective configuration saved there;
+                      raw and processed data and the response store stay shared
   --no-report         do not write figures/report.html
   -h, --help          this text
 
@@ -33,6 +38,7 @@ interface CliArgs {
   batch: boolean;
   force: boolean | StageName[];
   report?: boolean;
+  run?: string;
   help: boolean;
 }
 
@@ -84,6 +90,12 @@ export function parseArgs(argv: string[]): CliArgs {
         } else args.force = true;
         break;
       }
+      case '--run': {
+        const v = value();
+        if (!v || v.startsWith('--')) throw new UsageError('--run needs a name');
+        args.run = v;
+        break;
+      }
       case '--no-report':
         args.report = false;
         break;
@@ -112,7 +124,7 @@ async function main(): Promise<number> {
   }
   let config;
   try {
-    config = loadConfig({ configFile: args.configFile });
+    config = loadConfig({ configFile: args.configFile, overrides: args.run !== undefined ? { run: args.run } : undefined });
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(`configuration error: ${e.message}`);

@@ -7,3 +7,4 @@ export * as query from './query';
 export * as score from './score';
 export * as plot from './plot';
 export * as pipeline from './pipeline';
+export * as stages from './stages';

@@ -1,20 +1,19 @@
 /**
  * The whole analysis as one sequence of stages: preprocess → sample → query → score → plot → report.
- * Each (stage, domain) is skipped when its stamp says inputs and outputs are unchanged; a domain whose data
- * cannot be obtained is reported with the reason and the fix, and the other domain still runs.
+ * Each (stage, domain) is skipped when its stamp says code, parameters, inputs and outputs are unchanged, and recomputed
+ * otherwise; a stage that is not requested is not recomputed, and a requested stage refuses its stale output (see
+ * lib/stages.ts). A domain whose data cannot be obtained is reported with the reason and the fix, and the other
+ * domain still runs.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { type Config, type DomainName, type ModelConfig, domainDir } from './core/config';
-import { DatasetUnavailableError, locateDataset } from './data/datasets';
-import { runPreprocess } from './data/preprocess';
-import { runSample } from './sample/sample';
-import { modelAvailability, runQuery } from './query/runner';
-import { runScore } from './score/score';
-import { runPlot } from './plot/figures';
+import { type Config, type DomainName, type ModelConfig } from './core/config';
+import { DatasetUnavailableError } from './data/datasets';
+import { modelAvailability } from './query/runner';
+import { scoreSummaryFile } from './score/score';
 import { writeReport } from './plot/report';
 import { STAGES, type FailedDomain, type SkippedModel, type StageName, type StepResult, type StepStatus } from './core/types';
-import { digestOf, fileIdentity, isUpToDate, outputsDigest, stampFile, writeStamp } from './core/stamps';
+import { type StageRef, isStageUpToDate } from './core/stamps';
+import * as stage from './stages';
 
 const PENDING = 'pending';
 
@@ -82,14 +81,6 @@ export async function selectModels(
   return { models, skipped };
 }
 
-function sectionDigest(config: Config, ...keys: (keyof Config)[]): unknown {
-  return Object.fromEntries(keys.map((k) => [k, config[k]]));
-}
-
-function listFiles(dir: string, names: string[]): string[] {
-  return names.map((n) => path.join(dir, n));
-}
-
 export async function runPipeline(config: Config, opts: PipelineOptions = {}): Promise<PipelineResult> {
   const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const stages = opts.stages && opts.stages.length ? opts.stages : [...STAGES];
@@ -122,53 +113,39 @@ export async function runPipeline(config: Config, opts: PipelineOptions = {}): P
   }
 
   for (const domain of domains) {
-    const processedDir = domainDir(config, 'processed', domain);
-    const samplesDir = domainDir(config, 'samples', domain);
-    const preStamp = stampFile(processedDir, 'preprocess');
-    const sampleStamp = stampFile(samplesDir, 'sample');
     let ok = true;
+    const upToDate = (stage: StageName, ref: StageRef, external?: () => boolean) => !forced(stage) && (external ? external() : isStageUpToDate(config, ref));
 
     if (stages.includes('preprocess')) {
       ok = await step('preprocess', domain, async () => {
-        const located = await locateDataset(config, domain, { log });
-        const inputs = digestOf(
-          Object.values(located.files).sort().map(fileIdentity),
-          sectionDigest(config, 'preprocess'),
-          config.sample.settings[domain],
-        );
-        if (!forced('preprocess') && isUpToDate(preStamp, inputs)) return 'up-to-date';
-        const summary = await runPreprocess(config, domain, { log });
-        writeStamp(preStamp, 'preprocess', inputs, listFiles(processedDir, ['users.jsonl', 'items.jsonl', 'interactions.jsonl', 'summary.json']));
+        const located = await stage.locate(config, domain, log);
+        if (upToDate('preprocess', { stage: 'preprocess', domain }, () => stage.preprocessUpToDate(config, domain, located))) return 'up-to-date';
+        const summary = await stage.preprocess(config, domain, { log, located });
         return `${summary.users} users, ${summary.items} items, ${summary.interactions} interactions`;
       });
     }
     if (ok && stages.includes('sample')) {
       ok = await step('sample', domain, async () => {
-        const inputs = digestOf(outputsDigest(preStamp) ?? 'no-stamp', config.seed, config.sample, config.score.logBase);
-        if (!forced('sample') && isUpToDate(sampleStamp, inputs)) return 'up-to-date';
-        const { samples } = runSample(config, domain, { log });
-        writeStamp(sampleStamp, 'sample', inputs, listFiles(samplesDir, ['samples.jsonl', 'counts.json']));
+        if (upToDate('sample', { stage: 'sample', domain })) return 'up-to-date';
+        const { samples } = stage.sample(config, domain, { log });
         return `${samples.length} prompts`;
       });
     }
     if (ok && stages.includes('query')) {
       for (const model of models) {
-        const responsesFile = path.join(domainDir(config, 'responses', model.id), `${domain}.jsonl`);
-        const qStamp = stampFile(path.dirname(responsesFile), 'query', domain);
-        const { models: _all, ...queryParams } = config.query;
-        const inputs = digestOf(outputsDigest(sampleStamp) ?? 'no-stamp', model, queryParams, config.seed);
         const modelOk = await step(
           'query',
           domain,
           async () => {
-            if (!opts.dryRun && !forced('query') && isUpToDate(qStamp, inputs)) return 'up-to-date';
-            const [summary] = await runQuery(config, domain, [model.id], { dryRun: opts.dryRun, batch: opts.batch, log });
+            if (!opts.dryRun && upToDate('query', { stage: 'query', domain, model: model.id })) return 'up-to-date';
+            const [summary] = await stage.query(config, domain, [model.id], { dryRun: opts.dryRun, batch: opts.batch, log });
             if (opts.dryRun) return 'dry run';
             const waiting = summary?.batch?.pendingPrompts ?? 0;
-            if (summary && summary.failed === 0 && summary.missing === 0) writeStamp(qStamp, 'query', inputs, [responsesFile]);
-            else if (summary && summary.failed === 0 && waiting > 0) {
+            if (summary && summary.failed === 0 && summary.missing > 0 && waiting > 0) {
               return `${PENDING}: ${waiting} prompts waiting in open Batch API jobs (${summary.batch?.openBatches.join(', ')}); run again with --batch to collect them, then the later stages run`;
-            } else if (summary) throw new Error(`${summary.failed} prompts failed and ${summary.missing} are still unanswered; rerun to retry them (stored answers are kept)`);
+            } else if (summary && (summary.failed > 0 || summary.missing > 0)) {
+              throw new Error(`${summary.failed} prompts failed and ${summary.missing} are still unanswered; rerun to retry them (stored answers are kept)`);
+            }
             return summary ? `${summary.answered} answers (${summary.sent} sent, ${summary.fromStore} from the store)` : undefined;
           },
           model.id,
@@ -177,34 +154,26 @@ export async function runPipeline(config: Config, opts: PipelineOptions = {}): P
       }
     }
     if (opts.dryRun) continue;
-    const scoreStamp = stampFile(domainDir(config, 'scores'), 'score', domain);
-    const scoredFiles = modelIds.map((id) => path.join(domainDir(config, 'scores', id), `${domain}.jsonl`));
     if (ok && stages.includes('score')) {
       ok = await step('score', domain, async () => {
-        const responseDigests = modelIds.map((id) => outputsDigest(stampFile(domainDir(config, 'responses', id), 'query', domain)) ?? 'no-stamp');
-        const inputs = digestOf(outputsDigest(sampleStamp) ?? 'no-stamp', modelIds, responseDigests, config.score, config.curves, config.seed);
-        const summaryFile = path.join(domainDir(config, 'scores'), 'summary.json');
-        if (!forced('score') && fs.existsSync(summaryFile) && isUpToDate(scoreStamp, inputs)) return 'up-to-date';
-        runScore(config, [domain], modelIds, { log });
-        writeStamp(scoreStamp, 'score', inputs, scoredFiles);
+        if (upToDate('score', { stage: 'score', domain, models: modelIds }) && fs.existsSync(scoreSummaryFile(config))) return 'up-to-date';
+        stage.score(config, domain, modelIds, { log });
         return `${modelIds.length} models scored`;
       });
     }
     if (ok && stages.includes('plot')) {
       ok = await step('plot', domain, async () => {
-        const plotStamp = stampFile(domainDir(config, 'figures', domain), 'plot');
-        const inputs = digestOf(outputsDigest(scoreStamp) ?? 'no-stamp', outputsDigest(sampleStamp) ?? 'no-stamp', modelIds, config.curves, config.figures, config.score.logBase);
-        if (!forced('plot') && isUpToDate(plotStamp, inputs)) return 'up-to-date';
-        const { files, skipped: skippedFormats } = await runPlot(config, domain, modelIds, { log });
-        // Without a stamp the next run retries the formats that could not be exported (Chromium missing).
-        if (skippedFormats.length === 0) writeStamp(plotStamp, 'plot', inputs, files);
+        if (upToDate('plot', { stage: 'plot', domain, models: modelIds })) return 'up-to-date';
+        const { files, skipped: skippedFormats } = await stage.plot(config, domain, { models: modelIds, log });
         return `${files.length} files${skippedFormats.length ? `; not exported: ${skippedFormats.map((s) => s.format).join(', ')}` : ''}`;
       });
     }
   }
 
   let reportFile: string | null = null;
-  const wantReport = opts.report ?? (stages.includes('plot') && !opts.dryRun);
+  // A run whose every plot step failed would replace the last good report with an empty one.
+  const plotted = steps.some((s) => s.stage === 'plot' && (s.status === 'ran' || s.status === 'up-to-date'));
+  const wantReport = opts.report ?? (stages.includes('plot') && !opts.dryRun && plotted);
   if (wantReport) {
     const t0 = Date.now();
     try {

@@ -1,7 +1,7 @@
 // Makes a fresh clone runnable: installs npm packages when they are missing or stale, then compiles lib/ with tsc
 // when a source is newer than the last build. Uses only Node built-ins so it runs before anything is installed.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -12,7 +12,12 @@ const mtime = (p) => (existsSync(p) ? statSync(p).mtimeMs : 0);
 
 const installed = join(root, 'node_modules', '.package-lock.json');
 const lock = join(root, 'package-lock.json');
-if (!existsSync(installed) || mtime(lock) > mtime(installed) || mtime(join(root, 'package.json')) > mtime(installed)) {
+const nodeModules = join(root, 'node_modules');
+const linked = existsSync(nodeModules) && lstatSync(nodeModules).isSymbolicLink();
+if (linked) {
+  // A git worktree sharing another checkout's packages: `npm ci` would empty the shared folder under every other user.
+  console.error('[setup] node_modules is a symbolic link (shared with another checkout): not reinstalling');
+} else if (!existsSync(installed) || mtime(lock) > mtime(installed) || mtime(join(root, 'package.json')) > mtime(installed)) {
   console.error('[setup] installing npm packages ...');
   run(npm, existsSync(lock) ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund']);
 }
@@ -33,6 +38,8 @@ if (mtime(builtMarker) > sourcesChanged) {
   console.error('[setup] build/ is up to date');
 } else {
   console.error('[setup] compiling TypeScript (lib, cli, bench, tests) ...');
+  // tsc never deletes: a compiled file whose source was moved (lib/query/batch.ts → batch/) would shadow the new one.
+  rmSync(join(root, 'build'), { recursive: true, force: true });
   run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')]);
   writeFileSync(builtMarker, `${new Date().toISOString()}\n`);
 }

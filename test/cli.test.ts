@@ -2,39 +2,16 @@
 // MovieLens-format data, with an OpenAI-compatible model served by the fake server over real HTTP.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { pathsUnder, repoRoot } from '../lib/core/config';
+import { pathsUnder } from '../lib/core/config';
 import { generateSynthetic } from '../lib/data/synthetic';
 import { FakeOpenAIServer } from './helpers/fake-openai-server';
+import { runCli } from './helpers/cli-child';
 
-const cli = path.join(repoRoot(), 'build', 'cli', 'main.js');
 let server: FakeOpenAIServer;
 let dir: string;
-
-interface CliRun {
-  code: number;
-  out: string;
-  seconds: number;
-}
-
-function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], {
-      cwd: repoRoot(),
-      env: { ...process.env, UBP_CONFIG: '', UBP_DATA_DIR: '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, out, seconds: (Date.now() - t0) / 1000 }));
-  });
-}
 
 function writeConfig(name: string, extra: Record<string, unknown> = {}): string {
   const file = path.join(dir, name);

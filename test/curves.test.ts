@@ -4,9 +4,9 @@ import {
   binMeans,
   bootstrapCurveStats,
   departurePoint,
+  derivative,
   entropyCurve,
   evalPolynomial,
-  inflectionPointsOf,
   monomial,
   percentileInterval,
   polyfit,
@@ -129,25 +129,17 @@ test('polyfit is a least-squares fit: the closed-form line, and residuals orthog
   assert.throws(() => polyfit([1, 1, 2], [1, 2, 3], 2), /distinct/);
 });
 
-test('signChanges and inflection points of a known polynomial match its analytic roots', () => {
-  // p(x) = x⁴ − 8x³ + 18x² + x + 2  ⇒  p''(x) = 12x² − 48x + 36 = 12(x − 1)(x − 3)
-  const p = monomial([2, 1, 18, -8, 1]);
-  const infl = inflectionPointsOf(p, 0, 4);
-  assert.equal(infl.length, 2);
-  close(infl[0], 1, 1e-9, 'first inflection');
-  close(infl[1], 3, 1e-9, 'second inflection');
-  // Outside the interval: not reported.
-  assert.equal(inflectionPointsOf(p, 1.5, 2.5).length, 0);
+test('signChanges of known polynomials match their analytic roots', () => {
   // (x − 1)² has a double root without a sign change; (x − 1)(x − 2) changes sign twice.
   assert.equal(signChanges(monomial([1, -2, 1]), 0, 3).length, 0);
   const sc = signChanges(monomial([2, -3, 1]), 0, 3);
   assert.deepEqual(sc.map((s) => s.direction), ['down', 'up']);
   close(sc[0].x, 1, 1e-12);
   close(sc[1].x, 2, 1e-12);
-  // Fitted from exact points of p, the inflection points are still found.
-  const x = Array.from({ length: 100 }, (_, i) => (4 * i) / 99);
-  const fit = polyfit(x, x.map((v) => evalPolynomial(p, v)), 4);
-  inflectionPointsOf(fit, 0, 4).forEach((r, i) => close(r, [1, 3][i], 1e-7, 'fitted inflection'));
+  // p''(x) = 12(x − 1)(x − 3) for p(x) = x⁴ − 8x³ + 18x² + x + 2, here in a scaled basis centred at 2 (t = (x − 2)/2).
+  const p = polyfit(Array.from({ length: 100 }, (_, i) => (4 * i) / 99), Array.from({ length: 100 }, (_, i) => polyval([2, 1, 18, -8, 1], (4 * i) / 99)), 4);
+  signChanges(derivative(derivative(p)), 0, 4).forEach((r, i) => close(r.x, [1, 3][i], 1e-7, 'fitted second-derivative root'));
+  assert.equal(signChanges(derivative(derivative(p)), 1.5, 2.5).length, 0, 'outside the interval: not reported');
 });
 
 test('entropyCurve finds the turning point of designed curves', () => {
@@ -179,7 +171,6 @@ test('entropyCurve finds the turning point of designed curves', () => {
   const centres = Array.from({ length: 4000 }, (_, i) => ((i % 200) + 0.5) * 0.02);
   const exact = entropyCurve(centres, centres, { bins: 200, window: 30, order: 4, range: [0, 4] });
   exact.fitted.forEach((p) => close(p.y, p.x, 1e-9, 'exact X=Y fit'));
-  assert.deepEqual(exact.inflectionPoints, [], 'a straight line has no inflection points, whatever the rounding');
   assert.equal(exact.turningPoint, null);
   // Rising as x falls everywhere: no turning point either.
   const falling = entropyCurve(x, x.map((v) => 5 - v), { bins: 200, window: 30, order: 4, range: null });
@@ -191,13 +182,13 @@ test('entropyCurve handles degenerate data without throwing and says what it cha
   const opts = { bins: 200, window: 30, order: 4, range: null, edges: 'drop' } as const;
   const none = entropyCurve([], [], opts);
   assert.equal(none.order, -1);
-  assert.deepEqual(none.coefficients, []);
+  assert.equal(none.polynomial, null);
   assert.match(none.notes.join(' '), /no data/);
 
   const same = entropyCurve([2, 2, 2], [3, 4, 5], opts);
   assert.deepEqual(same.points, [{ x: 2, y: 4, n: 3 }]);
   assert.equal(same.order, 0);
-  assert.deepEqual(same.coefficients, [4]);
+  assert.deepEqual(toMonomial(same.polynomial!), [4]);
   assert.equal(same.turningPoint, null);
   assert.match(same.notes.join(' '), /order lowered from 4 to 0/);
 
@@ -206,7 +197,7 @@ test('entropyCurve handles degenerate data without throwing and says what it cha
   assert.equal(three.points.length, 3);
   assert.equal(three.window, 1);
   assert.equal(three.order, 2);
-  three.coefficients.forEach((c, k) => close(c, [1, -2, 1][k], 1e-10, `parabola c${k}`));
+  toMonomial(three.polynomial!).forEach((c, k) => close(c, [1, -2, 1][k], 1e-10, `parabola c${k}`));
   close(three.turningPoint!, 1, 1e-9, 'parabola minimum');
 
   // Ten non-empty bins and window 30: the window shrinks so that order + 1 = 5 rolling points remain.

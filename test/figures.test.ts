@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type Config, loadConfig, pathsUnder } from '../lib/core/config';
-import { polyval } from '../lib/score/curves';
+import { evalPolynomial } from '../lib/score/curves';
 import { chromiumPath } from '../lib/plot/export';
 import {
   FIGURE_DATA_FILE,
@@ -24,7 +24,7 @@ import {
   proxyHistoryFigure,
   runPlot,
   table1Figure,
-} from '../lib/plot/figures';
+} from '../lib/plot';
 import { scoresFile } from '../lib/score/score';
 import type { SampleCounts, ScoreRecord, Setup } from '../lib/core/types';
 import { SYNTHETIC_MODELS, synthesizeScores, writeSyntheticInputs } from '../bench/figures';
@@ -92,7 +92,7 @@ test('trend figure: one fitted curve per model per setup, X=Y per setup, turning
     const c: CurveData = data.curves[t.meta!.setup!][t.meta!.model!];
     assert.equal((t.x as number[])[0], c.turningPoint);
     // The marker sits on the polynomial (checked with the coefficients, independently of the plotted grid).
-    const yOnPoly = polyval(c.coefficients, c.turningPoint!);
+    const yOnPoly = evalPolynomial(c.polynomial!, c.turningPoint!);
     assert.ok(Math.abs((t.y as number[])[0] - yOnPoly) < 1e-3 * Math.max(1, Math.abs(yOnPoly)), `${(t.y as number[])[0]} vs ${yOnPoly}`);
   }
   // item-cf turns up in setup A in this synthetic data (turn at 2.9 bits), so its marker must be there.

@@ -4,15 +4,14 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfig, type Config, type ModelConfig } from '../lib/core/config';
 import {
-  backoffMs,
   chatRequestBody,
   createApiResponder,
   modelAvailability,
   redactSecrets,
   RequestFailedError,
   requestKey,
-  retryAfterMs,
 } from '../lib/query/llm';
+import { backoffMs, retryAfterMs } from '../lib/query/retry';
 import type { ChatMessage, PromptJob } from '../lib/query/models';
 import { makeRng } from '../lib/core/rng';
 import type { SampleRecord } from '../lib/core/types';

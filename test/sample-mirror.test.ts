@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadConfig, repoRoot, pathsUnder } from '../lib/core/config';
 import { runPreprocess } from '../lib/data/preprocess';
-import { PAPER_SAMPLE_COUNTS, formatSampleCounts, loadSamples, runSample, sampleCountRows } from '../lib/sample/sample';
+import { PAPER_SAMPLE_COUNTS, formatSampleCounts, loadSamples, runSample, sampleCountRows } from '../lib/sample';
 import { checkRecord, type PlainUser } from './helpers/sample-properties';
 
 const mirror = process.env.UBP_DATA_DIR ?? path.resolve(repoRoot(), '..', 'shared', 'datasets');

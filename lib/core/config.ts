@@ -33,6 +33,11 @@ export interface DatasetSource {
 }
 
 export interface Config {
+  /**
+   * A named run (`--run NAME`, a notebook's `run` parameter): samples, responses, scores and figures go under
+   * `paths.runs/NAME/`, so a variant never overwrites the baseline; raw, processed data and the response store stay shared.
+   */
+  run: string | null;
   seed: number;
   /** Local mirror holding `ml-1m/` and `lastfm-1k/`; the UBP_DATA_DIR environment variable overrides it. */
   dataDir: string | null;
@@ -124,11 +129,17 @@ export function repoRoot(): string {
 
 export const DEFAULT_CONFIG_FILE = 'config/default.json';
 
+/** Run names become folder names: no separators, no leading dot. */
+const RUN_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.+-]*$/;
+/** The stage folders a named run keeps apart; raw, processed and the response store are shared by every run. */
+const RUN_SCOPED_PATHS = ['samples', 'responses', 'scores', 'figures'] as const;
+
 /**
  * Keys whose default is null (or whose value may take several shapes) and what they accept.
  * Every other key must have the same JSON type as its default.
  */
 const NULLABLE: Record<string, (v: unknown) => boolean> = {
+  run: (v) => v === null || (typeof v === 'string' && RUN_NAME.test(v)),
   dataDir: (v) => v === null || typeof v === 'string',
   'datasets.*.archiveMd5': (v) => v === null || (typeof v === 'string' && /^[0-9a-f]{32}$/.test(v)),
   'query.models[].baseURL': (v) => v === null || typeof v === 'string',
@@ -331,7 +342,53 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   if (configFile) config = mergeConfig(config, readJsonFile(configFile), configFile);
   if (opts.overrides !== undefined) config = mergeConfig(config, opts.overrides, 'overrides');
   if (env.UBP_DATA_DIR) config = { ...config, dataDir: env.UBP_DATA_DIR };
-  return config;
+  return withRun(config, config.run);
+}
+
+/**
+ * The configuration of a named run: the run-scoped stage folders move under `paths.runs/NAME/`. Derived from
+ * `paths.runs` (not from the current folders), so applying it twice, or to a saved run configuration, changes nothing.
+ */
+export function withRun(config: Config, run: string | null): Config {
+  if (run === null) return { ...config, run: null };
+  if (!RUN_NAME.test(run)) throw new ConfigError(`run name "${run}" must be letters, digits, "_", ".", "+" or "-" (it becomes a folder name)`);
+  const paths = { ...config.paths };
+  for (const key of RUN_SCOPED_PATHS) paths[key] = path.join(config.paths.runs, run, key);
+  return { ...config, run, paths };
+}
+
+/** Where a named run keeps its effective configuration, or null for the default layout. */
+export function runConfigFile(config: Config): string | null {
+  return config.run === null ? null : path.join(resolvePath(config.paths.runs), config.run, 'config.json');
+}
+
+/** How a configuration differs from the defaults (a named run's own folders are not counted as changes). */
+export function changesFromDefaults(config: Config): ConfigChange[] {
+  return configChanges(withRun(defaultConfig(), config.run), config);
+}
+
+export interface ConfigChange {
+  key: string;
+  from: unknown;
+  to: unknown;
+}
+
+/**
+ * The leaves where two configurations differ (dotted keys; arrays compared whole, models by id), for a parameter
+ * cell's "what this run changes" and the report. The data directory and the stage folders are left out: they are
+ * locations, not parameters.
+ */
+export function configChanges(base: unknown, other: unknown, prefix = ''): ConfigChange[] {
+  if (prefix === 'dataDir' || prefix === 'paths') return [];
+  if (prefix === 'query.models' && Array.isArray(base) && Array.isArray(other)) {
+    const byId = (list: unknown[]) => Object.fromEntries(list.map((m) => [(m as ModelConfig).id, m]));
+    return configChanges(byId(base), byId(other), prefix);
+  }
+  if (isPlainObject(base) && isPlainObject(other)) {
+    const keys = [...new Set([...Object.keys(base), ...Object.keys(other)])].sort();
+    return keys.flatMap((k) => configChanges(base[k], other[k], prefix ? `${prefix}.${k}` : k));
+  }
+  return JSON.stringify(base) === JSON.stringify(other) ? [] : [{ key: prefix, from: base, to: other }];
 }
 
 /** Resolves a configured path against the repository root (absolute paths are kept). */

@@ -1,5 +1,7 @@
 // The core layer's public surface (ubp.core in the notebooks).
+export * from './canonical-json';
 export * from './config';
+export * from './entropy';
 export * from './io';
 export * from './progress';
 export * from './rng';

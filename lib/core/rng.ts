@@ -29,15 +29,39 @@ export function shuffleInPlace<T>(rng: Rng, arr: T[]): T[] {
   return arr;
 }
 
-/** k distinct elements drawn uniformly without replacement (partial Fisher–Yates on a copy). */
-export function sampleWithoutReplacement<T>(rng: Rng, items: readonly T[], k: number): T[] {
-  if (k > items.length) throw new RangeError(`cannot draw ${k} distinct items from ${items.length}`);
-  const a = items.slice();
+/**
+ * k distinct elements drawn uniformly without replacement (partial Fisher–Yates on a copy), in draw order.
+ * Baseline answers and tests depend on this exact draw sequence.
+ */
+export function sampleWithoutReplacement<T>(rng: Rng, items: ArrayLike<T>, k: number): T[] {
+  const n = items.length;
+  if (k > n) throw new RangeError(`cannot draw ${k} distinct items from ${n}`);
+  const a = Array.isArray(items) ? (items as readonly T[]).slice() : Array.from(items);
   for (let i = 0; i < k; i++) {
-    const j = i + randomInt(rng, a.length - i);
+    const j = i + randomInt(rng, n - i);
     const t = a[i];
     a[i] = a[j];
     a[j] = t;
   }
   return a.slice(0, k);
+}
+
+/**
+ * Like sampleWithoutReplacement (uniform, distinct, in draw order), but for k <= n/2 it rejects repeated positions
+ * instead of copying the pool: the sampler draws a few items from group and catalogue pools of thousands, many
+ * times. The two consume the generator differently when k <= n/2, so stored samples pin this one.
+ */
+export function sampleDistinct<T>(rng: Rng, pool: ArrayLike<T>, k: number): T[] {
+  const n = pool.length;
+  if (k > n) throw new RangeError(`cannot draw ${k} distinct items from ${n}`);
+  if (2 * k > n) return sampleWithoutReplacement(rng, pool, k);
+  const out: T[] = [];
+  const taken = new Set<number>();
+  while (out.length < k) {
+    const j = randomInt(rng, n);
+    if (taken.has(j)) continue;
+    taken.add(j);
+    out.push(pool[j]);
+  }
+  return out;
 }

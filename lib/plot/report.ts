@@ -4,11 +4,14 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type Config, type DomainName, domainDir } from '../core/config';
+import { type Config, type DomainName, changesFromDefaults, domainDir } from '../core/config';
 import { escapeHtml, htmlTable } from './html';
 import { readJson, writeFileAtomic } from '../core/io';
+import { type Comparisons, comparisonsFile, describeDeparture } from '../score/compare';
+import { type PowerFile, scorePowerFile } from '../score/files';
 import type { FailedDomain, ProcessedSummary, SampleCounts, SkippedModel, StepResult } from '../core/types';
-import { PAPER_TABLE1, figureHtmlFragment, loadFigureSpecs, plotlyScriptTag } from './figures';
+import { figureHtmlFragment, loadFigureSpecs, plotlyScriptTag } from './figures';
+import { PAPER_TABLE1 } from './table1-figure';
 
 export interface ReportInput {
   domains: DomainName[];
@@ -41,20 +44,43 @@ interface IntervalLike {
   estimate: number;
   low: number;
   high: number;
+  unstable?: boolean;
 }
 
 interface SetupSummaryLike {
   prompts: number;
   smoothed: number;
+  validPicksMean?: number | null;
+  incompleteShare?: number | null;
   meanTargetEntropy: number;
   meanCrossEntropy: number;
   meanGap: number;
+  departurePoint?: IntervalLike | null;
   turningPoint: IntervalLike | null;
-  inflectionPoints: IntervalLike[];
+  curve?: { fitCoverage?: number | null };
 }
 
 function interval(iv: IntervalLike | null | undefined): string {
-  return iv && typeof iv.estimate === 'number' ? `${fmt(iv.estimate, 2)} [${fmt(iv.low, 2)}, ${fmt(iv.high, 2)}]` : '–';
+  return iv && typeof iv.estimate === 'number' ? `${fmt(iv.estimate, 2)} [${fmt(iv.low, 2)}, ${fmt(iv.high, 2)}]${iv.unstable ? ' unstable' : ''}` : '–';
+}
+
+export const SCORE_TABLE_HEADER = (unit: string): string[] => [
+  'model', 'setup', 'prompts', 'valid picks (mean)', 'incomplete answers', `mean target entropy (${unit})`, `mean cross-entropy (${unit})`, 'mean gap',
+  'fit coverage', 'departure point [95% CI]', 'turning point [95% CI]', 'smoothed answers',
+];
+
+/** Paired comparisons (data/scores/comparisons.json) of one domain as table rows: a − b in mean gap and departure. */
+export function comparisonRows(comparisons: Comparisons | null, domain: DomainName, unit: string): (string | number)[][] {
+  return (comparisons?.comparisons ?? [])
+    .filter((c) => c.domain === domain)
+    .map((c) => [c.setup, c.a, c.b, c.prompts, interval(c.meanGapDiff), describeDeparture(c, unit)]);
+}
+
+/** The power table (data/scores/power.json) of one domain as table rows. */
+export function powerRows(power: PowerFile | null, domain: DomainName): (string | number)[][] {
+  return (power?.power ?? [])
+    .filter((r) => r.domain === domain)
+    .map((r) => [r.setup, r.base, r.prompts, r.smallestDetected ?? 'none of the tested', r.checks.map((c) => `${c.delta}${c.detected ? ' ✓' : ''}`).join(', ')]);
 }
 
 /** Flattens data/scores/summary.json (models → model → domain → setups → setup) into table rows. */
@@ -69,11 +95,14 @@ export function scoreSummaryRows(summary: unknown, domain: DomainName): (string 
         model,
         setup,
         fmt(s.prompts, 0),
+        fmt(s.validPicksMean, 2),
+        fmt(s.incompleteShare, 3),
         fmt(s.meanTargetEntropy),
         fmt(s.meanCrossEntropy),
         fmt(s.meanGap),
+        fmt(s.curve?.fitCoverage, 3),
+        interval(s.departurePoint),
         interval(s.turningPoint),
-        (s.inflectionPoints ?? []).map(interval).join('; ') || '–',
         fmt(s.smoothed, 0),
       ]);
     }
@@ -88,6 +117,9 @@ export async function writeReport(config: Config, input: ReportInput): Promise<s
   parts.push(`<h1>User behavior prediction: run report</h1>`);
   parts.push(`<p>Re-analysis of Saha &amp; Choudhury, <i>User Behavior Prediction as a Generic, Robust, Scalable, and Low-Cost Evaluation Strategy for Estimating Generalization in LLMs</i>. Generated ${escapeHtml(new Date().toISOString())}. Entropies in ${unit}.</p>`);
   parts.push(`<h2>Run</h2>`);
+  parts.push(`<p>Run: <b>${escapeHtml(config.run ?? '(default layout, no named run)')}</b>${config.run ? ` (results under ${escapeHtml(path.dirname(domainDir(config, 'figures')))})` : ''}</p>`);
+  const changes = changesFromDefaults(config);
+  parts.push(changes.length ? htmlTable(['configuration key', 'default', 'this run'], changes.map((c) => [c.key, JSON.stringify(c.from) ?? '(unset)', JSON.stringify(c.to) ?? '(unset)'])) : '<p>The configuration is config/default.json unchanged.</p>');
   parts.push(`<p>Models: ${escapeHtml(input.modelIds.join(', ') || '(none)')}</p>`);
   if (input.skippedModels.length) parts.push(htmlTable(['skipped model', 'reason'], input.skippedModels.map((m) => [m.id, m.reason])));
   if (input.failedDomains.length) parts.push(htmlTable(['failed domain', 'reason', 'fix'], input.failedDomains.map((f) => [f.domain, f.reason, f.fix ?? ''])));
@@ -111,7 +143,25 @@ export async function writeReport(config: Config, input: ReportInput): Promise<s
     }
     if (scoreSummary) {
       parts.push(`<h3>Scores</h3>`);
-      parts.push(htmlTable(['model', 'setup', 'prompts', `mean target entropy (${unit})`, `mean cross-entropy (${unit})`, 'mean gap', 'turning point [95% CI]', 'inflection points [95% CI]', 'smoothed answers'], scoreSummaryRows(scoreSummary, domain)));
+      parts.push(htmlTable(SCORE_TABLE_HEADER(unit), scoreSummaryRows(scoreSummary, domain)));
+      parts.push(`<p>Departure point: the largest target entropy below which the curve's gap stays at or above ${config.curves.departureGap} ${unit} (– when it never leaves X = Y; the top of the range when it never follows it). Turning point: the lowest point of the fit when inside the range. "unstable": the estimate lies outside its own bootstrap interval.</p>`);
+    }
+    const cmpRows = comparisonRows(readIf<Comparisons>(comparisonsFile(domainDir(config, 'scores'))), domain, unit);
+    if (cmpRows.length) {
+      parts.push(`<h3>Model comparisons (paired bootstrap, a − b)</h3>`);
+      parts.push(htmlTable(['setup', 'a', 'b', 'prompts', `mean gap a − b (${unit}) [95% CI]`, 'departure point a − b [95% CI]'], cmpRows));
+    }
+    const pRows = powerRows(readIf<PowerFile>(scorePowerFile(config)), domain);
+    if (pRows.length) {
+      parts.push(`<h3>Power: smallest detectable difference in departure point</h3>`);
+      parts.push(`<p>Two simulated models (oracle at and above departAt, random below) departing at <i>base</i> and <i>base + δ</i>, compared with the paired bootstrap at this run's prompt counts; ✓: the interval excludes 0. A best case: these models depart sharply and are noise-free above the departure.</p>`);
+      parts.push(htmlTable(['setup', `base departAt (${unit})`, 'prompts', `smallest δ detected (${unit})`, 'δ tested'], pRows));
+    }
+    // The parameters the figures were drawn with, as recorded beside them (they may predate this configuration).
+    const params = readIf<{ parameters?: Record<string, unknown> }>(path.join(domainDir(config, 'figures', domain), 'figure-data.json'))?.parameters;
+    if (params) {
+      parts.push(`<h3>Analysis parameters</h3>`);
+      parts.push(htmlTable(['parameter', 'value'], Object.entries(params).map(([k, v]) => [k, JSON.stringify(v)])));
     }
     const specs = loadFigureSpecs(config, domain);
     if (specs) {

@@ -11,7 +11,7 @@ import type { ProcessedDomain } from '../data/processed';
 import { pythonList } from './prompt';
 import { deriveSeed, makeRng, sampleWithoutReplacement } from '../core/rng';
 import type { SampleRecord } from '../core/types';
-import { entropy } from '../score/score';
+import { entropy } from '../core/entropy';
 
 export const BASELINE_KINDS = ['random', 'popularity', 'group-popularity', 'item-cf', 'oracle', 'departure'] as const;
 export type BaselineKind = (typeof BASELINE_KINDS)[number];

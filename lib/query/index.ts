@@ -5,6 +5,7 @@ export * from './llm';
 export * from './models';
 export * from './parse-answer';
 export * from './prompt';
+export * from './retry';
 export * from './runner';
 export * from './store';
 export * from './tokens';

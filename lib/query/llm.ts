@@ -1,13 +1,15 @@
 /**
  * The client for OpenAI and every OpenAI-compatible server (vLLM, Ollama, llama.cpp server, LM Studio), through the
- * official `openai` package. The SDK's own retries are off: retries, backoff and `retry-after` are handled here so
- * they are seeded, bounded by the configuration, and visible in the run's summary.
+ * official `openai` package. The SDK's own retries are off: retries, backoff and `retry-after` are handled by
+ * lib/query/retry.ts (shared with the Batch API client) so they are seeded, bounded by the configuration, and visible
+ * in the run's summary.
  * The API key is read from the environment variable the model names and never appears in errors or logs.
  */
-import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import OpenAI from 'openai';
 import type { Config, ModelConfig } from '../core/config';
 import type { ChatMessage, ModelAnswer, PromptJob, Responder } from './models';
 import { deriveSeed, makeRng, type Rng } from '../core/rng';
+import { classifyFailure, retryPolicy, withRetries, type FailureKind, type RetryPolicy } from './retry';
 import { normalizeBaseURL, storeKey, type GenerationParams, type StoredAnswer } from './store';
 import type { Usage } from '../core/types';
 
@@ -102,9 +104,7 @@ function apiKeyFor(model: ModelConfig, env: NodeJS.ProcessEnv): string | undefin
   return v === undefined || v === '' ? undefined : v;
 }
 
-// ---------- errors and retries ----------
-
-export type FailureKind = 'rate-limit' | 'server' | 'timeout' | 'connection' | 'client' | 'bad-response' | 'aborted';
+// ---------- errors ----------
 
 /** A request that failed for good (after retries, or at once when not retryable). The message never holds the key. */
 export class RequestFailedError extends Error {
@@ -117,74 +117,6 @@ export class RequestFailedError extends Error {
     super(message);
     this.name = 'RequestFailedError';
   }
-}
-
-interface Classified {
-  kind: FailureKind;
-  retryable: boolean;
-  status?: number;
-  retryAfterMs?: number;
-  message: string;
-}
-
-/** Milliseconds from `retry-after-ms`, or `retry-after` in seconds or as an HTTP date; undefined when absent. */
-export function retryAfterMs(headers: { get(name: string): string | null } | undefined, now = Date.now()): number | undefined {
-  if (!headers) return undefined;
-  const ms = headers.get('retry-after-ms');
-  if (ms !== null && ms.trim() !== '' && Number.isFinite(Number(ms))) return Math.max(0, Number(ms));
-  const ra = headers.get('retry-after');
-  if (ra === null || ra.trim() === '') return undefined;
-  if (Number.isFinite(Number(ra))) return Math.max(0, Number(ra) * 1000);
-  const date = Date.parse(ra);
-  return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
-}
-
-const RETRYABLE_4XX = new Set([408, 409, 429]);
-
-function classify(err: unknown): Classified {
-  if (err instanceof APIUserAbortError) return { kind: 'aborted', retryable: false, message: 'request aborted' };
-  if (err instanceof APIConnectionTimeoutError) return { kind: 'timeout', retryable: true, message: 'request timed out' };
-  if (err instanceof APIConnectionError) {
-    const cause = (err as { cause?: { message?: string; code?: string; cause?: { code?: string; message?: string } } }).cause;
-    const detail = cause?.cause?.code ?? cause?.code ?? cause?.cause?.message ?? cause?.message;
-    return { kind: 'connection', retryable: true, message: `connection error${detail ? ` (${detail})` : ''}` };
-  }
-  if (err instanceof APIError && typeof err.status === 'number') {
-    const status = err.status;
-    const retryable = status >= 500 || RETRYABLE_4XX.has(status);
-    const kind: FailureKind = status === 429 ? 'rate-limit' : status >= 500 ? 'server' : status === 408 ? 'timeout' : 'client';
-    return { kind, retryable, status, retryAfterMs: retryAfterMs(err.headers), message: `HTTP ${status}: ${err.message}` };
-  }
-  if (err instanceof Error && err.name === 'AbortError') return { kind: 'aborted', retryable: false, message: 'request aborted' };
-  // A 200 whose body is not a completion (truncated JSON, proxy error page): the server misbehaved, try again.
-  return { kind: 'bad-response', retryable: true, message: `unreadable response (${err instanceof Error ? err.message : String(err)})` };
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new RequestFailedError('request aborted', 'aborted', undefined, 0));
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new RequestFailedError('request aborted', 'aborted', undefined, 0));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-export interface RetryPolicy {
-  maxRetries: number;
-  /** Backoff before retry n (1-based) is baseDelayMs·2^(n−1), capped at maxDelayMs, scaled by a jitter in [0.5, 1). */
-  baseDelayMs: number;
-  maxDelayMs: number;
-}
-
-export function backoffMs(policy: RetryPolicy, retry: number, rng: Rng): number {
-  const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (retry - 1));
-  return exp * (0.5 + 0.5 * rng());
 }
 
 export interface ApiResponderOptions {
@@ -213,11 +145,7 @@ export function createApiResponder(model: ModelConfig, config: Config, opts: Api
     );
   }
   const baseURL = effectiveBaseURL(model);
-  const policy: RetryPolicy = {
-    maxRetries: opts.retry?.maxRetries ?? config.query.maxRetries,
-    baseDelayMs: opts.retry?.baseDelayMs ?? 1000,
-    maxDelayMs: opts.retry?.maxDelayMs ?? 60_000,
-  };
+  const policy = retryPolicy(config, opts.retry);
   const rng = opts.rng ?? makeRng(deriveSeed(config.seed, 'retry-jitter', model.id));
   const log = opts.log ?? (() => {});
   const secrets = [apiKey];
@@ -233,40 +161,39 @@ export function createApiResponder(model: ModelConfig, config: Config, opts: Api
 
   async function answer(job: PromptJob, signal?: AbortSignal): Promise<ModelAnswer> {
     const body = chatRequestBody(model, config, job.messages);
-    for (let attempt = 1; ; attempt++) {
-      if (signal?.aborted) throw new RequestFailedError('request aborted', 'aborted', undefined, attempt - 1);
-      const started = Date.now();
-      let failure: Classified;
-      // The SDK never removes the listener it adds to a request's signal, so each request gets its own short-lived
-      // signal linked to the run's (one listener per request on a run-long signal would pile up).
-      const perRequest = new AbortController();
-      const onAbort = () => perRequest.abort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      try {
-        stats.requests++;
-        const completion = await client.chat.completions.create(body, { signal: perRequest.signal });
-        return answerFromCompletion(completion as CompletionLike, Date.now() - started);
-      } catch (err) {
-        failure = classify(err);
-        if (signal?.aborted) failure = { kind: 'aborted', retryable: false, message: 'request aborted' };
-      } finally {
-        signal?.removeEventListener('abort', onAbort);
-      }
-      const message = redactSecrets(failure.message, secrets);
-      if (!failure.retryable || attempt > policy.maxRetries) {
-        stats.failures++;
-        const why = failure.retryable ? `gave up after ${attempt} attempts` : 'not retryable';
-        throw new RequestFailedError(`${model.id}: ${message} (${why})`, failure.kind, failure.status, attempt);
-      }
-      const wait = failure.retryAfterMs !== undefined
-        ? failure.retryAfterMs + 0.1 * failure.retryAfterMs * rng()
-        : backoffMs(policy, attempt, rng);
-      stats.retries++;
-      log(`${model.id}: ${message}; retry ${attempt}/${policy.maxRetries} in ${(wait / 1000).toFixed(2)} s`);
-      await sleep(wait, signal).catch(() => {
-        throw new RequestFailedError('request aborted', 'aborted', undefined, attempt);
-      });
-    }
+    return withRetries(
+      async () => {
+        const started = Date.now();
+        // The SDK never removes the listener it adds to a request's signal, so each request gets its own short-lived
+        // signal linked to the run's (one listener per request on a run-long signal would pile up).
+        const perRequest = new AbortController();
+        const onAbort = () => perRequest.abort();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        try {
+          stats.requests++;
+          const completion = await client.chat.completions.create(body, { signal: perRequest.signal });
+          return answerFromCompletion(completion as CompletionLike, Date.now() - started);
+        } finally {
+          signal?.removeEventListener('abort', onAbort);
+        }
+      },
+      {
+        policy,
+        rng,
+        signal,
+        classify: (err) => (signal?.aborted ? { kind: 'aborted', retryable: false, message: 'request aborted' } : classifyFailure(err)),
+        aborted: (attempts) => new RequestFailedError('request aborted', 'aborted', undefined, attempts),
+        giveUp: (failure, attempts) => {
+          stats.failures++;
+          const why = failure.retryable ? `gave up after ${attempts} attempts` : 'not retryable';
+          return new RequestFailedError(`${model.id}: ${redactSecrets(failure.message, secrets)} (${why})`, failure.kind, failure.status, attempts);
+        },
+        onRetry: (failure, retry, wait) => {
+          stats.retries++;
+          log(`${model.id}: ${redactSecrets(failure.message, secrets)}; retry ${retry}/${policy.maxRetries} in ${(wait / 1000).toFixed(2)} s`);
+        },
+      },
+    );
   }
 
   return {

@@ -6,38 +6,30 @@
  * deterministic, so they are not stored). The responses file is rewritten atomically from the store at the end of
  * every run, interrupted or not.
  *
- * With `batch`, OpenAI and OpenAI-compatible models send their missing prompts through the Batch API (lib/query/batch.ts)
+ * With `batch`, OpenAI and OpenAI-compatible models send their missing prompts through the Batch API (lib/query/batch/)
  * into the same store. Either way a run first collects the model's finished open batches and never sends a prompt
  * that still waits in an open batch.
  */
 import { setMaxListeners } from 'node:events';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import type { Config, DomainName, ModelConfig } from '../core/config';
+import { Progress } from '../core/progress';
+import type { Usage } from '../core/types';
 import { createBaseline } from './baselines';
 import { openBatchKeys, runBatches, type BatchJob, type BatchRunReport } from './batch';
-import { domainDir, type Config, type DomainName, type ModelConfig } from '../core/config';
-import { readJsonl, writeJsonl } from '../core/io';
-import {
-  costUsd,
-  createApiResponder,
-  modelAvailability,
-  requestKey,
-  storedAnswerFor,
-  RequestFailedError,
-  type FailureKind,
-  type RetryPolicy,
-} from './llm';
+import { estimateDryRun, type DryRunEstimate } from './dry-run';
+import { formatCount, formatUsd } from './format';
+import { loadQueryInputs, resolveModels, storeDir, type QueryInputs } from './inputs';
+import { createApiResponder, modelAvailability, requestKey, storedAnswerFor, RequestFailedError } from './llm';
 import type { PromptJob } from './models';
-import { parseAnswer } from './parse-answer';
-import { loadProcessed, type ProcessedDomain } from '../data/processed';
-import { Progress } from '../core/progress';
-import { renderPrompt } from './prompt';
-import { loadSamples } from '../sample/sample';
+import { emptyParseSummary, writeResponses, type AnswerForRecord, type KeyedJob, type ParseSummary } from './responses';
+import type { FailureKind, RetryPolicy } from './retry';
 import { ResponseStore, storeFileName } from './store';
-import { tokenizerFor } from './tokens';
-import { FORMAT_VERSION, type ParseDiagnostics, type ResponseRecord, type SampleRecord, type Usage } from '../core/types';
 
+// What the query stage exported before its inputs, responses file and dry run moved to their own files.
 export { modelAvailability } from './llm';
+export { loadQueryInputs, loadResponses, resolveModels, responsesFile, storeDir, type QueryInputs } from './inputs';
+export { writeResponses, type AnswerForRecord, type KeyedJob, type ParseSummary } from './responses';
+export type { DryRunEstimate } from './dry-run';
 
 export interface QueryOptions {
   /** Count what would be sent and what it would cost; send nothing, write nothing. */
@@ -52,7 +44,7 @@ export interface QueryOptions {
   /** Minimum ms between progress lines (default 2000). */
   progressIntervalMs?: number;
   /**
-   * OpenAI Batch API mode (lib/query/batch.ts): API models' missing prompts are submitted as batches (at batch prices), and
+   * OpenAI Batch API mode (lib/query/batch/): API models' missing prompts are submitted as batches (at batch prices), and
    * the run waits for them when config.query.batchWait is true (else it returns and a later run collects them).
    * Baselines are answered offline as usual.
    */
@@ -86,25 +78,6 @@ export interface BatchModeSummary {
   openBatches: string[];
   /** Prompts of this run waiting in open batches. */
   pendingPrompts: number;
-}
-
-export interface DryRunEstimate {
-  tokenizer: string;
-  /** False when the model's own tokenizer is unknown and o200k_base stands in. */
-  tokenizerExact: boolean;
-  inputTokens: number;
-  outputTokensEstimate: number;
-  costUsd: number;
-  /** The same requests at Batch API prices. */
-  batchCostUsd: number;
-}
-
-export interface ParseSummary {
-  unparseable: number;
-  tooFew: number;
-  tooMany: number;
-  withUnmatched: number;
-  withDuplicates: number;
 }
 
 export interface QueryRunSummary {
@@ -157,67 +130,7 @@ export interface QueryRunSummary {
   seconds: number;
 }
 
-// ---------- inputs ----------
-
-export function resolveModels(config: Config, modelIds: string[]): ModelConfig[] {
-  const known = config.query.models.map((m) => m.id);
-  const unknown = modelIds.filter((id) => !known.includes(id));
-  if (unknown.length) {
-    throw new Error(`unknown model id${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `"${u}"`).join(', ')}; configured models: ${known.join(', ')}`);
-  }
-  return modelIds.map((id) => config.query.models.find((m) => m.id === id) as ModelConfig);
-}
-
-export interface QueryInputs {
-  samples: SampleRecord[];
-  data: ProcessedDomain;
-  itemName: (id: string) => string;
-  jobs: PromptJob[];
-}
-
-/** Loads samples and processed items and renders every prompt (shared by all models of a run). */
-export function loadQueryInputs(config: Config, domain: DomainName): QueryInputs {
-  const samples = loadSamples(config, domain);
-  const processedDir = domainDir(config, 'processed', domain);
-  const data = loadProcessed(processedDir);
-  const itemName = (id: string): string => {
-    const i = data.itemIndex.get(id);
-    if (i === undefined) throw new Error(`item id ${JSON.stringify(id)} of the samples is not in ${path.join(processedDir, 'items.jsonl')}: re-run the sample stage`);
-    return data.items[i].name;
-  };
-  const jobs = samples.map((sample) => ({ sample, messages: renderPrompt(sample, itemName, config, domain) }));
-  return { samples, data, itemName, jobs };
-}
-
-export function responsesFile(config: Config, modelId: string, domain: DomainName): string {
-  return path.join(domainDir(config, 'responses'), modelId, `${domain}.jsonl`);
-}
-
-export function storeDir(config: Config): string {
-  return domainDir(config, 'store');
-}
-
-/** Reads data/responses/<model>/<domain>.jsonl. */
-export function loadResponses(config: Config, modelId: string, domain: DomainName): ResponseRecord[] {
-  const file = responsesFile(config, modelId, domain);
-  if (!fs.existsSync(file)) {
-    throw new Error(`no responses of model "${modelId}" for ${domain}: ${file} is missing; run the query stage (npm start -- --stages query --models ${modelId} --domains ${domain})`);
-  }
-  return readJsonl<ResponseRecord>(file, (r, where) => {
-    const rec = r as ResponseRecord;
-    if (typeof rec?.promptId !== 'string') throw new Error(`${where}: field "promptId" must be a string`);
-    if (typeof rec.raw !== 'string') throw new Error(`${where}: field "raw" must be a string`);
-    if (!Array.isArray(rec.ranked)) throw new Error(`${where}: field "ranked" must be an array of candidate ids`);
-    return rec;
-  }).records;
-}
-
 // ---------- the run ----------
-
-export interface KeyedJob {
-  job: PromptJob;
-  key: string;
-}
 
 /** One entry per distinct key, in sample order, with the prompt ids sharing it. */
 function distinctRequests(keyed: KeyedJob[]): Map<string, { job: PromptJob; promptIds: string[] }> {
@@ -228,85 +141,6 @@ function distinctRequests(keyed: KeyedJob[]): Map<string, { job: PromptJob; prom
     else out.set(k.key, { job: k.job, promptIds: [k.job.sample.id] });
   }
   return out;
-}
-
-function formatCount(n: number): string {
-  return n.toLocaleString('en-US');
-}
-
-function formatUsd(x: number): string {
-  return `USD ${x < 1 ? x.toFixed(4) : x.toFixed(2)}`;
-}
-
-function emptyParseSummary(): ParseSummary {
-  return { unparseable: 0, tooFew: 0, tooMany: 0, withUnmatched: 0, withDuplicates: 0 };
-}
-
-function addDiagnostics(s: ParseSummary, d: ParseDiagnostics): void {
-  if (d.unparseable) s.unparseable++;
-  if (d.tooFew) s.tooFew++;
-  if (d.tooMany) s.tooMany++;
-  if (d.unmatched.length) s.withUnmatched++;
-  if (d.duplicates.length) s.withDuplicates++;
-}
-
-/** What a responses record takes from an answer (a stored one or a baseline's). */
-export interface AnswerForRecord {
-  raw: string;
-  usage: Usage;
-  costUsd: number;
-  model: string;
-  fingerprint: string | null;
-  latencyMs: number;
-  via: ResponseRecord['via'];
-  answeredAt: string;
-}
-
-/** Builds and writes the responses file: one parsed record per prompt that has an answer, in sample order. */
-export function writeResponses(
-  config: Config,
-  domain: DomainName,
-  model: ModelConfig,
-  keyed: KeyedJob[],
-  itemName: (id: string) => string,
-  answerFor: (key: string) => AnswerForRecord | undefined,
-): { file: string; written: number; parse: ParseSummary } {
-  const records: ResponseRecord[] = [];
-  const parse = emptyParseSummary();
-  const costed = new Set<string>();
-  for (const { job, key } of keyed) {
-    const a = answerFor(key);
-    if (!a) continue;
-    const candidates = job.sample.candidates.map((id) => ({ id, name: itemName(id) }));
-    const { ranked, diagnostics } = parseAnswer(a.raw, candidates, config.query.topN);
-    addDiagnostics(parse, diagnostics);
-    // Identical prompts share one paid answer: its cost is counted once, so the file's costs sum to what was spent.
-    const cost = costed.has(key) ? 0 : a.costUsd;
-    costed.add(key);
-    records.push({
-      v: FORMAT_VERSION,
-      promptId: job.sample.id,
-      key,
-      modelId: model.id,
-      messages: job.messages.map((m) => ({ role: m.role, content: m.content })),
-      raw: a.raw,
-      ranked,
-      diagnostics,
-      usage: a.usage,
-      costUsd: cost,
-      model: a.model,
-      fingerprint: a.fingerprint,
-      latencyMs: a.latencyMs,
-      via: a.via,
-      answeredAt: a.answeredAt,
-    });
-  }
-  const file = responsesFile(config, model.id, domain);
-  if (path.resolve(path.dirname(file)) === path.resolve(storeDir(config))) {
-    throw new Error(`model id "${model.id}" would write its responses into the response store folder ${storeDir(config)}; rename the model`);
-  }
-  writeJsonl(file, records);
-  return { file, written: records.length, parse };
 }
 
 function summarizeFailures(failures: PromptFailure[]): string[] {
@@ -387,35 +221,8 @@ async function runApiModel(
   summary.fromStore = keyed.filter((k) => store.has(k.key)).length;
 
   if (opts.dryRun) {
-    // Prompts waiting in open batches are paid for already: they are not priced again (ledger only, no request).
-    const waiting = openBatchKeys(config, model);
-    if (waiting.size) {
-      const before = missing.length;
-      missing = missing.filter(([key]) => !waiting.has(key));
-      summary.toSend = missing.length;
-      if (before > missing.length) log(`[dry run] ${model.id} ${domain}: ${formatCount(before - missing.length)} prompts wait in open batches (a run collects them; not priced)`);
-    }
-    const tokenizer = tokenizerFor(model);
-    let inputTokens = 0;
-    for (const [, { job }] of missing) inputTokens += tokenizer.countChat(job.messages);
-    const outputTokensEstimate = missing.length * config.query.outputTokensEstimate;
-    const cost = costUsd(model, { inputTokens, outputTokens: outputTokensEstimate });
-    summary.estimate = {
-      tokenizer: tokenizer.name,
-      tokenizerExact: tokenizer.exact,
-      inputTokens,
-      outputTokensEstimate,
-      costUsd: cost,
-      batchCostUsd: cost * config.query.batchDiscount,
-    };
-    summary.answered = summary.fromStore;
-    summary.missing = summary.prompts - summary.fromStore;
-    log(
-      `[dry run] ${model.id} ${domain}: ${formatCount(missing.length)} prompts to send (${formatCount(summary.alreadyStored)} already stored); ` +
-        `input ${formatCount(inputTokens)} tokens (${tokenizer.name}${tokenizer.exact ? '' : ', an estimate: the model’s own tokenizer is unknown'}), ` +
-        `output ≈ ${formatCount(outputTokensEstimate)} tokens (${config.query.outputTokensEstimate}/prompt); ` +
-        `estimated ${formatUsd(cost)} (Batch API ${formatUsd(cost * config.query.batchDiscount)})`,
-    );
+    const { toSend, estimate } = estimateDryRun(config, domain, model, missing, summary.alreadyStored, log);
+    Object.assign(summary, { toSend, estimate, answered: summary.fromStore, missing: summary.prompts - summary.fromStore });
     return;
   }
 

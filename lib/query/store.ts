@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { canonicalJson } from '../core/canonical-json';
 import { appendLine } from '../core/io';
 import type { ChatMessage } from './models';
 import { FORMAT_VERSION, type Usage } from '../core/types';
@@ -58,20 +59,7 @@ export interface StoredAnswer {
   meta?: Record<string, unknown>;
 }
 
-/** JSON with object keys sorted at every depth, so equal values give equal text whatever their key order. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') {
-    if (typeof value === 'number' && !Number.isFinite(value)) throw new TypeError(`canonicalJson: ${value} has no JSON form`);
-    if (value === undefined) return 'null';
-    return JSON.stringify(value);
-  }
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(',')}]`;
-  const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj)
-    .filter((k) => obj[k] !== undefined)
-    .sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
-}
+export { canonicalJson } from '../core/canonical-json';
 
 /** A base URL without trailing slashes, so "…/v1" and "…/v1/" address the same answers. */
 export function normalizeBaseURL(baseURL: string | null): string | null {

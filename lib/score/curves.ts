@@ -19,6 +19,8 @@
  * - Departure point: computed from the binned gap (cross-entropy − target entropy), not from the polynomial; see
  *   `departurePointOf`. Turning point: the lowest point of the fit when it lies inside the fit range; see
  *   `turningPointOf`. Second-derivative inflection points are not reported: on nearly straight fits they are noise.
+ * - The file is over 500 lines as one cohesive algorithm: binning, rolling mean, fit, the two points read off a curve
+ *   and their bootstrap share one set of options and must change together.
  * - Degenerate data never throws: with fewer non-empty bins than the window the window shrinks, with too few rolling
  *   points the order drops, with no data there is no fit. Every such change is written to `notes`.
  */
@@ -60,19 +62,12 @@ export interface Curve {
   rolling: XY[];
   /** Least-squares polynomial fitted to `rolling`; null when there is no fit. */
   polynomial: Polynomial | null;
-  /**
-   * The same polynomial in ascending powers of x, for the figures until they switch to `polynomial`.
-   * @deprecated loses precision on narrow, offset ranges; evaluate `polynomial` with evalPolynomial instead.
-   */
-  coefficients: number[];
   /** The polynomial on a grid of FIT_GRID points across `fitRange`. */
   fitted: XY[];
   /** See turningPointOf; null when the fit has no interior lowest point. */
   turningPoint: number | null;
   /** See departurePointOf; null when it never departs, or when no `departureGap` was given. */
   departurePoint: number | null;
-  /** @deprecated kept for the figures until they drop their markers; no longer reported. */
-  inflectionPoints: number[];
   /** The binning range (configured, shared by the run's models, or min..max of the target entropies). */
   range: [number, number];
   /** The x-span of the rolling points, over which the fit is drawn and searched; null without a fit. */
@@ -225,7 +220,7 @@ function binomial(n: number, k: number): number {
   return r;
 }
 
-/** p in ascending powers of x (loses digits when |center| ≫ halfWidth; only for display). */
+/** p in ascending powers of x (loses digits when |center| ≫ halfWidth; for display and hand checks only). */
 export function toMonomial(p: Polynomial): number[] {
   // p(x) = Σ_j a_j ((x − mid)/half)^j  ⇒  c_m = Σ_{j≥m} a_j · C(j,m) · (−mid)^{j−m} / half^j
   const k = p.coefficients.length;
@@ -361,12 +356,6 @@ export function turningPointOf(p: Polynomial, a: number, b: number): number | nu
   return best;
 }
 
-/** Points in (a, b) where the polynomial's second derivative changes sign (ascending). */
-export function inflectionPointsOf(p: Polynomial, a: number, b: number): number[] {
-  const tol = derivativeTolerance(fitScale(p, a, b), a, b, 2);
-  return signChanges(derivative(derivative(p)), a, b, tol).map((s) => s.x);
-}
-
 /** Median of `values` weighted by `weights` (> 0); a weight split exactly in half averages the two middle values. */
 function weightedMedian(values: number[], weights: number[]): number {
   const order = values.map((_, i) => i).sort((i, j) => values[i] - values[j]);
@@ -434,11 +423,9 @@ export function entropyCurve(targetEntropy: number[], crossEntropy: number[], op
     points,
     rolling: [],
     polynomial: null,
-    coefficients: [],
     fitted: [],
     turningPoint: null,
     departurePoint: departure,
-    inflectionPoints: [],
     range,
     fitRange: null,
     fitCoverage: null,
@@ -497,11 +484,9 @@ export function entropyCurve(targetEntropy: number[], crossEntropy: number[], op
     points,
     rolling,
     polynomial,
-    coefficients: toMonomial(polynomial),
     fitted,
     turningPoint,
     departurePoint: departure,
-    inflectionPoints: inflectionPointsOf(polynomial, fitRange[0], fitRange[1]),
     range,
     fitRange,
     fitCoverage,

@@ -3,3 +3,6 @@ export * from './curves';
 export * from './score';
 export * from './compare';
 export * from './power';
+export * from './files';
+export * from './pairs';
+export * from './summary';

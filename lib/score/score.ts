@@ -16,20 +16,22 @@
  *   without any answer as `missing`, in the summary.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { type Config, type DomainName, domainDir } from '../core/config';
-import { alignScores, type Comparison, type Comparisons, COMPARISONS_VERSION, comparePairs, comparisonsFile, type ModelScores, readComparisons } from './compare';
-import { powerTable, type PowerRow } from './power';
-import { bootstrapCurveStats, pointInterval, type Curve, type CurveOptions, type EdgeRule, entropyCurve, type Interval, type Polynomial } from './curves';
-import { readJson, readJsonl, writeJsonAtomic, writeJsonl } from '../core/io';
+import { type Config, type DomainName } from '../core/config';
+import { scoresFile, scoreSummaryFile, SETUPS } from './files';
+import { writeComparisons } from './pairs';
+import { loadScoreSummary, type ModelDomainSummary, pickStats, SCORE_SUMMARY_VERSION, type ScoreSummary, setupRanges, type SetupSummary, summarizeSetup } from './summary';
+import { writeJsonAtomic, writeJsonl } from '../core/io';
+import { entropy } from '../core/entropy';
 import { Progress } from '../core/progress';
 import { deriveSeed } from '../core/rng';
 import { loadResponses, responsesFile } from '../query/runner';
 import { loadSamples } from '../sample/sample';
 import { FORMAT_VERSION, type ResponseRecord, type SampleRecord, type ScoreRecord, type Setup } from '../core/types';
 
-export const SETUPS: readonly Setup[] = ['A', 'B', 'C'];
-export const SCORE_SUMMARY_VERSION = 2;
+// The files of the stage live in files.ts; re-exported so that callers keep one import.
+export { loadComparisons, loadPower, loadScores, POWER_VERSION, type PowerFile, scoreComparisonsFile, scorePowerFile, scoresFile, scoreSummaryFile, SETUPS } from './files';
+
+export { curveOptions, loadScoreSummary, type ModelDomainSummary, pickStats, SCORE_SUMMARY_VERSION, type ScoreSummary, setupRanges, type SetupSummary, summarizeSetup } from './summary';
 
 function checkBase(logBase: number): number {
   if (!(logBase > 1)) throw new RangeError(`log base must be > 1, got ${logBase}`);
@@ -44,13 +46,7 @@ export function entropyUnit(logBase: number): string {
   return `log${logBase} units`;
 }
 
-/** H(p) = −Σ p log p; items with p = 0 contribute nothing (0·log 0 = 0). */
-export function entropy(p: number[], logBase: number): number {
-  const lnBase = checkBase(logBase);
-  let h = 0;
-  for (const pi of p) if (pi > 0) h -= pi * Math.log(pi);
-  return h / lnBase;
-}
+export { entropy } from '../core/entropy';
 
 /** H(p, q) = −Σ p log q over items with p > 0; Infinity when some item with p > 0 has q = 0. */
 export function crossEntropy(p: number[], q: number[], logBase: number): number {
@@ -183,341 +179,10 @@ export function scorePrompt(sample: SampleRecord, response: ResponseRecord | nul
   };
 }
 
-// ---------------------------------------------------------------- files
-
-export function scoresFile(config: Config, modelId: string, domain: DomainName): string {
-  return path.join(domainDir(config, 'scores', modelId), `${domain}.jsonl`);
-}
-
-export function scoreSummaryFile(config: Config): string {
-  return path.join(domainDir(config, 'scores'), 'summary.json');
-}
-
-const SCORE_NUMBER_FIELDS = ['historyLength', 'groupSize', 'targetEntropy', 'crossEntropy', 'validPicks', 'outsideCandidates', 'duplicates', 'zeroMassPositive'] as const;
-
-function validateScore(r: unknown, where: string): ScoreRecord {
-  if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new Error(`${where}: expected a JSON object (a score record)`);
-  const s = r as Record<string, unknown>;
-  if (typeof s.promptId !== 'string') throw new Error(`${where}: field "promptId" must be a string`);
-  if (s.setup !== 'A' && s.setup !== 'B' && s.setup !== 'C') throw new Error(`${where}: field "setup" must be "A", "B" or "C"`);
-  for (const f of SCORE_NUMBER_FIELDS) {
-    if (typeof s[f] !== 'number' || !Number.isFinite(s[f])) throw new Error(`${where}: field "${f}" must be a finite number`);
-  }
-  if (typeof s.smoothed !== 'boolean') throw new Error(`${where}: field "smoothed" must be true or false`);
-  return s as unknown as ScoreRecord;
-}
-
-/** Reads data/scores/<model>/<domain>.jsonl. */
-export function loadScores(config: Config, modelId: string, domain: DomainName): ScoreRecord[] {
-  const file = scoresFile(config, modelId, domain);
-  if (!fs.existsSync(file)) throw new Error(`no scores of model "${modelId}" for ${domain}: ${file} is missing; run the score stage first (npm start -- --stages score)`);
-  const { records, tornLastLine } = readJsonl<ScoreRecord>(file, validateScore);
-  if (tornLastLine) throw new Error(`${file}: the last line is cut off (the file is written atomically, so it was damaged); run the score stage again`);
-  return records;
-}
-
-// ---------------------------------------------------------------- summary
-
-export interface SetupSummary {
-  /** Prompts scored. */
-  prompts: number;
-  /** Prompts of this setup without an answer in the responses file. */
-  missing: number;
-  /** Answers without any valid pick: scored under missingPicks "worst", left out under "best" (q = p there). */
-  noPicks: number;
-  /** Scored answers that needed smoothing (some item with positive target got zero model mass). */
-  smoothed: number;
-  /** Mean number of valid picks per answer, and the share of answers with fewer than topN (answers without any pick included). */
-  validPicksMean: number | null;
-  incompleteShare: number | null;
-  meanTargetEntropy: number | null;
-  meanCrossEntropy: number | null;
-  /** Mean of crossEntropy − targetEntropy. */
-  meanGap: number | null;
-  /** Where the curve departs from X = Y and where its fit turns up again (lib/score/curves.ts), with bootstrap intervals. */
-  departurePoint: Interval | null;
-  turningPoint: Interval | null;
-  curve: {
-    n: number;
-    window: number;
-    order: number;
-    edges: EdgeRule;
-    range: [number, number];
-    fitRange: [number, number] | null;
-    /** Fitted span / data span. */
-    fitCoverage: number | null;
-    polynomial: Polynomial | null;
-    notes: string[];
-  };
-}
-
-export interface ModelDomainSummary {
-  /** Prompts in samples.jsonl. */
-  samples: number;
-  /** Answers read for these prompts. */
-  answers: number;
-  scored: number;
-  missing: number;
-  noPicks: number;
-  smoothed: number;
-  validPicksMean: number | null;
-  incompleteShare: number | null;
-  /** Answers in the responses file for prompt ids not in samples.jsonl (left from an older sample). */
-  ignoredAnswers: number;
-  /** The settings these numbers were computed with (entries for other models may have been scored with others). */
-  logBase: number;
-  unit: string;
-  smoothing: number;
-  missingPicks: MissingPicksRule;
-  topN: number;
-  seed: number;
-  curves: Config['curves'];
-  setups: Record<Setup, SetupSummary>;
-}
-
-export interface ScoreSummary {
-  v: number;
-  /** modelId → domain → summary; keys sorted. */
-  models: Record<string, Partial<Record<DomainName, ModelDomainSummary>>>;
-}
-
-/** Reads data/scores/summary.json. */
-export function loadScoreSummary(config: Config): ScoreSummary {
-  const file = scoreSummaryFile(config);
-  if (!fs.existsSync(file)) throw new Error(`no score summary: ${file} is missing; run the score stage first (npm start -- --stages score)`);
-  const s = readJson<ScoreSummary>(file);
-  if (s?.v !== SCORE_SUMMARY_VERSION || typeof s.models !== 'object' || s.models === null) {
-    throw new Error(`${file}: not a score summary of version ${SCORE_SUMMARY_VERSION}; run the score stage again`);
-  }
-  return s;
-}
-
-function mean(values: number[]): number | null {
-  if (!values.length) return null;
-  let s = 0;
-  for (const v of values) s += v;
-  return s / values.length;
-}
-
-/**
- * Number of valid picks and incomplete answers among the answers of a setup: the scored ones plus, under "best", the
- * answers without any pick that were left out.
- */
-function pickCounts(scores: ScoreRecord[], config: Config, noPicks: number): { answers: number; picks: number; incomplete: number } {
-  const unscored = config.score.missingPicks === 'best' ? noPicks : 0;
-  let picks = 0;
-  let incomplete = unscored;
-  for (const s of scores) {
-    picks += s.validPicks;
-    if (s.validPicks < config.query.topN) incomplete++;
-  }
-  return { answers: scores.length + unscored, picks, incomplete };
-}
-
-/** The curve options of the config, with the binning range of this (domain, setup). */
-export function curveOptions(config: Config, range: [number, number] | null): CurveOptions {
-  const { bins, window, order, edges, departureGap } = config.curves;
-  return { bins, window, order, range, edges, departureGap };
-}
-
-/**
- * Summary of one setup's scores: means, the fitted curve and bootstrap intervals of its departure and turning points.
- * `range` is the binning range shared by every model of the (domain, setup) (see setupRanges).
- */
-export function summarizeSetup(
-  scores: ScoreRecord[],
-  config: Config,
-  seed: string,
-  counts: { missing: number; noPicks: number } = { missing: 0, noPicks: 0 },
-  range: [number, number] | null = config.curves.range,
-): SetupSummary {
-  const x = scores.map((s) => s.targetEntropy);
-  const y = scores.map((s) => s.crossEntropy);
-  const { bootstrap, confidence } = config.curves;
-  const opts = curveOptions(config, range);
-  let curve: Curve;
-  let departurePoint: Interval | null;
-  let turningPoint: Interval | null;
-  if (bootstrap >= 1) ({ curve, departurePoint, turningPoint } = bootstrapCurveStats(x, y, { ...opts, resamples: bootstrap, confidence, seed }));
-  else {
-    curve = entropyCurve(x, y, opts);
-    const point = (v: number | null): Interval | null => (v === null ? null : pointInterval(v));
-    departurePoint = point(curve.departurePoint);
-    turningPoint = point(curve.turningPoint);
-  }
-  return {
-    prompts: scores.length,
-    missing: counts.missing,
-    noPicks: counts.noPicks,
-    smoothed: scores.filter((s) => s.smoothed).length,
-    ...pickStats(scores, config, counts.noPicks),
-    meanTargetEntropy: mean(x),
-    meanCrossEntropy: mean(y),
-    meanGap: mean(scores.map((s) => s.crossEntropy - s.targetEntropy)),
-    departurePoint,
-    turningPoint,
-    curve: {
-      n: curve.n,
-      window: curve.window,
-      order: curve.order,
-      edges: curve.edges,
-      range: curve.range,
-      fitRange: curve.fitRange,
-      fitCoverage: curve.fitCoverage,
-      polynomial: curve.polynomial,
-      notes: curve.notes,
-    },
-  };
-}
-
-/**
- * The binning range of each setup, shared by every model scored on these samples: `curves.range` when set, else
- * min..max of the target entropies of the setup's prompts (null for a setup without prompts).
- */
-export function setupRanges(samples: SampleRecord[], config: Config): Record<Setup, [number, number] | null> {
-  const out = { A: null, B: null, C: null } as Record<Setup, [number, number] | null>;
-  for (const setup of SETUPS) {
-    if (config.curves.range) {
-      out[setup] = [config.curves.range[0], config.curves.range[1]];
-      continue;
-    }
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const s of samples) {
-      if (s.setup !== setup) continue;
-      const h = entropy(s.target, config.score.logBase);
-      if (h < lo) lo = h;
-      if (h > hi) hi = h;
-    }
-    out[setup] = hi >= lo ? [lo, hi] : null;
-  }
-  return out;
-}
-
 function sortedKeys<T>(obj: Record<string, T>): Record<string, T> {
   const out: Record<string, T> = {};
   for (const k of Object.keys(obj).sort()) out[k] = obj[k];
   return out;
-}
-
-export function scoreComparisonsFile(config: Config): string {
-  return comparisonsFile(domainDir(config, 'scores'));
-}
-
-/** Reads data/scores/comparisons.json (see lib/score/compare.ts). */
-export function loadComparisons(config: Config): Comparisons {
-  const file = scoreComparisonsFile(config);
-  const c = readComparisons(file);
-  if (!c) throw new Error(`no model comparisons: ${file} is missing; run the score stage first (npm start -- --stages score)`);
-  return c;
-}
-
-/**
- * Rewrites comparisons.json for the given domains: every pair of models with scores of that domain in the summary
- * (not only those scored in this run), on the prompts both scored, per setup. Entries of other domains are kept.
- */
-function writeComparisons(config: Config, summary: ScoreSummary, domains: { domain: DomainName; ranges: Record<Setup, [number, number] | null> }[], log: (s: string) => void): void {
-  const file = scoreComparisonsFile(config);
-  let kept: Comparison[] = [];
-  try {
-    kept = readComparisons(file)?.comparisons ?? [];
-  } catch (e) {
-    log(`[score] ${(e as Error).message}; starting a new comparisons file`);
-  }
-  const redone = new Set(domains.map((d) => d.domain));
-  const out = kept.filter((c) => !redone.has(c.domain));
-  const scoresByDomain = new Map<DomainName, Map<string, ScoreRecord[]>>();
-  for (const { domain, ranges } of domains) {
-    const models = Object.keys(summary.models).filter((id) => summary.models[id][domain] && fs.existsSync(scoresFile(config, id, domain)));
-    const scores = new Map(models.map((id) => [id, loadScores(config, id, domain)]));
-    scoresByDomain.set(domain, scores);
-    for (const setup of SETUPS) {
-      const range = ranges[setup];
-      if (!range) continue;
-      const perModel = models.map((id) => asModelScores(id, scores.get(id)!.filter((r) => r.setup === setup)));
-      const { bins, departureGap, bootstrap, confidence } = config.curves;
-      const seed = deriveSeed(config.seed, 'compare', domain, setup);
-      for (const c of comparePairs(perModel, { bins, range, departureGap, resamples: bootstrap, confidence, seed })) {
-        out.push({ domain, setup, ...c });
-      }
-    }
-  }
-  out.sort((p, q) => cmp(p.domain, q.domain) || cmp(p.setup, q.setup) || cmp(p.a, q.a) || cmp(p.b, q.b));
-  const result: Comparisons = { v: COMPARISONS_VERSION, comparisons: out };
-  writeJsonAtomic(file, result);
-  writePower(config, summary, domains, scoresByDomain);
-}
-
-export const POWER_VERSION = 1;
-export interface PowerFile {
-  v: number;
-  power: ({ domain: DomainName; setup: Setup } & PowerRow)[];
-}
-
-export function scorePowerFile(config: Config): string {
-  return path.join(domainDir(config, 'scores'), 'power.json');
-}
-
-/** Reads data/scores/power.json (see lib/score/power.ts). */
-export function loadPower(config: Config): PowerFile {
-  const file = scorePowerFile(config);
-  if (!fs.existsSync(file)) throw new Error(`no power table: ${file} is missing; run the score stage with the oracle and random baselines (npm start -- --stages score)`);
-  const p = readJson<PowerFile>(file);
-  if (p?.v !== POWER_VERSION || !Array.isArray(p.power)) throw new Error(`${file}: not a power table of version ${POWER_VERSION}; run the score stage again`);
-  return p;
-}
-
-/**
- * power.json for the given domains, from the oracle and random baselines (the first configured model of each kind that
- * has scores of the domain); a domain without both is left out. Entries of other domains are kept.
- */
-function writePower(config: Config, summary: ScoreSummary, domains: { domain: DomainName; ranges: Record<Setup, [number, number] | null> }[], scoresByDomain: Map<DomainName, Map<string, ScoreRecord[]>>): void {
-  const file = scorePowerFile(config);
-  let kept: PowerFile['power'] = [];
-  if (fs.existsSync(file)) {
-    try {
-      kept = loadPower(config).power;
-    } catch {
-      kept = [];
-    }
-  }
-  const redone = new Set(domains.map((d) => d.domain));
-  const out = kept.filter((r) => !redone.has(r.domain));
-  const idOfKind = (kind: string, domain: DomainName) =>
-    config.query.models.find((m) => m.provider === 'baseline' && m.model === kind && summary.models[m.id]?.[domain] && scoresByDomain.get(domain)?.has(m.id))?.id;
-  for (const { domain, ranges } of domains) {
-    const oracleId = idOfKind('oracle', domain);
-    const randomId = idOfKind('random', domain);
-    if (!oracleId || !randomId) continue;
-    const scores = scoresByDomain.get(domain)!;
-    for (const setup of SETUPS) {
-      const range = ranges[setup];
-      if (!range) continue;
-      const bySetup = (id: string) => asModelScores(id, scores.get(id)!.filter((r) => r.setup === setup));
-      const [oracle, random] = comparePairsInput(bySetup(oracleId), bySetup(randomId));
-      if (!oracle.promptIds.length) continue;
-      const { bins, departureGap, bootstrap, confidence } = config.curves;
-      const seed = deriveSeed(config.seed, 'power', domain, setup);
-      for (const row of powerTable(oracle, random, { bins, range, departureGap, resamples: bootstrap, confidence, seed })) out.push({ domain, setup, ...row });
-    }
-  }
-  out.sort((p, q) => cmp(p.domain, q.domain) || cmp(p.setup, q.setup) || p.base - q.base);
-  writeJsonAtomic(file, { v: POWER_VERSION, power: out });
-}
-
-/** The two models restricted to the prompts both scored, in the first one's order. */
-function comparePairsInput(a: ModelScores, b: ModelScores): [ModelScores, ModelScores] {
-  const common = new Set(b.promptIds);
-  const ids = a.promptIds.filter((id) => common.has(id));
-  return [alignScores(a, ids), alignScores(b, ids)];
-}
-
-function asModelScores(modelId: string, rows: ScoreRecord[]): ModelScores {
-  return { modelId, promptIds: rows.map((r) => r.promptId), targetEntropy: rows.map((r) => r.targetEntropy), crossEntropy: rows.map((r) => r.crossEntropy) };
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 export interface ScoreOptions {
@@ -554,7 +219,11 @@ export function runScore(config: Config, domains: DomainName[], modelIds: string
   }
   // The summary records what did succeed, so it always agrees with the score files on disk.
   const merged = mergeSummary(config, fresh, log);
-  writeComparisons(config, merged, compareDomains, log);
+  writeComparisons(
+    config,
+    compareDomains.map((d) => ({ ...d, models: Object.keys(merged.models).filter((id) => merged.models[id][d.domain] && fs.existsSync(scoresFile(config, id, d.domain))) })),
+    log,
+  );
   if (failures.length) throw new Error(failures.length === 1 ? failures[0] : `scoring failed for ${failures.length} model/domain pairs:\n${failures.join('\n')}`);
   return merged;
 }
@@ -610,11 +279,6 @@ export function scoreResponses(samples: SampleRecord[], responses: ResponseRecor
     scores.push({ ...rec, modelId });
   }
   return { scores, missing, noPicks, ignoredAnswers, answers: byPrompt.size, infinite };
-}
-
-function pickStats(scores: ScoreRecord[], config: Config, noPicks: number): { validPicksMean: number | null; incompleteShare: number | null } {
-  const picks = pickCounts(scores, config, noPicks);
-  return { validPicksMean: picks.answers ? picks.picks / picks.answers : null, incompleteShare: picks.answers ? picks.incomplete / picks.answers : null };
 }
 
 function scoreModelDomain(

@@ -1,0 +1,57 @@
+/** Last.fm-1K userid-profile.tsv: header `#id gender age country registered`, tab-separated, one line per user. */
+import * as fs from 'node:fs';
+import { DataFormatError } from '../datasets';
+
+export interface LastfmProfile {
+  id: string;
+  gender: 'Male' | 'Female' | null;
+  age: number | null;
+  country: string | null;
+  registered: string | null;
+}
+
+const PROFILE_FIELDS = ['id', 'gender', 'age', 'country', 'registered'];
+
+export function parseLastfmProfiles(file: string, data: Buffer = fs.readFileSync(file)): LastfmProfile[] {
+  const text = data.toString('utf8');
+  if (text.length === 0) throw new DataFormatError(file, null, null, `the file is empty (expected the header #${PROFILE_FIELDS.join('\\t')} and one line per user)`);
+  const lastHasNewline = text.endsWith('\n');
+  const lines = text.split('\n');
+  if (lastHasNewline) lines.pop();
+  const out: LastfmProfile[] = [];
+  const seen = new Set<string>();
+  for (let i = 0; i < lines.length; i++) {
+    const lineNo = i + 1;
+    let line = lines[i];
+    if (line.endsWith('\r')) line = line.slice(0, -1);
+    const hint = i === lines.length - 1 && !lastHasNewline ? ' (the last line has no line end: the file may be truncated)' : '';
+    if (i === 0 && line.startsWith('#')) {
+      const header = line.slice(1).split('\t');
+      if (header.length !== 5 || header[0] !== 'id') {
+        throw new DataFormatError(file, 1, null, `expected the header "#id\\tgender\\tage\\tcountry\\tregistered" (tab-separated), got ${JSON.stringify(line.slice(0, 80))}`);
+      }
+      continue;
+    }
+    if (line === '') throw new DataFormatError(file, lineNo, null, `empty line (expected id\\tgender\\tage\\tcountry\\tregistered)${hint}`);
+    const f = line.split('\t');
+    if (f.length < 5) {
+      const sep = f.length === 1 && line.includes(',') ? ', found comma-separated text (expected tabs)' : '';
+      throw new DataFormatError(file, lineNo, PROFILE_FIELDS[f.length], `missing: expected 5 tab-separated fields, found ${f.length}${sep}${hint}`);
+    }
+    if (f.length > 5) throw new DataFormatError(file, lineNo, null, `expected 5 tab-separated fields, found ${f.length}`);
+    const [id, g, age, country, registered] = f;
+    if (id === '') throw new DataFormatError(file, lineNo, 'id', 'expected a user id, got an empty field');
+    if (seen.has(id)) throw new DataFormatError(file, lineNo, 'id', `user ${id} appears twice`);
+    seen.add(id);
+    if (g !== 'm' && g !== 'f' && g !== '') throw new DataFormatError(file, lineNo, 'gender', `expected "m", "f" or empty, got ${JSON.stringify(g)}`);
+    if (age !== '' && !/^\d+$/.test(age)) throw new DataFormatError(file, lineNo, 'age', `expected a whole number or empty, got ${JSON.stringify(age)}`);
+    out.push({
+      id,
+      gender: g === 'm' ? 'Male' : g === 'f' ? 'Female' : null,
+      age: age === '' ? null : Number(age),
+      country: country.trim() === '' ? null : country.trim(),
+      registered: registered === '' ? null : registered,
+    });
+  }
+  return out;
+}

@@ -1,0 +1,144 @@
+/** Figures 4–7: per model, box plots of cross-entropy beside target entropy, by proxy setting and by history length. */
+import type { DomainName } from '../core/config';
+import { quantileSorted } from '../score/curves';
+import { entropyUnit } from '../score/score';
+import type { ScoreRecord } from '../core/types';
+import { settingLabel, domainTitle, type FigureOptions, styleOf, orderedSettings, columnDomains, axisName, subplotTitle, emptyNote, BASE_LAYOUT, axisStyle, type BuiltFigure, fileSafe } from './figure-common';
+
+export interface BoxStats {
+  n: number;
+  /** Values left out because they are not finite. */
+  excluded: number;
+  min: number;
+  q1: number;
+  median: number;
+  q3: number;
+  max: number;
+  mean: number;
+  /** Tukey whiskers: the most extreme values within 1.5 IQR of the box. */
+  lowerFence: number;
+  upperFence: number;
+}
+
+/** Quartiles by linear interpolation between order statistics (numpy's default), Tukey whiskers. Null for no data. */
+export function boxStats(values: number[]): BoxStats | null {
+  const finite = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (finite.length === 0) return null;
+  const q1 = quantileSorted(finite, 0.25);
+  const q3 = quantileSorted(finite, 0.75);
+  const iqr = q3 - q1;
+  const lowLimit = q1 - 1.5 * iqr;
+  const highLimit = q3 + 1.5 * iqr;
+  let lowerFence = q1;
+  let upperFence = q3;
+  for (const v of finite) if (v >= lowLimit) { lowerFence = Math.min(v, q1); break; }
+  for (let i = finite.length - 1; i >= 0; i--) if (finite[i] <= highLimit) { upperFence = Math.max(finite[i], q3); break; }
+  let sum = 0;
+  for (const v of finite) sum += v;
+  return {
+    n: finite.length,
+    excluded: values.length - finite.length,
+    min: finite[0],
+    q1,
+    median: quantileSorted(finite, 0.5),
+    q3,
+    max: finite[finite.length - 1],
+    mean: sum / finite.length,
+    lowerFence,
+    upperFence,
+  };
+}
+
+export interface DistributionGroup {
+  /** Category label on the axis. */
+  label: string;
+  setting: string | null;
+  historyLength: number | null;
+  crossEntropy: BoxStats;
+  targetEntropy: BoxStats;
+}
+
+export interface ProxyHistoryData {
+  model: string;
+  unit: string;
+  byProxy: DistributionGroup[];
+  byHistory: DistributionGroup[];
+}
+
+function groupOf(label: string, setting: string | null, historyLength: number | null, scores: ScoreRecord[]): DistributionGroup | null {
+  const ce = boxStats(scores.map((s) => s.crossEntropy));
+  const te = boxStats(scores.map((s) => s.targetEntropy));
+  return ce && te ? { label, setting, historyLength, crossEntropy: ce, targetEntropy: te } : null;
+}
+
+/** Target-entropy boxes: unfilled slate outlines, so they never look like any model's filled boxes (grey random, black oracle). */
+export const TARGET_BOX_COLOR = '#3B4A5A';
+
+function boxTrace(groups: DistributionGroup[], which: 'crossEntropy' | 'targetEntropy', name: string, color: string, axis: number, showlegend: boolean, unit: string): Record<string, unknown> {
+  const fill = which === 'targetEntropy' ? '#FFFFFF' : `${color}40`;
+  const stat = (k: keyof BoxStats) => groups.map((g) => g[which][k]);
+  return {
+    type: 'box', name, x: groups.map((g) => g.label), xaxis: axisName('x', axis), yaxis: axisName('y', axis),
+    q1: stat('q1'), median: stat('median'), q3: stat('q3'), lowerfence: stat('lowerFence'), upperfence: stat('upperFence'), mean: stat('mean'),
+    boxpoints: false, marker: { color }, line: { color, width: 1.5 }, fillcolor: fill,
+    legendgroup: which, showlegend, offsetgroup: which,
+    text: groups.map((g) => `n = ${g[which].n}`),
+    hovertemplate: `%{x}<br>${which === 'crossEntropy' ? 'cross-entropy' : 'target entropy'} (${unit})<br>%{text}<extra></extra>`,
+    meta: { role: which, categories: groups.map((g) => g.label) },
+  };
+}
+
+/**
+ * Figures 4–7 for one model: box plots of cross-entropy (model colour) beside target entropy (slate outline)
+ * — left, per proxy setting, with "(Def)" = history length 0 (setup C) broken down by setting;
+ * — right, per history length, with "(Def)" = every h = 0 prompt pooled (no history, any proxy).
+ * Boxes are drawn from precomputed quartiles (boxStats) so the figure carries summary numbers, not every prompt.
+ */
+export function proxyHistoryFigure(domain: DomainName, modelId: string, scores: ScoreRecord[], opts: FigureOptions): BuiltFigure {
+  const unit = entropyUnit(opts.logBase);
+  const kept = scores.filter((s) => opts.setups.includes(s.setup));
+  const byProxy: DistributionGroup[] = [];
+  for (const setting of orderedSettings(opts, kept.map((s) => s.proxy))) {
+    const inSetting = kept.filter((s) => s.proxy === setting);
+    const def = groupOf(`${settingLabel(setting)} (Def)`, setting, 0, inSetting.filter((s) => s.historyLength === 0));
+    const hist = groupOf(settingLabel(setting), setting, null, inSetting.filter((s) => s.historyLength > 0));
+    if (def) byProxy.push(def);
+    if (hist) byProxy.push(hist);
+  }
+  const byHistory: DistributionGroup[] = [];
+  for (const h of [...new Set(kept.map((s) => s.historyLength))].sort((a, b) => a - b)) {
+    const g = groupOf(h === 0 ? '(Def)' : String(h), null, h, kept.filter((s) => s.historyLength === h));
+    if (g) byHistory.push(g);
+  }
+  const st = styleOf(opts, modelId);
+  const domains = columnDomains(2, 0.08);
+  const traces = [
+    boxTrace(byProxy, 'crossEntropy', `cross-entropy (${modelId})`, st.color, 0, true, unit),
+    boxTrace(byProxy, 'targetEntropy', 'target entropy', TARGET_BOX_COLOR, 0, true, unit),
+    boxTrace(byHistory, 'crossEntropy', `cross-entropy (${modelId})`, st.color, 1, false, unit),
+    boxTrace(byHistory, 'targetEntropy', 'target entropy', TARGET_BOX_COLOR, 1, false, unit),
+  ];
+  const annotations = [subplotTitle('By proxy setting', domains[0], 1.0), subplotTitle('By history length', domains[1], 1.0)];
+  if (byProxy.length === 0) annotations.push(emptyNote(0, 'no prompts'));
+  if (byHistory.length === 0) annotations.push(emptyNote(1, 'no prompts'));
+  const layout: Record<string, unknown> = {
+    ...BASE_LAYOUT,
+    title: { text: `${modelId}: cross-entropy by proxy setting and history length — ${domainTitle(domain)}`, x: 0.5, xanchor: 'center', font: { size: 15 } },
+    width: opts.width,
+    height: opts.height,
+    boxmode: 'group',
+    margin: { l: 60, r: 20, t: 80, b: 140 },
+    legend: { orientation: 'h', x: 0.5, xanchor: 'center', y: -0.42, yanchor: 'top' },
+    xaxis: { ...axisStyle('Proxy setting ((Def) = no history)'), domain: domains[0], anchor: 'y', type: 'category', tickangle: -30 },
+    yaxis: { ...axisStyle(`Entropy (${unit})`), anchor: 'x' },
+    xaxis2: { ...axisStyle('History length ((Def) = 0)'), domain: domains[1], anchor: 'y2', type: 'category' },
+    yaxis2: { ...axisStyle(''), anchor: 'x2', matches: 'y' },
+    annotations,
+  };
+  return {
+    name: `proxy-history-${fileSafe(modelId)}`,
+    title: `${domainTitle(domain)}: ${modelId}, cross-entropy by proxy and history`,
+    figure: { data: traces, layout },
+    data: { model: modelId, unit, byProxy, byHistory } satisfies ProxyHistoryData,
+  };
+}

@@ -1,0 +1,317 @@
+/**
+ * What every figure shares: titles and setting labels, model styles, the figure options, the curve behind a set of
+ * scores, and the layout helpers (subplot domains, axes, notes).
+ */
+import type { Config, DomainName } from '../core/config';
+import { bootstrapCurveStats, type Curve, type CurveOptions, entropyCurve, type Interval, pointInterval, type Polynomial, type XY } from '../score/curves';
+import type { NamedFigure } from './export';
+import { SETUPS } from '../score/score';
+import type { ScoreRecord, Setup } from '../core/types';
+
+export const SETUP_TITLES: Record<Setup, string> = {
+  A: 'Setup A: demography + history',
+  B: 'Setup B: history only',
+  C: 'Setup C: demography only',
+};
+const DOMAIN_TITLES: Record<string, string> = { movielens: 'Movies (MovieLens-1M)', lastfm: 'Music (Last.fm-1K)' };
+
+/** The paper's names for our setting keys (Table 1, Figures 4–7). */
+const SETTING_LABELS: Record<string, string> = {
+  none: 'No Proxy',
+  age: 'Age',
+  gender: 'Gender',
+  occupation: 'Occupation',
+  all: 'All',
+  country: 'Country',
+  continent: 'Continent',
+  'gender+continent': 'Gen & Conti',
+};
+
+export function settingLabel(setting: string): string {
+  return SETTING_LABELS[setting] ?? setting.split('+').map((s) => s.charAt(0).toUpperCase() + s.slice(1)).join(' & ');
+}
+
+export function domainTitle(domain: string): string {
+  return DOMAIN_TITLES[domain] ?? domain;
+}
+
+// ---------- model styles ----------
+
+export interface ModelStyle {
+  color: string;
+  dash: 'solid' | 'dot' | 'dash' | 'longdash' | 'dashdot' | 'longdashdot';
+  width: number;
+  /** 'oracle' and 'random' are drawn in fixed, recognisable styles. */
+  kind: 'oracle' | 'random' | 'model';
+}
+
+/** Okabe–Ito (colour-blind safe, without its yellow) followed by a few tab10 colours; grey and black are reserved. */
+export const MODEL_PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#8C564B', '#9467BD', '#17BECF', '#BCBD22'];
+export const ORACLE_STYLE: ModelStyle = { color: '#000000', dash: 'dash', width: 2, kind: 'oracle' };
+export const RANDOM_STYLE: ModelStyle = { color: '#7F7F7F', dash: 'dot', width: 2.5, kind: 'random' };
+export const IDENTITY_LINE = { color: '#C4C4C4', width: 3, name: 'X = Y (ideal)' };
+const CYCLE_DASHES: ModelStyle['dash'][] = ['solid', 'longdash', 'dashdot'];
+
+function baselineKind(config: Config | null, id: string): 'oracle' | 'random' | 'model' {
+  const m = config?.query.models.find((x) => x.id === id);
+  const kind = m && m.provider === 'baseline' ? m.model : id;
+  return kind === 'oracle' ? 'oracle' : kind === 'random' ? 'random' : 'model';
+}
+
+/**
+ * One style per model id, fixed by the model's position in `config.query.models` (ids not in the config follow in
+ * sorted order), so a model keeps its colour in every figure whichever subset is plotted.
+ */
+export function modelStyles(config: Config | null, extraIds: string[] = []): Record<string, ModelStyle> {
+  const configured = config ? config.query.models.map((m) => m.id) : [];
+  const extra = [...new Set(extraIds.filter((id) => !configured.includes(id)))].sort();
+  const out: Record<string, ModelStyle> = {};
+  let k = 0;
+  for (const id of [...configured, ...extra]) {
+    const kind = baselineKind(config, id);
+    if (kind === 'oracle') out[id] = { ...ORACLE_STYLE };
+    else if (kind === 'random') out[id] = { ...RANDOM_STYLE };
+    else {
+      out[id] = { color: MODEL_PALETTE[k % MODEL_PALETTE.length], dash: CYCLE_DASHES[Math.floor(k / MODEL_PALETTE.length) % CYCLE_DASHES.length], width: 2.5, kind };
+      k++;
+    }
+  }
+  return out;
+}
+
+// ---------- options ----------
+
+export interface FigureOptions {
+  curve: CurveOptions;
+  logBase: number;
+  styles: Record<string, ModelStyle>;
+  /** Size of one row of subplots, in CSS pixels. */
+  width: number;
+  height: number;
+  /** Setups drawn in the entropy-trend figure (and kept in the others). */
+  setups: Setup[];
+  /** Setting keys in display order (others found in the data follow, sorted). */
+  settingsOrder: string[];
+  /** Also draw the binned means behind each trend curve. */
+  showPoints: boolean;
+  /** Bootstrap of the departure points drawn with their intervals (0 resamples: estimates only); seeds derive from `seed`. */
+  bootstrap: { resamples: number; confidence: number; seed: number };
+}
+
+export interface FigureOverrides {
+  curve?: Partial<CurveOptions>;
+  setups?: Setup[];
+  width?: number;
+  height?: number;
+  showPoints?: boolean;
+}
+
+export function figureOptions(config: Config, domain: DomainName, modelIds: string[] = [], overrides: FigureOverrides = {}): FigureOptions {
+  const setups = overrides.setups ?? [...SETUPS];
+  for (const s of setups) if (!SETUPS.includes(s)) throw new Error(`unknown setup "${s}" (known: ${SETUPS.join(', ')})`);
+  return {
+    curve: {
+      bins: overrides.curve?.bins ?? config.curves.bins,
+      window: overrides.curve?.window ?? config.curves.window,
+      order: overrides.curve?.order ?? config.curves.order,
+      range: overrides.curve?.range !== undefined ? overrides.curve.range : config.curves.range,
+      edges: overrides.curve?.edges ?? config.curves.edges,
+      departureGap: overrides.curve?.departureGap ?? config.curves.departureGap,
+    },
+    bootstrap: { resamples: config.curves.bootstrap, confidence: config.curves.confidence, seed: config.seed },
+    logBase: config.score.logBase,
+    styles: modelStyles(config, modelIds),
+    width: overrides.width ?? config.figures.width,
+    height: overrides.height ?? config.figures.height,
+    setups,
+    settingsOrder: Object.keys(config.sample.settings[domain] ?? {}),
+    showPoints: overrides.showPoints ?? false,
+  };
+}
+
+export function styleOf(opts: FigureOptions, modelId: string): ModelStyle {
+  return opts.styles[modelId] ?? modelStyles(null, [modelId])[modelId];
+}
+
+export function orderedSettings(opts: FigureOptions, present: Iterable<string>): string[] {
+  const set = new Set(present);
+  const known = opts.settingsOrder.filter((s) => set.has(s));
+  return [...known, ...[...set].filter((s) => !known.includes(s)).sort()];
+}
+
+// ---------- shared pieces ----------
+
+export interface CurveData {
+  n: number;
+  /** Prompts left out because their cross-entropy is infinite (no smoothing) or not a number. */
+  excludedNonFinite: number;
+  range: [number, number];
+  fitRange: [number, number] | null;
+  window: number;
+  order: number;
+  /** The fit, in the scaled basis it was solved in (evaluate with evalPolynomial). */
+  polynomial: Polynomial | null;
+  fitCoverage: number | null;
+  turningPoint: number | null;
+  /** The fit's value at the turning point (where the marker sits). */
+  turningPointY: number | null;
+  /** Where the curve departs from X = Y, with its bootstrap interval (lib/score/curves.ts, departurePointOf). */
+  departurePoint: Interval | null;
+  points: Curve['points'];
+  rolling: XY[];
+  fitted: XY[];
+  notes: string[];
+}
+
+/** Linear interpolation in the fitted grid: independent of how the polynomial's coefficients are ordered. */
+function valueOnFit(fitted: XY[], x: number): number | null {
+  if (fitted.length === 0) return null;
+  if (fitted.length === 1) return fitted[0].y;
+  for (let i = 1; i < fitted.length; i++) {
+    const a = fitted[i - 1];
+    const b = fitted[i];
+    if (x >= a.x && x <= b.x) return b.x === a.x ? a.y : a.y + ((b.y - a.y) * (x - a.x)) / (b.x - a.x);
+  }
+  return null;
+}
+
+/**
+ * The curve for a set of scores; non-finite cross-entropies are counted and left out (curves need finite numbers).
+ * With `boot`, the departure point gets its bootstrap interval (the same seed as the score summary gives the same one).
+ */
+export function curveOf(scores: ScoreRecord[], curve: CurveOptions, boot?: { resamples: number; confidence: number; seed: string }): CurveData {
+  const x: number[] = [];
+  const y: number[] = [];
+  let excluded = 0;
+  for (const s of scores) {
+    if (Number.isFinite(s.crossEntropy) && Number.isFinite(s.targetEntropy)) {
+      x.push(s.targetEntropy);
+      y.push(s.crossEntropy);
+    } else excluded++;
+  }
+  let c: Curve;
+  let departurePoint: Interval | null;
+  if (boot && boot.resamples >= 1 && x.length) ({ curve: c, departurePoint } = bootstrapCurveStats(x, y, { ...curve, ...boot, departureOnly: true }));
+  else {
+    c = entropyCurve(x, y, curve);
+    departurePoint = c.departurePoint === null ? null : pointInterval(c.departurePoint);
+  }
+  const notes = [...c.notes];
+  if (excluded) notes.push(`${excluded} prompt(s) with a non-finite cross-entropy left out (set score.smoothing > 0)`);
+  return {
+    n: c.n,
+    excludedNonFinite: excluded,
+    range: c.range,
+    fitRange: c.fitRange,
+    window: c.window,
+    order: c.order,
+    polynomial: c.polynomial,
+    fitCoverage: c.fitCoverage,
+    turningPoint: c.turningPoint,
+    turningPointY: c.turningPoint === null ? null : valueOnFit(c.fitted, c.turningPoint),
+    departurePoint,
+    points: c.points,
+    rolling: c.rolling,
+    fitted: c.fitted,
+    notes,
+  };
+}
+
+/** min..max of the finite target entropies of several score sets: the binning range they share; null without data. */
+export function pooledRange(sets: ScoreRecord[][]): [number, number] | null {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const set of sets) {
+    for (const s of set) {
+      if (!Number.isFinite(s.targetEntropy) || !Number.isFinite(s.crossEntropy)) continue;
+      if (s.targetEntropy < lo) lo = s.targetEntropy;
+      if (s.targetEntropy > hi) hi = s.targetEntropy;
+    }
+  }
+  return hi >= lo ? [lo, hi] : null;
+}
+
+/**
+ * The departure point as a marker on X = Y (where the curve leaves it) with its interval as a horizontal error bar;
+ * nothing when the curve never departs.
+ */
+export function departureTrace(c: CurveData, axes: { xaxis: string; yaxis: string }, label: string, color: string, unit: string, meta: Record<string, unknown>, legend: { name: string; legendgroup: string; showlegend: boolean }): Record<string, unknown> | null {
+  const d = c.departurePoint;
+  if (!d) return null;
+  return {
+    type: 'scatter', mode: 'markers', x: [d.estimate], y: [d.estimate], ...axes, ...legend,
+    marker: { symbol: 'triangle-up', size: 11, color, line: { color: '#ffffff', width: 1 } },
+    error_x: { type: 'data', symmetric: false, array: [d.high - d.estimate], arrayminus: [d.estimate - d.low], color, thickness: 1.5, width: 4 },
+    hovertemplate: `${label} departs from X = Y at %{x:.3f} ${unit} [${d.low.toFixed(3)}, ${d.high.toFixed(3)}]${d.unstable ? ' (unstable)' : ''}<extra></extra>`,
+    meta: { role: 'departure-point', ...meta },
+  };
+}
+
+/** Padded [min, max] of the target entropies, so that the x-axis shows the narrow band the data live in. */
+export function paddedRange(values: number[], fraction = 0.03): [number, number] | null {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of values) {
+    if (!Number.isFinite(v)) continue;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  if (lo === Infinity) return null;
+  const pad = hi > lo ? (hi - lo) * fraction : Math.max(0.05, Math.abs(lo) * 0.05);
+  return [lo - pad, hi + pad];
+}
+
+/**
+ * The trend figure's x-range: what is drawn (the fitted curves, plus the binned means when shown), padded a little;
+ * the configured binning range when one is set. Target entropies live in a narrow band, so the axis never starts at 0.
+ */
+export function trendXRange(curves: CurveData[], opts: FigureOptions): [number, number] | null {
+  if (opts.curve.range) return paddedRange(opts.curve.range, 0.02);
+  const xs: number[] = [];
+  for (const c of curves) {
+    for (const p of c.fitted) xs.push(p.x);
+    if (opts.showPoints || c.fitted.length === 0) for (const p of c.points) xs.push(p.x);
+  }
+  return paddedRange(xs, 0.05);
+}
+
+/** Side-by-side subplot domains with a gap, as fractions of the plotting area. */
+export function columnDomains(n: number, gap: number): [number, number][] {
+  const w = (1 - gap * (n - 1)) / n;
+  return Array.from({ length: n }, (_, i) => [i * (w + gap), i * (w + gap) + w] as [number, number]);
+}
+
+export function axisName(kind: 'x' | 'y', i: number): string {
+  return i === 0 ? kind : `${kind}${i + 1}`;
+}
+export function layoutAxisKey(kind: 'x' | 'y', i: number): string {
+  return i === 0 ? `${kind}axis` : `${kind}axis${i + 1}`;
+}
+
+export function subplotTitle(text: string, xDomain: [number, number], yTop: number): Record<string, unknown> {
+  return { text: `<b>${text}</b>`, x: (xDomain[0] + xDomain[1]) / 2, y: yTop, xref: 'paper', yref: 'paper', xanchor: 'center', yanchor: 'bottom', showarrow: false, font: { size: 14 } };
+}
+
+export function emptyNote(axis: number, text: string): Record<string, unknown> {
+  return { text, xref: `${axisName('x', axis)} domain`, yref: `${axisName('y', axis)} domain`, x: 0.5, y: 0.5, showarrow: false, font: { color: '#888' } };
+}
+
+export const BASE_LAYOUT = {
+  font: { family: 'Arial, Helvetica, sans-serif', size: 12, color: '#222' },
+  paper_bgcolor: '#ffffff',
+  plot_bgcolor: '#ffffff',
+  hovermode: 'closest',
+};
+
+export function axisStyle(title: string): Record<string, unknown> {
+  return { title: { text: title }, showline: true, linecolor: '#444', mirror: true, ticks: 'outside', gridcolor: '#ececec', zeroline: false };
+}
+
+export interface BuiltFigure extends NamedFigure {
+  /** The numbers behind the figure (written to figure-data.json). */
+  data: unknown;
+}
+
+export function fileSafe(id: string): string {
+  return id.replace(/[^A-Za-z0-9._-]+/g, '_');
+}

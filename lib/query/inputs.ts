@@ -1,0 +1,64 @@
+// The query stage's inputs (samples, items, rendered prompts) and where its outputs live.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { domainDir, type Config, type DomainName, type ModelConfig } from '../core/config';
+import { readJsonl } from '../core/io';
+import type { ResponseRecord, SampleRecord } from '../core/types';
+import { loadProcessed, type ProcessedDomain } from '../data/processed';
+import { loadSamples } from '../sample/sample';
+import type { PromptJob } from './models';
+import { renderPrompt } from './prompt';
+
+export function resolveModels(config: Config, modelIds: string[]): ModelConfig[] {
+  const known = config.query.models.map((m) => m.id);
+  const unknown = modelIds.filter((id) => !known.includes(id));
+  if (unknown.length) {
+    throw new Error(`unknown model id${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `"${u}"`).join(', ')}; configured models: ${known.join(', ')}`);
+  }
+  return modelIds.map((id) => config.query.models.find((m) => m.id === id) as ModelConfig);
+}
+
+export interface QueryInputs {
+  samples: SampleRecord[];
+  data: ProcessedDomain;
+  itemName: (id: string) => string;
+  jobs: PromptJob[];
+}
+
+/** Loads samples and processed items and renders every prompt (shared by all models of a run). */
+export function loadQueryInputs(config: Config, domain: DomainName): QueryInputs {
+  const samples = loadSamples(config, domain);
+  const processedDir = domainDir(config, 'processed', domain);
+  const data = loadProcessed(processedDir);
+  const itemName = (id: string): string => {
+    const i = data.itemIndex.get(id);
+    if (i === undefined) throw new Error(`item id ${JSON.stringify(id)} of the samples is not in ${path.join(processedDir, 'items.jsonl')}: re-run the sample stage`);
+    return data.items[i].name;
+  };
+  const jobs = samples.map((sample) => ({ sample, messages: renderPrompt(sample, itemName, config, domain) }));
+  return { samples, data, itemName, jobs };
+}
+
+export function responsesFile(config: Config, modelId: string, domain: DomainName): string {
+  return path.join(domainDir(config, 'responses'), modelId, `${domain}.jsonl`);
+}
+
+export function storeDir(config: Config): string {
+  return domainDir(config, 'store');
+}
+
+/** Reads data/responses/<model>/<domain>.jsonl. */
+export function loadResponses(config: Config, modelId: string, domain: DomainName): ResponseRecord[] {
+  const file = responsesFile(config, modelId, domain);
+  if (!fs.existsSync(file)) {
+    throw new Error(`no responses of model "${modelId}" for ${domain}: ${file} is missing; run the query stage (npm start -- --stages query --models ${modelId} --domains ${domain})`);
+  }
+  return readJsonl<ResponseRecord>(file, (r, where) => {
+    const rec = r as ResponseRecord;
+    if (typeof rec?.promptId !== 'string') throw new Error(`${where}: field "promptId" must be a string`);
+    if (typeof rec.raw !== 'string') throw new Error(`${where}: field "raw" must be a string`);
+    if (!Array.isArray(rec.ranked)) throw new Error(`${where}: field "ranked" must be an array of candidate ids`);
+    return rec;
+  }).records;
+}
+
