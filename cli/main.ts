@@ -1,6 +1,6 @@
 // `npm start [-- options]`: the whole analysis without Jupyter. Exit status 0 = everything requested ran,
 // 1 = some stage or domain failed (reported with its reason), 2 = bad command line or configuration.
-import { ConfigError, DOMAINS, type DomainName, loadConfig } from '../lib/core/config';
+import { ConfigError, DOMAINS, type DomainName, loadConfig, withCatalogueModels } from '../lib/core/config';
 import { STAGES, type StageName, parseStages, runPipeline } from '../lib/pipeline';
 
 const USAGE = `Usage: npm start -- [options]
@@ -13,10 +13,15 @@ Options:
   --config FILE       JSON merged over config/default.json (unknown keys and wrong types are rejected)
   --stages LIST       comma-separated subset of: ${STAGES.join(', ')}
   --domains LIST      comma-separated subset of: ${DOMAINS.join(', ')}
-  --models LIST       model ids from the configuration (default: the offline baselines plus every
-                      API model whose key or server is available)
+  --models LIST       model ids from the configuration or the catalogue config/models.json (default:
+                      the offline baselines plus every configured API model whose key or server is available)
   --dry-run           query stage: print prompts to send, tokens and estimated cost; send nothing
+                      (after a pilot: estimated from its measured tokens, with a 95 % interval)
+  --limit N           a pilot: ask only the first N prompts of every (setting, history length); the
+                      full run later asks only the rest (later stages do not run on a pilot)
   --batch             query stage: send OpenAI models' prompts through the Batch API (half price)
+  --retry-finish LIST query stage: after raising query.maxTokens, ask again only the prompts whose earlier
+                      answer ended with these finish reasons (length, content_filter); keep the others
   --force [LIST]      recompute stages even when up to date (all requested stages, or the listed ones)
   --run NAME          a named run: samples, responses, scores, figures and the report go under
                       data/runs/NAME/ (paths.runs) with the effective configuration saved there;
@@ -35,7 +40,9 @@ interface CliArgs {
   domains?: DomainName[];
   models?: string[];
   dryRun: boolean;
+  limit?: number;
   batch: boolean;
+  retryFinish?: string[];
   force: boolean | StageName[];
   report?: boolean;
   run?: string;
@@ -82,6 +89,19 @@ export function parseArgs(argv: string[]): CliArgs {
       case '--batch':
         args.batch = true;
         break;
+      case '--limit': {
+        const v = value();
+        const n = Number(v);
+        if (v === undefined || !Number.isInteger(n) || n < 1) throw new UsageError(`--limit needs a whole number >= 1 (prompts per setting and history length), got ${v ?? 'nothing'}`);
+        args.limit = n;
+        break;
+      }
+      case '--retry-finish':
+        args.retryFinish = list(value(), '--retry-finish').map((r) => {
+          if (!/^[a-z_]+$/.test(r)) throw new UsageError(`--retry-finish: "${r}" is not a finish reason (e.g. length, content_filter)`);
+          return r;
+        });
+        break;
       case '--force': {
         const next = inline ?? argv[i + 1];
         if (next !== undefined && !next.startsWith('-') && next.split(',').every((s) => (STAGES as readonly string[]).includes(s))) {
@@ -124,7 +144,7 @@ async function main(): Promise<number> {
   }
   let config;
   try {
-    config = loadConfig({ configFile: args.configFile, overrides: args.run !== undefined ? { run: args.run } : undefined });
+    config = withCatalogueModels(loadConfig({ configFile: args.configFile, overrides: args.run !== undefined ? { run: args.run } : undefined }), args.models ?? []);
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(`configuration error: ${e.message}`);
@@ -132,13 +152,21 @@ async function main(): Promise<number> {
     }
     throw e;
   }
+  const known = config.query.models.map((m) => m.id);
+  const unknownModels = (args.models ?? []).filter((id) => !known.includes(id));
+  if (unknownModels.length) {
+    console.error(`--models: ${unknownModels.map((id) => `"${id}"`).join(', ')} ${unknownModels.length > 1 ? 'are' : 'is'} not configured (configured models: ${known.join(', ')})\n\n${USAGE}`);
+    return 2;
+  }
   const t0 = Date.now();
   const result = await runPipeline(config, {
     stages: args.stages,
     domains: args.domains,
     models: args.models,
     dryRun: args.dryRun,
+    limit: args.limit,
     batch: args.batch,
+    retryFinish: args.retryFinish,
     force: args.force,
     report: args.report,
   });
@@ -149,6 +177,7 @@ async function main(): Promise<number> {
   const counts = new Map<string, number>();
   for (const s of result.steps) counts.set(s.status, (counts.get(s.status) ?? 0) + 1);
   console.log(`Steps: ${[...counts].map(([k, v]) => `${v} ${k}`).join(', ') || 'none'}.`);
+  for (const s of result.steps.filter((x) => x.stage === 'query' && x.status === 'ran' && x.detail)) console.log(`Query ${s.domain} ${s.model}: ${s.detail}`);
   for (const m of result.skippedModels) console.log(`Model skipped: ${m.id}: ${m.reason}`);
   for (const f of result.failedDomains) console.log(`Domain ${f.domain} failed: ${f.reason}${f.fix ? `\n  Fix: ${f.fix}` : ''}`);
   for (const s of result.steps.filter((x) => x.status === 'failed' && !result.failedDomains.some((f) => f.domain === x.domain))) {

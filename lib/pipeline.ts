@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import { type Config, type DomainName, type ModelConfig } from './core/config';
 import { DatasetUnavailableError } from './data/datasets';
 import { modelAvailability } from './query/runner';
+import { formatFinishReasons } from './query/responses';
 import { scoreSummaryFile } from './score/score';
 import { writeReport } from './plot/report';
 import { STAGES, type FailedDomain, type SkippedModel, type StageName, type StepResult, type StepStatus } from './core/types';
@@ -25,9 +26,13 @@ export interface PipelineOptions {
   /** Model ids; default: every baseline plus every API model whose key or server is available. */
   models?: string[];
   dryRun?: boolean;
+  /** A pilot: the query stage asks only this many prompts per (setting, history length); later stages do not run. */
+  limit?: number;
   /** Recompute these stages even when up to date (true = all requested stages). */
   force?: boolean | StageName[];
   batch?: boolean;
+  /** Query stage: finish reasons whose earlier answers are asked again after raising query.maxTokens (--retry-finish). */
+  retryFinish?: string[];
   /** Write figures/report.html at the end (default true when the plot stage runs). */
   report?: boolean;
   log?: (line: string) => void;
@@ -137,23 +142,34 @@ export async function runPipeline(config: Config, opts: PipelineOptions = {}): P
           'query',
           domain,
           async () => {
-            if (!opts.dryRun && upToDate('query', { stage: 'query', domain, model: model.id })) return 'up-to-date';
-            const [summary] = await stage.query(config, domain, [model.id], { dryRun: opts.dryRun, batch: opts.batch, log });
+            const pilot = opts.limit !== undefined;
+            if (!opts.dryRun && !pilot && upToDate('query', { stage: 'query', domain, model: model.id }, () => stage.queryUpToDate(config, domain, model))) return 'up-to-date';
+            const [summary] = await stage.query(config, domain, [model.id], { dryRun: opts.dryRun, batch: opts.batch, limit: opts.limit, retryFinish: opts.retryFinish, log });
             if (opts.dryRun) return 'dry run';
+            if (pilot && summary?.pilot) {
+              if (summary.failed) throw new Error(`pilot: ${summary.failed} prompts failed; rerun to retry them (stored answers are kept)`);
+              const waiting = summary.batch?.pendingPrompts ?? 0;
+              if (waiting) return `${PENDING}: pilot prompts waiting in open Batch API jobs; run again with --batch --limit ${opts.limit} to collect them`;
+              return `pilot: ${summary.answered} of ${summary.pilot.ofPrompts} prompts answered (${summary.pilot.limit} per cell, ${summary.pilot.cells} cells); run with --dry-run for the estimate`;
+            }
+            if (pilot) return 'pilot: nothing to ask';
             const waiting = summary?.batch?.pendingPrompts ?? 0;
             if (summary && summary.failed === 0 && summary.missing > 0 && waiting > 0) {
               return `${PENDING}: ${waiting} prompts waiting in open Batch API jobs (${summary.batch?.openBatches.join(', ')}); run again with --batch to collect them, then the later stages run`;
             } else if (summary && (summary.failed > 0 || summary.missing > 0)) {
-              throw new Error(`${summary.failed} prompts failed and ${summary.missing} are still unanswered; rerun to retry them (stored answers are kept)`);
+              const why = summary.stopped ? `the model was stopped (${summary.stopped}); ` : '';
+              throw new Error(`${why}${summary.failed} prompts failed and ${summary.missing} are still unanswered; rerun to retry them (stored answers are kept)`);
             }
-            return summary ? `${summary.answered} answers (${summary.sent} sent, ${summary.fromStore} from the store)` : undefined;
+            const adapted = summary?.adaptations.length ? `; adapted to the server: ${summary.adaptations.join(', ')} (${summary.rejectedRequests} rejected requests)` : '';
+            const finish = summary ? formatFinishReasons(summary.parse.byFinishReason) : '';
+            return summary ? `${summary.answered} answers (${summary.sent} sent, ${summary.fromStore} from the store${finish ? `; finish: ${finish}` : ''})${adapted}` : undefined;
           },
           model.id,
         );
         ok = ok && modelOk;
       }
     }
-    if (opts.dryRun) continue;
+    if (opts.dryRun || opts.limit !== undefined) continue;
     if (ok && stages.includes('score')) {
       ok = await step('score', domain, async () => {
         if (upToDate('score', { stage: 'score', domain, models: modelIds }) && fs.existsSync(scoreSummaryFile(config))) return 'up-to-date';
@@ -173,7 +189,7 @@ export async function runPipeline(config: Config, opts: PipelineOptions = {}): P
   let reportFile: string | null = null;
   // A run whose every plot step failed would replace the last good report with an empty one.
   const plotted = steps.some((s) => s.stage === 'plot' && (s.status === 'ran' || s.status === 'up-to-date'));
-  const wantReport = opts.report ?? (stages.includes('plot') && !opts.dryRun && plotted);
+  const wantReport = opts.report ?? (stages.includes('plot') && !opts.dryRun && opts.limit === undefined && plotted);
   if (wantReport) {
     const t0 = Date.now();
     try {

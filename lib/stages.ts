@@ -9,13 +9,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { type ConfigChange, changesFromDefaults } from './core/config-diff';
 import {
   type Config,
-  type ConfigChange,
   ConfigError,
   DOMAINS,
   type DomainName,
-  changesFromDefaults,
+  type ModelConfig,
   domainDir,
   loadConfig,
   mergeConfig,
@@ -39,7 +39,7 @@ import { type LocatedDataset, locateDataset } from './data/datasets';
 import { type PreprocessOptions, runPreprocess } from './data/preprocess';
 import type { SampleOptions, SampleResult } from './sample/algorithm';
 import { SAMPLES_FILE, SAMPLE_COUNTS_FILE, SAMPLE_STOPS_FILE, runSample } from './sample/sample';
-import { type QueryOptions, type QueryRunSummary, responsesFile, runQuery } from './query/runner';
+import { type QueryOptions, type QueryRunSummary, resolveModels, responsesFile, runQuery, storeIdentity } from './query/runner';
 import { type ScoreOptions, type ScoreSummary, runScore, scoreSummaryFile, scoresFile } from './score/score';
 import { type PlotOptions, type PlotResult, FIGURE_DATA_FILE, runPlot } from './plot/figures';
 
@@ -147,11 +147,13 @@ export function sample(config: Config, domain: DomainName, opts: SampleOptions =
  * Batch API answers are outstanding, and failed otherwise. A dry run checks the inputs and writes nothing.
  */
 export async function query(config: Config, domain: DomainName, modelIds: string[], opts: QueryOptions = {}): Promise<QueryRunSummary[]> {
-  if (opts.dryRun) {
+  // A dry run and a pilot (`limit`) leave the query stamp alone: neither produces the stage's output.
+  if (opts.dryRun || opts.limit !== undefined) {
     requireFreshInputs(config, { stage: 'query', domain });
     return runQuery(config, domain, modelIds, opts);
   }
-  const runs = new Map(modelIds.map((model) => [model, begin(config, { stage: 'query', domain, model })]));
+  // The store file's identity is an input: a damaged or truncated store is noticed by a normal rerun.
+  const runs = new Map(modelIds.map((model) => [model, begin(config, { stage: 'query', domain, model }, storeIdentity(config, modelConfig(config, model)))]));
   let summaries: QueryRunSummary[];
   try {
     summaries = await runQuery(config, domain, modelIds, opts);
@@ -162,11 +164,21 @@ export async function query(config: Config, domain: DomainName, modelIds: string
   for (const [model, run] of runs) {
     const s = summaries.find((x) => x.modelId === model);
     const waiting = s?.batch?.pendingPrompts ?? 0;
-    if (s && s.failed === 0 && s.missing === 0) run.finish([responsesFile(config, model, domain)]);
+    // Recorded as it is after the run's own appends, so the next run finds it unchanged.
+    if (s && s.failed === 0 && s.missing === 0) run.finish([responsesFile(config, model, domain)], storeIdentity(config, modelConfig(config, model)));
     else if (s && s.failed === 0 && waiting > 0) run.pending(`${waiting} prompts waiting in open Batch API jobs (${s.batch?.openBatches.join(', ')})`);
     else run.fail(s ? `${s.failed} prompts failed and ${s.missing} are still unanswered` : 'no summary returned');
   }
   return summaries;
+}
+
+/** Whether a model's query stage is up to date, its store file included (as it was when the stage finished). */
+export function queryUpToDate(config: Config, domain: DomainName, model: ModelConfig): boolean {
+  return isStageUpToDate(config, { stage: 'query', domain, model: model.id }, storeIdentity(config, model));
+}
+
+function modelConfig(config: Config, id: string): ModelConfig {
+  return resolveModels(config, [id])[0];
 }
 
 export function score(config: Config, domain: DomainName, modelIds: string[], opts: ScoreOptions = {}): ScoreSummary {

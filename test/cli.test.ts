@@ -52,6 +52,7 @@ test('npm start runs every stage, writes the report, and a second run recomputes
   assert.equal(first.code, 0, first.out);
   for (const stage of ['preprocess', 'sample', 'score', 'plot']) assert.match(first.out, new RegExp(`\\[${stage}\\] movielens: done in`), `${stage} ran`);
   assert.match(first.out, /\[query\] movielens local-llm: done in/);
+  assert.match(first.out, /Query movielens local-llm: \d+ answers \(\d+ sent, 0 from the store; finish: stop \d+\)/, 'the final lines count answers by finish reason');
   const samples = fs.readFileSync(path.join(dir, 'samples', 'movielens', 'samples.jsonl'), 'utf8').trim().split('\n').length;
   assert.ok(samples > 20, `${samples} prompts`);
   const sent = server.chatRequests;
@@ -90,7 +91,7 @@ test('a model whose server is down is listed as skipped with the reason', async 
   const run = await runCli(['--config', config, '--domains', 'movielens', '--stages', 'preprocess,sample,query', '--no-report'], { OPENAI_API_KEY: '' });
   assert.equal(run.code, 0, run.out);
   assert.match(run.out, /Model skipped: down-llm: .*127\.0\.0\.1:9/);
-  assert.match(run.out, /Model skipped: gpt-4o: environment variable OPENAI_API_KEY is not set/);
+  assert.match(run.out, /Model skipped: gpt-4o: environment variable OPENAI_API_KEY is empty/);
   assert.match(run.out, /\[models\] using random, popularity, group-popularity, item-cf, oracle/);
 });
 
@@ -133,4 +134,32 @@ test('--dry-run prices the prompts and sends nothing', async () => {
   assert.match(run.out, /\[dry run\] local-llm movielens: [\d,]+ prompts to send/);
   assert.match(run.out, /estimated USD [\d.]+ \(Batch API USD [\d.]+\)/);
   assert.equal(server.chatRequests, before);
+});
+
+test('--limit N runs a pilot of N prompts per (setting, history length); a dry run afterwards estimates from it; a catalogue id needs no config', async () => {
+  const badLimit = await runCli(['--limit', '0']);
+  assert.equal(badLimit.code, 2);
+  assert.match(badLimit.out, /--limit needs a whole number >= 1/);
+  const config = writeConfig('pilot.json', { seed: 5151 });
+  const before = server.chatRequests;
+  const pilot = await runCli(['--config', config, '--domains', 'movielens', '--stages', 'preprocess,sample,query', '--models', 'local-llm', '--limit', '1'], { UBP_TEST_KEY: 'k' });
+  assert.equal(pilot.code, 0, pilot.out);
+  const m = /pilot of 1 prompts per \(setting, history length\): (\d+) of ([\d,]+) prompts in (\d+) cells/.exec(pilot.out);
+  assert.ok(m, pilot.out);
+  // 3 settings × 6 history lengths.
+  assert.equal(Number(m[3]), 18);
+  assert.equal(Number(m[1]), 18);
+  assert.equal(server.chatRequests - before, 18);
+  const dry = await runCli(['--config', config, '--domains', 'movielens', '--stages', 'query', '--models', 'local-llm', '--dry-run'], { UBP_TEST_KEY: 'k' });
+  assert.equal(dry.code, 0, dry.out);
+  assert.match(dry.out, /estimated from the pilot's 18 measured answers in 18 cells/);
+  // No interval from one answer per cell: the line says so rather than inventing one.
+  assert.match(dry.out, /no interval: measure at least 2 answers in some cell/);
+  const catalogueDry = await runCli(['--config', config, '--domains', 'movielens', '--stages', 'query', '--models', 'o4-mini', '--dry-run']);
+  assert.equal(catalogueDry.code, 0, catalogueDry.out);
+  assert.match(catalogueDry.out, /\[dry run\] o4-mini movielens: [\d,]+ prompts to send .*o200k_base\).*an assumption of 250\/answer/);
+  const claudeDry = await runCli(['--config', config, '--domains', 'movielens', '--stages', 'query', '--models', 'claude-haiku-4.5', '--dry-run']);
+  assert.equal(claudeDry.code, 0, claudeDry.out);
+  assert.match(claudeDry.out, /\[dry run\] claude-haiku-4\.5 movielens: .*input [\d,]+ tokens \(o200k_base, approximate: the model’s own tokenizer is unknown\)/);
+  assert.equal(server.chatRequests - before, 18);
 });

@@ -48,7 +48,7 @@ test('wrong types are rejected naming the key, the expected and the actual type'
   const base = defaultConfig();
   assert.throws(() => mergeConfig(base, { sample: { K: '50' } }, 'x.json'), /x\.json: "sample\.K" must be a number, got string "50"/);
   assert.throws(() => mergeConfig(base, { sample: { historyLengths: [1, 'a'] } }, 'x.json'), /"sample\.historyLengths\[1\]" must be a number/);
-  assert.throws(() => mergeConfig(base, { curves: { range: [1] } }, 'x.json'), /"curves\.range" has an unexpected value/);
+  assert.throws(() => mergeConfig(base, { curves: { range: [1] } }, 'x.json'), /"curves\.range" must be null or \[low, high\], got \[1\]/);
   assert.throws(() => mergeConfig(base, { domains: ['films'] }, 'x.json'), /unknown domain "films"/);
   assert.throws(() => mergeConfig(base, { score: { logBase: 1 } }, 'x.json'), /logBase/);
 });

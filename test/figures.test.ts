@@ -242,7 +242,7 @@ test('runPlot writes byte-identical figure data for the same inputs, and the spe
   assert.ok(fs.readFileSync(b.figureData).equals(first), 'figure-data.json differs between two runs');
   const fd = JSON.parse(first.toString('utf8'));
   assert.equal(fd.unit, 'bits');
-  assert.deepEqual(fd.curveOptions, { bins: 200, window: 30, order: 4, range: null });
+  assert.deepEqual(fd.curveOptions, { bins: 200, window: 30, order: 4, range: null, edges: 'shrink', departureGap: 0.1 });
   assert.deepEqual(fd.figures.map((f: { name: string }) => f.name), [
     'entropy-trend', 'table1', 'proxy-history-random', 'proxy-history-item-cf', 'proxy-history-oracle', 'detail-random', 'detail-item-cf', 'detail-oracle',
   ]);

@@ -1,6 +1,5 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -12,6 +11,7 @@ import { renderPrompt } from '../lib/query/prompt';
 import { ResponseStore, storeFileName } from '../lib/query/store';
 import type { ResponseRecord, SampleRecord } from '../lib/core/types';
 import { FakeOpenAIServer } from './helpers/fake-openai-server';
+import { exited, spawnNode, startStandaloneServer, waitFor } from './helpers/children';
 import { assertSecretsAbsent, fakeModel, filesUnder, makeQueryFixture, type QueryFixture } from './helpers/query-fixture';
 
 const KEY_ENV = 'UBP_TEST_QUERY_KEY';
@@ -273,7 +273,7 @@ test('an unreachable server: nothing sent, reported, stored answers still writte
   assert.match(lines.join('\n'), /cannot be asked/);
 });
 
-test('a torn last store line is reported, its prompt asked again, and the next append is intact', async () => {
+test('a torn last store line is reported, its answer recovered from the responses file (or asked again without it), and the next append is intact', async () => {
   const fx = fixture(4);
   server.reset();
   const config = configFor(fx, [fakeModel(server.url)]);
@@ -286,12 +286,24 @@ test('a torn last store line is reported, its prompt asked again, and the next a
   const { log, lines: logLines } = logger();
   const [s] = await runQuery(config, 'movielens', ['fake'], { log });
   assert.equal(s.tornStoreLines, 1);
-  assert.match(logLines.join('\n'), /skipped unreadable line .*:4/);
-  assert.equal(server.chatRequests, 1);
+  assert.match(logLines.join('\n'), /skipped unreadable line .*:4 .*a torn append/);
+  assert.equal(server.chatRequests, 0, 'the responses file still held the answer: not paid again');
+  assert.equal(s.recovered, 1);
+  assert.match(logLines.join('\n'), /1 answers missing from the store were recovered from .*movielens\.jsonl \(not paid again\)/);
   assert.equal(s.answered, 4);
   const store = ResponseStore.open(fx.paths.store);
   assert.equal(store.size, 4);
   assert.equal(store.tornLines, 1);
+  assert.equal(store.all().filter((e) => e.meta?.recoveredFrom).length, 1);
+
+  // Without the responses file, the torn answer is asked again.
+  const again = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
+  fs.writeFileSync(file, `${again.slice(0, 3).join('\n')}\n${again[3].slice(0, 40)}`);
+  fs.rmSync(responsesFile(config, 'fake', 'movielens'));
+  server.reset();
+  const [s2] = await runQuery(config, 'movielens', ['fake'], { log });
+  assert.equal(server.chatRequests, 1);
+  assert.equal(s2.answered, 4);
 });
 
 test('an abort stops sending; in-flight answers are stored and written; the rerun completes without paying twice', async () => {
@@ -328,56 +340,6 @@ test('an abort stops sending; in-flight answers are stored and written; the reru
 
 // ---------- separate processes: kill -9 and Ctrl-C ----------
 
-const ext = path.extname(__filename);
-function nodeArgs(script: string): string[] {
-  return ext === '.ts' ? ['--import', 'tsx', script] : [script];
-}
-
-function spawnNode(script: string, args: string[]): ChildProcess & { out: string[]; err: string[] } {
-  const child = spawn(process.execPath, [...nodeArgs(path.join(__dirname, 'helpers', `${script}${ext}`)), ...args], {
-    cwd: repoRoot(),
-    env: { ...process.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  }) as ChildProcess & { out: string[]; err: string[] };
-  child.out = [];
-  child.err = [];
-  child.stdout!.on('data', (d: Buffer) => child.out.push(d.toString()));
-  child.stderr!.on('data', (d: Buffer) => child.err.push(d.toString()));
-  return child;
-}
-
-async function startStandaloneServer(latencyMs: number): Promise<{ url: string; proc: ChildProcess; stats: () => Promise<{ chat: number }> }> {
-  const proc = spawnNode('fake-openai-server', ['--port', '0', '--latency-ms', String(latencyMs), '--model', 'fake-model-standalone']);
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`standalone server did not start: ${proc.err.join('')}`)), 20_000);
-    const check = () => {
-      const m = proc.out.join('').match(/listening on (\S+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    };
-    proc.stdout!.on('data', check);
-    proc.on('exit', (code) => reject(new Error(`standalone server exited (${code}): ${proc.err.join('')}`)));
-  });
-  const stats = async () => (await (await fetch(`${url.replace(/\/v1$/, '')}/__fake/stats`)).json()) as { chat: number };
-  return { url, proc, stats };
-}
-
-function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve({ code: child.exitCode, signal: child.signalCode });
-    else child.on('exit', (code, signal) => resolve({ code, signal }));
-  });
-}
-
-async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 test('kill -9 mid-run: the rerun sends only what was not stored; every prompt answered once', async () => {
   const fx = fixture(40);

@@ -216,7 +216,7 @@ test('target distribution on hand-made data (setup C) matches values worked out 
     [2, Math.log2(3) - 2 / 3],
     [Math.E, Math.log(3) - (2 / 3) * Math.log(2)],
   ] as const) {
-    const config = configFor(tmpDir(), { K: 4, historyLengths: [0], settings: { movielens: { gender: ['gender'] } } }, { score: { logBase } });
+    const config = configFor(tmpDir(), { K: 4, historyLengths: [0], settings: { movielens: { gender: ['gender'] } } }, { score: { logBase }, query: { topN: 4 } });
     const { samples } = sampleDomain(fx.data, config, quiet);
     assert.deepEqual(samples.map((s) => s.id), ['movielens/gender/C/F', 'movielens/gender/C/M']);
     const [f, m] = samples;

@@ -4,7 +4,24 @@ import * as path from 'node:path';
 export type DomainName = 'movielens' | 'lastfm';
 export const DOMAINS: readonly DomainName[] = ['movielens', 'lastfm'];
 
-export type Provider = 'openai' | 'openai-compatible' | 'baseline';
+export type Provider = 'openai' | 'azure-openai' | 'openai-compatible' | 'baseline';
+export const PROVIDERS: readonly Provider[] = ['openai', 'azure-openai', 'openai-compatible', 'baseline'];
+
+/** A provider's documented behaviour worth knowing (a parameter it ignores or rejects), with the page that says so. */
+export interface ModelQuirk {
+  note: string;
+  source: string;
+}
+
+/** Azure OpenAI: the environment variables holding the resource endpoint, the deployment name and the api-version. */
+export interface AzureSettings {
+  endpointEnv: string;
+  deploymentEnv: string;
+  apiVersionEnv: string;
+}
+
+/** A request parameter's value in a model entry; null removes a default (e.g. "temperature": null). */
+export type ParamValue = string | number | boolean | null | ParamValue[] | { [k: string]: ParamValue };
 
 export interface ModelConfig {
   id: string;
@@ -22,6 +39,14 @@ export interface ModelConfig {
    * answers like `random` (at and above it, like `oracle`), in the configured log unit.
    */
   departAt?: number;
+  /** Request parameters of this model, over the query defaults (snake case as sent; null removes a default). */
+  params?: Record<string, ParamValue>;
+  /** The day the prices were read (YYYY-MM-DD) and the page they were read from. */
+  pricesAsOf?: string;
+  priceSource?: string;
+  quirks?: ModelQuirk[];
+  /** Provider "azure-openai" only. */
+  azure?: AzureSettings;
 }
 
 export interface DatasetSource {
@@ -128,6 +153,10 @@ export function repoRoot(): string {
 }
 
 export const DEFAULT_CONFIG_FILE = 'config/default.json';
+/** Ready model entries selectable by id (`--models ID`) without being in the configuration. */
+export const CATALOGUE_FILE = 'config/models.json';
+
+const isString = (v: unknown): v is string => typeof v === 'string';
 
 /** Run names become folder names: no separators, no leading dot. */
 const RUN_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.+-]*$/;
@@ -135,16 +164,27 @@ const RUN_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.+-]*$/;
 const RUN_SCOPED_PATHS = ['samples', 'responses', 'scores', 'figures'] as const;
 
 /**
- * Keys whose default is null (or whose value may take several shapes) and what they accept.
+ * Keys whose default is null (or whose value may take several shapes), what they accept and how to say it.
  * Every other key must have the same JSON type as its default.
  */
-const NULLABLE: Record<string, (v: unknown) => boolean> = {
-  run: (v) => v === null || (typeof v === 'string' && RUN_NAME.test(v)),
-  dataDir: (v) => v === null || typeof v === 'string',
-  'datasets.*.archiveMd5': (v) => v === null || (typeof v === 'string' && /^[0-9a-f]{32}$/.test(v)),
-  'query.models[].baseURL': (v) => v === null || typeof v === 'string',
-  'query.models[].apiKeyEnv': (v) => v === null || typeof v === 'string',
-  'curves.range': (v) => v === null || (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number')),
+const NULLABLE: Record<string, { accepts: (v: unknown) => boolean; expected: string }> = {
+  run: { accepts: (v) => v === null || (isString(v) && RUN_NAME.test(v)), expected: 'null or a run name (letters, digits, _ . + -, not starting with a dot)' },
+  dataDir: { accepts: (v) => v === null || isString(v), expected: 'null or a folder path' },
+  'datasets.*.archiveMd5': { accepts: (v) => v === null || (isString(v) && /^[0-9a-f]{32}$/.test(v)), expected: 'null or 32 hex digits' },
+  'query.models[].baseURL': { accepts: (v) => v === null || isString(v), expected: 'null or a URL' },
+  'query.models[].apiKeyEnv': { accepts: (v) => v === null || isString(v), expected: 'null or an environment variable name' },
+  'query.models[].params': { accepts: (v) => isPlainObject(v), expected: 'an object of request parameters (null removes a default)' },
+  'query.models[].pricesAsOf': { accepts: (v) => isString(v) && /^\d{4}-\d{2}-\d{2}$/.test(v), expected: 'a date YYYY-MM-DD' },
+  'query.models[].priceSource': { accepts: isString, expected: 'a URL' },
+  'query.models[].quirks': {
+    accepts: (v) => Array.isArray(v) && v.every((q) => isPlainObject(q) && isString(q.note) && isString(q.source) && Object.keys(q).length === 2),
+    expected: 'an array of {"note": text, "source": documentation URL}',
+  },
+  'query.models[].azure': {
+    accepts: (v) => isPlainObject(v) && Object.keys(v).sort().join() === 'apiVersionEnv,deploymentEnv,endpointEnv' && Object.values(v).every(isString),
+    expected: 'an object {"endpointEnv", "deploymentEnv", "apiVersionEnv"} naming environment variables',
+  },
+  'curves.range': { accepts: (v) => v === null || (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number')), expected: 'null or [low, high]' },
 };
 
 /** Objects whose keys are user-chosen (not checked against the defaults' keys). */
@@ -164,7 +204,7 @@ function validateAgainst(value: unknown, template: unknown, where: string, sourc
   const pattern = patternOf(where);
   const nullable = NULLABLE[pattern];
   if (nullable) {
-    if (!nullable(value)) throw new ConfigError(`${source}: "${where}" has an unexpected value ${JSON.stringify(value)}`);
+    if (!nullable.accepts(value)) throw new ConfigError(`${source}: "${where}" must be ${nullable.expected}, got ${JSON.stringify(value)}`);
     return;
   }
   const want = jsonType(template);
@@ -207,7 +247,15 @@ const MODEL_TEMPLATE: ModelConfig = {
   concurrency: 1,
   inputPricePerMTok: 0,
   outputPricePerMTok: 0,
+  params: {},
+  pricesAsOf: '2000-01-01',
+  priceSource: '',
+  quirks: [],
+  azure: { endpointEnv: 'X', deploymentEnv: 'X', apiVersionEnv: 'X' },
 };
+
+/** Keys a new model entry may leave out. */
+const OPTIONAL_MODEL_KEYS = new Set(['baseURL', 'apiKeyEnv', 'params', 'pricesAsOf', 'priceSource', 'quirks', 'azure']);
 
 function validateModels(models: unknown, source: string): void {
   if (!Array.isArray(models)) throw new ConfigError(`${source}: "query.models" must be an array of model entries`);
@@ -224,8 +272,11 @@ function validateModels(models: unknown, source: string): void {
       if (!(k in MODEL_TEMPLATE)) throw new ConfigError(`${source}: unknown key "${where}.${k}" (known keys: ${[...Object.keys(MODEL_TEMPLATE), 'departAt'].join(', ')})`);
       validateAgainst(v, (MODEL_TEMPLATE as unknown as Record<string, unknown>)[k], `${where}.${k}`, source);
     }
-    if (entry.provider !== undefined && !['openai', 'openai-compatible', 'baseline'].includes(entry.provider as string)) {
-      throw new ConfigError(`${source}: "${where}.provider" must be one of openai, openai-compatible, baseline; got ${JSON.stringify(entry.provider)}`);
+    if (entry.provider !== undefined && !(PROVIDERS as readonly unknown[]).includes(entry.provider)) {
+      throw new ConfigError(`${source}: "${where}.provider" must be one of ${PROVIDERS.join(', ')}; got ${JSON.stringify(entry.provider)}`);
+    }
+    for (const price of ['inputPricePerMTok', 'outputPricePerMTok']) {
+      if (entry[price] !== undefined && !((entry[price] as number) >= 0)) throw new ConfigError(`${source}: "${where}.${price}" must be a number >= 0 (USD per million tokens)`);
     }
     if (entry.concurrency !== undefined && !(Number.isInteger(entry.concurrency) && (entry.concurrency as number) >= 1)) {
       throw new ConfigError(`${source}: "${where}.concurrency" must be a whole number >= 1`);
@@ -233,7 +284,7 @@ function validateModels(models: unknown, source: string): void {
   });
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return jsonType(v) === 'object';
 }
 
@@ -246,19 +297,71 @@ function deepMerge(base: unknown, over: unknown): unknown {
   return over;
 }
 
-/** Models in an override are added to the defaults, or replace the default with the same id (field by field). */
+/**
+ * Models in an override are added to the defaults, or replace the default with the same id field by field; an id that
+ * is not configured but is in the catalogue starts from the catalogue entry (so `{"id": "gpt-5-mini", "baseURL": …}`
+ * points the catalogue's entry at a proxy).
+ */
 function mergeModels(base: ModelConfig[], over: Partial<ModelConfig>[], source: string): ModelConfig[] {
   const out = base.map((m) => ({ ...m }));
   for (const m of over) {
     const i = out.findIndex((x) => x.id === m.id);
+    const listed = i >= 0 ? undefined : catalogue().find((x) => x.id === m.id);
     if (i >= 0) out[i] = { ...out[i], ...m } as ModelConfig;
+    else if (listed) out.push({ ...listed, ...m } as ModelConfig);
     else {
-      const missing = Object.keys(MODEL_TEMPLATE).filter((k) => !(k in m) && k !== 'baseURL' && k !== 'apiKeyEnv');
-      if (missing.length) throw new ConfigError(`${source}: new model "${m.id}" is missing ${missing.map((k) => `"${k}"`).join(', ')}`);
+      const missing = Object.keys(MODEL_TEMPLATE).filter((k) => !(k in m) && !OPTIONAL_MODEL_KEYS.has(k));
+      if (missing.length) {
+        throw new ConfigError(`${source}: new model "${m.id}" is missing ${missing.map((k) => `"${k}"`).join(', ')} (and is not a catalogue id: ${catalogue().map((x) => x.id).join(', ')})`);
+      }
       out.push({ baseURL: null, apiKeyEnv: null, ...m } as ModelConfig);
     }
   }
   return out;
+}
+
+/** Whole-entry checks once an entry is complete (after merging). */
+function checkModelEntry(m: ModelConfig, source: string): void {
+  if (m.provider === 'azure-openai' && !m.azure) {
+    throw new ConfigError(`${source}: model "${m.id}" has provider azure-openai but no "azure" block naming its endpoint, deployment and api-version variables`);
+  }
+  if (m.provider !== 'azure-openai' && m.azure) throw new ConfigError(`${source}: model "${m.id}" has an "azure" block but provider ${m.provider}`);
+  if (m.params && ('model' in m.params || 'messages' in m.params)) {
+    throw new ConfigError(`${source}: model "${m.id}": "params" may not set "model" or "messages" (they come from the entry and the prompt)`);
+  }
+}
+
+let catalogueCache: { file: string; models: ModelConfig[] } | undefined;
+
+/** The catalogue of ready model entries (config/models.json), validated; read once. */
+export function catalogue(file = path.join(repoRoot(), CATALOGUE_FILE)): ModelConfig[] {
+  if (catalogueCache?.file === file) return catalogueCache.models;
+  const raw = readJsonFile(file);
+  if (!isPlainObject(raw) || !Array.isArray(raw.models)) throw new ConfigError(`${file}: must be an object with a "models" array`);
+  validateModels(raw.models, file);
+  const ids = new Set<string>();
+  const models = (raw.models as Partial<ModelConfig>[]).map((m) => {
+    const missing = Object.keys(MODEL_TEMPLATE).filter((k) => !(k in m) && !OPTIONAL_MODEL_KEYS.has(k));
+    if (missing.length) throw new ConfigError(`${file}: catalogue model "${m.id}" is missing ${missing.map((k) => `"${k}"`).join(', ')}`);
+    if (ids.has(m.id as string)) throw new ConfigError(`${file}: model id "${m.id}" appears twice`);
+    ids.add(m.id as string);
+    const entry = { baseURL: null, apiKeyEnv: null, ...m } as ModelConfig;
+    checkModelEntry(entry, file);
+    return entry;
+  });
+  catalogueCache = { file, models };
+  return models;
+}
+
+/**
+ * The configuration with the catalogue entries of the requested ids added (ids already configured keep their entry).
+ * Unknown ids are left for model selection to report.
+ */
+export function withCatalogueModels(config: Config, ids: readonly string[]): Config {
+  const configured = new Set(config.query.models.map((m) => m.id));
+  const added = ids.filter((id) => !configured.has(id)).map((id) => catalogue().find((m) => m.id === id)).filter((m): m is ModelConfig => !!m);
+  if (!added.length) return config;
+  return { ...config, query: { ...config.query, models: [...config.query.models, ...added.map((m) => ({ ...m }))] } };
 }
 
 function semanticChecks(c: Config, source: string): void {
@@ -270,11 +373,26 @@ function semanticChecks(c: Config, source: string): void {
   if (!['group', 'catalogue', 'user'].includes(s.historySource)) throw new ConfigError(`${source}: "sample.historySource" must be "group", "catalogue" or "user"`);
   if (!(c.score.logBase > 1)) throw new ConfigError(`${source}: "score.logBase" must be > 1 (2 for bits, 2.718281828459045 for nats)`);
   if (!(c.score.smoothing >= 0 && c.score.smoothing < 1)) throw new ConfigError(`${source}: "score.smoothing" must be in [0, 1)`);
+  const wholeAtLeast = (value: unknown, min: number, key: string, why = '') => {
+    if (!(Number.isInteger(value) && (value as number) >= min)) {
+      throw new ConfigError(`${source}: "${key}" must be a whole number >= ${min}${why}, got ${JSON.stringify(value)}`);
+    }
+  };
+  wholeAtLeast(c.query.topN, 1, 'query.topN');
+  if (c.query.topN > s.K) {
+    throw new ConfigError(`${source}: "query.topN" (${c.query.topN}) must not exceed "sample.K" (${s.K}): a prompt cannot ask for more items than it offers candidates`);
+  }
+  wholeAtLeast(c.query.maxTokens, 1, 'query.maxTokens');
+  wholeAtLeast(c.query.maxRetries, 0, 'query.maxRetries');
+  if (!(c.query.timeoutMs > 0)) throw new ConfigError(`${source}: "query.timeoutMs" must be > 0, got ${JSON.stringify(c.query.timeoutMs)}`);
+  wholeAtLeast(c.curves.bins, 1, 'curves.bins');
+  wholeAtLeast(c.curves.window, 1, 'curves.window');
+  wholeAtLeast(c.curves.order, 0, 'curves.order');
   if (!['worst', 'best'].includes(c.score.missingPicks)) throw new ConfigError(`${source}: "score.missingPicks" must be "worst" or "best", got ${JSON.stringify(c.score.missingPicks)}`);
   const cv = c.curves;
   if (!['shrink', 'drop'].includes(cv.edges)) throw new ConfigError(`${source}: "curves.edges" must be "shrink" or "drop", got ${JSON.stringify(cv.edges)}`);
   if (!(Number.isFinite(cv.departureGap) && cv.departureGap > 0)) throw new ConfigError(`${source}: "curves.departureGap" must be a number > 0 (in the log unit of score.logBase), got ${cv.departureGap}`);
-  if (!(Number.isInteger(cv.bootstrap) && cv.bootstrap >= 0)) throw new ConfigError(`${source}: "curves.bootstrap" must be a whole number >= 0 (0 = no intervals), got ${cv.bootstrap}`);
+  wholeAtLeast(cv.bootstrap, 0, 'curves.bootstrap', ' (0 = no intervals)');
   if (!(cv.confidence > 0 && cv.confidence < 1)) throw new ConfigError(`${source}: "curves.confidence" must be in (0, 1), got ${cv.confidence}`);
   const ids = new Set<string>();
   for (const m of c.query.models) {
@@ -283,6 +401,7 @@ function semanticChecks(c: Config, source: string): void {
     if (!simulated && m.departAt !== undefined) throw new ConfigError(`${source}: model "${m.id}": "departAt" applies only to provider "baseline" with model "departure"`);
     if (ids.has(m.id)) throw new ConfigError(`${source}: model id "${m.id}" appears twice in "query.models"`);
     ids.add(m.id);
+    checkModelEntry(m, source);
   }
 }
 
@@ -360,35 +479,6 @@ export function withRun(config: Config, run: string | null): Config {
 /** Where a named run keeps its effective configuration, or null for the default layout. */
 export function runConfigFile(config: Config): string | null {
   return config.run === null ? null : path.join(resolvePath(config.paths.runs), config.run, 'config.json');
-}
-
-/** How a configuration differs from the defaults (a named run's own folders are not counted as changes). */
-export function changesFromDefaults(config: Config): ConfigChange[] {
-  return configChanges(withRun(defaultConfig(), config.run), config);
-}
-
-export interface ConfigChange {
-  key: string;
-  from: unknown;
-  to: unknown;
-}
-
-/**
- * The leaves where two configurations differ (dotted keys; arrays compared whole, models by id), for a parameter
- * cell's "what this run changes" and the report. The data directory and the stage folders are left out: they are
- * locations, not parameters.
- */
-export function configChanges(base: unknown, other: unknown, prefix = ''): ConfigChange[] {
-  if (prefix === 'dataDir' || prefix === 'paths') return [];
-  if (prefix === 'query.models' && Array.isArray(base) && Array.isArray(other)) {
-    const byId = (list: unknown[]) => Object.fromEntries(list.map((m) => [(m as ModelConfig).id, m]));
-    return configChanges(byId(base), byId(other), prefix);
-  }
-  if (isPlainObject(base) && isPlainObject(other)) {
-    const keys = [...new Set([...Object.keys(base), ...Object.keys(other)])].sort();
-    return keys.flatMap((k) => configChanges(base[k], other[k], prefix ? `${prefix}.${k}` : k));
-  }
-  return JSON.stringify(base) === JSON.stringify(other) ? [] : [{ key: prefix, from: base, to: other }];
 }
 
 /** Resolves a configured path against the repository root (absolute paths are kept). */

@@ -1,6 +1,7 @@
 // The core layer's public surface (ubp.core in the notebooks).
 export * from './canonical-json';
 export * from './config';
+export * from './config-diff';
 export * from './entropy';
 export * from './io';
 export * from './progress';

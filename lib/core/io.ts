@@ -149,3 +149,22 @@ export function appendLine(file: string, line: string, opts: { fsync: boolean })
 export function appendLineDurable(file: string, line: string): void {
   appendLine(file, line, { fsync: true });
 }
+
+/**
+ * 3 when `bytes` start with a UTF-8 byte-order mark (EF BB BF), else 0. Editors on Windows add one when a raw file is
+ * re-saved; it is skipped, not read as part of the first field (where it would turn "1" into an unknown id).
+ */
+export function utf8BomLength(bytes: Uint8Array): number {
+  return bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+}
+
+/** utf8BomLength of a file's first bytes, without reading the rest of it. */
+export function fileBomLength(file: string): number {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(3);
+    return utf8BomLength(head.subarray(0, fs.readSync(fd, head, 0, 3, 0)));
+  } finally {
+    fs.closeSync(fd);
+  }
+}

@@ -13,7 +13,8 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { canonicalJson } from './canonical-json';
-import { type Config, type DomainName, type ModelConfig, configChanges, domainDir } from './config';
+import { type Config, type DomainName, type ModelConfig, domainDir } from './config';
+import { configChanges } from './config-diff';
 import { readJson, writeJsonAtomic } from './io';
 import type { StageName } from './types';
 
@@ -348,8 +349,11 @@ export function isStageUpToDate(config: Config, ref: StageRef, external?: unknow
 
 export interface StageRun {
   stampFile: string;
-  /** Records the outputs (main output first) and marks the stage done. */
-  finish(outputs: string[]): Stamp;
+  /**
+   * Records the outputs (main output first) and marks the stage done. `external`, when given, replaces the external
+   * inputs given at the start (an input the stage itself appends to, like the response store, as it is at the end).
+   */
+  finish(outputs: string[], external?: unknown): Stamp;
   /** Marks the stage failed (downstream stages refuse its old outputs and say why). */
   fail(error: unknown): void;
   /** Marks the stage as waiting (Batch API answers): downstream stages wait too. */
@@ -383,9 +387,10 @@ export function beginStage(config: Config, ref: StageRef, external?: unknown): S
   const dir = path.dirname(file);
   return {
     stampFile: file,
-    finish(outputs) {
+    finish(outputs, externalAtEnd) {
       const recorded = Object.fromEntries(outputs.filter((f) => fs.existsSync(f)).map((f) => [path.relative(dir, f).split(path.sep).join('/'), fileDigest(f)]));
-      const stamp: Stamp = { ...base, status: 'done', outputs: recorded, finishedAt: new Date().toISOString() };
+      const ending = externalAtEnd === undefined ? {} : { external: externalAtEnd, inputs: inputsDigest(config, ref, externalAtEnd).inputs };
+      const stamp: Stamp = { ...base, ...ending, status: 'done', outputs: recorded, finishedAt: new Date().toISOString() };
       writeJsonAtomic(file, stamp);
       return stamp;
     },

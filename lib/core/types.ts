@@ -107,11 +107,19 @@ export interface ParseDiagnostics {
   truncated?: boolean;
   /** Valid picks after the first topN, left out of `ranked`. */
   beyondTopN?: string[];
+  /**
+   * Why the answer holds less than asked, from the reply itself: "empty answer" (no text: a refusal, a content filter)
+   * and "cut off by max tokens" (finish_reason "length"). Paid for, so stored and kept, but worth knowing.
+   */
+  answerIssues?: ('empty answer' | 'cut off by max tokens')[];
 }
 
 export interface Usage {
   inputTokens: number;
+  /** Billed output tokens, reasoning tokens included. */
   outputTokens: number;
+  /** Hidden reasoning tokens (part of outputTokens), when the server reports them (usage.completion_tokens_details). */
+  reasoningTokens?: number;
 }
 
 export interface ResponseRecord {
@@ -130,6 +138,11 @@ export interface ResponseRecord {
   model: string;
   fingerprint: string | null;
   latencyMs: number;
+  /**
+   * The reply's finish_reason ("stop", "length" = cut off, "content_filter" …); null when the server reported none.
+   * Always written by the query stage; optional only so files written before it was kept still load.
+   */
+  finishReason?: string | null;
   /** How the answer was obtained: synchronous request, Batch API, or offline baseline. */
   via: 'sync' | 'batch' | 'baseline';
   answeredAt: string;

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import { DataFormatError } from './datasets';
+import { utf8BomLength } from '../core/io';
 
 /** Age codes of the dataset README. */
 export const ML_AGE_NAMES: Readonly<Record<number, string>> = {
@@ -122,7 +123,7 @@ function wholeNumber(file: string, lineNo: number, field: string, value: string,
 
 export function parseMlUsers(file: string, data: Buffer = readMaybeGzip(file)): MlUser[] {
   const names = ['UserID', 'Gender', 'Age', 'Occupation', 'Zip-code'];
-  const { lines, lastHasNewline } = textLines(file, data.toString('latin1'), names.join('::'));
+  const { lines, lastHasNewline } = textLines(file, data.toString('latin1', utf8BomLength(data)), names.join('::'));
   const users: MlUser[] = [];
   const seen = new Set<number>();
   lines.forEach((line, i) => {
@@ -144,7 +145,7 @@ export function parseMlUsers(file: string, data: Buffer = readMaybeGzip(file)): 
 
 export function parseMlMovies(file: string, data: Buffer = readMaybeGzip(file)): MlMovie[] {
   const names = ['MovieID', 'Title', 'Genres'];
-  const { lines, lastHasNewline } = textLines(file, data.toString('latin1'), names.join('::'));
+  const { lines, lastHasNewline } = textLines(file, data.toString('latin1', utf8BomLength(data)), names.join('::'));
   const movies: MlMovie[] = [];
   const seen = new Set<number>();
   lines.forEach((line, i) => {
@@ -192,7 +193,7 @@ export function parseMlRatings(file: string, users: MlUser[], movies: MlMovie[],
   let withoutTs = 0;
   let lineNo = 0;
   const len = data.length;
-  let pos = 0;
+  let pos = utf8BomLength(data);
   while (pos < len) {
     lineNo++;
     let end = data.indexOf(10, pos);

@@ -4,7 +4,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type Config, type DomainName, changesFromDefaults, domainDir } from '../core/config';
+import { type Config, type DomainName, domainDir } from '../core/config';
+import { changesFromDefaults } from '../core/config-diff';
 import { escapeHtml, htmlTable } from './html';
 import { readJson, writeFileAtomic } from '../core/io';
 import { type Comparisons, comparisonsFile, describeDeparture } from '../score/compare';

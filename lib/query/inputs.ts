@@ -8,6 +8,7 @@ import { loadProcessed, type ProcessedDomain } from '../data/processed';
 import { loadSamples } from '../sample/sample';
 import type { PromptJob } from './models';
 import { renderPrompt } from './prompt';
+import { storeFileName } from './store';
 
 export function resolveModels(config: Config, modelIds: string[]): ModelConfig[] {
   const known = config.query.models.map((m) => m.id);
@@ -45,6 +46,31 @@ export function responsesFile(config: Config, modelId: string, domain: DomainNam
 
 export function storeDir(config: Config): string {
   return domainDir(config, 'store');
+}
+
+/** Lines of a JSONL file (0 when it does not exist), without parsing them. */
+export function countRecords(file: string): number {
+  if (!fs.existsSync(file)) return 0;
+  const text = fs.readFileSync(file, 'utf8');
+  let n = 0;
+  for (const line of text.split('\n')) if (line.trim() !== '') n++;
+  return n;
+}
+
+/** "size:mtime" of a model's store file ("none" for baselines and before the first answer): cheap to take at every run. */
+export function storeIdentity(config: Config, model: ModelConfig): string {
+  if (model.provider === 'baseline') return 'none';
+  try {
+    const st = fs.statSync(storeFile(config, model));
+    return `${st.size}:${Math.round(st.mtimeMs)}`;
+  } catch {
+    return 'none';
+  }
+}
+
+/** The store file of a model: provider + model, shared by every model id that names the same one. */
+export function storeFile(config: Config, model: Pick<ModelConfig, 'provider' | 'model'>): string {
+  return path.join(storeDir(config), storeFileName(model.provider, model.model));
 }
 
 /** Reads data/responses/<model>/<domain>.jsonl. */

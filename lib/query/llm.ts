@@ -5,49 +5,137 @@
  * in the run's summary.
  * The API key is read from the environment variable the model names and never appears in errors or logs.
  */
-import OpenAI from 'openai';
+import { setMaxListeners } from 'node:events';
+import OpenAI, { AzureOpenAI } from 'openai';
 import type { Config, ModelConfig } from '../core/config';
+import { adapterFor, describeAdaptation, sendAdapting } from './adapt';
+import { modelFamily } from './families';
 import type { ChatMessage, ModelAnswer, PromptJob, Responder } from './models';
 import { deriveSeed, makeRng, type Rng } from '../core/rng';
-import { classifyFailure, retryPolicy, withRetries, type FailureKind, type RetryPolicy } from './retry';
+import { CircuitBreaker, DEFAULT_BAD_REPLY_LIMIT, DEFAULT_SAME_FAILURE_LIMIT, type BreakerLimits } from './breaker';
+import { AbortedError, classifyFailure, NotACompletionError, retryPolicy, withRetries, type FailureKind, type RetryPolicy } from './retry';
 import { normalizeBaseURL, storeKey, type GenerationParams, type StoredAnswer } from './store';
 import type { Usage } from '../core/types';
 
 export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
 
-/** The base URL requests go to (OpenAI's own when a model of provider "openai" names none). */
-export function effectiveBaseURL(model: ModelConfig): string {
+/** Azure OpenAI's endpoint, deployment and api-version, read from the variables the entry names. */
+export function azureTarget(model: ModelConfig, env: NodeJS.ProcessEnv = process.env): { endpoint: string; deployment: string; apiVersion: string; baseURL: string } {
+  const a = model.azure;
+  if (!a) throw new Error(`model "${model.id}" has provider azure-openai but no "azure" block in its entry`);
+  const read = (name: string, what: string) => {
+    const v = env[name];
+    if (v === undefined || v.trim() === '') throw new Error(`model "${model.id}" needs its Azure ${what}: set the environment variable ${name}`);
+    return v.trim();
+  };
+  const endpoint = read(a.endpointEnv, 'endpoint (https://RESOURCE.openai.azure.com)').replace(/\/+$/, '');
+  const deployment = read(a.deploymentEnv, 'deployment name');
+  const apiVersion = read(a.apiVersionEnv, 'api-version');
+  return { endpoint, deployment, apiVersion, baseURL: `${endpoint}/openai/deployments/${encodeURIComponent(deployment)}` };
+}
+
+/** The base URL requests go to (OpenAI's own when a model of provider "openai" names none; Azure's deployment URL). */
+export function effectiveBaseURL(model: ModelConfig, env: NodeJS.ProcessEnv = process.env): string {
   const url = normalizeBaseURL(model.baseURL);
   if (url) return url;
   if (model.provider === 'openai') return OPENAI_BASE_URL;
+  if (model.provider === 'azure-openai') return azureTarget(model, env).baseURL;
   throw new Error(`model "${model.id}" (provider ${model.provider}) has no baseURL in the configuration`);
 }
 
-export function generationParams(config: Config): GenerationParams {
-  return { temperature: config.query.temperature, seed: config.query.seed, max_tokens: config.query.maxTokens };
+/**
+ * The generation parameters sent for a model: the query defaults, then the rules of its family (lib/query/families.ts),
+ * then the entry's own `params` (null removes a parameter). Without a model (or for a plain chat model with no
+ * `params`) this is exactly {temperature, seed, max_tokens}, so existing store keys are unchanged.
+ */
+export function generationParams(config: Config, model?: Pick<ModelConfig, 'model' | 'params'>): GenerationParams {
+  const params: Record<string, unknown> = { temperature: config.query.temperature, seed: config.query.seed, max_tokens: config.query.maxTokens };
+  const family = model ? modelFamily(model.model) : undefined;
+  if (family) {
+    if (family.maxTokensParam) {
+      params[family.maxTokensParam] = params.max_tokens;
+      delete params.max_tokens;
+    }
+    for (const p of family.omit) delete params[p];
+  }
+  for (const [k, v] of Object.entries(model?.params ?? {})) {
+    if (v === null) delete params[k];
+    else params[k] = v;
+  }
+  return params as GenerationParams;
 }
 
 /** The exact chat-completions body sent for a prompt (also the body of a Batch API request line). */
 export function chatRequestBody(model: ModelConfig, config: Config, messages: ChatMessage[]) {
-  return { model: model.model, messages: messages.map((m) => ({ role: m.role, content: m.content })), ...generationParams(config) };
+  return { model: model.model, messages: messages.map((m) => ({ role: m.role, content: m.content })), ...generationParams(config, model) };
 }
 
-/** The store key of a prompt for a model: what the answer depends on, never the API key. */
-export function requestKey(model: ModelConfig, config: Config, messages: ChatMessage[]): string {
-  const baseURL = model.provider === 'baseline' ? null : effectiveBaseURL(model);
-  return storeKey({ provider: model.provider, baseURL, model: model.model, messages, params: generationParams(config) });
+/** The store key of a prompt for a model: what the answer depends on (exactly the parameters sent), never the API key. */
+export function requestKey(model: ModelConfig, config: Config, messages: ChatMessage[], env: NodeJS.ProcessEnv = process.env): string {
+  const baseURL = model.provider === 'baseline' ? null : effectiveBaseURL(model, env);
+  return storeKey({ provider: model.provider, baseURL, model: model.model, messages, params: generationParams(config, model) });
 }
 
+/**
+ * USD for a usage. Reasoning tokens are billed as output and are already part of `outputTokens` (answerFromCompletion
+ * makes sure of that), so they are not added again.
+ */
 export function costUsd(model: Pick<ModelConfig, 'inputPricePerMTok' | 'outputPricePerMTok'>, usage: Usage, discount = 1): number {
   return ((usage.inputTokens * model.inputPricePerMTok + usage.outputTokens * model.outputPricePerMTok) / 1e6) * discount;
+}
+
+/** Adds `u` to a running total (reasoning tokens counted once any answer reports them). */
+export function addUsage(total: Usage, u: Usage): void {
+  total.inputTokens += u.inputTokens;
+  total.outputTokens += u.outputTokens;
+  if (u.reasoningTokens !== undefined) total.reasoningTokens = (total.reasoningTokens ?? 0) + u.reasoningTokens;
 }
 
 /** Shape of a chat completion as far as we read it (the SDK's type, or a Batch API output line's body). */
 export interface CompletionLike {
   model?: string;
   system_fingerprint?: string | null;
-  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
+  usage?: {
+    prompt_tokens?: number;
+    completion_tokens?: number;
+    total_tokens?: number;
+    completion_tokens_details?: { reasoning_tokens?: number | null } | null;
+  } | null;
   choices?: { message?: { content?: string | null; refusal?: string | null } | null; finish_reason?: string | null }[];
+}
+
+/**
+ * Tokens of a completion. OpenAI counts reasoning tokens inside completion_tokens; a server that reports them only in
+ * total_tokens (total = prompt + completion + reasoning) has them added, so output always includes what is billed.
+ */
+export function usageFromCompletion(usage: CompletionLike['usage']): Usage {
+  const inputTokens = usage?.prompt_tokens ?? 0;
+  let outputTokens = usage?.completion_tokens ?? 0;
+  const reasoning = usage?.completion_tokens_details?.reasoning_tokens;
+  if (typeof reasoning !== 'number') return { inputTokens, outputTokens };
+  if (reasoning > 0 && usage?.total_tokens === inputTokens + outputTokens + reasoning) outputTokens += reasoning;
+  return { inputTokens, outputTokens, reasoningTokens: reasoning };
+}
+
+/**
+ * Reads a 200 reply's body as a chat completion, or throws NotACompletionError with its content type, its first
+ * 200 characters and any usage it reported (the reply was billed even when it holds no answer).
+ */
+export async function readCompletion(response: Response): Promise<CompletionLike> {
+  const text = await response.text();
+  const contentType = response.headers.get('content-type') ?? '';
+  const start = text.slice(0, 200);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new NotACompletionError(`the body is not JSON (${(e as Error).message})`, contentType, start, null);
+  }
+  const completion = parsed as CompletionLike;
+  if (completion === null || typeof completion !== 'object' || !Array.isArray(completion.choices) || completion.choices.length === 0) {
+    throw new NotACompletionError('the body has no "choices"', contentType, start, completion && typeof completion === 'object' && completion.usage ? usageFromCompletion(completion.usage) : null);
+  }
+  return completion;
 }
 
 export function answerFromCompletion(completion: CompletionLike, latencyMs: number): ModelAnswer {
@@ -57,10 +145,11 @@ export function answerFromCompletion(completion: CompletionLike, latencyMs: numb
   const text = choice.message?.content ?? choice.message?.refusal ?? '';
   return {
     text,
-    usage: { inputTokens: completion.usage?.prompt_tokens ?? 0, outputTokens: completion.usage?.completion_tokens ?? 0 },
+    usage: usageFromCompletion(completion.usage),
     model: completion.model ?? '',
     fingerprint: completion.system_fingerprint ?? null,
     latencyMs,
+    finishReason: choice.finish_reason ?? null,
   };
 }
 
@@ -73,35 +162,62 @@ export function storedAnswerFor(
   via: 'sync' | 'batch',
   extra: { discount?: number; meta?: Record<string, unknown>; answeredAt?: Date } = {},
 ): StoredAnswer {
+  const adapted = answer.adaptations?.length ? { adapted: answer.adaptations } : {};
+  const meta = extra.meta || answer.adaptations?.length ? { ...extra.meta, ...adapted } : undefined;
   return {
     v: 1,
     key,
-    request: { provider: model.provider, baseURL: effectiveBaseURL(model), model: model.model, params: generationParams(config) },
+    request: { provider: model.provider, baseURL: effectiveBaseURL(model), model: model.model, params: generationParams(config, model) },
     raw: answer.text,
     usage: answer.usage,
     model: answer.model,
     fingerprint: answer.fingerprint,
     latencyMs: answer.latencyMs,
+    finishReason: answer.finishReason ?? null,
     costUsd: costUsd(model, answer.usage, extra.discount ?? 1),
     via,
     answeredAt: (extra.answeredAt ?? new Date()).toISOString(),
-    ...(extra.meta ? { meta: extra.meta } : {}),
+    ...(meta ? { meta } : {}),
   };
+}
+
+/** A signal that aborts when any of `parts` does (AbortSignal.any without the typings it lacks here). */
+function eitherSignal(parts: (AbortSignal | undefined)[]): AbortSignal {
+  const ac = new AbortController();
+  // Every request in flight listens on it (and removes its listener when done): concurrency, not a leak.
+  setMaxListeners(0, ac.signal);
+  for (const p of parts) {
+    if (!p) continue;
+    if (p.aborted) ac.abort();
+    else p.addEventListener('abort', () => ac.abort(), { once: true });
+  }
+  return ac.signal;
 }
 
 // ---------- secrets ----------
 
-/** Replaces every occurrence of each secret (and anything shaped like an OpenAI key) with a marker. */
+/**
+ * Replaces every occurrence of each secret (and anything shaped like an OpenAI key) with a marker. A configured key is
+ * redacted whatever its length: a short key is still a key (local servers take any string), and printing it is the leak.
+ */
 export function redactSecrets(text: string, secrets: (string | undefined | null)[]): string {
   let out = text;
-  for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join('[REDACTED]');
+  // Longest first, so a key that contains another is not half-redacted.
+  for (const s of [...secrets].filter((x): x is string => !!x).sort((a, b) => b.length - a.length)) out = out.split(s).join('[REDACTED]');
   return out.replace(/\bsk-[A-Za-z0-9_*-]{8,}/g, 'sk-[REDACTED]');
 }
 
 function apiKeyFor(model: ModelConfig, env: NodeJS.ProcessEnv): string | undefined {
   if (!model.apiKeyEnv) return undefined;
   const v = env[model.apiKeyEnv];
-  return v === undefined || v === '' ? undefined : v;
+  return v === undefined || v.trim() === '' ? undefined : v;
+}
+
+/** Why a model's key cannot be used: "is not set" and "is empty" are different mistakes with different fixes. */
+export function missingKeyReason(model: ModelConfig, env: NodeJS.ProcessEnv): string {
+  if (!model.apiKeyEnv) return `model "${model.id}" names no "apiKeyEnv" to read its API key from`;
+  const v = env[model.apiKeyEnv];
+  return v === undefined ? `environment variable ${model.apiKeyEnv} is not set` : `environment variable ${model.apiKeyEnv} is empty`;
 }
 
 // ---------- errors ----------
@@ -127,62 +243,120 @@ export interface ApiResponderOptions {
   timeoutMs?: number;
   /** Jitter source; default seeded from config.seed and the model id. */
   rng?: Rng;
+  /** When to stop asking the model (defaults: one wave of `concurrency` timeouts, 20 same errors, 5 bad 200s). */
+  breaker?: Partial<BreakerLimits>;
 }
 
 export interface ApiResponder extends Responder {
-  /** HTTP requests made so far, retries included. */
-  readonly stats: { requests: number; retries: number; failures: number };
+  /**
+   * HTTP requests made so far, retries included; `rejected`: requests answered 400 for a parameter, then adapted;
+   * `unansweredUsage`: tokens billed by 200s that held no completion.
+   */
+  readonly stats: { requests: number; retries: number; failures: number; rejected: number; unansweredUsage: Usage };
+  /** Adaptations in force for this server and model (learned by this or an earlier responder of the run). */
+  adaptations(): string[];
+  /** Why the model is no longer asked (its circuit breaker tripped), or null. */
+  readonly stopped: string | null;
   keyFor(messages: ChatMessage[]): string;
+  /**
+   * `signal` aborts the request in flight (a second Ctrl-C); `retrySignal` only stops further attempts and ends
+   * retry waits (the first Ctrl-C), letting the request in flight finish.
+   */
+  answer(job: PromptJob, signal?: AbortSignal, retrySignal?: AbortSignal): Promise<ModelAnswer>;
 }
 
 export function createApiResponder(model: ModelConfig, config: Config, opts: ApiResponderOptions = {}): ApiResponder {
   if (model.provider === 'baseline') throw new Error(`model "${model.id}" is a baseline; it is answered offline, not through an API`);
   const env = opts.env ?? process.env;
   const apiKey = apiKeyFor(model, env);
-  if (model.provider === 'openai' && !apiKey) {
-    throw new Error(
-      `model "${model.id}" needs an API key: set the environment variable ${model.apiKeyEnv ?? '(none configured: add "apiKeyEnv" to the model entry)'}`,
-    );
+  if ((model.provider === 'openai' || model.provider === 'azure-openai') && !apiKey) {
+    throw new Error(`model "${model.id}" needs an API key: ${missingKeyReason(model, env)}`);
   }
-  const baseURL = effectiveBaseURL(model);
+  const baseURL = effectiveBaseURL(model, env);
   const policy = retryPolicy(config, opts.retry);
   const rng = opts.rng ?? makeRng(deriveSeed(config.seed, 'retry-jitter', model.id));
   const log = opts.log ?? (() => {});
   const secrets = [apiKey];
-  const client = new OpenAI({
-    // Local servers take any key; the SDK insists on one.
-    apiKey: apiKey ?? 'no-key',
+  const client = apiClient(model, { apiKey, env, timeoutMs: opts.timeoutMs ?? config.query.timeoutMs });
+  const adapter = adapterFor(baseURL, model.model);
+  const stats = { requests: 0, retries: 0, failures: 0, rejected: 0, unansweredUsage: { inputTokens: 0, outputTokens: 0 } };
+  const breaker = new CircuitBreaker(
+    {
+      timeoutsWithoutSuccess: opts.breaker?.timeoutsWithoutSuccess ?? model.concurrency,
+      sameFailureLimit: opts.breaker?.sameFailureLimit ?? DEFAULT_SAME_FAILURE_LIMIT,
+      badReplyLimit: opts.breaker?.badReplyLimit ?? DEFAULT_BAD_REPLY_LIMIT,
+    },
     baseURL,
-    maxRetries: 0,
-    timeout: opts.timeoutMs ?? config.query.timeoutMs,
-    logLevel: 'off',
-  });
-  const stats = { requests: 0, retries: 0, failures: 0 };
+  );
+  // One combined signal per set of run-long signals, not one per prompt (each would add listeners to the run's signals).
+  const combined: { parts: (AbortSignal | undefined)[]; signal: AbortSignal }[] = [];
+  const anyOf = (...parts: (AbortSignal | undefined)[]): AbortSignal => {
+    const known = combined.find((c) => c.parts.length === parts.length && c.parts.every((p, i) => p === parts[i]));
+    if (known) return known.signal;
+    const signal = eitherSignal(parts);
+    combined.push({ parts, signal });
+    return signal;
+  };
 
-  async function answer(job: PromptJob, signal?: AbortSignal): Promise<ModelAnswer> {
-    const body = chatRequestBody(model, config, job.messages);
+  // The reason may quote a server's error message, which may echo the key.
+  const stoppedReason = () => (breaker.reason === null ? null : redactSecrets(breaker.reason, secrets));
+
+  async function answer(job: PromptJob, signal?: AbortSignal, retrySignal?: AbortSignal): Promise<ModelAnswer> {
+    const configured = chatRequestBody(model, config, job.messages);
+    const inFlight = anyOf(signal, breaker.abandonSignal);
+    const between = anyOf(signal, retrySignal, breaker.signal);
+    // Wait out a probe before the retry loop, so a prompt stopped meanwhile counts as never sent.
+    await adapter.settled();
     return withRetries(
-      async () => {
+      // Each attempt passes the adapter's gate: the first one goes alone, so a rule it learns spares the others a 400.
+      () => adapter.run(async () => {
         const started = Date.now();
         // The SDK never removes the listener it adds to a request's signal, so each request gets its own short-lived
         // signal linked to the run's (one listener per request on a run-long signal would pile up).
         const perRequest = new AbortController();
         const onAbort = () => perRequest.abort();
-        signal?.addEventListener('abort', onAbort, { once: true });
+        inFlight.addEventListener('abort', onAbort, { once: true });
         try {
-          stats.requests++;
-          const completion = await client.chat.completions.create(body, { signal: perRequest.signal });
-          return answerFromCompletion(completion as CompletionLike, Date.now() - started);
+          // An attempt that waited at the gate may start after the abort, when the listener can no longer fire.
+          if (inFlight.aborted) throw new AbortedError();
+          const completion = await sendAdapting(
+            adapter,
+            configured,
+            async (body) => {
+              stats.requests++;
+              // The raw reply, so a 200 that is not a completion is seen with its content type and body (and its usage kept).
+              const response = await client.chat.completions.create(body, { signal: perRequest.signal }).asResponse();
+              return readCompletion(response);
+            },
+            (adaptation, learned) => {
+              stats.rejected++;
+              if (learned) log(`${model.id}: the server rejected ${adaptation.code} "${adaptation.param}"; adapting for the rest of the run: ${describeAdaptation(adaptation)}`);
+            },
+          );
+          breaker.success();
+          const answered = answerFromCompletion(completion, Date.now() - started);
+          return adapter.adaptations.length ? { ...answered, adaptations: adapter.adaptations.map(describeAdaptation) } : answered;
+        } catch (e) {
+          if (e instanceof NotACompletionError && e.usage) {
+            stats.unansweredUsage.inputTokens += e.usage.inputTokens;
+            stats.unansweredUsage.outputTokens += e.usage.outputTokens;
+          }
+          throw e;
         } finally {
-          signal?.removeEventListener('abort', onAbort);
+          inFlight.removeEventListener('abort', onAbort);
         }
-      },
+      }),
       {
         policy,
         rng,
-        signal,
-        classify: (err) => (signal?.aborted ? { kind: 'aborted', retryable: false, message: 'request aborted' } : classifyFailure(err)),
-        aborted: (attempts) => new RequestFailedError('request aborted', 'aborted', undefined, attempts),
+        signal: between,
+        classify: (err) => {
+          if (inFlight.aborted) return { kind: 'aborted', retryable: false, message: breaker.reason ? `${model.id}: model stopped: ${stoppedReason()}` : 'request aborted' };
+          const failure = classifyFailure(err);
+          breaker.failure(failure, err);
+          return failure;
+        },
+        aborted: (attempts) => new RequestFailedError(breaker.reason ? `${model.id}: model stopped: ${stoppedReason()}` : 'request aborted', 'aborted', undefined, attempts),
         giveUp: (failure, attempts) => {
           stats.failures++;
           const why = failure.retryable ? `gave up after ${attempts} attempts` : 'not retryable';
@@ -190,7 +364,7 @@ export function createApiResponder(model: ModelConfig, config: Config, opts: Api
         },
         onRetry: (failure, retry, wait) => {
           stats.retries++;
-          log(`${model.id}: ${redactSecrets(failure.message, secrets)}; retry ${retry}/${policy.maxRetries} in ${(wait / 1000).toFixed(2)} s`);
+          log(`${model.id}: ${redactSecrets(failure.message, secrets)}; retry ${retry}/${Math.min(policy.maxRetries, failure.maxRetries ?? Infinity)} in ${(wait / 1000).toFixed(2)} s`);
         },
       },
     );
@@ -199,12 +373,47 @@ export function createApiResponder(model: ModelConfig, config: Config, opts: Api
   return {
     config: model,
     stats,
+    adaptations: () => adapter.adaptations.map(describeAdaptation),
+    get stopped() {
+      return stoppedReason();
+    },
     answer,
-    keyFor: (messages) => requestKey(model, config, messages),
+    keyFor: (messages) => requestKey(model, config, messages, env),
   };
 }
 
+/**
+ * The SDK client for a model: AzureOpenAI for provider azure-openai (deployment URL and api-version from the variables
+ * the entry names, key sent as the api-key header), OpenAI otherwise. The SDK's own retries are off (see above).
+ */
+export function apiClient(model: ModelConfig, opts: { apiKey?: string; env?: NodeJS.ProcessEnv; timeoutMs: number }): OpenAI {
+  const common = { maxRetries: 0, timeout: opts.timeoutMs, logLevel: 'off' as const };
+  if (model.provider === 'azure-openai') {
+    const azure = azureTarget(model, opts.env ?? process.env);
+    // baseURL is given explicitly (not `endpoint`) so an OPENAI_BASE_URL in the environment cannot redirect it.
+    return new AzureOpenAI({ ...common, apiKey: opts.apiKey ?? 'no-key', baseURL: `${azure.endpoint}/openai`, deployment: azure.deployment, apiVersion: azure.apiVersion });
+  }
+  // Local servers take any key; the SDK insists on one.
+  return new OpenAI({ ...common, apiKey: opts.apiKey ?? 'no-key', baseURL: effectiveBaseURL(model, opts.env) });
+}
+
 // ---------- availability ----------
+
+/**
+ * One real chat request of one token, for servers without `GET /models`. A 400 still shows that the endpoint, the key
+ * and the model exist (a reasoning model refuses `max_tokens`, for instance), so only other failures refuse the model.
+ */
+async function probeChat(model: ModelConfig, baseURL: string, apiKey: string | undefined, timeoutMs: number, why: string): Promise<Availability> {
+  const client = new OpenAI({ apiKey: apiKey ?? 'no-key', baseURL, maxRetries: 0, timeout: Math.max(timeoutMs, 10_000), logLevel: 'off' });
+  try {
+    await client.chat.completions.create({ model: model.model, messages: [{ role: 'user', content: 'Reply with OK.' }], max_tokens: 1 });
+    return { available: true, reason: `${why}; a one-token chat request to ${baseURL} answered, so the model is used` };
+  } catch (e) {
+    const failure = classifyFailure(e);
+    if (failure.status === 400) return { available: true, reason: `${why}; a one-token chat request answered HTTP 400 (${redactSecrets(failure.message, [apiKey])}), so the endpoint exists` };
+    return { available: false, reason: redactSecrets(`${why}, and a one-token chat request to ${baseURL} failed: ${failure.message}`, [apiKey]) };
+  }
+}
 
 export interface Availability {
   available: boolean;
@@ -222,13 +431,20 @@ export async function modelAvailability(
 ): Promise<Availability> {
   if (model.provider === 'baseline') return { available: true };
   const apiKey = apiKeyFor(model, env);
-  if (model.provider === 'openai') {
-    if (!model.apiKeyEnv) return { available: false, reason: `model "${model.id}" names no "apiKeyEnv" to read its API key from` };
-    return apiKey ? { available: true } : { available: false, reason: `environment variable ${model.apiKeyEnv} is not set` };
+  if (model.provider === 'openai' || model.provider === 'azure-openai') {
+    if (!apiKey) return { available: false, reason: missingKeyReason(model, env) };
+    if (model.provider === 'azure-openai') {
+      try {
+        azureTarget(model, env);
+      } catch (e) {
+        return { available: false, reason: (e as Error).message };
+      }
+    }
+    return { available: true };
   }
   let baseURL: string;
   try {
-    baseURL = effectiveBaseURL(model);
+    baseURL = effectiveBaseURL(model, env);
   } catch (e) {
     return { available: false, reason: (e as Error).message };
   }
@@ -240,6 +456,8 @@ export async function modelAvailability(
     });
     if (!res.ok) {
       await res.body?.cancel();
+      // Gateways and several vendors have no /models: the chat endpoint itself is the test.
+      if (res.status === 404 || res.status === 501) return await probeChat(model, baseURL, apiKey, timeoutMs, `GET ${url} answered HTTP ${res.status}`);
       return { available: false, reason: `GET ${url} answered HTTP ${res.status}` };
     }
     const listed = (await res.json().catch(() => null)) as { data?: { id?: string }[] } | null;

@@ -23,6 +23,10 @@ export interface ModelAnswer {
   model: string;
   fingerprint: string | null;
   latencyMs: number;
+  /** Adaptations to the server's parameter rules in force when this answer was asked (lib/query/adapt.ts). */
+  adaptations?: string[];
+  /** Why the model stopped ("stop", "length" = cut off by max tokens, "content_filter" …); null when not reported. */
+  finishReason?: string | null;
 }
 
 export interface Responder {

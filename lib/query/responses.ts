@@ -6,6 +6,7 @@ import { FORMAT_VERSION, type ParseDiagnostics, type ResponseRecord, type Usage 
 import { responsesFile, storeDir } from './inputs';
 import type { PromptJob } from './models';
 import { parseAnswer } from './parse-answer';
+import { formatCount } from './format';
 
 export interface KeyedJob {
   job: PromptJob;
@@ -13,6 +14,12 @@ export interface KeyedJob {
 }
 
 export interface ParseSummary {
+  /** Answers with no text at all (refusals, content filters). */
+  empty: number;
+  /** Answers cut off by max tokens (finish_reason "length"). */
+  cutOff: number;
+  /** Records per finish reason ("unknown" when the server reported none). */
+  byFinishReason: Record<string, number>;
   unparseable: number;
   tooFew: number;
   tooMany: number;
@@ -21,10 +28,28 @@ export interface ParseSummary {
 }
 
 export function emptyParseSummary(): ParseSummary {
-  return { unparseable: 0, tooFew: 0, tooMany: 0, withUnmatched: 0, withDuplicates: 0 };
+  return { empty: 0, cutOff: 0, byFinishReason: {}, unparseable: 0, tooFew: 0, tooMany: 0, withUnmatched: 0, withDuplicates: 0 };
+}
+
+/** "stop 5400, length 100, content_filter 19": the counts by finish reason, most frequent first. */
+export function formatFinishReasons(counts: Record<string, number>): string {
+  return Object.entries(counts)
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([reason, n]) => `${reason} ${n}`)
+    .join(', ');
+}
+
+/** What the reply itself says is wrong with it (independent of whether its list could be read). */
+function answerIssues(raw: string, finishReason: string | null): NonNullable<ParseDiagnostics['answerIssues']> {
+  const issues: NonNullable<ParseDiagnostics['answerIssues']> = [];
+  if (raw.trim() === '') issues.push('empty answer');
+  if (finishReason === 'length') issues.push('cut off by max tokens');
+  return issues;
 }
 
 function addDiagnostics(s: ParseSummary, d: ParseDiagnostics): void {
+  if (d.answerIssues?.includes('empty answer')) s.empty++;
+  if (d.answerIssues?.includes('cut off by max tokens')) s.cutOff++;
   if (d.unparseable) s.unparseable++;
   if (d.tooFew) s.tooFew++;
   if (d.tooMany) s.tooMany++;
@@ -40,6 +65,7 @@ export interface AnswerForRecord {
   model: string;
   fingerprint: string | null;
   latencyMs: number;
+  finishReason: string | null;
   via: ResponseRecord['via'];
   answeredAt: string;
 }
@@ -60,8 +86,13 @@ export function writeResponses(
     const a = answerFor(key);
     if (!a) continue;
     const candidates = job.sample.candidates.map((id) => ({ id, name: itemName(id) }));
-    const { ranked, diagnostics } = parseAnswer(a.raw, candidates, config.query.topN);
+    const parsed = parseAnswer(a.raw, candidates, config.query.topN);
+    const issues = answerIssues(a.raw, a.finishReason);
+    const diagnostics = issues.length ? { ...parsed.diagnostics, answerIssues: issues } : parsed.diagnostics;
+    const ranked = parsed.ranked;
     addDiagnostics(parse, diagnostics);
+    const reason = a.finishReason ?? 'unknown';
+    parse.byFinishReason[reason] = (parse.byFinishReason[reason] ?? 0) + 1;
     // Identical prompts share one paid answer: its cost is counted once, so the file's costs sum to what was spent.
     const cost = costed.has(key) ? 0 : a.costUsd;
     costed.add(key);
@@ -79,6 +110,7 @@ export function writeResponses(
       model: a.model,
       fingerprint: a.fingerprint,
       latencyMs: a.latencyMs,
+      finishReason: a.finishReason,
       via: a.via,
       answeredAt: a.answeredAt,
     });
@@ -91,3 +123,13 @@ export function writeResponses(
   return { file, written: records.length, parse };
 }
 
+/** " (finish: stop 10, length 2; 2 cut off by max tokens, 1 empty answer)": what the answers' replies say. */
+export function finishNote(parse: ParseSummary): string {
+  const counts = formatFinishReasons(parse.byFinishReason);
+  if (!counts) return '';
+  const issues = [
+    parse.cutOff ? `${formatCount(parse.cutOff)} cut off by max tokens (raise query.maxTokens, rerun with --retry-finish length)` : '',
+    parse.empty ? `${formatCount(parse.empty)} empty answer${parse.empty > 1 ? 's' : ''}` : '',
+  ].filter(Boolean);
+  return ` (finish: ${counts}${issues.length ? `; ${issues.join(', ')}` : ''})`;
+}

@@ -20,6 +20,25 @@ export interface ClassifiedFailure {
   /** What the server asked us to wait (`retry-after-ms` / `retry-after`). */
   retryAfterMs?: number;
   message: string;
+  /** Fewer retries than the policy's for this kind (a 200 that is not a completion was billed: ask once more at most). */
+  maxRetries?: number;
+}
+
+/**
+ * An HTTP 200 whose body is not a chat completion (invalid JSON, a proxy's HTML page, no choices). It was billed:
+ * `usage` holds what the body reported, when it reported any.
+ */
+export class NotACompletionError extends Error {
+  constructor(
+    readonly reason: string,
+    readonly contentType: string,
+    /** The body's first 200 characters, for the message that stops a model. */
+    readonly bodyStart: string,
+    readonly usage: { inputTokens: number; outputTokens: number } | null,
+  ) {
+    super(`HTTP 200 that is not a chat completion: ${reason} (content-type ${contentType || 'none'})`);
+    this.name = 'NotACompletionError';
+  }
 }
 
 const RETRYABLE_4XX = new Set([408, 409, 429]);
@@ -56,8 +75,9 @@ export function classifyFailure(err: unknown): ClassifiedFailure {
     return { kind, retryable: retryableStatus(status), status, retryAfterMs: retryAfterMs(err.headers), message: `HTTP ${status}: ${err.message}` };
   }
   if (err instanceof Error && err.name === 'AbortError') return { kind: 'aborted', retryable: false, message: 'request aborted' };
-  // A 200 whose body is not what was asked for (truncated JSON, proxy error page): the server misbehaved, try again.
-  return { kind: 'bad-response', retryable: true, message: `unreadable response (${err instanceof Error ? err.message : String(err)})` };
+  if (err instanceof NotACompletionError) return { kind: 'bad-response', retryable: true, maxRetries: 1, message: err.message };
+  // Anything else unreadable (truncated JSON): the server misbehaved; the reply may have been billed, so ask once more only.
+  return { kind: 'bad-response', retryable: true, maxRetries: 1, message: `unreadable response (${err instanceof Error ? err.message : String(err)})` };
 }
 
 export interface RetryPolicy {
@@ -143,9 +163,11 @@ export async function withRetries<T>(attempt: (n: number) => Promise<T>, loop: R
     try {
       return await attempt(n);
     } catch (err) {
+      // An attempt may find the abort before it sends anything (after waiting at a gate): it was never made.
+      if (err instanceof AbortedError) throw loop.aborted(n - 1);
       failure = classify(err);
     }
-    if (!failure.retryable || n > loop.policy.maxRetries) throw loop.giveUp(failure, n);
+    if (!failure.retryable || n > Math.min(loop.policy.maxRetries, failure.maxRetries ?? Infinity)) throw loop.giveUp(failure, n);
     if (loop.beforeRetry) {
       const settled = await loop.beforeRetry();
       if (settled !== undefined) return settled;

@@ -12,24 +12,30 @@
  */
 import { setMaxListeners } from 'node:events';
 import type { Config, DomainName, ModelConfig } from '../core/config';
-import { Progress } from '../core/progress';
 import type { Usage } from '../core/types';
 import { createBaseline } from './baselines';
 import { openBatchKeys, runBatches, type BatchJob, type BatchRunReport } from './batch';
 import { estimateDryRun, type DryRunEstimate } from './dry-run';
 import { formatCount, formatUsd } from './format';
-import { loadQueryInputs, resolveModels, storeDir, type QueryInputs } from './inputs';
-import { createApiResponder, modelAvailability, requestKey, storedAnswerFor, RequestFailedError } from './llm';
+import { countRecords, loadQueryInputs, resolveModels, responsesFile, storeDir, storeFile, type QueryInputs } from './inputs';
+import { addUsage, modelAvailability, requestKey } from './llm';
+import { cellOf, measuredAnswers, pilotSelection, type PilotSummary } from './pilot';
+import { keepEarlierAnswers } from './retry-finish';
+import { recoverFromResponses } from './recover';
 import type { PromptJob } from './models';
-import { emptyParseSummary, writeResponses, type AnswerForRecord, type KeyedJob, type ParseSummary } from './responses';
-import type { FailureKind, RetryPolicy } from './retry';
+import { emptyParseSummary, finishNote, writeResponses, type AnswerForRecord, type KeyedJob, type ParseSummary } from './responses';
+import type { RetryPolicy } from './retry';
+import { sendMissing, type PromptFailure, type RunControl } from './send';
+import { lockStore } from './lock';
 import { ResponseStore, storeFileName } from './store';
 
 // What the query stage exported before its inputs, responses file and dry run moved to their own files.
 export { modelAvailability } from './llm';
-export { loadQueryInputs, loadResponses, resolveModels, responsesFile, storeDir, type QueryInputs } from './inputs';
+export { loadQueryInputs, loadResponses, resolveModels, responsesFile, storeDir, storeFile, storeIdentity, type QueryInputs } from './inputs';
 export { writeResponses, type AnswerForRecord, type KeyedJob, type ParseSummary } from './responses';
 export type { DryRunEstimate } from './dry-run';
+export type { PilotSummary } from './pilot';
+export type { PromptFailure } from './send';
 
 export interface QueryOptions {
   /** Count what would be sent and what it would cost; send nothing, write nothing. */
@@ -49,21 +55,19 @@ export interface QueryOptions {
    * Baselines are answered offline as usual.
    */
   batch?: boolean;
+  /**
+   * Finish reasons ("length", "content_filter") whose answers are asked again after the settings changed (query.maxTokens
+   * raised): a prompt whose current request is not stored keeps its earlier answer unless that one ended for one of
+   * these reasons. Both answers are kept in the store.
+   */
+  retryFinish?: string[];
   /** Install a SIGINT handler for the run (default true): first Ctrl-C stops sending, a second aborts in-flight requests. */
   handleSigint?: boolean;
-}
-
-export interface PromptFailure {
-  /** The prompts that share this request (identical prompts share one). */
-  promptIds: string[];
-  key: string;
-  kind: FailureKind | 'store' | 'batch';
-  status?: number;
-  attempts: number;
-  message: string;
-  /** Batch API failures: the batch (null when it was never created) and the error code (batch_expired …). */
-  batchId?: string | null;
-  code?: string;
+  /**
+   * A pilot: ask only the first `limit` prompts of every (setting, history length) cell — the prompts the full run asks
+   * first, so nothing is paid twice. A dry run afterwards estimates the full run from their measured tokens.
+   */
+  limit?: number;
 }
 
 /** What a run did with the Batch API (present when it submitted or collected batches). */
@@ -121,12 +125,23 @@ export interface QueryRunSummary {
   parse: ParseSummary;
   /** Unreadable store lines skipped (torn appends from a crash). */
   tornStoreLines: number;
+  /** Store lines that are neither answers nor torn appends (garbage, edits, damage): reported with line numbers. */
+  corruptStoreLines: number;
+  /** Answers missing from the store (torn line, damaged or deleted store) put back from the responses file. */
+  recovered: number;
   interrupted: boolean;
   /** Why the model could not be asked, when it could not. */
   unavailable?: string;
+  /** Why the run stopped asking the model part-way (its circuit breaker: hanging server, revoked key, bad replies). */
+  stopped?: string;
   estimate?: DryRunEstimate;
   /** Batch API activity (submitted, collected, still open). */
   batch?: BatchModeSummary;
+  /** Requests the server rejected for a parameter (HTTP 400 unsupported_parameter / unsupported_value), then adapted. */
+  rejectedRequests: number;
+  /** Adaptations to the server's parameter rules in force after the run, e.g. '"max_tokens" → "max_completion_tokens"'. */
+  adaptations: string[];
+  pilot?: PilotSummary;
   seconds: number;
 }
 
@@ -141,28 +156,6 @@ function distinctRequests(keyed: KeyedJob[]): Map<string, { job: PromptJob; prom
     else out.set(k.key, { job: k.job, promptIds: [k.job.sample.id] });
   }
   return out;
-}
-
-function summarizeFailures(failures: PromptFailure[]): string[] {
-  const groups = new Map<string, PromptFailure[]>();
-  for (const f of failures) {
-    const g = groups.get(f.message) ?? [];
-    g.push(f);
-    groups.set(f.message, g);
-  }
-  const lines: string[] = [];
-  for (const [message, fs_] of groups) {
-    const ids = fs_.flatMap((f) => f.promptIds);
-    lines.push(`  ${formatCount(ids.length)} × ${message} — prompts ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''}`);
-  }
-  return lines;
-}
-
-interface RunControl {
-  /** Stop taking new prompts. */
-  stop: AbortSignal;
-  /** Abort requests in flight. */
-  hard: AbortSignal;
 }
 
 async function runBaseline(
@@ -185,7 +178,7 @@ async function runBaseline(
     if (answers.has(key)) continue;
     const a = await responder.answer(job, control.hard);
     // Baselines are pure functions of the sample: no timestamp or timing, so reruns write identical bytes.
-    answers.set(key, { raw: a.text, usage: a.usage, costUsd: 0, model: a.model, fingerprint: a.fingerprint, latencyMs: 0, via: 'baseline', answeredAt: '' });
+    answers.set(key, { raw: a.text, usage: a.usage, costUsd: 0, model: a.model, fingerprint: a.fingerprint, latencyMs: 0, finishReason: 'stop', via: 'baseline', answeredAt: '' });
   }
   summary.newAnswers = answers.size;
   if (summary.interrupted) {
@@ -210,18 +203,47 @@ async function runApiModel(
   opts: QueryOptions,
   log: (s: string) => void,
 ): Promise<void> {
+  // One run at a time per store file: a second run waits, then finds the first run's answers stored instead of paying again.
+  const release = opts.dryRun ? () => {} : await lockStore(storeFile(config, model), model.id, control.stop, log);
+  if (typeof release === 'string') {
+    Object.assign(summary, { interrupted: true, unavailable: release, missing: summary.prompts, notSent: summary.distinctRequests });
+    return;
+  }
+  try {
+    await queryLocked(config, domain, model, inputs, keyed, summary, control, opts, log);
+  } finally {
+    release();
+  }
+}
+
+/** runApiModel's work once the store lock is held (same arguments). */
+async function queryLocked(...args: Parameters<typeof runApiModel>): Promise<void> {
+  const [config, domain, model, inputs, keyed, summary, control, opts, log] = args;
   const store = ResponseStore.open(storeDir(config), { files: [storeFileName(model.provider, model.model)] });
   summary.tornStoreLines = store.tornLines;
-  for (const p of store.problems) log(`response store: skipped unreadable line ${p.file}:${p.line} (${p.reason}); a torn append from an interrupted run, its answer will be asked again`);
+  summary.corruptStoreLines = store.corruptLines;
+  for (const p of store.problems) {
+    if (p.kind === 'torn') log(`response store: skipped unreadable line ${p.file}:${p.line} (${p.reason}); a torn append from an interrupted run`);
+    else log(`response store: line ${p.line} of ${p.file} is corrupt (${p.reason}): not a torn append (no crash leaves this); the file was edited or damaged — the line is skipped`);
+  }
   const distinct = distinctRequests(keyed);
+  if (!opts.dryRun) {
+    const recovered = recoverFromResponses(config, domain, model, store, new Set([...distinct.keys()].filter((k) => !store.has(k))));
+    summary.recovered = recovered;
+    if (recovered) log(`${model.id} ${domain}: ${formatCount(recovered)} answers missing from the store were recovered from ${responsesFile(config, model.id, domain)} (not paid again)`);
+  }
   let missing = [...distinct].filter(([key]) => !store.has(key));
+  const reuse = opts.retryFinish?.length ? keepEarlierAnswers(config, model, store, distinct, missing, new Set(opts.retryFinish), log) : new Map<string, string>();
+  missing = missing.filter(([key]) => !reuse.has(key));
+  const has = (key: string) => store.has(key) || reuse.has(key);
   summary.distinctRequests = distinct.size;
   summary.alreadyStored = distinct.size - missing.length;
   summary.toSend = missing.length;
-  summary.fromStore = keyed.filter((k) => store.has(k.key)).length;
+  summary.fromStore = keyed.filter((k) => has(k.key)).length;
 
   if (opts.dryRun) {
-    const { toSend, estimate } = estimateDryRun(config, domain, model, missing, summary.alreadyStored, log);
+    const measured = measuredAnswers(distinct, (key) => store.get(key)?.usage);
+    const { toSend, estimate } = estimateDryRun(config, domain, model, missing, summary.alreadyStored, log, measured);
     Object.assign(summary, { toSend, estimate, answered: summary.fromStore, missing: summary.prompts - summary.fromStore });
     return;
   }
@@ -264,80 +286,36 @@ async function runApiModel(
     }
   }
 
-  const out = writeResponses(config, domain, model, keyed, inputs.itemName, (k) => {
+  if (summary.pilot) {
+    summary.failed = summary.failures.reduce((n, f) => n + f.promptIds.length, 0);
+    // A pilot leaves the responses file alone: it would hold a few prompts per cell, and later stages read it as the run.
+    const answered = keyed.filter((k) => has(k.key)).length;
+    Object.assign(summary, { answered, missing: summary.prompts - answered });
+    log(
+      `${model.id} ${domain}: pilot: ${formatCount(answered)}/${formatCount(summary.prompts)} pilot prompts answered and stored (responses file not written); ` +
+        `\`--dry-run\` now estimates the full run from them, and the full run asks only the other ${formatCount(summary.pilot.ofPrompts - answered)}`,
+    );
+    return;
+  }
+  const failedRun = summary.failures.length > 0 || summary.interrupted || summary.unavailable !== undefined || summary.stopped !== undefined;
+  const previous = countRecords(responsesFile(config, model.id, domain));
+  const answerable = keyed.filter((k) => has(k.key)).length;
+  if (failedRun && answerable < previous) {
+    // The store (with what was recovered) holds fewer answers than the file: keep the file rather than shrink it.
+    Object.assign(summary, { written: 0, answered: answerable, missing: summary.prompts - answerable, outputFile: responsesFile(config, model.id, domain) });
+    summary.failed = summary.failures.reduce((n, f) => n + f.promptIds.length, 0);
+    log(`${model.id} ${domain}: the run did not complete and has ${formatCount(answerable)} answers, fewer than the ${formatCount(previous)} records of ${responsesFile(config, model.id, domain)}; that file is left as it was`);
+    return;
+  }
+  // A prompt answered by an earlier answer (--retry-finish) is recorded under that answer's key.
+  const recordKeys = reuse.size ? keyed.map((k) => (reuse.has(k.key) ? { ...k, key: reuse.get(k.key) as string } : k)) : keyed;
+  const out = writeResponses(config, domain, model, recordKeys, inputs.itemName, (k) => {
     const e = store.get(k);
-    return e && { raw: e.raw, usage: e.usage, costUsd: e.costUsd, model: e.model, fingerprint: e.fingerprint, latencyMs: e.latencyMs, via: e.via, answeredAt: e.answeredAt };
+    return e && { raw: e.raw, usage: e.usage, costUsd: e.costUsd, model: e.model, fingerprint: e.fingerprint, latencyMs: e.latencyMs, finishReason: e.finishReason ?? null, via: e.via, answeredAt: e.answeredAt };
   });
   Object.assign(summary, { written: out.written, answered: out.written, missing: summary.prompts - out.written, outputFile: out.file, parse: out.parse });
   summary.failed = summary.failures.reduce((n, f) => n + f.promptIds.length, 0);
-  log(`${model.id} ${domain}: ${formatCount(out.written)}/${formatCount(summary.prompts)} prompts answered → ${out.file}`);
-}
-
-async function sendMissing(
-  config: Config,
-  model: ModelConfig,
-  store: ResponseStore,
-  missing: [string, { job: PromptJob; promptIds: string[] }][],
-  summary: QueryRunSummary,
-  control: RunControl,
-  opts: QueryOptions,
-  log: (s: string) => void,
-): Promise<void> {
-  const responder = createApiResponder(model, config, { env: opts.env, retry: opts.retry, log });
-  const progress = new Progress({
-    label: `${model.id} ${summary.domain}`,
-    total: missing.length,
-    unit: 'prompts',
-    write: log,
-    intervalMs: opts.progressIntervalMs ?? 2000,
-    extra: () =>
-      `tokens in ${formatCount(summary.usage.inputTokens)} out ${formatCount(summary.usage.outputTokens)}, ${formatUsd(summary.costUsd)}` +
-      (summary.failures.length ? `, ${summary.failures.length} failed` : ''),
-  });
-  let next = 0;
-  let attempted = 0;
-  const worker = async () => {
-    while (!control.stop.aborted) {
-      const i = next++;
-      if (i >= missing.length) return;
-      const [key, { job, promptIds }] = missing[i];
-      attempted++;
-      try {
-        const entry = await store.fetchOnce(key, async () => storedAnswerFor(model, config, key, await responder.answer(job, control.hard), 'sync'));
-        summary.newAnswers++;
-        summary.usage.inputTokens += entry.usage.inputTokens;
-        summary.usage.outputTokens += entry.usage.outputTokens;
-        summary.costUsd += entry.costUsd;
-      } catch (e) {
-        if (e instanceof RequestFailedError && e.kind === 'aborted') {
-          attempted--;
-        } else if (e instanceof RequestFailedError) {
-          summary.failures.push({ promptIds, key, kind: e.kind, status: e.status, attempts: e.attempts, message: e.message });
-        } else {
-          summary.failures.push({ promptIds, key, kind: 'store', attempts: 1, message: `${model.id}: ${(e as Error).message}` });
-        }
-      }
-      progress.tick();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(model.concurrency, missing.length) }, worker));
-  progress.finish();
-  summary.httpRequests += responder.stats.requests;
-  summary.retries += responder.stats.retries;
-  summary.notSent += missing.length - attempted;
-  summary.sent += attempted;
-  if (summary.failures.length) {
-    const n = summary.failures.reduce((s, f) => s + f.promptIds.length, 0);
-    log(`${model.id}: ${formatCount(n)} prompts failed (not stored; a rerun asks them again):`);
-    for (const line of summarizeFailures(summary.failures)) log(line);
-  }
-  if (control.stop.aborted) {
-    summary.interrupted = true;
-    log(
-      `${model.id}: interrupted — ${formatCount(summary.newAnswers)} new answers stored, ${formatCount(summary.notSent)} prompts not sent; ` +
-        'run the same command again to resume (stored answers are never requested again)',
-    );
-  }
+  log(`${model.id} ${domain}: ${formatCount(out.written)}/${formatCount(summary.prompts)} prompts answered${finishNote(out.parse)} → ${out.file}`);
 }
 
 /** Adds what a Batch API run did to the model's summary. */
@@ -345,8 +323,7 @@ function applyBatchReport(summary: QueryRunSummary, report: BatchRunReport, dist
   const submittedRequests = report.submitted.reduce((n, b) => n + b.requests, 0);
   summary.sent += submittedRequests;
   summary.newAnswers += report.newAnswers;
-  summary.usage.inputTokens += report.usage.inputTokens;
-  summary.usage.outputTokens += report.usage.outputTokens;
+  addUsage(summary.usage, report.usage);
   summary.costUsd += report.costUsd;
   summary.httpRequests += report.httpRequests;
   summary.notSent += report.notSubmitted;
@@ -409,7 +386,8 @@ export async function runQuery(config: Config, domain: DomainName, modelIds: str
   try {
     for (const model of models) {
       const started = Date.now();
-      const keyed = inputs.jobs.map((job) => ({ job, key: requestKey(model, config, job.messages) }));
+      const all = inputs.jobs.map((job) => ({ job, key: requestKey(model, config, job.messages, opts.env) }));
+      const keyed = opts.limit === undefined ? all : pilotSelection(all, (k) => k.job.sample, opts.limit);
       const summary: QueryRunSummary = {
         modelId: model.id,
         provider: model.provider,
@@ -435,11 +413,21 @@ export async function runQuery(config: Config, domain: DomainName, modelIds: str
         outputFile: null,
         parse: emptyParseSummary(),
         tornStoreLines: 0,
+        corruptStoreLines: 0,
+        recovered: 0,
         interrupted: false,
+        rejectedRequests: 0,
+        adaptations: [],
         seconds: 0,
       };
+      if (opts.limit !== undefined) {
+        summary.pilot = { limit: opts.limit, cells: new Set(keyed.map((k) => cellOf(k.job.sample))).size, prompts: keyed.length, ofPrompts: all.length };
+        log(`${model.id} ${domain}: pilot of ${opts.limit} prompts per (setting, history length): ${formatCount(keyed.length)} of ${formatCount(all.length)} prompts in ${summary.pilot.cells} cells`);
+      }
       const control = { stop: stop.signal, hard: hard.signal };
-      if (model.provider === 'baseline') {
+      if (model.provider === 'baseline' && summary.pilot) {
+        log(`${model.id} ${domain}: an offline baseline (free): nothing to pilot`);
+      } else if (model.provider === 'baseline') {
         if (opts.dryRun) log(`[dry run] ${model.id} ${domain}: ${formatCount(keyed.length)} prompts, answered offline (free, nothing sent)`);
         else await runBaseline(config, domain, model, inputs, keyed, summary, control, log);
       } else {

@@ -15,12 +15,12 @@ import { appendLine } from '../core/io';
 import type { ChatMessage } from './models';
 import { FORMAT_VERSION, type Usage } from '../core/types';
 
-/** Generation parameters that change the answer; part of the key. Snake case as sent to the API. */
+/**
+ * Generation parameters that change the answer; part of the key. Snake case as sent to the API: temperature, seed and
+ * max_tokens by default, max_completion_tokens and no temperature for reasoning models, plus a model entry's `params`.
+ */
 export interface GenerationParams {
-  temperature: number;
-  seed: number;
-  max_tokens: number;
-  [other: string]: unknown;
+  [param: string]: unknown;
 }
 
 /** Everything that determines an answer. Deliberately has no place for a key or credential. */
@@ -51,6 +51,8 @@ export interface StoredAnswer {
   model: string;
   fingerprint: string | null;
   latencyMs: number;
+  /** The reply's finish_reason ("stop", "length", "content_filter" …); absent in answers stored before it was kept. */
+  finishReason?: string | null;
   /** What this answer cost when it was bought (Batch API answers at batch prices). */
   costUsd: number;
   via: 'sync' | 'batch';
@@ -111,6 +113,22 @@ export interface StoreProblem {
   file: string;
   line: number;
   reason: string;
+  /**
+   * "torn": the start of a line cut off mid-append (a crash; later runs may have appended after it); "corrupt":
+   * anything else (garbage, an edited or damaged file), which no crash of ours leaves behind.
+   */
+  kind: 'torn' | 'corrupt';
+}
+
+/**
+ * Whether an unreadable line is the beginning of a JSON object cut off mid-write: the parse fails only because the
+ * text ends (V8 reports the end of input, or a position equal to the line's length).
+ */
+export function isTornPrefix(line: string, parseError: string): boolean {
+  if (!line.startsWith('{')) return false;
+  if (/Unexpected end of JSON input/.test(parseError)) return true;
+  const at = /at position (\d+)/.exec(parseError);
+  return at !== null && Number(at[1]) === line.length;
 }
 
 export interface OpenStoreOptions {
@@ -122,8 +140,10 @@ export class ResponseStore {
   private readonly entries = new Map<string, StoredAnswer>();
   private readonly inflight = new Map<string, Promise<StoredAnswer>>();
   private readonly flushers = new Map<string, { running: Promise<void> | null; next: Promise<void> | null }>();
-  /** Unreadable lines (torn appends from a crash), skipped; never fatal. */
+  /** Lines cut off by a crash mid-append, skipped; never fatal. */
   tornLines = 0;
+  /** Lines that no crash leaves behind (garbage, edits, disk damage), skipped and reported with their line numbers. */
+  corruptLines = 0;
   readonly problems: StoreProblem[] = [];
 
   private constructor(readonly dir: string) {}
@@ -147,15 +167,18 @@ export class ResponseStore {
       if (line.trim() === '') continue;
       let parsed: unknown;
       let reason: string | null;
+      let torn = false;
       try {
         parsed = JSON.parse(line);
         reason = checkEntry(parsed);
       } catch (e) {
         reason = `not valid JSON (${(e as Error).message})`;
+        torn = isTornPrefix(line, (e as Error).message);
       }
       if (reason !== null) {
-        this.tornLines++;
-        this.problems.push({ file, line: i + 1, reason });
+        if (torn) this.tornLines++;
+        else this.corruptLines++;
+        this.problems.push({ file, line: i + 1, reason, kind: torn ? 'torn' : 'corrupt' });
         continue;
       }
       const entry = parsed as StoredAnswer;

@@ -13,6 +13,14 @@
  * or scripted per line (non-200 responses, error-file lines, lines never run), and it can end expired with part of
  * its output. Batch state survives reset() (which clears the request log); clearBatches() forgets it.
  *
+ * Reasoning mode (`reasoning: {isReasoningModel, reasoningTokens}`): requests for a model it names are held to OpenAI's
+ * reasoning-model rules with OpenAI's own error bodies — HTTP 400 unsupported_parameter for max_tokens and 400
+ * unsupported_value for any temperature but 1 — and answers report reasoning tokens in
+ * usage.completion_tokens_details (counted inside completion_tokens, as OpenAI does).
+ *
+ * Azure OpenAI: POST /openai/deployments/:deployment/chat/completions answers like chat completions; it requires an
+ * `api-version` query parameter and an `api-key` header, as Azure does.
+ *
  * Standalone: node build/test/helpers/fake-openai-server.js --port 0 --latency-ms 100
  * prints "listening on http://127.0.0.1:PORT/v1" and serves until killed; GET /__fake/stats returns request counts; POST /__fake/config {"latencyMs": N, "reset": true} adjusts it.
  */
@@ -39,12 +47,28 @@ export interface ChatBody {
 }
 
 export type FakeAction =
-  /** A completion; `text` defaults to the picked candidates as a Python-style list. */
-  | { kind: 'answer'; text?: string; latencyMs?: number; model?: string; fingerprint?: string | null; usage?: { prompt_tokens: number; completion_tokens: number } }
+  /**
+   * A completion; `text` defaults to the picked candidates as a Python-style list. `content: null` is a refusal or a
+   * content filter (with `finishReason` "content_filter" by default); `finishReason` "length" is an answer cut off.
+   */
+  | {
+      kind: 'answer';
+      text?: string;
+      content?: null;
+      finishReason?: string;
+      latencyMs?: number;
+      model?: string;
+      fingerprint?: string | null;
+      usage?: { prompt_tokens: number; completion_tokens: number };
+    }
   /** An error status with an OpenAI-style error body. */
   | { kind: 'error'; status: number; headers?: Record<string, string>; message?: string; latencyMs?: number }
   /** HTTP 200 with a body that is not JSON. */
   | { kind: 'garbage'; latencyMs?: number }
+  /** HTTP 200 with an HTML page, as a proxy or captive portal sends. */
+  | { kind: 'html'; latencyMs?: number }
+  /** HTTP 200, a JSON completion with no choices, whose usage says tokens were billed. */
+  | { kind: 'empty-choices'; latencyMs?: number; usage?: { prompt_tokens: number; completion_tokens: number } }
   /** Destroy the socket without answering (a connection reset). */
   | { kind: 'drop'; latencyMs?: number }
   /** Never answer (until the client gives up or the server closes). */
@@ -57,6 +81,8 @@ export interface LoggedRequest {
   path: string;
   /** The raw request text, headers included, so tests can check what crossed the wire. */
   headers: http.IncomingHttpHeaders;
+  /** The query string without "?" ('' when none). */
+  query: string;
   body: string;
   status: number | 'dropped' | 'hang';
   at: number;
@@ -89,7 +115,37 @@ export interface FakeServerOptions {
   models?: string[];
   /** Batch API behaviour (see FakeBatchBehavior). */
   batch?: FakeBatchBehavior;
+  reasoning?: FakeReasoningMode;
+  /** GET /v1/models answers this status with an error body instead of the list (gateways without /models: 404, 501). */
+  modelsStatus?: number;
 }
+
+export interface FakeReasoningMode {
+  /** Which model names the server treats as reasoning models. */
+  isReasoningModel: (model: string) => boolean;
+  /** Hidden reasoning tokens reported per answer (default 120), or a function of the request. */
+  reasoningTokens?: number | ((body: ChatBody) => number);
+}
+
+/** OpenAI's error bodies for reasoning models, as the API returns them. */
+export const REASONING_ERRORS = {
+  maxTokens: {
+    error: {
+      message: "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+      type: 'invalid_request_error',
+      param: 'max_tokens',
+      code: 'unsupported_parameter',
+    },
+  },
+  temperature: (value: unknown) => ({
+    error: {
+      message: `Unsupported value: 'temperature' does not support ${JSON.stringify(value)} with this model. Only the default (1) value is supported.`,
+      type: 'invalid_request_error',
+      param: 'temperature',
+      code: 'unsupported_value',
+    },
+  }),
+};
 
 export function sendJson(res: http.ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(value);
@@ -202,6 +258,7 @@ export class FakeOpenAIServer {
   fingerprint: string;
   topN: number;
   models: string[];
+  modelsStatus: number | undefined;
   private chatCount = 0;
   private readonly attemptsByBody = new Map<string, number>();
   private readonly routes: Route[] = [];
@@ -213,6 +270,8 @@ export class FakeOpenAIServer {
   private createAttempts = 0;
   /** How batches progress and answer; tests may replace it at any time. */
   batch: FakeBatchBehavior;
+  /** Reasoning-model rules (see the header); tests may set or clear it at any time. */
+  reasoning: FakeReasoningMode | undefined;
   private server!: http.Server;
   port = 0;
 
@@ -223,10 +282,27 @@ export class FakeOpenAIServer {
     this.topN = opts.topN ?? 10;
     this.script = opts.script;
     this.models = opts.models ?? [];
+    this.modelsStatus = opts.modelsStatus;
     this.batch = opts.batch ?? {};
+    this.reasoning = opts.reasoning;
     this.route('POST', '/v1/chat/completions', (ctx) => this.chat(ctx));
+    this.route('POST', '/openai/deployments/:deployment/chat/completions', (ctx) => {
+      if (!ctx.query.get('api-version')) {
+        ctx.log(404);
+        return sendJson(ctx.res, 404, { error: { code: '404', message: 'Resource not found' } });
+      }
+      if (!ctx.req.headers['api-key']) {
+        ctx.log(401);
+        return sendJson(ctx.res, 401, { error: { code: '401', message: 'Access denied due to invalid subscription key or wrong API endpoint.' } });
+      }
+      return this.chat(ctx);
+    });
     this.installBatchRoutes();
     this.route('GET', '/v1/models', (ctx) => {
+      if (this.modelsStatus !== undefined) {
+        ctx.log(this.modelsStatus);
+        return sendJson(ctx.res, this.modelsStatus, { error: { message: `fake: /models answers ${this.modelsStatus}`, type: 'invalid_request_error' } });
+      }
       const ids = this.models.length ? this.models : [this.model];
       ctx.log(200);
       sendJson(ctx.res, 200, { object: 'list', data: ids.map((id) => ({ id, object: 'model', created: 0, owned_by: 'fake' })) });
@@ -304,7 +380,7 @@ export class FakeOpenAIServer {
     const body = Buffer.concat(chunks);
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const pathParts = url.pathname.split('/').filter(Boolean);
-    const entry: LoggedRequest = { method: req.method ?? 'GET', path: url.pathname, headers: req.headers, body: body.toString('utf8'), status: 0, at: Date.now() };
+    const entry: LoggedRequest = { method: req.method ?? 'GET', path: url.pathname, headers: req.headers, query: url.search.replace(/^\?/, ''), body: body.toString('utf8'), status: 0, at: Date.now() };
     if (!url.pathname.startsWith('/__fake/')) this.log.push(entry);
     const logStatus = (status: LoggedRequest['status']) => {
       entry.status = status;
@@ -349,6 +425,12 @@ export class FakeOpenAIServer {
       sendJson(ctx.res, 400, { error: { message: `invalid body: ${(e as Error).message}`, type: 'invalid_request_error' } });
       return;
     }
+    const rejection = this.reasoningRejection(body);
+    if (rejection) {
+      ctx.log(400);
+      sendJson(ctx.res, 400, rejection);
+      return;
+    }
     const n = ++this.chatCount;
     const bodyHash = createHash('sha256').update(ctx.body).digest('hex');
     const attempt = (this.attemptsByBody.get(bodyHash) ?? 0) + 1;
@@ -370,6 +452,19 @@ export class FakeOpenAIServer {
       ctx.res.end('{"id": "chatcmpl-broken", "choices": [');
       return;
     }
+    if (action.kind === 'html') {
+      ctx.log(200);
+      const page = '<!DOCTYPE html><html><head><title>Gateway</title></head><body><h1>Please sign in to continue</h1></body></html>';
+      ctx.res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      ctx.res.end(page);
+      return;
+    }
+    if (action.kind === 'empty-choices') {
+      ctx.log(200);
+      const usage = action.usage ?? { prompt_tokens: 100, completion_tokens: 20 };
+      sendJson(ctx.res, 200, { id: `chatcmpl-empty-${n}`, object: 'chat.completion', created: 0, model: this.model, choices: [], usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens } });
+      return;
+    }
     if (action.kind === 'error') {
       ctx.log(action.status);
       const type = action.status === 429 ? 'rate_limit_exceeded' : action.status >= 500 ? 'server_error' : 'invalid_request_error';
@@ -380,19 +475,43 @@ export class FakeOpenAIServer {
     sendJson(ctx.res, 200, this.completion(body, `chatcmpl-fake-${n}`, action));
   }
 
+  /** OpenAI's 400 body when `body` breaks the reasoning-model rules for its model (max_tokens first, as OpenAI checks). */
+  reasoningRejection(body: ChatBody): Record<string, unknown> | undefined {
+    if (!this.reasoning?.isReasoningModel(body.model)) return undefined;
+    if ('max_tokens' in body) return REASONING_ERRORS.maxTokens;
+    if ('temperature' in body && body.temperature !== 1) return REASONING_ERRORS.temperature(body.temperature);
+    return undefined;
+  }
+
+  /** Reasoning tokens an answer to `body` reports (0 for other models). */
+  reasoningTokensFor(body: ChatBody): number {
+    if (!this.reasoning?.isReasoningModel(body.model)) return 0;
+    const r = this.reasoning.reasoningTokens ?? 120;
+    return typeof r === 'function' ? r(body) : r;
+  }
+
   /** A chat.completion object answering `body` (the default text names its first topN candidates). */
-  completion(body: ChatBody, id: string, action: { text?: string; model?: string; fingerprint?: string | null; usage?: { prompt_tokens: number; completion_tokens: number } } = {}): Record<string, unknown> {
-    const text = action.text ?? this.defaultAnswer(body);
+  completion(
+    body: ChatBody,
+    id: string,
+    action: { text?: string; content?: null; finishReason?: string; model?: string; fingerprint?: string | null; usage?: { prompt_tokens: number; completion_tokens: number } } = {},
+  ): Record<string, unknown> {
+    const text = action.content === null ? '' : (action.text ?? this.defaultAnswer(body));
+    const finish = action.finishReason ?? (action.content === null ? 'content_filter' : 'stop');
     const promptText = body.messages.map((m) => m.content).join('\n');
-    const usage = action.usage ?? { prompt_tokens: roughTokens(promptText), completion_tokens: roughTokens(text) };
+    const reasoning = this.reasoningTokensFor(body);
+    const visible = { prompt_tokens: roughTokens(promptText), completion_tokens: roughTokens(text) };
+    // As OpenAI: completion_tokens counts the hidden reasoning tokens too; the details say how many they were.
+    const usage = action.usage ?? { ...visible, completion_tokens: visible.completion_tokens + reasoning };
+    const details = reasoning > 0 ? { completion_tokens_details: { reasoning_tokens: reasoning, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 } } : {};
     return {
       id,
       object: 'chat.completion',
       created: Math.floor(Date.now() / 1000),
       model: action.model ?? this.model,
       system_fingerprint: action.fingerprint === undefined ? this.fingerprint : action.fingerprint,
-      choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null }, logprobs: null, finish_reason: 'stop' }],
-      usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
+      choices: [{ index: 0, message: { role: 'assistant', content: action.content === null ? null : text, refusal: null }, logprobs: null, finish_reason: finish }],
+      usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens, ...details },
     };
   }
 
@@ -571,7 +690,11 @@ export class FakeOpenAIServer {
         errs.push(JSON.stringify({ id: reqId, custom_id: line.custom_id, response: null, error: { code, message: `This request could not be executed before the batch was ${status}.` } }));
         return;
       }
-      if (action.kind === 'answer') {
+      const rejection = action.kind === 'answer' ? this.reasoningRejection(line.body) : undefined;
+      if (rejection) {
+        failed++;
+        out.push(JSON.stringify({ id: reqId, custom_id: line.custom_id, response: { status_code: 400, request_id: `req_${index}`, body: rejection }, error: null }));
+      } else if (action.kind === 'answer') {
         completed++;
         out.push(JSON.stringify({ id: reqId, custom_id: line.custom_id, response: { status_code: 200, request_id: `req_${index}`, body: this.completion(line.body, `chatcmpl-batch-${index}`, action) }, error: null }));
       } else if (action.kind === 'status') {
@@ -695,6 +818,22 @@ function parseBatchInput(text: string, endpoint: string): { lines: { custom_id: 
 
 // ---------- standalone ----------
 
+/** Misbehaviours a standalone server can be started in, for trying a run against a broken server by hand. */
+const MODES: Record<string, FakeScript> = {
+  hang: () => ({ kind: 'hang' }),
+  '401': () => ({ kind: 'error', status: 401, message: 'Incorrect API key provided' }),
+  html: () => ({ kind: 'html' }),
+  'empty-choices': () => ({ kind: 'empty-choices' }),
+  length: () => ({ kind: 'answer', finishReason: 'length' }),
+  'content-null': () => ({ kind: 'answer', content: null }),
+};
+
+function standaloneMode(name: string): FakeScript {
+  const script = MODES[name];
+  if (!script) throw new Error(`unknown --mode ${name} (modes: ${Object.keys(MODES).join(', ')})`);
+  return script;
+}
+
 function parseArgs(argv: string[]): FakeServerOptions {
   const opts: FakeServerOptions = {};
   for (let i = 0; i < argv.length; i++) {
@@ -708,7 +847,9 @@ function parseArgs(argv: string[]): FakeServerOptions {
     else if (a === '--latency-ms') opts.latencyMs = Number(next());
     else if (a === '--model') opts.model = next();
     else if (a === '--top-n') opts.topN = Number(next());
-    else throw new Error(`unknown argument ${a} (known: --port N --latency-ms MS --model NAME --top-n N)`);
+    else if (a === '--mode') opts.script = standaloneMode(next());
+    else if (a === '--models-status') opts.modelsStatus = Number(next());
+    else throw new Error(`unknown argument ${a} (known: --port N --latency-ms MS --model NAME --top-n N --mode ${Object.keys(MODES).join('|')} --models-status S)`);
   }
   return opts;
 }

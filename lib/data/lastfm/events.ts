@@ -9,6 +9,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { DataFormatError } from '../datasets';
+import { fileBomLength } from '../../core/io';
 import { TrackTable } from './hash-table';
 import { PairSorter } from './pair-sort';
 import { parseRange, type PartialParse } from './range-parser';
@@ -17,8 +18,8 @@ import { EVENT_FIELDS, type LastfmEvents, type ParseEventsOptions, type TrackKey
 import { runInWorker, sha1PrefixesInWorker } from './workers';
 
 /** Byte offsets that split the file into `parts` ranges starting at line starts. */
-function splitPoints(file: string, size: number, parts: number): number[] {
-  const points = [0];
+function splitPoints(file: string, start: number, size: number, parts: number): number[] {
+  const points = [start];
   const fd = fs.openSync(file, 'r');
   try {
     const window = Buffer.allocUnsafe(1 << 16);
@@ -57,9 +58,10 @@ export async function parseLastfmEvents(file: string, opts: ParseEventsOptions =
     done += n;
     opts.onProgress?.(done, size);
   };
-  const points = threads > 1 ? splitPoints(file, size, threads) : [0, size];
+  const start = fileBomLength(file);
+  const points = threads > 1 ? splitPoints(file, start, size, threads) : [start, size];
   let partials: PartialParse[];
-  if (points.length <= 2) partials = [parseRange(file, 0, size, badLines, chunkBytes, onBytes)];
+  if (points.length <= 2) partials = [parseRange(file, start, size, badLines, chunkBytes, onBytes)];
   else {
     const jobs = [];
     for (let k = 0; k + 1 < points.length; k++) jobs.push(runInWorker({ file, start: points[k], end: points[k + 1], badLines, chunkBytes }, onBytes));

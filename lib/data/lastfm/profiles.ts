@@ -1,6 +1,7 @@
 /** Last.fm-1K userid-profile.tsv: header `#id gender age country registered`, tab-separated, one line per user. */
 import * as fs from 'node:fs';
 import { DataFormatError } from '../datasets';
+import { utf8BomLength } from '../../core/io';
 
 export interface LastfmProfile {
   id: string;
@@ -13,7 +14,7 @@ export interface LastfmProfile {
 const PROFILE_FIELDS = ['id', 'gender', 'age', 'country', 'registered'];
 
 export function parseLastfmProfiles(file: string, data: Buffer = fs.readFileSync(file)): LastfmProfile[] {
-  const text = data.toString('utf8');
+  const text = data.toString('utf8', utf8BomLength(data));
   if (text.length === 0) throw new DataFormatError(file, null, null, `the file is empty (expected the header #${PROFILE_FIELDS.join('\\t')} and one line per user)`);
   const lastHasNewline = text.endsWith('\n');
   const lines = text.split('\n');

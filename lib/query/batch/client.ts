@@ -63,6 +63,8 @@ export interface BatchClientOptions {
 
 export function createBatchClient(model: ModelConfig, config: Config, opts: BatchClientOptions = {}): BatchClient {
   if (model.provider === 'baseline') throw new Error(`model "${model.id}" is a baseline; it is answered offline, not through the Batch API`);
+  // Azure's batch jobs need a Global-Batch deployment and its own file endpoints, which this client does not speak.
+  if (model.provider === 'azure-openai') throw new Error(`model "${model.id}" is an Azure OpenAI deployment; Batch API mode is not supported for it, run without --batch`);
   const env = opts.env ?? process.env;
   const apiKey = model.apiKeyEnv ? env[model.apiKeyEnv] || undefined : undefined;
   if (model.provider === 'openai' && !apiKey) {

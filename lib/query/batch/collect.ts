@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { writeFileAtomic } from '../../core/io';
 import { FORMAT_VERSION } from '../../core/types';
 import { formatCount } from '../format';
-import { answerFromCompletion, storedAnswerFor } from '../llm';
+import { addUsage, answerFromCompletion, storedAnswerFor } from '../llm';
 import { refusedOutright, TERMINAL_BATCH_STATUSES, type BatchApiError, type BatchObject } from './client';
 import { appendLedger, type LedgerBatch, type LedgerFailure } from './ledger';
 import type { CollectContext } from './report';
@@ -112,8 +112,7 @@ async function collect(ctx: CollectContext, b: LedgerBatch, batch: BatchObject):
       await store.putDurable(entry);
       newAnswers++;
       report.newAnswers++;
-      report.usage.inputTokens += entry.usage.inputTokens;
-      report.usage.outputTokens += entry.usage.outputTokens;
+      addUsage(report.usage, entry.usage);
       report.costUsd += entry.costUsd;
     } else if (r.failure && !seen.has(r.key)) {
       seen.add(r.key);

@@ -71,7 +71,7 @@ export async function submit(ctx: CollectContext, jobs: BatchJob[], opts: BatchR
       provider: model.provider,
       baseURL: effectiveBaseURL(model),
       model: model.model,
-      params: generationParams(config),
+      params: generationParams(config, model),
       inputFileId,
       requests: chunk.length,
       bytes,
