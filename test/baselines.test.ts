@@ -8,7 +8,8 @@ import { deriveSeed, makeRng, randomInt, sampleWithoutReplacement } from '../lib
 import type { SampleRecord, UserRecord } from '../lib/core/types';
 
 function baselineModel(kind: string, id = kind): ModelConfig {
-  return { id, provider: 'baseline', model: kind, baseURL: null, apiKeyEnv: null, concurrency: 64, inputPricePerMTok: 0, outputPricePerMTok: 0 };
+  const model: ModelConfig = { id, provider: 'baseline', model: kind, baseURL: null, apiKeyEnv: null, concurrency: 64, inputPricePerMTok: 0, outputPricePerMTok: 0 };
+  return kind === 'departure' ? { ...model, departAt: 2 } : model;
 }
 
 function makeDomain(names: string[], users: { gender: string; items: number[] }[]): ProcessedDomain {
@@ -169,6 +170,24 @@ test('random is seeded per prompt: same seed same picks, another seed or prompt 
   }
 });
 
+test('departure answers like the oracle at and above departAt and exactly like random below it', async () => {
+  const names = Array.from({ length: 50 }, (_, i) => `Film ${i} (1990)`);
+  const data = makeDomain(names, [{ gender: 'Male', items: [0] }]);
+  const ids = names.map((_, i) => `i${i}`);
+  const config = loadConfig({ env: {}, overrides: { query: { topN: 10 } } });
+  const sim = baselineModel('departure', 'sim-2');
+  // Uniform over 4 items: H = 2 bits (at departAt ⇒ oracle); uniform over 3: H = log2 3 ≈ 1.58 (below ⇒ random).
+  const at = ids.map((_, i) => (i < 4 ? 0.25 : 0));
+  const below = ids.map((_, i) => (i >= 10 && i < 13 ? 1 / 3 : 0));
+  const ask = async (target: number[], id: string) => {
+    const parsed = parseAnswer((await createBaseline(sim, data, config).answer({ sample: toySample({ candidates: ids, target, id }), messages: [] })).text, names.map((name, i) => ({ id: ids[i], name })), 10);
+    return parsed.ranked.map((x) => data.itemIndex.get(x) as number);
+  };
+  assert.deepEqual((await ask(at, 'p1')).slice(0, 4), [0, 1, 2, 3], 'oracle: the four positive items first');
+  assert.deepEqual(await ask(below, 'p2'), await picks('random', toySample({ candidates: ids, target: below, id: 'p2' }), data, config));
+  assert.throws(() => createBaseline({ ...sim, departAt: undefined }, data, config), /needs "departAt"/);
+});
+
 test('answers carry zero usage, the baseline id, no fingerprint and a measured latency', async () => {
   for (const kind of BASELINE_KINDS) {
     const responder = createBaseline(baselineModel(kind, `my-${kind}`), TOY, CONFIG7);
@@ -183,7 +202,7 @@ test('answers carry zero usage, the baseline id, no fingerprint and a measured l
 });
 
 test('clear errors: unknown kind (listing the kinds), unknown item, other domain', async () => {
-  assert.throws(() => createBaseline(baselineModel('magic'), TOY, CONFIG7), /unknown baseline kind "magic" \(known kinds: random, popularity, group-popularity, item-cf, oracle\)/);
+  assert.throws(() => createBaseline(baselineModel('magic'), TOY, CONFIG7), /unknown baseline kind "magic" \(known kinds: random, popularity, group-popularity, item-cf, oracle, departure\)/);
   const responder = createBaseline(baselineModel('popularity'), TOY, CONFIG7);
   await assert.rejects(responder.answer({ sample: toySample({ candidates: ['i0', 'nope'] }), messages: [] }), /sample p1: item id "nope" is not in the processed movielens data/);
   await assert.rejects(responder.answer({ sample: toySample({ domain: 'lastfm' }), messages: [] }), /from domain "lastfm"/);

@@ -108,3 +108,21 @@ test('figures: style, size in inches (presets or explicit), font size and dpi ar
   assert.throws(() => mergeConfig(defaultConfig(), { figures: { fontPt: 0 } }, 'x.json'), /"figures\.fontPt" must be a text size in points/);
   assert.throws(() => mergeConfig(defaultConfig(), { figures: { dpi: 10 } }, 'x.json'), /"figures\.dpi" must be between 50 and 2400/);
 });
+
+test('score.missingPicks, curves.edges, curves.departureGap and a simulated model\'s departAt are validated', () => {
+  const base = defaultConfig();
+  assert.equal(base.score.missingPicks, 'worst');
+  assert.equal(base.curves.edges, 'shrink');
+  assert.equal(base.curves.departureGap, 0.1);
+  assert.throws(() => mergeConfig(base, { score: { missingPicks: 'none' } }, 'my.json'), /my\.json: "score\.missingPicks" must be "worst" or "best"/);
+  assert.throws(() => mergeConfig(base, { curves: { edges: 'keep' } }), /"curves\.edges" must be "shrink" or "drop"/);
+  assert.throws(() => mergeConfig(base, { curves: { departureGap: 0 } }), /"curves\.departureGap" must be a number > 0/);
+  assert.throws(() => mergeConfig(base, { curves: { bootstrap: 2.5 } }), /"curves\.bootstrap" must be a whole number/);
+  const sim = { id: 'sim-4.1', provider: 'baseline', model: 'departure', departAt: 4.1, concurrency: 64, inputPricePerMTok: 0, outputPricePerMTok: 0 };
+  const merged = mergeConfig(base, { query: { models: [sim] } });
+  assert.equal(merged.query.models.find((m) => m.id === 'sim-4.1')!.departAt, 4.1);
+  const { departAt: _omit, ...noDepartAt } = sim;
+  assert.throws(() => mergeConfig(base, { query: { models: [noDepartAt] } }), /model "sim-4\.1" \(baseline "departure"\) needs "departAt"/);
+  assert.throws(() => mergeConfig(base, { query: { models: [{ ...sim, departAt: '4.1' }] } }), /"query\.models\[0\]\.departAt" must be a finite number/);
+  assert.throws(() => mergeConfig(base, { query: { models: [{ id: 'random', departAt: 4 }] } }), /model "random": "departAt" applies only to provider "baseline" with model "departure"/);
+});

@@ -3,15 +3,21 @@ import assert from 'node:assert/strict';
 import {
   binMeans,
   bootstrapCurveStats,
+  departurePoint,
+  derivative,
   entropyCurve,
-  inflectionPointsOf,
+  evalPolynomial,
+  monomial,
+  percentileInterval,
   polyfit,
   polyval,
   quantileSorted,
   rollingMean,
   signChanges,
+  toMonomial,
 } from '../lib/score/curves';
 import { makeRng } from '../lib/core/rng';
+import { all, type BigNumber, create } from 'mathjs';
 
 const close = (a: number, b: number, tol: number, what = '') => assert.ok(Math.abs(a - b) <= tol, `${what} ${a} vs ${b} (tol ${tol})`);
 
@@ -90,11 +96,11 @@ test('polyfit recovers a known quartic from exact points', () => {
   const c = [1.5, -2, 0.75, 0.3, -0.05];
   const x = Array.from({ length: 60 }, (_, i) => 0.5 + (4.5 * i) / 59);
   const y = x.map((v) => c[0] + c[1] * v + c[2] * v ** 2 + c[3] * v ** 3 + c[4] * v ** 4);
-  const fit = polyfit(x, y, 4);
+  const fit = toMonomial(polyfit(x, y, 4));
   assert.equal(fit.length, 5);
   fit.forEach((f, k) => close(f, c[k], 1e-8, `c${k}`));
   // Exactly order+1 points: interpolation.
-  const fit5 = polyfit(x.slice(0, 5), y.slice(0, 5), 4);
+  const fit5 = toMonomial(polyfit(x.slice(0, 5), y.slice(0, 5), 4));
   fit5.forEach((f, k) => close(f, c[k], 1e-8, `interpolated c${k}`));
 });
 
@@ -111,11 +117,11 @@ test('polyfit is a least-squares fit: the closed-form line, and residuals orthog
     sxx += (v - mx) ** 2;
   });
   const slope = sxy / sxx;
-  const [c0, c1] = polyfit(x, y, 1);
+  const [c0, c1] = toMonomial(polyfit(x, y, 1));
   close(c1, slope, 1e-10, 'slope');
   close(c0, my - slope * mx, 1e-10, 'intercept');
   const c = polyfit(x, y, 4);
-  const r = x.map((v, i) => y[i] - polyval(c, v));
+  const r = x.map((v, i) => y[i] - evalPolynomial(c, v));
   for (let k = 0; k <= 4; k++) {
     const dot = x.reduce((s, v, i) => s + ((v - 3) / 1) ** k * r[i], 0);
     close(dot, 0, 1e-8, `basis ${k} · residual`);
@@ -123,31 +129,23 @@ test('polyfit is a least-squares fit: the closed-form line, and residuals orthog
   assert.throws(() => polyfit([1, 1, 2], [1, 2, 3], 2), /distinct/);
 });
 
-test('signChanges and inflection points of a known polynomial match its analytic roots', () => {
-  // p(x) = x⁴ − 8x³ + 18x² + x + 2  ⇒  p''(x) = 12x² − 48x + 36 = 12(x − 1)(x − 3)
-  const p = [2, 1, 18, -8, 1];
-  const infl = inflectionPointsOf(p, 0, 4);
-  assert.equal(infl.length, 2);
-  close(infl[0], 1, 1e-9, 'first inflection');
-  close(infl[1], 3, 1e-9, 'second inflection');
-  // Outside the interval: not reported.
-  assert.equal(inflectionPointsOf(p, 1.5, 2.5).length, 0);
+test('signChanges of known polynomials match their analytic roots', () => {
   // (x − 1)² has a double root without a sign change; (x − 1)(x − 2) changes sign twice.
-  assert.equal(signChanges([1, -2, 1], 0, 3).length, 0);
-  const sc = signChanges([2, -3, 1], 0, 3);
+  assert.equal(signChanges(monomial([1, -2, 1]), 0, 3).length, 0);
+  const sc = signChanges(monomial([2, -3, 1]), 0, 3);
   assert.deepEqual(sc.map((s) => s.direction), ['down', 'up']);
   close(sc[0].x, 1, 1e-12);
   close(sc[1].x, 2, 1e-12);
-  // Fitted from exact points of p, the inflection points are still found.
-  const x = Array.from({ length: 100 }, (_, i) => (4 * i) / 99);
-  const fit = polyfit(x, x.map((v) => polyval(p, v)), 4);
-  inflectionPointsOf(fit, 0, 4).forEach((r, i) => close(r, [1, 3][i], 1e-7, 'fitted inflection'));
+  // p''(x) = 12(x − 1)(x − 3) for p(x) = x⁴ − 8x³ + 18x² + x + 2, here in a scaled basis centred at 2 (t = (x − 2)/2).
+  const p = polyfit(Array.from({ length: 100 }, (_, i) => (4 * i) / 99), Array.from({ length: 100 }, (_, i) => polyval([2, 1, 18, -8, 1], (4 * i) / 99)), 4);
+  signChanges(derivative(derivative(p)), 0, 4).forEach((r, i) => close(r.x, [1, 3][i], 1e-7, 'fitted second-derivative root'));
+  assert.equal(signChanges(derivative(derivative(p)), 1.5, 2.5).length, 0, 'outside the interval: not reported');
 });
 
 test('entropyCurve finds the turning point of designed curves', () => {
   // y = x + 0.5 (x − 2)²: slope 1 + (x − 2) = 0 at x = 1 — to the right it rises with x, to the left it turns up.
   const x = Array.from({ length: 20001 }, (_, i) => (4 * i) / 20000);
-  const quad = entropyCurve(x, x.map((v) => v + 0.5 * (v - 2) ** 2), { bins: 200, window: 30, order: 4, range: null });
+  const quad = entropyCurve(x, x.map((v) => v + 0.5 * (v - 2) ** 2), { bins: 200, window: 30, order: 4, range: null, edges: 'drop' });
   assert.equal(quad.points.length, 200);
   assert.equal(quad.rolling.length, 171);
   assert.equal(quad.n, x.length);
@@ -173,25 +171,24 @@ test('entropyCurve finds the turning point of designed curves', () => {
   const centres = Array.from({ length: 4000 }, (_, i) => ((i % 200) + 0.5) * 0.02);
   const exact = entropyCurve(centres, centres, { bins: 200, window: 30, order: 4, range: [0, 4] });
   exact.fitted.forEach((p) => close(p.y, p.x, 1e-9, 'exact X=Y fit'));
-  assert.deepEqual(exact.inflectionPoints, [], 'a straight line has no inflection points, whatever the rounding');
   assert.equal(exact.turningPoint, null);
   // Rising as x falls everywhere: no turning point either.
   const falling = entropyCurve(x, x.map((v) => 5 - v), { bins: 200, window: 30, order: 4, range: null });
   assert.equal(falling.turningPoint, null);
-  assert.match(falling.notes.join(' '), /no interior minimum/);
+  assert.match(falling.notes.join(' '), /never follows X = Y/);
 });
 
 test('entropyCurve handles degenerate data without throwing and says what it changed', () => {
-  const opts = { bins: 200, window: 30, order: 4, range: null };
+  const opts = { bins: 200, window: 30, order: 4, range: null, edges: 'drop' } as const;
   const none = entropyCurve([], [], opts);
   assert.equal(none.order, -1);
-  assert.deepEqual(none.coefficients, []);
+  assert.equal(none.polynomial, null);
   assert.match(none.notes.join(' '), /no data/);
 
   const same = entropyCurve([2, 2, 2], [3, 4, 5], opts);
   assert.deepEqual(same.points, [{ x: 2, y: 4, n: 3 }]);
   assert.equal(same.order, 0);
-  assert.deepEqual(same.coefficients, [4]);
+  assert.deepEqual(toMonomial(same.polynomial!), [4]);
   assert.equal(same.turningPoint, null);
   assert.match(same.notes.join(' '), /order lowered from 4 to 0/);
 
@@ -200,14 +197,14 @@ test('entropyCurve handles degenerate data without throwing and says what it cha
   assert.equal(three.points.length, 3);
   assert.equal(three.window, 1);
   assert.equal(three.order, 2);
-  three.coefficients.forEach((c, k) => close(c, [1, -2, 1][k], 1e-10, `parabola c${k}`));
+  toMonomial(three.polynomial!).forEach((c, k) => close(c, [1, -2, 1][k], 1e-10, `parabola c${k}`));
   close(three.turningPoint!, 1, 1e-9, 'parabola minimum');
 
   // Ten non-empty bins and window 30: the window shrinks so that order + 1 = 5 rolling points remain.
   const ten = entropyCurve(
     Array.from({ length: 10 }, (_, i) => i),
     Array.from({ length: 10 }, (_, i) => i * i),
-    { bins: 10, window: 30, order: 4, range: null },
+    { bins: 10, window: 30, order: 4, range: null, edges: 'drop' },
   );
   assert.equal(ten.window, 6);
   assert.equal(ten.order, 4);
@@ -226,7 +223,7 @@ test('bootstrapCurveStats: seeded, and its interval covers the designed turning 
   const rng = makeRng('boot-data');
   const x = Array.from({ length: 3000 }, () => 4 * rng());
   const y = x.map((v) => v + 0.5 * (v - 2) ** 2 + 0.2 * (rng() - 0.5));
-  const opts = { bins: 100, window: 15, order: 4, range: null, resamples: 40, confidence: 0.95, seed: 'boot' };
+  const opts = { bins: 100, window: 15, order: 4, range: null, departureGap: 0.1, resamples: 40, confidence: 0.95, seed: 'boot' };
   const a = bootstrapCurveStats(x, y, opts);
   const b = bootstrapCurveStats(x, y, opts);
   assert.deepEqual(a, b, 'same seed, same intervals');
@@ -241,5 +238,112 @@ test('bootstrapCurveStats: seeded, and its interval covers the designed turning 
   const centres = x.map((v) => (Math.floor(v * 25) + 0.5) / 25);
   const line = bootstrapCurveStats(centres, centres, { ...opts, range: [0, 4] });
   assert.equal(line.turningPoint, null);
-  assert.deepEqual(line.inflectionPoints, []);
+  assert.equal(line.departurePoint, null, 'on X = Y: never departs');
+});
+
+test('rollingMean "shrink": centred windows narrowing to 1, 3, 5, … bins at both ends (hand cases)', () => {
+  const sq = [1, 4, 9, 16, 25, 36];
+  // Odd window 3: [1] | (1+4+9)/3, …, (16+25+36)/3 | [36] — each point is the mean of a window centred on its bin.
+  assert.deepEqual(rollingMean(sq, 3, 'shrink'), [1, 14 / 3, 29 / 3, 50 / 3, 77 / 3, 36]);
+  // Odd window 5: edges of 1 and 3 bins, then the two full windows (1+4+9+16+25)/5 = 11 and (4+9+16+25+36)/5 = 18.
+  assert.deepEqual(rollingMean(sq, 5, 'shrink'), [1, 14 / 3, 11, 18, 77 / 3, 36]);
+  // Even window 4: edges of 1 and 3 bins, full windows 30/4, 54/4, 86/4 (centred between two bins).
+  assert.deepEqual(rollingMean(sq, 4, 'shrink'), [1, 14 / 3, 7.5, 13.5, 21.5, 77 / 3, 36]);
+  // Window wider than the data: it narrows to the data (3 values), so the ends are still the first and last values.
+  assert.deepEqual(rollingMean([3, 6, 9], 10, 'shrink'), [3, 6, 9]);
+  assert.deepEqual(rollingMean([3, 6, 9], 10, 'drop'), []);
+  assert.deepEqual(rollingMean([], 3, 'shrink'), []);
+  assert.deepEqual(rollingMean([7], 30, 'shrink'), [7]);
+});
+
+test('entropyCurve with edges "shrink" fits from the first to the last non-empty bin; "drop" loses half a window', () => {
+  const x = Array.from({ length: 20001 }, (_, i) => (4 * i) / 20000);
+  const y = x.map((v) => v + 0.5 * (v - 2) ** 2);
+  const shrink = entropyCurve(x, y, { bins: 200, window: 30, order: 4, range: null, edges: 'shrink' });
+  // 200 bins of width 0.02 on [0, 4]: centres 0.01 … 3.99; 15 edge windows per side plus 171 full windows.
+  assert.equal(shrink.rolling.length, 15 + 171 + 15);
+  close(shrink.fitRange![0], 0.01, 1e-12, 'first bin centre');
+  close(shrink.fitRange![1], 3.99, 1e-12, 'last bin centre');
+  close(shrink.fitCoverage!, 3.98 / 4, 1e-12, 'coverage');
+  for (let i = 1; i < shrink.rolling.length; i++) assert.ok(shrink.rolling[i].x > shrink.rolling[i - 1].x, 'rolling x ascending');
+  close(shrink.turningPoint!, 1, 2e-3, 'turning point of y = x + (x−2)²/2');
+  const drop = entropyCurve(x, y, { bins: 200, window: 30, order: 4, range: null, edges: 'drop' });
+  // Full windows only: the first rolling point sits at the mean centre of bins 0..29, 0.01 + 14.5 · 0.02 = 0.30.
+  close(drop.fitCoverage!, (3.7 - 0.3) / 4, 1e-9, 'full windows only: 14.5 bins lost at each end');
+});
+
+test('scaled-basis polynomial agrees with an independent 100-digit least-squares fit on narrow offset ranges (1e-9 relative)', () => {
+  const big = create(all, { number: 'BigNumber', precision: 100, relTol: 1e-90, absTol: 1e-95 });
+  const rng = makeRng('narrow');
+  for (const [lo, hi, order] of [[4.6, 4.62, 4], [4.6, 4.6002, 3], [3.2, 3.5, 4], [100, 100.01, 2]] as const) {
+    const x = Array.from({ length: 120 }, (_, i) => lo + ((hi - lo) * i) / 119);
+    const y = x.map((v) => Math.sin(3 * v) + 0.01 * (rng() - 0.5));
+    // Independent: the normal equations in plain powers of x, solved in 100-digit decimals (no scaling, no doubles).
+    const k = order + 1;
+    const add = (a: BigNumber, b: BigNumber) => big.add(a, b) as BigNumber;
+    const mul = (a: BigNumber, b: BigNumber) => big.multiply(a, b) as BigNumber;
+    const pow = (a: BigNumber, e: number) => big.pow(a, big.bignumber(e)) as BigNumber;
+    const X = x.map((v) => big.bignumber(v));
+    const zero = big.bignumber(0);
+    const M = Array.from({ length: k }, (_, r) => Array.from({ length: k }, (_, c) => X.reduce((s, v) => add(s, pow(v, r + c)), zero)));
+    const b = Array.from({ length: k }, (_, r) => X.reduce((s, v, i) => add(s, mul(pow(v, r), big.bignumber(y[i]))), zero));
+    const sol = (big.lusolve(big.matrix(M), big.matrix(b.map((v) => [v]))) as unknown as { toArray(): BigNumber[][] }).toArray().map((r) => r[0]);
+    const exactAt = (v: number) => Number(sol.reduceRight((acc, c) => add(mul(acc, big.bignumber(v)), c), zero));
+    const fit = polyfit(x, y, order);
+    for (let i = 0; i <= 20; i++) {
+      const v = lo + ((hi - lo) * i) / 20;
+      const want = exactAt(v);
+      const got = evalPolynomial(fit, v);
+      assert.ok(Math.abs(got - want) <= 1e-9 * Math.abs(want), `[${lo}, ${hi}] order ${order} at ${v}: ${got} vs ${want}`);
+    }
+  }
+});
+
+test('departure point on constructed curves: a step at a known x, a line on X = Y, a line above it, a falling gap', () => {
+  // 40,000 prompts spread evenly over [1, 3]: 200 bins of width 0.01, 200 prompts each, symmetric about the centre.
+  const x = Array.from({ length: 40000 }, (_, i) => 1 + (i + 0.5) / 20000);
+  const opts = { bins: 200, range: [1, 3] as [number, number], departureGap: 0.1 };
+  // Gap 1 below 2, 0 from 2 on: the median keeps the step between the centres 1.995 (gap 1) and 2.005 (gap 0);
+  // interpolating to the 0.1 threshold: 1.995 + 0.9 · 0.01 = 2.004.
+  const step = departurePoint(x, x.map((v) => (v < 2 ? v + 1 : v)), opts);
+  close(step!, 2.004, 1e-9, 'step at 2');
+  assert.equal(departurePoint(x, x, opts), null, 'on X = Y: never departs');
+  assert.equal(departurePoint(x, x.map((v) => v + 0.5), opts), 3, 'above X = Y everywhere: the top of the range');
+  // Gap 2 − x (above 0.1 below x = 1.9): linear through the bin centres, so the crossing is exact.
+  close(departurePoint(x, x.map((v) => v + 2 - v), opts)!, 1.9, 1e-9, 'falling gap');
+  // A single noisy bin below the threshold inside the departed region does not end it (the median outvotes it).
+  const noisy = x.map((v) => (v < 2 ? (v > 1.5 && v < 1.51 ? v : v + 1) : v));
+  close(departurePoint(x, noisy, opts)!, 2.004, 1e-9, 'one dip at 1.5');
+  // A sharp step at 2.3 survives the bootstrap: the interval holds it and the estimate is inside it.
+  const y = x.map((v) => (v < 2.3 ? v + 0.8 : v));
+  const boot = bootstrapCurveStats(x, y, { bins: 200, window: 30, order: 4, range: [1, 3], departureGap: 0.1, resamples: 30, confidence: 0.95, seed: 'dep' });
+  assert.ok(boot.departurePoint && boot.departurePoint.low <= 2.3 + 0.01 && boot.departurePoint.high >= 2.3, JSON.stringify(boot.departurePoint));
+  assert.equal(boot.departurePoint!.unstable, false);
+  assert.equal(boot.departurePoint!.defined, 1);
+});
+
+test('turning point is the lowest point of the fit only when it lies inside the fit range', () => {
+  // y = x + 0.5 (x − 2)² on [0, 4]: lowest at x = 1 (inside) ⇒ a turning point; on [1.5, 4] it is lowest at the left end.
+  const x = Array.from({ length: 4001 }, (_, i) => (4 * i) / 4000);
+  const f = (v: number) => v + 0.5 * (v - 2) ** 2;
+  const opts = { bins: 100, window: 9, order: 4, range: null };
+  close(entropyCurve(x, x.map(f), opts).turningPoint!, 1, 5e-3, 'interior minimum');
+  const right = x.filter((v) => v >= 1.5);
+  assert.equal(entropyCurve(right, right.map(f), opts).turningPoint, null, 'rising throughout: no turn-up');
+  // A local minimum that is not the lowest point (the curve is lower at the high end): not a turning point.
+  const wavy = (v: number) => 3 * v - 2 * Math.exp(-((v - 1) ** 2) / 0.1) + 2 * Math.exp(-((v - 0.5) ** 2) / 0.1);
+  const w = entropyCurve(x, x.map(wavy), { ...opts, order: 6 });
+  assert.equal(w.turningPoint, null, JSON.stringify(w.notes));
+});
+
+test('percentileInterval: numpy percentiles, defined share, and the unstable flag', () => {
+  const values = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const i = percentileInterval(5, values, 20, 0.8);
+  // numpy.percentile([1..10], [10, 90]) = 1.9, 9.1
+  close(i.low, 1.9, 1e-12);
+  close(i.high, 9.1, 1e-12);
+  assert.equal(i.defined, 0.5);
+  assert.equal(i.unstable, false);
+  assert.equal(percentileInterval(9.5, values, 10, 0.8).unstable, true, 'estimate above the interval');
+  assert.deepEqual(percentileInterval(3, [], 10, 0.95), { estimate: 3, low: 3, high: 3, defined: 0, unstable: false });
 });

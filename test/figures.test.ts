@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type Config, loadConfig, pathsUnder } from '../lib/core/config';
-import { polyval } from '../lib/score/curves';
+import { evalPolynomial } from '../lib/score/curves';
 import { chromiumPath } from '../lib/plot/export';
 import {
   FIGURE_DATA_FILE,
@@ -98,7 +98,7 @@ test('trend figure: one fitted curve per model per setup, X=Y per setup, turning
     const c: CurveData = data.curves[t.meta!.setup!][t.meta!.model!];
     assert.equal((t.x as number[])[0], c.turningPoint);
     // The marker sits on the polynomial (checked with the coefficients, independently of the plotted grid).
-    const yOnPoly = polyval(c.coefficients, c.turningPoint!);
+    const yOnPoly = evalPolynomial(c.polynomial!, c.turningPoint!);
     assert.ok(Math.abs((t.y as number[])[0] - yOnPoly) < 1e-3 * Math.max(1, Math.abs(yOnPoly)), `${(t.y as number[])[0]} vs ${yOnPoly}`);
   }
   // item-cf turns up in setup A in this synthetic data (turn at 2.9 bits), so its marker must be there.
@@ -262,7 +262,7 @@ test('runPlot writes byte-identical figure data for the same inputs, and the spe
   assert.ok(fs.readFileSync(b.figureData).equals(first), 'figure-data.json differs between two runs');
   const fd = JSON.parse(first.toString('utf8'));
   assert.equal(fd.unit, 'bits');
-  assert.deepEqual(fd.curveOptions, { bins: 200, window: 30, order: 4, range: null });
+  assert.deepEqual(fd.curveOptions, { bins: 200, window: 30, order: 4, range: null, edges: 'shrink', departureGap: 0.1 });
   assert.deepEqual(fd.figures.map((f: { name: string }) => f.name), [
     'entropy-trend', 'table1', 'proxy-history-random', 'proxy-history-item-cf', 'proxy-history-oracle', 'detail-random', 'detail-item-cf', 'detail-oracle',
   ]);

@@ -29,7 +29,7 @@ function readOut(dir: string) {
   };
 }
 
-test('MovieLens filters on hand-made data: occupation 0 dropped, small groups dropped, items with a kept rating', async () => {
+test('MovieLens filters on hand-made data: occupation 0 dropped, small groups dropped, every movie kept in the catalogue', async () => {
   const root = tmp();
   const ml = path.join(root, 'data', 'ml-1m');
   fs.mkdirSync(ml, { recursive: true });
@@ -48,16 +48,17 @@ test('MovieLens filters on hand-made data: occupation 0 dropped, small groups dr
     ['10', 'Misérables, Les (1995)'],
     ['20', 'Heat (1995)'],
     ['30', 'Matrix, The (1999)'],
+    ['40', 'Only Dropped (1990)'], // rated by dropped users only: still in the catalogue, a possible C1 item
   ]);
   assert.deepEqual(out.inter.map((r) => r.items), [[0, 1], [0], [2], [1], [1]]);
   assert.equal(summary.users, 5);
-  assert.equal(summary.items, 3);
+  assert.equal(summary.items, 4);
+  assert.equal(summary.interactedItems, 3);
   assert.equal(summary.interactions, 6);
   assert.deepEqual(summary.proxyValues, { age: 2, gender: 2, occupation: 2, all: 2 });
   assert.deepEqual(summary.dropped, [
     { reason: 'occupation 0 ("other" or not specified)', users: 2, interactions: 2 },
     { reason: '(age, gender, occupation) group with fewer than 2 users', users: 1, interactions: 2 },
-    { reason: 'movies without a rating from a kept user', items: 1 },
   ]);
   assert.deepEqual(out.summary, summary);
   const t = tables as unknown as DemographicTables;
@@ -104,7 +105,10 @@ test('Last.fm filters on hand-made data: regions, minimum events, proxies and co
     { v: 1, id: 'u2', proxies: { country: 'Germany', continent: 'Europe', gender: 'Female' } },
     { v: 1, id: 'u3', proxies: { country: 'United States', continent: 'North America', gender: null } },
   ]);
-  assert.deepEqual(out.items.map((i) => i.name), ['a - Art "A"', 'b - Art B', 'c - Art C', 'd - Art D']);
+  // Every track of the events file, in order of first appearance; e, f, g only have dropped listeners.
+  assert.deepEqual(out.items.map((i) => i.name), ['a - Art "A"', 'b - Art B', 'c - Art C', 'd - Art D', 'e - Art E', 'f - Art F', 'g - Art G']);
+  assert.equal(summary.items, 7);
+  assert.equal(summary.interactedItems, 4);
   assert.deepEqual(out.inter.map((r) => [r.items, r.counts]), [
     [[0, 1], [2, 1]],
     [[0, 2], [1, 3]],
@@ -116,7 +120,6 @@ test('Last.fm filters on hand-made data: regions, minimum events, proxies and co
     { reason: 'no country in the profile', users: 1, interactions: 1 },
     { reason: 'region Asia not among Europe, North America, South America, United Kingdom', users: 2, interactions: 2 },
     { reason: 'fewer than 3 listening events (2 events in all)', users: 1, interactions: 1 },
-    { reason: 'tracks listened to only by dropped users', items: 3 },
   ]);
 });
 

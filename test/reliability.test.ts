@@ -392,7 +392,7 @@ test('the whole configuration is checked when loaded: topN > K, K < 2, bins < 1,
   }
   // curves.departureGap is checked whenever it is present (the key arrives with the departure-point analysis).
   const base = loadConfig({ env: {} });
-  assert.throws(() => mergeConfig({ ...base, curves: { ...base.curves, departureGap: -0.5 } as typeof base.curves }, {}), /"curves\.departureGap" must be a number >= 0, got -0\.5/);
+  assert.throws(() => mergeConfig({ ...base, curves: { ...base.curves, departureGap: -0.5 } as typeof base.curves }, {}), /"curves\.departureGap" must be a number > 0 .*got -0\.5/);
   assert.doesNotThrow(() => mergeConfig({ ...base, curves: { ...base.curves, departureGap: 0.5 } as typeof base.curves }, {}));
   assert.doesNotThrow(() => loadConfig({ env: {}, overrides: { query: { topN: 50 } } }), 'topN = K is allowed');
 });

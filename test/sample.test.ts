@@ -189,8 +189,9 @@ test('Last.fm-shaped data: default music settings, unknown proxy values, "+" in 
     while (set.size < n) set.add(rng() < 0.5 ? c * 80 + randomInt(rng, 80) : Math.floor(600 * rng() ** 3));
     userItems.push([...set].sort((x, y) => x - y));
   }
-  const items = Array.from({ length: 600 }, (_, i) => ({ v: 1, id: `t${i.toString(16).padStart(8, '0')}`, name: `Track ${i} - Artist ${i % 37}` }));
-  const fx = fromInput({ domain: 'lastfm', users, items, userItems, summary: summaryOf('lastfm', 90, 600, userItems.reduce((n, l) => n + l.length, 0)) });
+  // 600 tracks the users listened to plus 20 nobody did: the catalogue is the whole dataset, so C1 can hold K/2.
+  const items = Array.from({ length: 620 }, (_, i) => ({ v: 1, id: `t${i.toString(16).padStart(8, '0')}`, name: `Track ${i} - Artist ${i % 37}` }));
+  const fx = fromInput({ domain: 'lastfm', users, items, userItems, summary: summaryOf('lastfm', 90, 620, userItems.reduce((n, l) => n + l.length, 0)) });
   const config = configFor(tmpDir(), { K: 30, drawsPerSetting: 40, settings: { lastfm: loadConfig({ env: {} }).sample.settings.lastfm } });
   const { samples, counts } = sampleDomain(fx.data, config, quiet);
   checkAll(fx, config, samples);
@@ -232,28 +233,25 @@ test('target distribution on hand-made data (setup C) matches values worked out 
   }
 });
 
-test('when fewer than K/2 items were never interacted with, C1 holds those and C2 the rest (hand-made data)', () => {
-  // u0 {0,1,2,3}, u1 {0,1,4,5}, u2 {0,6,7}; items 8 and 9 nobody interacted with. K = 10 for "none" (all users):
-  // C1 = {8, 9}, C2 = items 0..7 with counts 3, 2, 1, 1, 1, 1, 1, 1 (total 11).
+test('C1 always holds K/2 never-interacted items; a catalogue that cannot fill it is an error naming the setting (hand-made data)', () => {
+  // u0 {0,1,2,3}, u1 {0,1,4,5}, u2 {0,6,7}: 8 interacted items. With 10 catalogue items only 8 and 9 were never
+  // interacted with, fewer than K/2 = 5 for "none" (all users): an error, not a refill of C1 from C2.
   const users: UserRecord[] = [0, 1, 2].map((u) => ({ v: 1, id: `u${u}`, proxies: {} }));
-  const items = Array.from({ length: 10 }, (_, i) => ({ v: 1, id: `i${i}`, name: `Item ${i}` }));
-  const fx = fromInput({ domain: 'movielens', users, items, userItems: [[0, 1, 2, 3], [0, 1, 4, 5], [0, 6, 7]], summary: summaryOf('movielens', 3, 10, 11) });
-  const logs: string[] = [];
+  const userItems = [[0, 1, 2, 3], [0, 1, 4, 5], [0, 6, 7]];
+  const catalogue = (n: number) => Array.from({ length: n }, (_, i) => ({ v: 1, id: `i${i}`, name: `Item ${i}` }));
   const config = configFor(tmpDir(), { K: 10, historyLengths: [0], settings: { movielens: { none: [] } } });
-  const { samples, stops } = sampleDomain(fx.data, config, { log: (s) => logs.push(s) });
+  const small = fromInput({ domain: 'movielens', users, items: catalogue(10), userItems, summary: summaryOf('movielens', 3, 10, 11) });
+  assert.throws(() => sampleDomain(small.data, config, { log: () => {} }), /sample movielens\/none \(all users, setup C, 3 users\): C1 needs 5 catalogue items \(K\/2, K = 10\) that no matching user interacted with, but only 2 of the 10 catalogue items are/);
+  // 13 catalogue items (5 never interacted with: 8..12): C1 = those 5 (target 0), C2 = 5 of the 8 interacted items.
+  const full = fromInput({ domain: 'movielens', users, items: catalogue(13), userItems, summary: summaryOf('movielens', 3, 13, 11) });
+  const { samples, stops } = sampleDomain(full.data, config, { log: () => {} });
   assert.equal(samples.length, 1);
   const [r] = samples;
   const p = Object.fromEntries(r.candidates.map((c, k) => [c, r.target[k]]));
-  assert.deepEqual(new Set(r.candidates), new Set(items.map((it) => it.id)));
-  assert.equal(p.i8, 0);
-  assert.equal(p.i9, 0);
-  assert.equal(p.i0, 3 / 11);
-  assert.equal(p.i1, 2 / 11);
-  for (const id of ['i2', 'i3', 'i4', 'i5', 'i6', 'i7']) assert.equal(p[id], 1 / 11);
-  const hand = -((3 / 11) * Math.log2(3 / 11) + (2 / 11) * Math.log2(2 / 11) + 6 * (1 / 11) * Math.log2(1 / 11));
-  assert.ok(Math.abs(r.targetEntropy - hand) < 1e-12, `${r.targetEntropy} vs ${hand}`);
-  assert.deepEqual(stops.none, { '0': { fewC1Items: 1 } });
-  assert.ok(logs.some((l) => /only 2 catalogue items were never interacted with by the group, so C1 has 2 items and C2 8/.test(l)), logs.join('\n'));
+  for (const id of ['i8', 'i9', 'i10', 'i11', 'i12']) assert.equal(p[id], 0, `${id} is in C1`);
+  assert.equal(r.candidates.filter((c) => Number(c.slice(1)) < 8).length, 5, 'C2: 5 interacted items');
+  assert.ok(r.target.filter((t) => t > 0).length === 5);
+  assert.deepEqual(stops.none ?? {}, {});
 });
 
 test('runSample writes byte-identical files for the same seed, different samples for another seed', () => {

@@ -10,6 +10,7 @@ import {
   crossEntropyTerms,
   entropy,
   entropyUnit,
+  loadComparisons,
   loadScoreSummary,
   loadScores,
   optimisticDistribution,
@@ -19,6 +20,7 @@ import {
   smoothDistribution,
 } from '../lib/score/score';
 import type { ResponseRecord, SampleRecord, Setup } from '../lib/core/types';
+import { parseAnswer } from '../lib/query/parse-answer';
 
 const close = (a: number, b: number, tol = 1e-12, what = '') => assert.ok(Math.abs(a - b) <= tol, `${what} ${a} vs ${b}`);
 const closeArr = (a: number[], b: number[], tol = 1e-12) => {
@@ -53,22 +55,85 @@ test('cross-entropy on hand cases, including zero-probability items', () => {
   assert.deepEqual(crossEntropyTerms([0.5, 0.5], [1, 0], 2), [0, Infinity]);
 });
 
-test('optimistic distribution on hand-made cases', () => {
+const BEST = { missingPicks: 'best', topN: 10 } as const;
+
+test('optimistic distribution on hand-made cases (the paper\'s rule, missingPicks "best")', () => {
   const target = [0.1, 0.4, 0, 0.3, 0.2, 0];
   // Sorted target: 0.4 0.3 0.2 0.1 0 0. Picks 2 (a zero-target item) and 3 take 0.4 and 0.3; the rest, by their own
   // target: 1 (0.4) → 0.2, 4 (0.2) → 0.1, 0 (0.1) → 0, 5 (0) → 0.
-  assert.deepEqual(optimisticDistribution(target, [2, 3]), [0, 0.2, 0.4, 0.3, 0.1, 0]);
+  assert.deepEqual(optimisticDistribution(target, [2, 3], BEST), [0, 0.2, 0.4, 0.3, 0.1, 0]);
   // No picks, or the oracle's picks: q = p.
-  assert.deepEqual(optimisticDistribution(target, []), target);
-  assert.deepEqual(optimisticDistribution(target, [1, 3, 4]), target);
+  assert.deepEqual(optimisticDistribution(target, [], BEST), target);
+  assert.deepEqual(optimisticDistribution(target, [1, 3, 4], BEST), target);
   // Ties in the remainder are broken by candidate position: 0, 1, 2 get 0.25 and 3 gets 0.
-  assert.deepEqual(optimisticDistribution([0.25, 0.25, 0.25, 0.25, 0, 0], [5]), [0.25, 0.25, 0.25, 0, 0, 0.25]);
+  assert.deepEqual(optimisticDistribution([0.25, 0.25, 0.25, 0.25, 0, 0], [5], BEST), [0.25, 0.25, 0.25, 0, 0, 0.25]);
   // A pick among tied values: 2 takes 0.5; the remainder 0 (0.5), 1 (0.25), 3 (0) take 0.25, 0.25, 0.
-  assert.deepEqual(optimisticDistribution([0.5, 0.25, 0.25, 0], [2]), [0.25, 0.25, 0.5, 0]);
+  assert.deepEqual(optimisticDistribution([0.5, 0.25, 0.25, 0], [2], BEST), [0.25, 0.25, 0.5, 0]);
   // Two zero-target picks push both positive items down: picks 2, 3 take 0.6 and 0.4; 0 and 1 get 0.
-  assert.deepEqual(optimisticDistribution([0.6, 0.4, 0, 0], [2, 3]), [0, 0, 0.6, 0.4]);
-  assert.throws(() => optimisticDistribution([0.5, 0.5], [0, 0]), /twice/);
-  assert.throws(() => optimisticDistribution([0.5, 0.5], [2]), /not a candidate/);
+  assert.deepEqual(optimisticDistribution([0.6, 0.4, 0, 0], [2, 3], BEST), [0, 0, 0.6, 0.4]);
+  assert.throws(() => optimisticDistribution([0.5, 0.5], [0, 0], BEST), /twice/);
+  assert.throws(() => optimisticDistribution([0.5, 0.5], [2], BEST), /not a candidate/);
+});
+
+// Twelve candidates with user counts (/48): three never-interacted items (1, 4, 7) and distinct counts elsewhere.
+// Sorted target values, largest first: 11 9 7 6 5 4 3 2 1 0 0 0. Lowest target first (ties by position):
+// 1, 4, 7 (0), 3 (1), 9 (2), 6 (3), 10 (4), 0 (5), 11 (6), 5 (7), 2 (9), 8 (11).
+const COUNTS = [5, 0, 9, 1, 0, 7, 3, 0, 11, 2, 4, 6];
+const P12 = COUNTS.map((c) => c / 48);
+const WORST = { missingPicks: 'worst', topN: 10 } as const;
+const asCounts = (q: number[]) => q.map((v) => Math.round(v * 48));
+
+test('missing picks "worst": 0, 1, 7 and 10 valid picks, worked by hand', () => {
+  // 0 picks: the 10 slots take the 10 lowest-target candidates 1,4,7,3,9,6,10,0,11,5, which get 11,9,7,6,5,4,3,2,1,0;
+  // the rest, 8 (11) and 2 (9), get the two remaining values 0 and 0.
+  assert.deepEqual(asCounts(optimisticDistribution(P12, [], WORST)), [2, 11, 0, 6, 9, 0, 4, 7, 0, 5, 3, 1]);
+  // 1 pick (8, the best item): slots 8,1,4,7,3,9,6,10,0,11 get 11..0; the rest 2 (9) and 5 (7) get 0 and 0.
+  assert.deepEqual(asCounts(optimisticDistribution(P12, [8], WORST)), [1, 9, 0, 5, 7, 0, 3, 6, 11, 4, 2, 0]);
+  // 7 picks, the oracle's top 7 (8,2,5,11,0,10,6 → 11,9,7,6,5,4,3); 3 slots for the worst: 1,4,7 → 2,1,0;
+  // the rest 9 (2) and 3 (1) get 0 and 0.
+  assert.deepEqual(asCounts(optimisticDistribution(P12, [8, 2, 5, 11, 0, 10, 6], WORST)), [5, 2, 9, 0, 1, 7, 3, 0, 11, 0, 4, 6]);
+  // The paper's rule gives the same 7 picks the oracle's score (q = p): the 3 missing slots cost nothing.
+  assert.deepEqual(asCounts(optimisticDistribution(P12, [8, 2, 5, 11, 0, 10, 6], BEST)), COUNTS);
+  // 10 picks (a never-interacted item first, then the oracle's order): nothing to fill, both rules agree.
+  const ten = [1, 8, 2, 5, 11, 0, 10, 6, 9, 3];
+  assert.deepEqual(asCounts(optimisticDistribution(P12, ten, WORST)), [4, 11, 7, 0, 0, 6, 2, 0, 9, 1, 3, 5]);
+  assert.deepEqual(optimisticDistribution(P12, ten, WORST), optimisticDistribution(P12, ten, BEST));
+  // More valid picks than slots: only the first topN count.
+  assert.deepEqual(optimisticDistribution(P12, [...ten, 4], WORST), optimisticDistribution(P12, ten, WORST));
+  // Ties: among equal lowest values the earlier candidate fills first; among the rest likewise.
+  // [¼ ¼ ¼ ¼ 0 0], topN 2, no pick: slots 4, 5 take ¼, ¼; the rest 0, 1, 2, 3 (all ¼) take ¼, ¼, 0, 0.
+  assert.deepEqual(optimisticDistribution([0.25, 0.25, 0.25, 0.25, 0, 0], [], { missingPicks: 'worst', topN: 2 }), [0.25, 0.25, 0, 0, 0.25, 0.25]);
+  // Pick 3: slots 3, 4 take ¼, ¼; the rest 0, 1, 2 (¼) and 5 (0) take ¼, ¼, 0, 0.
+  assert.deepEqual(optimisticDistribution([0.25, 0.25, 0.25, 0.25, 0, 0], [3], { missingPicks: 'worst', topN: 2 }), [0.25, 0.25, 0, 0.25, 0.25, 0]);
+  // topN larger than the candidates: every candidate is a slot.
+  assert.deepEqual(optimisticDistribution([0.5, 0.5, 0], [2], { missingPicks: 'worst', topN: 10 }), [0.5, 0, 0.5]);
+});
+
+test('missing picks "worst": duplicates and unparseable entries leave slots that the worst candidates fill', () => {
+  const names = P12.map((_, i) => ({ id: `c${i}`, name: `Title ${String.fromCharCode(65 + i)}` }));
+  const s = sample('dup', 'A', P12);
+  const config = cfg({ score: { smoothing: 0.001 } });
+  // 7 distinct oracle picks, two of them repeated, and one title that is not a candidate: 10 entries, 7 valid picks.
+  const text = `[${[8, 2, 5, 8, 11, 0, 2, 10, 6].map((i) => `"${names[i].name}"`).join(', ')}, "Not A Candidate"]`;
+  const parsed = parseAnswer(text, names, 10);
+  assert.deepEqual(parsed.ranked, ['c8', 'c2', 'c5', 'c11', 'c0', 'c10', 'c6']);
+  const rec = scorePrompt(s, { ...response('dup', parsed.ranked), diagnostics: parsed.diagnostics }, config);
+  assert.equal(rec.validPicks, 7);
+  assert.equal(rec.duplicates, 2);
+  assert.equal(rec.outsideCandidates, 1);
+  // q is the 7-pick case above: items 3 (p = 1/48) and 9 (2/48) get q = 0, so it is smoothed with λ = 0.001, K = 12.
+  const q = [5, 2, 9, 0, 1, 7, 3, 0, 11, 0, 4, 6].map((c) => 0.999 * (c / 48) + 0.001 / 12);
+  const expected = -P12.reduce((h, p, i) => (p > 0 ? h + p * Math.log2(q[i]) : h), 0);
+  close(rec.crossEntropy, expected, 1e-12, 'hand cross-entropy');
+  assert.equal(rec.smoothed, true);
+  assert.ok(rec.crossEntropy > rec.targetEntropy + 0.1, 'an incomplete answer is not scored like the oracle');
+  // The paper's rule scores the same answer exactly like the oracle.
+  const best = scorePrompt(s, { ...response('dup', parsed.ranked), diagnostics: parsed.diagnostics }, cfg({ score: { missingPicks: 'best' } }));
+  assert.equal(best.crossEntropy, best.targetEntropy);
+  // An answer without any valid pick is scored under "worst" (the 0-pick case) rather than given q = p.
+  const none = scorePrompt(s, response('dup', []), config);
+  const q0 = [2, 11, 0, 6, 9, 0, 4, 7, 0, 5, 3, 1].map((c) => 0.999 * (c / 48) + 0.001 / 12);
+  close(none.crossEntropy, -P12.reduce((h, p, i) => (p > 0 ? h + p * Math.log2(q0[i]) : h), 0), 1e-12, '0 picks');
 });
 
 function sample(id: string, setup: Setup, target: number[], history: string[] = [], proxy = 'none'): SampleRecord {
@@ -112,7 +177,7 @@ function response(promptId: string, ranked: string[], modelId = 'm1', unmatched:
 const cfg = (overrides: unknown = {}): Config => loadConfig({ overrides, env: {} });
 
 test('smoothing: a hand-computed case, and the smoothed flag', () => {
-  const config = cfg({ score: { smoothing: 0.01, logBase: 2 } });
+  const config = cfg({ score: { smoothing: 0.01, logBase: 2, missingPicks: 'best' } });
   const s = sample('p', 'A', [0.1, 0.4, 0, 0.3, 0.2, 0]);
   // q = [0, 0.2, 0.4, 0.3, 0.1, 0] (see above): candidate 0 has p = 0.1 but q = 0 ⇒ smooth.
   // q' = 0.99·q + 0.01/6 = [1/600, 0.19966…, 0.39766…, 0.29866…, 0.10066…, 1/600]
@@ -174,7 +239,7 @@ function fixture(): { config: Config; dir: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-score-'));
   const config = cfg({
     paths: pathsUnder(dir),
-    score: { smoothing: 0.01, logBase: 2 },
+    score: { smoothing: 0.01, logBase: 2, missingPicks: 'best' },
     curves: { bootstrap: 5 },
   });
   const samples = [
@@ -260,6 +325,35 @@ test('runScore writes per-prompt scores and a summary with the right counts and 
   assert.deepEqual(mem.noPicks, { A: 0, B: 1, C: 0 });
   assert.equal(mem.ignoredAnswers, 1);
   assert.deepEqual(mem.infinite, []);
+});
+
+test('runScore: valid picks and incomplete answers per setup; "worst" scores answers without picks; comparisons.json', () => {
+  const { config } = fixture();
+  runScore(config, ['movielens'], ['m1', 'm2'], { log: () => {} });
+  const m = loadScoreSummary(config).models.m1.movielens!;
+  // "best" (the fixture): A has 1 and 2 picks; B has 2 picks and an empty answer (left out, counted as 0 picks); C has 4.
+  assert.deepEqual([m.setups.A.validPicksMean, m.setups.A.incompleteShare], [1.5, 1]);
+  assert.deepEqual([m.setups.B.validPicksMean, m.setups.B.incompleteShare], [1, 1]);
+  assert.deepEqual([m.setups.C.validPicksMean, m.setups.C.incompleteShare], [4, 1]);
+  assert.deepEqual([m.validPicksMean, m.incompleteShare, m.missingPicks, m.topN], [(1 + 2 + 2 + 0 + 4) / 5, 1, 'best', 10]);
+  // Paired comparisons, a − b on the prompts both scored: m2 answers like the oracle (gap 0) on s1, s2 of setup A.
+  const { comparisons } = loadComparisons(config);
+  const a = comparisons.find((c) => c.setup === 'A')!;
+  assert.deepEqual([a.domain, a.a, a.b, a.prompts], ['movielens', 'm1', 'm2', 2]);
+  const ce1 = -(0.5 * Math.log2(0.4975) + 0.5 * Math.log2(0.0025));
+  close(a.meanGapDiff!.estimate, (ce1 - 1) / 2, 1e-12, 'mean gap difference');
+  assert.ok(a.meanGapDiff!.low <= a.meanGapDiff!.estimate && a.meanGapDiff!.estimate <= a.meanGapDiff!.high);
+  assert.deepEqual(comparisons.map((c) => c.setup), ['A', 'B', 'C']);
+
+  // "worst": the empty answer to s4 (target [1, 0, 0, 0]) is scored: its 4 slots (topN 10 > K 4) take the candidates
+  // lowest target first, c1, c2, c3, c0, so c0 gets 0 and, smoothed, 0.01/4: H(p, q') = −log2 0.0025.
+  const worst = { ...config, score: { ...config.score, missingPicks: 'worst' as const } };
+  runScore(worst, ['movielens'], ['m1'], { log: () => {} });
+  const s4 = loadScores(worst, 'm1', 'movielens').find((r) => r.promptId === 's4')!;
+  close(s4.crossEntropy, -Math.log2(0.0025), 1e-12, 's4');
+  assert.equal(s4.validPicks, 0);
+  const w = loadScoreSummary(worst).models.m1.movielens!;
+  assert.deepEqual([w.scored, w.noPicks, w.setups.B.prompts, w.setups.B.validPicksMean, w.missingPicks], [5, 1, 2, 1, 'worst']);
 });
 
 test('runScore is byte-identical on rerun and merges the summary across models', () => {

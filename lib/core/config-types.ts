@@ -35,6 +35,11 @@ export interface ModelConfig {
   concurrency: number;
   inputPricePerMTok: number;
   outputPricePerMTok: number;
+  /**
+   * Only for the simulated baseline (provider "baseline", model "departure"): the target entropy below which it
+   * answers like `random` (at and above it, like `oracle`), in the configured log unit.
+   */
+  departAt?: number;
   /** Request parameters of this model, over the query defaults (snake case as sent; null removes a default). */
   params?: Record<string, ParamValue>;
   /** The day the prices were read (YYYY-MM-DD) and the page they were read from. */
@@ -115,12 +120,21 @@ export interface Config {
     batchWait: boolean;
     models: ModelConfig[];
   };
-  score: { logBase: number; smoothing: number };
+  score: {
+    logBase: number;
+    smoothing: number;
+    /** What fills answer slots without a valid pick (lib/score/score.ts, MissingPicksRule). */
+    missingPicks: 'worst' | 'best';
+  };
   curves: {
     bins: number;
     window: number;
     order: number;
     range: [number, number] | null;
+    /** Rolling mean at the ends of the data: "shrink" (centred window that narrows) or "drop" (full windows only). */
+    edges: 'shrink' | 'drop';
+    /** Gap (cross-entropy − target entropy) at or above which a curve counts as departed from X = Y. */
+    departureGap: number;
     bootstrap: number;
     confidence: number;
   };

@@ -147,7 +147,11 @@ function validateModels(models: unknown, source: string): void {
     const entry = m as Record<string, unknown>;
     if (typeof entry.id !== 'string' || entry.id === '') throw new ConfigError(`${source}: "${where}.id" must be a non-empty string`);
     for (const [k, v] of Object.entries(entry)) {
-      if (!(k in MODEL_TEMPLATE)) throw new ConfigError(`${source}: unknown key "${where}.${k}" (known keys: ${Object.keys(MODEL_TEMPLATE).join(', ')})`);
+      if (k === 'departAt') {
+        if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new ConfigError(`${source}: "${where}.departAt" must be a finite number >= 0 (a target entropy), got ${JSON.stringify(v)}`);
+        continue;
+      }
+      if (!(k in MODEL_TEMPLATE)) throw new ConfigError(`${source}: unknown key "${where}.${k}" (known keys: ${[...Object.keys(MODEL_TEMPLATE), 'departAt'].join(', ')})`);
       validateAgainst(v, (MODEL_TEMPLATE as unknown as Record<string, unknown>)[k], `${where}.${k}`, source);
     }
     if (entry.provider !== undefined && !(PROVIDERS as readonly unknown[]).includes(entry.provider)) {
@@ -267,13 +271,17 @@ function semanticChecks(c: Config, source: string): void {
   wholeAtLeast(c.curves.bins, 1, 'curves.bins');
   wholeAtLeast(c.curves.window, 1, 'curves.window');
   wholeAtLeast(c.curves.order, 0, 'curves.order');
-  // Added by the departure-point analysis; checked whenever the configuration has it.
-  const departureGap = (c.curves as { departureGap?: unknown }).departureGap;
-  if (departureGap !== undefined && !(typeof departureGap === 'number' && departureGap >= 0)) {
-    throw new ConfigError(`${source}: "curves.departureGap" must be a number >= 0, got ${JSON.stringify(departureGap)}`);
-  }
+  if (!['worst', 'best'].includes(c.score.missingPicks)) throw new ConfigError(`${source}: "score.missingPicks" must be "worst" or "best", got ${JSON.stringify(c.score.missingPicks)}`);
+  const cv = c.curves;
+  if (!['shrink', 'drop'].includes(cv.edges)) throw new ConfigError(`${source}: "curves.edges" must be "shrink" or "drop", got ${JSON.stringify(cv.edges)}`);
+  if (!(Number.isFinite(cv.departureGap) && cv.departureGap > 0)) throw new ConfigError(`${source}: "curves.departureGap" must be a number > 0 (in the log unit of score.logBase), got ${cv.departureGap}`);
+  wholeAtLeast(cv.bootstrap, 0, 'curves.bootstrap', ' (0 = no intervals)');
+  if (!(cv.confidence > 0 && cv.confidence < 1)) throw new ConfigError(`${source}: "curves.confidence" must be in (0, 1), got ${cv.confidence}`);
   const ids = new Set<string>();
   for (const m of c.query.models) {
+    const simulated = m.provider === 'baseline' && m.model === 'departure';
+    if (simulated && m.departAt === undefined) throw new ConfigError(`${source}: model "${m.id}" (baseline "departure") needs "departAt", the target entropy below which it answers like random`);
+    if (!simulated && m.departAt !== undefined) throw new ConfigError(`${source}: model "${m.id}": "departAt" applies only to provider "baseline" with model "departure"`);
     if (ids.has(m.id)) throw new ConfigError(`${source}: model id "${m.id}" appears twice in "query.models"`);
     ids.add(m.id);
     checkModelEntry(m, source);

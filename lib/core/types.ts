@@ -46,7 +46,10 @@ export interface ProcessedSummary {
   v: number;
   domain: DomainName;
   users: number;
+  /** The whole catalogue (every movie of movies.dat; every track of the Last.fm events file). */
   items: number;
+  /** Items some kept user interacted with (the others can only be C1 candidates or catalogue history). */
+  interactedItems?: number;
   interactions: number;
   /** Per proxy setting (not "none"): distinct values (combinations for multi-proxy settings) present after filtering. */
   proxyValues: Record<string, number>;

@@ -16,6 +16,8 @@ import { readTable, rowTemplate, templateColumns, type RowView } from './table-r
 export interface DescribedData {
   users: UserRecord[];
   items: ItemRecord[];
+  /** Items of the catalogue with an interaction of a kept user. */
+  interactedItems: number;
   userItems: Int32Array[];
   /** Aligned with userItems when the description names a count column, else undefined. */
   userCounts?: Int32Array[];
@@ -353,17 +355,14 @@ export function processDescribed(desc: DatasetDescription, descFile: string, fil
   for (let u = 0; u < nUsers; u++) if (kept[u] && userItems[u].length === 0) noInteractions++;
   if (noInteractions) dropWhere('no interactions', 'with at least one interaction', (u) => userItems[u].length === 0);
 
-  // Items: those with a kept interaction, in the items' order (items file order, else first appearance).
+  // Items: the whole catalogue (items file order, else first appearance), the pool C1's never-interacted items are
+  // drawn from, as for the built-in domains; `interactedItems` counts those with a kept user's interaction.
   const nAll = rows.itemIds.length;
   const used = new Uint8Array(nAll);
   for (let u = 0; u < nUsers; u++) if (kept[u]) for (const i of userItems[u]) used[i] = 1;
-  const itemOf = new Int32Array(nAll).fill(-1);
-  const items: ItemRecord[] = [];
-  for (let i = 0; i < nAll; i++) {
-    if (!used[i]) continue;
-    itemOf[i] = items.length;
-    items.push({ v: FORMAT_VERSION, id: rows.itemIds[i], name: rows.itemNames[i] });
-  }
+  let interactedItems = 0;
+  for (let i = 0; i < nAll; i++) interactedItems += used[i];
+  const items: ItemRecord[] = rows.itemIds.map((id, i) => ({ v: FORMAT_VERSION, id, name: rows.itemNames[i] }));
   const outUsers: UserRecord[] = [];
   const outItems: Int32Array[] = [];
   const outCounts: Int32Array[] | undefined = userCounts ? [] : undefined;
@@ -373,15 +372,11 @@ export function processDescribed(desc: DatasetDescription, descFile: string, fil
     const proxies: Record<string, string | null> = {};
     for (const p of proxyNames) proxies[p] = users.values[p][u];
     outUsers.push({ v: FORMAT_VERSION, id: users.ids[u], proxies });
-    const list = userItems[u];
-    // Item indices only shrink monotonically through itemOf, so the lists stay ascending.
-    for (let k = 0; k < list.length; k++) list[k] = itemOf[list[k]];
-    outItems.push(list);
+    outItems.push(userItems[u]);
     if (outCounts) outCounts.push(userCounts![u]);
   }
-  dropped.push({ reason: 'items without an interaction of a kept user', items: nAll - items.length });
   if (duplicates) dropped.push({ reason: `repeated (user, item) rows counted once${rows.count ? ' (counts summed)' : ''}`, interactions: duplicates });
   if (rows.skipped.belowMinCount) dropped.push({ reason: `rows with ${desc.interactions.count} below ${desc.interactions.minCount}`, interactions: rows.skipped.belowMinCount });
   if (rows.skipped.emptyItem) dropped.push({ reason: 'rows without an item id', interactions: rows.skipped.emptyItem });
-  return { users: outUsers, items, userItems: outItems, userCounts: outCounts, steps, dropped, parsed: { users: nUsers, rows: rows.n, items: nAll } };
+  return { users: outUsers, items, interactedItems, userItems: outItems, userCounts: outCounts, steps, dropped, parsed: { users: nUsers, rows: rows.n, items: nAll } };
 }

@@ -2,7 +2,7 @@
  * The preprocess stage (paper section 4.1): raw files → users with proxies, items with display names, interactions.
  *
  * MovieLens-1M: drop users whose occupation is 0 ("other" or not specified); keep (age, gender, occupation) groups
- * with at least `minDemographicGroupSize` users; keep the ratings of kept users; items are the movies with a kept rating.
+ * with at least `minDemographicGroupSize` users; keep the ratings of kept users; items are every movie of movies.dat.
  * Last.fm-1K: region from country (the UK its own region); keep users in the configured regions with at least
  * `minListeningEvents` listening events; an interaction is "listened to the track at least once", with its count.
  *
@@ -247,6 +247,7 @@ export function preprocessDescribed(config: Config, domain: DomainName, located:
     domain,
     users: out.users.length,
     items: out.items.length,
+    interactedItems: out.interactedItems,
     interactions,
     proxyValues: countProxyValues(out.users, config.sample.settings[domain] ?? description.settings),
     dropped: out.dropped,
@@ -275,7 +276,9 @@ export function processMovielens(config: Config, raw: MlRaw, located: LocatedDat
     keptIndex[i] = keptUsers.length;
     keptUsers.push({ v: FORMAT_VERSION, id: String(u.id), proxies: { age: ML_AGE_NAMES[u.age], gender: ML_GENDER_NAMES[u.gender], occupation: ML_OCCUPATION_NAMES[u.occupation] } });
   });
-  // Ratings per kept user in CSR form, then items = movies with a kept rating, ordered by MovieID.
+  // Ratings per kept user in CSR form. Items are every movie of movies.dat, ordered by MovieID: C1 ("items the group
+  // will never interact with") must be able to hold K/2 items even for the whole population, which has rated only
+  // the movies some kept user rated.
   const nKept = keptUsers.length;
   const start = new Int32Array(nKept + 1);
   const droppedRatings = { occupation: 0, smallGroup: 0 };
@@ -299,8 +302,9 @@ export function processMovielens(config: Config, raw: MlRaw, located: LocatedDat
   const movieOrder = movies.map((_, i) => i).sort((a, b) => movies[a].id - movies[b].id);
   const itemOf = new Int32Array(movies.length).fill(-1);
   const items: ItemRecord[] = [];
+  let interactedItems = 0;
   for (const m of movieOrder) {
-    if (!movieUsed[m]) continue;
+    if (movieUsed[m]) interactedItems++;
     itemOf[m] = items.length;
     items.push({ v: FORMAT_VERSION, id: String(movies[m].id), name: movies[m].title });
   }
@@ -320,7 +324,6 @@ export function processMovielens(config: Config, raw: MlRaw, located: LocatedDat
   const dropped: DropReason[] = [
     { reason: `occupation ${config.preprocess.movielens.dropOccupations.join(', ')} ("other" or not specified)`, users: filter.dropped.occupation.length, interactions: droppedRatings.occupation },
     { reason: `(age, gender, occupation) group with fewer than ${config.preprocess.movielens.minDemographicGroupSize} users`, users: filter.dropped.smallGroup.length, interactions: droppedRatings.smallGroup },
-    { reason: 'movies without a rating from a kept user', items: movies.length - items.length },
   ];
   if (duplicates) dropped.push({ reason: 'repeated (user, movie) ratings counted once', interactions: duplicates });
   const summary: ProcessedSummary = {
@@ -328,6 +331,7 @@ export function processMovielens(config: Config, raw: MlRaw, located: LocatedDat
     domain: 'movielens',
     users: nKept,
     items: items.length,
+    interactedItems,
     interactions,
     proxyValues: countProxyValues(keptUsers, config.sample.settings.movielens),
     dropped,
@@ -381,17 +385,19 @@ export function processLastfm(config: Config, profiles: LastfmProfile[], events:
   const eventsPerUser = new Map(events.users.map((u, i) => [u, events.userEvents[i]]));
   const filter = filterLastfmUsers(profiles, eventsPerUser, cfg);
   const keptProfiles = profiles.filter((p) => filter.keptUserIds.has(p.id));
-  // Items: tracks with a kept listener, in order of first appearance in the file.
+  // Items: every track of the events file, in order of first appearance (the catalogue C1 is drawn from; see
+  // preprocessMovielens); `interactedItems` counts those with a kept listener.
   const used = new Uint8Array(events.tracks.count);
   for (const p of keptProfiles) {
     const list = events.userTracks[eventUser.get(p.id)!];
     for (let k = 0; k < list.length; k++) used[list[k]] = 1;
   }
-  const itemOf = new Int32Array(events.tracks.count).fill(-1);
+  let interactedItems = 0;
+  for (let t = 0; t < events.tracks.count; t++) interactedItems += used[t];
+  const itemOf = new Int32Array(events.tracks.count);
   const itemTracks = new Int32Array(events.tracks.count);
   let nItems = 0;
   for (let t = 0; t < events.tracks.count; t++) {
-    if (!used[t]) continue;
     itemOf[t] = nItems;
     itemTracks[nItems++] = t;
   }
@@ -426,13 +432,13 @@ export function processLastfm(config: Config, profiles: LastfmProfile[], events:
     dropped.push({ reason: `region ${region} not among ${cfg.regions.join(', ')}`, users: list.length, interactions: pairsOf(list) });
   }
   dropped.push({ reason: `fewer than ${cfg.minListeningEvents} listening events (${eventsOf(d.fewEvents)} events in all)`, users: d.fewEvents.length, interactions: pairsOf(d.fewEvents) });
-  dropped.push({ reason: 'tracks listened to only by dropped users', items: events.tracks.count - items.length });
   if (events.skipped.lines) dropped.push({ reason: `malformed event lines skipped (e.g. ${events.skipped.examples.join('; ')})`, interactions: events.skipped.lines });
   const summary: ProcessedSummary = {
     v: FORMAT_VERSION,
     domain: 'lastfm',
     users: users.length,
     items: items.length,
+    interactedItems,
     interactions,
     proxyValues: countProxyValues(users, config.sample.settings.lastfm),
     dropped,

@@ -88,6 +88,11 @@ function generateMovielens(dir: string, opts: SyntheticOptions): { files: string
     const g = [GENRES[(m * 7) % GENRES.length], GENRES[cluster[m] % GENRES.length]];
     movieLines.push(`${movieIds[m]}::${title}::${[...new Set(g)].join('|')}\n`);
   }
+  // Like ml-1m (3,883 movies listed, 3,706 rated), some listed movies have no rating at all: without them every catalogue
+  // item would be interacted with by the whole population and C1 could not hold K/2 items. Drawn without the generator,
+  // so the rated data stay as they were.
+  let nextId = Math.max(...Array.from(movieIds)) + 1;
+  for (let k = 0; k < Math.max(30, Math.ceil(I / 20)); k++) movieLines.push(`${nextId++}::Unrated Film ${k + 1} (1990)::Drama\n`);
   fs.writeFileSync(path.join(out, 'movies.dat'), Buffer.from(movieLines.join(''), 'latin1'));
 
   // Popularity: a random rank per movie; draws within a cluster favour popular movies.

@@ -1,9 +1,13 @@
-/** Figures 8–15: per model and proxy setting, the binned means, the rolling mean, the fit, X=Y and the turning point. */
+/**
+ * Figures 8–15: per model and proxy setting, the binned means, the rolling mean, the fit, X=Y, the departure point with
+ * its interval, and the turning point where one exists.
+ */
 import type { DomainName } from '../core/config';
 import { type CurveOptions } from '../score/curves';
 import { entropyUnit } from '../score/score';
 import type { ScoreRecord } from '../core/types';
-import { settingLabel, domainTitle, IDENTITY_LINE, type FigureOptions, styleOf, orderedSettings, type CurveData, curveOf, paddedRange, emptyNote, type BuiltFigure, fileSafe } from './figure-common';
+import { deriveSeed } from '../core/rng';
+import { settingLabel, domainTitle, IDENTITY_LINE, type FigureOptions, styleOf, orderedSettings, type CurveData, curveOf, departureTrace, paddedRange, emptyNote, type BuiltFigure, fileSafe } from './figure-common';
 import { PX_PER_IN, axisName, gridLayout, layoutAxisKey } from './figure-look';
 
 const ROLLING_COLOR = '#333333';
@@ -26,7 +30,8 @@ export function detailFigure(domain: DomainName, modelId: string, scores: ScoreR
   // As many columns as keep a panel at least 1.35 in wide (at most 3), so a column-wide figure gets two.
   const cols = Math.min(3, Math.max(1, settings.length), Math.max(1, Math.floor(opts.look.widthPx / (1.35 * PX_PER_IN))));
   const rows = Math.max(1, Math.ceil(settings.length / cols));
-  const legendNames = [IDENTITY_LINE.name, `binned mean (${opts.curve.bins} bins)`, `rolling mean (window ${opts.curve.window})`, `order-${opts.curve.order} fit`, 'turning point'];
+  // In the order the traces are added: Plotly fills the legend rows in that order, and the rows reserved must match.
+  const legendNames = [IDENTITY_LINE.name, `binned mean (${opts.curve.bins} bins)`, `rolling mean (window ${opts.curve.window})`, `order-${opts.curve.order} fit`, 'departure point [95% CI]', 'turning point'];
   const grid = gridLayout(opts.look, {
     rows,
     cols,
@@ -58,7 +63,7 @@ export function detailFigure(domain: DomainName, modelId: string, scores: ScoreR
     const xa = axisName('x', i);
     const ya = axisName('y', i);
     const subset = kept.filter((s) => s.proxy === setting);
-    const c = curveOf(subset, opts.curve);
+    const c = curveOf(subset, opts.curve, { resamples: opts.bootstrap.resamples, confidence: opts.bootstrap.confidence, seed: deriveSeed(opts.bootstrap.seed, 'bootstrap', modelId, domain, 'setting', setting) });
     data.curves[setting] = c;
     const xRange = opts.curve.range ? paddedRange(opts.curve.range, 0.02) : paddedRange(subset.map((s) => s.targetEntropy));
     if (xRange) {
@@ -84,10 +89,12 @@ export function detailFigure(domain: DomainName, modelId: string, scores: ScoreR
         hovertemplate: `fit %{y:.3f} at %{x:.3f} ${unit}<extra></extra>`, meta: { role: 'fit', setting },
       });
     }
+    const dep = departureTrace(c, { xaxis: xa, yaxis: ya }, settingLabel(setting), st.color, unit, { setting }, { name: legendNames[4], legendgroup: 'departure', showlegend: false });
+    if (dep) traces.push({ ...dep, showlegend: legend('departure') });
     if (c.turningPoint !== null && c.turningPointY !== null) {
       traces.push({
         type: 'scatter', mode: 'markers', x: [c.turningPoint], y: [c.turningPointY], xaxis: xa, yaxis: ya,
-        name: legendNames[4], legendgroup: 'turning', showlegend: legend('turning'), marker: { symbol: 'diamond', size: markerPx * 2.4, color: st.color, line: { color: '#ffffff', width: 1 } },
+        name: legendNames[5], legendgroup: 'turning', showlegend: legend('turning'), marker: { symbol: 'diamond', size: markerPx * 2.4, color: st.color, line: { color: '#ffffff', width: 1 } },
         hovertemplate: `turning point %{x:.3f} ${unit}<extra></extra>`, meta: { role: 'turning-point', setting },
       });
     }

@@ -4,7 +4,7 @@
  */
 import { type Config, type DomainName, repoRoot } from '../core/config';
 import { domainTitleOf } from '../core/description';
-import { type Curve, type CurveOptions, type XY, entropyCurve } from '../score/curves';
+import { bootstrapCurveStats, type Curve, type CurveOptions, entropyCurve, type Interval, pointInterval, type Polynomial, type XY } from '../score/curves';
 import type { NamedFigure } from './export';
 import { type FigureLook, type LookOverrides, axisName, figureLook, fontStack } from './figure-look';
 export { axisName, layoutAxisKey } from './figure-look';
@@ -104,6 +104,8 @@ export interface FigureOptions {
   settingsOrder: string[];
   /** Also draw the binned means behind each trend curve. */
   showPoints: boolean;
+  /** Bootstrap of the departure points drawn with their intervals (0 resamples: estimates only); seeds derive from `seed`. */
+  bootstrap: { resamples: number; confidence: number; seed: number };
 }
 
 export interface FigureOverrides {
@@ -123,7 +125,10 @@ export function figureOptions(config: Config, domain: DomainName, modelIds: stri
       window: overrides.curve?.window ?? config.curves.window,
       order: overrides.curve?.order ?? config.curves.order,
       range: overrides.curve?.range !== undefined ? overrides.curve.range : config.curves.range,
+      edges: overrides.curve?.edges ?? config.curves.edges,
+      departureGap: overrides.curve?.departureGap ?? config.curves.departureGap,
     },
+    bootstrap: { resamples: config.curves.bootstrap, confidence: config.curves.confidence, seed: config.seed },
     logBase: config.score.logBase,
     styles: modelStyles(config, modelIds),
     look: figureLook(config.figures, overrides.look),
@@ -154,11 +159,14 @@ export interface CurveData {
   fitRange: [number, number] | null;
   window: number;
   order: number;
-  coefficients: number[];
+  /** The fit, in the scaled basis it was solved in (evaluate with evalPolynomial). */
+  polynomial: Polynomial | null;
+  fitCoverage: number | null;
   turningPoint: number | null;
   /** The fit's value at the turning point (where the marker sits). */
   turningPointY: number | null;
-  inflectionPoints: number[];
+  /** Where the curve departs from X = Y, with its bootstrap interval (lib/score/curves.ts, departurePointOf). */
+  departurePoint: Interval | null;
   points: Curve['points'];
   rolling: XY[];
   fitted: XY[];
@@ -177,8 +185,11 @@ export function valueOnFit(fitted: XY[], x: number): number | null {
   return null;
 }
 
-/** The curve for a set of scores; non-finite cross-entropies are counted and left out (curves need finite numbers). */
-export function curveOf(scores: ScoreRecord[], curve: CurveOptions): CurveData {
+/**
+ * The curve for a set of scores; non-finite cross-entropies are counted and left out (curves need finite numbers).
+ * With `boot`, the departure point gets its bootstrap interval (the same seed as the score summary gives the same one).
+ */
+export function curveOf(scores: ScoreRecord[], curve: CurveOptions, boot?: { resamples: number; confidence: number; seed: string }): CurveData {
   const x: number[] = [];
   const y: number[] = [];
   let excluded = 0;
@@ -188,7 +199,13 @@ export function curveOf(scores: ScoreRecord[], curve: CurveOptions): CurveData {
       y.push(s.crossEntropy);
     } else excluded++;
   }
-  const c = entropyCurve(x, y, curve);
+  let c: Curve;
+  let departurePoint: Interval | null;
+  if (boot && boot.resamples >= 1 && x.length) ({ curve: c, departurePoint } = bootstrapCurveStats(x, y, { ...curve, ...boot, departureOnly: true }));
+  else {
+    c = entropyCurve(x, y, curve);
+    departurePoint = c.departurePoint === null ? null : pointInterval(c.departurePoint);
+  }
   const notes = [...c.notes];
   if (excluded) notes.push(`${excluded} prompt(s) with a non-finite cross-entropy left out (set score.smoothing > 0)`);
   return {
@@ -198,14 +215,45 @@ export function curveOf(scores: ScoreRecord[], curve: CurveOptions): CurveData {
     fitRange: c.fitRange,
     window: c.window,
     order: c.order,
-    coefficients: c.coefficients,
+    polynomial: c.polynomial,
+    fitCoverage: c.fitCoverage,
     turningPoint: c.turningPoint,
     turningPointY: c.turningPoint === null ? null : valueOnFit(c.fitted, c.turningPoint),
-    inflectionPoints: c.inflectionPoints,
+    departurePoint,
     points: c.points,
     rolling: c.rolling,
     fitted: c.fitted,
     notes,
+  };
+}
+
+/** min..max of the finite target entropies of several score sets: the binning range they share; null without data. */
+export function pooledRange(sets: ScoreRecord[][]): [number, number] | null {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const set of sets) {
+    for (const s of set) {
+      if (!Number.isFinite(s.targetEntropy) || !Number.isFinite(s.crossEntropy)) continue;
+      if (s.targetEntropy < lo) lo = s.targetEntropy;
+      if (s.targetEntropy > hi) hi = s.targetEntropy;
+    }
+  }
+  return hi >= lo ? [lo, hi] : null;
+}
+
+/**
+ * The departure point as a marker on X = Y (where the curve leaves it) with its interval as a horizontal error bar;
+ * nothing when the curve never departs.
+ */
+export function departureTrace(c: CurveData, axes: { xaxis: string; yaxis: string }, label: string, color: string, unit: string, meta: Record<string, unknown>, legend: { name: string; legendgroup: string; showlegend: boolean }): Record<string, unknown> | null {
+  const d = c.departurePoint;
+  if (!d) return null;
+  return {
+    type: 'scatter', mode: 'markers', x: [d.estimate], y: [d.estimate], ...axes, ...legend,
+    marker: { symbol: 'triangle-up', size: 11, color, line: { color: '#ffffff', width: 1 } },
+    error_x: { type: 'data', symmetric: false, array: [d.high - d.estimate], arrayminus: [d.estimate - d.low], color, thickness: 1.5, width: 4 },
+    hovertemplate: `${label} departs from X = Y at %{x:.3f} ${unit} [${d.low.toFixed(3)}, ${d.high.toFixed(3)}]${d.unstable ? ' (unstable)' : ''}<extra></extra>`,
+    meta: { role: 'departure-point', ...meta },
   };
 }
 

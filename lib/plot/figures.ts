@@ -20,7 +20,7 @@ import { deriveSeed } from '../core/rng';
 import { codeVersion } from '../core/stamps';
 import { type FigureLook, type LookOverrides, PX_PER_IN, figureLook } from './figure-look';
 import type { SampleCounts, ScoreRecord, Setup } from '../core/types';
-import { type BuiltFigure, type FigureOptions, type FigureOverrides, figureOptions } from './figure-common';
+import { type BuiltFigure, type FigureOptions, type FigureOverrides, figureOptions, pooledRange } from './figure-common';
 import { detailFigure } from './detail-figure';
 import { proxyHistoryFigure } from './distribution-figure';
 import { PAPER_TABLE1, table1Figure } from './table1-figure';
@@ -118,15 +118,18 @@ export function trendUncertainty(config: Config, domain: DomainName, scoresByMod
   const out: TrendUncertainty = {};
   for (const setup of opts.setups) {
     const bySetup: Record<string, CurveUncertainty> = {};
+    // The band is binned over the same range as the curve it surrounds (one range per setup, shared by the models).
+    const range = opts.curve.range ?? pooledRange(Object.values(scoresByModel).map((records) => records.filter((r) => r.setup === setup)));
     for (const [model, records] of Object.entries(scoresByModel)) {
       const finite = records.filter((r) => r.setup === setup && Number.isFinite(r.crossEntropy) && Number.isFinite(r.targetEntropy));
       if (!finite.length) continue;
       const u: CurveUncertainty = {};
       if (config.curves.bootstrap >= 1) {
-        u.band = bootstrapFitBand(finite.map((r) => r.targetEntropy), finite.map((r) => r.crossEntropy), { ...opts.curve, resamples: config.curves.bootstrap, confidence: config.curves.confidence, seed: bandSeed(config, model, domain, setup) });
+        u.band = bootstrapFitBand(finite.map((r) => r.targetEntropy), finite.map((r) => r.crossEntropy), { ...opts.curve, range, resamples: config.curves.bootstrap, confidence: config.curves.confidence, seed: bandSeed(config, model, domain, setup) });
       }
-      const tp = summary?.models[model]?.[domain]?.setups[setup]?.turningPoint;
-      if (tp !== undefined) u.departure = tp && tp.defined > 0 ? { estimate: tp.estimate, low: tp.low, high: tp.high } : null;
+      // The departure point and its interval are the score stage's (summary.json), not recomputed here.
+      const dp = summary?.models[model]?.[domain]?.setups[setup]?.departurePoint;
+      if (dp !== undefined) u.departure = dp ? { estimate: dp.estimate, low: dp.low, high: dp.high } : null;
       bySetup[model] = u;
     }
     out[setup] = bySetup;

@@ -8,6 +8,8 @@ import { type Config, type DomainName, domainDir } from '../core/config';
 import { changesFromDefaults } from '../core/config-diff';
 import { escapeHtml, htmlTable } from './html';
 import { readJson, writeFileAtomic } from '../core/io';
+import { type Comparisons, comparisonsFile, describeDeparture } from '../score/compare';
+import { type PowerFile, scorePowerFile } from '../score/files';
 import type { FailedDomain, ProcessedSummary, SampleCounts, SkippedModel, StepResult } from '../core/types';
 import { figureHtmlFragment, loadFigureSpecs, plotlyScriptTag } from './figures';
 import { PAPER_TABLE1 } from './table1-figure';
@@ -43,20 +45,43 @@ interface IntervalLike {
   estimate: number;
   low: number;
   high: number;
+  unstable?: boolean;
 }
 
 interface SetupSummaryLike {
   prompts: number;
   smoothed: number;
+  validPicksMean?: number | null;
+  incompleteShare?: number | null;
   meanTargetEntropy: number;
   meanCrossEntropy: number;
   meanGap: number;
+  departurePoint?: IntervalLike | null;
   turningPoint: IntervalLike | null;
-  inflectionPoints: IntervalLike[];
+  curve?: { fitCoverage?: number | null };
 }
 
 function interval(iv: IntervalLike | null | undefined): string {
-  return iv && typeof iv.estimate === 'number' ? `${fmt(iv.estimate, 2)} [${fmt(iv.low, 2)}, ${fmt(iv.high, 2)}]` : '–';
+  return iv && typeof iv.estimate === 'number' ? `${fmt(iv.estimate, 2)} [${fmt(iv.low, 2)}, ${fmt(iv.high, 2)}]${iv.unstable ? ' unstable' : ''}` : '–';
+}
+
+export const SCORE_TABLE_HEADER = (unit: string): string[] => [
+  'model', 'setup', 'prompts', 'valid picks (mean)', 'incomplete answers', `mean target entropy (${unit})`, `mean cross-entropy (${unit})`, 'mean gap',
+  'fit coverage', 'departure point [95% CI]', 'turning point [95% CI]', 'smoothed answers',
+];
+
+/** Paired comparisons (data/scores/comparisons.json) of one domain as table rows: a − b in mean gap and departure. */
+export function comparisonRows(comparisons: Comparisons | null, domain: DomainName, unit: string): (string | number)[][] {
+  return (comparisons?.comparisons ?? [])
+    .filter((c) => c.domain === domain)
+    .map((c) => [c.setup, c.a, c.b, c.prompts, interval(c.meanGapDiff), describeDeparture(c, unit)]);
+}
+
+/** The power table (data/scores/power.json) of one domain as table rows. */
+export function powerRows(power: PowerFile | null, domain: DomainName): (string | number)[][] {
+  return (power?.power ?? [])
+    .filter((r) => r.domain === domain)
+    .map((r) => [r.setup, r.base, r.prompts, r.smallestDetected ?? 'none of the tested', r.checks.map((c) => `${c.delta}${c.detected ? ' ✓' : ''}`).join(', ')]);
 }
 
 /** Flattens data/scores/summary.json (models → model → domain → setups → setup) into table rows. */
@@ -71,11 +96,14 @@ export function scoreSummaryRows(summary: unknown, domain: DomainName): (string 
         model,
         setup,
         fmt(s.prompts, 0),
+        fmt(s.validPicksMean, 2),
+        fmt(s.incompleteShare, 3),
         fmt(s.meanTargetEntropy),
         fmt(s.meanCrossEntropy),
         fmt(s.meanGap),
+        fmt(s.curve?.fitCoverage, 3),
+        interval(s.departurePoint),
         interval(s.turningPoint),
-        (s.inflectionPoints ?? []).map(interval).join('; ') || '–',
         fmt(s.smoothed, 0),
       ]);
     }
@@ -116,7 +144,19 @@ export async function writeReport(config: Config, input: ReportInput): Promise<s
     }
     if (scoreSummary) {
       parts.push(`<h3>Scores</h3>`);
-      parts.push(htmlTable(['model', 'setup', 'prompts', `mean target entropy (${unit})`, `mean cross-entropy (${unit})`, 'mean gap', 'turning point [95% CI]', 'inflection points [95% CI]', 'smoothed answers'], scoreSummaryRows(scoreSummary, domain)));
+      parts.push(htmlTable(SCORE_TABLE_HEADER(unit), scoreSummaryRows(scoreSummary, domain)));
+      parts.push(`<p>Departure point: the largest target entropy below which the curve's gap stays at or above ${config.curves.departureGap} ${unit} (– when it never leaves X = Y; the top of the range when it never follows it). Turning point: the lowest point of the fit when inside the range. "unstable": the estimate lies outside its own bootstrap interval.</p>`);
+    }
+    const cmpRows = comparisonRows(readIf<Comparisons>(comparisonsFile(domainDir(config, 'scores'))), domain, unit);
+    if (cmpRows.length) {
+      parts.push(`<h3>Model comparisons (paired bootstrap, a − b)</h3>`);
+      parts.push(htmlTable(['setup', 'a', 'b', 'prompts', `mean gap a − b (${unit}) [95% CI]`, 'departure point a − b [95% CI]'], cmpRows));
+    }
+    const pRows = powerRows(readIf<PowerFile>(scorePowerFile(config)), domain);
+    if (pRows.length) {
+      parts.push(`<h3>Power: smallest detectable difference in departure point</h3>`);
+      parts.push(`<p>Two simulated models (oracle at and above departAt, random below) departing at <i>base</i> and <i>base + δ</i>, compared with the paired bootstrap at this run's prompt counts; ✓: the interval excludes 0. A best case: these models depart sharply and are noise-free above the departure.</p>`);
+      parts.push(htmlTable(['setup', `base departAt (${unit})`, 'prompts', `smallest δ detected (${unit})`, 'δ tested'], pRows));
     }
     // The parameters the figures were drawn with, as recorded beside them (they may predate this configuration).
     const params = readIf<{ parameters?: Record<string, unknown> }>(path.join(domainDir(config, 'figures', domain), 'figure-data.json'))?.parameters;

@@ -1,9 +1,13 @@
-/** Figures 2 and 3: the entropy trend, setups side by side, one fitted curve per model with its band, X=Y, departure points. */
+/**
+ * Figures 2 and 3: the entropy trend, setups A, B, C side by side, one fitted curve per model over the whole data
+ * range (one binning range per setup, shared by the models), X=Y, each model's departure point with its interval and
+ * its turning point where one exists.
+ */
 import type { DomainName } from '../core/config';
 import { type CurveOptions } from '../score/curves';
 import { entropyUnit } from '../score/score';
 import type { ScoreRecord, Setup } from '../core/types';
-import { SETUP_TITLES, domainTitle, IDENTITY_LINE, type FigureOptions, styleOf, type CurveData, curveOf, trendXRange, emptyNote, type BuiltFigure, markerIndices, valueOnFit } from './figure-common';
+import { SETUP_TITLES, domainTitle, IDENTITY_LINE, type FigureOptions, styleOf, type CurveData, curveOf, pooledRange, trendXRange, emptyNote, type BuiltFigure, markerIndices, valueOnFit } from './figure-common';
 import { axisName, gridLayout, layoutAxisKey } from './figure-look';
 import type { BandPoint } from '../score/band';
 
@@ -48,12 +52,14 @@ export function entropyTrendFigure(domain: DomainName, scoresByModel: Record<str
   const data: TrendFigureData = { setups: [...opts.setups], drawnSetups: [], unit, curveOptions: { ...opts.curve }, curves: {}, xRange: {} };
   for (const setup of opts.setups) {
     data.curves[setup] = {};
-    for (const model of models) {
-      const scores = scoresByModel[model].filter((s) => s.setup === setup);
-      if (!scores.length) continue;
+    // One binning range per setup, shared by the models drawn together, so their bins have the same edges.
+    const bySetup = models.map((m) => scoresByModel[m].filter((s) => s.setup === setup));
+    const range = opts.curve.range ?? pooledRange(bySetup);
+    models.forEach((model, k) => {
+      if (!bySetup[k].length) return;
       const u = uncertainty[setup]?.[model];
-      data.curves[setup][model] = { ...curveOf(scores, opts.curve), band: u?.band ?? null, departure: u?.departure ?? null };
-    }
+      data.curves[setup][model] = { ...curveOf(bySetup[k], { ...opts.curve, range }), band: u?.band ?? null, departure: u?.departure ?? null };
+    });
     data.xRange[setup] = trendXRange(Object.values(data.curves[setup]), opts);
     if (data.xRange[setup] && Object.keys(data.curves[setup]).length) data.drawnSetups.push(setup);
   }

@@ -1,5 +1,7 @@
 /**
- * Offline baselines that answer prompts without an API: the paper's random baseline and reference rankers.
+ * Offline baselines that answer prompts without an API: the paper's random baseline, reference rankers, and a
+ * simulated model with a known answer (`departure`: the oracle at and above a target entropy `departAt`, random
+ * below it), which checks that the score stage recovers a departure point that is known in advance.
  * Each renders its picks as a Python list of item names, so its answers go through the same parser as an LLM's.
  */
 import { performance } from 'node:perf_hooks';
@@ -9,8 +11,9 @@ import type { ProcessedDomain } from '../data/processed';
 import { pythonList } from './prompt';
 import { deriveSeed, makeRng, sampleWithoutReplacement } from '../core/rng';
 import type { SampleRecord } from '../core/types';
+import { entropy } from '../core/entropy';
 
-export const BASELINE_KINDS = ['random', 'popularity', 'group-popularity', 'item-cf', 'oracle'] as const;
+export const BASELINE_KINDS = ['random', 'popularity', 'group-popularity', 'item-cf', 'oracle', 'departure'] as const;
 export type BaselineKind = (typeof BASELINE_KINDS)[number];
 
 export function isBaselineKind(kind: string): kind is BaselineKind {
@@ -58,14 +61,23 @@ export function createBaseline(model: ModelConfig, data: ProcessedDomain, config
   for (let i = 0; i < nItems; i++) popularity[i] = data.itemUsers[i].length;
   const globalRank: Ranker = (_s, cands, topN) => topByScore(cands, gather(popularity, cands), topN);
 
+  // Seeded by the prompt alone, so `departure` answers exactly as `random` does below its departAt. Later asks of a
+  // repeated prompt (query.samples > 1) draw afresh; the first ask is the single ask's draw.
+  const randomRank: Ranker = (sample, cands, topN, repeat) => {
+    const rng = makeRng(repeat ? deriveSeed(config.seed, 'random', sample.id, repeat) : deriveSeed(config.seed, 'random', sample.id));
+    return sampleWithoutReplacement(rng, Array.from(cands), Math.min(topN, cands.length));
+  };
+  const oracleRank: Ranker = (sample, cands, topN) => {
+    if (sample.target.length !== cands.length) {
+      throw new Error(`sample ${sample.id}: ${sample.target.length} target probabilities for ${cands.length} candidates`);
+    }
+    return topByScore(cands, sample.target, topN);
+  };
+
   let rank: Ranker;
   switch (kind) {
     case 'random':
-      rank = (sample, cands, topN, repeat) => {
-        // Later asks of a repeated prompt (query.samples > 1) draw afresh; the first ask is the single ask's draw.
-        const rng = makeRng(repeat ? deriveSeed(config.seed, 'random', sample.id, repeat) : deriveSeed(config.seed, 'random', sample.id));
-        return sampleWithoutReplacement(rng, Array.from(cands), Math.min(topN, cands.length));
-      };
+      rank = randomRank;
       break;
     case 'popularity':
       rank = globalRank;
@@ -127,13 +139,15 @@ export function createBaseline(model: ModelConfig, data: ProcessedDomain, config
       break;
     }
     case 'oracle':
-      rank = (sample, cands, topN) => {
-        if (sample.target.length !== cands.length) {
-          throw new Error(`sample ${sample.id}: ${sample.target.length} target probabilities for ${cands.length} candidates`);
-        }
-        return topByScore(cands, sample.target, topN);
-      };
+      rank = oracleRank;
       break;
+    case 'departure': {
+      const departAt = model.departAt;
+      if (typeof departAt !== 'number') throw new Error(`model "${model.id}": baseline "departure" needs "departAt" (a target entropy)`);
+      const logBase = config.score.logBase;
+      rank = (sample, cands, topN, repeat) => (entropy(sample.target, logBase) >= departAt ? oracleRank : randomRank)(sample, cands, topN, repeat);
+      break;
+    }
   }
 
   const topN = config.query.topN;

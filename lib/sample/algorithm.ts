@@ -24,10 +24,10 @@
  *     shuffled.
  *  5. Target: for each candidate, the number of matching users who interacted with it, normalised (C1 items get 0).
  *
- * Shortfalls. C1 needs K/2 catalogue items that no matching user interacted with. The processed catalogue holds only
- * items someone kept interacted with, so for the whole population (setup C of "none") no such item exists: then C1
- * holds what exists (possibly nothing) and C2 = K − |C1| takes the rest, the listing's own rule (line 17); such
- * prompts are logged and counted in `stops` as "fewC1Items". When the matching users interacted with fewer than
+ * Shortfalls. C1 needs K/2 catalogue items that no matching user interacted with. The catalogue is the whole dataset
+ * (every movie of movies.dat, every track of the events file; see lib/data/preprocess.ts), so this holds even for the
+ * whole population; a catalogue that still cannot fill C1 is an error naming the setting and the group, never a
+ * silent refill from C2. When the matching users interacted with fewer than
  * K − |C1| items outside the history, C2 cannot be filled: that length of the draw is skipped (counted as
  * "fewC2Items") and the draw goes on with the next length, whose history is drawn afresh; in setup C (a whole
  * demographic group) it is an error naming the setting, the group and the count. K larger than the catalogue is an
@@ -62,17 +62,12 @@ export type SampleStopReason =
   | 'fewMatchingUsers'
   /** The matching users interacted with too few items outside the history to fill C2: this length is skipped. */
   | 'fewC2Items'
-  /**
-   * Not a stop: fewer than K/2 catalogue items were never interacted with by the matching users, so C1 holds what
-   * exists and C2 = K − |C1| takes the rest (typically setup C of "none": the catalogue holds only interacted items).
-   */
-  | 'fewC1Items'
   /** The history source holds fewer than h items (group or catalogue too small): the trajectory stops. */
   | 'fewHistoryItems'
   /** historySource "user": no group member has h items: the trajectory stops. */
   | 'noMemberWithHItems';
 
-/** { setting: { historyLength: { reason: count } } }: stopped draws, skipped lengths, and prompts with a short C1. */
+/** { setting: { historyLength: { reason: count } } }: stopped draws and skipped lengths. */
 export type SampleStops = Record<string, Record<string, Partial<Record<SampleStopReason, number>>>>;
 
 export interface SampleResult {
@@ -112,15 +107,24 @@ function matchingUsers(ctx: Context, plan: SettingPlan, group: number, history: 
 interface Candidates {
   candidates: number[];
   target: number[];
-  /** |C1|: K/2, or fewer when fewer never-interacted items exist. */
-  c1: number;
 }
 
 interface Shortfall {
-  /** |C1| that was possible, and the C2 items needed (K − |C1|) and available. */
-  c1: number;
+  /** The C2 items needed (K − K/2) and available. */
   c2Needed: number;
   c2Available: number;
+}
+
+/** Fewer than K/2 catalogue items were never interacted with by the matching users (nor are in the history). */
+interface C1Shortfall {
+  c1Available: number;
+}
+
+function c1Error(ctx: Context, where: string, c1Available: number): Error {
+  return new Error(
+    `sample ${where}: C1 needs ${ctx.halfK} catalogue items (K/2, K = ${ctx.K}) that no matching user interacted with, but only ${c1Available} of the ` +
+      `${ctx.data.items.length} catalogue items are; the processed catalogue should hold every item of the dataset (re-run the preprocess stage) or lower "sample.K"`,
+  );
 }
 
 function groupLabel(plan: SettingPlan, group: Group): string {
@@ -129,10 +133,9 @@ function groupLabel(plan: SettingPlan, group: Group): string {
 
 /**
  * C1 (never interacted with by the matching users) and C2 (interacted with, minus history), shuffled, with the
- * normalised interaction counts as target. |C1| = K/2 unless fewer such items exist: then C2 = K − |C1| takes the
- * rest (the listing's own rule). Returns the shortfall instead when C2 cannot be filled.
+ * normalised interaction counts as target, |C1| = K/2. Returns the shortfall instead when C1 or C2 cannot be filled.
  */
-function buildCandidates(ctx: Context, rng: Rng, matching: ArrayLike<number>, history: number[]): Candidates | Shortfall {
+function buildCandidates(ctx: Context, rng: Rng, matching: ArrayLike<number>, history: number[]): Candidates | Shortfall | C1Shortfall {
   const { freq, inHistory } = ctx.scratch;
   const nItems = ctx.data.items.length;
   const touched: number[] = [];
@@ -149,9 +152,10 @@ function buildCandidates(ctx: Context, rng: Rng, matching: ArrayLike<number>, hi
     let historyUnheld = 0;
     for (const i of history) if (freq[i] === 0) historyUnheld++;
     const c1Available = nItems - touched.length - historyUnheld;
-    const nC1 = Math.min(ctx.halfK, c1Available);
+    if (c1Available < ctx.halfK) return { c1Available };
+    const nC1 = ctx.halfK;
     const nC2 = ctx.K - nC1;
-    if (c2Pool.length < nC2) return { c1: nC1, c2Needed: nC2, c2Available: c2Pool.length };
+    if (c2Pool.length < nC2) return { c2Needed: nC2, c2Available: c2Pool.length };
     let c1: number[];
     if (4 * c1Available >= nItems) {
       // Mostly free catalogue: rejection sampling avoids building a pool the size of the catalogue for every draw.
@@ -173,7 +177,7 @@ function buildCandidates(ctx: Context, rng: Rng, matching: ArrayLike<number>, hi
     let total = 0;
     for (const i of candidates) total += freq[i];
     const target = candidates.map((i) => freq[i] / total);
-    return { candidates, target, c1: nC1 };
+    return { candidates, target };
   } finally {
     for (const i of touched) freq[i] = 0;
     for (const i of history) inHistory[i] = 0;
@@ -239,11 +243,11 @@ function drawOne(ctx: Context, plan: SettingPlan, index: number, lengths: number
       break;
     }
     const built = buildCandidates(ctx, rng, matching, history);
+    if ('c1Available' in built) throw c1Error(ctx, `${domain}/${plan.name} (${groupLabel(plan, group)}, ${drawId}, history length ${h}, ${matching.length} matching users)`, built.c1Available);
     if (!('candidates' in built)) {
       bump(stops, plan.name, h, 'fewC2Items');
       continue;
     }
-    if (built.c1 < ctx.halfK) bump(stops, plan.name, h, 'fewC1Items');
     records.push({
       v: FORMAT_VERSION,
       id: `${drawId}/h${h}`,
@@ -272,14 +276,11 @@ function demographyOnly(ctx: Context, plan: SettingPlan, stops: SampleStops, log
     const id = `${domain}/${plan.name}/C/${group.key}`;
     const where = `${domain}/${plan.name} (${groupLabel(plan, group)}, setup C, ${group.members.length} users)`;
     const built = buildCandidates(ctx, rng, group.members, []);
+    if ('c1Available' in built) throw c1Error(ctx, where, built.c1Available);
     if (!('candidates' in built)) {
       throw new Error(
-        `sample ${where}: C2 needs ${built.c2Needed} items (K − |C1|, K = ${ctx.K}, |C1| = ${built.c1}) the group interacted with, but the group interacted with only ${built.c2Available}; lower "sample.K"`,
+        `sample ${where}: C2 needs ${built.c2Needed} items (K − |C1|, K = ${ctx.K}, |C1| = ${ctx.halfK}) the group interacted with, but the group interacted with only ${built.c2Available}; lower "sample.K"`,
       );
-    }
-    if (built.c1 < ctx.halfK) {
-      bump(stops, plan.name, 0, 'fewC1Items');
-      log(`sample ${where}: only ${built.c1} catalogue items were never interacted with by the group, so C1 has ${built.c1} items and C2 ${ctx.K - built.c1}`);
     }
     return {
       v: FORMAT_VERSION,

@@ -4,8 +4,7 @@
  * the full fit's grid the band spans the (1 − confidence)/2 and (1 + confidence)/2 quantiles of the resampled fits.
  * A resampled fit counts at x only inside its own fit range: outside it a polynomial is an extrapolation.
  */
-import { type CurveOptions, entropyCurve, polyval, quantileSorted } from './curves';
-import { makeRng, randomInt } from '../core/rng';
+import { type BootstrapOptions, type CurveOptions, entropyCurve, evalPolynomial, forEachResample, gather, quantileSorted } from './curves';
 
 export interface BandPoint {
   x: number;
@@ -16,31 +15,24 @@ export interface BandPoint {
 export function bootstrapFitBand(
   targetEntropy: number[],
   crossEntropy: number[],
-  opts: CurveOptions & { resamples: number; confidence: number; seed: string | number },
+  opts: CurveOptions & BootstrapOptions,
 ): BandPoint[] {
-  if (!(Number.isInteger(opts.resamples) && opts.resamples >= 1)) throw new RangeError(`band: resamples must be a whole number >= 1, got ${opts.resamples}`);
-  if (!(opts.confidence > 0 && opts.confidence < 1)) throw new RangeError(`band: confidence must be in (0, 1), got ${opts.confidence}`);
   const full = entropyCurve(targetEntropy, crossEntropy, opts);
   if (full.fitted.length < 2) return [];
-  const fixed: CurveOptions = { bins: opts.bins, window: opts.window, order: opts.order, range: full.range };
-  const n = targetEntropy.length;
-  const rng = makeRng(opts.seed);
+  // The same binning range and edge rule as the full fit; no departure point is needed for a band.
+  const fixed: CurveOptions = { bins: opts.bins, window: opts.window, order: opts.order, range: full.range, edges: opts.edges };
   const valuesAt: number[][] = full.fitted.map(() => []);
-  const xs = new Array<number>(n);
-  const ys = new Array<number>(n);
-  for (let r = 0; r < opts.resamples; r++) {
-    for (let i = 0; i < n; i++) {
-      const j = randomInt(rng, n);
-      xs[i] = targetEntropy[j];
-      ys[i] = crossEntropy[j];
-    }
-    const c = entropyCurve(xs, ys, fixed);
-    if (!c.fitRange) continue;
+  const xs: number[] = new Array(targetEntropy.length);
+  const ys: number[] = new Array(targetEntropy.length);
+  forEachResample(targetEntropy.length, opts, (idx) => {
+    const c = entropyCurve(gather(targetEntropy, idx, xs), gather(crossEntropy, idx, ys), fixed);
+    if (!c.fitRange || !c.polynomial) return;
     const [a, b] = c.fitRange;
+    const poly = c.polynomial;
     full.fitted.forEach((p, k) => {
-      if (p.x >= a && p.x <= b) valuesAt[k].push(polyval(c.coefficients, p.x));
+      if (p.x >= a && p.x <= b) valuesAt[k].push(evalPolynomial(poly, p.x));
     });
-  }
+  });
   const alpha = (1 - opts.confidence) / 2;
   const band: BandPoint[] = [];
   full.fitted.forEach((p, k) => {

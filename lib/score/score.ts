@@ -16,10 +16,11 @@
  *   without any answer as `missing`, in the summary.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { type Config, type DomainName, domainDir } from '../core/config';
-import { bootstrapCurveStats, entropyCurve, type Interval } from './curves';
-import { readJson, readJsonl, writeJsonAtomic, writeJsonl } from '../core/io';
+import { type Config, type DomainName } from '../core/config';
+import { scoresFile, scoreSummaryFile, SETUPS } from './files';
+import { writeComparisons } from './pairs';
+import { loadScoreSummary, type ModelDomainSummary, pickStats, SCORE_SUMMARY_VERSION, type ScoreSummary, setupRanges, type SetupSummary, summarizeSetup } from './summary';
+import { writeJsonAtomic, writeJsonl } from '../core/io';
 import { entropy } from '../core/entropy';
 import { Progress } from '../core/progress';
 import { deriveSeed } from '../core/rng';
@@ -29,8 +30,10 @@ import { FORMAT_VERSION, type ResponseRecord, type SampleRecord, type ScoreRecor
 import { positionBias, type PositionBias } from './position-bias';
 import { foldAnswers, type SpreadSummary } from './spread';
 
-export const SETUPS: readonly Setup[] = ['A', 'B', 'C'];
-export const SCORE_SUMMARY_VERSION = 1;
+// The files of the stage live in files.ts; re-exported so that callers keep one import.
+export { loadComparisons, loadPower, loadScores, POWER_VERSION, type PowerFile, scoreComparisonsFile, scorePowerFile, scoresFile, scoreSummaryFile, SETUPS } from './files';
+
+export { curveOptions, loadScoreSummary, type ModelDomainSummary, pickStats, SCORE_SUMMARY_VERSION, type ScoreSummary, setupRanges, type SetupSummary, summarizeSetup } from './summary';
 
 function checkBase(logBase: number): number {
   if (!(logBase > 1)) throw new RangeError(`log base must be > 1, got ${logBase}`);
@@ -62,10 +65,24 @@ export function crossEntropy(p: number[], q: number[], logBase: number): number 
 }
 
 /**
- * The paper's optimistic model distribution over the candidates. `rankedIdx` are the model's valid picks as
- * candidate positions, best first (distinct, in range). Returns q aligned with the candidates.
+ * What fills the answer slots the model left empty (too few picks, unparseable text, titles outside the candidates,
+ * duplicates): `worst` — the remaining candidates of LOWEST target probability, lowest first, the worst choice the
+ * model could have made; `best` — the paper's literal rule, which hands every unpicked candidate its value in the
+ * oracle's order and so scores an answer with one valid pick almost like the oracle.
  */
-export function optimisticDistribution(target: number[], rankedIdx: number[]): number[] {
+export type MissingPicksRule = 'worst' | 'best';
+export const MISSING_PICKS_RULES: readonly MissingPicksRule[] = ['worst', 'best'];
+
+/**
+ * The optimistic model distribution over the candidates. `rankedIdx` are the model's valid picks as candidate
+ * positions, best first (distinct, in range). Returns q aligned with the candidates.
+ *
+ * `worst`: the answer has `topN` slots, filled by the picks in rank order (at most topN), then by the unpicked
+ * candidates of lowest target probability (lowest first, ties by candidate position). The slots take the topN largest
+ * target values in slot order; every other candidate takes the remaining values in descending order of its own target
+ * probability (ties by candidate position). `best`: every pick is a slot, nothing is filled, the rest as above.
+ */
+export function optimisticDistribution(target: number[], rankedIdx: number[], rule: { missingPicks: MissingPicksRule; topN: number }): number[] {
   const K = target.length;
   const seen = new Set<number>();
   for (const i of rankedIdx) {
@@ -73,13 +90,23 @@ export function optimisticDistribution(target: number[], rankedIdx: number[]): n
     if (seen.has(i)) throw new RangeError(`optimisticDistribution: candidate ${i} is picked twice`);
     seen.add(i);
   }
+  if (!(Number.isInteger(rule.topN) && rule.topN >= 1)) throw new RangeError(`optimisticDistribution: topN must be a whole number >= 1, got ${rule.topN}`);
   const values = target.slice().sort((a, b) => b - a);
+  const slots = rule.missingPicks === 'worst' ? rankedIdx.slice(0, rule.topN) : rankedIdx.slice();
+  if (rule.missingPicks === 'worst' && slots.length < rule.topN) {
+    const inSlot = new Set(slots);
+    const worstFirst: number[] = [];
+    for (let i = 0; i < K; i++) if (!inSlot.has(i)) worstFirst.push(i);
+    worstFirst.sort((a, b) => target[a] - target[b] || a - b);
+    slots.push(...worstFirst.slice(0, Math.min(rule.topN, K) - slots.length));
+  }
+  const inSlot = new Set(slots);
   const rest: number[] = [];
-  for (let i = 0; i < K; i++) if (!seen.has(i)) rest.push(i);
+  for (let i = 0; i < K; i++) if (!inSlot.has(i)) rest.push(i);
   rest.sort((a, b) => target[b] - target[a] || a - b);
   const q = new Array<number>(K);
-  rankedIdx.forEach((idx, r) => (q[idx] = values[r]));
-  rest.forEach((idx, r) => (q[idx] = values[rankedIdx.length + r]));
+  slots.forEach((idx, r) => (q[idx] = values[r]));
+  rest.forEach((idx, r) => (q[idx] = values[slots.length + r]));
   return q;
 }
 
@@ -105,7 +132,11 @@ export function zeroMassPositive(p: number[], q: number[]): number {
 }
 
 /** The model distribution a response implies, before and after smoothing, with the picks as candidate positions. */
-export function modelDistribution(sample: SampleRecord, response: ResponseRecord | null, smoothing: number): { ranked: number[]; q: number[]; zeroMass: number; smoothed: boolean } {
+export function modelDistribution(
+  sample: SampleRecord,
+  response: ResponseRecord | null,
+  score: { smoothing: number; missingPicks: MissingPicksRule; topN: number },
+): { ranked: number[]; q: number[]; zeroMass: number; smoothed: boolean } {
   const position = new Map<string, number>();
   sample.candidates.forEach((id, i) => position.set(id, i));
   const ranked: number[] = [];
@@ -117,10 +148,10 @@ export function modelDistribution(sample: SampleRecord, response: ResponseRecord
     if (ranked.includes(i)) throw new Error(`prompt ${sample.id}: pick "${id}" appears twice in "ranked" (the parse stage keeps each candidate once)`);
     ranked.push(i);
   }
-  const raw = optimisticDistribution(sample.target, ranked);
+  const raw = optimisticDistribution(sample.target, ranked, score);
   const zeroMass = zeroMassPositive(sample.target, raw);
   const smoothed = zeroMass > 0;
-  return { ranked, q: smoothed ? smoothDistribution(raw, smoothing) : raw, zeroMass, smoothed };
+  return { ranked, q: smoothed ? smoothDistribution(raw, score.smoothing) : raw, zeroMass, smoothed };
 }
 
 /**
@@ -129,8 +160,8 @@ export function modelDistribution(sample: SampleRecord, response: ResponseRecord
  * The cross-entropy is Infinity when smoothing is needed and `score.smoothing` is 0.
  */
 export function scorePrompt(sample: SampleRecord, response: ResponseRecord | null, config: Config): ScoreRecord {
-  const { logBase, smoothing } = config.score;
-  const { ranked, q, zeroMass, smoothed } = modelDistribution(sample, response, smoothing);
+  const { logBase, smoothing, missingPicks } = config.score;
+  const { ranked, q, zeroMass, smoothed } = modelDistribution(sample, response, { smoothing, missingPicks, topN: config.query.topN });
   return {
     v: FORMAT_VERSION,
     promptId: sample.id,
@@ -147,137 +178,6 @@ export function scorePrompt(sample: SampleRecord, response: ResponseRecord | nul
     outsideCandidates: response?.diagnostics?.unmatched?.length ?? 0,
     duplicates: response?.diagnostics?.duplicates?.length ?? 0,
     zeroMassPositive: zeroMass,
-  };
-}
-
-// ---------------------------------------------------------------- files
-
-export function scoresFile(config: Config, modelId: string, domain: DomainName): string {
-  return path.join(domainDir(config, 'scores', modelId), `${domain}.jsonl`);
-}
-
-export function scoreSummaryFile(config: Config): string {
-  return path.join(domainDir(config, 'scores'), 'summary.json');
-}
-
-const SCORE_NUMBER_FIELDS = ['historyLength', 'groupSize', 'targetEntropy', 'crossEntropy', 'validPicks', 'outsideCandidates', 'duplicates', 'zeroMassPositive'] as const;
-
-function validateScore(r: unknown, where: string): ScoreRecord {
-  if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new Error(`${where}: expected a JSON object (a score record)`);
-  const s = r as Record<string, unknown>;
-  if (typeof s.promptId !== 'string') throw new Error(`${where}: field "promptId" must be a string`);
-  if (s.setup !== 'A' && s.setup !== 'B' && s.setup !== 'C') throw new Error(`${where}: field "setup" must be "A", "B" or "C"`);
-  for (const f of SCORE_NUMBER_FIELDS) {
-    if (typeof s[f] !== 'number' || !Number.isFinite(s[f])) throw new Error(`${where}: field "${f}" must be a finite number`);
-  }
-  if (typeof s.smoothed !== 'boolean') throw new Error(`${where}: field "smoothed" must be true or false`);
-  return s as unknown as ScoreRecord;
-}
-
-/** Reads data/scores/<model>/<domain>.jsonl. */
-export function loadScores(config: Config, modelId: string, domain: DomainName): ScoreRecord[] {
-  const file = scoresFile(config, modelId, domain);
-  if (!fs.existsSync(file)) throw new Error(`no scores of model "${modelId}" for ${domain}: ${file} is missing; run the score stage first (npm start -- --stages score)`);
-  const { records, tornLastLine } = readJsonl<ScoreRecord>(file, validateScore);
-  if (tornLastLine) throw new Error(`${file}: the last line is cut off (the file is written atomically, so it was damaged); run the score stage again`);
-  return records;
-}
-
-// ---------------------------------------------------------------- summary
-
-export interface SetupSummary {
-  /** Prompts scored. */
-  prompts: number;
-  /** Prompts of this setup without an answer in the responses file. */
-  missing: number;
-  /** Answers without any valid pick: not scored (the optimistic rule would give them the oracle's score). */
-  noPicks: number;
-  /** Scored answers that needed smoothing (some item with positive target got zero model mass). */
-  smoothed: number;
-  meanTargetEntropy: number | null;
-  meanCrossEntropy: number | null;
-  /** Mean of crossEntropy − targetEntropy. */
-  meanGap: number | null;
-  /** Turning point of the fitted curve with its percentile bootstrap interval (lib/score/curves.ts defines it). */
-  turningPoint: Interval | null;
-  inflectionPoints: Interval[];
-  curve: { n: number; window: number; order: number; range: [number, number]; fitRange: [number, number] | null; coefficients: number[]; notes: string[] };
-  /** Several answers per sample (candidate orders, repeated asks): their spread (lib/score/spread.ts); absent otherwise. */
-  spread?: SpreadSummary;
-}
-
-export interface ModelDomainSummary {
-  /** Prompts in samples.jsonl. */
-  samples: number;
-  /** Answers read for these prompts. */
-  answers: number;
-  scored: number;
-  missing: number;
-  noPicks: number;
-  smoothed: number;
-  /** Answers in the responses file for prompt ids not in samples.jsonl (left from an older sample). */
-  ignoredAnswers: number;
-  /** The settings these numbers were computed with (entries for other models may have been scored with others). */
-  logBase: number;
-  unit: string;
-  smoothing: number;
-  seed: number;
-  curves: Config['curves'];
-  setups: Record<Setup, SetupSummary>;
-  /** Where the valid picks sit in the listed candidates, against an order-blind model (lib/score/position-bias.ts). */
-  positionBias?: PositionBias | null;
-}
-
-export interface ScoreSummary {
-  v: number;
-  /** modelId → domain → summary; keys sorted. */
-  models: Record<string, Partial<Record<DomainName, ModelDomainSummary>>>;
-}
-
-/** Reads data/scores/summary.json. */
-export function loadScoreSummary(config: Config): ScoreSummary {
-  const file = scoreSummaryFile(config);
-  if (!fs.existsSync(file)) throw new Error(`no score summary: ${file} is missing; run the score stage first (npm start -- --stages score)`);
-  const s = readJson<ScoreSummary>(file);
-  if (s?.v !== SCORE_SUMMARY_VERSION || typeof s.models !== 'object' || s.models === null) {
-    throw new Error(`${file}: not a score summary of version ${SCORE_SUMMARY_VERSION}; run the score stage again`);
-  }
-  return s;
-}
-
-function mean(values: number[]): number | null {
-  if (!values.length) return null;
-  let s = 0;
-  for (const v of values) s += v;
-  return s / values.length;
-}
-
-/** Summary of one setup's scores: means, the fitted curve and bootstrap intervals of its turning and inflection points. */
-export function summarizeSetup(
-  scores: ScoreRecord[],
-  config: Config,
-  seed: string,
-  counts: { missing: number; noPicks: number } = { missing: 0, noPicks: 0 },
-): SetupSummary {
-  const x = scores.map((s) => s.targetEntropy);
-  const y = scores.map((s) => s.crossEntropy);
-  const { bins, window, order, range, bootstrap, confidence } = config.curves;
-  const curveOpts = { bins, window, order, range };
-  const curve = entropyCurve(x, y, curveOpts);
-  let turningPoint: Interval | null = curve.turningPoint === null ? null : { estimate: curve.turningPoint, low: curve.turningPoint, high: curve.turningPoint, defined: 0 };
-  let inflectionPoints: Interval[] = curve.inflectionPoints.map((p) => ({ estimate: p, low: p, high: p, defined: 0 }));
-  if (bootstrap >= 1) ({ turningPoint, inflectionPoints } = bootstrapCurveStats(x, y, { ...curveOpts, resamples: bootstrap, confidence, seed }));
-  return {
-    prompts: scores.length,
-    missing: counts.missing,
-    noPicks: counts.noPicks,
-    smoothed: scores.filter((s) => s.smoothed).length,
-    meanTargetEntropy: mean(x),
-    meanCrossEntropy: mean(y),
-    meanGap: mean(scores.map((s) => s.crossEntropy - s.targetEntropy)),
-    turningPoint,
-    inflectionPoints,
-    curve: { n: curve.n, window: curve.window, order: curve.order, range: curve.range, fitRange: curve.fitRange, coefficients: curve.coefficients, notes: curve.notes },
   };
 }
 
@@ -299,6 +199,7 @@ export interface ScoreOptions {
 export function runScore(config: Config, domains: DomainName[], modelIds: string[], opts: ScoreOptions = {}): ScoreSummary {
   const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const fresh: { modelId: string; domain: DomainName; summary: ModelDomainSummary }[] = [];
+  const compareDomains: { domain: DomainName; ranges: Record<Setup, [number, number] | null> }[] = [];
   const failures: string[] = [];
   for (const domain of domains) {
     let samples: SampleRecord[];
@@ -308,16 +209,23 @@ export function runScore(config: Config, domains: DomainName[], modelIds: string
       failures.push((e as Error).message);
       continue;
     }
+    const ranges = setupRanges(samples, config);
     for (const modelId of modelIds) {
       try {
-        fresh.push(scoreModelDomain(config, domain, modelId, samples, log));
+        fresh.push(scoreModelDomain(config, domain, modelId, samples, ranges, log));
       } catch (e) {
         failures.push((e as Error).message);
       }
     }
+    compareDomains.push({ domain, ranges });
   }
   // The summary records what did succeed, so it always agrees with the score files on disk.
   const merged = mergeSummary(config, fresh, log);
+  writeComparisons(
+    config,
+    compareDomains.map((d) => ({ ...d, models: Object.keys(merged.models).filter((id) => merged.models[id][d.domain] && fs.existsSync(scoresFile(config, id, d.domain))) })),
+    log,
+  );
   if (failures.length) throw new Error(failures.length === 1 ? failures[0] : `scoring failed for ${failures.length} model/domain pairs:\n${failures.join('\n')}`);
   return merged;
 }
@@ -368,7 +276,8 @@ export function scoreResponses(samples: SampleRecord[], responses: ResponseRecor
     for (const found of [...asks.entries()].sort(([a], [b]) => a - b).map(([, f]) => f)) {
       if (found.r.ranked.length === 0) {
         noPicks[sample.setup]++;
-        continue;
+        // Under "best" an empty answer would get q = p, the oracle's score; under "worst" it gets the worst one.
+        if (config.score.missingPicks === 'best') continue;
       }
       let rec: ScoreRecord;
       try {
@@ -388,6 +297,7 @@ function scoreModelDomain(
   domain: DomainName,
   modelId: string,
   samples: SampleRecord[],
+  ranges: Record<Setup, [number, number] | null>,
   log: (s: string) => void,
 ): { modelId: string; domain: DomainName; summary: ModelDomainSummary } {
   const file = responsesFile(config, modelId, domain);
@@ -413,6 +323,7 @@ function scoreModelDomain(
       config,
       deriveSeed(config.seed, 'bootstrap', modelId, domain, setup),
       { missing: missing[setup], noPicks: noPicks[setup] },
+      ranges[setup],
     );
     const spread = spreadOf(setup);
     if (spread) setups[setup].spread = spread;
@@ -426,10 +337,13 @@ function scoreModelDomain(
     missing: sum((s) => s.missing),
     noPicks: sum((s) => s.noPicks),
     smoothed: sum((s) => s.smoothed),
+    ...pickStats(scores, config, sum((s) => s.noPicks)),
     ignoredAnswers,
     logBase: config.score.logBase,
     unit: entropyUnit(config.score.logBase),
     smoothing: config.score.smoothing,
+    missingPicks: config.score.missingPicks,
+    topN: config.query.topN,
     seed: config.seed,
     curves: { ...config.curves },
     setups,

@@ -1,0 +1,200 @@
+/**
+ * The score summary (data/scores/summary.json): per model × domain × setup the counts, valid picks, means, the fitted
+ * curve and bootstrap intervals of its departure and turning points, over one binning range per (domain, setup).
+ */
+import type { PositionBias } from './position-bias';
+import type { SpreadSummary } from './spread';
+import * as fs from 'node:fs';
+import type { Config, DomainName } from '../core/config';
+import { entropy } from '../core/entropy';
+import { readJson } from '../core/io';
+import type { SampleRecord, ScoreRecord, Setup } from '../core/types';
+import { bootstrapCurveStats, type Curve, type CurveOptions, type EdgeRule, entropyCurve, type Interval, pointInterval, type Polynomial } from './curves';
+import { scoreSummaryFile, SETUPS } from './files';
+
+export const SCORE_SUMMARY_VERSION = 2;
+
+export interface SetupSummary {
+  /** Prompts scored. */
+  prompts: number;
+  /** Prompts of this setup without an answer in the responses file. */
+  missing: number;
+  /** Answers without any valid pick: scored under missingPicks "worst", left out under "best" (q = p there). */
+  noPicks: number;
+  /** Scored answers that needed smoothing (some item with positive target got zero model mass). */
+  smoothed: number;
+  /** Mean number of valid picks per answer, and the share of answers with fewer than topN (answers without any pick included). */
+  validPicksMean: number | null;
+  incompleteShare: number | null;
+  meanTargetEntropy: number | null;
+  meanCrossEntropy: number | null;
+  /** Mean of crossEntropy − targetEntropy. */
+  meanGap: number | null;
+  /** Where the curve departs from X = Y and where its fit turns up again (lib/score/curves.ts), with bootstrap intervals. */
+  departurePoint: Interval | null;
+  turningPoint: Interval | null;
+  curve: {
+    n: number;
+    window: number;
+    order: number;
+    edges: EdgeRule;
+    range: [number, number];
+    fitRange: [number, number] | null;
+    /** Fitted span / data span. */
+    fitCoverage: number | null;
+    polynomial: Polynomial | null;
+    notes: string[];
+  };
+  /** Several answers per sample (candidate orders, repeated asks): their spread (lib/score/spread.ts); absent otherwise. */
+  spread?: SpreadSummary;
+}
+
+export interface ModelDomainSummary {
+  /** Prompts in samples.jsonl. */
+  samples: number;
+  /** Answers read for these prompts. */
+  answers: number;
+  scored: number;
+  missing: number;
+  noPicks: number;
+  smoothed: number;
+  validPicksMean: number | null;
+  incompleteShare: number | null;
+  /** Answers in the responses file for prompt ids not in samples.jsonl (left from an older sample). */
+  ignoredAnswers: number;
+  /** The settings these numbers were computed with (entries for other models may have been scored with others). */
+  logBase: number;
+  unit: string;
+  smoothing: number;
+  missingPicks: Config['score']['missingPicks'];
+  topN: number;
+  seed: number;
+  curves: Config['curves'];
+  setups: Record<Setup, SetupSummary>;
+  /** Where the valid picks sit in the listed candidates, against an order-blind model (lib/score/position-bias.ts). */
+  positionBias?: PositionBias | null;
+}
+
+export interface ScoreSummary {
+  v: number;
+  /** modelId → domain → summary; keys sorted. */
+  models: Record<string, Partial<Record<DomainName, ModelDomainSummary>>>;
+}
+
+/** Reads data/scores/summary.json. */
+export function loadScoreSummary(config: Config): ScoreSummary {
+  const file = scoreSummaryFile(config);
+  if (!fs.existsSync(file)) throw new Error(`no score summary: ${file} is missing; run the score stage first (npm start -- --stages score)`);
+  const s = readJson<ScoreSummary>(file);
+  if (s?.v !== SCORE_SUMMARY_VERSION || typeof s.models !== 'object' || s.models === null) {
+    throw new Error(`${file}: not a score summary of version ${SCORE_SUMMARY_VERSION}; run the score stage again`);
+  }
+  return s;
+}
+
+function mean(values: number[]): number | null {
+  if (!values.length) return null;
+  let s = 0;
+  for (const v of values) s += v;
+  return s / values.length;
+}
+
+/**
+ * Number of valid picks and incomplete answers among the answers of a setup: the scored ones plus, under "best", the
+ * answers without any pick that were left out.
+ */
+function pickCounts(scores: ScoreRecord[], config: Config, noPicks: number): { answers: number; picks: number; incomplete: number } {
+  const unscored = config.score.missingPicks === 'best' ? noPicks : 0;
+  let picks = 0;
+  let incomplete = unscored;
+  for (const s of scores) {
+    picks += s.validPicks;
+    if (s.validPicks < config.query.topN) incomplete++;
+  }
+  return { answers: scores.length + unscored, picks, incomplete };
+}
+
+/** The curve options of the config, with the binning range of this (domain, setup). */
+export function curveOptions(config: Config, range: [number, number] | null): CurveOptions {
+  const { bins, window, order, edges, departureGap } = config.curves;
+  return { bins, window, order, range, edges, departureGap };
+}
+
+/**
+ * Summary of one setup's scores: means, the fitted curve and bootstrap intervals of its departure and turning points.
+ * `range` is the binning range shared by every model of the (domain, setup) (see setupRanges).
+ */
+export function summarizeSetup(
+  scores: ScoreRecord[],
+  config: Config,
+  seed: string,
+  counts: { missing: number; noPicks: number } = { missing: 0, noPicks: 0 },
+  range: [number, number] | null = config.curves.range,
+): SetupSummary {
+  const x = scores.map((s) => s.targetEntropy);
+  const y = scores.map((s) => s.crossEntropy);
+  const { bootstrap, confidence } = config.curves;
+  const opts = curveOptions(config, range);
+  let curve: Curve;
+  let departurePoint: Interval | null;
+  let turningPoint: Interval | null;
+  if (bootstrap >= 1) ({ curve, departurePoint, turningPoint } = bootstrapCurveStats(x, y, { ...opts, resamples: bootstrap, confidence, seed }));
+  else {
+    curve = entropyCurve(x, y, opts);
+    const point = (v: number | null): Interval | null => (v === null ? null : pointInterval(v));
+    departurePoint = point(curve.departurePoint);
+    turningPoint = point(curve.turningPoint);
+  }
+  return {
+    prompts: scores.length,
+    missing: counts.missing,
+    noPicks: counts.noPicks,
+    smoothed: scores.filter((s) => s.smoothed).length,
+    ...pickStats(scores, config, counts.noPicks),
+    meanTargetEntropy: mean(x),
+    meanCrossEntropy: mean(y),
+    meanGap: mean(scores.map((s) => s.crossEntropy - s.targetEntropy)),
+    departurePoint,
+    turningPoint,
+    curve: {
+      n: curve.n,
+      window: curve.window,
+      order: curve.order,
+      edges: curve.edges,
+      range: curve.range,
+      fitRange: curve.fitRange,
+      fitCoverage: curve.fitCoverage,
+      polynomial: curve.polynomial,
+      notes: curve.notes,
+    },
+  };
+}
+
+/**
+ * The binning range of each setup, shared by every model scored on these samples: `curves.range` when set, else
+ * min..max of the target entropies of the setup's prompts (null for a setup without prompts).
+ */
+export function setupRanges(samples: SampleRecord[], config: Config): Record<Setup, [number, number] | null> {
+  const out = { A: null, B: null, C: null } as Record<Setup, [number, number] | null>;
+  for (const setup of SETUPS) {
+    if (config.curves.range) {
+      out[setup] = [config.curves.range[0], config.curves.range[1]];
+      continue;
+    }
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const s of samples) {
+      if (s.setup !== setup) continue;
+      const h = entropy(s.target, config.score.logBase);
+      if (h < lo) lo = h;
+      if (h > hi) hi = h;
+    }
+    out[setup] = hi >= lo ? [lo, hi] : null;
+  }
+  return out;
+}
+
+export function pickStats(scores: ScoreRecord[], config: Config, noPicks: number): { validPicksMean: number | null; incompleteShare: number | null } {
+  const picks = pickCounts(scores, config, noPicks);
+  return { validPicksMean: picks.answers ? picks.picks / picks.answers : null, incompleteShare: picks.answers ? picks.incomplete / picks.answers : null };
+}
