@@ -10,6 +10,8 @@ import { withBuiltinDescriptions } from '../lib/core/builtin-defaults';
 import { changesFromDefaults } from '../lib/core/config-diff';
 import { readDescription, validateDescription } from '../lib/core/description';
 import { runPreprocess } from '../lib/data/preprocess';
+import { ML_AGE_NAMES, ML_GENDER_NAMES, ML_OCCUPATION_NAMES } from '../lib/data/movielens';
+import { parseLastfmProfiles } from '../lib/data/lastfm';
 import { loadProcessed } from '../lib/data/processed';
 import { runSample } from '../lib/sample/sample';
 import * as stages from '../lib/stages';
@@ -55,6 +57,14 @@ test('the built-in defaults come from the shipped descriptions, not from config/
   // The filters as data, read as the keys the hand-written parsers take: "other" is occupation code 0.
   assert.deepEqual(defaults.preprocess.movielens, { dropOccupations: [0], minDemographicGroupSize: 30 });
   assert.deepEqual(defaults.preprocess.lastfm, { regions: ['Europe', 'North America', 'South America', 'United Kingdom'], minListeningEvents: 5000, skipMalformedLines: false });
+  // The hand-written parsers label codes with the descriptions' labels.
+  assert.equal(ML_OCCUPATION_NAMES.length, 21);
+  assert.deepEqual([...ML_OCCUPATION_NAMES], Object.values(ml.users.proxies.occupation.labels!));
+  assert.deepEqual(ML_AGE_NAMES, Object.fromEntries(Object.entries(ml.users.proxies.age.labels!).map(([k, v]) => [Number(k), v])));
+  assert.deepEqual(ML_GENDER_NAMES, { M: 'Male', F: 'Female' });
+  const dir = tmp('ubp-profile-');
+  fs.writeFileSync(path.join(dir, 'p.tsv'), '#id\tgender\tage\tcountry\tregistered\nu1\tf\t\tPeru\t\nu2\t\t\t\t\n');
+  assert.deepEqual(parseLastfmProfiles(path.join(dir, 'p.tsv')).map((p) => p.gender), [fm.users.proxies.gender.labels!.f, null]);
 });
 
 /** A repository root whose built-in descriptions are the shipped ones changed by `edit`. */
