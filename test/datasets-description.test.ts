@@ -5,9 +5,13 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { addDataset, loadConfig, pathsUnder, repoRoot, type Config } from '../lib/core/config';
+import { addDataset, defaultConfig, loadConfig, pathsUnder, repoRoot, type Config } from '../lib/core/config';
+import { withBuiltinDescriptions } from '../lib/core/builtin-defaults';
+import { changesFromDefaults } from '../lib/core/config-diff';
 import { readDescription, validateDescription } from '../lib/core/description';
 import { runPreprocess } from '../lib/data/preprocess';
+import { ML_AGE_NAMES, ML_GENDER_NAMES, ML_OCCUPATION_NAMES } from '../lib/data/movielens';
+import { parseLastfmProfiles } from '../lib/data/lastfm';
 import { loadProcessed } from '../lib/data/processed';
 import { runSample } from '../lib/sample/sample';
 import * as stages from '../lib/stages';
@@ -35,28 +39,80 @@ function configFor(root: string, description: string, dataDir: string): Config {
   return { ...c, dataDir, download: false, paths: pathsUnder(path.join(root, 'out')) };
 }
 
-test('the shipped descriptions are valid and agree with the defaults the built-in domains read', () => {
-  const defaults = loadConfig({ env: {} });
+test('the built-in defaults come from the shipped descriptions, not from config/default.json', () => {
+  const json = JSON.parse(fs.readFileSync(path.join(repoRoot(), 'config', 'default.json'), 'utf8'));
+  // default.json says nothing a description says: no download, no settings, no filter values.
+  assert.equal(json.datasets, undefined);
+  assert.equal(json.sample.settings, undefined);
+  assert.deepEqual(json.preprocess, { lastfm: { skipMalformedLines: false } });
+  const defaults = defaultConfig();
   const ml = readDescription(path.join(descriptionsDir, 'movielens.json'));
   const fm = readDescription(path.join(descriptionsDir, 'lastfm-1k.json'));
   readDescription(path.join(descriptionsDir, 'lastfm-360k.json'));
-  assert.deepEqual(ml.settings, defaults.sample.settings.movielens);
-  assert.deepEqual(fm.settings, defaults.sample.settings.lastfm);
-  assert.equal(ml.download.url, defaults.datasets.movielens.url);
-  assert.equal(ml.download.archiveMd5, defaults.datasets.movielens.archiveMd5);
-  assert.deepEqual(fm.download.fileMd5, defaults.datasets.lastfm.fileMd5);
-  assert.equal(ml.folder, defaults.datasets.movielens.folder);
-  assert.equal(fm.folder, defaults.datasets.lastfm.folder);
-  // The filters as data say what config "preprocess" says for the hand-written paths.
-  const pm = defaults.preprocess.movielens;
-  assert.deepEqual(ml.filters, [
-    { kind: 'dropValues', proxy: 'occupation', values: pm.dropOccupations.map((c) => ml.users.proxies.occupation.labels![String(c)]) },
-    { kind: 'minGroupSize', proxies: ['age', 'gender', 'occupation'], users: pm.minDemographicGroupSize },
-  ]);
-  assert.deepEqual(fm.filters, [
-    { kind: 'keepValues', proxy: 'continent', values: defaults.preprocess.lastfm.regions },
-    { kind: 'minInteractions', of: 'rows', min: defaults.preprocess.lastfm.minListeningEvents },
-  ]);
+  assert.deepEqual(defaults.sample.settings.movielens, ml.settings);
+  assert.deepEqual(defaults.sample.settings.lastfm, fm.settings);
+  assert.deepEqual(defaults.datasets.movielens, { url: ml.download.url, archive: 'ml-1m.zip', archiveMd5: 'c4d9eecfca2ab87c1945afe126590906', folder: 'ml-1m' });
+  assert.deepEqual(defaults.datasets.lastfm.fileMd5, fm.download.fileMd5);
+  assert.equal(defaults.datasets.lastfm.folder, 'lastfm-1k');
+  // The filters as data, read as the keys the hand-written parsers take: "other" is occupation code 0.
+  assert.deepEqual(defaults.preprocess.movielens, { dropOccupations: [0], minDemographicGroupSize: 30 });
+  assert.deepEqual(defaults.preprocess.lastfm, { regions: ['Europe', 'North America', 'South America', 'United Kingdom'], minListeningEvents: 5000, skipMalformedLines: false });
+  // The hand-written parsers label codes with the descriptions' labels.
+  assert.equal(ML_OCCUPATION_NAMES.length, 21);
+  assert.deepEqual([...ML_OCCUPATION_NAMES], Object.values(ml.users.proxies.occupation.labels!));
+  assert.deepEqual(ML_AGE_NAMES, Object.fromEntries(Object.entries(ml.users.proxies.age.labels!).map(([k, v]) => [Number(k), v])));
+  assert.deepEqual(ML_GENDER_NAMES, { M: 'Male', F: 'Female' });
+  const dir = tmp('ubp-profile-');
+  fs.writeFileSync(path.join(dir, 'p.tsv'), '#id\tgender\tage\tcountry\tregistered\nu1\tf\t\tPeru\t\nu2\t\t\t\t\n');
+  assert.deepEqual(parseLastfmProfiles(path.join(dir, 'p.tsv')).map((p) => p.gender), [fm.users.proxies.gender.labels!.f, null]);
+});
+
+/** A repository root whose built-in descriptions are the shipped ones changed by `edit`. */
+function rootWithDescriptions(edit: (ml: Record<string, any>, fm: Record<string, any>) => void): string {
+  const root = tmp('ubp-builtin-');
+  const read = (name: string) => JSON.parse(fs.readFileSync(path.join(descriptionsDir, name), 'utf8')) as Record<string, any>;
+  const ml = read('movielens.json');
+  const fm = read('lastfm-1k.json');
+  edit(ml, fm);
+  writeJson(path.join(root, 'datasets', 'movielens.json'), ml);
+  writeJson(path.join(root, 'datasets', 'lastfm-1k.json'), fm);
+  return root;
+}
+
+test('a built-in description changes the defaults the hand-written parsers read; filters they cannot apply are refused by key', () => {
+  const json = JSON.parse(fs.readFileSync(path.join(repoRoot(), 'config', 'default.json'), 'utf8')) as Config;
+  const changed = withBuiltinDescriptions(structuredClone(json), rootWithDescriptions((ml, fm) => {
+    ml.filters = [{ kind: 'dropValues', proxy: 'occupation', values: ['farmer', 'writer'] }, { kind: 'minGroupSize', proxies: ['age', 'gender', 'occupation'], users: 12 }];
+    ml.settings = { none: [], gender: ['gender'] };
+    fm.filters[1].min = 100;
+    fm.download.url = 'https://mirror.example/lastfm-1k.tar.gz';
+  }));
+  assert.deepEqual(changed.preprocess.movielens, { dropOccupations: [8, 20], minDemographicGroupSize: 12 });
+  assert.equal(changed.preprocess.lastfm.minListeningEvents, 100);
+  assert.equal(changed.preprocess.lastfm.skipMalformedLines, false);
+  assert.deepEqual(changed.sample.settings.movielens, { none: [], gender: ['gender'] });
+  assert.equal(changed.datasets.lastfm.url, 'https://mirror.example/lastfm-1k.tar.gz');
+  const refused: [string, (ml: Record<string, any>, fm: Record<string, any>) => void, RegExp][] = [
+    ['filters in another order', (ml) => ml.filters.reverse(), /movielens\.json: "filters\[0\]" must be a dropValues filter on "occupation" \(the built-in movielens parser reads it as "preprocess\.movielens\.dropOccupations"\)/],
+    ['a filter the parser does not apply', (_ml, fm) => fm.filters.push({ kind: 'dropValues', proxy: 'gender', values: ['Male'] }), /lastfm-1k\.json: "filters" must hold, in this order, a keepValues filter on "continent", then a minInteractions filter/],
+    ['an occupation without a code', (ml) => (ml.filters[0].values = ['astronaut']), /movielens\.json: "filters\[0\]\.values\[0\]" names the occupation "astronaut"/],
+  ];
+  for (const [what, edit, message] of refused) assert.throws(() => withBuiltinDescriptions(structuredClone(json), rootWithDescriptions(edit)), message, what);
+});
+
+test('a configuration overrides the description-made defaults by key, and the changes report names those keys', () => {
+  const c = loadConfig({ env: {}, overrides: { preprocess: { movielens: { minDemographicGroupSize: 40 }, lastfm: { regions: ['Europe'] } }, sample: { settings: { movielens: { none: [], age: ['age'] } } } } });
+  assert.deepEqual(c.preprocess.movielens, { dropOccupations: [0], minDemographicGroupSize: 40 });
+  assert.deepEqual(c.preprocess.lastfm, { regions: ['Europe'], minListeningEvents: 5000, skipMalformedLines: false });
+  assert.deepEqual(c.sample.settings.movielens, { none: [], age: ['age'] });
+  assert.deepEqual(c.sample.settings.lastfm, defaultConfig().sample.settings.lastfm);
+  const keys = changesFromDefaults(c).map((x) => x.key);
+  assert.deepEqual(keys, ['preprocess.lastfm.regions', 'preprocess.movielens.minDemographicGroupSize', 'sample.settings.movielens.all', 'sample.settings.movielens.gender', 'sample.settings.movielens.occupation']);
+  assert.deepEqual(changesFromDefaults(loadConfig({ env: {} })), []);
+  assert.throws(() => loadConfig({ env: {}, overrides: { preprocess: { movielens: { minDemographicGroupSize: '40' } } } }), /overrides: "preprocess\.movielens\.minDemographicGroupSize" must be a number, got string "40"/);
+  assert.throws(() => loadConfig({ env: {}, overrides: { preprocess: { movielens: { minGroupSize: 40 } } } }), /overrides: unknown key "preprocess\.movielens\.minGroupSize" \(known keys here: dropOccupations, minDemographicGroupSize\)/);
+  assert.throws(() => loadConfig({ env: {}, overrides: { sample: { settings: { movielens: { age: 'age' } } } } }), /overrides: "sample\.settings\.movielens\.age" must be an array/);
+  assert.throws(() => loadConfig({ env: {}, overrides: { datasets: { movielens: { archiveMd5: 'abc' } } } }), /overrides: "datasets\.movielens\.archiveMd5" must be null or 32 hex digits/);
 });
 
 test('description mistakes name the file and the key', () => {

@@ -1,4 +1,7 @@
-/** The shape of the configuration (config/default.json ⊕ UBP_CONFIG ⊕ --config); loading and checking it is config.ts. */
+/**
+ * The shape of the configuration (config/default.json ⊕ the built-in descriptions ⊕ UBP_CONFIG ⊕ --config); loading and
+ * checking it is config.ts, the built-in domains' datasets, settings and filters come from datasets/*.json (builtin-defaults.ts).
+ */
 
 /** A domain is whatever a dataset description names: the built-in ones, or one added with --dataset / "datasets". */
 export type DomainName = string;

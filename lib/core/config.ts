@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BUILTIN_DESCRIPTIONS, cachedDescription, type DatasetDescription } from './description';
+import { datasetSourceOf, withBuiltinDescriptions } from './builtin-defaults';
 
 export * from './config-types';
 import type { Config, DatasetSource, DomainName, ModelConfig, Provider } from './config-types';
@@ -92,7 +93,7 @@ function validateAgainst(value: unknown, template: unknown, where: string, sourc
   const want = jsonType(template);
   const got = jsonType(value);
   if (want !== got) {
-    throw new ConfigError(`${source}: "${where}" must be ${want === 'object' ? 'an object' : `a ${want}`}, got ${got} ${JSON.stringify(value)}`);
+    throw new ConfigError(`${source}: "${where}" must be ${want === 'object' || want === 'array' ? `an ${want}` : `a ${want}`}, got ${got} ${JSON.stringify(value)}`);
   }
   if (want === 'array') {
     const arr = value as unknown[];
@@ -307,8 +308,14 @@ export function readJsonFile(file: string): unknown {
   }
 }
 
+/** config/default.json ⊕ the built-in domains' descriptions (their download, folder, settings and filters). */
 export function defaultConfig(): Config {
-  return readJsonFile(path.join(repoRoot(), DEFAULT_CONFIG_FILE)) as Config;
+  const root = repoRoot();
+  try {
+    return withBuiltinDescriptions(readJsonFile(path.join(root, DEFAULT_CONFIG_FILE)) as Config, root);
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
 }
 
 /** Merges an override object over the defaults, validating keys and types; `source` names it in errors. */
@@ -409,8 +416,7 @@ function withDescriptions(config: Config): Config {
       throw new ConfigError((e as Error).message);
     }
     if (!d) continue;
-    const fromDescription: DatasetSource = { url: d.download.url, archive: d.download.archive, archiveMd5: d.download.archiveMd5, folder: d.folder, ...(d.download.fileMd5 ? { fileMd5: d.download.fileMd5 } : {}) };
-    datasets[domain] = { ...fromDescription, ...datasets[domain] };
+    datasets[domain] = { ...datasetSourceOf(d), ...datasets[domain] };
     settings[domain] ??= d.settings;
   }
   return { ...config, datasets, sample: { ...config.sample, settings } };

@@ -3,51 +3,43 @@
  * movies.dat (MovieID::Title::Genres), ratings.dat or ratings.dat.gz (UserID::MovieID::Rating[::Timestamp]).
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { DataFormatError } from './datasets';
 import { utf8BomLength } from '../core/io';
+import { repoRoot } from '../core/config';
+import { BUILTIN_DESCRIPTIONS, cachedDescription, DescriptionError } from '../core/description';
 
-/** Age codes of the dataset README. */
-export const ML_AGE_NAMES: Readonly<Record<number, string>> = {
-  1: 'Under 18',
-  18: '18-24',
-  25: '25-34',
-  35: '35-44',
-  45: '45-49',
-  50: '50-55',
-  56: '56+',
-};
+/** The value labels of datasets/movielens.json: the hand-written parser reads codes, the description names them. */
+const LABELS = (() => {
+  const file = path.join(repoRoot(), BUILTIN_DESCRIPTIONS.movielens);
+  const proxies = cachedDescription(file).users.proxies;
+  const labelsOf = (proxy: string): Record<string, string> => {
+    const labels = proxies[proxy]?.labels;
+    if (!labels) throw new DescriptionError(file, `users.proxies.${proxy}.labels`, 'must give the label of each code (the built-in movielens parser reads codes)');
+    return labels;
+  };
+  const occupation = labelsOf('occupation');
+  // Occupations are codes 0..n-1, looked up by index.
+  const codes = Object.keys(occupation);
+  codes.forEach((k, i) => {
+    if (k !== String(i)) throw new DescriptionError(file, 'users.proxies.occupation.labels', `must list the codes 0, 1, 2, … in order (the built-in movielens parser indexes them), found "${k}" at position ${i}`);
+  });
+  return { age: labelsOf('age'), gender: labelsOf('gender'), occupation: codes.map((k) => occupation[k]) };
+})();
 
-/** Occupation codes 0-20 of the dataset README (0 is '"other" or not specified'). */
-export const ML_OCCUPATION_NAMES: readonly string[] = [
-  'other',
-  'academic/educator',
-  'artist',
-  'clerical/admin',
-  'college/grad student',
-  'customer service',
-  'doctor/health care',
-  'executive/managerial',
-  'farmer',
-  'homemaker',
-  'K-12 student',
-  'lawyer',
-  'programmer',
-  'retired',
-  'sales/marketing',
-  'scientist',
-  'self-employed',
-  'technician/engineer',
-  'tradesman/craftsman',
-  'unemployed',
-  'writer',
-];
+/** Age codes of the dataset README → labels (from the description). */
+export const ML_AGE_NAMES: Readonly<Record<number, string>> = Object.fromEntries(Object.entries(LABELS.age).map(([k, v]) => [Number(k), v]));
 
-export const ML_GENDER_NAMES: Readonly<Record<string, string>> = { M: 'Male', F: 'Female' };
+/** Occupation codes 0-20 of the dataset README (0 is '"other" or not specified') → labels (from the description). */
+export const ML_OCCUPATION_NAMES: readonly string[] = LABELS.occupation;
+
+export const ML_GENDER_NAMES: Readonly<Record<string, string>> = LABELS.gender;
 
 export interface MlUser {
   id: number;
-  gender: 'M' | 'F';
+  /** A code of the description's gender labels ("M", "F"). */
+  gender: string;
   /** Age code (1, 18, 25, 35, 45, 50, 56). */
   age: number;
   /** Occupation code 0-20. */
@@ -133,7 +125,7 @@ export function parseMlUsers(file: string, data: Buffer = readMaybeGzip(file)): 
     const id = wholeNumber(file, lineNo, 'UserID', f[0], hint);
     if (seen.has(id)) throw new DataFormatError(file, lineNo, 'UserID', `user ${id} appears twice`);
     seen.add(id);
-    if (f[1] !== 'M' && f[1] !== 'F') throw new DataFormatError(file, lineNo, 'Gender', `expected "M" or "F", got ${JSON.stringify(f[1])}${hint}`);
+    if (!Object.hasOwn(ML_GENDER_NAMES, f[1])) throw new DataFormatError(file, lineNo, 'Gender', `expected ${Object.keys(ML_GENDER_NAMES).map((g) => JSON.stringify(g)).join(' or ')}, got ${JSON.stringify(f[1])}${hint}`);
     const age = wholeNumber(file, lineNo, 'Age', f[2], hint);
     if (!(age in ML_AGE_NAMES)) throw new DataFormatError(file, lineNo, 'Age', `expected one of the age codes ${Object.keys(ML_AGE_NAMES).join(', ')}, got ${age}`);
     const occupation = wholeNumber(file, lineNo, 'Occupation', f[3], hint);

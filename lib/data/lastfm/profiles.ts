@@ -1,17 +1,29 @@
 /** Last.fm-1K userid-profile.tsv: header `#id gender age country registered`, tab-separated, one line per user. */
 import * as fs from 'node:fs';
 import { DataFormatError } from '../datasets';
+import * as path from 'node:path';
 import { utf8BomLength } from '../../core/io';
+import { repoRoot } from '../../core/config';
+import { BUILTIN_DESCRIPTIONS, cachedDescription, DescriptionError } from '../../core/description';
 
 export interface LastfmProfile {
   id: string;
-  gender: 'Male' | 'Female' | null;
+  /** The label datasets/lastfm-1k.json gives the gender code ("Male", "Female"), null when empty. */
+  gender: string | null;
   age: number | null;
   country: string | null;
   registered: string | null;
 }
 
 const PROFILE_FIELDS = ['id', 'gender', 'age', 'country', 'registered'];
+
+/** Gender code → label, from the built-in description (read when a profile file is first parsed). */
+function genderLabels(): Record<string, string> {
+  const file = path.join(repoRoot(), BUILTIN_DESCRIPTIONS.lastfm);
+  const labels = cachedDescription(file).users.proxies.gender?.labels;
+  if (!labels) throw new DescriptionError(file, 'users.proxies.gender.labels', 'must give the label of each gender code (the built-in lastfm parser reads codes)');
+  return labels;
+}
 
 export function parseLastfmProfiles(file: string, data: Buffer = fs.readFileSync(file)): LastfmProfile[] {
   const text = data.toString('utf8', utf8BomLength(data));
@@ -21,6 +33,7 @@ export function parseLastfmProfiles(file: string, data: Buffer = fs.readFileSync
   if (lastHasNewline) lines.pop();
   const out: LastfmProfile[] = [];
   const seen = new Set<string>();
+  const genders = genderLabels();
   for (let i = 0; i < lines.length; i++) {
     const lineNo = i + 1;
     let line = lines[i];
@@ -44,11 +57,11 @@ export function parseLastfmProfiles(file: string, data: Buffer = fs.readFileSync
     if (id === '') throw new DataFormatError(file, lineNo, 'id', 'expected a user id, got an empty field');
     if (seen.has(id)) throw new DataFormatError(file, lineNo, 'id', `user ${id} appears twice`);
     seen.add(id);
-    if (g !== 'm' && g !== 'f' && g !== '') throw new DataFormatError(file, lineNo, 'gender', `expected "m", "f" or empty, got ${JSON.stringify(g)}`);
+    if (g !== '' && !Object.hasOwn(genders, g)) throw new DataFormatError(file, lineNo, 'gender', `expected ${Object.keys(genders).map((k) => JSON.stringify(k)).join(', ')} or empty, got ${JSON.stringify(g)}`);
     if (age !== '' && !/^\d+$/.test(age)) throw new DataFormatError(file, lineNo, 'age', `expected a whole number or empty, got ${JSON.stringify(age)}`);
     out.push({
       id,
-      gender: g === 'm' ? 'Male' : g === 'f' ? 'Female' : null,
+      gender: g === '' ? null : genders[g],
       age: age === '' ? null : Number(age),
       country: country.trim() === '' ? null : country.trim(),
       registered: registered === '' ? null : registered,
