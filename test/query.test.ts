@@ -1,7 +1,6 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { getEncoding } from 'js-tiktoken';
 import { loadConfig, repoRoot, type Config, type ModelConfig } from '../lib/core/config';
@@ -10,48 +9,16 @@ import { loadResponses, responsesFile, runQuery, type QueryRunSummary } from '..
 import { renderPrompt } from '../lib/query/prompt';
 import { ResponseStore, storeFileName } from '../lib/query/store';
 import type { ResponseRecord, SampleRecord } from '../lib/core/types';
-import { FakeOpenAIServer } from './helpers/fake-openai-server';
+import { fakeServerSuite } from './helpers/server-suite';
 import { exited, spawnNode, startStandaloneServer, waitFor } from './helpers/children';
-import { assertSecretsAbsent, fakeModel, filesUnder, makeQueryFixture, type QueryFixture } from './helpers/query-fixture';
+import { fakeModel, filesUnder, type QueryFixture } from './helpers/query-fixture';
 
 const KEY_ENV = 'UBP_TEST_QUERY_KEY';
 const FAKE_KEY = 'sk-test-QUERY-SECRET-77aa88bb99cc';
 const fastRetry = { baseDelayMs: 5, maxDelayMs: 20 };
 
-let server: FakeOpenAIServer;
-const allLogs: string[] = [];
-const roots: string[] = [];
-
-before(async () => {
-  process.env[KEY_ENV] = FAKE_KEY;
-  server = await FakeOpenAIServer.start({ model: 'fake-model-2024-05-13', fingerprint: 'fp_q1' });
-});
-after(async () => {
-  await server.close();
-  assertSecretsAbsent(roots, allLogs, [FAKE_KEY, 'QUERY-SECRET']);
-  delete process.env[KEY_ENV];
-});
-
-function fixture(prompts: number): QueryFixture {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-query-'));
-  roots.push(root);
-  return makeQueryFixture(root, { prompts });
-}
-
-function configFor(fx: QueryFixture, models: Partial<ModelConfig>[] = [], query: Record<string, unknown> = {}): Config {
-  return loadConfig({ env: {}, overrides: { paths: fx.paths, query: { ...query, models } } });
-}
-
-function logger(): { log: (l: string) => void; lines: string[] } {
-  const lines: string[] = [];
-  return {
-    lines,
-    log: (l: string) => {
-      lines.push(l);
-      allLogs.push(l);
-    },
-  };
-}
+const suite = fakeServerSuite({ keyEnv: KEY_ENV, key: FAKE_KEY, secrets: [FAKE_KEY, 'QUERY-SECRET'], tmpPrefix: 'ubp-query-', server: { model: 'fake-model-2024-05-13', fingerprint: 'fp_q1' } });
+const { fixture, configFor, logger, allLogs } = suite;
 
 function storeLines(fx: QueryFixture, model = 'fake-model'): string[] {
   const file = path.join(fx.paths.store, storeFileName('openai-compatible', model));
@@ -70,12 +37,12 @@ test('unknown model ids are refused with the list of configured ids', async () =
 
 test('an API model: every prompt answered once, stored, parsed, costed, written in sample order; a rerun sends nothing', async () => {
   const fx = fixture(12);
-  server.reset();
-  server.script = undefined;
-  const config = configFor(fx, [fakeModel(server.url)]);
+  suite.server.reset();
+  suite.server.script = undefined;
+  const config = configFor(fx, [fakeModel(suite.server.url)]);
   const { log, lines } = logger();
   const [s] = await runQuery(config, 'movielens', ['fake'], { log, retry: fastRetry });
-  assert.equal(server.chatRequests, 12);
+  assert.equal(suite.server.chatRequests, 12);
   assert.equal(s.sent, 12);
   assert.equal(s.newAnswers, 12);
   assert.equal(s.answered, 12);
@@ -109,7 +76,7 @@ test('an API model: every prompt answered once, stored, parsed, costed, written 
 
   const before = fs.readFileSync(responsesFile(config, 'fake', 'movielens'));
   const [again] = await runQuery(config, 'movielens', ['fake'], { log, retry: fastRetry });
-  assert.equal(server.chatRequests, 12, 'a rerun makes zero requests');
+  assert.equal(suite.server.chatRequests, 12, 'a rerun makes zero requests');
   assert.equal(again.sent, 0);
   assert.equal(again.fromStore, 12);
   assert.equal(again.answered, 12);
@@ -122,10 +89,10 @@ test('identical prompts cost one request; the shared answer is costed once', asy
   const twin: SampleRecord = { ...fx.samples[1], id: 'movielens-twin' };
   const samples = [...fx.samples, twin];
   writeJsonl(samplesFile, samples);
-  server.reset();
-  const config = configFor(fx, [fakeModel(server.url)]);
+  suite.server.reset();
+  const config = configFor(fx, [fakeModel(suite.server.url)]);
   const [s] = await runQuery(config, 'movielens', ['fake'], { log: logger().log });
-  assert.equal(server.chatRequests, 4);
+  assert.equal(suite.server.chatRequests, 4);
   assert.equal(s.prompts, 5);
   assert.equal(s.distinctRequests, 4);
   assert.equal(s.answered, 5);
@@ -140,12 +107,12 @@ test('identical prompts cost one request; the shared answer is costed once', asy
 
 test('failed prompts are summarised and not stored; retryable errors are retried; a rerun asks only the failed ones', async () => {
   const fx = fixture(9);
-  server.reset();
+  suite.server.reset();
   const failing = new Set([fx.samples[2].id, fx.samples[5].id]);
   const names = nameOf(fx);
-  const config = configFor(fx, [fakeModel(server.url)], { maxRetries: 3 });
+  const config = configFor(fx, [fakeModel(suite.server.url)], { maxRetries: 3 });
   const failingText = new Set(fx.samples.filter((x) => failing.has(x.id)).map((x) => renderPrompt(x, names, config, 'movielens')[1].content));
-  server.script = ({ body, attempt }) => {
+  suite.server.script = ({ body, attempt }) => {
     if (failingText.has(body.messages[1].content)) return { kind: 'error', status: 400, message: 'context_length_exceeded' };
     if (attempt === 1 && body.messages[1].content.includes(names(fx.samples[0].candidates[0]))) return { kind: 'error', status: 500 };
     if (attempt === 1 && body.messages[1].content.includes(names(fx.samples[1].candidates[0]))) return { kind: 'drop' };
@@ -164,7 +131,7 @@ test('failed prompts are summarised and not stored; retryable errors are retried
   assert.equal(s.missing, 2);
   assert.ok(s.retries >= 3, `retries ${s.retries}`);
   assert.equal(s.httpRequests, 9 + s.retries);
-  assert.equal(server.chatRequests, s.httpRequests);
+  assert.equal(suite.server.chatRequests, s.httpRequests);
   assert.equal(storeLines(fx).length, 7, 'errors are never stored');
   assert.match(lines.join('\n'), /2 prompts failed \(not stored; a rerun asks them again\)/);
   assert.match(lines.join('\n'), /2 × fake: HTTP 400.*context_length_exceeded/);
@@ -172,21 +139,21 @@ test('failed prompts are summarised and not stored; retryable errors are retried
   assert.equal(records.length, 7);
   assert.ok(records.every((r) => !failing.has(r.promptId)));
 
-  server.reset();
-  server.script = undefined;
+  suite.server.reset();
+  suite.server.script = undefined;
   const [again] = await runQuery(config, 'movielens', ['fake'], { log, retry: fastRetry });
-  assert.equal(server.chatRequests, 2, 'only the two failed prompts are sent again');
+  assert.equal(suite.server.chatRequests, 2, 'only the two failed prompts are sent again');
   assert.equal(again.answered, 9);
   assert.equal(again.failed, 0);
 });
 
 test('dry run: counts missing prompts, tokens with the model tokenizer, cost and the Batch API price, and sends nothing', async () => {
   const fx = fixture(6);
-  server.reset();
-  const config = configFor(fx, [fakeModel(server.url, { model: 'gpt-4o-2024-08-06' })], { outputTokensEstimate: 200 });
+  suite.server.reset();
+  const config = configFor(fx, [fakeModel(suite.server.url, { model: 'gpt-4o-2024-08-06' })], { outputTokensEstimate: 200 });
   const { log, lines } = logger();
   const [s] = await runQuery(config, 'movielens', ['fake'], { dryRun: true, log });
-  assert.equal(server.requestCount(), 0, 'a dry run makes no request at all');
+  assert.equal(suite.server.requestCount(), 0, 'a dry run makes no request at all');
   assert.equal(s.toSend, 6);
   assert.ok(!fs.existsSync(responsesFile(config, 'fake', 'movielens')), 'a dry run writes nothing');
   // Independent count: o200k_base on each message's role and content, plus OpenAI's 3 tokens per message and 3 for the reply.
@@ -208,12 +175,12 @@ test('dry run: counts missing prompts, tokens with the model tokenizer, cost and
   const samplesFile = path.join(fx.paths.samples, 'movielens', 'samples.jsonl');
   writeJsonl(samplesFile, fx.samples.slice(0, 3));
   await runQuery(config, 'movielens', ['fake'], { log, retry: fastRetry });
-  assert.equal(server.chatRequests, 3);
+  assert.equal(suite.server.chatRequests, 3);
   writeJsonl(samplesFile, fx.samples);
   const [d2] = await runQuery(config, 'movielens', ['fake'], { dryRun: true, log });
   assert.equal(d2.toSend, 3);
   assert.equal(d2.alreadyStored, 3);
-  assert.equal(server.chatRequests, 3);
+  assert.equal(suite.server.chatRequests, 3);
   const expectedRest = fx.samples
     .slice(3)
     .map((x) => renderPrompt(x, names, config, 'movielens'))
@@ -237,12 +204,12 @@ test('dry run of a Llama model counts with the Llama 3 tokenizer; an unknown mod
 
 test('baselines answer offline: no store, deterministic bytes, oracle ranks by the target', async () => {
   const fx = fixture(9);
-  server.reset();
+  suite.server.reset();
   const config = configFor(fx);
   const { log } = logger();
   const summaries = await runQuery(config, 'movielens', ['random', 'oracle'], { log });
   assert.deepEqual(summaries.map((x) => [x.modelId, x.answered, x.sent]), [['random', 9, 0], ['oracle', 9, 0]]);
-  assert.equal(server.requestCount(), 0);
+  assert.equal(suite.server.requestCount(), 0);
   assert.ok(!fs.existsSync(fx.paths.store) || filesUnder(fx.paths.store).length === 0, 'baselines are not stored');
   const oracle = loadResponses(config, 'oracle', 'movielens');
   oracle.forEach((r, i) => {
@@ -275,19 +242,19 @@ test('an unreachable server: nothing sent, reported, stored answers still writte
 
 test('a torn last store line is reported, its answer recovered from the responses file (or asked again without it), and the next append is intact', async () => {
   const fx = fixture(4);
-  server.reset();
-  const config = configFor(fx, [fakeModel(server.url)]);
+  suite.server.reset();
+  const config = configFor(fx, [fakeModel(suite.server.url)]);
   await runQuery(config, 'movielens', ['fake'], { log: logger().log });
   const file = path.join(fx.paths.store, storeFileName('openai-compatible', 'fake-model'));
   const lines = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
   // Simulate a crash mid-append of the last answer.
   fs.writeFileSync(file, `${lines.slice(0, 3).join('\n')}\n${lines[3].slice(0, 40)}`);
-  server.reset();
+  suite.server.reset();
   const { log, lines: logLines } = logger();
   const [s] = await runQuery(config, 'movielens', ['fake'], { log });
   assert.equal(s.tornStoreLines, 1);
   assert.match(logLines.join('\n'), /skipped unreadable line .*:4 .*a torn append/);
-  assert.equal(server.chatRequests, 0, 'the responses file still held the answer: not paid again');
+  assert.equal(suite.server.chatRequests, 0, 'the responses file still held the answer: not paid again');
   assert.equal(s.recovered, 1);
   assert.match(logLines.join('\n'), /1 answers missing from the store were recovered from .*movielens\.jsonl \(not paid again\)/);
   assert.equal(s.answered, 4);
@@ -300,21 +267,21 @@ test('a torn last store line is reported, its answer recovered from the response
   const again = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
   fs.writeFileSync(file, `${again.slice(0, 3).join('\n')}\n${again[3].slice(0, 40)}`);
   fs.rmSync(responsesFile(config, 'fake', 'movielens'));
-  server.reset();
+  suite.server.reset();
   const [s2] = await runQuery(config, 'movielens', ['fake'], { log });
-  assert.equal(server.chatRequests, 1);
+  assert.equal(suite.server.chatRequests, 1);
   assert.equal(s2.answered, 4);
 });
 
 test('an abort stops sending; in-flight answers are stored and written; the rerun completes without paying twice', async () => {
   const fx = fixture(24);
-  server.reset();
-  server.latencyMs = 80;
+  suite.server.reset();
+  suite.server.latencyMs = 80;
   try {
-    const config = configFor(fx, [fakeModel(server.url, { concurrency: 3 })]);
+    const config = configFor(fx, [fakeModel(suite.server.url, { concurrency: 3 })]);
     const ac = new AbortController();
     // Abort when the 6th request arrives: 3 answered, 3 in flight (concurrency 3).
-    server.script = ({ n }) => {
+    suite.server.script = ({ n }) => {
       if (n === 6) ac.abort();
       return undefined;
     };
@@ -322,19 +289,19 @@ test('an abort stops sending; in-flight answers are stored and written; the reru
     const [s] = await runQuery(config, 'movielens', ['fake'], { log, signal: ac.signal });
     assert.equal(s.interrupted, true);
     assert.equal(s.newAnswers, 6, 'the 3 answered before the abort and the 3 in flight');
-    assert.equal(s.newAnswers, server.chatRequests, 'in-flight requests finished and were stored');
+    assert.equal(s.newAnswers, suite.server.chatRequests, 'in-flight requests finished and were stored');
     assert.equal(s.written, s.newAnswers);
     assert.equal(loadResponses(config, 'fake', 'movielens').length, s.newAnswers);
     assert.match(lines.join('\n'), /interrupted — .*run the same command again to resume/);
-    server.latencyMs = 0;
-    server.script = undefined;
+    suite.server.latencyMs = 0;
+    suite.server.script = undefined;
     const [again] = await runQuery(config, 'movielens', ['fake'], { log });
     assert.equal(again.sent, 24 - s.newAnswers);
-    assert.equal(server.chatRequests, 24);
+    assert.equal(suite.server.chatRequests, 24);
     assert.equal(again.answered, 24);
   } finally {
-    server.latencyMs = 0;
-    server.script = undefined;
+    suite.server.latencyMs = 0;
+    suite.server.script = undefined;
   }
 });
 

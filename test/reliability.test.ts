@@ -1,6 +1,6 @@
 // The query stage under concurrency, broken servers and bad settings (issue 12): every case over real HTTP on
 // 127.0.0.1 with the real `openai` client.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -9,48 +9,16 @@ import * as path from 'node:path';
 import { ConfigError, loadConfig, mergeConfig, pathsUnder, repoRoot, type Config, type ModelConfig } from '../lib/core/config';
 import { loadResponses, runQuery, type QueryRunSummary } from '../lib/query/runner';
 import { ResponseStore, storeFileName } from '../lib/query/store';
-import { FakeOpenAIServer } from './helpers/fake-openai-server';
+import { fakeServerSuite } from './helpers/server-suite';
 import { exited, spawnNode, startStandaloneServer } from './helpers/children';
-import { assertSecretsAbsent, fakeModel, makeQueryFixture, type QueryFixture } from './helpers/query-fixture';
+import { fakeModel, type QueryFixture } from './helpers/query-fixture';
 
 const KEY_ENV = 'UBP_TEST_QUERY_KEY';
 const FAKE_KEY = 'sk-test-RELIABLE-SECRET-1234abcd';
 const fastRetry = { baseDelayMs: 5, maxDelayMs: 20 };
 
-let server: FakeOpenAIServer;
-const allLogs: string[] = [];
-const roots: string[] = [];
-
-before(async () => {
-  process.env[KEY_ENV] = FAKE_KEY;
-  server = await FakeOpenAIServer.start({ model: 'fake-model-2024-05-13' });
-});
-after(async () => {
-  await server.close();
-  assertSecretsAbsent(roots, allLogs, [FAKE_KEY, 'RELIABLE-SECRET']);
-  delete process.env[KEY_ENV];
-});
-
-function fixture(prompts: number): QueryFixture {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-rel-'));
-  roots.push(root);
-  return makeQueryFixture(root, { prompts });
-}
-
-function configFor(fx: QueryFixture, models: Partial<ModelConfig>[] = [], query: Record<string, unknown> = {}): Config {
-  return loadConfig({ env: {}, overrides: { paths: fx.paths, query: { ...query, models } } });
-}
-
-function logger(): { log: (l: string) => void; lines: string[] } {
-  const lines: string[] = [];
-  return {
-    lines,
-    log: (l: string) => {
-      lines.push(l);
-      allLogs.push(l);
-    },
-  };
-}
+const suite = fakeServerSuite({ keyEnv: KEY_ENV, key: FAKE_KEY, secrets: [FAKE_KEY, 'RELIABLE-SECRET'], tmpPrefix: 'ubp-rel-', server: { model: 'fake-model-2024-05-13' } });
+const { fixture, configFor, logger, allLogs, roots } = suite;
 
 function storePath(fx: QueryFixture, model = 'fake-model'): string {
   return path.join(fx.paths.store, storeFileName('openai-compatible', model));
@@ -95,42 +63,42 @@ test('two runs at once on one store: every prompt paid once, the second waits na
 
 test('a stale store lock of a dead pid is taken over; a live holder in this process makes a second run wait', async () => {
   const fx = fixture(4);
-  server.reset();
-  server.script = undefined;
-  const config = configFor(fx, [fakeModel(server.url)]);
+  suite.server.reset();
+  suite.server.script = undefined;
+  const config = configFor(fx, [fakeModel(suite.server.url)]);
   fs.mkdirSync(fx.paths.store, { recursive: true });
   const dead = spawn(process.execPath, ['-e', '0']);
   await exited(dead);
   fs.writeFileSync(`${storePath(fx)}.lock`, String(dead.pid));
   const [s] = await runQuery(config, 'movielens', ['fake'], { log: logger().log, retry: fastRetry });
   assert.equal(s.answered, 4);
-  assert.equal(server.chatRequests, 4);
+  assert.equal(suite.server.chatRequests, 4);
   assert.ok(!fs.existsSync(`${storePath(fx)}.lock`));
 
   // Two runs in one process (a notebook): the second waits for the first and pays nothing.
   const fx2 = fixture(6);
-  server.reset();
-  server.latencyMs = 30;
+  suite.server.reset();
+  suite.server.latencyMs = 30;
   try {
-    const config2 = configFor(fx2, [fakeModel(server.url, { concurrency: 2 })]);
+    const config2 = configFor(fx2, [fakeModel(suite.server.url, { concurrency: 2 })]);
     const l2 = logger();
     const [r1, r2] = await Promise.all([
       runQuery(config2, 'movielens', ['fake'], { log: logger().log, retry: fastRetry }),
       runQuery(config2, 'movielens', ['fake'], { log: l2.log, retry: fastRetry }),
     ]);
-    assert.equal(server.chatRequests, 6);
+    assert.equal(suite.server.chatRequests, 6);
     assert.equal(r1[0].answered + r2[0].answered, 12);
     assert.equal(r2[0].sent, 0);
     assert.match(l2.lines.join('\n'), new RegExp(`another run \\(pid ${process.pid}\\)`));
   } finally {
-    server.latencyMs = 0;
+    suite.server.latencyMs = 0;
   }
 });
 
 test('a run stopped while waiting for the lock sends nothing and says so', async () => {
   const fx = fixture(3);
-  server.reset();
-  const config = configFor(fx, [fakeModel(server.url)]);
+  suite.server.reset();
+  const config = configFor(fx, [fakeModel(suite.server.url)]);
   fs.mkdirSync(fx.paths.store, { recursive: true });
   // The test runner's parent is alive for the whole test.
   fs.writeFileSync(`${storePath(fx)}.lock`, String(process.ppid));
@@ -138,7 +106,7 @@ test('a run stopped while waiting for the lock sends nothing and says so', async
   const { log, lines } = logger();
   setTimeout(() => ac.abort(), 300);
   const [s] = await runQuery(config, 'movielens', ['fake'], { log, signal: ac.signal, retry: fastRetry, handleSigint: false });
-  assert.equal(server.chatRequests, 0);
+  assert.equal(suite.server.chatRequests, 0);
   assert.equal(s.interrupted, true);
   assert.equal(s.missing, 3);
   assert.match(lines.join('\n'), new RegExp(`another run \\(pid ${process.ppid}\\) is querying this model`));
@@ -147,8 +115,8 @@ test('a run stopped while waiting for the lock sends nothing and says so', async
   setTimeout(() => batchStop.abort(), 300);
   const [b] = await runQuery(config, 'movielens', ['fake'], { log, signal: batchStop.signal, batch: true, retry: fastRetry, handleSigint: false });
   assert.equal(b.interrupted, true);
-  assert.equal(server.routeCount('POST', '/v1/files'), 0);
-  assert.equal(server.routeCount('POST', '/v1/batches'), 0);
+  assert.equal(suite.server.routeCount('POST', '/v1/files'), 0);
+  assert.equal(suite.server.routeCount('POST', '/v1/batches'), 0);
   fs.rmSync(`${storePath(fx)}.lock`);
 });
 
@@ -157,12 +125,12 @@ test('a run stopped while waiting for the lock sends nothing and says so', async
 
 test('a 200 that is not a completion is retried once at most, its usage is counted, and the answer on the retry is kept', async () => {
   const fx = fixture(6);
-  server.reset();
+  suite.server.reset();
   // Every prompt first gets a reply with empty choices (billed 100 + 20 tokens), then an answer.
-  server.script = ({ attempt }) => (attempt === 1 ? { kind: 'empty-choices', usage: { prompt_tokens: 100, completion_tokens: 20 } } : undefined);
-  const config = configFor(fx, [fakeModel(server.url, { concurrency: 1 })]);
+  suite.server.script = ({ attempt }) => (attempt === 1 ? { kind: 'empty-choices', usage: { prompt_tokens: 100, completion_tokens: 20 } } : undefined);
+  const config = configFor(fx, [fakeModel(suite.server.url, { concurrency: 1 })]);
   const [s] = await runQuery(config, 'movielens', ['fake'], { log: logger().log, retry: fastRetry });
-  assert.equal(server.chatRequests, 12, 'one wasted reply and one answer per prompt');
+  assert.equal(suite.server.chatRequests, 12, 'one wasted reply and one answer per prompt');
   assert.equal(s.answered, 6);
   const stored = storeLines(fx).map((l) => JSON.parse(l) as { usage: { inputTokens: number; outputTokens: number } });
   const storedIn = stored.reduce((n, e) => n + e.usage.inputTokens, 0);
@@ -173,35 +141,35 @@ test('a 200 that is not a completion is retried once at most, its usage is count
   const expected = ((storedIn + 600) * 2.5 + (storedOut + 120) * 10) / 1e6;
   assert.ok(Math.abs(s.costUsd - expected) < 1e-12, `${s.costUsd} vs ${expected}`);
 
-  server.reset();
-  server.script = () => ({ kind: 'html' });
+  suite.server.reset();
+  suite.server.script = () => ({ kind: 'html' });
   const fx2 = fixture(1);
-  const [h] = await runQuery(configFor(fx2, [fakeModel(server.url, { concurrency: 1 })]), 'movielens', ['fake'], { log: logger().log, retry: fastRetry });
-  assert.equal(server.chatRequests, 2, 'an HTML page is asked again once, not maxRetries times');
+  const [h] = await runQuery(configFor(fx2, [fakeModel(suite.server.url, { concurrency: 1 })]), 'movielens', ['fake'], { log: logger().log, retry: fastRetry });
+  assert.equal(suite.server.chatRequests, 2, 'an HTML page is asked again once, not maxRetries times');
   assert.equal(h.failed, 1);
   assert.match(h.failures[0].message, /HTTP 200 that is not a chat completion: the body is not JSON .*content-type text\/html/);
-  server.script = undefined;
+  suite.server.script = undefined;
 });
 
 for (const kind of ['html', 'empty-choices', 'garbage'] as const) {
   test(`5 replies in a row that are 200 but not completions (${kind}) stop the model, naming the base URL, content type and body start`, async () => {
     const fx = fixture(40);
-    server.reset();
-    server.script = () => ({ kind });
-    const config = configFor(fx, [fakeModel(server.url, { concurrency: 2 })]);
+    suite.server.reset();
+    suite.server.script = () => ({ kind });
+    const config = configFor(fx, [fakeModel(suite.server.url, { concurrency: 2 })]);
     const { log, lines } = logger();
     const [s] = await runQuery(config, 'movielens', ['fake'], { log, retry: fastRetry });
-    assert.ok(server.chatRequests >= 5 && server.chatRequests <= 6, `${server.chatRequests} requests (5, plus at most one in flight at concurrency 2): ${lines.join('\n')}`);
+    assert.ok(suite.server.chatRequests >= 5 && suite.server.chatRequests <= 6, `${suite.server.chatRequests} requests (5, plus at most one in flight at concurrency 2): ${lines.join('\n')}`);
     assert.ok(s.stopped, 'the summary says why the model was stopped');
-    assert.match(s.stopped!, new RegExp(`5 replies in a row from ${server.url.replace(/[.]/g, '\\.')} were HTTP 200 but not chat completions`));
+    assert.match(s.stopped!, new RegExp(`5 replies in a row from ${suite.server.url.replace(/[.]/g, '\\.')} were HTTP 200 but not chat completions`));
     if (kind === 'html') assert.match(s.stopped!, /content-type text\/html; charset=utf-8; body starts "<!DOCTYPE html><html><head><title>Gateway/);
     if (kind === 'empty-choices') assert.match(s.stopped!, /content-type application\/json; body starts "\{\\"id\\":\\"chatcmpl-empty/);
-    if (kind === 'empty-choices') assert.equal(s.usage.inputTokens, 100 * server.chatRequests);
+    if (kind === 'empty-choices') assert.equal(s.usage.inputTokens, 100 * suite.server.chatRequests);
     assert.equal(s.answered, 0);
     const notSent = 40 - s.failed;
     assert.ok(notSent >= 36);
     assert.match(lines.join('\n'), new RegExp(`stopped asking this model: .*${notSent} prompts not sent`));
-    server.script = undefined;
+    suite.server.script = undefined;
   });
 }
 
@@ -209,9 +177,9 @@ for (const kind of ['html', 'empty-choices', 'garbage'] as const) {
 
 test('a server that never answers: at most two waves of timeouts stop the model (scaled: 1 s timeout, 6 retries)', async () => {
   const fx = fixture(50);
-  server.reset();
-  server.script = () => ({ kind: 'hang' });
-  const config = configFor(fx, [fakeModel(server.url, { concurrency: 8 })], { timeoutMs: 1000, maxRetries: 6 });
+  suite.server.reset();
+  suite.server.script = () => ({ kind: 'hang' });
+  const config = configFor(fx, [fakeModel(suite.server.url, { concurrency: 8 })], { timeoutMs: 1000, maxRetries: 6 });
   const { log, lines } = logger();
   const t0 = Date.now();
   const [s] = await runQuery(config, 'movielens', ['fake'], { log, retry: fastRetry });
@@ -219,11 +187,11 @@ test('a server that never answers: at most two waves of timeouts stop the model 
   // The first attempt goes alone (the parameter probe), then the others fan out: two timeout waves, ~2 s.
   // Without the breaker: 50 prompts / 8 × 7 attempts × 1 s ≈ 44 s; probing one request at a time: 8 × 1 s = 8 s.
   assert.ok(elapsed < 2.8 * 1000, `took ${elapsed} ms`);
-  assert.ok(server.chatRequests >= 8 && server.chatRequests <= 16, `${server.chatRequests} requests`);
+  assert.ok(suite.server.chatRequests >= 8 && suite.server.chatRequests <= 16, `${suite.server.chatRequests} requests`);
   assert.match(s.stopped ?? '', /8 requests timed out and none has succeeded in this run/);
   assert.match(lines.join('\n'), /stopped asking this model: .* prompts not sent/);
   assert.equal(s.answered, 0);
-  server.script = undefined;
+  suite.server.script = undefined;
 });
 
 test('defaults against a never-answering server: two timeout waves (the test above) stay well within 300 s', () => {
@@ -235,55 +203,55 @@ test('defaults against a never-answering server: two timeout waves (the test abo
 
 test('401 on every request: the model is stopped after 20 identical failures (at most 50 requests), the rest not sent', async () => {
   const fx = fixture(200);
-  server.reset();
+  suite.server.reset();
   // The server echoes the key, as OpenAI's 401 does in part: the stop message must not carry it.
-  server.script = () => ({ kind: 'error', status: 401, message: `Incorrect API key provided: ${FAKE_KEY}` });
-  const config = configFor(fx, [fakeModel(server.url, { concurrency: 8 })]);
+  suite.server.script = () => ({ kind: 'error', status: 401, message: `Incorrect API key provided: ${FAKE_KEY}` });
+  const config = configFor(fx, [fakeModel(suite.server.url, { concurrency: 8 })]);
   const { log, lines } = logger();
   const [s] = await runQuery(config, 'movielens', ['fake'], { log, retry: fastRetry });
-  assert.ok(server.chatRequests >= 20 && server.chatRequests <= 50, `${server.chatRequests} requests`);
+  assert.ok(suite.server.chatRequests >= 20 && suite.server.chatRequests <= 50, `${suite.server.chatRequests} requests`);
   assert.match(s.stopped ?? '', /20 requests in a row failed with the same error: HTTP 401/);
   assert.ok(!(s.stopped ?? '').includes(FAKE_KEY), s.stopped);
   assert.equal(s.failed + s.notSent, 200);
   assert.ok(s.notSent >= 150);
   assert.match(lines.join('\n'), new RegExp(`${s.notSent} prompts not sent`));
-  server.script = undefined;
+  suite.server.script = undefined;
 });
 
 test('the first abort (Ctrl-C) stops retries as well as new prompts; in-flight requests finish; the second aborts them at once', async () => {
   const fx = fixture(12);
-  server.reset();
+  suite.server.reset();
   // Every first attempt fails with a 500, so every prompt sits in a retry wait when the stop comes.
   const ac = new AbortController();
-  server.script = ({ n, attempt }) => {
+  suite.server.script = ({ n, attempt }) => {
     // Stop shortly after the third prompt's first attempt, while all three wait for their retry.
     if (n === 3) setTimeout(() => ac.abort(), 100);
     return attempt === 1 ? { kind: 'error', status: 500 } : undefined;
   };
-  const config = configFor(fx, [fakeModel(server.url, { concurrency: 3 })]);
+  const config = configFor(fx, [fakeModel(suite.server.url, { concurrency: 3 })]);
   const { log, lines } = logger();
   const t0 = Date.now();
   const [s] = await runQuery(config, 'movielens', ['fake'], { log, signal: ac.signal, retry: { baseDelayMs: 5000, maxDelayMs: 5000 } });
   assert.ok(Date.now() - t0 < 2000, 'the retry waits were cut short');
-  assert.equal(server.chatRequests, 3, `no retry went out after the stop: ${JSON.stringify(server.log.map((r) => [r.status, r.at - t0, r.path, r.body.slice(0, 0), String(r.headers['user-agent']), r.headers['x-stainless-retry-count']]))} ${lines.join('\n')}`);
+  assert.equal(suite.server.chatRequests, 3, `no retry went out after the stop: ${JSON.stringify(suite.server.log.map((r) => [r.status, r.at - t0, r.path, r.body.slice(0, 0), String(r.headers['user-agent']), r.headers['x-stainless-retry-count']]))} ${lines.join('\n')}`);
   assert.equal(s.interrupted, true);
   assert.equal(s.failed, 3, 'the three prompts cut short in their retry wait are listed');
   assert.equal(s.notSent, 9);
   assert.match(lines.join('\n'), /interrupted — 0 new answers stored, 9 prompts not sent, 3 failed or cut short/);
-  server.script = undefined;
+  suite.server.script = undefined;
 });
 
 // ---------- answers that were paid but say less than asked ----------
 
 test('content null and finish_reason length are stored, recorded with finishReason, flagged in the diagnostics and counted', async () => {
   const fx = fixture(6);
-  server.reset();
+  suite.server.reset();
   // Prompts 1–2: a content filter (content null); 3: cut off mid-list; the rest answer normally.
-  server.script = ({ n }) => (n <= 2 ? { kind: 'answer', content: null } : n === 3 ? { kind: 'answer', finishReason: 'length', text: '["Heat' } : undefined);
-  const config = configFor(fx, [fakeModel(server.url, { concurrency: 1 })]);
+  suite.server.script = ({ n }) => (n <= 2 ? { kind: 'answer', content: null } : n === 3 ? { kind: 'answer', finishReason: 'length', text: '["Heat' } : undefined);
+  const config = configFor(fx, [fakeModel(suite.server.url, { concurrency: 1 })]);
   const { log, lines } = logger();
   const [s] = await runQuery(config, 'movielens', ['fake'], { log, retry: fastRetry });
-  assert.equal(server.chatRequests, 6, 'paid answers are not asked again');
+  assert.equal(suite.server.chatRequests, 6, 'paid answers are not asked again');
   assert.equal(s.answered, 6);
   const records = loadResponses(config, 'fake', 'movielens');
   assert.deepEqual(records.map((r) => r.finishReason), ['content_filter', 'content_filter', 'length', 'stop', 'stop', 'stop']);
@@ -295,28 +263,28 @@ test('content null and finish_reason length are stored, recorded with finishReas
   assert.match(lines.join('\n'), /6\/6 prompts answered \(finish: stop 3, content_filter 2, length 1; 1 cut off by max tokens .*, 2 empty answers\)/);
   const stored = storeLines(fx).map((l) => JSON.parse(l) as { finishReason: string });
   assert.deepEqual(stored.map((e) => e.finishReason).sort(), ['content_filter', 'content_filter', 'length', 'stop', 'stop', 'stop']);
-  server.script = undefined;
+  suite.server.script = undefined;
 });
 
 test('--retry-finish length after raising maxTokens asks again exactly the cut-off prompts and keeps both answers', async () => {
   const fx = fixture(8);
-  server.reset();
+  suite.server.reset();
   const cutOff = new Set([2, 5]);
-  server.script = ({ n }) => (cutOff.has(n) ? { kind: 'answer', finishReason: 'length', text: '["Heat' } : undefined);
-  const model = fakeModel(server.url, { concurrency: 1 });
+  suite.server.script = ({ n }) => (cutOff.has(n) ? { kind: 'answer', finishReason: 'length', text: '["Heat' } : undefined);
+  const model = fakeModel(suite.server.url, { concurrency: 1 });
   await runQuery(configFor(fx, [model], { maxTokens: 300 }), 'movielens', ['fake'], { log: logger().log, retry: fastRetry });
-  assert.equal(server.chatRequests, 8);
+  assert.equal(suite.server.chatRequests, 8);
   const firstRecords = loadResponses(configFor(fx, [model], { maxTokens: 300 }), 'fake', 'movielens');
   const cutIds = firstRecords.filter((r) => r.finishReason === 'length').map((r) => r.promptId);
   assert.equal(cutIds.length, 2);
 
-  server.reset();
-  server.script = undefined;
+  suite.server.reset();
+  suite.server.script = undefined;
   const raised = configFor(fx, [model], { maxTokens: 900 });
   const { log, lines } = logger();
   const [s] = await runQuery(raised, 'movielens', ['fake'], { log, retry: fastRetry, retryFinish: ['length'] });
-  assert.equal(server.chatRequests, 2, 'only the two cut-off prompts are asked again');
-  assert.deepEqual(server.log.filter((r) => r.path === '/v1/chat/completions').map((r) => JSON.parse(r.body).max_tokens), [900, 900]);
+  assert.equal(suite.server.chatRequests, 2, 'only the two cut-off prompts are asked again');
+  assert.deepEqual(suite.server.log.filter((r) => r.path === '/v1/chat/completions').map((r) => JSON.parse(r.body).max_tokens), [900, 900]);
   assert.equal(s.sent, 2);
   assert.equal(s.answered, 8);
   assert.match(lines.join('\n'), /--retry-finish length: 2 earlier answers ended that way and are asked again; 6 earlier answers are kept/);
@@ -325,11 +293,11 @@ test('--retry-finish length after raising maxTokens asks again exactly the cut-o
   assert.ok(records.every((r) => r.finishReason === 'stop'));
   assert.equal(storeLines(fx).length, 10, 'both answers of the cut-off prompts are stored');
   // Without the option, raised settings are a new request for every prompt (the usual rule).
-  server.reset();
+  suite.server.reset();
   const fx2 = fixture(2);
   await runQuery(configFor(fx2, [model], { maxTokens: 300 }), 'movielens', ['fake'], { log: logger().log });
   await runQuery(configFor(fx2, [model], { maxTokens: 900 }), 'movielens', ['fake'], { log: logger().log });
-  assert.equal(server.chatRequests, 4);
+  assert.equal(suite.server.chatRequests, 4);
 });
 
 // ---------- availability, keys ----------
@@ -337,27 +305,27 @@ test('--retry-finish length after raising maxTokens asks again exactly the cut-o
 test('a server whose /models answers 404 or 501 is probed with one chat request and used; refused only when that fails', async () => {
   const fx = fixture(3);
   for (const status of [404, 501]) {
-    server.reset();
-    server.modelsStatus = status;
+    suite.server.reset();
+    suite.server.modelsStatus = status;
     const { log, lines } = logger();
-    const [s] = await runQuery(configFor(fx, [fakeModel(server.url)]), 'movielens', ['fake'], { log, retry: fastRetry });
+    const [s] = await runQuery(configFor(fx, [fakeModel(suite.server.url)]), 'movielens', ['fake'], { log, retry: fastRetry });
     assert.equal(s.unavailable, undefined);
     assert.equal(s.answered, 3);
     assert.match(lines.join('\n'), new RegExp(`GET .*/models answered HTTP ${status}; a one-token chat request .* answered, so the model is used`));
     fs.rmSync(fx.paths.responses, { recursive: true, force: true });
   }
-  server.reset();
-  server.modelsStatus = 404;
-  server.script = () => ({ kind: 'error', status: 404, message: 'no such route' });
-  const [s] = await runQuery(configFor(fx, [fakeModel(server.url)]), 'movielens', ['fake'], { log: logger().log, retry: fastRetry });
+  suite.server.reset();
+  suite.server.modelsStatus = 404;
+  suite.server.script = () => ({ kind: 'error', status: 404, message: 'no such route' });
+  const [s] = await runQuery(configFor(fx, [fakeModel(suite.server.url)]), 'movielens', ['fake'], { log: logger().log, retry: fastRetry });
   assert.match(s.unavailable ?? '', /answered HTTP 404, and a one-token chat request to .* failed: HTTP 404/);
-  assert.equal(server.chatRequests, 1, 'the probe only');
-  server.modelsStatus = undefined;
-  server.script = undefined;
+  assert.equal(suite.server.chatRequests, 1, 'the probe only');
+  suite.server.modelsStatus = undefined;
+  suite.server.script = undefined;
 });
 
 test('an API key variable that is set but empty says "is empty", an unset one "is not set"; a key of any length is redacted', async () => {
-  const model = { ...fakeModel(server.url), provider: 'openai' as const, apiKeyEnv: 'UBP_TEST_EMPTY_KEY' };
+  const model = { ...fakeModel(suite.server.url), provider: 'openai' as const, apiKeyEnv: 'UBP_TEST_EMPTY_KEY' };
   const { modelAvailability, redactSecrets } = await import('../lib/query/llm');
   assert.match((await modelAvailability(model, { UBP_TEST_EMPTY_KEY: '' })).reason ?? '', /UBP_TEST_EMPTY_KEY is empty/);
   assert.match((await modelAvailability(model, {})).reason ?? '', /UBP_TEST_EMPTY_KEY is not set/);
@@ -365,15 +333,15 @@ test('an API key variable that is set but empty says "is empty", an unset one "i
   assert.equal(redactSecrets('token abcdef and abc', ['abc', 'abcdef']), 'token [REDACTED] and [REDACTED]');
   // End to end: a 3-character key echoed by the server's 401 appears in no message.
   const fx = fixture(2);
-  server.reset();
-  server.script = ({ headers }) => ({ kind: 'error', status: 401, message: `Incorrect API key provided: ${String(headers.authorization).replace('Bearer ', '')}` });
-  const short = fakeModel(server.url, { apiKeyEnv: 'UBP_TEST_SHORT_KEY' });
+  suite.server.reset();
+  suite.server.script = ({ headers }) => ({ kind: 'error', status: 401, message: `Incorrect API key provided: ${String(headers.authorization).replace('Bearer ', '')}` });
+  const short = fakeModel(suite.server.url, { apiKeyEnv: 'UBP_TEST_SHORT_KEY' });
   const { log, lines } = logger();
   const [s] = await runQuery(configFor(fx, [short]), 'movielens', ['fake'], { log, retry: fastRetry, env: { UBP_TEST_SHORT_KEY: 'Zq7' } });
   assert.equal(s.failed, 2);
   assert.match(s.failures[0].message, /Incorrect API key provided: \[REDACTED\]/);
   assert.ok(![...lines, ...s.failures.map((f) => f.message)].some((l) => l.includes('Zq7')));
-  server.script = undefined;
+  suite.server.script = undefined;
 });
 
 // ---------- bad settings: a clear error before any work ----------
@@ -427,35 +395,35 @@ test('the CLI exits 2 before any work for a bad configuration value or a --model
 
 test('a garbage line in the middle of a store file is reported as corruption with its line number, a torn fragment as torn', async () => {
   const fx = fixture(4);
-  server.reset();
-  const config = configFor(fx, [fakeModel(server.url)]);
+  suite.server.reset();
+  const config = configFor(fx, [fakeModel(suite.server.url)]);
   await runQuery(config, 'movielens', ['fake'], { log: logger().log });
   const lines = storeLines(fx);
   // Line 2 is garbage (an editor, a bad disk); line 4 is the start of an answer cut off by a crash, followed by later appends.
   fs.writeFileSync(storePath(fx), `${lines[0]}\nthis is not an answer\n${lines[1]}\n${lines[2].slice(0, 70)}\n${lines[2]}\n${lines[3]}\n`);
-  server.reset();
+  suite.server.reset();
   const { log, lines: out } = logger();
   const [s] = await runQuery(config, 'movielens', ['fake'], { log });
   assert.equal(s.corruptStoreLines, 1);
   assert.equal(s.tornStoreLines, 1);
   assert.match(out.join('\n'), new RegExp(`line 2 of ${storePath(fx).replace(/[.]/g, '\\.')} is corrupt \\(not valid JSON .*\\): not a torn append`));
   assert.match(out.join('\n'), /skipped unreadable line .*:4 .*a torn append/);
-  assert.equal(server.chatRequests, 0, 'every answer is still in the store');
+  assert.equal(suite.server.chatRequests, 0, 'every answer is still in the store');
   assert.equal(s.answered, 4);
 });
 
 test('a failed run never replaces a responses file with fewer records', async () => {
   const fx = fixture(6);
-  server.reset();
-  const model = fakeModel(server.url, { concurrency: 1 });
+  suite.server.reset();
+  const model = fakeModel(suite.server.url, { concurrency: 1 });
   await runQuery(configFor(fx, [model]), 'movielens', ['fake'], { log: logger().log });
   const file = path.join(fx.paths.responses, 'fake', 'movielens.jsonl');
   const before = fs.readFileSync(file);
   // New settings (so the old records cannot stand in for the new requests), and the server now fails after 2 answers.
   fs.rmSync(fx.paths.store, { recursive: true });
   const changed = configFor(fx, [model], { temperature: 0.5 });
-  server.reset();
-  server.script = ({ n }) => (n <= 2 ? undefined : { kind: 'error', status: 400, message: 'bad request' });
+  suite.server.reset();
+  suite.server.script = ({ n }) => (n <= 2 ? undefined : { kind: 'error', status: 400, message: 'bad request' });
   const { log, lines } = logger();
   // The model id names one file for every setting: a rerun under other settings that fails keeps the old file.
   const [s] = await runQuery(changed, 'movielens', ['fake'], { log, retry: fastRetry });
@@ -463,9 +431,9 @@ test('a failed run never replaces a responses file with fewer records', async ()
   assert.equal(s.written, 0);
   assert.deepEqual(fs.readFileSync(file), before, 'the 6 records are kept, not replaced by 2');
   assert.match(lines.join('\n'), /did not complete and has 2 answers, fewer than the 6 records of .*; that file is left as it was/);
-  server.script = undefined;
+  suite.server.script = undefined;
   // A complete run does replace it.
-  server.reset();
+  suite.server.reset();
   const [ok] = await runQuery(changed, 'movielens', ['fake'], { log: logger().log, retry: fastRetry });
   assert.equal(ok.written, 6);
   assert.equal(loadResponses(changed, 'fake', 'movielens').length, 6);
@@ -475,8 +443,8 @@ test('a failed run never replaces a responses file with fewer records', async ()
 test('the query stamp covers the store file: damage to it is noticed by a normal rerun (no --force)', async () => {
   const { runPipeline } = await import('../lib/pipeline');
   const fx = fixture(5);
-  server.reset();
-  const config = configFor(fx, [fakeModel(server.url)]);
+  suite.server.reset();
+  const config = configFor(fx, [fakeModel(suite.server.url)]);
   // The fixture's processed data and samples, stamped as the stages that would have written them.
   const { beginStage } = await import('../lib/core/stamps');
   const processed = path.join(fx.paths.processed, 'movielens');
@@ -490,10 +458,10 @@ test('the query stamp covers the store file: damage to it is noticed by a normal
   assert.equal(second.steps.find((x) => x.stage === 'query')?.status, 'up-to-date');
   // Truncate the store to 3 of its 5 lines: the responses file is untouched, so only the store's identity changed.
   fs.writeFileSync(storePath(fx), `${storeLines(fx).slice(0, 3).join('\n')}\n`);
-  server.reset();
+  suite.server.reset();
   const third = await run();
   assert.equal(third.steps.find((x) => x.stage === 'query')?.status, 'ran', 'the damaged store is noticed');
-  assert.equal(server.chatRequests, 0, 'the two lost answers come back from the responses file');
+  assert.equal(suite.server.chatRequests, 0, 'the two lost answers come back from the responses file');
   assert.equal(ResponseStore.open(fx.paths.store).size, 5);
 });
 
