@@ -5,13 +5,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { cancelOpenBatches, forgetBatches, parseBatchResults, splitBatchLines } from '../lib/query/batch';
-import { loadConfig, repoRoot, type Config, type ModelConfig } from '../lib/core/config';
+import { loadConfig, type Config, type ModelConfig } from '../lib/core/config';
 import { requestKey } from '../lib/query/llm';
 import { renderPrompt } from '../lib/query/prompt';
 import { loadResponses, runQuery } from '../lib/query/runner';
 import type { StoredAnswer } from '../lib/query/store';
 import { FakeOpenAIServer, type BatchLineAction, type FakeBatchBehavior } from './helpers/fake-openai-server';
-import { assertSecretsAbsent, fakeModel, filesUnder, makeQueryFixture, type QueryFixture } from './helpers/query-fixture';
+import { assertSecretsAbsent, collectingLogger, fakeModel, filesUnder, makeQueryFixture, type QueryFixture } from './helpers/query-fixture';
+import { spawnNode } from './helpers/children';
 
 const KEY_ENV = 'UBP_TEST_QUERY_KEY';
 const FAKE_KEY = 'sk-test-BATCH-SECRET-11dd22ee33ff';
@@ -37,16 +38,7 @@ function configFor(fx: QueryFixture, server: FakeOpenAIServer, query: Record<str
   return loadConfig({ env: {}, overrides: { paths: fx.paths, query: { batchPollSeconds: 0.005, ...query, models: [fakeModel(server.url, model)] } } });
 }
 
-function logger(): { log: (l: string) => void; lines: string[] } {
-  const lines: string[] = [];
-  return {
-    lines,
-    log: (l: string) => {
-      lines.push(l);
-      allLogs.push(l);
-    },
-  };
-}
+const logger = () => collectingLogger(allLogs);
 
 async function withServer(batch: FakeBatchBehavior, fn: (server: FakeOpenAIServer) => Promise<void>): Promise<void> {
   const server = await FakeOpenAIServer.start({ model: 'fake-model-2024-05-13', fingerprint: 'fp_b1', batch });
@@ -265,21 +257,6 @@ test('batchWait false: submits and returns; dry and synchronous runs do not pay 
   });
 });
 
-const ext = path.extname(__filename);
-function spawnChild(args: string): ChildProcess & { out: string[]; err: string[] } {
-  const script = path.join(__dirname, 'helpers', `query-child${ext}`);
-  const child = spawn(process.execPath, [...(ext === '.ts' ? ['--import', 'tsx'] : []), script, args], {
-    cwd: repoRoot(),
-    env: { ...process.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  }) as ChildProcess & { out: string[]; err: string[] };
-  child.out = [];
-  child.err = [];
-  child.stdout!.on('data', (d: Buffer) => child.out.push(d.toString()));
-  child.stderr!.on('data', (d: Buffer) => child.err.push(d.toString()));
-  return child;
-}
-
 async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const t0 = Date.now();
   while (!cond()) {
@@ -292,7 +269,7 @@ test('kill -9 after submission: the next run finds the open batch in the ledger 
   await withServer({ pollsToFinish: 1_000_000 }, async (server) => {
     const fx = fixture(10);
     const overrides = { paths: fx.paths, query: { batchPollSeconds: 0.02, models: [fakeModel(server.url)] } };
-    const child = spawnChild(JSON.stringify({ overrides, domain: 'movielens', models: ['fake'], batch: true, retry: fastRetry, progressIntervalMs: 50 }));
+    const child = spawnNode('query-child', [JSON.stringify({ overrides, domain: 'movielens', models: ['fake'], batch: true, retry: fastRetry, progressIntervalMs: 50 })]);
     await waitFor(() => ledger(fx).some((e) => e.event === 'submitted') || child.exitCode !== null, 30_000, 'the child to submit');
     // Let it poll a few times, then kill it while it waits.
     await waitFor(() => server.routeCount('GET', '/v1/batches/:id') >= 2 || child.exitCode !== null, 30_000, 'the child to poll');

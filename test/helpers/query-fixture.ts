@@ -142,3 +142,15 @@ export function assertSecretsAbsent(roots: string[], logs: string[], secrets: st
   assert.ok(logs.length > 0);
   for (const l of logs) assert.ok(!secrets.some((s) => l.includes(s)), `API key in log line: ${l}`);
 }
+
+/** A log function that keeps its lines for the test and also copies them to `sink` (checked for secrets at the end). */
+export function collectingLogger(sink: string[]): { log: (l: string) => void; lines: string[] } {
+  const lines: string[] = [];
+  return {
+    lines,
+    log: (l: string) => {
+      lines.push(l);
+      sink.push(l);
+    },
+  };
+}

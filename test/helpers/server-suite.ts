@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadConfig, type Config, type ModelConfig } from '../../lib/core/config';
 import { FakeOpenAIServer } from './fake-openai-server';
-import { assertSecretsAbsent, makeQueryFixture, type QueryFixture } from './query-fixture';
+import { assertSecretsAbsent, collectingLogger, makeQueryFixture, type QueryFixture } from './query-fixture';
 
 /**
  * The shared frame of a suite that queries a fake OpenAI-compatible server: the server started before the tests and
@@ -40,15 +40,6 @@ export function fakeServerSuite(opts: { keyEnv: string; key: string; secrets: st
     configFor(fx: QueryFixture, models: Partial<ModelConfig>[] = [], query: Record<string, unknown> = {}): Config {
       return loadConfig({ env: {}, overrides: { paths: fx.paths, query: { ...query, models } } });
     },
-    logger(): { log: (l: string) => void; lines: string[] } {
-      const lines: string[] = [];
-      return {
-        lines,
-        log: (l: string) => {
-          lines.push(l);
-          allLogs.push(l);
-        },
-      };
-    },
+    logger: () => collectingLogger(allLogs),
   };
 }
