@@ -5,35 +5,25 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { pathsUnder } from '../lib/core/config';
 import { generateSynthetic } from '../lib/data/synthetic';
 import { FakeOpenAIServer } from './helpers/fake-openai-server';
 import { runCli } from './helpers/cli-child';
+import { writeScratchConfig } from './helpers/scratch-config';
 
 let server: FakeOpenAIServer;
 let dir: string;
 
 function writeConfig(name: string, extra: Record<string, unknown> = {}): string {
-  const file = path.join(dir, name);
-  fs.writeFileSync(
-    file,
-    JSON.stringify({
-      download: false,
-      dataDir: path.join(dir, 'datasets'),
-      paths: pathsUnder(dir),
-      sample: { drawsPerSetting: 20, settings: { movielens: { none: [], age: ['age'], gender: ['gender'] } } },
-      preprocess: { movielens: { minDemographicGroupSize: 5 } },
-      curves: { bins: 40, window: 5, bootstrap: 20 },
-      figures: { formats: ['html'] },
-      query: {
-        models: [
-          { id: 'local-llm', provider: 'openai-compatible', model: 'fake-llama', baseURL: server.url, apiKeyEnv: 'UBP_TEST_KEY', concurrency: 4, inputPricePerMTok: 1, outputPricePerMTok: 2 },
-        ],
-      },
-      ...extra,
-    }),
-  );
-  return file;
+  return writeScratchConfig(path.join(dir, name), dir, {
+    sample: { drawsPerSetting: 20, settings: { movielens: { none: [], age: ['age'], gender: ['gender'] } } },
+    curves: { bins: 40, window: 5, bootstrap: 20 },
+    query: {
+      models: [
+        { id: 'local-llm', provider: 'openai-compatible', model: 'fake-llama', baseURL: server.url, apiKeyEnv: 'UBP_TEST_KEY', concurrency: 4, inputPricePerMTok: 1, outputPricePerMTok: 2 },
+      ],
+    },
+    ...extra,
+  });
 }
 
 before(async () => {

@@ -7,31 +7,22 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadConfig, pathsUnder } from '../lib/core/config';
+import { loadConfig } from '../lib/core/config';
 import { fileDigest } from '../lib/core/stamps';
 import { generateSynthetic } from '../lib/data/synthetic';
 import { notebookConfig } from '../lib/stages';
 import { runCli } from './helpers/cli-child';
+import { writeScratchConfig } from './helpers/scratch-config';
 
 let base: string;
 const MODELS = ['--domains', 'movielens', '--models', 'random,oracle'];
 
 function writeConfig(dir: string, extra: Record<string, unknown> = {}): string {
-  const file = path.join(dir, `config-${Object.keys(extra).join('-') || 'base'}.json`);
-  fs.writeFileSync(
-    file,
-    JSON.stringify({
-      download: false,
-      dataDir: path.join(dir, 'datasets'),
-      paths: pathsUnder(dir),
-      sample: { drawsPerSetting: 15, settings: { movielens: { none: [], age: ['age'], gender: ['gender'] } } },
-      preprocess: { movielens: { minDemographicGroupSize: 5 } },
-      curves: { bins: 30, window: 5, bootstrap: 10 },
-      figures: { formats: ['html'] },
-      ...extra,
-    }),
-  );
-  return file;
+  return writeScratchConfig(path.join(dir, `config-${Object.keys(extra).join('-') || 'base'}.json`), dir, {
+    sample: { drawsPerSetting: 15, settings: { movielens: { none: [], age: ['age'], gender: ['gender'] } } },
+    curves: { bins: 30, window: 5, bootstrap: 10 },
+    ...extra,
+  });
 }
 
 /** A copy of the base run (timestamps kept, so the raw data's fingerprints match). */

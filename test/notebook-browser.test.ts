@@ -10,9 +10,10 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { pathsUnder, repoRoot } from '../lib/core/config';
+import { repoRoot } from '../lib/core/config';
 import { generateSynthetic } from '../lib/data/synthetic';
 import { runCli } from './helpers/cli-child';
+import { writeScratchConfig } from './helpers/scratch-config';
 
 const chromium = process.env.UBP_CHROMIUM || '/usr/bin/chromium';
 const jupyter = spawnSync('jupyter', ['notebook', '--version'], { encoding: 'utf8' }).status === 0;
@@ -50,20 +51,11 @@ before(async () => {
   if (missing) return;
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-browser-'));
   generateSynthetic(path.join(dir, 'datasets'), { domain: 'movielens', users: 300, items: 250, interactions: 18000, seed: 5 });
-  const config = path.join(dir, 'config.json');
-  fs.writeFileSync(
-    config,
-    JSON.stringify({
-      download: false,
-      domains: ['movielens'],
-      dataDir: path.join(dir, 'datasets'),
-      paths: pathsUnder(dir),
-      preprocess: { movielens: { minDemographicGroupSize: 5 } },
-      sample: { drawsPerSetting: 15, settings: { movielens: { none: [], age: ['age'], gender: ['gender'] } } },
-      curves: { bins: 30, window: 5, bootstrap: 10 },
-      figures: { formats: ['html'] },
-    }),
-  );
+  const config = writeScratchConfig(path.join(dir, 'config.json'), dir, {
+    domains: ['movielens'],
+    sample: { drawsPerSetting: 15, settings: { movielens: { none: [], age: ['age'], gender: ['gender'] } } },
+    curves: { bins: 30, window: 5, bootstrap: 10 },
+  });
   const scored = await runCli(['--config', config, '--stages', 'preprocess,sample,query,score', '--models', 'random,popularity,oracle']);
   assert.equal(scored.code, 0, scored.out);
   // The notebook imports ../build/lib/index: the same relative layout, linked to the repository.

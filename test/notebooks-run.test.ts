@@ -7,30 +7,21 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { pathsUnder, repoRoot } from '../lib/core/config';
+import { repoRoot } from '../lib/core/config';
 import { generateSynthetic } from '../lib/data/synthetic';
+import { writeScratchConfig } from './helpers/scratch-config';
 
 const python = process.env.UBP_PYTHON || '/usr/bin/python3';
 const jupyter = spawnSync(python, ['-c', 'import nbformat, nbclient, ipykernel'], { encoding: 'utf8' }).status === 0;
 let dir: string;
 
 function writeConfig(name: string, extra: Record<string, unknown> = {}): string {
-  const file = path.join(dir, name);
-  fs.writeFileSync(
-    file,
-    JSON.stringify({
-      download: false,
-      domains: ['movielens'],
-      dataDir: path.join(dir, 'datasets'),
-      paths: pathsUnder(dir),
-      preprocess: { movielens: { minDemographicGroupSize: 5 } },
-      sample: { drawsPerSetting: 15, historyLengths: [0, 2, 4], settings: { movielens: { age: ['age'] } } },
-      curves: { bins: 30, window: 5, bootstrap: 10 },
-      figures: { formats: ['html'] },
-      ...extra,
-    }),
-  );
-  return file;
+  return writeScratchConfig(path.join(dir, name), dir, {
+    domains: ['movielens'],
+    sample: { drawsPerSetting: 15, historyLengths: [0, 2, 4], settings: { movielens: { age: ['age'] } } },
+    curves: { bins: 30, window: 5, bootstrap: 10 },
+    ...extra,
+  });
 }
 
 function runNotebook(notebook: string, config: string): { code: number; out: string; copy: string } {
