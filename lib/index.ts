@@ -8,3 +8,4 @@ export * as score from './score';
 export * as plot from './plot';
 export * as pipeline from './pipeline';
 export * as stages from './stages';
+export * as notebook from './notebook';

@@ -2,23 +2,19 @@
  * The whole analysis as one sequence of stages: preprocess → sample → query → score → plot → report.
  * Each (stage, domain) is skipped when its stamp says code, parameters, inputs and outputs are unchanged, and recomputed
  * otherwise; a stage that is not requested is not recomputed, and a requested stage refuses its stale output (see
- * lib/stages.ts). A domain whose data cannot be obtained is reported with the reason and the fix, and the other
+ * lib/stages.ts; each stage's own definition in lib/<folder>/stage.ts). A domain whose data cannot be obtained is reported with the reason and the fix, and the other
  * domain still runs.
  */
-import * as fs from 'node:fs';
 import { type Config, type DomainName, type ModelConfig } from './core/config';
+import type { StageRef } from './core/stamps';
+import type { FailedDomain, SkippedModel, StepResult, StepStatus } from './core/types';
 import { DatasetUnavailableError } from './data/datasets';
-import { modelAvailability } from './query/runner';
-import { formatFinishReasons } from './query/responses';
-import { scoreSummaryFile } from './score/score';
+import { modelAvailability } from './query/llm';
 import { writeReport } from './plot/report';
-import { STAGES, type FailedDomain, type SkippedModel, type StageName, type StepResult, type StepStatus } from './core/types';
-import { type StageRef, isStageUpToDate } from './core/stamps';
-import * as stage from './stages';
+import { STAGES, type StageName, answeredModels, runStage, withAnsweredModels } from './stages';
 
-const PENDING = 'pending';
-
-export { STAGES, type FailedDomain, type SkippedModel, type StageName, type StepResult, type StepStatus } from './core/types';
+export { STAGES, type StageName } from './stages';
+export type { FailedDomain, SkippedModel, StepResult, StepStatus } from './core/types';
 
 export interface PipelineOptions {
   stages?: StageName[];
@@ -93,98 +89,55 @@ export async function runPipeline(config: Config, opts: PipelineOptions = {}): P
   const forced = (s: StageName) => opts.force === true || (Array.isArray(opts.force) && opts.force.includes(s));
   const steps: StepResult[] = [];
   const failedDomains: PipelineResult['failedDomains'] = [];
-  const needsModels = stages.includes('query') || stages.includes('score') || stages.includes('plot');
+  // Without the query stage and without --models, score and plot take the models the query stage answered (its
+  // stamps), so a model defined once is scored and plotted without being named again.
+  const fromAnswers = !stages.includes('query') && !(opts.models && opts.models.length);
+  const needsModels = stages.includes('query') || ((stages.includes('score') || stages.includes('plot')) && !fromAnswers);
   const { models, skipped } = needsModels ? await selectModels(config, opts.models, log) : { models: [], skipped: [] };
-  const modelIds = models.map((m) => m.id);
-  if (needsModels) log(`[models] using ${modelIds.join(', ') || '(none)'}`);
+  if (needsModels) log(`[models] using ${models.map((m) => m.id).join(', ') || '(none)'}`);
+  const usedModels = new Set(models.map((m) => m.id));
+  const queryOpts = { dryRun: opts.dryRun, batch: opts.batch, limit: opts.limit, retryFinish: opts.retryFinish, log };
+  const makesOutputs = !opts.dryRun && opts.limit === undefined;
 
-  async function step(stage: StageName, domain: DomainName, fn: () => Promise<string | void>, model?: string): Promise<boolean> {
+  async function step(config: Config, ref: StageRef & { stage: StageName }, stageOpts: object): Promise<boolean> {
     const t0 = Date.now();
+    const { stage, domain, model } = ref;
+    const where = `[${stage}] ${domain}${model ? ` ${model}` : ''}`;
     try {
-      const detail = (await fn()) ?? undefined;
-      const status: StepStatus = detail === 'up-to-date' ? 'up-to-date' : detail?.startsWith(PENDING) ? 'pending' : 'ran';
-      steps.push({ stage, domain, model, status, seconds: (Date.now() - t0) / 1000, detail: status === 'ran' ? detail : undefined });
-      const what = status === 'up-to-date' ? 'up to date, skipped' : status === 'pending' ? (detail ?? '') : `done in ${((Date.now() - t0) / 1000).toFixed(1)}s`;
-      log(`[${stage}] ${domain}${model ? ` ${model}` : ''}: ${what}`);
+      const outcome = await runStage(config, ref, { log, ...stageOpts } as never, { force: forced(stage), log });
+      const seconds = (Date.now() - t0) / 1000;
+      if (outcome.status === 'failed') throw new Error(outcome.detail);
+      const status: StepStatus = outcome.status === 'done' ? 'ran' : outcome.status;
+      steps.push({ stage, domain, model, status, seconds, detail: status === 'ran' ? outcome.detail : status === 'pending' ? outcome.detail : undefined });
+      log(`${where}: ${status === 'up-to-date' ? 'up to date, skipped' : status === 'pending' ? outcome.detail : `done in ${seconds.toFixed(1)}s`}`);
       return status !== 'pending';
     } catch (e) {
       const err = e as Error;
       const fix = err instanceof DatasetUnavailableError ? err.fix : undefined;
       steps.push({ stage, domain, model, status: 'failed', seconds: (Date.now() - t0) / 1000, detail: err.message });
-      log(`[${stage}] ${domain}${model ? ` ${model}` : ''}: FAILED: ${err.message}`);
+      log(`${where}: FAILED: ${err.message}`);
       if (!failedDomains.some((f) => f.domain === domain)) failedDomains.push({ domain, reason: err.message, fix });
       return false;
     }
   }
 
   for (const domain of domains) {
+    const domainConfig = withAnsweredModels(config, domain);
+    const domainModels = fromAnswers ? answeredModels(config, domain).map((m) => m.id) : models.map((m) => m.id);
+    if (fromAnswers && (stages.includes('score') || stages.includes('plot'))) log(`[models] ${domain}: the answered models ${domainModels.join(', ') || '(none)'}`);
+    for (const id of domainModels) usedModels.add(id);
     let ok = true;
-    const upToDate = (stage: StageName, ref: StageRef, external?: () => boolean) => !forced(stage) && (external ? external() : isStageUpToDate(config, ref));
-
-    if (stages.includes('preprocess')) {
-      ok = await step('preprocess', domain, async () => {
-        const located = await stage.locate(config, domain, log);
-        if (upToDate('preprocess', { stage: 'preprocess', domain }, () => stage.preprocessUpToDate(config, domain, located))) return 'up-to-date';
-        const summary = await stage.preprocess(config, domain, { log, located });
-        return `${summary.users} users, ${summary.items} items, ${summary.interactions} interactions`;
-      });
-    }
-    if (ok && stages.includes('sample')) {
-      ok = await step('sample', domain, async () => {
-        if (upToDate('sample', { stage: 'sample', domain })) return 'up-to-date';
-        const { samples } = stage.sample(config, domain, { log });
-        return `${samples.length} prompts`;
-      });
-    }
-    if (ok && stages.includes('query')) {
-      for (const model of models) {
-        const modelOk = await step(
-          'query',
-          domain,
-          async () => {
-            const pilot = opts.limit !== undefined;
-            if (!opts.dryRun && !pilot && upToDate('query', { stage: 'query', domain, model: model.id }, () => stage.queryUpToDate(config, domain, model))) return 'up-to-date';
-            const [summary] = await stage.query(config, domain, [model.id], { dryRun: opts.dryRun, batch: opts.batch, limit: opts.limit, retryFinish: opts.retryFinish, log });
-            if (opts.dryRun) return 'dry run';
-            if (pilot && summary?.pilot) {
-              if (summary.failed) throw new Error(`pilot: ${summary.failed} prompts failed; rerun to retry them (stored answers are kept)`);
-              const waiting = summary.batch?.pendingPrompts ?? 0;
-              if (waiting) return `${PENDING}: pilot prompts waiting in open Batch API jobs; run again with --batch --limit ${opts.limit} to collect them`;
-              return `pilot: ${summary.answered} of ${summary.pilot.ofPrompts} prompts answered (${summary.pilot.limit} per cell, ${summary.pilot.cells} cells); run with --dry-run for the estimate`;
-            }
-            if (pilot) return 'pilot: nothing to ask';
-            const waiting = summary?.batch?.pendingPrompts ?? 0;
-            if (summary && summary.failed === 0 && summary.missing > 0 && waiting > 0) {
-              return `${PENDING}: ${waiting} prompts waiting in open Batch API jobs (${summary.batch?.openBatches.join(', ')}); run again with --batch to collect them, then the later stages run`;
-            } else if (summary && (summary.failed > 0 || summary.missing > 0)) {
-              const why = summary.stopped ? `the model was stopped (${summary.stopped}); ` : '';
-              throw new Error(`${why}${summary.failed} prompts failed and ${summary.missing} are still unanswered; rerun to retry them (stored answers are kept)`);
-            }
-            const adapted = summary?.adaptations.length ? `; adapted to the server: ${summary.adaptations.join(', ')} (${summary.rejectedRequests} rejected requests)` : '';
-            const finish = summary ? formatFinishReasons(summary.parse.byFinishReason) : '';
-            return summary ? `${summary.answered} answers (${summary.sent} sent, ${summary.fromStore} from the store${finish ? `; finish: ${finish}` : ''})${adapted}` : undefined;
-          },
-          model.id,
-        );
-        ok = ok && modelOk;
+    for (const stage of STAGES) {
+      if (!ok || !stages.includes(stage)) continue;
+      if ((stage === 'score' || stage === 'plot') && !makesOutputs) continue;
+      if (stage === 'query') {
+        for (const model of domainModels) ok = (await step(domainConfig, { stage, domain, model }, queryOpts)) && ok;
+      } else {
+        ok = await step(domainConfig, { stage, domain, models: stage === 'score' || stage === 'plot' ? domainModels : undefined }, {});
       }
     }
-    if (opts.dryRun || opts.limit !== undefined) continue;
-    if (ok && stages.includes('score')) {
-      ok = await step('score', domain, async () => {
-        if (upToDate('score', { stage: 'score', domain, models: modelIds }) && fs.existsSync(scoreSummaryFile(config))) return 'up-to-date';
-        stage.score(config, domain, modelIds, { log });
-        return `${modelIds.length} models scored`;
-      });
-    }
-    if (ok && stages.includes('plot')) {
-      ok = await step('plot', domain, async () => {
-        if (upToDate('plot', { stage: 'plot', domain, models: modelIds })) return 'up-to-date';
-        const { files, skipped: skippedFormats } = await stage.plot(config, domain, { models: modelIds, log });
-        return `${files.length} files${skippedFormats.length ? `; not exported: ${skippedFormats.map((s) => s.format).join(', ')}` : ''}`;
-      });
-    }
   }
+  const modelIds = [...usedModels];
 
   let reportFile: string | null = null;
   // A run whose every plot step failed would replace the last good report with an empty one.

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { repoRoot } from '../lib/core/config';
 
-const LAYERS = ['core', 'data', 'sample', 'query', 'score', 'plot', 'stages', 'pipeline', 'index'] as const;
+const LAYERS = ['core', 'data', 'sample', 'query', 'score', 'plot', 'stages', 'notebook', 'pipeline', 'index'] as const;
 const lib = path.join(repoRoot(), 'lib');
 
 function sources(dir: string): string[] {
@@ -80,4 +80,39 @@ test('no file in lib/ is over 500 lines unless it says why at its top', () => {
     .filter((x) => x.lines > 500 && !/one cohesive algorithm/i.test(x.text))
     .map((x) => `${path.relative(lib, x.f)} (${x.lines} lines)`);
   assert.deepEqual(long, []);
+});
+
+test("each stage's declared code folders are exactly the lib folders its definition imports (transitively)", async () => {
+  const { STAGE_DEFINITIONS } = await import('../lib/stages');
+  const folderOf = (file: string) => path.relative(lib, file).split(path.sep)[0];
+  for (const def of Object.values(STAGE_DEFINITIONS)) {
+    const start = sources(lib).filter((f) => path.relative(lib, f).endsWith(`${path.sep}stage.ts`)).find((f) => fs.readFileSync(f, 'utf8').includes(`name: '${def.name}'`));
+    assert.ok(start, `no lib/*/stage.ts declares the ${def.name} stage`);
+    const seen = new Set<string>();
+    const visit = (f: string) => {
+      if (seen.has(f)) return;
+      seen.add(f);
+      for (const t of importsOf(f)) visit(t);
+    };
+    visit(start);
+    const folders = [...new Set([...seen].map(folderOf))].sort();
+    assert.deepEqual([...def.code].sort(), folders, `${def.name}: declared code folders vs. the folders its code imports`);
+  }
+});
+
+test('node:crypto is imported only by lib/core/hash.ts (one hashing mechanism)', () => {
+  const offenders = sources(lib)
+    .filter((f) => path.relative(lib, f) !== path.join('core', 'hash.ts'))
+    .filter((f) => /from\s+'(node:)?crypto'|require\(\s*'(node:)?crypto'\s*\)/.test(fs.readFileSync(f, 'utf8')))
+    .map((f) => path.relative(lib, f));
+  assert.deepEqual(offenders, []);
+});
+
+test('core names no stage: its stage mechanism takes every stage from the definitions', () => {
+  const stageNames = ['preprocess', 'sample', 'query', 'score', 'plot'];
+  const core = sources(path.join(lib, 'core')).filter((f) => /stamps\.ts$|stage\.ts$/.test(f));
+  for (const f of core) {
+    const code = fs.readFileSync(f, 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
+    for (const name of stageNames) assert.ok(!code.includes(`'${name}'`), `${path.relative(lib, f)} names the ${name} stage`);
+  }
 });

@@ -8,7 +8,8 @@ import { cancelOpenBatches, forgetBatches, parseBatchResults, splitBatchLines } 
 import { loadConfig, type Config, type ModelConfig } from '../lib/core/config';
 import { requestKey } from '../lib/query/llm';
 import { renderPrompt } from '../lib/query/prompt';
-import { loadResponses, runQuery } from '../lib/query/runner';
+import { runQuery } from '../lib/query/runner';
+import { loadResponses } from '../lib/query/inputs';
 import type { StoredAnswer } from '../lib/query/store';
 import { FakeOpenAIServer, type BatchLineAction, type FakeBatchBehavior } from './helpers/fake-openai-server';
 import { assertSecretsAbsent, collectingLogger, fakeModel, filesUnder, makeQueryFixture, type QueryFixture } from './helpers/query-fixture';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { canonicalJson } from '../lib/core/canonical-json';
 import { storeKey } from '../lib/query/store';
-import { digestOf } from '../lib/core/stamps';
+import { digestOf } from '../lib/core/hash';
 
 test('canonicalJson sorts keys by UTF-16 code units, as RFC 8785 section 3.2.3 orders its example', () => {
   // RFC 8785's sorting example: the keys below in the order the RFC lists as sorted.

@@ -14,6 +14,7 @@ import { ML_AGE_NAMES, ML_GENDER_NAMES, ML_OCCUPATION_NAMES } from '../lib/data/
 import { parseLastfmProfiles } from '../lib/data/lastfm';
 import { loadProcessed } from '../lib/data/processed';
 import { runSample } from '../lib/sample/sample';
+import { notebookConfig } from '../lib/notebook';
 import * as stages from '../lib/stages';
 
 const mirror = process.env.UBP_DATA_DIR ?? path.resolve(repoRoot(), '..', 'shared', 'datasets');
@@ -290,16 +291,16 @@ test('editing a description makes its domain\'s preprocess stale; an unchanged o
   const root = tmp('ubp-books-stale-');
   const { description, dataDir } = writeBooks(root);
   const config = configFor(root, description, dataDir);
-  const located = await stages.locate(config, 'books');
-  await stages.preprocess(config, 'books', { log: () => {}, located });
-  assert.equal(stages.preprocessUpToDate(config, 'books', located), true);
+  const upToDate = async (c: typeof config) => (await stages.runStage(c, { stage: 'preprocess', domain: 'books' }, { log: () => {} })).status === 'up-to-date';
+  await stages.preprocess(config, 'books', { log: () => {} });
+  assert.equal(await upToDate(config), true);
   const edited = JSON.parse(fs.readFileSync(description, 'utf8'));
   edited.filters[1].min = 1;
   writeJson(description, edited);
   // The description cache is keyed by modification time; make sure the edit is seen as one even within a tick.
   const later = new Date(Date.now() + 5000);
   fs.utimesSync(description, later, later);
-  assert.equal(stages.preprocessUpToDate(configFor(root, description, dataDir), 'books', located), false);
+  assert.equal(await upToDate(configFor(root, description, dataDir)), false);
 });
 
 test('the README\'s example description is valid', () => {
@@ -327,11 +328,11 @@ test('a notebook takes over a described domain\'s upstream stamps (config file "
   process.env.UBP_CONFIG = file;
   delete process.env.UBP_DATA_DIR;
   try {
-    const first = stages.notebookConfig({ stage: 'preprocess', domain: 'books' });
+    const first = notebookConfig({ stage: 'preprocess', domain: 'books' });
     assert.ok(first.config.domains.includes('books'));
     await stages.preprocess(first.config, 'books', { log: () => {} });
-    stages.sample(stages.notebookConfig({ stage: 'sample', domain: 'books' }).config, 'books', { log: () => {} });
-    const later = stages.notebookConfig({ stage: 'score', domain: 'books' });
+    await stages.sample(notebookConfig({ stage: 'sample', domain: 'books' }).config, 'books', { log: () => {} });
+    const later = notebookConfig({ stage: 'score', domain: 'books' });
     assert.deepEqual(later.config.sample.settings.books, { none: [], gender: ['gender'], age: ['age'] });
     assert.equal(later.config.sample.K, 2);
   } finally {

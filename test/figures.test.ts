@@ -254,10 +254,12 @@ test('Table 1: ours beside the paper, "(Def)" rows, missing cells and totals', (
 test('runPlot writes byte-identical figure data for the same inputs, and the specs for the report', async () => {
   const { config, dir } = tempConfig();
   writeSyntheticInputs(config, 'movielens', SCORES, COUNTS);
-  const a = await runPlot(config, 'movielens', MODELS, { formats: ['html'], log: () => undefined });
+  // The plot stage gives runPlot its code version (lib/plot/stage.ts); figure-data.json records it as given.
+  const code = '0123456789abcdef';
+  const a = await runPlot(config, 'movielens', MODELS, { formats: ['html'], log: () => undefined, code });
   const first = fs.readFileSync(a.figureData);
   fs.rmSync(path.join(dir, 'figures'), { recursive: true });
-  const b = await runPlot(config, 'movielens', MODELS, { formats: ['html'], log: () => undefined });
+  const b = await runPlot(config, 'movielens', MODELS, { formats: ['html'], log: () => undefined, code });
   assert.equal(b.figureData, path.join(dir, 'figures', 'movielens', FIGURE_DATA_FILE));
   assert.ok(fs.readFileSync(b.figureData).equals(first), 'figure-data.json differs between two runs');
   const fd = JSON.parse(first.toString('utf8'));
@@ -269,7 +271,7 @@ test('runPlot writes byte-identical figure data for the same inputs, and the spe
   assert.equal(fd.inputs.scores.length, 3);
   assert.match(fd.inputs.scores[0].sha256, /^[0-9a-f]{64}$/);
   // What shaped the figures: the code version, the look, the band's resamples and seed, each figure's size in inches.
-  assert.match(fd.figureParameters.code, /^[0-9a-f]{16}$/);
+  assert.equal(fd.figureParameters.code, code);
   assert.deepEqual(fd.figureParameters.look, { style: 'screen', size: null, fontPt: null, font: 'DejaVu Sans', dpi: null });
   assert.deepEqual([fd.figureParameters.band.resamples, fd.figureParameters.band.seed], [config.curves.bootstrap, config.seed]);
   assert.equal(fd.figureParameters.sizesIn['entropy-trend'].widthIn, 12.5);

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { appendLineDurable, readJsonl, writeJsonl } from '../lib/core/io';
 import { makeRng, sampleDistinct, sampleWithoutReplacement, shuffleInPlace, deriveSeed } from '../lib/core/rng';
-import { digestOf } from '../lib/core/stamps';
+import { digestOf } from '../lib/core/hash';
 import { canonicalJson } from '../lib/core/canonical-json';
 import { invertIndex, loadProcessed, writeProcessed } from '../lib/data/processed';
 import type { UserRecord } from '../lib/core/types';

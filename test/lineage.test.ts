@@ -8,9 +8,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadConfig } from '../lib/core/config';
-import { fileDigest } from '../lib/core/stamps';
+import { fileDigest } from '../lib/core/hash';
 import { generateSynthetic } from '../lib/data/synthetic';
-import { notebookConfig } from '../lib/stages';
+import { notebookConfig } from '../lib/notebook';
 import { runCli } from './helpers/cli-child';
 import { writeScratchConfig } from './helpers/scratch-config';
 

@@ -8,7 +8,8 @@ import { loadConfig, type Config, type ModelConfig } from '../lib/core/config';
 import { forgetAdaptations } from '../lib/query/adapt';
 import { cellOf, estimateFromPilot, pilotSelection, studentTQuantile } from '../lib/query/pilot';
 import { renderPrompt } from '../lib/query/prompt';
-import { responsesFile, runQuery } from '../lib/query/runner';
+import { runQuery } from '../lib/query/runner';
+import { responsesFile } from '../lib/query/inputs';
 import { FakeOpenAIServer, type ChatBody } from './helpers/fake-openai-server';
 import { assertSecretsAbsent, fakeModel, makeQueryFixture, type QueryFixture } from './helpers/query-fixture';
 

@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import { catalogue, loadConfig, type Config, type ModelConfig } from '../lib/core/config';
 import { forgetAdaptations } from '../lib/query/adapt';
 import { createApiResponder, usageFromCompletion } from '../lib/query/llm';
-import { loadResponses, runQuery } from '../lib/query/runner';
+import { runQuery } from '../lib/query/runner';
+import { loadResponses } from '../lib/query/inputs';
 import { FakeOpenAIServer } from './helpers/fake-openai-server';
 import { assertSecretsAbsent, fakeModel, makeQueryFixture, type QueryFixture } from './helpers/query-fixture';
 

@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigError, loadConfig, mergeConfig, pathsUnder, repoRoot, type Config, type ModelConfig } from '../lib/core/config';
-import { loadResponses, runQuery, type QueryRunSummary } from '../lib/query/runner';
+import { runQuery, type QueryRunSummary } from '../lib/query/runner';
+import { loadResponses } from '../lib/query/inputs';
 import { ResponseStore, storeFileName } from '../lib/query/store';
 import { fakeServerSuite } from './helpers/server-suite';
 import { exited, spawnNode, startStandaloneServer } from './helpers/children';
@@ -446,10 +447,9 @@ test('the query stamp covers the store file: damage to it is noticed by a normal
   suite.server.reset();
   const config = configFor(fx, [fakeModel(suite.server.url)]);
   // The fixture's processed data and samples, stamped as the stages that would have written them.
-  const { beginStage } = await import('../lib/core/stamps');
-  const processed = path.join(fx.paths.processed, 'movielens');
-  beginStage(config, { stage: 'preprocess', domain: 'movielens' }, []).finish(['users.jsonl', 'items.jsonl', 'interactions.jsonl', 'summary.json'].map((f) => path.join(processed, f)));
-  beginStage(config, { stage: 'sample', domain: 'movielens' }).finish([path.join(fx.paths.samples, 'movielens', 'samples.jsonl')]);
+  const { beginStage } = await import('../lib/stages');
+  beginStage(config, { stage: 'preprocess', domain: 'movielens' }, []).finish();
+  beginStage(config, { stage: 'sample', domain: 'movielens' }).finish();
   const run = () => runPipeline(config, { stages: ['query'], domains: ['movielens'], models: ['fake'], log: logger().log });
   const first = await run();
   assert.equal(first.steps.find((x) => x.stage === 'query')?.status, 'ran');

@@ -8,7 +8,8 @@ import { loadConfig, pathsUnder, type Config, type ModelConfig } from '../lib/co
 import { writeJsonl } from '../lib/core/io';
 import type { ResponseRecord, SampleRecord, ScoreRecord } from '../lib/core/types';
 import { runPreprocess } from '../lib/data/preprocess';
-import { loadResponses, runQuery } from '../lib/query/runner';
+import { runQuery } from '../lib/query/runner';
+import { loadResponses } from '../lib/query/inputs';
 import { requestKey } from '../lib/query/llm';
 import { baseSampleId, loadSamples, runSample, samplesFile, withCandidateOrders } from '../lib/sample';
 import { chiSquareSurvival, logGamma } from '../lib/score/chi-square';

@@ -386,6 +386,21 @@ export function preprocessParameters(config: Config, domain: DomainName): unknow
   return section !== undefined ? section : (descriptionOf(config, domain)?.filters ?? null);
 }
 
+/** Every analysis parameter a domain's results depend on, written into summary.json, figure-data.json and the report. */
+export function analysisParameters(config: Config, domain: DomainName, models: string[]): Record<string, unknown> {
+  const { models: _all, ...query } = config.query;
+  return {
+    run: config.run,
+    seed: config.seed,
+    preprocess: preprocessParameters(config, domain),
+    sample: { ...config.sample, settings: config.sample.settings[domain] },
+    query,
+    models,
+    score: config.score,
+    curves: config.curves,
+  };
+}
+
 /**
  * Adds the domain a description file names (the --dataset option): its download, folder and settings become
  * `datasets.<name>` and `sample.settings.<name>` (values the configuration already holds win), and it joins "domains".

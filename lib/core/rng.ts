@@ -1,5 +1,5 @@
 import seedrandom from 'seedrandom';
-import { createHash } from 'node:crypto';
+import { sha256Hex } from './hash';
 
 /** A seeded generator of floats in [0, 1). All randomness in the project goes through one of these. */
 export type Rng = () => number;
@@ -11,7 +11,7 @@ export function makeRng(seed: number | string): Rng {
 
 /** A seed derived from a base seed and labels, so independent streams (per setting, per model) do not interfere. */
 export function deriveSeed(base: number | string, ...labels: (string | number)[]): string {
-  return createHash('sha256').update([base, ...labels].join('\u0000')).digest('hex').slice(0, 16);
+  return sha256Hex([base, ...labels].join('\u0000')).slice(0, 16);
 }
 
 export function randomInt(rng: Rng, n: number): number {

@@ -176,14 +176,12 @@ export interface ScoreRecord {
 
 // ---------- the stages and what a run reports of them (plain data: the report reads it without importing the pipeline) ----------
 
-export const STAGES = ['preprocess', 'sample', 'query', 'score', 'plot'] as const;
-export type StageName = (typeof STAGES)[number];
-
 /** `pending`: answers are waiting in open Batch API jobs; a later run collects them and continues. */
 export type StepStatus = 'ran' | 'up-to-date' | 'skipped' | 'failed' | 'pending';
 
 export interface StepResult {
-  stage: StageName | 'report';
+  /** A stage's name, or "report". */
+  stage: string;
   domain?: DomainName;
   model?: string;
   status: StepStatus;

@@ -2,7 +2,7 @@
  * Where the raw datasets come from: a local directory (config.dataDir / UBP_DATA_DIR), an already extracted and
  * verified copy under paths.raw, or the official archive, downloaded (resumable), checked and extracted by streaming.
  */
-import * as crypto from 'node:crypto';
+import { incrementalHash } from '../core/hash';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -213,7 +213,7 @@ function wantedName(entryPath: string, wanted: Set<string>): string | null {
 }
 
 function md5Tap(): { tap: Transform; digest: () => string; bytes: () => number } {
-  const hash = crypto.createHash('md5');
+  const hash = incrementalHash('md5');
   let bytes = 0;
   const tap = new Transform({
     transform(chunk: Buffer, _enc, cb) {
@@ -269,7 +269,7 @@ export async function extractTarGz(archive: string, dir: string, wanted: Set<str
 }
 
 export async function md5File(file: string): Promise<string> {
-  const hash = crypto.createHash('md5');
+  const hash = incrementalHash('md5');
   for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }

@@ -9,11 +9,11 @@
  * The demographic filtering runs on Danfo DataFrames of the users table (the tables notebook 01 shows);
  * interactions stay in typed arrays.
  */
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as Dfd from 'danfojs-node';
 import { type Config, type DomainName, descriptionOf, domainDir } from '../core/config';
+import { sha256Hex } from '../core/hash';
 import { processDescribed } from './described';
 import { locateDataset, type LocatedDataset } from './datasets';
 import { parseLastfmEvents, parseLastfmProfiles, trackItemFields, type LastfmEvents, type LastfmProfile } from './lastfm';
@@ -204,6 +204,8 @@ export interface PreprocessOptions {
   log?: Log;
   /** Receives the demographic tables (Danfo DataFrames) computed on the way, so a notebook can show them. */
   onTables?: (tables: DemographicTables) => void;
+  /** The dataset, when the caller located it already. */
+  located?: LocatedDataset;
 }
 
 function sourceInfo(located: LocatedDataset): ProcessedSummary['source'] {
@@ -211,7 +213,7 @@ function sourceInfo(located: LocatedDataset): ProcessedSummary['source'] {
   for (const p of Object.values(located.files)) {
     const bytes = fs.statSync(p).size;
     // Hashing the 2.4 GB events file would cost seconds on every run; small files are hashed.
-    files[path.basename(p)] = bytes <= 64 << 20 ? { bytes, sha256: crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex') } : { bytes };
+    files[path.basename(p)] = bytes <= 64 << 20 ? { bytes, sha256: sha256Hex(fs.readFileSync(p)) } : { bytes };
   }
   return { dir: located.dir, files };
 }
@@ -223,7 +225,7 @@ function seconds(t0: number): string {
 export async function runPreprocess(config: Config, domain: DomainName, opts: PreprocessOptions = {}): Promise<ProcessedSummary> {
   const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const t0 = Date.now();
-  const located = await locateDataset(config, domain, { log });
+  const located = opts.located ?? (await locateDataset(config, domain, { log }));
   log(`[preprocess] ${domain}: reading ${Object.values(located.files).join(', ')}`);
   const out = domain === 'movielens' ? preprocessMovielens(config, located, log, opts) : domain === 'lastfm' ? await preprocessLastfm(config, located, log, opts) : preprocessDescribed(config, domain, located, log);
   const dir = domainDir(config, 'processed', domain);

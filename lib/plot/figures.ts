@@ -8,16 +8,16 @@
  * `runPlot` loads the scores, builds every figure, writes figures/<domain>/figure-data.json and figures.json, and
  * exports each figure in the configured formats. The curve maths lives in curves.ts; nothing here recomputes it.
  */
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type Config, type DomainName, domainDir } from '../core/config';
+import { analysisParameters, type Config, type DomainName, domainDir } from '../core/config';
 import { type FigureFormat, type PlotlyFigure, checkFormats, exportFigures } from './export';
 import { readJson, writeJsonAtomic } from '../core/io';
+import { fileDigest } from '../core/hash';
+import { SAMPLE_COUNTS_FILE } from '../sample/sample';
 import { entropyUnit, loadScoreSummary, loadScores, scoreSummaryFile, scoresFile, type ScoreSummary } from '../score/score';
 import { bootstrapFitBand } from '../score/band';
 import { deriveSeed } from '../core/rng';
-import { codeVersion } from '../core/stamps';
 import { type FigureLook, type LookOverrides, PX_PER_IN, figureLook } from './figure-look';
 import type { SampleCounts, ScoreRecord, Setup } from '../core/types';
 import { type BuiltFigure, type FigureOptions, type FigureOverrides, figureOptions, pooledRange } from './figure-common';
@@ -64,11 +64,11 @@ export function loadPlotInputs(config: Config, domain: DomainName, modelIds: str
     const file = scoresFile(config, id, domain);
     const records = loadScores(config, id, domain);
     scoresByModel[id] = records;
-    inputs.push({ model: id, records: records.length, sha256: crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex') });
+    inputs.push({ model: id, records: records.length, sha256: fileDigest(file) });
   }
-  const countsFile = path.join(domainDir(config, 'samples', domain), 'counts.json');
+  const countsFile = path.join(domainDir(config, 'samples', domain), SAMPLE_COUNTS_FILE);
   const counts = fs.existsSync(countsFile) ? readJson<SampleCounts>(countsFile) : null;
-  const countsSha256 = counts ? crypto.createHash('sha256').update(fs.readFileSync(countsFile)).digest('hex') : null;
+  const countsSha256 = counts ? fileDigest(countsFile) : null;
   return { scoresByModel, counts, inputs, countsSha256 };
 }
 
@@ -144,6 +144,8 @@ export interface PlotOptions {
   figure?: FigureOverrides;
   /** Chromium executable (else UBP_CHROMIUM or /usr/bin/chromium). */
   executable?: string;
+  /** The plot stage's code version, recorded in figure-data.json (given by the stage runner). */
+  code?: string;
 }
 
 export interface PlotResult {
@@ -172,7 +174,7 @@ export async function runPlot(config: Config, domain: DomainName, modelIds: stri
   const formats = checkFormats(opts.formats ?? config.figures.formats);
   if (modelIds.length === 0) throw new Error(`plot ${domain}: no models given`);
   const input = loadPlotInputs(config, domain, modelIds);
-  if (!input.counts) log(`plot ${domain}: no ${path.join(domainDir(config, 'samples', domain), 'counts.json')}; Table 1 is left out`);
+  if (!input.counts) log(`plot ${domain}: no ${path.join(domainDir(config, 'samples', domain), SAMPLE_COUNTS_FILE)}; Table 1 is left out`);
   const fo = figureOptions(config, domain, modelIds, opts.figure);
   const figures = buildFigures(domain, input.scoresByModel, input.counts, fo, trendUncertainty(config, domain, input.scoresByModel, fo));
   const bias = positionBiasFigure(domain, positionBiasOf(config, domain, modelIds), fo.look);
@@ -186,9 +188,9 @@ export async function runPlot(config: Config, domain: DomainName, modelIds: stri
     logBase: fo.logBase,
     curveOptions: fo.curve,
     setups: fo.setups,
-    // What shaped the figures beyond the numbers (the analysis parameters are added by lib/stages.ts).
+    // What shaped the figures beyond the numbers; the analysis parameters follow the figures.
     figureParameters: {
-      code: codeVersion('plot'),
+      code: opts.code ?? null,
       look: fo.look.request,
       band: { resamples: config.curves.bootstrap, confidence: config.curves.confidence, seed: config.seed, stream: 'figure-band/<model>/<domain>/<setup>' },
       departure: 'turning point of the fit with its percentile bootstrap interval (score summary)',
@@ -197,6 +199,7 @@ export async function runPlot(config: Config, domain: DomainName, modelIds: stri
     models: modelIds.map((id) => ({ id, ...fo.styles[id] })),
     inputs: { scores: input.inputs, countsSha256: input.countsSha256 },
     figures: figures.map((f) => ({ name: f.name, title: f.title, data: f.data })),
+    parameters: analysisParameters(config, domain, modelIds),
   });
   writeJsonAtomic(path.join(dir, FIGURE_SPECS_FILE), { v: FIGURE_DATA_VERSION, domain, figures: Object.fromEntries(figures.map((f) => [f.name, f.figure])) });
   log(`plot ${domain}: ${figures.length} figures (${modelIds.join(', ')}) → ${dir} [${formats.join(', ')}]`);

@@ -31,14 +31,6 @@ import { querySamplesOf, repeatedJobs } from './repeats';
 import { orderOf } from '../sample/orders';
 import { ResponseStore, storeFileName } from './store';
 
-// What the query stage exported before its inputs, responses file and dry run moved to their own files.
-export { modelAvailability } from './llm';
-export { loadQueryInputs, loadResponses, resolveModels, responsesFile, storeDir, storeFile, storeIdentity, type QueryInputs } from './inputs';
-export { writeResponses, type AnswerForRecord, type KeyedJob, type ParseSummary } from './responses';
-export type { DryRunEstimate } from './dry-run';
-export type { PilotSummary } from './pilot';
-export type { PromptFailure } from './send';
-
 export interface QueryOptions {
   /** Count what would be sent and what it would cost; send nothing, write nothing. */
   dryRun?: boolean;

@@ -7,7 +7,7 @@
  * that arrived survives Ctrl-C, kill -9 and power loss once `put` has returned.
  * Synchronous answers and Batch API answers share keys; `via` tells them apart.
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../core/hash';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { canonicalJson } from '../core/canonical-json';
@@ -80,7 +80,7 @@ export function storeKey(input: StoreKeyInput): string {
     // Only later asks carry their index, so the first ask of a repeated prompt reuses the answer of a single ask.
     ...(input.repeat ? { repeat: input.repeat } : {}),
   });
-  return createHash('sha256').update(canonical).digest('hex');
+  return sha256Hex(canonical);
 }
 
 /** The store file for one provider + model: a readable, filesystem-safe name. */

@@ -16,7 +16,7 @@
  *   without any answer as `missing`, in the summary.
  */
 import * as fs from 'node:fs';
-import { type Config, type DomainName } from '../core/config';
+import { analysisParameters, type Config, type DomainName } from '../core/config';
 import { scoresFile, scoreSummaryFile, SETUPS } from './files';
 import { writeComparisons } from './pairs';
 import { loadScoreSummary, type ModelDomainSummary, pickStats, SCORE_SUMMARY_VERSION, type ScoreSummary, setupRanges, type SetupSummary, summarizeSetup } from './summary';
@@ -24,7 +24,7 @@ import { writeJsonAtomic, writeJsonl } from '../core/io';
 import { entropy } from '../core/entropy';
 import { Progress } from '../core/progress';
 import { deriveSeed } from '../core/rng';
-import { loadResponses, responsesFile } from '../query/runner';
+import { loadResponses, responsesFile } from '../query/inputs';
 import { loadSamples } from '../sample/sample';
 import { FORMAT_VERSION, type ResponseRecord, type SampleRecord, type ScoreRecord, type Setup } from '../core/types';
 import { positionBias, type PositionBias } from './position-bias';
@@ -220,7 +220,7 @@ export function runScore(config: Config, domains: DomainName[], modelIds: string
     compareDomains.push({ domain, ranges });
   }
   // The summary records what did succeed, so it always agrees with the score files on disk.
-  const merged = mergeSummary(config, fresh, log);
+  const merged = mergeSummary(config, fresh, Object.fromEntries(compareDomains.map(({ domain }) => [domain, analysisParameters(config, domain, modelIds)])), log);
   writeComparisons(
     config,
     compareDomains.map((d) => ({ ...d, models: Object.keys(merged.models).filter((id) => merged.models[id][d.domain] && fs.existsSync(scoresFile(config, id, d.domain))) })),
@@ -357,7 +357,12 @@ function scoreModelDomain(
   return { modelId, domain, summary };
 }
 
-function mergeSummary(config: Config, fresh: { modelId: string; domain: DomainName; summary: ModelDomainSummary }[], log: (s: string) => void): ScoreSummary {
+function mergeSummary(
+  config: Config,
+  fresh: { modelId: string; domain: DomainName; summary: ModelDomainSummary }[],
+  parameters: Record<string, Record<string, unknown>>,
+  log: (s: string) => void,
+): ScoreSummary {
   const summaryFile = scoreSummaryFile(config);
   let merged: ScoreSummary = { v: SCORE_SUMMARY_VERSION, models: {} };
   if (fs.existsSync(summaryFile)) {
@@ -370,6 +375,16 @@ function mergeSummary(config: Config, fresh: { modelId: string; domain: DomainNa
   for (const { modelId, domain, summary } of fresh) merged.models[modelId] = { ...(merged.models[modelId] ?? {}), [domain]: summary };
   const out: ScoreSummary = { v: SCORE_SUMMARY_VERSION, models: {} };
   for (const [id, perDomain] of Object.entries(sortedKeys(merged.models))) out.models[id] = sortedKeys(perDomain as Record<string, ModelDomainSummary>);
+  // A domain's parameters are those of its latest scoring; its model list is every model the summary holds for it,
+  // the ones just scored first in their order.
+  const withModels = Object.fromEntries(
+    Object.entries(parameters).map(([domain, p]) => {
+      const scored = p.models as string[];
+      const held = Object.keys(out.models).filter((id) => out.models[id][domain]);
+      return [domain, { ...p, models: [...scored.filter((id) => held.includes(id)), ...held.filter((id) => !scored.includes(id))] }];
+    }),
+  );
+  out.parameters = sortedKeys({ ...merged.parameters, ...withModels });
   writeJsonAtomic(summaryFile, out);
   return out;
 }

@@ -79,6 +79,8 @@ export interface ScoreSummary {
   v: number;
   /** modelId → domain → summary; keys sorted. */
   models: Record<string, Partial<Record<DomainName, ModelDomainSummary>>>;
+  /** domain → every analysis parameter its entries were computed with (run, seed, sample, query, score, curves). */
+  parameters?: Record<string, Record<string, unknown>>;
 }
 
 /** Reads data/scores/summary.json. */
