@@ -303,12 +303,12 @@ test('editing a description makes its domain\'s preprocess stale; an unchanged o
   assert.equal(await upToDate(configFor(root, description, dataDir)), false);
 });
 
-test('the README\'s example description is valid', () => {
-  const readme = fs.readFileSync(path.join(repoRoot(), 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('## Use your own dataset'));
+test('the example description in docs/datasets.md is valid', () => {
+  const page = fs.readFileSync(path.join(repoRoot(), 'docs', 'datasets.md'), 'utf8');
+  const section = page.slice(page.indexOf('## Use your own dataset'));
   const json = /```json\n([\s\S]*?)```/.exec(section);
-  assert.ok(json, 'README "Use your own dataset" holds a ```json example');
-  const d = validateDescription(JSON.parse(json[1]), 'README.md');
+  assert.ok(json, 'docs/datasets.md "Use your own dataset" holds a ```json example');
+  const d = validateDescription(JSON.parse(json[1]), 'docs/datasets.md');
   assert.deepEqual(Object.keys(d.settings), ['none', 'gender', 'age', 'gender+age']);
 });
 

@@ -5,13 +5,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { catalogue, repoRoot } from '../lib/core/config';
 
-test("README's model table is the catalogue's (scripts/catalogue-table.mjs --check)", () => {
+test("docs/models.md's model table is the catalogue's (scripts/catalogue-table.mjs --check)", () => {
   const root = repoRoot();
   const check = spawnSync(process.execPath, [path.join(root, 'scripts', 'catalogue-table.mjs'), '--check'], { cwd: root, encoding: 'utf8' });
   assert.equal(check.status, 0, check.stderr);
   // Read independently of the script: one row per entry, in catalogue order, with its model, prices and date.
-  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
-  const block = readme.slice(readme.indexOf('<!-- catalogue-table:begin'), readme.indexOf('<!-- catalogue-table:end -->'));
+  const page = fs.readFileSync(path.join(root, 'docs', 'models.md'), 'utf8');
+  const block = page.slice(page.indexOf('<!-- catalogue-table:begin'), page.indexOf('<!-- catalogue-table:end -->'));
   const rows = block.split('\n').filter((l) => l.startsWith('| `'));
   const entries = catalogue();
   assert.equal(rows.length, entries.length);
