@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { domainDir, loadConfig, repoRoot, pathsUnder } from '../lib/core/config';
 import { loadProcessed } from '../lib/data/processed';
-import { sampleDomain } from '../lib/sample';
+import { sampleDomain } from '../lib/sample/algorithm';
 import { peakRssMb, timed, type BenchResult } from './common';
 import { ensureFullLastfm360k } from './preprocess';
 

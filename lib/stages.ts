@@ -32,8 +32,8 @@ export const STAGE_DEFINITIONS = {
 type Definitions = typeof STAGE_DEFINITIONS;
 export type StageName = keyof Definitions;
 export const STAGES = Object.keys(STAGE_DEFINITIONS) as StageName[];
-export type StageOptions<S extends StageName> = Definitions[S] extends StageDefinition<infer O, unknown> ? O : never;
-export type StageResult<S extends StageName> = Definitions[S] extends StageDefinition<never, infer R> ? R : never;
+export type StageOptions<S extends StageName> = Definitions[S] extends StageDefinition<infer O, infer _R> ? O : never;
+export type StageResult<S extends StageName> = Definitions[S] extends StageDefinition<infer _O, infer R> ? R : never;
 
 const SPECS: StageSpecs = STAGE_DEFINITIONS;
 

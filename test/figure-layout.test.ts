@@ -11,7 +11,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadConfig, pathsUnder, type FigureSize } from '../lib/core/config';
 import { FigureRenderer, chromiumPath, exportFigure, rebuildFigure, svgInInches } from '../lib/plot/export';
-import { PAPER_TABLE1, buildFigures, figureOptions, trendUncertainty, type BuiltFigure } from '../lib/plot';
+import { figureOptions, type BuiltFigure } from '../lib/plot/figure-common';
+import { buildFigures, trendUncertainty } from '../lib/plot/figures';
+import { PAPER_TABLE1 } from '../lib/plot/table1-figure';
 import { PX_PER_IN } from '../lib/plot/figure-look';
 import { SYNTHETIC_MODELS, synthesizeScores } from '../bench/figures';
 

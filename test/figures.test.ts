@@ -6,25 +6,12 @@ import * as path from 'node:path';
 import { type Config, loadConfig, pathsUnder } from '../lib/core/config';
 import { evalPolynomial } from '../lib/score/curves';
 import { chromiumPath } from '../lib/plot/export';
-import {
-  FIGURE_DATA_FILE,
-  ORACLE_STYLE,
-  PAPER_TABLE1,
-  RANDOM_STYLE,
-  TARGET_BOX_COLOR,
-  type CurveData,
-  type ProxyHistoryData,
-  type TrendFigureData,
-  boxStats,
-  detailFigure,
-  entropyTrendFigure,
-  figureOptions,
-  loadFigureSpecs,
-  modelStyles,
-  proxyHistoryFigure,
-  runPlot,
-  table1Figure,
-} from '../lib/plot';
+import { detailFigure } from '../lib/plot/detail-figure';
+import { TARGET_BOX_COLOR, type ProxyHistoryData, boxStats, proxyHistoryFigure } from '../lib/plot/distribution-figure';
+import { ORACLE_STYLE, RANDOM_STYLE, type CurveData, figureOptions, modelStyles } from '../lib/plot/figure-common';
+import { FIGURE_DATA_FILE, loadFigureSpecs, runPlot } from '../lib/plot/figures';
+import { PAPER_TABLE1, table1Figure } from '../lib/plot/table1-figure';
+import { type TrendFigureData, entropyTrendFigure } from '../lib/plot/trend-figure';
 import { scoresFile } from '../lib/score/score';
 import type { SampleCounts, ScoreRecord, Setup } from '../lib/core/types';
 import { SYNTHETIC_MODELS, synthesizeScores, writeSyntheticInputs } from '../bench/figures';

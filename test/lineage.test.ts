@@ -166,3 +166,58 @@ test('a named run keeps its results apart, shares processed data, saves its conf
     else process.env.UBP_CONFIG = saved_env;
   }
 });
+
+test('changing only curves.bins and curves.departureGap recomputes score and plot, and figure-data.json carries the new values', async () => {
+  const dir = copyOfBase('tweak');
+  const figureData = path.join(dir, 'figures', 'movielens', 'figure-data.json');
+  const before = JSON.parse(fs.readFileSync(figureData, 'utf8'));
+  assert.equal(before.parameters.curves.bins, 30);
+  const config = writeConfig(dir, { curves: { bins: 40, window: 5, bootstrap: 10, departureGap: 0.6 } });
+  const run = await runCli(['--config', config, ...MODELS]);
+  assert.equal(run.code, 0, run.out);
+  for (const stage of ['preprocess', 'sample']) assert.match(run.out, new RegExp(`\\[${stage}\\] movielens: up to date, skipped`));
+  assert.match(run.out, /\[query\] movielens random: up to date, skipped/);
+  assert.match(run.out, /\[score\] movielens: done in/);
+  assert.match(run.out, /\[plot\] movielens: done in/, 'the plot stage must not serve figures drawn with the old curve parameters');
+  const after = JSON.parse(fs.readFileSync(figureData, 'utf8'));
+  assert.equal(after.parameters.curves.bins, 40);
+  assert.equal(after.parameters.curves.departureGap, 0.6);
+  assert.deepEqual([after.curveOptions.bins, after.curveOptions.departureGap], [40, 0.6]);
+  const summary = JSON.parse(fs.readFileSync(path.join(dir, 'scores', 'summary.json'), 'utf8'));
+  assert.equal(summary.parameters.movielens.curves.bins, 40);
+  assert.equal(summary.models.random.movielens.curves.departureGap, 0.6);
+  // And once more: everything is up to date.
+  const again = await runCli(['--config', config, ...MODELS]);
+  assert.equal(again.code, 0, again.out);
+  assert.doesNotMatch(again.out, /: done in/);
+});
+
+test("a model defined once, for the query stage, is scored and plotted by default (CLI and notebooks)", async () => {
+  const dir = copyOfBase('defined-once');
+  // The model exists only in the configuration of the query run: later stages must take it from the query stamp.
+  const extra = { id: 'pop-once', provider: 'baseline', model: 'popularity', concurrency: 1, inputPricePerMTok: 0, outputPricePerMTok: 0 };
+  const queryConfig = writeConfig(dir, { query: { models: [extra] } });
+  const asked = await runCli(['--config', queryConfig, '--domains', 'movielens', '--models', 'random,oracle,pop-once', '--stages', 'query']);
+  assert.equal(asked.code, 0, asked.out);
+  const plain = writeConfig(dir);
+  const scored = await runCli(['--config', plain, '--domains', 'movielens', '--stages', 'score,plot']);
+  assert.equal(scored.code, 0, scored.out);
+  assert.match(scored.out, /\[models\] movielens: the answered models random, oracle, pop-once/);
+  const summary = JSON.parse(fs.readFileSync(path.join(dir, 'scores', 'summary.json'), 'utf8'));
+  assert.ok(summary.models['pop-once']?.movielens, 'pop-once is scored');
+  const figureData = JSON.parse(fs.readFileSync(path.join(dir, 'figures', 'movielens', 'figure-data.json'), 'utf8'));
+  assert.deepEqual(figureData.models.map((m: { id: string }) => m.id), ['random', 'oracle', 'pop-once']);
+
+  const savedEnv = process.env.UBP_CONFIG;
+  process.env.UBP_CONFIG = plain;
+  try {
+    for (const stage of ['score', 'plot'] as const) {
+      const setup = notebookConfig({ stage, domain: 'movielens' });
+      assert.deepEqual(setup.models, ['random', 'oracle', 'pop-once'], `notebook of the ${stage} stage`);
+      assert.deepEqual(setup.config.query.models.find((m) => m.id === 'pop-once'), { ...setup.config.query.models.find((m) => m.id === 'pop-once'), ...extra });
+    }
+  } finally {
+    if (savedEnv === undefined) delete process.env.UBP_CONFIG;
+    else process.env.UBP_CONFIG = savedEnv;
+  }
+});

@@ -7,7 +7,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadConfig, repoRoot, pathsUnder } from '../lib/core/config';
 import { runPreprocess } from '../lib/data/preprocess';
-import { PAPER_SAMPLE_COUNTS, formatSampleCounts, loadSamples, runSample, sampleCountRows } from '../lib/sample';
+import { loadSamples, runSample } from '../lib/sample/sample';
+import { PAPER_SAMPLE_COUNTS, formatSampleCounts, sampleCountRows } from '../lib/sample/table1';
 import { checkRecord, type PlainUser } from './helpers/sample-properties';
 
 const mirror = process.env.UBP_DATA_DIR ?? path.resolve(repoRoot(), '..', 'shared', 'datasets');

@@ -6,16 +6,10 @@ import * as path from 'node:path';
 import { loadConfig, type Config, pathsUnder } from '../lib/core/config';
 import { invertIndex, writeProcessed, type ProcessedDomain, type ProcessedInput } from '../lib/data/processed';
 import { makeRng, randomInt } from '../lib/core/rng';
-import {
-  PAPER_SAMPLE_COUNTS,
-  formatSampleCounts,
-  loadSamples,
-  readableSample,
-  runSample,
-  sampleCountRows,
-  sampleDomain,
-  sampleTrajectory,
-} from '../lib/sample';
+import { sampleDomain, sampleTrajectory } from '../lib/sample/algorithm';
+import { readableSample } from '../lib/sample/display';
+import { loadSamples, runSample } from '../lib/sample/sample';
+import { PAPER_SAMPLE_COUNTS, formatSampleCounts, sampleCountRows } from '../lib/sample/table1';
 import { FORMAT_VERSION, type SampleRecord, type UserRecord } from '../lib/core/types';
 import { checkRecord, type PlainUser } from './helpers/sample-properties';
 

@@ -1,11 +1,5 @@
-// The core layer's public surface (ubp.core in the notebooks).
-export * from './canonical-json';
-export * from './config';
-export * from './config-diff';
-export * from './entropy';
-export * from './io';
-export * from './progress';
-export * from './rng';
-export * from './stamps';
-export * from './types';
-export * from './description';
+// ubp.core: the configuration and the records that flow between the stages (the rest of core stays internal).
+export { type Config, type DomainName, type ModelConfig } from './config-types';
+export { ConfigError, addDataset, domainDir, loadConfig, mergeConfig } from './config';
+export { readDescription } from './description';
+export type { ProcessedSummary, ResponseRecord, SampleCounts, SampleRecord, ScoreRecord, Setup } from './types';

@@ -1,11 +1,4 @@
-// The data layer's public surface (ubp.data in the notebooks).
-export * from './datasets';
-export * from './lastfm';
-export * from './movielens';
-export * from './preprocess';
-export * from './processed';
-export * from './regions';
-export * from './synthetic';
-export * from './described';
-export * from './table-reader';
-export * from './synthetic-360k';
+// ubp.data: finding a dataset, preprocessing it, and reading processed data back.
+export { DatasetUnavailableError, locateDataset } from './datasets';
+export { type DemographicTables, runPreprocess } from './preprocess';
+export { loadProcessed } from './processed';

@@ -1,29 +1,10 @@
-// The plot layer's public surface (ubp.plot in the notebooks). figure-common's layout helpers stay internal.
-export * from './export';
-export * from './figures';
-export {
-  SETUP_TITLES,
-  settingLabel,
-  domainTitle,
-  type ModelStyle,
-  MODEL_PALETTE,
-  ORACLE_STYLE,
-  RANDOM_STYLE,
-  IDENTITY_LINE,
-  modelStyles,
-  type FigureOptions,
-  type FigureOverrides,
-  figureOptions,
-  type CurveData,
-  curveOf,
-  type BuiltFigure,
-} from './figure-common';
-export * from './trend-figure';
-export * from './distribution-figure';
-export * from './detail-figure';
-export * from './table1-figure';
-export * from './position-bias-figure';
-export * from './html';
-export * from './plotly-display';
-export * from './report';
-export { type FigureLook, type LookOverrides, figureLook, PX_PER_IN, PX_PER_PT } from './figure-look';
+// ubp.plot: the figures, their display in a notebook, and HTML tables.
+export { detailFigure } from './detail-figure';
+export { proxyHistoryFigure } from './distribution-figure';
+export { exportFigure } from './export';
+export { type BuiltFigure, curveOf, figureOptions } from './figure-common';
+export { buildFigures, loadPlotInputs, trendUncertainty } from './figures';
+export { dataFrameHtml, escapeHtml, htmlTable } from './html';
+export { closeDisplayRenderer, displaySvg, notebookPlotlyInit, showFigure } from './plotly-display';
+export { PAPER_TABLE1, table1Figure } from './table1-figure';
+export type { TrendFigureData } from './trend-figure';

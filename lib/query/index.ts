@@ -1,14 +1,6 @@
-// The query layer's public surface (ubp.query in the notebooks).
-export * from './adapt';
-export * from './baselines';
-export * from './batch';
-export * from './families';
-export * from './llm';
-export * from './models';
-export * from './parse-answer';
-export * from './pilot';
-export * from './prompt';
-export * from './retry';
-export * from './runner';
-export * from './store';
-export * from './tokens';
+// ubp.query: the prompts, the request a model gets, its answers, and what a run did.
+export { listBatches } from './batch/ledger';
+export { loadQueryInputs, loadResponses, storeDir } from './inputs';
+export { chatRequestBody, modelAvailability, requestKey } from './llm';
+export { renderPromptText } from './prompt';
+export type { QueryRunSummary } from './runner';

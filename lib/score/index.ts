@@ -1,11 +1,7 @@
-// The score layer's public surface (ubp.score in the notebooks).
-export * from './curves';
-export * from './score';
-export * from './chi-square';
-export * from './position-bias';
-export * from './spread';
-export * from './compare';
-export * from './power';
-export * from './files';
-export * from './pairs';
-export * from './summary';
+// ubp.score: the optimistic distribution, entropies, curves and their statistics, and the score stage's files.
+export { compareAligned, describeDeparture } from './compare';
+export { type Interval, bootstrapCurveStats, entropyCurve } from './curves';
+export { SETUPS, loadComparisons, loadPower, loadScores, scoreSummaryFile, scoresFile } from './files';
+export { POWER_DELTAS, simulatedDeparture } from './power';
+export { crossEntropy, crossEntropyTerms, entropy, entropyUnit, optimisticDistribution, scorePrompt, scoreResponses, smoothDistribution } from './score';
+export { type ScoreSummary, curveOptions, loadScoreSummary, setupRanges } from './summary';
