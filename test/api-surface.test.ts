@@ -28,11 +28,16 @@ function documented(text: string): Map<string, Set<string>> {
   return sections;
 }
 
-/** The compiled index's runtime values: section title → names. A namespace is a module object (it has __esModule). */
+/**
+ * The compiled index's runtime values: section title → names. A namespace is a module object (it has __esModule) or,
+ * at the top level, the plain object a TypeScript `namespace` compiles to.
+ */
 function runtimeNames(value: Record<string, unknown>, title = 'ubp', out = new Map<string, string[]>()) {
   out.set(title, []);
   for (const [name, v] of Object.entries(value)) {
-    if (v && typeof v === 'object' && Object.prototype.hasOwnProperty.call(v, '__esModule')) {
+    const moduleObject = v && typeof v === 'object' && Object.prototype.hasOwnProperty.call(v, '__esModule');
+    const tsNamespace = title === 'ubp' && v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype;
+    if (moduleObject || tsNamespace) {
       runtimeNames(v as Record<string, unknown>, `${title}.${name}`, out);
     } else out.get(title)!.push(name);
   }

@@ -12,6 +12,14 @@ export type Provider = 'openai' | 'azure-openai' | 'openai-compatible' | 'baseli
 export const PROVIDERS: readonly Provider[] = ['openai', 'azure-openai', 'openai-compatible', 'baseline'];
 
 /** A provider's documented behaviour worth knowing (a parameter it ignores or rejects), with the page that says so. */
+/**
+ * What fills the answer slots the model left empty (too few picks, unparseable text, titles outside the candidates,
+ * duplicates): `worst` — the remaining candidates of LOWEST target probability, lowest first, the worst choice the
+ * model could have made; `best` — the paper's literal rule, which hands every unpicked candidate its value in the
+ * oracle's order and so scores an answer with one valid pick almost like the oracle.
+ */
+export type MissingPicksRule = 'worst' | 'best';
+
 export interface ModelQuirk {
   note: string;
   source: string;
@@ -127,7 +135,7 @@ export interface Config {
     logBase: number;
     smoothing: number;
     /** What fills answer slots without a valid pick (lib/score/score.ts, MissingPicksRule). */
-    missingPicks: 'worst' | 'best';
+    missingPicks: MissingPicksRule;
   };
   curves: {
     bins: number;

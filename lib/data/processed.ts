@@ -20,7 +20,8 @@ export interface ProcessedDomain {
   summary: ProcessedSummary;
 }
 
-export const PROCESSED_FILES = ['users.jsonl', 'items.jsonl', 'interactions.jsonl', 'summary.json'] as const;
+export const PROCESSED_SUMMARY_FILE = 'summary.json';
+export const PROCESSED_FILES = ['users.jsonl', 'items.jsonl', 'interactions.jsonl', PROCESSED_SUMMARY_FILE] as const;
 
 export interface ProcessedInput {
   domain: DomainName;
@@ -34,7 +35,7 @@ export interface ProcessedInput {
 /** Writes the four processed files; each atomically, summary last so its presence marks a complete output. */
 export function writeProcessed(dir: string, data: ProcessedInput): void {
   fs.mkdirSync(dir, { recursive: true });
-  const summaryFile = path.join(dir, 'summary.json');
+  const summaryFile = path.join(dir, PROCESSED_SUMMARY_FILE);
   if (fs.existsSync(summaryFile)) fs.rmSync(summaryFile);
   writeLines(path.join(dir, 'users.jsonl'), data.users.length, (i) => JSON.stringify({ v: FORMAT_VERSION, id: data.users[i].id, proxies: data.users[i].proxies }));
   // Items and interactions (a million lines, tens of millions of numbers for Last.fm) are formatted straight into
@@ -226,7 +227,7 @@ function fail(where: string, msg: string): never {
 }
 
 export function loadProcessed(dir: string): ProcessedDomain {
-  const summaryFile = path.join(dir, 'summary.json');
+  const summaryFile = path.join(dir, PROCESSED_SUMMARY_FILE);
   if (!fs.existsSync(summaryFile)) {
     throw new Error(`no processed data in ${dir} (summary.json missing): run the preprocess stage first (npm start -- --stages preprocess)`);
   }

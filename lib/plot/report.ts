@@ -11,8 +11,11 @@ import { readJson, writeFileAtomic } from '../core/io';
 import { type Comparisons, comparisonsFile, describeDeparture } from '../score/compare';
 import { type PowerFile, scorePowerFile } from '../score/files';
 import type { FailedDomain, ProcessedSummary, SampleCounts, SkippedModel, StepResult } from '../core/types';
-import { figureHtmlFragment, loadFigureSpecs, plotlyScriptTag } from './figures';
+import { FIGURE_DATA_FILE, figureHtmlFragment, loadFigureSpecs, plotlyScriptTag } from './figures';
 import { PAPER_TABLE1 } from './table1-figure';
+import { SAMPLE_COUNTS_FILE } from '../sample/sample';
+import { scoreSummaryFile } from '../score/files';
+import { PROCESSED_SUMMARY_FILE } from '../data/processed';
 
 export interface ReportInput {
   domains: DomainName[];
@@ -126,18 +129,18 @@ export async function writeReport(config: Config, input: ReportInput): Promise<s
   if (input.failedDomains.length) parts.push(htmlTable(['failed domain', 'reason', 'fix'], input.failedDomains.map((f) => [f.domain, f.reason, f.fix ?? ''])));
   parts.push(htmlTable(['stage', 'domain', 'model', 'status', 'seconds', 'detail'], input.steps.map((s) => [s.stage, s.domain ?? '', s.model ?? '', s.status, s.seconds.toFixed(1), s.detail ?? ''])));
 
-  const scoreSummary = readIf<unknown>(path.join(domainDir(config, 'scores'), 'summary.json'));
+  const scoreSummary = readIf<unknown>(scoreSummaryFile(config));
   let figureCount = 0;
   for (const domain of input.domains) {
     parts.push(`<h2>${escapeHtml(domain)}</h2>`);
-    const summary = readIf<ProcessedSummary>(path.join(domainDir(config, 'processed', domain), 'summary.json'));
+    const summary = readIf<ProcessedSummary>(path.join(domainDir(config, 'processed', domain), PROCESSED_SUMMARY_FILE));
     if (summary) {
       parts.push(`<h3>Dataset</h3>`);
       parts.push(htmlTable(['users', 'items', 'interactions'], [[summary.users, summary.items, summary.interactions]]));
       parts.push(htmlTable(['proxy setting', 'distinct values after filtering'], Object.entries(summary.proxyValues).map(([k, v]) => [k, v])));
       if (summary.dropped?.length) parts.push(htmlTable(['dropped', 'users', 'items', 'interactions'], summary.dropped.map((d) => [d.reason, d.users ?? '', d.items ?? '', d.interactions ?? ''])));
     }
-    const counts = readIf<SampleCounts>(path.join(domainDir(config, 'samples', domain), 'counts.json'));
+    const counts = readIf<SampleCounts>(path.join(domainDir(config, 'samples', domain), SAMPLE_COUNTS_FILE));
     if (counts) {
       parts.push(`<h3>Table 1: prompts per setting</h3>`);
       parts.push(table1Html(domain, counts));
@@ -159,7 +162,7 @@ export async function writeReport(config: Config, input: ReportInput): Promise<s
       parts.push(htmlTable(['setup', `base departAt (${unit})`, 'prompts', `smallest δ detected (${unit})`, 'δ tested'], pRows));
     }
     // The parameters the figures were drawn with, as recorded beside them (they may predate this configuration).
-    const params = readIf<{ parameters?: Record<string, unknown> }>(path.join(domainDir(config, 'figures', domain), 'figure-data.json'))?.parameters;
+    const params = readIf<{ parameters?: Record<string, unknown> }>(path.join(domainDir(config, 'figures', domain), FIGURE_DATA_FILE))?.parameters;
     if (params) {
       parts.push(`<h3>Analysis parameters</h3>`);
       parts.push(htmlTable(['parameter', 'value'], Object.entries(params).map(([k, v]) => [k, JSON.stringify(v)])));

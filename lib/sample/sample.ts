@@ -81,10 +81,3 @@ export function loadSamples(config: Config, domain: DomainName): SampleRecord[] 
   }
   return records;
 }
-
-/** Reads counts.json (our Table 1) of a sampled domain. */
-export function loadSampleCounts(config: Config, domain: DomainName): SampleCounts {
-  const file = path.join(domainDir(config, 'samples', domain), SAMPLE_COUNTS_FILE);
-  if (!fs.existsSync(file)) throw new Error(`no sample counts for ${domain}: ${file} is missing; run the sample stage first (npm start -- --stages sample)`);
-  return JSON.parse(fs.readFileSync(file, 'utf8')) as SampleCounts;
-}

@@ -11,12 +11,14 @@
  *   `score.smoothing`; the record says `smoothed: true` and how many items had zero mass (`zeroMassPositive`).
  * - λ = 0 with such an answer leaves an infinite cross-entropy, which JSON cannot carry (it would become null):
  *   `runScore` then stops with an error naming the file, the prompts and the fix, and writes nothing for that model.
- * - Answers with no valid pick (unparseable, or every entry outside the candidates) are NOT scored: under the
- *   optimistic rule an empty list gets q = p, the oracle's perfect score. They are counted as `noPicks`, and prompts
- *   without any answer as `missing`, in the summary.
+ * - Answers with no valid pick (unparseable, or every entry outside the candidates) are counted as `noPicks`, and
+ *   prompts without any answer as `missing`, in the summary. Under `score.missingPicks: "worst"` (the default) such an
+ *   answer is scored, every slot filled with the worst candidates; under `"best"` it is not scored, because the
+ *   optimistic rule would give an empty list q = p, the oracle's perfect score.
  */
 import * as fs from 'node:fs';
 import { analysisParameters, type Config, type DomainName } from '../core/config';
+import type { MissingPicksRule } from '../core/config-types';
 import { scoresFile, scoreSummaryFile, SETUPS } from './files';
 import { writeComparisons } from './pairs';
 import { loadScoreSummary, type ModelDomainSummary, pickStats, SCORE_SUMMARY_VERSION, type ScoreSummary, setupRanges, type SetupSummary, summarizeSetup } from './summary';
@@ -64,14 +66,6 @@ export function crossEntropy(p: number[], q: number[], logBase: number): number 
   return h / lnBase;
 }
 
-/**
- * What fills the answer slots the model left empty (too few picks, unparseable text, titles outside the candidates,
- * duplicates): `worst` — the remaining candidates of LOWEST target probability, lowest first, the worst choice the
- * model could have made; `best` — the paper's literal rule, which hands every unpicked candidate its value in the
- * oracle's order and so scores an answer with one valid pick almost like the oracle.
- */
-export type MissingPicksRule = 'worst' | 'best';
-export const MISSING_PICKS_RULES: readonly MissingPicksRule[] = ['worst', 'best'];
 
 /**
  * The optimistic model distribution over the candidates. `rankedIdx` are the model's valid picks as candidate
