@@ -39,7 +39,12 @@ export const SYNTHETIC_MODELS: SyntheticModel[] = [
  * setting with history, A otherwise; target entropy falls with history length (≤ log2 25); cross-entropy follows X=Y
  * above a model's turning point and rises quadratically below it. Seeded, so the same call gives the same records.
  */
-export function synthesizeScores(domain: DomainName, counts: SampleCounts, models: SyntheticModel[], seed: string | number = 1): Record<string, ScoreRecord[]> {
+export function synthesizeScores(
+  domain: DomainName,
+  counts: SampleCounts,
+  models: SyntheticModel[],
+  seed: string | number = 1,
+): Record<string, ScoreRecord[]> {
   const prompts: { id: string; setup: Setup; proxy: string; h: number; te: number; groupSize: number }[] = [];
   const rng = makeRng(deriveSeed(seed, 'synthetic-prompts', domain));
   const maxEntropy = Math.log2(25);
@@ -50,7 +55,14 @@ export function synthesizeScores(domain: DomainName, counts: SampleCounts, model
         const setup: Setup = h === 0 ? 'C' : proxy === 'none' ? 'B' : 'A';
         const centre = maxEntropy - 0.12 - 0.13 * h - (proxy === 'none' ? 0 : 0.15);
         const te = Math.min(maxEntropy, Math.max(0.8, centre + (rng() - 0.5) * 1.6));
-        prompts.push({ id: `${domain}-${proxy}-h${h}-${i}`, setup, proxy, h, te, groupSize: 3 + Math.floor(rng() * 400) });
+        prompts.push({
+          id: `${domain}-${proxy}-h${h}-${i}`,
+          setup,
+          proxy,
+          h,
+          te,
+          groupSize: 3 + Math.floor(rng() * 400),
+        });
       }
     }
   }
@@ -87,7 +99,12 @@ export function synthesizeScores(domain: DomainName, counts: SampleCounts, model
 }
 
 /** Writes synthetic scores and Table 1 counts where runPlot reads them (for a config pointing at temp folders). */
-export function writeSyntheticInputs(config: Config, domain: DomainName, scores: Record<string, ScoreRecord[]>, counts: SampleCounts): void {
+export function writeSyntheticInputs(
+  config: Config,
+  domain: DomainName,
+  scores: Record<string, ScoreRecord[]>,
+  counts: SampleCounts,
+): void {
   for (const [model, records] of Object.entries(scores)) writeJsonl(scoresFile(config, model, domain), records);
   writeJsonAtomic(path.join(domainDir(config, 'samples', domain), 'counts.json'), counts);
 }
@@ -99,7 +116,15 @@ export async function run(): Promise<BenchResult[]> {
   let tmp: string | null = null;
   if (!real) {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-bench-figures-'));
-    config = loadConfig({ overrides: { paths: { scores: path.join(tmp, 'scores'), samples: path.join(tmp, 'samples'), figures: path.join(tmp, 'figures') } } });
+    config = loadConfig({
+      overrides: {
+        paths: {
+          scores: path.join(tmp, 'scores'),
+          samples: path.join(tmp, 'samples'),
+          figures: path.join(tmp, 'figures'),
+        },
+      },
+    });
     const counts = PAPER_TABLE1[domain];
     writeSyntheticInputs(config, domain, synthesizeScores(domain, counts, SYNTHETIC_MODELS, config.seed), counts);
   } else {
@@ -108,7 +133,9 @@ export async function run(): Promise<BenchResult[]> {
     config = loadConfig({ overrides: { paths: { figures: path.join(tmp, 'figures') } } });
   }
   const formats = ['html', 'svg', 'pdf', 'png'];
-  const { value, seconds } = await timed(() => runPlot(config, domain, OFFLINE_BASELINES, { formats, log: () => undefined }));
+  const { value, seconds } = await timed(() =>
+    runPlot(config, domain, OFFLINE_BASELINES, { formats, log: () => undefined }),
+  );
   const note = `${value.figures.length} figures × ${formats.length - value.skipped.length} formats, ${real ? 'offline-baseline scores' : 'synthetic scores (5 models)'}${value.skipped.length ? `; skipped ${value.skipped.map((s) => s.format).join(', ')}` : ''}`;
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   return [{ stage: 'figures', name: 'movielens: all figures, all formats', seconds, peakRssMb: peakRssMb(), note }];

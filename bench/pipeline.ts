@@ -24,16 +24,41 @@ export async function run(): Promise<BenchResult[]> {
     },
   });
   try {
-    const cold = await timed(() => runPipeline(config, { domains: ['movielens'], models: [...BASELINE_KINDS], log: () => {} }));
-    if (!cold.value.ok) throw new Error(`pipeline failed: ${JSON.stringify(cold.value.steps.filter((s) => s.status === 'failed'))}`);
+    const cold = await timed(() =>
+      runPipeline(config, { domains: ['movielens'], models: [...BASELINE_KINDS], log: () => {} }),
+    );
+    if (!cold.value.ok)
+      throw new Error(`pipeline failed: ${JSON.stringify(cold.value.steps.filter((s) => s.status === 'failed'))}`);
     const perStage = new Map<string, number>();
     for (const s of cold.value.steps) perStage.set(s.stage, (perStage.get(s.stage) ?? 0) + s.seconds);
-    const warm = await timed(() => runPipeline(config, { domains: ['movielens'], models: [...BASELINE_KINDS], log: () => {} }));
-    const prompts = fs.readFileSync(path.join(dir, 'samples', 'movielens', 'samples.jsonl'), 'utf8').split('\n').filter(Boolean).length;
+    const warm = await timed(() =>
+      runPipeline(config, { domains: ['movielens'], models: [...BASELINE_KINDS], log: () => {} }),
+    );
+    const prompts = fs
+      .readFileSync(path.join(dir, 'samples', 'movielens', 'samples.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean).length;
     return [
-      ...[...perStage].map(([stage, seconds]) => ({ stage: 'pipeline', name: `movielens ${stage}`, seconds, note: stage === 'query' ? `${BASELINE_KINDS.length} baselines × ${prompts} prompts` : undefined })),
-      { stage: 'pipeline', name: 'movielens whole analysis, cold', seconds: cold.seconds, peakRssMb: peakRssMb(), note: `${prompts} prompts, figures in ${config.figures.formats.join('/')}`, target: '< 120 s' },
-      { stage: 'pipeline', name: 'movielens whole analysis, warm rerun', seconds: warm.seconds, note: `${warm.value.steps.filter((s) => s.status === 'up-to-date').length} steps up to date` },
+      ...[...perStage].map(([stage, seconds]) => ({
+        stage: 'pipeline',
+        name: `movielens ${stage}`,
+        seconds,
+        note: stage === 'query' ? `${BASELINE_KINDS.length} baselines × ${prompts} prompts` : undefined,
+      })),
+      {
+        stage: 'pipeline',
+        name: 'movielens whole analysis, cold',
+        seconds: cold.seconds,
+        peakRssMb: peakRssMb(),
+        note: `${prompts} prompts, figures in ${config.figures.formats.join('/')}`,
+        target: '< 120 s',
+      },
+      {
+        stage: 'pipeline',
+        name: 'movielens whole analysis, warm rerun',
+        seconds: warm.seconds,
+        note: `${warm.value.steps.filter((s) => s.status === 'up-to-date').length} steps up to date`,
+      },
     ];
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -25,12 +25,18 @@ export const FULL_LASTFM: Omit<SyntheticOptions, 'onProgress'> = {
 };
 
 function mirrorDir(): string | null {
-  const candidates = [process.env.UBP_DATA_DIR, path.resolve(repoRoot(), '..', 'shared', 'datasets')].filter((d): d is string => !!d);
+  const candidates = [process.env.UBP_DATA_DIR, path.resolve(repoRoot(), '..', 'shared', 'datasets')].filter(
+    (d): d is string => !!d,
+  );
   return candidates.find((d) => fs.existsSync(path.join(d, 'ml-1m', 'users.dat'))) ?? null;
 }
 
 /** Generates a full-size synthetic dataset once under .bench-cache/<name>; later runs reuse it while the parameters are unchanged. */
-export function ensureGenerated(name: string, params: Omit<SyntheticOptions, 'onProgress'>, log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): string {
+export function ensureGenerated(
+  name: string,
+  params: Omit<SyntheticOptions, 'onProgress'>,
+  log: (s: string) => void = (s) => process.stderr.write(`${s}\n`),
+): string {
   const dir = path.join(repoRoot(), '.bench-cache', name);
   const stamp = path.join(dir, 'params.json');
   const want = JSON.stringify(params);
@@ -78,7 +84,11 @@ interface ChildResult {
 function runChild(domain: string, dataDir: string): ChildResult {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-bench-'));
   try {
-    const res = spawnSync(process.execPath, [__filename, '--child', domain, dataDir, out], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+    const res = spawnSync(process.execPath, [__filename, '--child', domain, dataDir, out], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 1 << 20,
+    });
     if (res.status !== 0) throw new Error(`bench child for ${domain} failed with exit code ${res.status}`);
     return JSON.parse(res.stdout.trim().split('\n').pop()!) as ChildResult;
   } finally {
@@ -99,7 +109,10 @@ export async function run(): Promise<BenchResult[]> {
       note: `${r.summary.users} users, ${r.summary.items} items; CPU ${r.cpuSeconds.toFixed(2)} s; + ${r.importSeconds.toFixed(2)} s one-time danfojs-node import (not counted)`,
       target: '< 0.75 s',
     });
-  } else process.stderr.write('[bench] no MovieLens mirror found (../shared/datasets or UBP_DATA_DIR): skipping the MovieLens case\n');
+  } else
+    process.stderr.write(
+      '[bench] no MovieLens mirror found (../shared/datasets or UBP_DATA_DIR): skipping the MovieLens case\n',
+    );
   const lastfmDir = ensureFullLastfm();
   const size = fs.statSync(path.join(lastfmDir, 'lastfm-1k', 'userid-timestamp-artid-artname-traid-traname.tsv')).size;
   const r = runChild('lastfm', lastfmDir);
@@ -131,7 +144,11 @@ async function child(domain: string, dataDir: string, out: string): Promise<void
   require('danfojs-node');
   const importSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const { runPreprocess } = await import('../lib/data/preprocess');
-  const config = loadConfig({ overrides: { dataDir, download: false, paths: pathsUnder(out) }, env: {}, datasets: domain === 'lastfm-360k' ? [LASTFM_360K_DESCRIPTION] : [] });
+  const config = loadConfig({
+    overrides: { dataDir, download: false, paths: pathsUnder(out) },
+    env: {},
+    datasets: domain === 'lastfm-360k' ? [LASTFM_360K_DESCRIPTION] : [],
+  });
   const t1 = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
   const summary = await runPreprocess(config, domain, { log: (s) => process.stderr.write(`  ${s}\n`) });

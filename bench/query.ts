@@ -15,11 +15,18 @@ const WARM_PROMPTS = 5000;
 const LATENCY_MS = 100;
 const CONCURRENCY = 32;
 
-async function startServer(): Promise<{ proc: ChildProcess; url: string; control: (body: unknown) => Promise<unknown>; stats: () => Promise<{ chat: number }> }> {
+async function startServer(): Promise<{
+  proc: ChildProcess;
+  url: string;
+  control: (body: unknown) => Promise<unknown>;
+  stats: () => Promise<{ chat: number }>;
+}> {
   const ext = path.extname(__filename);
   const script = path.join(__dirname, '..', 'test', 'helpers', `fake-openai-server${ext}`);
   const args = ext === '.ts' ? ['--import', 'tsx', script] : [script];
-  const proc = spawn(process.execPath, [...args, '--port', '0', '--latency-ms', String(LATENCY_MS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [...args, '--port', '0', '--latency-ms', String(LATENCY_MS)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     proc.stdout!.on('data', (d: Buffer) => {
@@ -33,7 +40,8 @@ async function startServer(): Promise<{ proc: ChildProcess; url: string; control
   return {
     proc,
     url,
-    control: async (body) => (await fetch(`${root}/__fake/config`, { method: 'POST', body: JSON.stringify(body) })).json(),
+    control: async (body) =>
+      (await fetch(`${root}/__fake/config`, { method: 'POST', body: JSON.stringify(body) })).json(),
     stats: async () => (await (await fetch(`${root}/__fake/stats`)).json()) as { chat: number },
   };
 }
@@ -52,7 +60,8 @@ export async function run(): Promise<BenchResult[]> {
     writeJsonl(samplesFile, fx.samples.slice(0, THROUGHPUT_PROMPTS));
     const cold = await timed(() => runQuery(config, 'movielens', ['bench-fake'], { log: quiet, handleSigint: false }));
     const [c] = cold.value;
-    if (c.answered !== THROUGHPUT_PROMPTS) throw new Error(`throughput run answered ${c.answered}/${THROUGHPUT_PROMPTS}`);
+    if (c.answered !== THROUGHPUT_PROMPTS)
+      throw new Error(`throughput run answered ${c.answered}/${THROUGHPUT_PROMPTS}`);
     results.push({
       stage: 'query',
       name: `cold run, ${THROUGHPUT_PROMPTS} prompts, ${LATENCY_MS} ms latency, concurrency ${CONCURRENCY}`,

@@ -17,10 +17,19 @@ async function main(): Promise<void> {
     const mod = require(file) as BenchModule;
     for (const r of await mod.run()) {
       results.push(r);
-      console.error(`[bench]   ${r.name}: ${r.seconds.toFixed(3)} s${r.peakRssMb !== undefined ? `, peak RSS ${r.peakRssMb.toFixed(0)} MB` : ''}${r.note ? `, ${r.note}` : ''}`);
+      console.error(
+        `[bench]   ${r.name}: ${r.seconds.toFixed(3)} s${r.peakRssMb !== undefined ? `, peak RSS ${r.peakRssMb.toFixed(0)} MB` : ''}${r.note ? `, ${r.note}` : ''}`,
+      );
     }
   }
-  const rows = results.map((r) => [r.stage, r.name, r.seconds.toFixed(3), r.peakRssMb !== undefined ? r.peakRssMb.toFixed(0) : '', r.note ?? '', r.target ?? '']);
+  const rows = results.map((r) => [
+    r.stage,
+    r.name,
+    r.seconds.toFixed(3),
+    r.peakRssMb !== undefined ? r.peakRssMb.toFixed(0) : '',
+    r.note ?? '',
+    r.target ?? '',
+  ]);
   const head = ['stage', 'benchmark', 'seconds', 'peak RSS MB', 'figures', 'target'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ');

@@ -32,7 +32,9 @@ export async function run(): Promise<BenchResult[]> {
   if (!fs.existsSync(path.join(processed, 'summary.json'))) {
     // Preprocessing is another stage's benchmark; here it only fills the cache once.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { runPreprocess } = require('../lib/data/preprocess') as { runPreprocess: (c: typeof config, d: 'movielens', o?: unknown) => unknown };
+    const { runPreprocess } = require('../lib/data/preprocess') as {
+      runPreprocess: (c: typeof config, d: 'movielens', o?: unknown) => unknown;
+    };
     await runPreprocess(config, 'movielens', { log: () => {} });
   }
   const results = await runMovielens(config, processed);
@@ -46,7 +48,12 @@ async function runMovielens(config: ReturnType<typeof loadConfig>, processed: st
   const prompts = sample.value.samples.length;
   const settings = Object.keys(config.sample.settings.movielens).length;
   return [
-    { stage: 'sample', name: 'movielens: load processed data', seconds: load.seconds, note: `${load.value.users.length} users, ${load.value.items.length} items` },
+    {
+      stage: 'sample',
+      name: 'movielens: load processed data',
+      seconds: load.seconds,
+      note: `${load.value.users.length} users, ${load.value.items.length} items`,
+    },
     {
       stage: 'sample',
       name: `movielens: all ${settings} settings × ${config.sample.drawsPerSetting} draws`,
@@ -61,11 +68,21 @@ async function runMovielens(config: ReturnType<typeof loadConfig>, processed: st
 async function runLastfm360k(): Promise<BenchResult[]> {
   const data = ensureFullLastfm360k();
   const cache = path.join(repoRoot(), '.bench-cache', 'sample-360k');
-  const config = loadConfig({ env: {}, datasets: [path.join(repoRoot(), 'datasets', 'lastfm-360k.json')], overrides: { dataDir: data, download: false, paths: pathsUnder(cache) } });
+  const config = loadConfig({
+    env: {},
+    datasets: [path.join(repoRoot(), 'datasets', 'lastfm-360k.json')],
+    overrides: { dataDir: data, download: false, paths: pathsUnder(cache) },
+  });
   const processed = domainDir(config, 'processed', 'lastfm-360k');
   const stamp = path.join(cache, 'source.json');
-  const source = JSON.stringify(fs.statSync(path.join(data, 'lastfm-360k', 'usersha1-artmbid-artname-plays.tsv')).mtimeMs);
-  if (!fs.existsSync(path.join(processed, 'summary.json')) || !fs.existsSync(stamp) || fs.readFileSync(stamp, 'utf8') !== source) {
+  const source = JSON.stringify(
+    fs.statSync(path.join(data, 'lastfm-360k', 'usersha1-artmbid-artname-plays.tsv')).mtimeMs,
+  );
+  if (
+    !fs.existsSync(path.join(processed, 'summary.json')) ||
+    !fs.existsSync(stamp) ||
+    fs.readFileSync(stamp, 'utf8') !== source
+  ) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { runPreprocess } = require('../lib/data/preprocess') as typeof import('../lib/data/preprocess');
     await runPreprocess(config, 'lastfm-360k', { log: () => {} });
@@ -76,7 +93,12 @@ async function runLastfm360k(): Promise<BenchResult[]> {
   const prompts = sample.value.samples.length;
   const settings = Object.keys(config.sample.settings['lastfm-360k']).length;
   return [
-    { stage: 'sample', name: 'lastfm-360k (generated full size): load processed data', seconds: load.seconds, note: `${load.value.users.length} users, ${load.value.items.length} items` },
+    {
+      stage: 'sample',
+      name: 'lastfm-360k (generated full size): load processed data',
+      seconds: load.seconds,
+      note: `${load.value.users.length} users, ${load.value.items.length} items`,
+    },
     {
       stage: 'sample',
       name: `lastfm-360k: all ${settings} settings × ${config.sample.drawsPerSetting} draws`,

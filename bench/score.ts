@@ -25,8 +25,14 @@ function syntheticSample(rng: Rng, n: number): SampleRecord {
   const setup: Setup = (['A', 'B', 'C'] as const)[n % 3];
   // Group sizes spread over orders of magnitude so target entropies cover the band the paper plots.
   const groupSize = 3 + Math.floor(400 * rng() ** 3);
-  const counts = Array.from({ length: K }, (_, i) => (i < K / 2 ? 1 + Math.floor(groupSize * rng() ** (1 + 6 * rng())) : 0));
-  const order = sampleWithoutReplacement(rng, Array.from({ length: K }, (_, i) => i), K);
+  const counts = Array.from({ length: K }, (_, i) =>
+    i < K / 2 ? 1 + Math.floor(groupSize * rng() ** (1 + 6 * rng())) : 0,
+  );
+  const order = sampleWithoutReplacement(
+    rng,
+    Array.from({ length: K }, (_, i) => i),
+    K,
+  );
   const shuffled = order.map((i) => counts[i]);
   const total = shuffled.reduce((a, b) => a + b, 0);
   const target = shuffled.map((c) => c / total);
@@ -55,7 +61,8 @@ function pick(rng: Rng, model: string, s: SampleRecord): string[] {
   // noisy-k: the oracle's list with k picks replaced by random candidates.
   const k = Number(model.split('-')[1]);
   const list = byTarget.slice(0, TOP_N - k).map((x) => x.c);
-  for (const c of sampleWithoutReplacement(rng, s.candidates, K)) if (list.length < TOP_N && !list.includes(c)) list.push(c);
+  for (const c of sampleWithoutReplacement(rng, s.candidates, K))
+    if (list.length < TOP_N && !list.includes(c)) list.push(c);
   return list;
 }
 
@@ -68,7 +75,15 @@ function response(model: string, s: SampleRecord, ranked: string[]): ResponseRec
     messages: [],
     raw: '',
     ranked,
-    diagnostics: { returned: ranked.length, unmatched: [], duplicates: [], matchKinds: ranked.map(() => 'exact'), tooFew: false, tooMany: false, unparseable: false },
+    diagnostics: {
+      returned: ranked.length,
+      unmatched: [],
+      duplicates: [],
+      matchKinds: ranked.map(() => 'exact'),
+      tooFew: false,
+      tooMany: false,
+      unparseable: false,
+    },
     usage: { inputTokens: 0, outputTokens: 0 },
     costUsd: 0,
     model,
@@ -83,13 +98,23 @@ export async function run(): Promise<BenchResult[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-bench-score-'));
   try {
     const config = loadConfig({
-      overrides: { paths: { samples: path.join(dir, 'samples'), responses: path.join(dir, 'responses'), scores: path.join(dir, 'scores') } },
+      overrides: {
+        paths: {
+          samples: path.join(dir, 'samples'),
+          responses: path.join(dir, 'responses'),
+          scores: path.join(dir, 'scores'),
+        },
+      },
       env: {},
     });
     const rng = makeRng('bench-score');
     const samples = Array.from({ length: PROMPTS }, (_, n) => syntheticSample(rng, n));
     writeJsonl(path.join(dir, 'samples', 'movielens', 'samples.jsonl'), samples);
-    for (const m of MODELS) writeJsonl(path.join(dir, 'responses', m, 'movielens.jsonl'), samples.map((s) => response(m, s, pick(rng, m, s))));
+    for (const m of MODELS)
+      writeJsonl(
+        path.join(dir, 'responses', m, 'movielens.jsonl'),
+        samples.map((s) => response(m, s, pick(rng, m, s))),
+      );
 
     const results: BenchResult[] = [];
     const quiet = { log: () => {} };
@@ -113,16 +138,38 @@ export async function run(): Promise<BenchResult[]> {
     const scores = loadScores(config, 'random', 'movielens');
     const x = scores.map((s) => s.targetEntropy);
     const y = scores.map((s) => s.crossEntropy);
-    const opts = { bins: config.curves.bins, window: config.curves.window, order: config.curves.order, range: config.curves.range };
+    const opts = {
+      bins: config.curves.bins,
+      window: config.curves.window,
+      order: config.curves.order,
+      range: config.curves.range,
+    };
     const curve = await timed(() => {
       for (let i = 0; i < 100; i++) entropyCurve(x, y, opts);
     });
-    results.push({ stage: 'score', name: `100 × entropyCurve on ${x.length} prompts`, seconds: curve.seconds, note: `${(curve.seconds * 10).toFixed(2)} ms per curve` });
-    const boot = await timed(() => bootstrapCurveStats(x, y, { ...opts, resamples: config.curves.bootstrap, confidence: config.curves.confidence, seed: 1 }));
-    results.push({ stage: 'score', name: `bootstrap ${config.curves.bootstrap} resamples of ${x.length} prompts`, seconds: boot.seconds });
+    results.push({
+      stage: 'score',
+      name: `100 × entropyCurve on ${x.length} prompts`,
+      seconds: curve.seconds,
+      note: `${(curve.seconds * 10).toFixed(2)} ms per curve`,
+    });
+    const boot = await timed(() =>
+      bootstrapCurveStats(x, y, {
+        ...opts,
+        resamples: config.curves.bootstrap,
+        confidence: config.curves.confidence,
+        seed: 1,
+      }),
+    );
+    results.push({
+      stage: 'score',
+      name: `bootstrap ${config.curves.bootstrap} resamples of ${x.length} prompts`,
+      seconds: boot.seconds,
+    });
     const mirror = await movielensBaselines();
     if (mirror) results.push(mirror);
-    for (const r of results) console.error(`[bench score] ${r.name}: ${r.seconds.toFixed(3)} s${r.note ? ` (${r.note})` : ''}`);
+    for (const r of results)
+      console.error(`[bench score] ${r.name}: ${r.seconds.toFixed(3)} s${r.note ? ` (${r.note})` : ''}`);
     return results;
   } finally {
     if (!process.env.UBP_BENCH_KEEP) fs.rmSync(dir, { recursive: true, force: true });
@@ -137,7 +184,9 @@ export async function run(): Promise<BenchResult[]> {
 async function movielensBaselines(): Promise<BenchResult | null> {
   const mirror = process.env.UBP_DATA_DIR ?? path.resolve(repoRoot(), '..', 'shared', 'datasets');
   if (!fs.existsSync(path.join(mirror, 'ml-1m', 'users.dat'))) {
-    console.error(`[bench score] no MovieLens mirror at ${mirror} (set UBP_DATA_DIR): the score stage on the baselines is not measured`);
+    console.error(
+      `[bench score] no MovieLens mirror at ${mirror} (set UBP_DATA_DIR): the score stage on the baselines is not measured`,
+    );
     return null;
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-bench-score-ml-'));
@@ -161,7 +210,8 @@ async function movielensBaselines(): Promise<BenchResult | null> {
   }
 }
 
-if (require.main === module) run().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+if (require.main === module)
+  run().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });

@@ -1,6 +1,13 @@
 // `npm start [-- options]`: the whole analysis without Jupyter. Exit status 0 = everything requested ran,
 // 1 = some stage or domain failed (reported with its reason), 2 = bad command line or configuration.
-import { type Config, ConfigError, DOMAINS, type DomainName, loadConfig, withCatalogueModels } from '../lib/core/config';
+import {
+  type Config,
+  ConfigError,
+  DOMAINS,
+  type DomainName,
+  loadConfig,
+  withCatalogueModels,
+} from '../lib/core/config';
 import { STAGES, type StageName, parseStages, runPipeline } from '../lib/pipeline';
 
 const USAGE = `Usage: npm start -- [options]
@@ -53,14 +60,20 @@ interface CliArgs {
 
 function list(value: string | undefined, flag: string): string[] {
   if (value === undefined || value.startsWith('--')) throw new UsageError(`${flag} needs a value`);
-  return value.split(',').map((s) => s.trim()).filter(Boolean);
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 export function parseArgs(argv: string[]): CliArgs {
   const args: CliArgs = { datasets: [], dryRun: false, batch: false, force: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const [flag, inline] =
+      a.startsWith('--') && a.includes('=')
+        ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]
+        : [a, undefined];
     const value = () => (inline !== undefined ? inline : argv[++i]);
     switch (flag) {
       case '--config': {
@@ -98,19 +111,27 @@ export function parseArgs(argv: string[]): CliArgs {
       case '--limit': {
         const v = value();
         const n = Number(v);
-        if (v === undefined || !Number.isInteger(n) || n < 1) throw new UsageError(`--limit needs a whole number >= 1 (prompts per setting and history length), got ${v ?? 'nothing'}`);
+        if (v === undefined || !Number.isInteger(n) || n < 1)
+          throw new UsageError(
+            `--limit needs a whole number >= 1 (prompts per setting and history length), got ${v ?? 'nothing'}`,
+          );
         args.limit = n;
         break;
       }
       case '--retry-finish':
         args.retryFinish = list(value(), '--retry-finish').map((r) => {
-          if (!/^[a-z_]+$/.test(r)) throw new UsageError(`--retry-finish: "${r}" is not a finish reason (e.g. length, content_filter)`);
+          if (!/^[a-z_]+$/.test(r))
+            throw new UsageError(`--retry-finish: "${r}" is not a finish reason (e.g. length, content_filter)`);
           return r;
         });
         break;
       case '--force': {
         const next = inline ?? argv[i + 1];
-        if (next !== undefined && !next.startsWith('-') && next.split(',').every((s) => (STAGES as readonly string[]).includes(s))) {
+        if (
+          next !== undefined &&
+          !next.startsWith('-') &&
+          next.split(',').every((s) => (STAGES as readonly string[]).includes(s))
+        ) {
           args.force = parseStages(next);
           if (inline === undefined) i++;
         } else args.force = true;
@@ -150,7 +171,14 @@ async function main(): Promise<number> {
   }
   let config: Config;
   try {
-    config = withCatalogueModels(loadConfig({ configFile: args.configFile, datasets: args.datasets, overrides: args.run !== undefined ? { run: args.run } : undefined }), args.models ?? []);
+    config = withCatalogueModels(
+      loadConfig({
+        configFile: args.configFile,
+        datasets: args.datasets,
+        overrides: args.run !== undefined ? { run: args.run } : undefined,
+      }),
+      args.models ?? [],
+    );
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(`configuration error: ${e.message}`);
@@ -161,12 +189,16 @@ async function main(): Promise<number> {
   const known = config.query.models.map((m) => m.id);
   const unknownModels = (args.models ?? []).filter((id) => !known.includes(id));
   if (unknownModels.length) {
-    console.error(`--models: ${unknownModels.map((id) => `"${id}"`).join(', ')} ${unknownModels.length > 1 ? 'are' : 'is'} not configured (configured models: ${known.join(', ')})\n\n${USAGE}`);
+    console.error(
+      `--models: ${unknownModels.map((id) => `"${id}"`).join(', ')} ${unknownModels.length > 1 ? 'are' : 'is'} not configured (configured models: ${known.join(', ')})\n\n${USAGE}`,
+    );
     return 2;
   }
   const unknown = (args.domains ?? []).filter((d) => !(d in config.datasets));
   if (unknown.length) {
-    console.error(`unknown domain "${unknown[0]}" (domains: ${Object.keys(config.datasets).join(', ')}; add one with --dataset FILE)\n\n${USAGE}`);
+    console.error(
+      `unknown domain "${unknown[0]}" (domains: ${Object.keys(config.datasets).join(', ')}; add one with --dataset FILE)\n\n${USAGE}`,
+    );
     return 2;
   }
   const t0 = Date.now();
@@ -183,15 +215,23 @@ async function main(): Promise<number> {
   });
   const secs = ((Date.now() - t0) / 1000).toFixed(1);
   console.log('');
-  const outcome = !result.ok ? 'some steps failed' : result.pending ? 'submitted; answers are pending in open Batch API jobs' : 'everything requested ran';
+  const outcome = !result.ok
+    ? 'some steps failed'
+    : result.pending
+      ? 'submitted; answers are pending in open Batch API jobs'
+      : 'everything requested ran';
   console.log(`Finished in ${secs}s: ${outcome}.`);
   const counts = new Map<string, number>();
   for (const s of result.steps) counts.set(s.status, (counts.get(s.status) ?? 0) + 1);
   console.log(`Steps: ${[...counts].map(([k, v]) => `${v} ${k}`).join(', ') || 'none'}.`);
-  for (const s of result.steps.filter((x) => x.stage === 'query' && x.status === 'ran' && x.detail)) console.log(`Query ${s.domain} ${s.model}: ${s.detail}`);
+  for (const s of result.steps.filter((x) => x.stage === 'query' && x.status === 'ran' && x.detail))
+    console.log(`Query ${s.domain} ${s.model}: ${s.detail}`);
   for (const m of result.skippedModels) console.log(`Model skipped: ${m.id}: ${m.reason}`);
-  for (const f of result.failedDomains) console.log(`Domain ${f.domain} failed: ${f.reason}${f.fix ? `\n  Fix: ${f.fix}` : ''}`);
-  for (const s of result.steps.filter((x) => x.status === 'failed' && !result.failedDomains.some((f) => f.domain === x.domain))) {
+  for (const f of result.failedDomains)
+    console.log(`Domain ${f.domain} failed: ${f.reason}${f.fix ? `\n  Fix: ${f.fix}` : ''}`);
+  for (const s of result.steps.filter(
+    (x) => x.status === 'failed' && !result.failedDomains.some((f) => f.domain === x.domain),
+  )) {
     console.log(`Failed: ${s.stage}${s.domain ? ` ${s.domain}` : ''}${s.model ? ` ${s.model}` : ''}: ${s.detail}`);
   }
   if (result.reportFile) console.log(`Report: ${result.reportFile}`);

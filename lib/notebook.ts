@@ -23,10 +23,13 @@ import {
 
 /** The domains to work on: UBP_DOMAIN (comma-separated) when set, else the configuration's `domains`. */
 export function configuredDomains(config: Config, env: NodeJS.ProcessEnv = process.env): DomainName[] {
-  const fromEnv = env.UBP_DOMAIN?.split(',').map((d) => d.trim()).filter(Boolean);
+  const fromEnv = env.UBP_DOMAIN?.split(',')
+    .map((d) => d.trim())
+    .filter(Boolean);
   const domains = fromEnv && fromEnv.length ? fromEnv : config.domains;
   const known = Object.keys(config.datasets);
-  for (const d of domains) if (!known.includes(d)) throw new ConfigError(`UBP_DOMAIN: unknown domain "${d}" (known: ${known.join(', ')})`);
+  for (const d of domains)
+    if (!known.includes(d)) throw new ConfigError(`UBP_DOMAIN: unknown domain "${d}" (known: ${known.join(', ')})`);
   return domains as DomainName[];
 }
 
@@ -54,19 +57,28 @@ export interface NotebookSetup {
 
 /** Leaf keys of a parameter object; arrays and a domain's settings map are whole values (they are replaced, not merged). */
 function leafKeys(value: unknown, prefix = ''): string[] {
-  if (value === null || typeof value !== 'object' || Array.isArray(value) || /^sample\.settings\.[^.]+$/.test(prefix)) return prefix ? [prefix] : [];
-  return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) => leafKeys(v, prefix ? `${prefix}.${k}` : k));
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || /^sample\.settings\.[^.]+$/.test(prefix))
+    return prefix ? [prefix] : [];
+  return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) =>
+    leafKeys(v, prefix ? `${prefix}.${k}` : k),
+  );
 }
 
 function getKey(obj: unknown, key: string): unknown {
-  return key.split('.').reduce<unknown>((o, k) => (o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), obj);
+  return key
+    .split('.')
+    .reduce<unknown>(
+      (o, k) => (o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined),
+      obj,
+    );
 }
 
 function overlay(key: string, value: unknown): Record<string, unknown> {
   return key.split('.').reduceRight<unknown>((v, k) => ({ [k]: v }), value) as Record<string, unknown>;
 }
 
-const covers = (owner: string, key: string) => key === owner || key.startsWith(`${owner}.`) || owner.startsWith(`${key}.`);
+const covers = (owner: string, key: string) =>
+  key === owner || key.startsWith(`${owner}.`) || owner.startsWith(`${key}.`);
 
 /** Upstream stages of a stage in data-flow order (furthest first), with the query stage once per model. */
 export function upstreamChain(ref: StageRef): StageRef[] {
@@ -105,7 +117,15 @@ function setupOf(opts: NotebookOptions): NotebookSetup {
   // Scoring before any query defaults to the offline baselines (free, answered on the spot).
   const baselines = () => config.query.models.filter((m) => m.provider === 'baseline').map((m) => m.id);
   const answered = answeredModels(config, domain).map((m) => m.id);
-  let models = opts.models ?? (opts.stage === 'plot' ? scoredModels(config, domain) : opts.stage === 'score' ? (answered.length ? answered : baselines()) : []);
+  let models =
+    opts.models ??
+    (opts.stage === 'plot'
+      ? scoredModels(config, domain)
+      : opts.stage === 'score'
+        ? answered.length
+          ? answered
+          : baselines()
+        : []);
   const chain = opts.stage === 'preprocess' ? [] : upstreamChain({ stage: opts.stage, domain, models });
   const owned = new Set<string>();
   for (const up of chain) {
@@ -122,9 +142,16 @@ function setupOf(opts: NotebookOptions): NotebookSetup {
           `change it there and re-run that notebook, so every later result is computed from the same value`,
       );
     }
-    const taken = keys.filter((k) => JSON.stringify(getKey(config, k)) !== JSON.stringify(getKey(stamp.params.config, k)));
-    for (const k of taken) config = mergeConfig(config, overlay(k, getKey(stamp.params.config, k)), `${up.stage} stamp`);
-    if (keys.length && !inherited.some((i) => i.stage === up.stage)) inherited.push({ stage: up.stage as StageName, keys: [...new Set(keys.map((k) => k.split('.').slice(0, 2).join('.')))] });
+    const taken = keys.filter(
+      (k) => JSON.stringify(getKey(config, k)) !== JSON.stringify(getKey(stamp.params.config, k)),
+    );
+    for (const k of taken)
+      config = mergeConfig(config, overlay(k, getKey(stamp.params.config, k)), `${up.stage} stamp`);
+    if (keys.length && !inherited.some((i) => i.stage === up.stage))
+      inherited.push({
+        stage: up.stage as StageName,
+        keys: [...new Set(keys.map((k) => k.split('.').slice(0, 2).join('.')))],
+      });
   }
   if (opts.stage === 'plot' && !opts.models) models = scoredModels(config, domain);
   return { config, models, changes: changesFromDefaults(config), inherited };
@@ -138,7 +165,11 @@ export function formatChanges(changes: ConfigChange[]): string {
 /** What a notebook's setup cell prints: the run, the changes from the defaults, and what was taken from upstream stamps. */
 export function describeSetup(setup: NotebookSetup): string {
   const lines = [`run: ${setup.config.run ?? '(default layout, no named run)'}`, 'changes from config/default.json:'];
-  lines.push(...formatChanges(setup.changes).split('\n').map((l) => `  ${l}`));
+  lines.push(
+    ...formatChanges(setup.changes)
+      .split('\n')
+      .map((l) => `  ${l}`),
+  );
   for (const i of setup.inherited) lines.push(`from the ${i.stage} stage's stamp: ${i.keys.join(', ')}`);
   if (setup.models.length) lines.push(`models: ${setup.models.join(', ')}`);
   return lines.join('\n');
@@ -152,11 +183,23 @@ export function describeSetup(setup: NotebookSetup): string {
  * baselines (free); an API model's missing or stale answers are refused with the command that refreshes them, so no
  * notebook but 03 ever pays.
  */
-export function bringUpToDate(config: Config, stage: StageName, domain: DomainName, models: string[] = [], log: (s: string) => void = console.log): Promise<void> {
+export function bringUpToDate(
+  config: Config,
+  stage: StageName,
+  domain: DomainName,
+  models: string[] = [],
+  log: (s: string) => void = console.log,
+): Promise<void> {
   return step(() => upToDate(config, stage, domain, models, log));
 }
 
-async function upToDate(config: Config, stage: StageName, domain: DomainName, models: string[], log: (s: string) => void): Promise<void> {
+async function upToDate(
+  config: Config,
+  stage: StageName,
+  domain: DomainName,
+  models: string[],
+  log: (s: string) => void,
+): Promise<void> {
   const configWithModels = withAnsweredModels(config, domain);
   for (const up of upstreamChain({ stage, domain, models })) {
     if (up.stage === 'query') {
@@ -167,7 +210,8 @@ async function upToDate(config: Config, stage: StageName, domain: DomainName, mo
     }
     const outcome = await runStage(configWithModels, up as StageRef & { stage: StageName }, { log } as never, { log });
     if (outcome.status === 'failed' || outcome.status === 'pending') throw new StageFailedError(up, outcome);
-    if (outcome.status === 'done') log(`[${up.stage}] ${up.domain}${up.model ? ` ${up.model}` : ''}: ${outcome.detail}`);
+    if (outcome.status === 'done')
+      log(`[${up.stage}] ${up.domain}${up.model ? ` ${up.model}` : ''}: ${outcome.detail}`);
   }
 }
 
@@ -183,11 +227,19 @@ export async function step<T>(fn: () => T | Promise<T>): Promise<T> {
   }
 }
 
-const KNOWN_ERRORS = ['StaleInputError', 'ConfigError', 'StageFailedError', 'DatasetUnavailableError', 'DescriptionError', 'DataFormatError', 'ChecksumError'];
+const KNOWN_ERRORS = [
+  'StaleInputError',
+  'ConfigError',
+  'StageFailedError',
+  'DatasetUnavailableError',
+  'DescriptionError',
+  'DataFormatError',
+  'ChecksumError',
+];
 
 /** An error that prints as its message alone (no stack, no own fields), for what the user can fix. */
 export function cleanError(e: unknown): unknown {
-  if (!(e instanceof Error) || !KNOWN_ERRORS.includes(e.name) && !KNOWN_ERRORS.includes(e.constructor.name)) return e;
+  if (!(e instanceof Error) || (!KNOWN_ERRORS.includes(e.name) && !KNOWN_ERRORS.includes(e.constructor.name))) return e;
   const fix = (e as { fix?: string }).fix;
   const text = `${e.message}${fix && !e.message.includes(fix) ? `\n  Fix: ${fix}` : ''}`;
   const clean = new Error(text);

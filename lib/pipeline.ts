@@ -47,8 +47,12 @@ export interface PipelineResult {
 
 export function parseStages(list: string): StageName[] {
   const out: StageName[] = [];
-  for (const s of list.split(',').map((x) => x.trim()).filter(Boolean)) {
-    if (!(STAGES as readonly string[]).includes(s)) throw new Error(`unknown stage "${s}" (stages: ${STAGES.join(', ')})`);
+  for (const s of list
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)) {
+    if (!(STAGES as readonly string[]).includes(s))
+      throw new Error(`unknown stage "${s}" (stages: ${STAGES.join(', ')})`);
     out.push(s as StageName);
   }
   return out;
@@ -92,7 +96,8 @@ export async function runPipeline(config: Config, opts: PipelineOptions = {}): P
   // Without the query stage and without --models, score and plot take the models the query stage answered (its
   // stamps), so a model defined once is scored and plotted without being named again.
   const fromAnswers = !stages.includes('query') && !(opts.models && opts.models.length);
-  const needsModels = stages.includes('query') || ((stages.includes('score') || stages.includes('plot')) && !fromAnswers);
+  const needsModels =
+    stages.includes('query') || ((stages.includes('score') || stages.includes('plot')) && !fromAnswers);
   const { models, skipped } = needsModels ? await selectModels(config, opts.models, log) : { models: [], skipped: [] };
   if (needsModels) log(`[models] using ${models.map((m) => m.id).join(', ') || '(none)'}`);
   const usedModels = new Set(models.map((m) => m.id));
@@ -108,8 +113,17 @@ export async function runPipeline(config: Config, opts: PipelineOptions = {}): P
       const seconds = (Date.now() - t0) / 1000;
       if (outcome.status === 'failed') throw new Error(outcome.detail);
       const status: StepStatus = outcome.status === 'done' ? 'ran' : outcome.status;
-      steps.push({ stage, domain, model, status, seconds, detail: status === 'ran' ? outcome.detail : status === 'pending' ? outcome.detail : undefined });
-      log(`${where}: ${status === 'up-to-date' ? 'up to date, skipped' : status === 'pending' ? outcome.detail : `done in ${seconds.toFixed(1)}s`}`);
+      steps.push({
+        stage,
+        domain,
+        model,
+        status,
+        seconds,
+        detail: status === 'ran' ? outcome.detail : status === 'pending' ? outcome.detail : undefined,
+      });
+      log(
+        `${where}: ${status === 'up-to-date' ? 'up to date, skipped' : status === 'pending' ? outcome.detail : `done in ${seconds.toFixed(1)}s`}`,
+      );
       return status !== 'pending';
     } catch (e) {
       const err = e as Error;
@@ -124,7 +138,8 @@ export async function runPipeline(config: Config, opts: PipelineOptions = {}): P
   for (const domain of domains) {
     const domainConfig = withAnsweredModels(config, domain);
     const domainModels = fromAnswers ? answeredModels(config, domain).map((m) => m.id) : models.map((m) => m.id);
-    if (fromAnswers && (stages.includes('score') || stages.includes('plot'))) log(`[models] ${domain}: the answered models ${domainModels.join(', ') || '(none)'}`);
+    if (fromAnswers && (stages.includes('score') || stages.includes('plot')))
+      log(`[models] ${domain}: the answered models ${domainModels.join(', ') || '(none)'}`);
     for (const id of domainModels) usedModels.add(id);
     let ok = true;
     for (const stage of STAGES) {
@@ -133,7 +148,11 @@ export async function runPipeline(config: Config, opts: PipelineOptions = {}): P
       if (stage === 'query') {
         for (const model of domainModels) ok = (await step(domainConfig, { stage, domain, model }, queryOpts)) && ok;
       } else {
-        ok = await step(domainConfig, { stage, domain, models: stage === 'score' || stage === 'plot' ? domainModels : undefined }, {});
+        ok = await step(
+          domainConfig,
+          { stage, domain, models: stage === 'score' || stage === 'plot' ? domainModels : undefined },
+          {},
+        );
       }
     }
   }
@@ -156,7 +175,12 @@ export async function runPipeline(config: Config, opts: PipelineOptions = {}): P
       steps.push({ stage: 'report', status: 'ran', seconds: (Date.now() - t0) / 1000 });
       log(`[report] written to ${reportFile}`);
     } catch (e) {
-      steps.push({ stage: 'report', status: 'failed', seconds: (Date.now() - t0) / 1000, detail: (e as Error).message });
+      steps.push({
+        stage: 'report',
+        status: 'failed',
+        seconds: (Date.now() - t0) / 1000,
+        detail: (e as Error).message,
+      });
       log(`[report] FAILED: ${(e as Error).message}`);
     }
   }

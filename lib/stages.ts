@@ -42,7 +42,8 @@ export const requireFreshInputs = (config: Config, ref: StageRef) => stamps.requ
 export const stampFile = (config: Config, ref: StageRef) => SPECS[ref.stage].stampFile(config, ref);
 export const readStageStamp = (config: Config, ref: StageRef) => stamps.readStamp(stampFile(config, ref));
 /** Starts a stage's stamp by hand (tests that stamp fixture files as if the stage had written them). */
-export const beginStage = (config: Config, ref: StageRef, external?: unknown) => stamps.beginStage(SPECS, config, ref, external);
+export const beginStage = (config: Config, ref: StageRef, external?: unknown) =>
+  stamps.beginStage(SPECS, config, ref, external);
 
 /** A stage that ran and did not finish: its reason (and its result as far as it got, e.g. a query summary). */
 export class StageFailedError extends Error {
@@ -72,7 +73,8 @@ export async function runStage<S extends StageName>(
   how: RunStageOptions = {},
 ): Promise<StageOutcome<StageResult<S>>> {
   const def = STAGE_DEFINITIONS[ref.stage] as unknown as StageDefinition<StageOptions<S>, StageResult<S>>;
-  const log = how.log ?? (opts as { log?: (line: string) => void }).log ?? ((s: string) => process.stderr.write(`${s}\n`));
+  const log =
+    how.log ?? (opts as { log?: (line: string) => void }).log ?? ((s: string) => process.stderr.write(`${s}\n`));
   let prepared: { external: unknown; opts: StageOptions<S> } = { external: undefined, opts };
   if (def.prepare) {
     try {
@@ -88,7 +90,8 @@ export async function runStage<S extends StageName>(
     const r = await def.run({ config, ref, opts: prepared.opts, code, log });
     return r.status === 'done' ? { status: 'done', result: r.result, detail: r.detail } : r;
   }
-  if (!how.force && stamps.isStageUpToDate(SPECS, config, ref, prepared.external)) return { status: 'up-to-date', detail: 'up to date' };
+  if (!how.force && stamps.isStageUpToDate(SPECS, config, ref, prepared.external))
+    return { status: 'up-to-date', detail: 'up to date' };
   const run = stamps.beginStage(SPECS, config, ref, prepared.external);
   const saved = runConfigFile(config);
   if (saved) writeJsonAtomic(saved, config);
@@ -106,7 +109,11 @@ export async function runStage<S extends StageName>(
 }
 
 /** Runs a stage (always, as a notebook cell does) and returns its result; a failed or pending stage throws. */
-export async function runStageResult<S extends StageName>(config: Config, ref: StageRef & { stage: S }, opts: StageOptions<S>): Promise<StageResult<S>> {
+export async function runStageResult<S extends StageName>(
+  config: Config,
+  ref: StageRef & { stage: S },
+  opts: StageOptions<S>,
+): Promise<StageResult<S>> {
   const outcome = await runStage(config, ref, opts, { force: true });
   if (outcome.status === 'failed') throw new StageFailedError(ref, outcome);
   return outcome.result as StageResult<S>;
@@ -122,7 +129,8 @@ export function answeredModels(config: Config, domain: DomainName): ModelConfig[
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     if (!entry.isDirectory()) continue;
     const stamp = stamps.readStamp(stampFile(config, { stage: 'query', domain, model: entry.name }));
-    if (stamp?.status === 'done' && stamp.params.model && stamp.params.model.id === entry.name) found.push(stamp.params.model);
+    if (stamp?.status === 'done' && stamp.params.model && stamp.params.model.id === entry.name)
+      found.push(stamp.params.model);
   }
   // In configuration order first (the order a user listed them), then the rest by id.
   const order = config.query.models.map((m) => m.id);
@@ -136,7 +144,9 @@ export function answeredModels(config: Config, domain: DomainName): ModelConfig[
  */
 export function withAnsweredModels(config: Config, domain: DomainName): Config {
   const missing = answeredModels(config, domain).filter((m) => !config.query.models.some((c) => c.id === m.id));
-  return missing.length ? { ...config, query: { ...config.query, models: [...config.query.models, ...missing] } } : config;
+  return missing.length
+    ? { ...config, query: { ...config.query, models: [...config.query.models, ...missing] } }
+    : config;
 }
 
 /** The models the score stage of a domain last scored, from its stamp (empty when it has not run). */
@@ -151,7 +161,8 @@ type Log = { log?: (line: string) => void };
 export const preprocess = (config: Config, domain: DomainName, opts: StageOptions<'preprocess'> = {}) =>
   runStageResult(config, { stage: 'preprocess', domain }, opts);
 
-export const sample = (config: Config, domain: DomainName, opts: StageOptions<'sample'> = {}) => runStageResult(config, { stage: 'sample', domain }, opts);
+export const sample = (config: Config, domain: DomainName, opts: StageOptions<'sample'> = {}) =>
+  runStageResult(config, { stage: 'sample', domain }, opts);
 
 /** Queries each model in turn (its own stamp); a dry run or a pilot writes no stamp. */
 export async function query(config: Config, domain: DomainName, modelIds: string[], opts: StageOptions<'query'> = {}) {
@@ -163,12 +174,23 @@ export async function query(config: Config, domain: DomainName, modelIds: string
 /** Scores the given models (default: every model answered for the domain). */
 export function score(config: Config, domain: DomainName, models?: string[], opts: StageOptions<'score'> & Log = {}) {
   const withModels = withAnsweredModels(config, domain);
-  return runStageResult(withModels, { stage: 'score', domain, models: models ?? answeredModels(config, domain).map((m) => m.id) }, opts);
+  return runStageResult(
+    withModels,
+    { stage: 'score', domain, models: models ?? answeredModels(config, domain).map((m) => m.id) },
+    opts,
+  );
 }
 
 /** Draws the figures of the given models (default: the models the score stage scored). */
 export function plot(config: Config, domain: DomainName, opts: StageOptions<'plot'> & { models?: string[] } = {}) {
   const { models, ...rest } = opts;
-  if (rest.figure?.curve) throw new ConfigError('plot: curve options belong to the score stage (curves.* in the configuration, notebook 04), so figures and summary.json agree');
-  return runStageResult(withAnsweredModels(config, domain), { stage: 'plot', domain, models: models ?? scoredModels(config, domain) }, rest);
+  if (rest.figure?.curve)
+    throw new ConfigError(
+      'plot: curve options belong to the score stage (curves.* in the configuration, notebook 04), so figures and summary.json agree',
+    );
+  return runStageResult(
+    withAnsweredModels(config, domain),
+    { stage: 'plot', domain, models: models ?? scoredModels(config, domain) },
+    rest,
+  );
 }

@@ -7,7 +7,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const check = process.argv.includes('--check');
 const dir = join(root, 'notebooks');
 let dirty = 0;
-for (const name of readdirSync(dir).filter((n) => n.endsWith('.ipynb')).sort()) {
+for (const name of readdirSync(dir)
+  .filter((n) => n.endsWith('.ipynb'))
+  .sort()) {
   const file = join(dir, name);
   const nb = JSON.parse(readFileSync(file, 'utf8'));
   let changed = false;

@@ -10,4 +10,6 @@ execFileSync(process.execPath, [join(root, 'scripts', 'setup.mjs')], { stdio: 'i
 const tslab = join(root, 'node_modules', '.bin', 'tslab');
 const prefix = join(root, '.jupyter');
 execFileSync(tslab, ['install', `--python=${python}`, `--binary=${tslab}`, `--prefix=${prefix}`], { stdio: 'inherit' });
-console.error(`[kernel] tslab kernels registered under ${join(prefix, 'share', 'jupyter')} (use JUPYTER_PATH=${join(prefix, 'share', 'jupyter')})`);
+console.error(
+  `[kernel] tslab kernels registered under ${join(prefix, 'share', 'jupyter')} (use JUPYTER_PATH=${join(prefix, 'share', 'jupyter')})`,
+);

@@ -25,9 +25,11 @@ if (notebooks.length === 0) {
 }
 const probe = spawnSync(python, ['-c', 'import nbformat, nbclient, ipykernel'], { encoding: 'utf8' });
 if (probe.status !== 0) {
-  console.error(`Jupyter is not available to ${python} (nbformat, nbclient, ipykernel).\n` +
-    'Install it with: sudo apt-get install -y jupyter-nbconvert python3-nbclient python3-ipykernel jupyter-client\n' +
-    '(or set UBP_PYTHON to a Python that has them). See environment.md.');
+  console.error(
+    `Jupyter is not available to ${python} (nbformat, nbclient, ipykernel).\n` +
+      'Install it with: sudo apt-get install -y jupyter-nbconvert python3-nbclient python3-ipykernel jupyter-client\n' +
+      '(or set UBP_PYTHON to a Python that has them). See environment.md.',
+  );
   process.exit(3);
 }
 const jupyterPath = join(root, '.jupyter', 'share', 'jupyter');
@@ -93,7 +95,9 @@ for (const nb of notebooks) {
   const secs = ((Date.now() - started) / 1000).toFixed(1);
   if (res.status !== 0) {
     failed++;
-    console.error(`[notebook] FAILED ${basename(nb)} after ${secs}s (exit ${res.status}); the partially executed copy is ${out}`);
+    console.error(
+      `[notebook] FAILED ${basename(nb)} after ${secs}s (exit ${res.status}); the partially executed copy is ${out}`,
+    );
   } else console.error(`[notebook] ok ${basename(nb)} in ${secs}s -> ${out}`);
 }
 process.exit(failed ? 1 : 0);

@@ -24,5 +24,8 @@ if (selected.length === 0) {
   console.error(`no test files found under ${testDir}${only.length ? ` matching ${only.join(' ')}` : ''}`);
   process.exit(1);
 }
-const res = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...selected], { cwd: root, stdio: 'inherit' });
+const res = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...selected], {
+  cwd: root,
+  stdio: 'inherit',
+});
 process.exit(res.status ?? 1);

@@ -17,7 +17,11 @@ const linked = existsSync(nodeModules) && lstatSync(nodeModules).isSymbolicLink(
 if (linked) {
   // A git worktree sharing another checkout's packages: `npm ci` would empty the shared folder under every other user.
   console.error('[setup] node_modules is a symbolic link (shared with another checkout): not reinstalling');
-} else if (!existsSync(installed) || mtime(lock) > mtime(installed) || mtime(join(root, 'package.json')) > mtime(installed)) {
+} else if (
+  !existsSync(installed) ||
+  mtime(lock) > mtime(installed) ||
+  mtime(join(root, 'package.json')) > mtime(installed)
+) {
   console.error('[setup] installing npm packages ...');
   run(npm, existsSync(lock) ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund']);
 }
@@ -33,7 +37,11 @@ function newest(dir) {
 }
 
 const builtMarker = join(root, 'build', '.built');
-const sourcesChanged = Math.max(...['lib', 'cli', 'bench', 'test'].map((d) => newest(join(root, d))), mtime(join(root, 'tsconfig.json')), mtime(installed));
+const sourcesChanged = Math.max(
+  ...['lib', 'cli', 'bench', 'test'].map((d) => newest(join(root, d))),
+  mtime(join(root, 'tsconfig.json')),
+  mtime(installed),
+);
 if (mtime(builtMarker) > sourcesChanged) {
   console.error('[setup] build/ is up to date');
 } else {

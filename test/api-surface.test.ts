@@ -118,7 +118,7 @@ test('scripts/api-doc.mjs follows folders, export *, renamed and type-only expor
     assert.deepEqual([...docs.get('ubp.other.inner')!], ['C', 'I', 'inc', 'K']);
     const lines = text.split('\n');
     assert.ok(lines.includes('- `b` (function) `(s: string, n?: number): string` — The a function, e.g. for tests.'));
-    assert.ok(lines.includes("- `Shape` (type)"));
+    assert.ok(lines.includes('- `Shape` (type)'));
     assert.ok(lines.includes('- `Size` (interface)'));
     assert.ok(lines.includes('- `K` (class)'));
     assert.ok(lines.includes('- `C` (const)'));

@@ -19,7 +19,8 @@ function sources(dir: string): string[] {
 function layerOf(file: string): number {
   const top = path.relative(lib, file).split(path.sep)[0].replace(/\.ts$/, '');
   const i = (LAYERS as readonly string[]).indexOf(top);
-  if (i < 0) throw new Error(`${path.relative(repoRoot(), file)} is not in a known folder of lib/ (${LAYERS.join(', ')})`);
+  if (i < 0)
+    throw new Error(`${path.relative(repoRoot(), file)} is not in a known folder of lib/ (${LAYERS.join(', ')})`);
   return i;
 }
 
@@ -41,7 +42,8 @@ test('every file of lib/ lives in a stage folder and imports only from its own l
   const upward: string[] = [];
   for (const file of sources(lib)) {
     for (const target of importsOf(file)) {
-      if (layerOf(target) > layerOf(file)) upward.push(`${path.relative(lib, file)} imports ${path.relative(lib, target)}`);
+      if (layerOf(target) > layerOf(file))
+        upward.push(`${path.relative(lib, file)} imports ${path.relative(lib, target)}`);
     }
   }
   assert.deepEqual(upward, [], 'imports must run downwards only');
@@ -70,13 +72,18 @@ test('each stage folder opens with a README that says what it reads, writes and 
     const readme = path.join(lib, dir, 'README.md');
     assert.ok(fs.existsSync(readme), `lib/${dir}/README.md is missing`);
     const text = fs.readFileSync(readme, 'utf8');
-    for (const heading of ['Reads', 'Writes', 'Never']) assert.match(text, new RegExp(`^## ${heading}`, 'm'), `lib/${dir}/README.md needs a "## ${heading}" section`);
+    for (const heading of ['Reads', 'Writes', 'Never'])
+      assert.match(text, new RegExp(`^## ${heading}`, 'm'), `lib/${dir}/README.md needs a "## ${heading}" section`);
   }
 });
 
 test('no file in lib/ is over 500 lines unless it says why at its top', () => {
   const long = sources(lib)
-    .map((f) => ({ f, lines: fs.readFileSync(f, 'utf8').split('\n').length, text: fs.readFileSync(f, 'utf8').slice(0, 3000) }))
+    .map((f) => ({
+      f,
+      lines: fs.readFileSync(f, 'utf8').split('\n').length,
+      text: fs.readFileSync(f, 'utf8').slice(0, 3000),
+    }))
     .filter((x) => x.lines > 500 && !/one cohesive algorithm/i.test(x.text))
     .map((x) => `${path.relative(lib, x.f)} (${x.lines} lines)`);
   assert.deepEqual(long, []);
@@ -86,7 +93,9 @@ test("each stage's declared code folders are exactly the lib folders its definit
   const { STAGE_DEFINITIONS } = await import('../lib/stages');
   const folderOf = (file: string) => path.relative(lib, file).split(path.sep)[0];
   for (const def of Object.values(STAGE_DEFINITIONS)) {
-    const start = sources(lib).filter((f) => path.relative(lib, f).endsWith(`${path.sep}stage.ts`)).find((f) => fs.readFileSync(f, 'utf8').includes(`name: '${def.name}'`));
+    const start = sources(lib)
+      .filter((f) => path.relative(lib, f).endsWith(`${path.sep}stage.ts`))
+      .find((f) => fs.readFileSync(f, 'utf8').includes(`name: '${def.name}'`));
     assert.ok(start, `no lib/*/stage.ts declares the ${def.name} stage`);
     const seen = new Set<string>();
     const visit = (f: string) => {
@@ -96,7 +105,11 @@ test("each stage's declared code folders are exactly the lib folders its definit
     };
     visit(start);
     const folders = [...new Set([...seen].map(folderOf))].sort();
-    assert.deepEqual([...def.code].sort(), folders, `${def.name}: declared code folders vs. the folders its code imports`);
+    assert.deepEqual(
+      [...def.code].sort(),
+      folders,
+      `${def.name}: declared code folders vs. the folders its code imports`,
+    );
   }
 });
 
@@ -113,6 +126,7 @@ test('core names no stage: its stage mechanism takes every stage from the defini
   const core = sources(path.join(lib, 'core')).filter((f) => /stamps\.ts$|stage\.ts$/.test(f));
   for (const f of core) {
     const code = fs.readFileSync(f, 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
-    for (const name of stageNames) assert.ok(!code.includes(`'${name}'`), `${path.relative(lib, f)} names the ${name} stage`);
+    for (const name of stageNames)
+      assert.ok(!code.includes(`'${name}'`), `${path.relative(lib, f)} names the ${name} stage`);
   }
 });

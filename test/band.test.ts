@@ -52,6 +52,9 @@ test('band: holds the full-data fit, narrows as 1/sqrt(n), widens with the confi
   assert.ok(meanWidth(wide) > meanWidth(bSmall) * 1.2, `${meanWidth(wide)} vs ${meanWidth(bSmall)}`);
   assert.deepEqual(bootstrapFitBand(small.x, small.y, opts), bSmall);
   assert.notDeepEqual(bootstrapFitBand(small.x, small.y, { ...opts, seed: 'other' }), bSmall);
-  assert.throws(() => bootstrapFitBand(small.x, small.y, { ...opts, resamples: 0 }), /resamples must be a whole number >= 1/);
+  assert.throws(
+    () => bootstrapFitBand(small.x, small.y, { ...opts, resamples: 0 }),
+    /resamples must be a whole number >= 1/,
+  );
   assert.deepEqual(bootstrapFitBand([], [], opts), []);
 });

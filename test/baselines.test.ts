@@ -8,7 +8,16 @@ import { deriveSeed, makeRng, randomInt, sampleWithoutReplacement } from '../lib
 import type { SampleRecord, UserRecord } from '../lib/core/types';
 
 function baselineModel(kind: string, id = kind): ModelConfig {
-  const model: ModelConfig = { id, provider: 'baseline', model: kind, baseURL: null, apiKeyEnv: null, concurrency: 64, inputPricePerMTok: 0, outputPricePerMTok: 0 };
+  const model: ModelConfig = {
+    id,
+    provider: 'baseline',
+    model: kind,
+    baseURL: null,
+    apiKeyEnv: null,
+    concurrency: 64,
+    inputPricePerMTok: 0,
+    outputPricePerMTok: 0,
+  };
   return kind === 'departure' ? { ...model, departAt: 2 } : model;
 }
 
@@ -25,13 +34,36 @@ function makeDomain(names: string[], users: { gender: string; items: number[] }[
     itemUsers: invertIndex(userItems, items.length),
     itemIndex: new Map(items.map((it, i) => [it.id, i])),
     userIndex: new Map(userRecords.map((u, i) => [u.id, i])),
-    summary: { v: 1, domain: 'movielens', users: users.length, items: items.length, interactions: 0, proxyValues: {}, dropped: [], source: { dir: '', files: {} } },
+    summary: {
+      v: 1,
+      domain: 'movielens',
+      users: users.length,
+      items: items.length,
+      interactions: 0,
+      proxyValues: {},
+      dropped: [],
+      source: { dir: '', files: {} },
+    },
   };
 }
 
 // Items A..G (indices 0..6). Names include both kinds of quotes so every answer also tests quoting.
-const A = 0, B = 1, C = 2, D = 3, E = 4, F = 5, G = 6;
-const NAMES = ["Schindler's List (1993)", 'Matrix, The (1999)', 'Say "Hello" - Band', `It's "Complicated" (2009)`, 'Heat (1995)', 'Back\\slash (2000)', 'Spaceballs (1987)'];
+const A = 0,
+  B = 1,
+  C = 2,
+  D = 3,
+  E = 4,
+  F = 5,
+  G = 6;
+const NAMES = [
+  "Schindler's List (1993)",
+  'Matrix, The (1999)',
+  'Say "Hello" - Band',
+  `It's "Complicated" (2009)`,
+  'Heat (1995)',
+  'Back\\slash (2000)',
+  'Spaceballs (1987)',
+];
 const TOY = makeDomain(NAMES, [
   { gender: 'Male', items: [A, B, C] },
   { gender: 'Male', items: [A, B] },
@@ -73,7 +105,10 @@ async function picks(kind: string, sample: SampleRecord, data = TOY, config: Con
   // Every baseline answer must read back through the LLM parser exactly.
   assert.deepEqual(parsed.diagnostics.unmatched, []);
   assert.deepEqual(parsed.diagnostics.duplicates, []);
-  assert.ok(parsed.diagnostics.matchKinds.every((k) => k === 'exact'), answer.text);
+  assert.ok(
+    parsed.diagnostics.matchKinds.every((k) => k === 'exact'),
+    answer.text,
+  );
   return parsed.ranked.map((id) => data.itemIndex.get(id) as number);
 }
 
@@ -81,21 +116,52 @@ test('popularity ranks by global interaction count, ties by item index', async (
   assert.deepEqual(await picks('popularity', toySample()), [D, A, E, B, F, C, G]);
 });
 
-test('group-popularity counts only the users of the sample\'s group; empty demography falls back to global', async () => {
-  assert.deepEqual(await picks('group-popularity', toySample({ demography: { gender: 'Male' } })), [A, B, C, D, E, F, G]);
-  assert.deepEqual(await picks('group-popularity', toySample({ demography: { gender: 'Female' } })), [D, E, F, G, A, B, C]);
+test("group-popularity counts only the users of the sample's group; empty demography falls back to global", async () => {
+  assert.deepEqual(await picks('group-popularity', toySample({ demography: { gender: 'Male' } })), [
+    A,
+    B,
+    C,
+    D,
+    E,
+    F,
+    G,
+  ]);
+  assert.deepEqual(await picks('group-popularity', toySample({ demography: { gender: 'Female' } })), [
+    D,
+    E,
+    F,
+    G,
+    A,
+    B,
+    C,
+  ]);
   assert.deepEqual(await picks('group-popularity', toySample({ demography: {} })), [D, A, E, B, F, C, G]);
-  await assert.rejects(picks('group-popularity', toySample({ demography: { gender: 'Other' } })), /no user .* matches the demography/);
+  await assert.rejects(
+    picks('group-popularity', toySample({ demography: { gender: 'Other' } })),
+    /no user .* matches the demography/,
+  );
 });
 
 test('item-cf prefers the items that co-occur with the history', async () => {
   const without = (h: number[]) => [G, C, F, A, E, B, D].filter((i) => !h.includes(i)).map((i) => `i${i}`);
   // History B (users 0, 1): cos(A,B) = 2/sqrt(3·2) ≈ 0.816, cos(C,B) = 1/sqrt(1·2) ≈ 0.707, the rest 0 → by popularity D, E, F, G.
-  assert.deepEqual(await picks('item-cf', toySample({ history: ['i1'], candidates: without([B]), target: Array(6).fill(1 / 6) })), [A, C, D, E, F, G]);
+  assert.deepEqual(
+    await picks('item-cf', toySample({ history: ['i1'], candidates: without([B]), target: Array(6).fill(1 / 6) })),
+    [A, C, D, E, F, G],
+  );
   // History G (user 5): cos(E,G) = 1/sqrt(3) ≈ 0.577 > cos(D,G) = 1/sqrt(5) ≈ 0.447, then A, B, F, C by popularity and index.
-  assert.deepEqual(await picks('item-cf', toySample({ history: ['i6'], candidates: without([G]), target: Array(6).fill(1 / 6) })), [E, D, A, B, F, C]);
+  assert.deepEqual(
+    await picks('item-cf', toySample({ history: ['i6'], candidates: without([G]), target: Array(6).fill(1 / 6) })),
+    [E, D, A, B, F, C],
+  );
   // History B and G: the similarities add up: A 0.816, C 0.707, E 0.577, D 0.447, F 0.
-  assert.deepEqual(await picks('item-cf', toySample({ history: ['i1', 'i6'], candidates: without([B, G]), target: Array(5).fill(1 / 5) })), [A, C, E, D, F]);
+  assert.deepEqual(
+    await picks(
+      'item-cf',
+      toySample({ history: ['i1', 'i6'], candidates: without([B, G]), target: Array(5).fill(1 / 5) }),
+    ),
+    [A, C, E, D, F],
+  );
   // No history: popularity.
   assert.deepEqual(await picks('item-cf', toySample()), [D, A, E, B, F, C, G]);
 });
@@ -105,17 +171,30 @@ test('item-cf agrees with pairwise cosine similarities computed directly', async
   const nItems = 60;
   const users = Array.from({ length: 80 }, () => ({
     gender: 'Male',
-    items: sampleWithoutReplacement(rng, Array.from({ length: nItems }, (_, i) => i), 3 + randomInt(rng, 15)),
+    items: sampleWithoutReplacement(
+      rng,
+      Array.from({ length: nItems }, (_, i) => i),
+      3 + randomInt(rng, 15),
+    ),
   }));
-  const data = makeDomain(Array.from({ length: nItems }, (_, i) => `Film ${i} (19${String(i).padStart(2, '0')})`), users);
+  const data = makeDomain(
+    Array.from({ length: nItems }, (_, i) => `Film ${i} (19${String(i).padStart(2, '0')})`),
+    users,
+  );
   const config = loadConfig({ env: {}, overrides: { query: { topN: 10 } } });
   const has = (u: number, i: number) => users[u].items.includes(i);
   for (let trial = 0; trial < 20; trial++) {
-    const chosen = sampleWithoutReplacement(rng, Array.from({ length: nItems }, (_, i) => i), 25);
+    const chosen = sampleWithoutReplacement(
+      rng,
+      Array.from({ length: nItems }, (_, i) => i),
+      25,
+    );
     const history = chosen.slice(0, 1 + (trial % 5));
     const cands = chosen.slice(5);
     const cosine = (a: number, b: number) => {
-      let both = 0, na = 0, nb = 0;
+      let both = 0,
+        na = 0,
+        nb = 0;
       for (let u = 0; u < users.length; u++) {
         if (has(u, a)) na++;
         if (has(u, b)) nb++;
@@ -126,10 +205,19 @@ test('item-cf agrees with pairwise cosine similarities computed directly', async
     const pop = (i: number) => users.filter((_, u) => has(u, i)).length;
     const score = (c: number) => history.reduce((s, h) => s + cosine(c, h), 0);
     const expected = [...cands].sort((x, y) => score(y) - score(x) || pop(y) - pop(x) || x - y).slice(0, 10);
-    const sample = toySample({ id: `t${trial}`, history: history.map((i) => `i${i}`), candidates: cands.map((i) => `i${i}`), target: cands.map(() => 0.05) });
+    const sample = toySample({
+      id: `t${trial}`,
+      history: history.map((i) => `i${i}`),
+      candidates: cands.map((i) => `i${i}`),
+      target: cands.map(() => 0.05),
+    });
     const got = await picks('item-cf', sample, data, config);
     // Equal scores computed in another order may differ in the last bit; compare the scores rank by rank.
-    assert.deepEqual(got.map((i) => score(i).toFixed(9)), expected.map((i) => score(i).toFixed(9)), `trial ${trial}`);
+    assert.deepEqual(
+      got.map((i) => score(i).toFixed(9)),
+      expected.map((i) => score(i).toFixed(9)),
+      `trial ${trial}`,
+    );
     assert.equal(new Set(got).size, 10);
   }
 });
@@ -155,13 +243,21 @@ test('random is seeded per prompt: same seed same picks, another seed or prompt 
   assert.notDeepEqual(await picks('random', toySample({ ...base, id: 'p1' }), data, other), first);
   assert.notDeepEqual(await picks('random', toySample({ ...base, id: 'p2' }), data, config), first);
   // The draw is the project's seeded sampler on deriveSeed(config.seed, 'random', sample.id).
-  const expected = sampleWithoutReplacement(makeRng(deriveSeed(1, 'random', 'p1')), ids.map((_, i) => i), 10);
+  const expected = sampleWithoutReplacement(
+    makeRng(deriveSeed(1, 'random', 'p1')),
+    ids.map((_, i) => i),
+    10,
+  );
   assert.deepEqual(first, expected);
   // Each candidate is picked with probability 10/50: 2000 prompts → 400 ± 4.4σ (σ = sqrt(2000·0.2·0.8) ≈ 17.9).
   const responder = createBaseline(baselineModel('random'), data, config);
   const counts = new Map<string, number>();
   for (let p = 0; p < 2000; p++) {
-    const parsed = parseAnswer((await responder.answer({ sample: toySample({ ...base, id: `q${p}` }), messages: [] })).text, names.map((name, i) => ({ id: ids[i], name })), 10);
+    const parsed = parseAnswer(
+      (await responder.answer({ sample: toySample({ ...base, id: `q${p}` }), messages: [] })).text,
+      names.map((name, i) => ({ id: ids[i], name })),
+      10,
+    );
     for (const id of parsed.ranked) counts.set(id, (counts.get(id) ?? 0) + 1);
   }
   for (const id of ids) {
@@ -180,11 +276,23 @@ test('departure answers like the oracle at and above departAt and exactly like r
   const at = ids.map((_, i) => (i < 4 ? 0.25 : 0));
   const below = ids.map((_, i) => (i >= 10 && i < 13 ? 1 / 3 : 0));
   const ask = async (target: number[], id: string) => {
-    const parsed = parseAnswer((await createBaseline(sim, data, config).answer({ sample: toySample({ candidates: ids, target, id }), messages: [] })).text, names.map((name, i) => ({ id: ids[i], name })), 10);
+    const parsed = parseAnswer(
+      (
+        await createBaseline(sim, data, config).answer({
+          sample: toySample({ candidates: ids, target, id }),
+          messages: [],
+        })
+      ).text,
+      names.map((name, i) => ({ id: ids[i], name })),
+      10,
+    );
     return parsed.ranked.map((x) => data.itemIndex.get(x) as number);
   };
   assert.deepEqual((await ask(at, 'p1')).slice(0, 4), [0, 1, 2, 3], 'oracle: the four positive items first');
-  assert.deepEqual(await ask(below, 'p2'), await picks('random', toySample({ candidates: ids, target: below, id: 'p2' }), data, config));
+  assert.deepEqual(
+    await ask(below, 'p2'),
+    await picks('random', toySample({ candidates: ids, target: below, id: 'p2' }), data, config),
+  );
   assert.throws(() => createBaseline({ ...sim, departAt: undefined }, data, config), /needs "departAt"/);
 });
 
@@ -192,7 +300,10 @@ test('answers carry zero usage, the baseline id, no fingerprint and a measured l
   for (const kind of BASELINE_KINDS) {
     const responder = createBaseline(baselineModel(kind, `my-${kind}`), TOY, CONFIG7);
     assert.equal(responder.config.id, `my-${kind}`);
-    const answer = await responder.answer({ sample: toySample({ demography: { gender: 'Male' }, history: ['i1'] }), messages: [] });
+    const answer = await responder.answer({
+      sample: toySample({ demography: { gender: 'Male' }, history: ['i1'] }),
+      messages: [],
+    });
     assert.deepEqual(answer.usage, { inputTokens: 0, outputTokens: 0 });
     assert.equal(answer.model, `my-${kind}`);
     assert.equal(answer.fingerprint, null);
@@ -202,18 +313,33 @@ test('answers carry zero usage, the baseline id, no fingerprint and a measured l
 });
 
 test('clear errors: unknown kind (listing the kinds), unknown item, other domain', async () => {
-  assert.throws(() => createBaseline(baselineModel('magic'), TOY, CONFIG7), /unknown baseline kind "magic" \(known kinds: random, popularity, group-popularity, item-cf, oracle, departure\)/);
+  assert.throws(
+    () => createBaseline(baselineModel('magic'), TOY, CONFIG7),
+    /unknown baseline kind "magic" \(known kinds: random, popularity, group-popularity, item-cf, oracle, departure\)/,
+  );
   const responder = createBaseline(baselineModel('popularity'), TOY, CONFIG7);
-  await assert.rejects(responder.answer({ sample: toySample({ candidates: ['i0', 'nope'] }), messages: [] }), /sample p1: item id "nope" is not in the processed movielens data/);
-  await assert.rejects(responder.answer({ sample: toySample({ domain: 'lastfm' }), messages: [] }), /from domain "lastfm"/);
+  await assert.rejects(
+    responder.answer({ sample: toySample({ candidates: ['i0', 'nope'] }), messages: [] }),
+    /sample p1: item id "nope" is not in the processed movielens data/,
+  );
+  await assert.rejects(
+    responder.answer({ sample: toySample({ domain: 'lastfm' }), messages: [] }),
+    /from domain "lastfm"/,
+  );
 });
 
 test('thousands of prompts per second on a realistic-size dataset', async () => {
   const rng = makeRng('speed');
   const nItems = 3000;
   const all = Array.from({ length: nItems }, (_, i) => i);
-  const users = Array.from({ length: 2000 }, (_, u) => ({ gender: u % 2 ? 'Male' : 'Female', items: sampleWithoutReplacement(rng, all, 100 + randomInt(rng, 200)) }));
-  const data = makeDomain(all.map((i) => `Film ${i} (2000)`), users);
+  const users = Array.from({ length: 2000 }, (_, u) => ({
+    gender: u % 2 ? 'Male' : 'Female',
+    items: sampleWithoutReplacement(rng, all, 100 + randomInt(rng, 200)),
+  }));
+  const data = makeDomain(
+    all.map((i) => `Film ${i} (2000)`),
+    users,
+  );
   const config = loadConfig({ env: {}, overrides: { query: { topN: 10 } } });
   const samples = Array.from({ length: 1000 }, (_, p) => {
     const chosen = sampleWithoutReplacement(rng, all, 60);

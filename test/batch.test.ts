@@ -12,7 +12,14 @@ import { runQuery } from '../lib/query/runner';
 import { loadResponses } from '../lib/query/inputs';
 import type { StoredAnswer } from '../lib/query/store';
 import { FakeOpenAIServer, type BatchLineAction, type FakeBatchBehavior } from './helpers/fake-openai-server';
-import { assertSecretsAbsent, collectingLogger, fakeModel, filesUnder, makeQueryFixture, type QueryFixture } from './helpers/query-fixture';
+import {
+  assertSecretsAbsent,
+  collectingLogger,
+  fakeModel,
+  filesUnder,
+  makeQueryFixture,
+  type QueryFixture,
+} from './helpers/query-fixture';
 import { spawnNode } from './helpers/children';
 
 const KEY_ENV = 'UBP_TEST_QUERY_KEY';
@@ -35,8 +42,19 @@ function fixture(prompts: number): QueryFixture {
   return makeQueryFixture(root, { prompts });
 }
 
-function configFor(fx: QueryFixture, server: FakeOpenAIServer, query: Record<string, unknown> = {}, model: Partial<ModelConfig> = {}): Config {
-  return loadConfig({ env: {}, overrides: { paths: fx.paths, query: { batchPollSeconds: 0.005, ...query, models: [fakeModel(server.url, model)] } } });
+function configFor(
+  fx: QueryFixture,
+  server: FakeOpenAIServer,
+  query: Record<string, unknown> = {},
+  model: Partial<ModelConfig> = {},
+): Config {
+  return loadConfig({
+    env: {},
+    overrides: {
+      paths: fx.paths,
+      query: { batchPollSeconds: 0.005, ...query, models: [fakeModel(server.url, model)] },
+    },
+  });
 }
 
 const logger = () => collectingLogger(allLogs);
@@ -57,29 +75,50 @@ function ledger(fx: QueryFixture): Record<string, any>[] {
   const f = ledgerPath(fx);
   if (!fs.existsSync(f)) return [];
   // Tolerant: another process may be mid-append while a test polls the file.
-  return fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).flatMap((l) => {
-    try {
-      return [JSON.parse(l)];
-    } catch {
-      return [];
-    }
-  });
+  return fs
+    .readFileSync(f, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l)];
+      } catch {
+        return [];
+      }
+    });
 }
 
 function stored(fx: QueryFixture): StoredAnswer[] {
   const f = storePath(fx);
-  return fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as StoredAnswer) : [];
+  return fs.existsSync(f)
+    ? fs
+        .readFileSync(f, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as StoredAnswer)
+    : [];
 }
 
 function keysOf(fx: QueryFixture, config: Config): string[] {
   const byId = new Map(fx.items.map((it) => [it.id, it.name]));
   const model = config.query.models.find((m) => m.id === 'fake') as ModelConfig;
-  return fx.samples.map((x) => requestKey(model, config, renderPrompt(x, (id) => byId.get(id) as string, config, 'movielens')));
+  return fx.samples.map((x) =>
+    requestKey(
+      model,
+      config,
+      renderPrompt(x, (id) => byId.get(id) as string, config, 'movielens'),
+    ),
+  );
 }
 
 /** The request lines of every uploaded input file, in upload order. */
 function uploadedLines(server: FakeOpenAIServer): { custom_id: string; method: string; url: string; body: any }[][] {
-  return server.listBatches().map((b) => (server.fileText(b.input_file_id) ?? '').split('\n').filter(Boolean).map((l) => JSON.parse(l)));
+  return server.listBatches().map((b) =>
+    (server.fileText(b.input_file_id) ?? '')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l)),
+  );
 }
 
 const roughTokens = (text: string) => Math.max(1, Math.ceil(text.length / 4));
@@ -89,7 +128,14 @@ const roughTokens = (text: string) => Math.max(1, Math.ceil(text.length / 4));
 test('splitBatchLines: cuts at the request limit and the byte limit (newlines counted); an oversized line is set aside', () => {
   const lines = ['aaaa', 'bb', 'cccccc', 'd', 'eeeeeeeeeeeeeeeeeeee', 'ff'];
   // Sizes with newline: 5, 3, 7, 2, 21, 3.
-  assert.deepEqual(splitBatchLines(lines, 2, 1000), { chunks: [[0, 1], [2, 3], [4, 5]], tooLarge: [] });
+  assert.deepEqual(splitBatchLines(lines, 2, 1000), {
+    chunks: [
+      [0, 1],
+      [2, 3],
+      [4, 5],
+    ],
+    tooLarge: [],
+  });
   // At most 10 bytes: [5+3] then 7 (+2 = 9) then 21 is too large alone, then 3.
   assert.deepEqual(splitBatchLines(lines, 100, 10), { chunks: [[0, 1], [2, 3], [5]], tooLarge: [4] });
   assert.deepEqual(splitBatchLines(lines, 1, 8), { chunks: [[0], [1], [2], [3], [5]], tooLarge: [4] });
@@ -100,8 +146,30 @@ test('splitBatchLines: cuts at the request limit and the byte limit (newlines co
 
 test('parseBatchResults: 200 answers, non-200 responses, error-file lines; unreadable lines reported', () => {
   const text = [
-    JSON.stringify({ id: 'r1', custom_id: 'k1', response: { status_code: 200, request_id: 'q1', body: { model: 'm', choices: [{ message: { content: '["A"]' } }], usage: { prompt_tokens: 3, completion_tokens: 2 } } }, error: null }),
-    JSON.stringify({ id: 'r2', custom_id: 'k2', response: { status_code: 400, request_id: 'q2', body: { error: { message: 'bad request', code: 'context_length_exceeded' } } }, error: null }),
+    JSON.stringify({
+      id: 'r1',
+      custom_id: 'k1',
+      response: {
+        status_code: 200,
+        request_id: 'q1',
+        body: {
+          model: 'm',
+          choices: [{ message: { content: '["A"]' } }],
+          usage: { prompt_tokens: 3, completion_tokens: 2 },
+        },
+      },
+      error: null,
+    }),
+    JSON.stringify({
+      id: 'r2',
+      custom_id: 'k2',
+      response: {
+        status_code: 400,
+        request_id: 'q2',
+        body: { error: { message: 'bad request', code: 'context_length_exceeded' } },
+      },
+      error: null,
+    }),
     JSON.stringify({ id: 'r3', custom_id: 'k3', response: null, error: { code: 'batch_expired', message: 'not run' } }),
     '{"id": "r4", "custom_id": "k4", "respo',
   ].join('\n');
@@ -112,7 +180,10 @@ test('parseBatchResults: 200 answers, non-200 responses, error-file lines; unrea
   assert.equal(results[0].requestId, 'q1');
   assert.deepEqual(results[1].failure, { status: 400, code: 'context_length_exceeded', message: 'bad request' });
   assert.deepEqual(results[2].failure, { code: 'batch_expired', message: 'not run' });
-  assert.deepEqual(problems.map((p) => [p.file, p.line]), [['out.jsonl', 4]]);
+  assert.deepEqual(
+    problems.map((p) => [p.file, p.line]),
+    [['out.jsonl', 4]],
+  );
 });
 
 // ---------- round trip ----------
@@ -122,12 +193,21 @@ test('a full round trip: one upload and one batch, answers stored via batch at b
     const fx = fixture(12);
     const config = configFor(fx, server);
     const { log, lines } = logger();
-    const [s] = await runQuery(config, 'movielens', ['fake'], { batch: true, log, retry: fastRetry, progressIntervalMs: 0 });
+    const [s] = await runQuery(config, 'movielens', ['fake'], {
+      batch: true,
+      log,
+      retry: fastRetry,
+      progressIntervalMs: 0,
+    });
     assert.equal(server.chatRequests, 0, 'no synchronous request');
     assert.equal(server.routeCount('POST', '/v1/files'), 1);
     assert.equal(server.routeCount('POST', '/v1/batches'), 1);
     assert.equal(server.routeCount('GET', '/v1/batches/:id'), 4, 'validating→in_progress ×3, then completed');
-    assert.equal(server.routeCount('GET', '/v1/files/:id/content'), 1, 'the output file (no error file: nothing failed)');
+    assert.equal(
+      server.routeCount('GET', '/v1/files/:id/content'),
+      1,
+      'the output file (no error file: nothing failed)',
+    );
     assert.equal(s.httpRequests, server.requestCount() - server.routeCount('GET', '/v1/models'));
     assert.equal(s.sent, 12);
     assert.equal(s.newAnswers, 12);
@@ -141,10 +221,17 @@ test('a full round trip: one upload and one batch, answers stored via batch at b
     // The uploaded request lines: custom_id = the prompt's store key, the chat-completions endpoint.
     const [input] = uploadedLines(server);
     const keys = keysOf(fx, config);
-    assert.deepEqual(input.map((l) => l.custom_id), keys);
+    assert.deepEqual(
+      input.map((l) => l.custom_id),
+      keys,
+    );
     assert.ok(input.every((l) => l.method === 'POST' && l.url === '/v1/chat/completions'));
     assert.deepEqual(server.listBatches()[0].metadata?.ubp_model_id, 'fake');
-    assert.equal(server.log.find((r) => r.path === '/v1/batches')?.headers.authorization, `Bearer ${FAKE_KEY}`, 'the key is sent to the server');
+    assert.equal(
+      server.log.find((r) => r.path === '/v1/batches')?.headers.authorization,
+      `Bearer ${FAKE_KEY}`,
+      'the key is sent to the server',
+    );
 
     // Store: one batch answer per prompt, cost = synchronous price × 0.5 from the answer's own usage.
     const entries = stored(fx);
@@ -155,7 +242,10 @@ test('a full round trip: one upload and one batch, answers stored via batch at b
       assert.equal(e.via, 'batch');
       assert.equal(e.meta?.batchId, 'batch_fake0001');
       const body = input[i].body;
-      assert.equal(e.usage.inputTokens, roughTokens(body.messages.map((m: { content: string }) => m.content).join('\n')));
+      assert.equal(
+        e.usage.inputTokens,
+        roughTokens(body.messages.map((m: { content: string }) => m.content).join('\n')),
+      );
       assert.equal(e.usage.outputTokens, roughTokens(e.raw));
       assert.ok(Math.abs(e.costUsd - ((e.usage.inputTokens * 2.5 + e.usage.outputTokens * 10) / 1e6) * 0.5) < 1e-15);
       assert.deepEqual(e.request.params, { temperature: 0, seed: 0, max_tokens: 1024 });
@@ -164,7 +254,10 @@ test('a full round trip: one upload and one batch, answers stored via batch at b
 
     // Responses: the same parsing as synchronous answers.
     const records = loadResponses(config, 'fake', 'movielens');
-    assert.deepEqual(records.map((r) => r.promptId), fx.samples.map((x) => x.id));
+    assert.deepEqual(
+      records.map((r) => r.promptId),
+      fx.samples.map((x) => x.id),
+    );
     records.forEach((r, i) => {
       assert.deepEqual(r.ranked, fx.samples[i].candidates.slice(0, 10));
       assert.equal(r.diagnostics.unparseable, false);
@@ -176,7 +269,10 @@ test('a full round trip: one upload and one batch, answers stored via batch at b
 
     // Ledger: reserved, submitted, closed — with the model, keys, input file and the final status.
     const events = ledger(fx);
-    assert.deepEqual(events.map((e) => e.event), ['creating', 'submitted', 'closed']);
+    assert.deepEqual(
+      events.map((e) => e.event),
+      ['creating', 'submitted', 'closed'],
+    );
     assert.deepEqual(events[0].keys, keys);
     assert.equal(events[0].modelId, 'fake');
     assert.equal(events[0].requests, 12);
@@ -185,8 +281,15 @@ test('a full round trip: one upload and one batch, answers stored via batch at b
     assert.equal(events[2].status, 'completed');
     assert.deepEqual(events[2].counts, { total: 12, completed: 12, failed: 0 });
     assert.deepEqual(events[2].failures, []);
-    assert.ok(fs.existsSync(path.join(fx.paths.store, 'batches', 'files', 'batch_fake0001.output.jsonl')), 'the output file is kept');
-    assert.deepEqual(fs.readdirSync(path.join(fx.paths.store, 'batches', 'requests')), [], 'request files are removed once submitted');
+    assert.ok(
+      fs.existsSync(path.join(fx.paths.store, 'batches', 'files', 'batch_fake0001.output.jsonl')),
+      'the output file is kept',
+    );
+    assert.deepEqual(
+      fs.readdirSync(path.join(fx.paths.store, 'batches', 'requests')),
+      [],
+      'request files are removed once submitted',
+    );
     const text = lines.join('\n');
     assert.match(text, /submitted batch batch_fake0001 \(12 requests/);
     assert.match(text, /batch batch_fake0001: in_progress \(\d+ completed, 0 failed of 12\)/);
@@ -199,7 +302,11 @@ test('a full round trip: one upload and one batch, answers stored via batch at b
     assert.equal(server.requestCount(), requests, 'a rerun makes zero requests');
     assert.equal(again.sent, 0);
     assert.equal(again.fromStore, 12);
-    assert.deepEqual(fs.readFileSync(path.join(fx.paths.responses, 'fake', 'movielens.jsonl')), bytes, 'and writes identical bytes');
+    assert.deepEqual(
+      fs.readFileSync(path.join(fx.paths.responses, 'fake', 'movielens.jsonl')),
+      bytes,
+      'and writes identical bytes',
+    );
     const [sync] = await runQuery(config, 'movielens', ['fake'], { log, retry: fastRetry });
     assert.equal(server.requestCount(), requests, 'a synchronous rerun also makes zero requests');
     assert.equal(sync.answered, 12);
@@ -230,12 +337,19 @@ test('batchWait false: submits and returns; dry and synchronous runs do not pay 
     assert.equal(s.failed, 0);
     assert.deepEqual(s.batch?.openBatches, ['batch_fake0001']);
     assert.equal(s.batch?.pendingPrompts, 8);
-    assert.match(lines.join('\n'), /1 batch still open \(batch_fake0001 submitted\), holding 8 of the requested prompts; recorded in .*run again with --batch to collect/);
+    assert.match(
+      lines.join('\n'),
+      /1 batch still open \(batch_fake0001 submitted\), holding 8 of the requested prompts; recorded in .*run again with --batch to collect/,
+    );
 
     const [dry] = await runQuery(config, 'movielens', ['fake'], { dryRun: true, log });
     assert.equal(dry.toSend, 0, 'a dry run does not price prompts waiting in an open batch');
     const [second] = await runQuery(config, 'movielens', ['fake'], { batch: true, log, retry: fastRetry });
-    assert.equal(server.routeCount('POST', '/v1/batches'), 1, 'a second --batch run does not submit the waiting prompts again');
+    assert.equal(
+      server.routeCount('POST', '/v1/batches'),
+      1,
+      'a second --batch run does not submit the waiting prompts again',
+    );
     assert.equal(second.sent, 0);
     assert.equal(second.batch?.pendingPrompts, 8);
 
@@ -270,10 +384,27 @@ test('kill -9 after submission: the next run finds the open batch in the ledger 
   await withServer({ pollsToFinish: 1_000_000 }, async (server) => {
     const fx = fixture(10);
     const overrides = { paths: fx.paths, query: { batchPollSeconds: 0.02, models: [fakeModel(server.url)] } };
-    const child = spawnNode('query-child', [JSON.stringify({ overrides, domain: 'movielens', models: ['fake'], batch: true, retry: fastRetry, progressIntervalMs: 50 })]);
-    await waitFor(() => ledger(fx).some((e) => e.event === 'submitted') || child.exitCode !== null, 30_000, 'the child to submit');
+    const child = spawnNode('query-child', [
+      JSON.stringify({
+        overrides,
+        domain: 'movielens',
+        models: ['fake'],
+        batch: true,
+        retry: fastRetry,
+        progressIntervalMs: 50,
+      }),
+    ]);
+    await waitFor(
+      () => ledger(fx).some((e) => e.event === 'submitted') || child.exitCode !== null,
+      30_000,
+      'the child to submit',
+    );
     // Let it poll a few times, then kill it while it waits.
-    await waitFor(() => server.routeCount('GET', '/v1/batches/:id') >= 2 || child.exitCode !== null, 30_000, 'the child to poll');
+    await waitFor(
+      () => server.routeCount('GET', '/v1/batches/:id') >= 2 || child.exitCode !== null,
+      30_000,
+      'the child to poll',
+    );
     assert.equal(child.exitCode, null, `the child ended early: ${child.err.join('')}`);
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
@@ -295,7 +426,10 @@ test('kill -9 after submission: the next run finds the open batch in the ledger 
     assert.equal(s.answered, 10);
     assert.deepEqual(s.batch?.collectedBatches, ['batch_fake0001']);
     assert.match(lines.join('\n'), /batch batch_fake0001 completed: 10 answers stored/);
-    assert.deepEqual(ledger(fx).map((e) => e.event), ['creating', 'submitted', 'closed']);
+    assert.deepEqual(
+      ledger(fx).map((e) => e.event),
+      ['creating', 'submitted', 'closed'],
+    );
     assert.ok(!fs.existsSync(`${ledgerPath(fx)}.lock`), 'the stale lock was taken over and released');
   });
 });
@@ -352,9 +486,19 @@ async function partialFailureRun(server: FakeOpenAIServer, fx: QueryFixture, con
   assert.ok(s.failures.every((f) => f.kind === 'batch' && f.batchId === 'batch_fake0001'));
   assert.equal(stored(fx).length, 6, 'failures are never stored');
   const closed = ledger(fx).find((e) => e.event === 'closed') as Record<string, any>;
-  assert.deepEqual(closed.counts, { total: 10, completed: 6, failed: 3 }, 'the server counts the 3 failures it reported');
-  assert.deepEqual(new Set(closed.failures.map((f: { key: string }) => f.key)), new Set([1, 4, 6, 8].map((i) => keys[i])));
-  assert.match(lines.join('\n'), /4 batch requests failed \(listed in .*the next run, batch or synchronous, sends only them\)/);
+  assert.deepEqual(
+    closed.counts,
+    { total: 10, completed: 6, failed: 3 },
+    'the server counts the 3 failures it reported',
+  );
+  assert.deepEqual(
+    new Set(closed.failures.map((f: { key: string }) => f.key)),
+    new Set([1, 4, 6, 8].map((i) => keys[i])),
+  );
+  assert.match(
+    lines.join('\n'),
+    /4 batch requests failed \(listed in .*the next run, batch or synchronous, sends only them\)/,
+  );
   assert.match(lines.join('\n'), /1 × HTTP 400 context_length_exceeded: too long — movielens-000001/);
   assert.equal(server.routeCount('GET', '/v1/files/:id/content'), 2, 'output and error files downloaded');
   return { keys, failedKeys: [1, 4, 6, 8].map((i) => keys[i]) };
@@ -368,7 +512,11 @@ test('partial failures are listed, and the next --batch run resubmits only them;
     const [s] = await runQuery(config, 'movielens', ['fake'], { batch: true, log: logger().log, retry: fastRetry });
     assert.equal(server.routeCount('POST', '/v1/batches'), 2);
     const second = uploadedLines(server)[1];
-    assert.deepEqual(new Set(second.map((l) => l.custom_id)), new Set(failedKeys), 'only the failed requests are resubmitted');
+    assert.deepEqual(
+      new Set(second.map((l) => l.custom_id)),
+      new Set(failedKeys),
+      'only the failed requests are resubmitted',
+    );
     assert.equal(s.sent, 4);
     assert.equal(s.answered, 10);
     assert.equal(s.failed, 0);
@@ -376,7 +524,10 @@ test('partial failures are listed, and the next --batch run resubmits only them;
     const entries = stored(fx);
     assert.equal(entries.length, 10);
     assert.equal(new Set(entries.map((e) => e.key)).size, 10);
-    assert.deepEqual(loadResponses(config, 'fake', 'movielens').map((r) => r.promptId), fx.samples.map((x) => x.id));
+    assert.deepEqual(
+      loadResponses(config, 'fake', 'movielens').map((r) => r.promptId),
+      fx.samples.map((x) => x.id),
+    );
   });
 });
 
@@ -412,7 +563,11 @@ test('an expired batch: its partial output is collected, the rest listed as expi
     assert.equal(s.answered, 5);
     assert.equal(s.failed, 7);
     assert.ok(s.failures.every((f) => f.code === 'batch_expired'));
-    assert.deepEqual(new Set(stored(fx).map((e) => e.key)), new Set(keys.slice(0, 5)), 'the lines that ran before expiry');
+    assert.deepEqual(
+      new Set(stored(fx).map((e) => e.key)),
+      new Set(keys.slice(0, 5)),
+      'the lines that ran before expiry',
+    );
     const closed = ledger(fx).find((e) => e.event === 'closed') as Record<string, any>;
     assert.equal(closed.status, 'expired');
     assert.equal(closed.answered, 5);
@@ -433,7 +588,11 @@ test('a failed batch: every request listed with the batch error; a cancelled bat
     const [s] = await runQuery(config, 'movielens', ['fake'], { batch: true, log, retry: fastRetry });
     assert.equal(s.answered, 0);
     assert.equal(s.failed, 4);
-    assert.ok(s.failures.every((f) => f.code === 'batch_failed' && /fake_failure: the batch failed \(scripted\)/.test(f.message)));
+    assert.ok(
+      s.failures.every(
+        (f) => f.code === 'batch_failed' && /fake_failure: the batch failed \(scripted\)/.test(f.message),
+      ),
+    );
     assert.equal(server.routeCount('GET', '/v1/files/:id/content'), 0, 'a failed batch has no files');
     assert.equal(ledger(fx).at(-1)?.status, 'failed');
     server.batch.finalStatus = 'completed';
@@ -445,7 +604,10 @@ test('a failed batch: every request listed with the batch error; a cancelled bat
     const config = configFor(fx, server, { batchWait: false });
     const { log } = logger();
     await runQuery(config, 'movielens', ['fake'], { batch: true, log, retry: fastRetry });
-    assert.deepEqual(await cancelOpenBatches(config, config.query.models.find((m) => m.id === 'fake') as ModelConfig, { log }), ['batch_fake0001']);
+    assert.deepEqual(
+      await cancelOpenBatches(config, config.query.models.find((m) => m.id === 'fake') as ModelConfig, { log }),
+      ['batch_fake0001'],
+    );
     const [s] = await runQuery(config, 'movielens', ['fake'], { batch: true, log, retry: fastRetry });
     // The cancelled batch's 3 answers are collected; the 5 others are submitted again in a new batch (not collected yet).
     assert.equal(stored(fx).length, 3);
@@ -461,25 +623,54 @@ test('a failed batch: every request listed with the batch error; a cancelled bat
 test('large runs are split by batchMaxRequests and batchMaxBytes', async () => {
   await withServer({ pollsToFinish: 1 }, async (server) => {
     const fx = fixture(12);
-    const [s] = await runQuery(configFor(fx, server, { batchMaxRequests: 5 }), 'movielens', ['fake'], { batch: true, log: logger().log, retry: fastRetry });
-    assert.deepEqual(uploadedLines(server).map((l) => l.length), [5, 5, 2]);
+    const [s] = await runQuery(configFor(fx, server, { batchMaxRequests: 5 }), 'movielens', ['fake'], {
+      batch: true,
+      log: logger().log,
+      retry: fastRetry,
+    });
+    assert.deepEqual(
+      uploadedLines(server).map((l) => l.length),
+      [5, 5, 2],
+    );
     assert.equal(server.routeCount('POST', '/v1/batches'), 3);
     assert.equal(s.batch?.submittedBatches.length, 3);
     assert.equal(s.answered, 12);
-    assert.equal(new Set(ledger(fx).filter((e) => e.event === 'closed').map((e) => e.batchId)).size, 3);
+    assert.equal(
+      new Set(
+        ledger(fx)
+          .filter((e) => e.event === 'closed')
+          .map((e) => e.batchId),
+      ).size,
+      3,
+    );
 
     // By bytes: lines are ~1.5–2.5 kB; allow 2.5 times the longest line per batch.
     const fx2 = fixture(12);
     const keys = keysOf(fx2, configFor(fx2, server));
-    const lineBytes = uploadedLines(server).flat().map((l) => Buffer.byteLength(JSON.stringify(l)) + 1);
+    const lineBytes = uploadedLines(server)
+      .flat()
+      .map((l) => Buffer.byteLength(JSON.stringify(l)) + 1);
     const maxBytes = Math.floor(2.5 * Math.max(...lineBytes));
     server.reset();
     server.clearBatches();
-    const [s2] = await runQuery(configFor(fx2, server, { batchMaxBytes: maxBytes }), 'movielens', ['fake'], { batch: true, log: logger().log, retry: fastRetry });
+    const [s2] = await runQuery(configFor(fx2, server, { batchMaxBytes: maxBytes }), 'movielens', ['fake'], {
+      batch: true,
+      log: logger().log,
+      retry: fastRetry,
+    });
     const files = server.listBatches().map((b) => Buffer.byteLength(server.fileText(b.input_file_id) ?? ''));
     assert.ok(files.length >= 5 && files.length <= 6, `12 lines at 2 per batch (sometimes 1): ${files.length} batches`);
-    assert.ok(files.every((n) => n <= maxBytes), `every upload within ${maxBytes} bytes: ${files}`);
-    assert.deepEqual(uploadedLines(server).flat().map((l) => l.custom_id), keys, 'in order, nothing lost');
+    assert.ok(
+      files.every((n) => n <= maxBytes),
+      `every upload within ${maxBytes} bytes: ${files}`,
+    );
+    assert.deepEqual(
+      uploadedLines(server)
+        .flat()
+        .map((l) => l.custom_id),
+      keys,
+      'in order, nothing lost',
+    );
     assert.equal(s2.answered, 12);
   });
 });
@@ -502,18 +693,28 @@ test('a lost create response: the batch is found by its local id, not created tw
     const fx = fixture(6);
     const config = configFor(fx, server);
     const { log, lines } = logger();
-    const [s] = await runQuery(config, 'movielens', ['fake'], { batch: true, log, retry: { ...fastRetry, maxRetries: 0 } });
+    const [s] = await runQuery(config, 'movielens', ['fake'], {
+      batch: true,
+      log,
+      retry: { ...fastRetry, maxRetries: 0 },
+    });
     assert.equal(s.answered, 0);
     assert.equal(s.failed, 0);
     assert.equal(s.batch?.pendingPrompts, 6);
     assert.match(lines.join('\n'), /stay reserved in the ledger/);
-    assert.deepEqual(ledger(fx).map((e) => e.event), ['creating']);
+    assert.deepEqual(
+      ledger(fx).map((e) => e.event),
+      ['creating'],
+    );
     const [again] = await runQuery(config, 'movielens', ['fake'], { batch: true, log, retry: fastRetry });
     assert.equal(server.routeCount('POST', '/v1/batches'), 1, 'found, not created again');
     assert.equal(again.answered, 6);
     assert.match(lines.join('\n'), /batch batch_fake0001 \(6 requests\) was created before the last run stopped/);
     const events = ledger(fx);
-    assert.deepEqual(events.map((e) => e.event), ['creating', 'submitted', 'closed']);
+    assert.deepEqual(
+      events.map((e) => e.event),
+      ['creating', 'submitted', 'closed'],
+    );
     assert.equal(events[1].recovered, true);
   });
   // A reservation whose batch never came to exist is abandoned and its prompts submitted.
@@ -523,36 +724,66 @@ test('a lost create response: the batch is found by its local id, not created tw
     const keys = keysOf(fx, config);
     fs.mkdirSync(path.dirname(ledgerPath(fx)), { recursive: true });
     const reservation = {
-      v: 1, event: 'creating', localId: 'ubp-lost-1', at: new Date().toISOString(), modelId: 'fake', provider: 'openai-compatible',
-      baseURL: server.url, model: 'fake-model', params: { temperature: 0, seed: 0, max_tokens: 1024 }, inputFileId: 'file-gone',
-      requests: 2, bytes: 100, keys: keys.slice(0, 2), label: 'movielens',
+      v: 1,
+      event: 'creating',
+      localId: 'ubp-lost-1',
+      at: new Date().toISOString(),
+      modelId: 'fake',
+      provider: 'openai-compatible',
+      baseURL: server.url,
+      model: 'fake-model',
+      params: { temperature: 0, seed: 0, max_tokens: 1024 },
+      inputFileId: 'file-gone',
+      requests: 2,
+      bytes: 100,
+      keys: keys.slice(0, 2),
+      label: 'movielens',
     };
     fs.writeFileSync(ledgerPath(fx), `${JSON.stringify(reservation)}\n`);
     const { log, lines } = logger();
     const [s] = await runQuery(config, 'movielens', ['fake'], { batch: true, log, retry: fastRetry });
-    assert.match(lines.join('\n'), /2 requests reserved by an interrupted submission were never sent; they are free again/);
+    assert.match(
+      lines.join('\n'),
+      /2 requests reserved by an interrupted submission were never sent; they are free again/,
+    );
     assert.equal(s.answered, 4);
-    assert.deepEqual(uploadedLines(server)[0].map((l) => l.custom_id), keys);
+    assert.deepEqual(
+      uploadedLines(server)[0].map((l) => l.custom_id),
+      keys,
+    );
     assert.equal(ledger(fx)[1].event, 'abandoned');
   });
 });
 
 test('a refused batch (401 echoing the key): nothing reserved, the key redacted everywhere, the prompts free for the next run', async () => {
-  await withServer({ pollsToFinish: 1, failCreate: (n) => (n === 1 ? { status: 401, message: `Incorrect API key provided: ${FAKE_KEY}.` } : undefined) }, async (server) => {
-    const fx = fixture(3);
-    const config = configFor(fx, server);
-    const { log, lines } = logger();
-    const [s] = await runQuery(config, 'movielens', ['fake'], { batch: true, log, retry: fastRetry });
-    assert.equal(s.failed, 3);
-    assert.ok(s.failures.every((f) => f.code === 'not_submitted' && /HTTP 401/.test(f.message) && !f.message.includes(FAKE_KEY)));
-    assert.match(lines.join('\n'), /\[REDACTED\]/);
-    const events = ledger(fx);
-    assert.deepEqual(events.map((e) => e.event), ['creating', 'abandoned']);
-    assert.ok(!JSON.stringify(events).includes(FAKE_KEY));
-    const [again] = await runQuery(config, 'movielens', ['fake'], { batch: true, log, retry: fastRetry });
-    assert.equal(again.answered, 3);
-    assert.equal(server.routeCount('POST', '/v1/batches'), 2);
-  });
+  await withServer(
+    {
+      pollsToFinish: 1,
+      failCreate: (n) => (n === 1 ? { status: 401, message: `Incorrect API key provided: ${FAKE_KEY}.` } : undefined),
+    },
+    async (server) => {
+      const fx = fixture(3);
+      const config = configFor(fx, server);
+      const { log, lines } = logger();
+      const [s] = await runQuery(config, 'movielens', ['fake'], { batch: true, log, retry: fastRetry });
+      assert.equal(s.failed, 3);
+      assert.ok(
+        s.failures.every(
+          (f) => f.code === 'not_submitted' && /HTTP 401/.test(f.message) && !f.message.includes(FAKE_KEY),
+        ),
+      );
+      assert.match(lines.join('\n'), /\[REDACTED\]/);
+      const events = ledger(fx);
+      assert.deepEqual(
+        events.map((e) => e.event),
+        ['creating', 'abandoned'],
+      );
+      assert.ok(!JSON.stringify(events).includes(FAKE_KEY));
+      const [again] = await runQuery(config, 'movielens', ['fake'], { batch: true, log, retry: fastRetry });
+      assert.equal(again.answered, 3);
+      assert.equal(server.routeCount('POST', '/v1/batches'), 2);
+    },
+  );
 });
 
 test('a batch the server no longer knows (404): no endless waiting, its prompts not resent until the batch is forgotten', async () => {
@@ -568,8 +799,13 @@ test('a batch the server no longer knows (404): no endless waiting, its prompts 
     assert.equal(s.answered, 0);
     assert.equal(s.batch?.pendingPrompts, 4, 'still reserved: never paid twice by accident');
     assert.equal(server.routeCount('POST', '/v1/batches'), 1);
-    assert.match(lines.join('\n'), /HTTP 404.*forgetBatches\(config, model, \['batch_fake0001'\], reason\) frees its requests/);
-    assert.deepEqual(forgetBatches(config, model, ['batch_fake0001'], 'created under another account'), [ledger(fx)[0].localId]);
+    assert.match(
+      lines.join('\n'),
+      /HTTP 404.*forgetBatches\(config, model, \['batch_fake0001'\], reason\) frees its requests/,
+    );
+    assert.deepEqual(forgetBatches(config, model, ['batch_fake0001'], 'created under another account'), [
+      ledger(fx)[0].localId,
+    ]);
     server.batch.pollsToFinish = 1;
     const [again] = await runQuery(waiting, 'movielens', ['fake'], { batch: true, log, retry: fastRetry });
     assert.equal(again.answered, 4);
@@ -585,7 +821,10 @@ test('a second run on the same ledger is refused while the first is alive; a dea
     fs.mkdirSync(path.dirname(lock), { recursive: true });
     // The test runner's parent is alive for the whole test.
     fs.writeFileSync(lock, String(process.ppid));
-    await assert.rejects(runQuery(config, 'movielens', ['fake'], { batch: true, log: logger().log }), new RegExp(`another run \\(pid ${process.ppid}\\) is using the batch ledger`));
+    await assert.rejects(
+      runQuery(config, 'movielens', ['fake'], { batch: true, log: logger().log }),
+      new RegExp(`another run \\(pid ${process.ppid}\\) is using the batch ledger`),
+    );
     assert.equal(server.routeCount('POST', '/v1/files'), 0);
     const dead = spawn(process.execPath, ['-e', '0']);
     await new Promise((r) => dead.once('exit', r));

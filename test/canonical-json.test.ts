@@ -35,7 +35,10 @@ test('canonicalJson drops undefined members, writes undefined elsewhere as null,
   assert.equal(canonicalJson({ a: undefined, b: 1 }), '{"b":1}');
   assert.equal(canonicalJson([1, undefined, null]), '[1,null,null]');
   assert.equal(canonicalJson(undefined), 'null');
-  assert.throws(() => canonicalJson({ params: { temperature: NaN } }), /NaN at \$\.params\.temperature has no JSON form/);
+  assert.throws(
+    () => canonicalJson({ params: { temperature: NaN } }),
+    /NaN at \$\.params\.temperature has no JSON form/,
+  );
   assert.throws(() => canonicalJson([1, Infinity]), /Infinity at \$\[1\] has no JSON form/);
   assert.throws(() => canonicalJson({ f: () => 1 }), /a function at \$\.f has no JSON form/);
   assert.throws(() => canonicalJson({ n: 1n }), /a bigint at \$\.n has no JSON form/);

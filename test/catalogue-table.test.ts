@@ -7,7 +7,10 @@ import { catalogue, repoRoot } from '../lib/core/config';
 
 test("docs/models.md's model table is the catalogue's (scripts/catalogue-table.mjs --check)", () => {
   const root = repoRoot();
-  const check = spawnSync(process.execPath, [path.join(root, 'scripts', 'catalogue-table.mjs'), '--check'], { cwd: root, encoding: 'utf8' });
+  const check = spawnSync(process.execPath, [path.join(root, 'scripts', 'catalogue-table.mjs'), '--check'], {
+    cwd: root,
+    encoding: 'utf8',
+  });
   assert.equal(check.status, 0, check.stderr);
   // Read independently of the script: one row per entry, in catalogue order, with its model, prices and date.
   const page = fs.readFileSync(path.join(root, 'docs', 'models.md'), 'utf8');
@@ -19,6 +22,9 @@ test("docs/models.md's model table is the catalogue's (scripts/catalogue-table.m
     const cells = rows[i].split(' | ');
     assert.equal(cells[0], `| \`${m.id}\``);
     assert.equal(cells[2], `\`${m.model}\``);
-    assert.ok(cells[5].startsWith(`${m.inputPricePerMTok} · ${m.outputPricePerMTok} ([${m.pricesAsOf}](${m.priceSource}))`), cells[5]);
+    assert.ok(
+      cells[5].startsWith(`${m.inputPricePerMTok} · ${m.outputPricePerMTok} ([${m.pricesAsOf}](${m.priceSource}))`),
+      cells[5],
+    );
   });
 });

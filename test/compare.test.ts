@@ -4,7 +4,8 @@ import { compareAligned, comparePairs, describeDeparture, type ModelScores } fro
 import { quantileSorted } from '../lib/score/curves';
 import { makeRng, randomInt } from '../lib/core/rng';
 
-const close = (a: number, b: number, tol: number, what = '') => assert.ok(Math.abs(a - b) <= tol, `${what} ${a} vs ${b} (tol ${tol})`);
+const close = (a: number, b: number, tol: number, what = '') =>
+  assert.ok(Math.abs(a - b) <= tol, `${what} ${a} vs ${b} (tol ${tol})`);
 
 function model(modelId: string, x: number[], y: number[], ids = x.map((_, i) => `p${i}`)): ModelScores {
   return { modelId, promptIds: ids, targetEntropy: x, crossEntropy: y };
@@ -13,7 +14,14 @@ function model(modelId: string, x: number[], y: number[], ids = x.map((_, i) => 
 const N = 2000;
 const rng = makeRng('compare-data');
 const X = Array.from({ length: N }, () => 1 + 2 * rng());
-const opts = { bins: 200, range: [1, 3] as [number, number], departureGap: 0.1, resamples: 2000, confidence: 0.95, seed: 'pairs' };
+const opts = {
+  bins: 200,
+  range: [1, 3] as [number, number],
+  departureGap: 0.1,
+  resamples: 2000,
+  confidence: 0.95,
+  seed: 'pairs',
+};
 
 test('paired mean-gap difference: a constant shift has a zero-width interval (an unpaired bootstrap would not)', () => {
   const ya = X.map((x) => x + 0.5 + rng());
@@ -57,14 +65,24 @@ test('paired departure difference of two step curves: known difference, tight in
   const step = (at: number) => X.map((x) => (x < at ? x + 0.8 + 0.2 * rng() : x));
   const models = [model('sim-2.0', X, step(2.0)), model('sim-2.3', X, step(2.3)), model('oracle', X, X.slice())];
   const out = comparePairs(models, { ...opts, resamples: 300 });
-  assert.deepEqual(out.map((c) => `${c.a}|${c.b}`), ['oracle|sim-2.0', 'oracle|sim-2.3', 'sim-2.0|sim-2.3'], 'pairs a < b, sorted');
+  assert.deepEqual(
+    out.map((c) => `${c.a}|${c.b}`),
+    ['oracle|sim-2.0', 'oracle|sim-2.3', 'sim-2.0|sim-2.3'],
+    'pairs a < b, sorted',
+  );
   const c = out[2];
   assert.equal(c.prompts, N);
   close(c.departureDiff!.estimate, -0.3, 0.03, 'estimate');
-  assert.ok(c.departureDiff!.low <= -0.27 && c.departureDiff!.high >= -0.33 && c.departureDiff!.high < 0, JSON.stringify(c.departureDiff));
+  assert.ok(
+    c.departureDiff!.low <= -0.27 && c.departureDiff!.high >= -0.33 && c.departureDiff!.high < 0,
+    JSON.stringify(c.departureDiff),
+  );
   assert.equal(c.departureDiff!.defined, 1);
   assert.equal(out[0].departureDiff, null, 'the oracle never departs');
-  assert.match(describeDeparture(c, 'bits'), /^sim-2\.0 departs 0\.\d\d bits lower than sim-2\.3 \[-0\.\d\d, -0\.\d\d\]$/);
+  assert.match(
+    describeDeparture(c, 'bits'),
+    /^sim-2\.0 departs 0\.\d\d bits lower than sim-2\.3 \[-0\.\d\d, -0\.\d\d\]$/,
+  );
 });
 
 test('comparePairs uses the prompts both models scored, aligned by prompt id', () => {
@@ -72,8 +90,16 @@ test('comparePairs uses the prompts both models scored, aligned by prompt id', (
   const ya = X.map((x) => x + 1);
   const a = model('a', X, ya, ids);
   // b scored every other prompt, in reverse order, with a gap 0.5 larger.
-  const keep = ids.map((_, i) => i).filter((i) => i % 2 === 0).reverse();
-  const b = model('b', keep.map((i) => X[i]), keep.map((i) => ya[i] + 0.5), keep.map((i) => ids[i]));
+  const keep = ids
+    .map((_, i) => i)
+    .filter((i) => i % 2 === 0)
+    .reverse();
+  const b = model(
+    'b',
+    keep.map((i) => X[i]),
+    keep.map((i) => ya[i] + 0.5),
+    keep.map((i) => ids[i]),
+  );
   const [c] = comparePairs([b, a], { ...opts, resamples: 50 });
   assert.equal(c.a, 'a');
   assert.equal(c.prompts, N / 2);

@@ -19,7 +19,8 @@ import {
 import { makeRng } from '../lib/core/rng';
 import { all, type BigNumber, create } from 'mathjs';
 
-const close = (a: number, b: number, tol: number, what = '') => assert.ok(Math.abs(a - b) <= tol, `${what} ${a} vs ${b} (tol ${tol})`);
+const close = (a: number, b: number, tol: number, what = '') =>
+  assert.ok(Math.abs(a - b) <= tol, `${what} ${a} vs ${b} (tol ${tol})`);
 
 test('binMeans on a hand case: numpy.histogram edges, last bin closed, bin centres', () => {
   // range [0, 2], 2 bins: [0, 1) holds 0 and 0.5; [1, 2] holds 1, 1.5 and 2.
@@ -63,7 +64,10 @@ test('binMeans matches a brute-force per-bin loop on random data', () => {
     if (n) expected.push({ x: (left + right) / 2, y: s / n, n });
   }
   assert.equal(got.length, expected.length);
-  assert.equal(got.reduce((s, p) => s + p.n, 0), x.length);
+  assert.equal(
+    got.reduce((s, p) => s + p.n, 0),
+    x.length,
+  );
   got.forEach((p, i) => {
     assert.equal(p.n, expected[i].n, `count in bin ${i}`);
     close(p.x, expected[i].x, 1e-12, 'centre');
@@ -133,19 +137,32 @@ test('signChanges of known polynomials match their analytic roots', () => {
   // (x − 1)² has a double root without a sign change; (x − 1)(x − 2) changes sign twice.
   assert.equal(signChanges(monomial([1, -2, 1]), 0, 3).length, 0);
   const sc = signChanges(monomial([2, -3, 1]), 0, 3);
-  assert.deepEqual(sc.map((s) => s.direction), ['down', 'up']);
+  assert.deepEqual(
+    sc.map((s) => s.direction),
+    ['down', 'up'],
+  );
   close(sc[0].x, 1, 1e-12);
   close(sc[1].x, 2, 1e-12);
   // p''(x) = 12(x − 1)(x − 3) for p(x) = x⁴ − 8x³ + 18x² + x + 2, here in a scaled basis centred at 2 (t = (x − 2)/2).
-  const p = polyfit(Array.from({ length: 100 }, (_, i) => (4 * i) / 99), Array.from({ length: 100 }, (_, i) => polyval([2, 1, 18, -8, 1], (4 * i) / 99)), 4);
-  signChanges(derivative(derivative(p)), 0, 4).forEach((r, i) => close(r.x, [1, 3][i], 1e-7, 'fitted second-derivative root'));
+  const p = polyfit(
+    Array.from({ length: 100 }, (_, i) => (4 * i) / 99),
+    Array.from({ length: 100 }, (_, i) => polyval([2, 1, 18, -8, 1], (4 * i) / 99)),
+    4,
+  );
+  signChanges(derivative(derivative(p)), 0, 4).forEach((r, i) =>
+    close(r.x, [1, 3][i], 1e-7, 'fitted second-derivative root'),
+  );
   assert.equal(signChanges(derivative(derivative(p)), 1.5, 2.5).length, 0, 'outside the interval: not reported');
 });
 
 test('entropyCurve finds the turning point of designed curves', () => {
   // y = x + 0.5 (x − 2)²: slope 1 + (x − 2) = 0 at x = 1 — to the right it rises with x, to the left it turns up.
   const x = Array.from({ length: 20001 }, (_, i) => (4 * i) / 20000);
-  const quad = entropyCurve(x, x.map((v) => v + 0.5 * (v - 2) ** 2), { bins: 200, window: 30, order: 4, range: null, edges: 'drop' });
+  const quad = entropyCurve(
+    x,
+    x.map((v) => v + 0.5 * (v - 2) ** 2),
+    { bins: 200, window: 30, order: 4, range: null, edges: 'drop' },
+  );
   assert.equal(quad.points.length, 200);
   assert.equal(quad.rolling.length, 171);
   assert.equal(quad.n, x.length);
@@ -156,7 +173,11 @@ test('entropyCurve finds the turning point of designed curves', () => {
 
   // The paper's picture: y = x above a = 2.5, and y = x + 2 (a − x)² below it; the true minimum is at a − 1/4 = 2.25.
   const a = 2.5;
-  const kinked = entropyCurve(x, x.map((v) => (v >= a ? v : v + 2 * (a - v) ** 2)), { bins: 200, window: 30, order: 4, range: null });
+  const kinked = entropyCurve(
+    x,
+    x.map((v) => (v >= a ? v : v + 2 * (a - v) ** 2)),
+    { bins: 200, window: 30, order: 4, range: null },
+  );
   assert.notEqual(kinked.turningPoint, null);
   // A quartic cannot follow the kink exactly; it lands within 0.05 of the true minimum.
   close(kinked.turningPoint!, 2.25, 0.1, 'kinked turning point');
@@ -173,7 +194,11 @@ test('entropyCurve finds the turning point of designed curves', () => {
   exact.fitted.forEach((p) => close(p.y, p.x, 1e-9, 'exact X=Y fit'));
   assert.equal(exact.turningPoint, null);
   // Rising as x falls everywhere: no turning point either.
-  const falling = entropyCurve(x, x.map((v) => 5 - v), { bins: 200, window: 30, order: 4, range: null });
+  const falling = entropyCurve(
+    x,
+    x.map((v) => 5 - v),
+    { bins: 200, window: 30, order: 4, range: null },
+  );
   assert.equal(falling.turningPoint, null);
   assert.match(falling.notes.join(' '), /never follows X = Y/);
 });
@@ -223,7 +248,16 @@ test('bootstrapCurveStats: seeded, and its interval covers the designed turning 
   const rng = makeRng('boot-data');
   const x = Array.from({ length: 3000 }, () => 4 * rng());
   const y = x.map((v) => v + 0.5 * (v - 2) ** 2 + 0.2 * (rng() - 0.5));
-  const opts = { bins: 100, window: 15, order: 4, range: null, departureGap: 0.1, resamples: 40, confidence: 0.95, seed: 'boot' };
+  const opts = {
+    bins: 100,
+    window: 15,
+    order: 4,
+    range: null,
+    departureGap: 0.1,
+    resamples: 40,
+    confidence: 0.95,
+    seed: 'boot',
+  };
   const a = bootstrapCurveStats(x, y, opts);
   const b = bootstrapCurveStats(x, y, opts);
   assert.deepEqual(a, b, 'same seed, same intervals');
@@ -265,7 +299,8 @@ test('entropyCurve with edges "shrink" fits from the first to the last non-empty
   close(shrink.fitRange![0], 0.01, 1e-12, 'first bin centre');
   close(shrink.fitRange![1], 3.99, 1e-12, 'last bin centre');
   close(shrink.fitCoverage!, 3.98 / 4, 1e-12, 'coverage');
-  for (let i = 1; i < shrink.rolling.length; i++) assert.ok(shrink.rolling[i].x > shrink.rolling[i - 1].x, 'rolling x ascending');
+  for (let i = 1; i < shrink.rolling.length; i++)
+    assert.ok(shrink.rolling[i].x > shrink.rolling[i - 1].x, 'rolling x ascending');
   close(shrink.turningPoint!, 1, 2e-3, 'turning point of y = x + (x−2)²/2');
   const drop = entropyCurve(x, y, { bins: 200, window: 30, order: 4, range: null, edges: 'drop' });
   // Full windows only: the first rolling point sits at the mean centre of bins 0..29, 0.01 + 14.5 · 0.02 = 0.30.
@@ -275,7 +310,12 @@ test('entropyCurve with edges "shrink" fits from the first to the last non-empty
 test('scaled-basis polynomial agrees with an independent 100-digit least-squares fit on narrow offset ranges (1e-9 relative)', () => {
   const big = create(all, { number: 'BigNumber', precision: 100, relTol: 1e-90, absTol: 1e-95 });
   const rng = makeRng('narrow');
-  for (const [lo, hi, order] of [[4.6, 4.62, 4], [4.6, 4.6002, 3], [3.2, 3.5, 4], [100, 100.01, 2]] as const) {
+  for (const [lo, hi, order] of [
+    [4.6, 4.62, 4],
+    [4.6, 4.6002, 3],
+    [3.2, 3.5, 4],
+    [100, 100.01, 2],
+  ] as const) {
     const x = Array.from({ length: 120 }, (_, i) => lo + ((hi - lo) * i) / 119);
     const y = x.map((v) => Math.sin(3 * v) + 0.01 * (rng() - 0.5));
     // Independent: the normal equations in plain powers of x, solved in 100-digit decimals (no scaling, no doubles).
@@ -285,16 +325,25 @@ test('scaled-basis polynomial agrees with an independent 100-digit least-squares
     const pow = (a: BigNumber, e: number) => big.pow(a, big.bignumber(e)) as BigNumber;
     const X = x.map((v) => big.bignumber(v));
     const zero = big.bignumber(0);
-    const M = Array.from({ length: k }, (_, r) => Array.from({ length: k }, (_, c) => X.reduce((s, v) => add(s, pow(v, r + c)), zero)));
-    const b = Array.from({ length: k }, (_, r) => X.reduce((s, v, i) => add(s, mul(pow(v, r), big.bignumber(y[i]))), zero));
-    const sol = (big.lusolve(big.matrix(M), big.matrix(b.map((v) => [v]))) as unknown as { toArray(): BigNumber[][] }).toArray().map((r) => r[0]);
+    const M = Array.from({ length: k }, (_, r) =>
+      Array.from({ length: k }, (_, c) => X.reduce((s, v) => add(s, pow(v, r + c)), zero)),
+    );
+    const b = Array.from({ length: k }, (_, r) =>
+      X.reduce((s, v, i) => add(s, mul(pow(v, r), big.bignumber(y[i]))), zero),
+    );
+    const sol = (big.lusolve(big.matrix(M), big.matrix(b.map((v) => [v]))) as unknown as { toArray(): BigNumber[][] })
+      .toArray()
+      .map((r) => r[0]);
     const exactAt = (v: number) => Number(sol.reduceRight((acc, c) => add(mul(acc, big.bignumber(v)), c), zero));
     const fit = polyfit(x, y, order);
     for (let i = 0; i <= 20; i++) {
       const v = lo + ((hi - lo) * i) / 20;
       const want = exactAt(v);
       const got = evalPolynomial(fit, v);
-      assert.ok(Math.abs(got - want) <= 1e-9 * Math.abs(want), `[${lo}, ${hi}] order ${order} at ${v}: ${got} vs ${want}`);
+      assert.ok(
+        Math.abs(got - want) <= 1e-9 * Math.abs(want),
+        `[${lo}, ${hi}] order ${order} at ${v}: ${got} vs ${want}`,
+      );
     }
   }
 });
@@ -305,19 +354,52 @@ test('departure point on constructed curves: a step at a known x, a line on X = 
   const opts = { bins: 200, range: [1, 3] as [number, number], departureGap: 0.1 };
   // Gap 1 below 2, 0 from 2 on: the median keeps the step between the centres 1.995 (gap 1) and 2.005 (gap 0);
   // interpolating to the 0.1 threshold: 1.995 + 0.9 · 0.01 = 2.004.
-  const step = departurePoint(x, x.map((v) => (v < 2 ? v + 1 : v)), opts);
+  const step = departurePoint(
+    x,
+    x.map((v) => (v < 2 ? v + 1 : v)),
+    opts,
+  );
   close(step!, 2.004, 1e-9, 'step at 2');
   assert.equal(departurePoint(x, x, opts), null, 'on X = Y: never departs');
-  assert.equal(departurePoint(x, x.map((v) => v + 0.5), opts), 3, 'above X = Y everywhere: the top of the range');
+  assert.equal(
+    departurePoint(
+      x,
+      x.map((v) => v + 0.5),
+      opts,
+    ),
+    3,
+    'above X = Y everywhere: the top of the range',
+  );
   // Gap 2 − x (above 0.1 below x = 1.9): linear through the bin centres, so the crossing is exact.
-  close(departurePoint(x, x.map((v) => v + 2 - v), opts)!, 1.9, 1e-9, 'falling gap');
+  close(
+    departurePoint(
+      x,
+      x.map((v) => v + 2 - v),
+      opts,
+    )!,
+    1.9,
+    1e-9,
+    'falling gap',
+  );
   // A single noisy bin below the threshold inside the departed region does not end it (the median outvotes it).
   const noisy = x.map((v) => (v < 2 ? (v > 1.5 && v < 1.51 ? v : v + 1) : v));
   close(departurePoint(x, noisy, opts)!, 2.004, 1e-9, 'one dip at 1.5');
   // A sharp step at 2.3 survives the bootstrap: the interval holds it and the estimate is inside it.
   const y = x.map((v) => (v < 2.3 ? v + 0.8 : v));
-  const boot = bootstrapCurveStats(x, y, { bins: 200, window: 30, order: 4, range: [1, 3], departureGap: 0.1, resamples: 30, confidence: 0.95, seed: 'dep' });
-  assert.ok(boot.departurePoint && boot.departurePoint.low <= 2.3 + 0.01 && boot.departurePoint.high >= 2.3, JSON.stringify(boot.departurePoint));
+  const boot = bootstrapCurveStats(x, y, {
+    bins: 200,
+    window: 30,
+    order: 4,
+    range: [1, 3],
+    departureGap: 0.1,
+    resamples: 30,
+    confidence: 0.95,
+    seed: 'dep',
+  });
+  assert.ok(
+    boot.departurePoint && boot.departurePoint.low <= 2.3 + 0.01 && boot.departurePoint.high >= 2.3,
+    JSON.stringify(boot.departurePoint),
+  );
   assert.equal(boot.departurePoint!.unstable, false);
   assert.equal(boot.departurePoint!.defined, 1);
 });

@@ -30,16 +30,27 @@ test('locateDataset uses dataDir when it holds the official file names, includin
   fs.writeFileSync(path.join(ml, 'users.dat'), ML_FILES['users.dat']);
   fs.writeFileSync(path.join(ml, 'movies.dat'), ML_FILES['movies.dat']);
   fs.writeFileSync(path.join(ml, 'ratings.dat.gz'), zlib.gzipSync(ML_FILES['ratings.dat']));
-  const got = await locateDataset(configFor(root, { dataDir: path.join(root, 'mirror'), download: false }), 'movielens', quiet);
+  const got = await locateDataset(
+    configFor(root, { dataDir: path.join(root, 'mirror'), download: false }),
+    'movielens',
+    quiet,
+  );
   assert.equal(got.source, 'dataDir');
   assert.equal(got.dir, ml);
-  assert.deepEqual(got.files, { users: path.join(ml, 'users.dat'), movies: path.join(ml, 'movies.dat'), ratings: path.join(ml, 'ratings.dat.gz') });
+  assert.deepEqual(got.files, {
+    users: path.join(ml, 'users.dat'),
+    movies: path.join(ml, 'movies.dat'),
+    ratings: path.join(ml, 'ratings.dat.gz'),
+  });
 });
 
 test('a missing dataset says where it looked and how to get it', async () => {
   const root = tmp();
   fs.mkdirSync(path.join(root, 'mirror', 'lastfm-1k'), { recursive: true });
-  fs.writeFileSync(path.join(root, 'mirror', 'lastfm-1k', 'userid-profile.tsv'), '#id\tgender\tage\tcountry\tregistered\n');
+  fs.writeFileSync(
+    path.join(root, 'mirror', 'lastfm-1k', 'userid-profile.tsv'),
+    '#id\tgender\tage\tcountry\tregistered\n',
+  );
   const config = configFor(root, { dataDir: path.join(root, 'mirror'), download: false });
   await assert.rejects(locateDataset(config, 'lastfm', quiet), (e: unknown) => {
     assert.ok(e instanceof DatasetUnavailableError);
@@ -59,16 +70,25 @@ test('downloads the zip, resumes after a cut connection, verifies the MD5, extra
   const zip = makeZip(Object.entries(ML_FILES).map(([name, data]) => ({ name: `ml-1m/${name}`, data })));
   const server = await startServer({ '/ml-1m.zip': zip }, { '/ml-1m.zip': Math.floor(zip.length / 2) });
   try {
-    const config = configFor(root, { datasets: { movielens: { url: `${server.url}/ml-1m.zip`, archiveMd5: md5(zip) } } });
+    const config = configFor(root, {
+      datasets: { movielens: { url: `${server.url}/ml-1m.zip`, archiveMd5: md5(zip) } },
+    });
     const lines: string[] = [];
     const got = await locateDataset(config, 'movielens', { log: (s) => lines.push(s) });
     assert.equal(got.source, 'download');
     assert.equal(server.requests.length, 2);
     assert.equal(server.requests[0].range, null);
     assert.equal(server.requests[1].range, `bytes=${Math.floor(zip.length / 2)}-`);
-    assert.ok(lines.some((l) => /resuming ml-1m\.zip/.test(l)), lines.join('\n'));
-    assert.ok(lines.some((l) => /ml-1m\.zip: .*\/.*\(100\.0%\)/.test(l)), 'progress with total and percentage');
-    for (const [name, data] of Object.entries(ML_FILES)) assert.deepEqual(fs.readFileSync(path.join(root, 'raw', 'ml-1m', name)), data, name);
+    assert.ok(
+      lines.some((l) => /resuming ml-1m\.zip/.test(l)),
+      lines.join('\n'),
+    );
+    assert.ok(
+      lines.some((l) => /ml-1m\.zip: .*\/.*\(100\.0%\)/.test(l)),
+      'progress with total and percentage',
+    );
+    for (const [name, data] of Object.entries(ML_FILES))
+      assert.deepEqual(fs.readFileSync(path.join(root, 'raw', 'ml-1m', name)), data, name);
     assert.equal(got.files.ratings, path.join(root, 'raw', 'ml-1m', 'ratings.dat'));
     assert.ok(!fs.existsSync(path.join(root, 'raw', 'ml-1m.zip.part')));
     const again = await locateDataset(config, 'movielens', quiet);
@@ -87,7 +107,10 @@ test('a .part left by an earlier run is resumed with a Range request', async () 
     const dest = path.join(root, 'f.bin');
     fs.writeFileSync(`${dest}.part`, body.subarray(0, 1234));
     await downloadFile(`${server.url}/f.bin`, dest, { log: () => undefined, retryDelayMs: 1 });
-    assert.deepEqual(server.requests.map((r) => r.range), ['bytes=1234-']);
+    assert.deepEqual(
+      server.requests.map((r) => r.range),
+      ['bytes=1234-'],
+    );
     assert.deepEqual(fs.readFileSync(dest), body);
   } finally {
     await server.close();
@@ -124,16 +147,23 @@ test('Last.fm tar.gz: per-file MD5s are checked while extracting', async () => {
   ]);
   const server = await startServer({ '/lastfm.tar.gz': tgz });
   try {
-    const good = { 'userid-profile.tsv': md5(profile), 'userid-timestamp-artid-artname-traid-traname.tsv': md5(events) };
+    const good = {
+      'userid-profile.tsv': md5(profile),
+      'userid-timestamp-artid-artname-traid-traname.tsv': md5(events),
+    };
     const root = tmp();
-    const config = configFor(root, { datasets: { lastfm: { url: `${server.url}/lastfm.tar.gz`, archive: 'lastfm.tar.gz', fileMd5: good } } });
+    const config = configFor(root, {
+      datasets: { lastfm: { url: `${server.url}/lastfm.tar.gz`, archive: 'lastfm.tar.gz', fileMd5: good } },
+    });
     const got = await locateDataset(config, 'lastfm', quiet);
     assert.deepEqual(fs.readFileSync(got.files.events), events);
     assert.deepEqual(fs.readFileSync(got.files.profile), profile);
 
     const root2 = tmp();
     const badMd5 = { ...good, 'userid-timestamp-artid-artname-traid-traname.tsv': 'ffffffffffffffffffffffffffffffff' };
-    const config2 = configFor(root2, { datasets: { lastfm: { url: `${server.url}/lastfm.tar.gz`, archive: 'lastfm.tar.gz', fileMd5: badMd5 } } });
+    const config2 = configFor(root2, {
+      datasets: { lastfm: { url: `${server.url}/lastfm.tar.gz`, archive: 'lastfm.tar.gz', fileMd5: badMd5 } },
+    });
     await assert.rejects(locateDataset(config2, 'lastfm', quiet), (e: unknown) => {
       assert.ok(e instanceof ChecksumError);
       assert.match(e.message, /userid-timestamp-artid-artname-traid-traname\.tsv/);

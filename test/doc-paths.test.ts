@@ -10,8 +10,20 @@ import { repoRoot } from '../lib/core/config';
 const root = repoRoot();
 
 /** Folders a repository path starts with; anything else in backticks is a command, a key or a value. */
-const PREFIXES = ['lib/', 'cli/', 'docs/', 'notebooks/', 'config/', 'datasets/', 'scripts/', 'test/', 'bench/', 'data/',
-  'figures/', '.ci/'];
+const PREFIXES = [
+  'lib/',
+  'cli/',
+  'docs/',
+  'notebooks/',
+  'config/',
+  'datasets/',
+  'scripts/',
+  'test/',
+  'bench/',
+  'data/',
+  'figures/',
+  '.ci/',
+];
 const TOP_LEVEL = new Set(['package.json', 'package-lock.json', 'README.md', 'environment.md', 'tsconfig.json']);
 /**
  * A bare file name with one of these endings is a source or a page (`regions.ts`, `core/types.ts`), checked against
@@ -43,14 +55,18 @@ interface Ref {
 
 /** Splits a code span or a shell line into the words that could be paths, without sentence punctuation. */
 function words(code: string): string[] {
-  return code.split(/[\s()"'`,;=]+/).map((w) => w.replace(/[.:]+$/, '')).filter((w) => w.length > 0);
+  return code
+    .split(/[\s()"'`,;=]+/)
+    .map((w) => w.replace(/[.:]+$/, ''))
+    .filter((w) => w.length > 0);
 }
 
 function looksLikeRepoPath(word: string): boolean {
   if (URL.test(word) || PATTERN_CHARS.test(word)) return false;
   if (word.split('/').some((s) => PLACEHOLDER_SEGMENT.test(s))) return false;
-  return PREFIXES.some((p) => word.startsWith(p)) || TOP_LEVEL.has(word) || word.startsWith('../')
-    || SOURCE_NAME.test(word);
+  return (
+    PREFIXES.some((p) => word.startsWith(p)) || TOP_LEVEL.has(word) || word.startsWith('../') || SOURCE_NAME.test(word)
+  );
 }
 
 /** Repository paths a markdown page names: in code spans, in fenced blocks, and as relative link targets. */
@@ -82,7 +98,13 @@ function pathRefs(markdown: string): Ref[] {
 function anchors(markdown: string): Set<string> {
   const out = new Set<string>();
   for (const m of markdown.matchAll(/^#{1,6}\s+(.+)$/gm)) {
-    out.add(m[1].trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-'));
+    out.add(
+      m[1]
+        .trim()
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+        .replace(/\s/g, '-'),
+    );
   }
   return out;
 }
@@ -143,8 +165,12 @@ function problemOf(repo: string, page: string, ref: Ref): string | null {
 
 /** The pages a newcomer is sent to: the README, environment.md, every docs page and every lib folder's README. */
 function pages(): string[] {
-  const docs = fs.readdirSync(path.join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`);
-  const lib = fs.readdirSync(path.join(root, 'lib'), { withFileTypes: true })
+  const docs = fs
+    .readdirSync(path.join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`);
+  const lib = fs
+    .readdirSync(path.join(root, 'lib'), { withFileTypes: true })
     .filter((e) => e.isDirectory() && fs.existsSync(path.join(root, 'lib', e.name, 'README.md')))
     .map((e) => `lib/${e.name}/README.md`);
   return ['README.md', 'environment.md', ...docs.sort(), ...lib.sort()];
@@ -167,16 +193,19 @@ test('the path finder reads code spans, shell blocks and link targets, and skips
     '```',
     'Bare sources: `regions.ts`, `core/types.ts`, not `.d.ts`; outside: `../shared/DESIGN.md`.',
   ].join('\n');
-  assert.deepEqual(pathRefs(page).map((r) => `${r.line} ${r.kind} ${r.text}`), [
-    '1 link docs/models.md#the-catalogue',
-    '1 code scripts/setup.mjs',
-    '1 code lib/core/config.ts',
-    '5 code config/paper-figures.json',
-    '5 code figures/movielens/entropy-trend.png',
-    '7 code regions.ts',
-    '7 code core/types.ts',
-    '7 code ../shared/DESIGN.md',
-  ]);
+  assert.deepEqual(
+    pathRefs(page).map((r) => `${r.line} ${r.kind} ${r.text}`),
+    [
+      '1 link docs/models.md#the-catalogue',
+      '1 code scripts/setup.mjs',
+      '1 code lib/core/config.ts',
+      '5 code config/paper-figures.json',
+      '5 code figures/movielens/entropy-trend.png',
+      '7 code regions.ts',
+      '7 code core/types.ts',
+      '7 code ../shared/DESIGN.md',
+    ],
+  );
 });
 
 test('a moved file, a misspelt output folder, a dead anchor and a path outside the clone are each reported', () => {
@@ -215,7 +244,11 @@ test('every repository path named in README.md, environment.md, docs/*.md and li
 });
 
 test('no page refers to ../shared/, which lives beside the development checkout, not in a clone', () => {
-  const hits = pages().flatMap((page) => fs.readFileSync(path.join(root, page), 'utf8').split('\n')
-    .flatMap((l, i) => (l.includes('../shared/') ? [`${page}:${i + 1}: ${l.trim()}`] : [])));
+  const hits = pages().flatMap((page) =>
+    fs
+      .readFileSync(path.join(root, page), 'utf8')
+      .split('\n')
+      .flatMap((l, i) => (l.includes('../shared/') ? [`${page}:${i + 1}: ${l.trim()}`] : [])),
+  );
   assert.deepEqual(hits, []);
 });

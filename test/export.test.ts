@@ -31,10 +31,29 @@ const BLUE = [0x00, 0x72, 0xb2];
 function testFigure(): PlotlyFigure {
   return {
     data: [
-      { type: 'scatter', mode: 'lines', name: 'alpha-model', x: [1, 2, 3, 4], y: [1.5, 1.25, 3.5, 4.125], line: { color: '#D55E00', width: 6 } },
-      { type: 'scatter', mode: 'lines', name: 'beta-model', x: [1, 2, 3, 4], y: [1, 2, 3, 4], line: { color: '#0072B2', width: 6 } },
+      {
+        type: 'scatter',
+        mode: 'lines',
+        name: 'alpha-model',
+        x: [1, 2, 3, 4],
+        y: [1.5, 1.25, 3.5, 4.125],
+        line: { color: '#D55E00', width: 6 },
+      },
+      {
+        type: 'scatter',
+        mode: 'lines',
+        name: 'beta-model',
+        x: [1, 2, 3, 4],
+        y: [1, 2, 3, 4],
+        line: { color: '#0072B2', width: 6 },
+      },
     ],
-    layout: { title: { text: 'Export test figure' }, xaxis: { title: { text: 'Target entropy (bits)' } }, width: 640, height: 360 },
+    layout: {
+      title: { text: 'Export test figure' },
+      xaxis: { title: { text: 'Target entropy (bits)' } },
+      width: 640,
+      height: 360,
+    },
   };
 }
 
@@ -179,7 +198,10 @@ test('checkFormats accepts the four formats and names the known ones for a typo'
 
 test('HTML export inlines Plotly, loads nothing from the network and embeds the figure data', async () => {
   const dir = tmpDir();
-  const r = await exportFigure(testFigure(), path.join(dir, 'fig'), ['html', 'svg'], { renderer: null, unavailableReason: 'no browser in this test' });
+  const r = await exportFigure(testFigure(), path.join(dir, 'fig'), ['html', 'svg'], {
+    renderer: null,
+    unavailableReason: 'no browser in this test',
+  });
   assert.deepEqual(r.files, [path.join(dir, 'fig.html')]);
   assert.deepEqual(r.skipped, [{ format: 'svg', reason: 'no browser in this test' }]);
   const html = fs.readFileSync(path.join(dir, 'fig.html'), 'utf8');
@@ -200,7 +222,7 @@ test('figure fragments cannot break out of their script element', () => {
   const fig = testFigure();
   fig.data[0].name = '</script><script>alert(1)</script>';
   const frag = figureHtmlFragment(fig, 'f1');
-  assert.equal((frag.match(/<\/script>/g) ?? []).length, 1, 'only the fragment\'s own closing tag');
+  assert.equal((frag.match(/<\/script>/g) ?? []).length, 1, "only the fragment's own closing tag");
   assert.match(frag, /\\u003c\/script\\u003e/);
   assert.throws(() => figureHtmlFragment(fig, '1 bad id'), /div id/);
   assert.equal((plotlyScriptTag().match(/<\/script/gi) ?? []).length, 1, 'the inlined bundle holds no "</script"');
@@ -214,11 +236,17 @@ test('a missing Chromium is reported with the install command; HTML is still wri
     log: (s) => logs.push(s),
   });
   assert.deepEqual(r.files, [path.join(dir, 'a.html')]);
-  assert.deepEqual(r.skipped.map((s) => s.format), ['svg', 'pdf', 'png']);
+  assert.deepEqual(
+    r.skipped.map((s) => s.format),
+    ['svg', 'pdf', 'png'],
+  );
   assert.match(r.skipped[0].reason, /sudo apt-get install -y chromium/);
   assert.match(r.skipped[0].reason, /brew install/);
   assert.match(r.skipped[0].reason, /UBP_CHROMIUM/);
-  assert.ok(logs.some((l) => /apt-get install -y chromium/.test(l) && /Skipping svg, pdf, png/.test(l)), logs.join('\n'));
+  assert.ok(
+    logs.some((l) => /apt-get install -y chromium/.test(l) && /Skipping svg, pdf, png/.test(l)),
+    logs.join('\n'),
+  );
   assert.ok(!fs.existsSync(path.join(dir, 'a.svg')));
   fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -239,9 +267,15 @@ after(async () => {
 
 test('SVG, PDF and PNG are produced by one browser', async (t) => {
   if (!HAVE_CHROMIUM) return t.skip(NO_CHROMIUM);
-  const r = await exportFigure(testFigure(), path.join(outDir, 'fig'), ['html', 'svg', 'pdf', 'png'], { renderer, pngScale: PNG_SCALE });
+  const r = await exportFigure(testFigure(), path.join(outDir, 'fig'), ['html', 'svg', 'pdf', 'png'], {
+    renderer,
+    pngScale: PNG_SCALE,
+  });
   assert.deepEqual(r.skipped, []);
-  assert.deepEqual(r.files.map((f) => path.basename(f)), ['fig.html', 'fig.svg', 'fig.pdf', 'fig.png']);
+  assert.deepEqual(
+    r.files.map((f) => path.basename(f)),
+    ['fig.html', 'fig.svg', 'fig.pdf', 'fig.png'],
+  );
   for (const f of r.files) assert.ok(fs.statSync(f).size > 1000, `${f} is not empty`);
 });
 
@@ -271,7 +305,13 @@ test('the PNG is width·scale × height·scale pixels and shows the traces (deco
   const count = (rgb: number[]) => {
     let n = 0;
     for (let i = 0; i < png.pixels.length; i += 4) {
-      if (png.pixels[i] === rgb[0] && png.pixels[i + 1] === rgb[1] && png.pixels[i + 2] === rgb[2] && png.pixels[i + 3] === 255) n++;
+      if (
+        png.pixels[i] === rgb[0] &&
+        png.pixels[i + 1] === rgb[1] &&
+        png.pixels[i + 2] === rgb[2] &&
+        png.pixels[i + 3] === 255
+      )
+        n++;
     }
     return n;
   };
@@ -295,7 +335,10 @@ test('the PDF is one vector page of the figure size', async (t) => {
   // 640 × 360 CSS px = 480 × 270 pt.
   const box = /\/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]/.exec(pdf);
   assert.ok(box, 'MediaBox');
-  assert.ok(Math.abs(Number(box![1]) - 480) < 1 && Math.abs(Number(box![2]) - 270) < 1, `MediaBox ${box![1]} × ${box![2]}`);
+  assert.ok(
+    Math.abs(Number(box![1]) - 480) < 1 && Math.abs(Number(box![2]) - 270) < 1,
+    `MediaBox ${box![1]} × ${box![2]}`,
+  );
   // Vector: the figure is drawn with paths and text, not pasted in as a bitmap.
   assert.doesNotMatch(pdf, /\/Subtype\s*\/Image/);
   assert.match(pdf, /\/Font/);

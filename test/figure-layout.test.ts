@@ -26,11 +26,31 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-layout-'));
 const MODELS = SYNTHETIC_MODELS.slice(0, 6).map((m) => m.id);
 const config = loadConfig({ overrides: { paths: pathsUnder(dir), curves: { bootstrap: 20 } }, env: {} });
 const DOMAINS = ['movielens', 'lastfm'] as const;
-const scores = Object.fromEntries(DOMAINS.map((d) => [d, synthesizeScores(d, PAPER_TABLE1[d], SYNTHETIC_MODELS.filter((m) => MODELS.includes(m.id)), 11)]));
+const scores = Object.fromEntries(
+  DOMAINS.map((d) => [
+    d,
+    synthesizeScores(
+      d,
+      PAPER_TABLE1[d],
+      SYNTHETIC_MODELS.filter((m) => MODELS.includes(m.id)),
+      11,
+    ),
+  ]),
+);
 
-function paperFigures(size: FigureSize, domain: (typeof DOMAINS)[number] = 'movielens', style: 'paper' | 'screen' = 'paper'): BuiltFigure[] {
+function paperFigures(
+  size: FigureSize,
+  domain: (typeof DOMAINS)[number] = 'movielens',
+  style: 'paper' | 'screen' = 'paper',
+): BuiltFigure[] {
   const opts = figureOptions(config, domain, MODELS, { look: { style, size } });
-  return buildFigures(domain, scores[domain], PAPER_TABLE1[domain], opts, trendUncertainty(config, domain, scores[domain], opts));
+  return buildFigures(
+    domain,
+    scores[domain],
+    PAPER_TABLE1[domain],
+    opts,
+    trendUncertainty(config, domain, scores[domain], opts),
+  );
 }
 
 let renderer: FigureRenderer | null = null;
@@ -71,7 +91,13 @@ async function textBoxes(svg: string): Promise<{ width: number; height: number; 
         if (hidden) continue;
         const r = el.getBoundingClientRect();
         if (r.width === 0 || r.height === 0) continue;
-        boxes.push({ text, left: r.left - root.left, top: r.top - root.top, right: r.right - root.left, bottom: r.bottom - root.top });
+        boxes.push({
+          text,
+          left: r.left - root.left,
+          top: r.top - root.top,
+          right: r.right - root.left,
+          bottom: r.bottom - root.top,
+        });
       }
       return { width: root.width, height: root.height, boxes };
     });
@@ -87,7 +113,9 @@ function layoutProblems(width: number, height: number, boxes: TextBox[]): string
   const problems: string[] = [];
   for (const b of boxes) {
     if (b.left < -TOLERANCE || b.top < -TOLERANCE || b.right > width + TOLERANCE || b.bottom > height + TOLERANCE) {
-      problems.push(`"${b.text}" lies outside the ${width.toFixed(0)} × ${height.toFixed(0)} figure (${b.left.toFixed(1)}, ${b.top.toFixed(1)})–(${b.right.toFixed(1)}, ${b.bottom.toFixed(1)})`);
+      problems.push(
+        `"${b.text}" lies outside the ${width.toFixed(0)} × ${height.toFixed(0)} figure (${b.left.toFixed(1)}, ${b.top.toFixed(1)})–(${b.right.toFixed(1)}, ${b.bottom.toFixed(1)})`,
+      );
     }
   }
   for (let i = 0; i < boxes.length; i++) {
@@ -96,13 +124,16 @@ function layoutProblems(width: number, height: number, boxes: TextBox[]): string
       const b = boxes[j];
       const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
       const h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
-      if (w > TOLERANCE && h > TOLERANCE) problems.push(`"${a.text}" overlaps "${b.text}" by ${w.toFixed(1)} × ${h.toFixed(1)} px`);
+      if (w > TOLERANCE && h > TOLERANCE)
+        problems.push(`"${a.text}" overlaps "${b.text}" by ${w.toFixed(1)} × ${h.toFixed(1)} px`);
     }
   }
   return problems;
 }
 
-for (const [domain, size] of DOMAINS.flatMap((d) => (['single-column', 'double-column'] as const).map((s) => [d, s] as const))) {
+for (const [domain, size] of DOMAINS.flatMap((d) =>
+  (['single-column', 'double-column'] as const).map((s) => [d, s] as const),
+)) {
   test(`paper style, ${domain}, ${size}: no text of any figure overlaps another or leaves the figure (Chromium)`, async (t) => {
     if (!HAVE_CHROMIUM) return t.skip(NO_CHROMIUM);
     const figures = paperFigures(size, domain);
@@ -111,11 +142,17 @@ for (const [domain, size] of DOMAINS.flatMap((d) => (['single-column', 'double-c
     for (const f of figures) {
       const width = Number(f.figure.layout.width);
       const height = Number(f.figure.layout.height);
-      assert.ok(Math.abs(width - (size === 'single-column' ? 3.3 : 7) * PX_PER_IN) < 1e-6, `${f.name}: width ${width} px`);
+      assert.ok(
+        Math.abs(width - (size === 'single-column' ? 3.3 : 7) * PX_PER_IN) < 1e-6,
+        `${f.name}: width ${width} px`,
+      );
       assert.equal(f.figure.layout.title, undefined, `${f.name}: no title inside a paper figure`);
       const svg = svgInInches(await renderer!.svg(f.figure, { width, height }), { width, height });
       const measured = await textBoxes(svg);
-      assert.ok(Math.abs(measured.width - width) < 0.5 && Math.abs(measured.height - height) < 0.5, `${f.name}: SVG shown at ${measured.width} × ${measured.height}`);
+      assert.ok(
+        Math.abs(measured.width - width) < 0.5 && Math.abs(measured.height - height) < 0.5,
+        `${f.name}: SVG shown at ${measured.width} × ${measured.height}`,
+      );
       assert.ok(measured.boxes.length >= 5, `${f.name}: only ${measured.boxes.length} text elements found`);
       problems.push(...layoutProblems(width, height, measured.boxes).map((p) => `${f.name}: ${p}`));
     }
@@ -130,7 +167,13 @@ test('screen style at its default size, and paper style at explicit sizes: no ov
   const cases: { label: string; figures: BuiltFigure[] }[] = [
     { label: 'screen', figures: paperFigures(null as unknown as FigureSize, 'movielens', 'screen') },
     // An explicit size suits one figure (a grid of several rows needs more height than a trend's one row).
-    ...[{ widthIn: 5, heightIn: 2.2 }, { widthIn: 3.3, heightIn: 2 }].map((size) => ({ label: `${size.widthIn} × ${size.heightIn} in`, figures: [rebuildFigure(trend, { size }) as BuiltFigure] })),
+    ...[
+      { widthIn: 5, heightIn: 2.2 },
+      { widthIn: 3.3, heightIn: 2 },
+    ].map((size) => ({
+      label: `${size.widthIn} × ${size.heightIn} in`,
+      figures: [rebuildFigure(trend, { size }) as BuiltFigure],
+    })),
   ];
   for (const c of cases) {
     for (const f of c.figures) {
@@ -142,7 +185,10 @@ test('screen style at its default size, and paper style at explicit sizes: no ov
   }
   assert.deepEqual(problems, []);
   // Too small for its panels: said with the figure and the size, not drawn broken.
-  assert.throws(() => rebuildFigure(paperFigures('double-column')[2], { size: { widthIn: 3.3, heightIn: 1 } }), /cross-entropy by proxy.*: a 1\.00 in high figure leaves .* per panel row/);
+  assert.throws(
+    () => rebuildFigure(paperFigures('double-column')[2], { size: { widthIn: 3.3, heightIn: 1 } }),
+    /cross-entropy by proxy.*: a 1\.00 in high figure leaves .* per panel row/,
+  );
 });
 
 test('the overlap check itself: overlapping, rotated and outside labels are found', async (t) => {
@@ -154,8 +200,14 @@ test('the overlap check itself: overlapping, rotated and outside labels are foun
     '<text x="10" y="80" style="display:none">hidden</text></svg>';
   const m = await textBoxes(svg);
   const problems = layoutProblems(m.width, m.height, m.boxes);
-  assert.ok(problems.some((p) => /"overlapping one" overlaps "overlapping two"/.test(p)), problems.join('\n'));
-  assert.ok(problems.some((p) => /"outside" lies outside/.test(p)), problems.join('\n'));
+  assert.ok(
+    problems.some((p) => /"overlapping one" overlaps "overlapping two"/.test(p)),
+    problems.join('\n'),
+  );
+  assert.ok(
+    problems.some((p) => /"outside" lies outside/.test(p)),
+    problems.join('\n'),
+  );
   // The rotated label stands 'rotated label'-wide tall: it reaches from y = 95 up past the top of "outside".
   const rotated = m.boxes.find((b) => b.text === 'rotated label')!;
   assert.ok(rotated.bottom - rotated.top > 50 && rotated.right - rotated.left < 20, JSON.stringify(rotated));
@@ -183,27 +235,48 @@ test('one-line export in paper style: PDF page = requested inches (to 1 pt), PNG
   ];
   for (const c of cases) {
     const base = path.join(dir, `trend-${c.widthIn}`);
-    const r = await exportFigure(trend, base, ['svg', 'pdf', 'png'], { renderer, style: 'paper', size: c.size, dpi: c.dpi });
+    const r = await exportFigure(trend, base, ['svg', 'pdf', 'png'], {
+      renderer,
+      style: 'paper',
+      size: c.size,
+      dpi: c.dpi,
+    });
     assert.deepEqual(r.skipped, []);
     const heightIn = c.heightIn ?? Number(/height="([\d.]+)in"/.exec(fs.readFileSync(`${base}.svg`, 'utf8'))![1]);
     assert.match(fs.readFileSync(`${base}.svg`, 'utf8'), new RegExp(`^<svg[^>]*\\bwidth="${c.widthIn}in"`));
     const [w, h] = mediaBox(fs.readFileSync(`${base}.pdf`));
-    assert.ok(Math.abs(w - c.widthIn * 72) <= 1 && Math.abs(h - heightIn * 72) <= 1, `PDF ${w} × ${h} pt for ${c.widthIn} × ${heightIn} in`);
+    assert.ok(
+      Math.abs(w - c.widthIn * 72) <= 1 && Math.abs(h - heightIn * 72) <= 1,
+      `PDF ${w} × ${h} pt for ${c.widthIn} × ${heightIn} in`,
+    );
     // One font: the SVG asks for the configured family first, and the PDF embeds that family and no other.
     assert.match(fs.readFileSync(`${base}.svg`, 'utf8'), /font-family: 'DejaVu Sans', 'Liberation Sans'/);
-    const fonts = new Set([...fs.readFileSync(`${base}.pdf`).toString('latin1').matchAll(/\/FontName\s*\/[A-Z]{6}\+([A-Za-z-]+)/g)].map((m) => m[1].replace(/-.*$/, '')));
+    const fonts = new Set(
+      [
+        ...fs
+          .readFileSync(`${base}.pdf`)
+          .toString('latin1')
+          .matchAll(/\/FontName\s*\/[A-Z]{6}\+([A-Za-z-]+)/g),
+      ].map((m) => m[1].replace(/-.*$/, '')),
+    );
     assert.deepEqual([...fonts], ['DejaVuSans'], `PDF fonts: ${[...fonts].join(', ')}`);
     const png = pngSize(fs.readFileSync(`${base}.png`));
     // Exact when inches × dpi is a whole number of pixels, else one of its two neighbours.
     const near = (px: number, want: number) => px === Math.floor(want + 1e-6) || px === Math.ceil(want - 1e-6);
-    assert.ok(near(png.width, c.widthIn * c.dpi) && near(png.height, heightIn * c.dpi), `PNG ${png.width} × ${png.height} for ${c.widthIn} × ${heightIn} in at ${c.dpi} dpi`);
+    assert.ok(
+      near(png.width, c.widthIn * c.dpi) && near(png.height, heightIn * c.dpi),
+      `PNG ${png.width} × ${png.height} for ${c.widthIn} × ${heightIn} in at ${c.dpi} dpi`,
+    );
     if (c.heightIn !== null) assert.deepEqual([png.width, png.height], [c.widthIn * c.dpi, c.heightIn * c.dpi]);
   }
 });
 
 test('a bare Plotly spec cannot be restyled (it would keep its screen layout)', async () => {
   const trend = paperFigures('single-column')[0];
-  await assert.rejects(exportFigure(trend.figure, path.join(dir, 'x'), ['html'], { style: 'paper' }), /need a figure from buildFigures or runPlot/);
+  await assert.rejects(
+    exportFigure(trend.figure, path.join(dir, 'x'), ['html'], { style: 'paper' }),
+    /need a figure from buildFigures or runPlot/,
+  );
 });
 
 test('the check finds the faults of a cramped layout in real Plotly output (no bottom margin; legend over the tick labels)', async (t) => {
@@ -212,9 +285,18 @@ test('the check finds the faults of a cramped layout in real Plotly output (no b
   const width = Number(trend.figure.layout.width);
   const height = 160;
   const legend = { ...(trend.figure.layout.legend as object), yref: 'paper', y: 0, yanchor: 'top' };
-  const cramped = { data: trend.figure.data, layout: { ...trend.figure.layout, height, legend, margin: { ...(trend.figure.layout.margin as object), b: 0 } } };
+  const cramped = {
+    data: trend.figure.data,
+    layout: { ...trend.figure.layout, height, legend, margin: { ...(trend.figure.layout.margin as object), b: 0 } },
+  };
   const m = await textBoxes(await renderer!.svg(cramped, { width, height }));
   const problems = layoutProblems(width, height, m.boxes);
-  assert.ok(problems.some((p) => /lies outside/.test(p)), problems.join('\n'));
-  assert.ok(problems.some((p) => /overlaps/.test(p)), problems.join('\n'));
+  assert.ok(
+    problems.some((p) => /lies outside/.test(p)),
+    problems.join('\n'),
+  );
+  assert.ok(
+    problems.some((p) => /overlaps/.test(p)),
+    problems.join('\n'),
+  );
 });

@@ -29,12 +29,33 @@ function tempConfig(extra: Record<string, unknown> = {}): { config: Config; dir:
 
 const COUNTS = PAPER_TABLE1.movielens;
 const MODELS = ['random', 'item-cf', 'oracle'];
-const SCORES = synthesizeScores('movielens', COUNTS, SYNTHETIC_MODELS.filter((m) => MODELS.includes(m.id)), 7);
+const SCORES = synthesizeScores(
+  'movielens',
+  COUNTS,
+  SYNTHETIC_MODELS.filter((m) => MODELS.includes(m.id)),
+  7,
+);
 const { config: CONFIG, dir: CONFIG_DIR } = tempConfig();
 after(() => fs.rmSync(CONFIG_DIR, { recursive: true, force: true }));
 
 function rec(setup: Setup, proxy: string, h: number, te: number, ce: number): ScoreRecord {
-  return { v: 1, promptId: `${proxy}-${h}-${te}-${ce}`, modelId: 'm', domain: 'movielens', setup, proxy, historyLength: h, groupSize: 5, targetEntropy: te, crossEntropy: ce, smoothed: false, validPicks: 10, outsideCandidates: 0, duplicates: 0, zeroMassPositive: 0 };
+  return {
+    v: 1,
+    promptId: `${proxy}-${h}-${te}-${ce}`,
+    modelId: 'm',
+    domain: 'movielens',
+    setup,
+    proxy,
+    historyLength: h,
+    groupSize: 5,
+    targetEntropy: te,
+    crossEntropy: ce,
+    smoothed: false,
+    validPicks: 10,
+    outsideCandidates: 0,
+    duplicates: 0,
+    zeroMassPositive: 0,
+  };
 }
 
 // ---------- styles ----------
@@ -64,7 +85,8 @@ test('trend figure: one fitted curve per model per setup, X=Y per setup, turning
   const fits = traces.filter((t) => t.meta?.role === 'fit');
   assert.equal(fits.length, MODELS.length * 3);
   for (const setup of ['A', 'B', 'C']) {
-    for (const m of MODELS) assert.equal(fits.filter((t) => t.meta?.model === m && t.meta?.setup === setup).length, 1, `${m} ${setup}`);
+    for (const m of MODELS)
+      assert.equal(fits.filter((t) => t.meta?.model === m && t.meta?.setup === setup).length, 1, `${m} ${setup}`);
     const id = traces.filter((t) => t.meta?.role === 'identity' && t.meta?.setup === setup);
     assert.equal(id.length, 1, `X=Y in setup ${setup}`);
     assert.deepEqual(id[0].x, id[0].y, 'X=Y line');
@@ -86,21 +108,33 @@ test('trend figure: one fitted curve per model per setup, X=Y per setup, turning
     assert.equal((t.x as number[])[0], c.turningPoint);
     // The marker sits on the polynomial (checked with the coefficients, independently of the plotted grid).
     const yOnPoly = evalPolynomial(c.polynomial!, c.turningPoint!);
-    assert.ok(Math.abs((t.y as number[])[0] - yOnPoly) < 1e-3 * Math.max(1, Math.abs(yOnPoly)), `${(t.y as number[])[0]} vs ${yOnPoly}`);
+    assert.ok(
+      Math.abs((t.y as number[])[0] - yOnPoly) < 1e-3 * Math.max(1, Math.abs(yOnPoly)),
+      `${(t.y as number[])[0]} vs ${yOnPoly}`,
+    );
   }
   // item-cf turns up in setup A in this synthetic data (turn at 2.9 bits), so its marker must be there.
   assert.ok(traces.some((t) => t.meta?.role === 'departure' && t.meta.model === 'item-cf' && t.meta.setup === 'A'));
-  assert.ok(!traces.some((t) => t.meta?.role === 'departure' && t.meta.model === 'oracle'), 'the oracle lies on X=Y and never turns up');
+  assert.ok(
+    !traces.some((t) => t.meta?.role === 'departure' && t.meta.model === 'oracle'),
+    'the oracle lies on X=Y and never turns up',
+  );
 });
 
 test('trend figure: units on every axis, titles, and an x-range fitted to the data', () => {
   const built = entropyTrendFigure('movielens', SCORES, figureOptions(CONFIG, 'movielens', MODELS));
   const layout = built.figure.layout as Record<string, { title?: { text: string }; range?: [number, number] }>;
   // Axis titles are drawn once for the figure (narrow panels cannot collide over them).
-  const titleOf = (l: Record<string, unknown>, role: string) => (l.annotations as { text: string; meta?: { role?: string } }[]).filter((a) => a.meta?.role === role).map((a) => a.text);
+  const titleOf = (l: Record<string, unknown>, role: string) =>
+    (l.annotations as { text: string; meta?: { role?: string } }[])
+      .filter((a) => a.meta?.role === role)
+      .map((a) => a.text);
   assert.deepEqual(titleOf(layout, 'x-title'), ['Target entropy (bits)']);
   assert.deepEqual(titleOf(layout, 'y-title'), ['Cross-entropy (bits)']);
-  assert.match(JSON.stringify(layout.annotations), /Setup A: demography \+ history.*Setup B: history only.*Setup C: demography only/);
+  assert.match(
+    JSON.stringify(layout.annotations),
+    /Setup A: demography \+ history.*Setup B: history only.*Setup C: demography only/,
+  );
   // Target entropies of setup C lie in [min, max] of its prompts: the axis shows that band, not [0, max].
   const te = SCORES.oracle.filter((s) => s.setup === 'C').map((s) => s.targetEntropy);
   const [lo, hi] = [Math.min(...te), Math.max(...te)];
@@ -109,13 +143,18 @@ test('trend figure: units on every axis, titles, and an x-range fitted to the da
   assert.ok(r[0] > 1, 'the axis does not start at 0');
 
   const { config: nats } = tempConfig({ score: { logBase: Math.E } });
-  const n = entropyTrendFigure('movielens', SCORES, figureOptions(nats, 'movielens', MODELS)).figure.layout as typeof layout;
+  const n = entropyTrendFigure('movielens', SCORES, figureOptions(nats, 'movielens', MODELS)).figure
+    .layout as typeof layout;
   assert.deepEqual(titleOf(n, 'x-title'), ['Target entropy (nats)']);
   assert.deepEqual(titleOf(n, 'y-title'), ['Cross-entropy (nats)']);
 });
 
 test('trend figure: a chosen subset of setups; a setup without prompts is left out', () => {
-  const onlyAC = entropyTrendFigure('movielens', SCORES, figureOptions(CONFIG, 'movielens', MODELS, { setups: ['A', 'C'] }));
+  const onlyAC = entropyTrendFigure(
+    'movielens',
+    SCORES,
+    figureOptions(CONFIG, 'movielens', MODELS, { setups: ['A', 'C'] }),
+  );
   const fits = (onlyAC.figure.data as Trace[]).filter((t) => t.meta?.role === 'fit');
   assert.deepEqual([...new Set(fits.map((t) => t.meta?.setup))], ['A', 'C']);
   const noB = { item: SCORES['item-cf'].filter((s) => s.setup !== 'B') };
@@ -132,7 +171,18 @@ test('trend figure: a chosen subset of setups; a setup without prompts is left o
 
 test('boxStats against hand-worked quartiles (linear interpolation) and Tukey whiskers', () => {
   // [1, 2, 3, 4, 100]: q1 = 2, median = 3, q3 = 4, IQR 2 → whiskers within [−1, 7]: 1 and 4; mean 110/5 = 22.
-  assert.deepEqual(boxStats([100, 3, 1, 4, 2]), { n: 5, excluded: 0, min: 1, q1: 2, median: 3, q3: 4, max: 100, mean: 22, lowerFence: 1, upperFence: 4 });
+  assert.deepEqual(boxStats([100, 3, 1, 4, 2]), {
+    n: 5,
+    excluded: 0,
+    min: 1,
+    q1: 2,
+    median: 3,
+    q3: 4,
+    max: 100,
+    mean: 22,
+    lowerFence: 1,
+    upperFence: 4,
+  });
   // [1, 2, 3, 4]: positions 0.75, 1.5, 2.25 → 1.75, 2.5, 3.25.
   const s = boxStats([4, 1, 3, 2, Infinity, NaN])!;
   assert.deepEqual([s.q1, s.median, s.q3, s.excluded, s.n], [1.75, 2.5, 3.25, 2, 4]);
@@ -151,10 +201,22 @@ test('proxy/history figure: "(Def)" groups, category order, statistics and colou
   const opts = figureOptions(CONFIG, 'movielens', ['item-cf']);
   const built = proxyHistoryFigure('movielens', 'item-cf', scores, opts);
   const d = built.data as ProxyHistoryData;
-  assert.deepEqual(d.byProxy.map((g) => g.label), ['No Proxy (Def)', 'No Proxy', 'Age (Def)', 'Age']);
-  assert.deepEqual(d.byProxy.map((g) => g.crossEntropy.n), [1, 2, 2, 1]);
-  assert.deepEqual(d.byHistory.map((g) => g.label), ['(Def)', '1', '3']);
-  assert.deepEqual(d.byHistory.map((g) => g.crossEntropy.n), [3, 2, 1]);
+  assert.deepEqual(
+    d.byProxy.map((g) => g.label),
+    ['No Proxy (Def)', 'No Proxy', 'Age (Def)', 'Age'],
+  );
+  assert.deepEqual(
+    d.byProxy.map((g) => g.crossEntropy.n),
+    [1, 2, 2, 1],
+  );
+  assert.deepEqual(
+    d.byHistory.map((g) => g.label),
+    ['(Def)', '1', '3'],
+  );
+  assert.deepEqual(
+    d.byHistory.map((g) => g.crossEntropy.n),
+    [3, 2, 1],
+  );
   // h = 0 pooled: cross-entropies 4.6, 4.5, 4.9 → median 4.6; target entropies 4.5, 4.4, 4.2 → median 4.4.
   assert.equal(d.byHistory[0].crossEntropy.median, 4.6);
   assert.equal(d.byHistory[0].targetEntropy.median, 4.4);
@@ -163,9 +225,19 @@ test('proxy/history figure: "(Def)" groups, category order, statistics and colou
   const traces = built.figure.data as Trace[];
   assert.equal(traces.length, 4);
   const ce = traces.filter((t) => t.meta?.role === 'crossEntropy');
-  assert.deepEqual(ce.map((t) => (t.marker as { color: string }).color), [opts.styles['item-cf'].color, opts.styles['item-cf'].color]);
-  assert.ok(traces.filter((t) => t.meta?.role === 'targetEntropy').every((t) => (t.marker as { color: string }).color === TARGET_BOX_COLOR));
-  assert.deepEqual(ce[0].median, d.byProxy.map((g) => g.crossEntropy.median));
+  assert.deepEqual(
+    ce.map((t) => (t.marker as { color: string }).color),
+    [opts.styles['item-cf'].color, opts.styles['item-cf'].color],
+  );
+  assert.ok(
+    traces
+      .filter((t) => t.meta?.role === 'targetEntropy')
+      .every((t) => (t.marker as { color: string }).color === TARGET_BOX_COLOR),
+  );
+  assert.deepEqual(
+    ce[0].median,
+    d.byProxy.map((g) => g.crossEntropy.median),
+  );
   assert.match(JSON.stringify(built.figure.layout.annotations), /"Entropy \(bits\)"/);
   // Only age and none have prompts here; a model with no history prompts at all gets one panel, not an empty one.
   const noHistory = proxyHistoryFigure('movielens', 'item-cf', [], opts);
@@ -185,11 +257,17 @@ test('detail figure: one subplot per proxy setting with binned means, rolling me
     const roles = mine.map((t) => t.meta?.role);
     for (const r of ['identity', 'points', 'rolling', 'fit']) assert.ok(roles.includes(r), `${setting} lacks ${r}`);
     const axis = i === 0 ? 'x' : `x${i + 1}`;
-    assert.ok(mine.every((t) => t.xaxis === axis), `${setting} drawn on ${axis}`);
+    assert.ok(
+      mine.every((t) => t.xaxis === axis),
+      `${setting} drawn on ${axis}`,
+    );
     // The binned points hold every prompt of the setting.
     const points = (built.data as { curves: Record<string, CurveData> }).curves[setting].points;
     const nPrompts = Object.values(COUNTS[setting]).reduce((a, b) => a + b, 0);
-    assert.equal(points.reduce((s, p) => s + p.n, 0), nPrompts);
+    assert.equal(
+      points.reduce((s, p) => s + p.n, 0),
+      nPrompts,
+    );
     const fit = mine.find((t) => t.meta?.role === 'fit')!;
     assert.equal((fit.line as { color: string }).color, opts.styles['item-cf'].color);
   }
@@ -206,9 +284,14 @@ test('colours agree across the trend, distribution and detail figures', () => {
   const opts = figureOptions(CONFIG, 'movielens', MODELS);
   const trend = entropyTrendFigure('movielens', SCORES, opts).figure.data as Trace[];
   for (const m of MODELS) {
-    const trendColour = (trend.find((t) => t.meta?.role === 'fit' && t.meta.model === m)!.line as { color: string }).color;
-    const box = (proxyHistoryFigure('movielens', m, SCORES[m], opts).figure.data as Trace[]).find((t) => t.meta?.role === 'crossEntropy')!;
-    const detail = (detailFigure('movielens', m, SCORES[m], opts).figure.data as Trace[]).find((t) => t.meta?.role === 'fit')!;
+    const trendColour = (trend.find((t) => t.meta?.role === 'fit' && t.meta.model === m)!.line as { color: string })
+      .color;
+    const box = (proxyHistoryFigure('movielens', m, SCORES[m], opts).figure.data as Trace[]).find(
+      (t) => t.meta?.role === 'crossEntropy',
+    )!;
+    const detail = (detailFigure('movielens', m, SCORES[m], opts).figure.data as Trace[]).find(
+      (t) => t.meta?.role === 'fit',
+    )!;
     assert.equal((box.marker as { color: string }).color, trendColour, m);
     assert.equal((detail.line as { color: string }).color, trendColour, m);
   }
@@ -218,7 +301,9 @@ test('colours agree across the trend, distribution and detail figures', () => {
 
 test('Table 1: ours beside the paper, "(Def)" rows, missing cells and totals', () => {
   const counts: SampleCounts = { none: { '0': 1, '1': 10, '20': 0 }, all: { '0': 4, '1': 7, '20': 0 } };
-  const t = table1Figure('movielens', counts, PAPER_TABLE1.movielens, { settingsOrder: ['none', 'age', 'gender', 'occupation', 'all'] });
+  const t = table1Figure('movielens', counts, PAPER_TABLE1.movielens, {
+    settingsOrder: ['none', 'age', 'gender', 'occupation', 'all'],
+  });
   const cells = (t.figure.data[0] as { cells: { values: string[][] } }).cells.values;
   const [labels, hs, setups, ours, paper] = cells;
   assert.deepEqual(labels.slice(0, 3), ['No Proxy (Def)', 'No Proxy', 'No Proxy']);
@@ -226,14 +311,23 @@ test('Table 1: ours beside the paper, "(Def)" rows, missing cells and totals', (
   assert.deepEqual(setups.slice(0, 2), ['C', 'B']);
   // Rows we lack show "–"; the paper lists no h = 20 row for "All".
   const allRows = labels.map((l, i) => [l, hs[i], ours[i], paper[i]]).filter((r) => String(r[0]).startsWith('All'));
-  assert.deepEqual(allRows.find((r) => r[1] === '20'), ['All', '20', '0', '–']);
-  assert.deepEqual(allRows.find((r) => r[1] === '3'), ['All', '3', '–', '300']);
+  assert.deepEqual(
+    allRows.find((r) => r[1] === '20'),
+    ['All', '20', '0', '–'],
+  );
+  assert.deepEqual(
+    allRows.find((r) => r[1] === '3'),
+    ['All', '3', '–', '300'],
+  );
   // Totals: ours 1 + 10 + 4 + 7 = 22; the paper's movie total is 995 + 1059 + 1017 + 1031 + 994 = 5096.
   assert.equal(ours[ours.length - 1], '<b>22</b>');
   assert.equal(paper[paper.length - 1], '<b>5096</b>');
   assert.equal(labels.length, hs.length);
   // Without the paper's numbers there is no paper column.
-  assert.equal((table1Figure('movielens', counts).figure.data[0] as { cells: { values: string[][] } }).cells.values.length, 4);
+  assert.equal(
+    (table1Figure('movielens', counts).figure.data[0] as { cells: { values: string[][] } }).cells.values.length,
+    4,
+  );
 });
 
 // ---------- the plot stage ----------
@@ -251,16 +345,42 @@ test('runPlot writes byte-identical figure data for the same inputs, and the spe
   assert.ok(fs.readFileSync(b.figureData).equals(first), 'figure-data.json differs between two runs');
   const fd = JSON.parse(first.toString('utf8'));
   assert.equal(fd.unit, 'bits');
-  assert.deepEqual(fd.curveOptions, { bins: 200, window: 30, order: 4, range: null, edges: 'shrink', departureGap: 0.1 });
-  assert.deepEqual(fd.figures.map((f: { name: string }) => f.name), [
-    'entropy-trend', 'table1', 'proxy-history-random', 'proxy-history-item-cf', 'proxy-history-oracle', 'detail-random', 'detail-item-cf', 'detail-oracle',
-  ]);
+  assert.deepEqual(fd.curveOptions, {
+    bins: 200,
+    window: 30,
+    order: 4,
+    range: null,
+    edges: 'shrink',
+    departureGap: 0.1,
+  });
+  assert.deepEqual(
+    fd.figures.map((f: { name: string }) => f.name),
+    [
+      'entropy-trend',
+      'table1',
+      'proxy-history-random',
+      'proxy-history-item-cf',
+      'proxy-history-oracle',
+      'detail-random',
+      'detail-item-cf',
+      'detail-oracle',
+    ],
+  );
   assert.equal(fd.inputs.scores.length, 3);
   assert.match(fd.inputs.scores[0].sha256, /^[0-9a-f]{64}$/);
   // What shaped the figures: the code version, the look, the band's resamples and seed, each figure's size in inches.
   assert.equal(fd.figureParameters.code, code);
-  assert.deepEqual(fd.figureParameters.look, { style: 'screen', size: null, fontPt: null, font: 'DejaVu Sans', dpi: null });
-  assert.deepEqual([fd.figureParameters.band.resamples, fd.figureParameters.band.seed], [config.curves.bootstrap, config.seed]);
+  assert.deepEqual(fd.figureParameters.look, {
+    style: 'screen',
+    size: null,
+    fontPt: null,
+    font: 'DejaVu Sans',
+    dpi: null,
+  });
+  assert.deepEqual(
+    [fd.figureParameters.band.resamples, fd.figureParameters.band.seed],
+    [config.curves.bootstrap, config.seed],
+  );
   assert.equal(fd.figureParameters.sizesIn['entropy-trend'].widthIn, 12.5);
   // The band per model × setup: on the fit's grid, around the fit.
   const trendData = fd.figures[0].data as TrendFigureData;
@@ -270,12 +390,17 @@ test('runPlot writes byte-identical figure data for the same inputs, and the spe
   const held = itemA.band!.filter((p) => p.low <= fitAt.get(p.x)! && fitAt.get(p.x)! <= p.high).length;
   assert.ok(held / itemA.band!.length > 0.9, `the fit lies in its band at ${held} of ${itemA.band!.length} points`);
   // Every figure is exported as a self-contained page.
-  for (const f of fd.figures) assert.ok(fs.existsSync(path.join(dir, 'figures', 'movielens', `${f.name}.html`)), f.name);
+  for (const f of fd.figures)
+    assert.ok(fs.existsSync(path.join(dir, 'figures', 'movielens', `${f.name}.html`)), f.name);
   const specs = loadFigureSpecs(config, 'movielens');
   assert.ok(specs && specs['entropy-trend'].data.length > 0);
   assert.equal(loadFigureSpecs(config, 'lastfm'), null);
   // Different curve options give different figure data.
-  const c = await runPlot(config, 'movielens', MODELS, { formats: ['html'], log: () => undefined, figure: { curve: { bins: 50 } } });
+  const c = await runPlot(config, 'movielens', MODELS, {
+    formats: ['html'],
+    log: () => undefined,
+    figure: { curve: { bins: 50 } },
+  });
   assert.ok(!fs.readFileSync(c.figureData).equals(first));
   fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -284,8 +409,15 @@ test('runPlot without Chromium still writes HTML and reports the skipped formats
   const { config, dir } = tempConfig();
   writeSyntheticInputs(config, 'movielens', { oracle: SCORES.oracle }, COUNTS);
   const logs: string[] = [];
-  const r = await runPlot(config, 'movielens', ['oracle'], { formats: ['html', 'svg', 'pdf', 'png'], executable: path.join(dir, 'no-chromium'), log: (s) => logs.push(s) });
-  assert.deepEqual(r.skipped.map((s) => s.format), ['svg', 'pdf', 'png']);
+  const r = await runPlot(config, 'movielens', ['oracle'], {
+    formats: ['html', 'svg', 'pdf', 'png'],
+    executable: path.join(dir, 'no-chromium'),
+    log: (s) => logs.push(s),
+  });
+  assert.deepEqual(
+    r.skipped.map((s) => s.format),
+    ['svg', 'pdf', 'png'],
+  );
   assert.ok(logs.join('\n').includes('sudo apt-get install -y chromium'));
   assert.ok(r.files.some((f) => f.endsWith('entropy-trend.html')));
   assert.ok(!r.files.some((f) => f.endsWith('.svg')));
@@ -294,19 +426,24 @@ test('runPlot without Chromium still writes HTML and reports the skipped formats
 
 test('runPlot names the missing score file', async () => {
   const { config, dir } = tempConfig();
-  await assert.rejects(runPlot(config, 'movielens', ['item-cf'], { formats: ['html'], log: () => undefined }), (e: Error) => e.message.includes(scoresFile(config, 'item-cf', 'movielens')));
+  await assert.rejects(
+    runPlot(config, 'movielens', ['item-cf'], { formats: ['html'], log: () => undefined }),
+    (e: Error) => e.message.includes(scoresFile(config, 'item-cf', 'movielens')),
+  );
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('runPlot exports SVG with every model in the legend (Chromium)', async (t) => {
-  if (!fs.existsSync(chromiumPath())) return t.skip(`Chromium is not installed at ${chromiumPath()} (sudo apt-get install -y chromium)`);
+  if (!fs.existsSync(chromiumPath()))
+    return t.skip(`Chromium is not installed at ${chromiumPath()} (sudo apt-get install -y chromium)`);
   const { config, dir } = tempConfig();
   const two = { 'item-cf': SCORES['item-cf'], random: SCORES.random };
   writeSyntheticInputs(config, 'movielens', two, COUNTS);
   const r = await runPlot(config, 'movielens', Object.keys(two), { formats: ['svg'], log: () => undefined });
   assert.deepEqual(r.skipped, []);
   const svg = fs.readFileSync(path.join(dir, 'figures', 'movielens', 'entropy-trend.svg'), 'utf8');
-  for (const name of ['item-cf', 'random', 'X = Y (ideal)', 'departure point (interval)', 'Target entropy (bits)']) assert.ok(svg.includes(`>${name}<`), name);
+  for (const name of ['item-cf', 'random', 'X = Y (ideal)', 'departure point (interval)', 'Target entropy (bits)'])
+    assert.ok(svg.includes(`>${name}<`), name);
   // 2 models × 3 setups fitted curves + 3 X=Y lines, each a drawn path.
   const drawn = svg.match(/<path class="js-line" d="M/g) ?? [];
   assert.ok(drawn.length >= 9, `only ${drawn.length} lines drawn`);

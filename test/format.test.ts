@@ -9,6 +9,9 @@ import { repoRoot } from '../lib/core/config';
 test('every source file is formatted (npm run format)', () => {
   const root = repoRoot();
   const prettier = path.join(root, 'node_modules', 'prettier', 'bin', 'prettier.cjs');
-  const run = spawnSync(process.execPath, [prettier, '--check', 'lib', 'cli', 'bench', 'test', 'scripts'], { cwd: root, encoding: 'utf8' });
+  const run = spawnSync(process.execPath, [prettier, '--check', 'lib', 'cli', 'bench', 'test', 'scripts'], {
+    cwd: root,
+    encoding: 'utf8',
+  });
   assert.equal(run.status, 0, `${run.stdout}${run.stderr}\nrun \`npm run format\` to fix`);
 });

@@ -19,7 +19,10 @@ test('JSON Lines round-trip and a torn last line is reported, not fatal', () => 
   writeJsonl(file, [{ a: 1 }, { a: 2 }]);
   fs.appendFileSync(file, '{"a": 3, "b"');
   const r = readJsonl<{ a: number }>(file);
-  assert.deepEqual(r.records.map((x) => x.a), [1, 2]);
+  assert.deepEqual(
+    r.records.map((x) => x.a),
+    [1, 2],
+  );
   assert.equal(r.tornLastLine, true);
 });
 
@@ -41,7 +44,10 @@ test('seeded RNG is reproducible and streams differ by label', () => {
   const a = makeRng(42);
   const b = makeRng(42);
   const xs = Array.from({ length: 5 }, () => a());
-  assert.deepEqual(xs, Array.from({ length: 5 }, () => b()));
+  assert.deepEqual(
+    xs,
+    Array.from({ length: 5 }, () => b()),
+  );
   assert.notEqual(deriveSeed(1, 'movielens', 'age'), deriveSeed(1, 'movielens', 'gender'));
   const s = sampleWithoutReplacement(makeRng(1), [1, 2, 3, 4, 5, 6, 7, 8], 5);
   assert.equal(new Set(s).size, 5);
@@ -59,9 +65,15 @@ test('sampleDistinct rejects repeated positions for small draws and is partial F
     const j = Math.floor(u() * 20);
     if (!positions.includes(j)) positions.push(j);
   }
-  assert.deepEqual(sampleDistinct(makeRng('pin'), pool, 6), positions.map((j) => 100 + j));
+  assert.deepEqual(
+    sampleDistinct(makeRng('pin'), pool, 6),
+    positions.map((j) => 100 + j),
+  );
   // k > n/2: exactly the draws of sampleWithoutReplacement.
-  assert.deepEqual(sampleDistinct(makeRng('pin'), pool, 15), sampleWithoutReplacement(makeRng('pin'), Array.from(pool), 15));
+  assert.deepEqual(
+    sampleDistinct(makeRng('pin'), pool, 15),
+    sampleWithoutReplacement(makeRng('pin'), Array.from(pool), 15),
+  );
   assert.throws(() => sampleDistinct(makeRng(1), pool, 21), /cannot draw 21 distinct items from 20/);
   // Uniform: with k = 2 of n = 6, each element is drawn in a third of the trials.
   const rng = makeRng('distinct-uniformity');
@@ -95,12 +107,23 @@ test('stamp digests do not depend on key order', () => {
 
 test('inverted index lists users per item in ascending order', () => {
   const inv = invertIndex([[0, 2], [1, 2], [2]], 3);
-  assert.deepEqual(inv.map((a) => Array.from(a)), [[0], [1], [0, 1, 2]]);
+  assert.deepEqual(
+    inv.map((a) => Array.from(a)),
+    [[0], [1], [0, 1, 2]],
+  );
 });
 
 test('processed files are byte-identical to JSON.stringify of each record, unusual values included', () => {
   const dir = tmp();
-  const names = ['Matrix, The (1999)', 'Say "Hi" \\ back', 'tab\there', 'emoji 🎵 - Artïst', 'lone \ud800 surrogate', '', 'À nous la liberté'];
+  const names = [
+    'Matrix, The (1999)',
+    'Say "Hi" \\ back',
+    'tab\there',
+    'emoji 🎵 - Artïst',
+    'lone \ud800 surrogate',
+    '',
+    'À nous la liberté',
+  ];
   const items = names.map((name, i) => ({ v: 1, id: i % 2 ? `id-${i}` : String(1000 + i), name }));
   const users: UserRecord[] = [
     { v: 1, id: 'user_000001', proxies: { gender: 'Male', country: null } },
@@ -109,23 +132,43 @@ test('processed files are byte-identical to JSON.stringify of each record, unusu
   ];
   const userItems = [Int32Array.from([0, 2, 6]), [1, 3], new Int32Array(0)];
   const userCounts = [Int32Array.from([1, 2147483647, 10]), [7, 0], new Int32Array(0)];
-  const summary = { v: 1, domain: 'lastfm', users: 3, items: items.length, interactions: 5, proxyValues: {}, dropped: [], source: { dir, files: {} } } as const;
+  const summary = {
+    v: 1,
+    domain: 'lastfm',
+    users: 3,
+    items: items.length,
+    interactions: 5,
+    proxyValues: {},
+    dropped: [],
+    source: { dir, files: {} },
+  } as const;
   writeProcessed(dir, { domain: 'lastfm', users, items, userItems, userCounts, summary: summary as never });
   const expectLines = (recs: unknown[]) => recs.map((r) => `${JSON.stringify(r)}\n`).join('');
   assert.equal(fs.readFileSync(path.join(dir, 'items.jsonl'), 'utf8'), expectLines(items));
   assert.equal(fs.readFileSync(path.join(dir, 'users.jsonl'), 'utf8'), expectLines(users));
   assert.equal(
     fs.readFileSync(path.join(dir, 'interactions.jsonl'), 'utf8'),
-    expectLines(users.map((u, i) => ({ v: 1, user: u.id, items: Array.from(userItems[i]), counts: Array.from(userCounts[i]) }))),
+    expectLines(
+      users.map((u, i) => ({ v: 1, user: u.id, items: Array.from(userItems[i]), counts: Array.from(userCounts[i]) })),
+    ),
   );
   const back = loadProcessed(dir);
-  assert.deepEqual(back.items.map((it) => it.name), names);
+  assert.deepEqual(
+    back.items.map((it) => it.name),
+    names,
+  );
   assert.deepEqual(Array.from(back.itemUsers[2]), [0]);
 });
 
 test('HTML tables escape their cells; a DataFrame-like shows its title, rows and a cut-off note', () => {
   assert.equal(escapeHtml('<a href="x">&</a>'), '&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;');
-  const t = htmlTable(['a', 'b<'], [[1, '<i>'], [null, 'x & y']]);
+  const t = htmlTable(
+    ['a', 'b<'],
+    [
+      [1, '<i>'],
+      [null, 'x & y'],
+    ],
+  );
   assert.match(t, /<th>b&lt;<\/th>/);
   assert.match(t, /<td>&lt;i&gt;<\/td>/);
   assert.match(t, /<td>null<\/td><td>x &amp; y<\/td>/);

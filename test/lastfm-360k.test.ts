@@ -22,14 +22,17 @@ const BASELINES = ['random', 'popularity', 'group-popularity', 'item-cf', 'oracl
 function linkSample(root: string): string {
   const dataDir = path.join(root, 'data');
   fs.mkdirSync(path.join(dataDir, 'lastfm-360k'), { recursive: true });
-  for (const f of OFFICIAL) fs.symlinkSync(path.join(sampleDir, f.replace(/\.tsv$/, '.sample.tsv')), path.join(dataDir, 'lastfm-360k', f));
+  for (const f of OFFICIAL)
+    fs.symlinkSync(path.join(sampleDir, f.replace(/\.tsv$/, '.sample.tsv')), path.join(dataDir, 'lastfm-360k', f));
   return dataDir;
 }
 
 /** Users of the plays file with at least `min` distinct artists, counted straight from the raw lines. */
 function usersWithArtists(min: number): Set<string> {
   const perUser = new Map<string, Set<string>>();
-  for (const line of fs.readFileSync(path.join(sampleDir, 'usersha1-artmbid-artname-plays.sample.tsv'), 'utf8').split('\n')) {
+  for (const line of fs
+    .readFileSync(path.join(sampleDir, 'usersha1-artmbid-artname-plays.sample.tsv'), 'utf8')
+    .split('\n')) {
     if (!line) continue;
     const [user, , artist] = line.split('\t');
     if (!perUser.has(user)) perUser.set(user, new Set());
@@ -38,45 +41,99 @@ function usersWithArtists(min: number): Set<string> {
   return new Set([...perUser].filter(([, a]) => a.size >= min).map(([u]) => u));
 }
 
-test('Last.fm-360K sample: npm start --dataset runs every stage with the offline baselines; small groups are reported', { timeout: 240_000, skip: !fs.existsSync(sampleDir) && `no ${sampleDir}` }, () => {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-360k-'));
-  const dataDir = linkSample(root);
-  const configFile = path.join(root, 'run.json');
-  fs.writeFileSync(
-    configFile,
-    JSON.stringify({ download: false, dataDir, paths: pathsUnder(path.join(root, 'out')), sample: { drawsPerSetting: 30 }, curves: { bins: 40, window: 5, bootstrap: 20 }, figures: { formats: ['html'] } }),
-  );
-  const run = spawnSync(process.execPath, [path.join(repoRoot(), 'build', 'cli', 'main.js'), '--config', configFile, '--dataset', 'datasets/lastfm-360k.json', '--domains', 'lastfm-360k', '--models', BASELINES.join(',')], {
-    cwd: repoRoot(),
-    env: { ...process.env, UBP_CONFIG: '', UBP_DATA_DIR: '' },
-    encoding: 'utf8',
-  });
-  const out = `${run.stdout}${run.stderr}`;
-  assert.equal(run.status, 0, out);
-  assert.match(out, /everything requested ran/);
+test(
+  'Last.fm-360K sample: npm start --dataset runs every stage with the offline baselines; small groups are reported',
+  { timeout: 240_000, skip: !fs.existsSync(sampleDir) && `no ${sampleDir}` },
+  () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-360k-'));
+    const dataDir = linkSample(root);
+    const configFile = path.join(root, 'run.json');
+    fs.writeFileSync(
+      configFile,
+      JSON.stringify({
+        download: false,
+        dataDir,
+        paths: pathsUnder(path.join(root, 'out')),
+        sample: { drawsPerSetting: 30 },
+        curves: { bins: 40, window: 5, bootstrap: 20 },
+        figures: { formats: ['html'] },
+      }),
+    );
+    const run = spawnSync(
+      process.execPath,
+      [
+        path.join(repoRoot(), 'build', 'cli', 'main.js'),
+        '--config',
+        configFile,
+        '--dataset',
+        'datasets/lastfm-360k.json',
+        '--domains',
+        'lastfm-360k',
+        '--models',
+        BASELINES.join(','),
+      ],
+      {
+        cwd: repoRoot(),
+        env: { ...process.env, UBP_CONFIG: '', UBP_DATA_DIR: '' },
+        encoding: 'utf8',
+      },
+    );
+    const out = `${run.stdout}${run.stderr}`;
+    assert.equal(run.status, 0, out);
+    assert.match(out, /everything requested ran/);
 
-  const summary = JSON.parse(fs.readFileSync(path.join(root, 'out', 'processed', 'lastfm-360k', 'summary.json'), 'utf8')) as ProcessedSummary;
-  // Every kept user has >= 10 distinct artists (counted here from the raw lines), and the filters are reported.
-  const rich = usersWithArtists(10);
-  const users = fs.readFileSync(path.join(root, 'out', 'processed', 'lastfm-360k', 'users.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string; proxies: Record<string, string | null> });
-  assert.equal(users.length, summary.users);
-  assert.ok(summary.users > 0 && summary.users <= rich.size, `${summary.users} kept of ${rich.size} with >= 10 artists`);
-  for (const u of users) {
-    assert.ok(rich.has(u.id), `${u.id} kept with fewer than 10 artists`);
-    assert.ok(['Europe', 'North America', 'South America', 'United Kingdom'].includes(u.proxies.continent!), `${u.id} from ${u.proxies.continent}`);
-  }
-  assert.deepEqual(summary.dropped.slice(0, 3).map((d) => d.reason.split(' ')[0]), ['continent', '(continent,', 'fewer']);
+    const summary = JSON.parse(
+      fs.readFileSync(path.join(root, 'out', 'processed', 'lastfm-360k', 'summary.json'), 'utf8'),
+    ) as ProcessedSummary;
+    // Every kept user has >= 10 distinct artists (counted here from the raw lines), and the filters are reported.
+    const rich = usersWithArtists(10);
+    const users = fs
+      .readFileSync(path.join(root, 'out', 'processed', 'lastfm-360k', 'users.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { id: string; proxies: Record<string, string | null> });
+    assert.equal(users.length, summary.users);
+    assert.ok(
+      summary.users > 0 && summary.users <= rich.size,
+      `${summary.users} kept of ${rich.size} with >= 10 artists`,
+    );
+    for (const u of users) {
+      assert.ok(rich.has(u.id), `${u.id} kept with fewer than 10 artists`);
+      assert.ok(
+        ['Europe', 'North America', 'South America', 'United Kingdom'].includes(u.proxies.continent!),
+        `${u.id} from ${u.proxies.continent}`,
+      );
+    }
+    assert.deepEqual(
+      summary.dropped.slice(0, 3).map((d) => d.reason.split(' ')[0]),
+      ['continent', '(continent,', 'fewer'],
+    );
 
-  // Setup C: one prompt per proxy value present (the summary's count), one over all users for "none".
-  const counts = JSON.parse(fs.readFileSync(path.join(root, 'out', 'samples', 'lastfm-360k', 'counts.json'), 'utf8')) as SampleCounts;
-  assert.deepEqual(Object.keys(counts), ['none', 'country', 'continent', 'gender', 'age', 'gender+continent', 'age+gender+continent']);
-  assert.equal(counts.none['0'], 1);
-  for (const [setting, n] of Object.entries(summary.proxyValues)) assert.equal(counts[setting]['0'], n, setting);
-  // The sample's users hold ~50 artists each, so long histories find too few matching users: reported, not fatal.
-  assert.match(out, /fewMatchingUsers/);
-  for (const m of BASELINES) assert.ok(fs.statSync(path.join(root, 'out', 'scores', m, 'lastfm-360k.jsonl')).size > 0, m);
-  assert.match(fs.readFileSync(path.join(root, 'out', 'figures', 'report.html'), 'utf8'), /lastfm-360k|Last\.fm-360K/);
-});
+    // Setup C: one prompt per proxy value present (the summary's count), one over all users for "none".
+    const counts = JSON.parse(
+      fs.readFileSync(path.join(root, 'out', 'samples', 'lastfm-360k', 'counts.json'), 'utf8'),
+    ) as SampleCounts;
+    assert.deepEqual(Object.keys(counts), [
+      'none',
+      'country',
+      'continent',
+      'gender',
+      'age',
+      'gender+continent',
+      'age+gender+continent',
+    ]);
+    assert.equal(counts.none['0'], 1);
+    for (const [setting, n] of Object.entries(summary.proxyValues)) assert.equal(counts[setting]['0'], n, setting);
+    // The sample's users hold ~50 artists each, so long histories find too few matching users: reported, not fatal.
+    assert.match(out, /fewMatchingUsers/);
+    for (const m of BASELINES)
+      assert.ok(fs.statSync(path.join(root, 'out', 'scores', m, 'lastfm-360k.jsonl')).size > 0, m);
+    assert.match(
+      fs.readFileSync(path.join(root, 'out', 'figures', 'report.html'), 'utf8'),
+      /lastfm-360k|Last\.fm-360K/,
+    );
+  },
+);
 
 test('a Last.fm-360K prompt uses the description words: artists, and the age sentence', () => {
   const config = addDataset(loadConfig({ env: {} }), path.join(repoRoot(), 'datasets', 'lastfm-360k.json'));
@@ -95,7 +152,12 @@ test('a Last.fm-360K prompt uses the description words: artists, and the age sen
     drawId: 'd',
     seed: 's',
   };
-  const [system, user] = renderPrompt(sample, (id) => ({ a1: 'die Ärzte', a2: 'elvenking' })[id]!, config, 'lastfm-360k');
+  const [system, user] = renderPrompt(
+    sample,
+    (id) => ({ a1: 'die Ärzte', a2: 'elvenking' })[id]!,
+    config,
+    'lastfm-360k',
+  );
   assert.match(system.content, /^AI Rules/);
   assert.equal(
     user.content,
@@ -112,9 +174,23 @@ test('a Last.fm-360K prompt uses the description words: artists, and the age sen
 
 test('the synthetic generator writes the 360K format: every user in the profiles, distinct artists per user, plays descending', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-360k-synthetic-'));
-  generateSynthetic(path.join(root, 'data'), { domain: 'lastfm-360k', users: 300, items: 800, interactions: 9000, seed: 5 });
-  const profiles = fs.readFileSync(path.join(root, 'data', 'lastfm-360k', 'usersha1-profile.tsv'), 'utf8').trim().split('\n').map((l) => l.split('\t'));
-  const rows = fs.readFileSync(path.join(root, 'data', 'lastfm-360k', 'usersha1-artmbid-artname-plays.tsv'), 'utf8').trim().split('\n').map((l) => l.split('\t'));
+  generateSynthetic(path.join(root, 'data'), {
+    domain: 'lastfm-360k',
+    users: 300,
+    items: 800,
+    interactions: 9000,
+    seed: 5,
+  });
+  const profiles = fs
+    .readFileSync(path.join(root, 'data', 'lastfm-360k', 'usersha1-profile.tsv'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => l.split('\t'));
+  const rows = fs
+    .readFileSync(path.join(root, 'data', 'lastfm-360k', 'usersha1-artmbid-artname-plays.tsv'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => l.split('\t'));
   assert.equal(profiles.length, 300);
   assert.ok(profiles.every((p) => p.length === 5 && /^[0-9a-f]{40}$/.test(p[0]) && ['m', 'f', ''].includes(p[1])));
   assert.equal(rows.length, 9000);
@@ -131,8 +207,14 @@ test('the synthetic generator writes the 360K format: every user in the profiles
     seen.set(user, s);
   }
   // And the description reads it: every row is a distinct (user, artist) pair.
-  const config = { ...addDataset(loadConfig({ env: {} }), path.join(repoRoot(), 'datasets', 'lastfm-360k.json')), dataDir: path.join(root, 'data'), download: false, paths: pathsUnder(path.join(root, 'out')) };
+  const config = {
+    ...addDataset(loadConfig({ env: {} }), path.join(repoRoot(), 'datasets', 'lastfm-360k.json')),
+    dataDir: path.join(root, 'data'),
+    download: false,
+    paths: pathsUnder(path.join(root, 'out')),
+  };
   const summary = await runPreprocess(config, 'lastfm-360k', { log: () => {} });
-  const kept = summary.interactions + summary.dropped.reduce((n, d) => n + (d.users !== undefined ? (d.interactions ?? 0) : 0), 0);
+  const kept =
+    summary.interactions + summary.dropped.reduce((n, d) => n + (d.users !== undefined ? (d.interactions ?? 0) : 0), 0);
   assert.equal(kept, 9000);
 });

@@ -26,7 +26,10 @@ test('the JavaScript sha1 agrees with node:crypto at every padding boundary and 
   for (let s = 0; s < 3; s++) {
     for (let len = 0; len <= 300; len++) {
       sha.hash(src, s, s + len);
-      const want = crypto.createHash('sha1').update(src.subarray(s, s + len)).digest();
+      const want = crypto
+        .createHash('sha1')
+        .update(src.subarray(s, s + len))
+        .digest();
       assert.deepEqual([sha.h0, sha.h1], [want.readInt32BE(0), want.readInt32BE(4)], `offset ${s}, ${len} bytes`);
     }
   }
@@ -37,7 +40,9 @@ test('item ids from trackItemFields are sha1 prefixes of the keys, with or witho
   const file = path.join(dir, 'e.tsv');
   const lines: string[] = [];
   // Two users so two threads each get a range; names long enough for two-block keys and non-ASCII bytes.
-  for (const u of ['u1', 'u2']) for (let i = 0; i < 400; i++) lines.push(`${u}\t2009-05-04T23:08:57Z\t\tArtïst ${i % 37}\t\tTrack ${'é'.repeat(i % 40)} ${i}`);
+  for (const u of ['u1', 'u2'])
+    for (let i = 0; i < 400; i++)
+      lines.push(`${u}\t2009-05-04T23:08:57Z\t\tArtïst ${i % 37}\t\tTrack ${'é'.repeat(i % 40)} ${i}`);
   fs.writeFileSync(file, `${lines.join('\n')}\n`);
   const ev = await parseLastfmEvents(file, { threads: 2, sha1Prefixes: true });
   const order = Int32Array.from({ length: ev.tracks.count }, (_, t) => ev.tracks.count - 1 - t);

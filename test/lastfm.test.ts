@@ -6,7 +6,16 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { repoRoot } from '../lib/core/config';
 import { DataFormatError } from '../lib/data/datasets';
-import { lastfmDisplayName, lastfmTrackId, parseLastfmEvents, parseLastfmProfiles, trackDisplayName, trackIdFromKeys, trackNames, type LastfmEvents } from '../lib/data/lastfm';
+import {
+  lastfmDisplayName,
+  lastfmTrackId,
+  parseLastfmEvents,
+  parseLastfmProfiles,
+  trackDisplayName,
+  trackIdFromKeys,
+  trackNames,
+  type LastfmEvents,
+} from '../lib/data/lastfm';
 import { generateSynthetic } from '../lib/data/synthetic';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-'));
@@ -23,7 +32,11 @@ function write(dir: string, name: string, text: string): string {
 }
 
 test('profiles: gender m/f/empty, empty age and country become null', () => {
-  const file = write(tmp(), 'userid-profile.tsv', '#id\tgender\tage\tcountry\tregistered\nuser_000001\tm\t\tJapan\tAug 13, 2006\nuser_000002\tf\t22\t\t\nuser_000003\t\t\tUnited Kingdom\tFeb 24, 2006\n');
+  const file = write(
+    tmp(),
+    'userid-profile.tsv',
+    '#id\tgender\tage\tcountry\tregistered\nuser_000001\tm\t\tJapan\tAug 13, 2006\nuser_000002\tf\t22\t\t\nuser_000003\t\t\tUnited Kingdom\tFeb 24, 2006\n',
+  );
   assert.deepEqual(parseLastfmProfiles(file), [
     { id: 'user_000001', gender: 'Male', age: null, country: 'Japan', registered: 'Aug 13, 2006' },
     { id: 'user_000002', gender: 'Female', age: 22, country: null, registered: null },
@@ -48,11 +61,23 @@ test('the real profile file parses with the counts its README gives', (t) => {
 test('malformed profile lines name file, line and field', () => {
   const dir = tmp();
   const h = '#id\tgender\tage\tcountry\tregistered\n';
-  assert.throws(() => parseLastfmProfiles(write(dir, 'p1.tsv', `${h}user_000001\tx\t\tJapan\t\n`)), /p1\.tsv:2: field "gender": expected "m", "f" or empty, got "x"/);
-  assert.throws(() => parseLastfmProfiles(write(dir, 'p2.tsv', `${h}user_000001\tm\tabc\tJapan\t\n`)), /p2\.tsv:2: field "age": expected a whole number or empty/);
-  assert.throws(() => parseLastfmProfiles(write(dir, 'p3.tsv', `${h}user_000001\tm\t\n`)), /p3\.tsv:2: field "country": missing: expected 5 tab-separated fields, found 3/);
+  assert.throws(
+    () => parseLastfmProfiles(write(dir, 'p1.tsv', `${h}user_000001\tx\t\tJapan\t\n`)),
+    /p1\.tsv:2: field "gender": expected "m", "f" or empty, got "x"/,
+  );
+  assert.throws(
+    () => parseLastfmProfiles(write(dir, 'p2.tsv', `${h}user_000001\tm\tabc\tJapan\t\n`)),
+    /p2\.tsv:2: field "age": expected a whole number or empty/,
+  );
+  assert.throws(
+    () => parseLastfmProfiles(write(dir, 'p3.tsv', `${h}user_000001\tm\t\n`)),
+    /p3\.tsv:2: field "country": missing: expected 5 tab-separated fields, found 3/,
+  );
   assert.throws(() => parseLastfmProfiles(write(dir, 'p4.tsv', '')), /p4\.tsv: the file is empty/);
-  assert.throws(() => parseLastfmProfiles(write(dir, 'p5.tsv', '#id,gender,age,country,registered\n')), /p5\.tsv:1: expected the header/);
+  assert.throws(
+    () => parseLastfmProfiles(write(dir, 'p5.tsv', '#id,gender,age,country,registered\n')),
+    /p5\.tsv:1: expected the header/,
+  );
 });
 
 // Hand-made events: quotes in names, empty and present MBIDs for the same track, a UTF-8 name.
@@ -102,7 +127,10 @@ test('a last line without its line end and CRLF line ends are read like the othe
   }
 });
 
-async function rejectsWith(p: Promise<unknown>, expected: { line: number | null; field?: string | null; message: RegExp }): Promise<void> {
+async function rejectsWith(
+  p: Promise<unknown>,
+  expected: { line: number | null; field?: string | null; message: RegExp },
+): Promise<void> {
   await assert.rejects(p, (e: unknown) => {
     assert.ok(e instanceof DataFormatError, String(e));
     assert.equal(e.line, expected.line, e.message);
@@ -115,16 +143,34 @@ async function rejectsWith(p: Promise<unknown>, expected: { line: number | null;
 test('malformed event lines name file, line, field and expectation', async () => {
   const dir = tmp();
   const ok = 'user_000001\t2009-05-04T23:08:57Z\t\tArtist\t\tTrack';
-  await rejectsWith(parseLastfmEvents(write(dir, 'e1.tsv', `${ok}\n${ok}\nuser_000001\t2009-05-04T23:08:57Z\t\tArtist\n`)), {
-    line: 3,
-    field: 'musicbrainz-track-id',
-    message: /e1\.tsv:3: field "musicbrainz-track-id": missing: expected 6 tab-separated fields, found 4/,
+  await rejectsWith(
+    parseLastfmEvents(write(dir, 'e1.tsv', `${ok}\n${ok}\nuser_000001\t2009-05-04T23:08:57Z\t\tArtist\n`)),
+    {
+      line: 3,
+      field: 'musicbrainz-track-id',
+      message: /e1\.tsv:3: field "musicbrainz-track-id": missing: expected 6 tab-separated fields, found 4/,
+    },
+  );
+  await rejectsWith(parseLastfmEvents(write(dir, 'e2.tsv', `${ok}\n${ok}\textra\n`)), {
+    line: 2,
+    field: null,
+    message: /e2\.tsv:2: expected 6 tab-separated fields, found 7/,
   });
-  await rejectsWith(parseLastfmEvents(write(dir, 'e2.tsv', `${ok}\n${ok}\textra\n`)), { line: 2, field: null, message: /e2\.tsv:2: expected 6 tab-separated fields, found 7/ });
-  await rejectsWith(parseLastfmEvents(write(dir, 'e3.tsv', `${ok}\nuser_000001,2009-05-04T23:08:57Z,,Artist,,Track\n`)), { line: 2, field: 'timestamp', message: /found 1/ });
+  await rejectsWith(
+    parseLastfmEvents(write(dir, 'e3.tsv', `${ok}\nuser_000001,2009-05-04T23:08:57Z,,Artist,,Track\n`)),
+    { line: 2, field: 'timestamp', message: /found 1/ },
+  );
   await rejectsWith(parseLastfmEvents(write(dir, 'e4.tsv', '')), { line: null, message: /e4\.tsv: the file is empty/ });
-  await rejectsWith(parseLastfmEvents(write(dir, 'e5.tsv', `${ok}\nuser_000001\t2009-05-04T23:0`)), { line: 2, field: 'musicbrainz-artist-id', message: /may be truncated/ });
-  await rejectsWith(parseLastfmEvents(write(dir, 'e6.tsv', `${ok}\n\n${ok}\n`)), { line: 2, field: null, message: /empty line/ });
+  await rejectsWith(parseLastfmEvents(write(dir, 'e5.tsv', `${ok}\nuser_000001\t2009-05-04T23:0`)), {
+    line: 2,
+    field: 'musicbrainz-artist-id',
+    message: /may be truncated/,
+  });
+  await rejectsWith(parseLastfmEvents(write(dir, 'e6.tsv', `${ok}\n\n${ok}\n`)), {
+    line: 2,
+    field: null,
+    message: /empty line/,
+  });
 });
 
 test('skip mode counts malformed lines instead of stopping', async () => {
@@ -179,9 +225,19 @@ test('byte-level parse agrees with a naive string parse, with any number of thre
   for (const opts of [{ threads: 3 }, { threads: 1, chunkBytes: 4096 }, { threads: 2, chunkBytes: 1000 }]) {
     const ev = await parseLastfmEvents(file, opts);
     assert.deepEqual(ev.users, one.users, JSON.stringify(opts));
-    assert.deepEqual(Buffer.from(ev.tracks.bytes), Buffer.from(one.tracks.bytes), `same tracks in the same order ${JSON.stringify(opts)}`);
-    assert.deepEqual(ev.userTracks.map((a) => Array.from(a)), one.userTracks.map((a) => Array.from(a)));
-    assert.deepEqual(ev.userCounts.map((a) => Array.from(a)), one.userCounts.map((a) => Array.from(a)));
+    assert.deepEqual(
+      Buffer.from(ev.tracks.bytes),
+      Buffer.from(one.tracks.bytes),
+      `same tracks in the same order ${JSON.stringify(opts)}`,
+    );
+    assert.deepEqual(
+      ev.userTracks.map((a) => Array.from(a)),
+      one.userTracks.map((a) => Array.from(a)),
+    );
+    assert.deepEqual(
+      ev.userCounts.map((a) => Array.from(a)),
+      one.userCounts.map((a) => Array.from(a)),
+    );
     assert.deepEqual(ev.userEvents, one.userEvents);
     assert.deepEqual(ev.userFirstLine, one.userFirstLine);
   }
@@ -193,5 +249,9 @@ test('with threads, an error in a later range reports the line number of the who
   const lines = Array.from({ length: 4000 }, (_, i) => `${ok} ${i % 50}`);
   lines[3500] = 'user_000001\t2009-05-04T23:08:57Z';
   const file = write(dir, 'e.tsv', `${lines.join('\n')}\n`);
-  await rejectsWith(parseLastfmEvents(file, { threads: 3 }), { line: 3501, field: 'musicbrainz-artist-id', message: /e\.tsv:3501:/ });
+  await rejectsWith(parseLastfmEvents(file, { threads: 3 }), {
+    line: 3501,
+    field: 'musicbrainz-artist-id',
+    message: /e\.tsv:3501:/,
+  });
 });

@@ -44,7 +44,13 @@ function digests(dir: string): Record<string, string> {
 before(async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-lineage-'));
   base = path.join(root, 'base');
-  generateSynthetic(path.join(base, 'datasets'), { domain: 'movielens', users: 300, items: 250, interactions: 18000, seed: 5 });
+  generateSynthetic(path.join(base, 'datasets'), {
+    domain: 'movielens',
+    users: 300,
+    items: 250,
+    interactions: 18000,
+    seed: 5,
+  });
   const run = await runCli(['--config', writeConfig(base), ...MODELS]);
   assert.equal(run.code, 0, run.out);
 });
@@ -65,13 +71,20 @@ test('a copied data folder is up to date against its own files; a truncated samp
   assert.ok(refused.out.includes(`${samples} was changed after sample movielens wrote it`), refused.out);
   assert.match(refused.out, /refresh it with: npm start -- --stages sample --domains movielens/);
   assert.deepEqual(digests(path.join(dir, 'scores')), scoresBefore, 'nothing was scored from the truncated samples');
-  const baseSamples = fs.readFileSync(path.join(base, 'samples', 'movielens', 'samples.jsonl'), 'utf8').trim().split('\n').length;
+  const baseSamples = fs
+    .readFileSync(path.join(base, 'samples', 'movielens', 'samples.jsonl'), 'utf8')
+    .trim()
+    .split('\n').length;
   assert.equal(baseSamples, lines.length, 'the original folder is untouched');
 
   const refreshed = await runCli(['--config', config, ...MODELS, '--no-report']);
   assert.equal(refreshed.code, 0, refreshed.out);
   assert.match(refreshed.out, /\[sample\] movielens: done in/);
-  assert.equal(fs.readFileSync(samples, 'utf8').trim().split('\n').length, lines.length, 'same seed, same samples again');
+  assert.equal(
+    fs.readFileSync(samples, 'utf8').trim().split('\n').length,
+    lines.length,
+    'same seed, same samples again',
+  );
 });
 
 test('changing the seed and re-running sample only: the plot stage refuses, names the stale file, and leaves the figures untouched', async () => {
@@ -84,13 +97,17 @@ test('changing the seed and re-running sample only: the plot stage refuses, name
   assert.notEqual(plot.code, 0, plot.out);
   const scores = path.join(dir, 'scores', 'random', 'movielens.jsonl');
   assert.ok(plot.out.includes(`stale file: ${scores}`), plot.out);
-  assert.ok(plot.out.includes(`no longer matches: ${path.join(dir, 'samples', 'movielens', 'samples.jsonl')}`), plot.out);
+  assert.ok(
+    plot.out.includes(`no longer matches: ${path.join(dir, 'samples', 'movielens', 'samples.jsonl')}`),
+    plot.out,
+  );
   assert.match(plot.out, /refresh it with: npm start -- --stages score --domains movielens --models random,oracle/);
   assert.deepEqual(digests(path.join(dir, 'figures')), figures, 'figures and report untouched');
 
   const all = await runCli(['--config', config, ...MODELS, '--no-report']);
   assert.equal(all.code, 0, all.out);
-  for (const stage of ['query', 'score', 'plot']) assert.match(all.out, new RegExp(`\\[${stage}\\] movielens[^\\n]*: done in`), `${stage} recomputed`);
+  for (const stage of ['query', 'score', 'plot'])
+    assert.match(all.out, new RegExp(`\\[${stage}\\] movielens[^\\n]*: done in`), `${stage} recomputed`);
 });
 
 test('an upgraded stage code version recomputes that stage; plot alone refuses scores made by other code', async () => {
@@ -115,10 +132,16 @@ test('a failed preprocess invalidates its stamp: sample and query refuse the old
   fs.writeFileSync(path.join(dir, 'datasets', 'ml-1m', 'ratings.dat'), 'this is not a ratings file\n');
   const failed = await runCli(['--config', config, ...MODELS, '--stages', 'preprocess']);
   assert.equal(failed.code, 1, failed.out);
-  assert.ok(fs.existsSync(path.join(dir, 'processed', 'movielens', 'users.jsonl')), 'the old processed files are still there');
+  assert.ok(
+    fs.existsSync(path.join(dir, 'processed', 'movielens', 'users.jsonl')),
+    'the old processed files are still there',
+  );
   const refused = await runCli(['--config', config, ...MODELS, '--stages', 'sample,query']);
   assert.equal(refused.code, 1, refused.out);
-  assert.match(refused.out, /preprocess movielens failed \(.+\); its old outputs in .+processed\/movielens are not used/);
+  assert.match(
+    refused.out,
+    /preprocess movielens failed \(.+\); its old outputs in .+processed\/movielens are not used/,
+  );
   assert.match(refused.out, /refresh it with: npm start -- --stages preprocess --domains movielens/);
   assert.doesNotMatch(refused.out, /\[sample\] movielens: done in/);
 });
@@ -131,7 +154,13 @@ test('a named run keeps its results apart, shares processed data, saves its conf
   assert.equal(run.code, 0, run.out);
   assert.match(run.out, /\[preprocess\] movielens: up to date, skipped/);
   const runDir = path.join(dir, 'runs', 'lambda-0.01');
-  for (const sub of ['samples/movielens/samples.jsonl', 'responses/random/movielens.jsonl', 'scores/summary.json', 'figures/movielens/figure-data.json', 'figures/report.html']) {
+  for (const sub of [
+    'samples/movielens/samples.jsonl',
+    'responses/random/movielens.jsonl',
+    'scores/summary.json',
+    'figures/movielens/figure-data.json',
+    'figures/report.html',
+  ]) {
     assert.ok(fs.existsSync(path.join(runDir, sub)), `${sub} in the run folder`);
   }
   assert.deepEqual(digests(path.join(dir, 'figures')), baseline, 'the baseline figures are untouched');
@@ -159,7 +188,11 @@ test('a named run keeps its results apart, shares processed data, saves its conf
     assert.equal(setup.config.score.smoothing, 0.01);
     assert.deepEqual(setup.models, ['random', 'oracle']);
     assert.ok(setup.changes.some((c) => c.key === 'score.smoothing' && c.to === 0.01));
-    assert.throws(() => notebookConfig({ stage: 'plot', domain: 'movielens', run: 'lambda-0.01', changes: { curves: { bins: 50 } } }), /"curves\.bins" is a parameter of the score stage \(notebooks\/04-score\.ipynb\)/);
+    assert.throws(
+      () =>
+        notebookConfig({ stage: 'plot', domain: 'movielens', run: 'lambda-0.01', changes: { curves: { bins: 50 } } }),
+      /"curves\.bins" is a parameter of the score stage \(notebooks\/04-score\.ipynb\)/,
+    );
     assert.equal(loadConfig().score.smoothing, 0.001, 'the configuration itself is unchanged');
   } finally {
     if (saved_env === undefined) delete process.env.UBP_CONFIG;
@@ -175,10 +208,15 @@ test('changing only curves.bins and curves.departureGap recomputes score and plo
   const config = writeConfig(dir, { curves: { bins: 40, window: 5, bootstrap: 10, departureGap: 0.6 } });
   const run = await runCli(['--config', config, ...MODELS]);
   assert.equal(run.code, 0, run.out);
-  for (const stage of ['preprocess', 'sample']) assert.match(run.out, new RegExp(`\\[${stage}\\] movielens: up to date, skipped`));
+  for (const stage of ['preprocess', 'sample'])
+    assert.match(run.out, new RegExp(`\\[${stage}\\] movielens: up to date, skipped`));
   assert.match(run.out, /\[query\] movielens random: up to date, skipped/);
   assert.match(run.out, /\[score\] movielens: done in/);
-  assert.match(run.out, /\[plot\] movielens: done in/, 'the plot stage must not serve figures drawn with the old curve parameters');
+  assert.match(
+    run.out,
+    /\[plot\] movielens: done in/,
+    'the plot stage must not serve figures drawn with the old curve parameters',
+  );
   const after = JSON.parse(fs.readFileSync(figureData, 'utf8'));
   assert.equal(after.parameters.curves.bins, 40);
   assert.equal(after.parameters.curves.departureGap, 0.6);
@@ -192,12 +230,28 @@ test('changing only curves.bins and curves.departureGap recomputes score and plo
   assert.doesNotMatch(again.out, /: done in/);
 });
 
-test("a model defined once, for the query stage, is scored and plotted by default (CLI and notebooks)", async () => {
+test('a model defined once, for the query stage, is scored and plotted by default (CLI and notebooks)', async () => {
   const dir = copyOfBase('defined-once');
   // The model exists only in the configuration of the query run: later stages must take it from the query stamp.
-  const extra = { id: 'pop-once', provider: 'baseline', model: 'popularity', concurrency: 1, inputPricePerMTok: 0, outputPricePerMTok: 0 };
+  const extra = {
+    id: 'pop-once',
+    provider: 'baseline',
+    model: 'popularity',
+    concurrency: 1,
+    inputPricePerMTok: 0,
+    outputPricePerMTok: 0,
+  };
   const queryConfig = writeConfig(dir, { query: { models: [extra] } });
-  const asked = await runCli(['--config', queryConfig, '--domains', 'movielens', '--models', 'random,oracle,pop-once', '--stages', 'query']);
+  const asked = await runCli([
+    '--config',
+    queryConfig,
+    '--domains',
+    'movielens',
+    '--models',
+    'random,oracle,pop-once',
+    '--stages',
+    'query',
+  ]);
   assert.equal(asked.code, 0, asked.out);
   const plain = writeConfig(dir);
   const scored = await runCli(['--config', plain, '--domains', 'movielens', '--stages', 'score,plot']);
@@ -206,7 +260,10 @@ test("a model defined once, for the query stage, is scored and plotted by defaul
   const summary = JSON.parse(fs.readFileSync(path.join(dir, 'scores', 'summary.json'), 'utf8'));
   assert.ok(summary.models['pop-once']?.movielens, 'pop-once is scored');
   const figureData = JSON.parse(fs.readFileSync(path.join(dir, 'figures', 'movielens', 'figure-data.json'), 'utf8'));
-  assert.deepEqual(figureData.models.map((m: { id: string }) => m.id), ['random', 'oracle', 'pop-once']);
+  assert.deepEqual(
+    figureData.models.map((m: { id: string }) => m.id),
+    ['random', 'oracle', 'pop-once'],
+  );
 
   const savedEnv = process.env.UBP_CONFIG;
   process.env.UBP_CONFIG = plain;
@@ -214,7 +271,10 @@ test("a model defined once, for the query stage, is scored and plotted by defaul
     for (const stage of ['score', 'plot'] as const) {
       const setup = notebookConfig({ stage, domain: 'movielens' });
       assert.deepEqual(setup.models, ['random', 'oracle', 'pop-once'], `notebook of the ${stage} stage`);
-      assert.deepEqual(setup.config.query.models.find((m) => m.id === 'pop-once'), { ...setup.config.query.models.find((m) => m.id === 'pop-once'), ...extra });
+      assert.deepEqual(
+        setup.config.query.models.find((m) => m.id === 'pop-once'),
+        { ...setup.config.query.models.find((m) => m.id === 'pop-once'), ...extra },
+      );
     }
   } finally {
     if (savedEnv === undefined) delete process.env.UBP_CONFIG;

@@ -28,7 +28,10 @@ after(async () => {
   await server.close();
 });
 
-function setup(overrides: Partial<ModelConfig> = {}, query: Record<string, unknown> = {}): { config: Config; model: ModelConfig } {
+function setup(
+  overrides: Partial<ModelConfig> = {},
+  query: Record<string, unknown> = {},
+): { config: Config; model: ModelConfig } {
   const model: ModelConfig = {
     id: 'fake',
     provider: 'openai-compatible',
@@ -47,7 +50,10 @@ function setup(overrides: Partial<ModelConfig> = {}, query: Record<string, unkno
 const candidates = ['Heat (1995)', "Schindler's List (1993)", 'Matrix, The (1999)', 'Say "Anything" (1989)'];
 const messages: ChatMessage[] = [
   { role: 'system', content: 'AI Rules\n\n- Output response as a Python list only.' },
-  { role: 'user', content: `Recommend 2.\n\nCandidates: ['Heat (1995)', "Schindler's List (1993)", 'Matrix, The (1999)', 'Say "Anything" (1989)']` },
+  {
+    role: 'user',
+    content: `Recommend 2.\n\nCandidates: ['Heat (1995)', "Schindler's List (1993)", 'Matrix, The (1999)', 'Say "Anything" (1989)']`,
+  },
 ];
 const job: PromptJob = { sample: { id: 'p1' } as SampleRecord, messages };
 const env = { [KEY_ENV]: FAKE_KEY };
@@ -74,7 +80,11 @@ test('a well-formed answer comes back with usage, snapshot and fingerprint; the 
   const sent = JSON.parse(server.log[0].body);
   assert.deepEqual(sent, { model: 'fake-model', messages, temperature: 0, seed: 0, max_tokens: 1024 });
   assert.deepEqual(sent, chatRequestBody(model, config, messages));
-  assert.equal(server.log[0].headers.authorization, `Bearer ${FAKE_KEY}`, 'the key reaches the server (and only the server)');
+  assert.equal(
+    server.log[0].headers.authorization,
+    `Bearer ${FAKE_KEY}`,
+    'the key reaches the server (and only the server)',
+  );
   assert.equal(responder.keyFor(messages), requestKey(model, config, messages));
   server.topN = 10;
 });
@@ -82,7 +92,8 @@ test('a well-formed answer comes back with usage, snapshot and fingerprint; the 
 test('429 is retried after waiting at least retry-after (seconds) and retry-after-ms', async () => {
   server.reset();
   const { config, model } = setup();
-  server.script = ({ attempt }) => (attempt === 1 ? { kind: 'error', status: 429, headers: { 'retry-after': '1' } } : undefined);
+  server.script = ({ attempt }) =>
+    attempt === 1 ? { kind: 'error', status: 429, headers: { 'retry-after': '1' } } : undefined;
   const logs: string[] = [];
   const responder = createApiResponder(model, config, { env, retry: fastRetry, log: (l) => logs.push(l) });
   let t0 = Date.now();
@@ -93,11 +104,17 @@ test('429 is retried after waiting at least retry-after (seconds) and retry-afte
   assert.match(logs.join('\n'), /HTTP 429.*retry 1\/6/);
 
   server.reset();
-  server.script = ({ attempt }) => (attempt <= 2 ? { kind: 'error', status: 429, headers: { 'retry-after-ms': '150', 'retry-after': '30' } } : undefined);
+  server.script = ({ attempt }) =>
+    attempt <= 2
+      ? { kind: 'error', status: 429, headers: { 'retry-after-ms': '150', 'retry-after': '30' } }
+      : undefined;
   t0 = Date.now();
   await createApiResponder(model, config, { env, retry: fastRetry }).answer(job);
   const elapsed = Date.now() - t0;
-  assert.ok(elapsed >= 300 && elapsed < 5000, `two retry-after-ms 150 waits took ${elapsed} ms (retry-after-ms wins over retry-after)`);
+  assert.ok(
+    elapsed >= 300 && elapsed < 5000,
+    `two retry-after-ms 150 waits took ${elapsed} ms (retry-after-ms wins over retry-after)`,
+  );
   assert.equal(server.chatRequests, 3);
 });
 
@@ -156,7 +173,10 @@ test('an abort signal stops a request and its retries', async () => {
   server.reset();
   server.script = () => ({ kind: 'error', status: 500 });
   const ac = new AbortController();
-  const p = createApiResponder(model, config, { env, retry: { baseDelayMs: 10_000, maxDelayMs: 10_000 } }).answer(job, ac.signal);
+  const p = createApiResponder(model, config, { env, retry: { baseDelayMs: 10_000, maxDelayMs: 10_000 } }).answer(
+    job,
+    ac.signal,
+  );
   setTimeout(() => ac.abort(), 100);
   const t0 = Date.now();
   await assert.rejects(p, (e: unknown) => e instanceof RequestFailedError && e.kind === 'aborted');
@@ -167,21 +187,32 @@ test('an abort signal stops a request and its retries', async () => {
 test('the API key never appears in errors or logs, even when the server echoes it', async () => {
   const { config, model } = setup({}, { maxRetries: 1 });
   server.reset();
-  server.script = ({ headers }) => ({ kind: 'error', status: 401, message: `Incorrect API key provided: ${String(headers.authorization).replace('Bearer ', '')}` });
+  server.script = ({ headers }) => ({
+    kind: 'error',
+    status: 401,
+    message: `Incorrect API key provided: ${String(headers.authorization).replace('Bearer ', '')}`,
+  });
   const logs: string[] = [];
   let message = '';
-  await assert.rejects(createApiResponder(model, config, { env, log: (l) => logs.push(l) }).answer(job), (e: unknown) => {
-    message = `${(e as Error).message}\n${(e as Error).stack}\n${JSON.stringify(e)}`;
-    return true;
-  });
+  await assert.rejects(
+    createApiResponder(model, config, { env, log: (l) => logs.push(l) }).answer(job),
+    (e: unknown) => {
+      message = `${(e as Error).message}\n${(e as Error).stack}\n${JSON.stringify(e)}`;
+      return true;
+    },
+  );
   assert.match(message, /HTTP 401/);
   assert.ok(!message.includes(FAKE_KEY), 'key in the error');
   assert.ok(!message.includes('DO-NOT-LEAK'), 'part of the key in the error');
   server.reset();
-  server.script = ({ attempt, headers }) => (attempt === 1 ? { kind: 'error', status: 500, message: `echo ${String(headers.authorization)}` } : undefined);
+  server.script = ({ attempt, headers }) =>
+    attempt === 1 ? { kind: 'error', status: 500, message: `echo ${String(headers.authorization)}` } : undefined;
   await createApiResponder(model, config, { env, log: (l) => logs.push(l), retry: fastRetry }).answer(job);
   assert.ok(logs.length > 0);
-  assert.ok(logs.every((l) => !l.includes(FAKE_KEY) && !l.includes('DO-NOT-LEAK')), logs.join('\n'));
+  assert.ok(
+    logs.every((l) => !l.includes(FAKE_KEY) && !l.includes('DO-NOT-LEAK')),
+    logs.join('\n'),
+  );
   server.script = undefined;
 
   // An OpenAI model without its key: the error names the variable, not a value.
@@ -191,7 +222,10 @@ test('the API key never appears in errors or logs, even when the server echoes i
 
 test('redactSecrets removes secrets and anything shaped like an OpenAI key', () => {
   assert.equal(redactSecrets('key=abcd1234 and again abcd1234', ['abcd1234']), 'key=[REDACTED] and again [REDACTED]');
-  assert.equal(redactSecrets('Incorrect API key provided: sk-proj-abcdefghijkl', []), 'Incorrect API key provided: sk-[REDACTED]');
+  assert.equal(
+    redactSecrets('Incorrect API key provided: sk-proj-abcdefghijkl', []),
+    'Incorrect API key provided: sk-[REDACTED]',
+  );
 });
 
 test('retry-after parsing: milliseconds, seconds, HTTP date, absent', () => {
@@ -243,7 +277,11 @@ test('modelAvailability: baselines always; OpenAI needs its key variable; compat
   const silent = http.createServer(() => {});
   await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
   const t0 = Date.now();
-  const hung = await modelAvailability({ ...base.model, baseURL: `http://127.0.0.1:${(silent.address() as AddressInfo).port}/v1` }, {}, 300);
+  const hung = await modelAvailability(
+    { ...base.model, baseURL: `http://127.0.0.1:${(silent.address() as AddressInfo).port}/v1` },
+    {},
+    300,
+  );
   assert.equal(hung.available, false);
   assert.match(hung.reason ?? '', /within 300 ms/);
   assert.ok(Date.now() - t0 < 2000);

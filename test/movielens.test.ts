@@ -6,7 +6,15 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { repoRoot } from '../lib/core/config';
 import { DataFormatError } from '../lib/data/datasets';
-import { ML_AGE_NAMES, ML_OCCUPATION_NAMES, parseMlMovies, parseMlRatings, parseMlUsers, type MlMovie, type MlUser } from '../lib/data/movielens';
+import {
+  ML_AGE_NAMES,
+  ML_OCCUPATION_NAMES,
+  parseMlMovies,
+  parseMlRatings,
+  parseMlUsers,
+  type MlMovie,
+  type MlUser,
+} from '../lib/data/movielens';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-'));
 const mirror = () => {
@@ -21,7 +29,8 @@ function write(dir: string, name: string, content: string | Buffer): string {
 }
 
 const USERS = '1::F::1::10::48067\n2::M::56::16::70072\n3::M::25::15::55117\n';
-const MOVIES = '1::Toy Story (1995)::Animation|Children\'s|Comedy\n73::Misérables, Les (1995)::Drama|Musical\n570::Slingshot, The (Kådisbellan ) (1993)::Comedy|Drama\n';
+const MOVIES =
+  "1::Toy Story (1995)::Animation|Children's|Comedy\n73::Misérables, Les (1995)::Drama|Musical\n570::Slingshot, The (Kådisbellan ) (1993)::Comedy|Drama\n";
 
 test('users.dat: codes are kept and named as in the dataset README', () => {
   const dir = tmp();
@@ -82,7 +91,10 @@ test('real titles from the mirror with non-ASCII bytes', (t) => {
 });
 
 function fixtures(dir: string): { users: MlUser[]; movies: MlMovie[] } {
-  return { users: parseMlUsers(write(dir, 'users.dat', USERS)), movies: parseMlMovies(write(dir, 'movies.dat', MOVIES)) };
+  return {
+    users: parseMlUsers(write(dir, 'users.dat', USERS)),
+    movies: parseMlMovies(write(dir, 'movies.dat', MOVIES)),
+  };
 }
 
 test('ratings with timestamps, without, and gzipped give the same (user, movie) pairs', () => {
@@ -104,7 +116,10 @@ test('ratings with timestamps, without, and gzipped give the same (user, movie) 
   assert.deepEqual(Array.from(crlf.movie), [0, 1]);
 });
 
-function rejectsWith(fn: () => unknown, expected: { line?: number | null; field?: string | null; message: RegExp }): void {
+function rejectsWith(
+  fn: () => unknown,
+  expected: { line?: number | null; field?: string | null; message: RegExp },
+): void {
   assert.throws(fn, (e: unknown) => {
     assert.ok(e instanceof DataFormatError, String(e));
     if (expected.line !== undefined) assert.equal(e.line, expected.line, e.message);
@@ -118,15 +133,44 @@ test('malformed ratings lines get errors naming file, line, field and expectatio
   const dir = tmp();
   const { users, movies } = fixtures(dir);
   const parse = (name: string, text: string) => () => parseMlRatings(write(dir, name, text), users, movies);
-  rejectsWith(parse('tab.dat', '1::1::5\n1::73::3\n1\t570\t4\t978302109\n'), { line: 3, field: null, message: /tab\.dat:3: expected fields separated by "::".*found tab-separated text/ });
-  rejectsWith(parse('missing.dat', '1::1::5\n3::73\n'), { line: 2, field: 'Rating', message: /missing\.dat:2: field "Rating": missing \(expected UserID::MovieID::Rating\[::Timestamp\], found 2 fields\)/ });
-  rejectsWith(parse('nonnum.dat', '1::1::5\nx7::73::4\n'), { line: 2, field: 'UserID', message: /field "UserID": expected a whole number, got "x7"/ });
-  rejectsWith(parse('stars.dat', '1::1::9\n'), { line: 1, field: 'Rating', message: /expected a whole number of stars 1-5, got 9/ });
-  rejectsWith(parse('unknown.dat', '1::1::5\n2::1::5\n99::1::5\n'), { line: 3, field: 'UserID', message: /unknown\.dat:3: field "UserID": unknown user 99: not in users\.dat/ });
-  rejectsWith(parse('unknownmovie.dat', '1::2::5\n'), { line: 1, field: 'MovieID', message: /unknown movie 2: not in movies\.dat/ });
+  rejectsWith(parse('tab.dat', '1::1::5\n1::73::3\n1\t570\t4\t978302109\n'), {
+    line: 3,
+    field: null,
+    message: /tab\.dat:3: expected fields separated by "::".*found tab-separated text/,
+  });
+  rejectsWith(parse('missing.dat', '1::1::5\n3::73\n'), {
+    line: 2,
+    field: 'Rating',
+    message:
+      /missing\.dat:2: field "Rating": missing \(expected UserID::MovieID::Rating\[::Timestamp\], found 2 fields\)/,
+  });
+  rejectsWith(parse('nonnum.dat', '1::1::5\nx7::73::4\n'), {
+    line: 2,
+    field: 'UserID',
+    message: /field "UserID": expected a whole number, got "x7"/,
+  });
+  rejectsWith(parse('stars.dat', '1::1::9\n'), {
+    line: 1,
+    field: 'Rating',
+    message: /expected a whole number of stars 1-5, got 9/,
+  });
+  rejectsWith(parse('unknown.dat', '1::1::5\n2::1::5\n99::1::5\n'), {
+    line: 3,
+    field: 'UserID',
+    message: /unknown\.dat:3: field "UserID": unknown user 99: not in users\.dat/,
+  });
+  rejectsWith(parse('unknownmovie.dat', '1::2::5\n'), {
+    line: 1,
+    field: 'MovieID',
+    message: /unknown movie 2: not in movies\.dat/,
+  });
   rejectsWith(parse('extra.dat', '1::1::5::978300760::x\n'), { line: 1, message: /expected at most 4 fields/ });
   rejectsWith(parse('empty.dat', ''), { line: null, message: /empty\.dat: the file is empty/ });
-  rejectsWith(parse('truncated.dat', '1::1::5::978300760\n1::570::'), { line: 2, field: 'Rating', message: /may be truncated/ });
+  rejectsWith(parse('truncated.dat', '1::1::5::978300760\n1::570::'), {
+    line: 2,
+    field: 'Rating',
+    message: /may be truncated/,
+  });
 });
 
 test('a truncated gzip file is reported as such', () => {
@@ -134,16 +178,46 @@ test('a truncated gzip file is reported as such', () => {
   const { users, movies } = fixtures(dir);
   const gz = zlib.gzipSync(Buffer.from('1::1::5\n'.repeat(1000)));
   const file = write(dir, 'ratings.dat.gz', gz.subarray(0, gz.length - 30));
-  rejectsWith(() => parseMlRatings(file, users, movies), { line: null, message: /ratings\.dat\.gz: not a complete gzip file.*truncated/ });
+  rejectsWith(() => parseMlRatings(file, users, movies), {
+    line: null,
+    message: /ratings\.dat\.gz: not a complete gzip file.*truncated/,
+  });
 });
 
 test('malformed users.dat and movies.dat lines', () => {
   const dir = tmp();
-  rejectsWith(() => parseMlUsers(write(dir, 'u1.dat', '1::F::1::10::48067\n2::X::56::16::70072\n')), { line: 2, field: 'Gender', message: /expected "M" or "F", got "X"/ });
-  rejectsWith(() => parseMlUsers(write(dir, 'u2.dat', '1::F::17::10::48067\n')), { line: 1, field: 'Age', message: /age codes 1, 18, 25, 35, 45, 50, 56, got 17/ });
-  rejectsWith(() => parseMlUsers(write(dir, 'u3.dat', '1::F::1::21::48067\n')), { line: 1, field: 'Occupation', message: /code 0-20, got 21/ });
-  rejectsWith(() => parseMlUsers(write(dir, 'u4.dat', '1::F::1::10\n')), { line: 1, field: 'Zip-code', message: /missing/ });
-  rejectsWith(() => parseMlUsers(write(dir, 'u5.dat', '1,F,1,10,48067\n')), { line: 1, message: /separated by "::".*comma-separated/ });
-  rejectsWith(() => parseMlMovies(write(dir, 'm1.dat', '1::Toy Story (1995)::Animation\nabc::Heat (1995)::Action\n')), { line: 2, field: 'MovieID', message: /whole number, got "abc"/ });
-  rejectsWith(() => parseMlMovies(write(dir, 'm2.dat', '1::Toy Story (1995)\n')), { line: 1, field: 'Genres', message: /missing/ });
+  rejectsWith(() => parseMlUsers(write(dir, 'u1.dat', '1::F::1::10::48067\n2::X::56::16::70072\n')), {
+    line: 2,
+    field: 'Gender',
+    message: /expected "M" or "F", got "X"/,
+  });
+  rejectsWith(() => parseMlUsers(write(dir, 'u2.dat', '1::F::17::10::48067\n')), {
+    line: 1,
+    field: 'Age',
+    message: /age codes 1, 18, 25, 35, 45, 50, 56, got 17/,
+  });
+  rejectsWith(() => parseMlUsers(write(dir, 'u3.dat', '1::F::1::21::48067\n')), {
+    line: 1,
+    field: 'Occupation',
+    message: /code 0-20, got 21/,
+  });
+  rejectsWith(() => parseMlUsers(write(dir, 'u4.dat', '1::F::1::10\n')), {
+    line: 1,
+    field: 'Zip-code',
+    message: /missing/,
+  });
+  rejectsWith(() => parseMlUsers(write(dir, 'u5.dat', '1,F,1,10,48067\n')), {
+    line: 1,
+    message: /separated by "::".*comma-separated/,
+  });
+  rejectsWith(() => parseMlMovies(write(dir, 'm1.dat', '1::Toy Story (1995)::Animation\nabc::Heat (1995)::Action\n')), {
+    line: 2,
+    field: 'MovieID',
+    message: /whole number, got "abc"/,
+  });
+  rejectsWith(() => parseMlMovies(write(dir, 'm2.dat', '1::Toy Story (1995)\n')), {
+    line: 1,
+    field: 'Genres',
+    message: /missing/,
+  });
 });

@@ -5,7 +5,12 @@ import * as path from 'node:path';
 import { repoRoot } from '../lib/core/config';
 
 const dir = path.join(repoRoot(), 'notebooks');
-const notebooks = fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith('.ipynb')).sort() : [];
+const notebooks = fs.existsSync(dir)
+  ? fs
+      .readdirSync(dir)
+      .filter((n) => n.endsWith('.ipynb'))
+      .sort()
+  : [];
 
 test('the five stage notebooks are present', () => {
   for (const prefix of ['01-preprocess', '02-sample', '03-query', '04-score', '05-plot']) {
@@ -22,7 +27,9 @@ for (const name of notebooks) {
       assert.deepEqual(cell.outputs, [], `code cell ${i} carries outputs: run npm run clear-notebooks`);
       assert.equal(cell.execution_count, null, `code cell ${i} has an execution count`);
     }
-    const src = code.map((c: { source: string[] | string }) => (Array.isArray(c.source) ? c.source.join('') : c.source)).join('\n');
+    const src = code
+      .map((c: { source: string[] | string }) => (Array.isArray(c.source) ? c.source.join('') : c.source))
+      .join('\n');
     assert.match(src, /from '\.\.\/build\/lib\/index'/, 'notebooks call lib instead of re-implementing it');
     assert.ok(!/Math\.random/.test(src), 'no unseeded randomness in notebooks');
   });

@@ -26,50 +26,77 @@ function writeConfig(name: string, extra: Record<string, unknown> = {}): string 
 
 function runNotebook(notebook: string, config: string): { code: number; out: string; copy: string } {
   const out = path.join(dir, 'executed');
-  const res = spawnSync(process.execPath, [path.join(repoRoot(), 'scripts', 'run-notebook.mjs'), '--out', out, path.join(repoRoot(), 'notebooks', notebook)], {
-    encoding: 'utf8',
-    env: { ...process.env, UBP_CONFIG: config, UBP_DATA_DIR: '', UBP_DOMAIN: 'movielens' },
-  });
+  const res = spawnSync(
+    process.execPath,
+    [path.join(repoRoot(), 'scripts', 'run-notebook.mjs'), '--out', out, path.join(repoRoot(), 'notebooks', notebook)],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, UBP_CONFIG: config, UBP_DATA_DIR: '', UBP_DOMAIN: 'movielens' },
+    },
+  );
   return { code: res.status ?? -1, out: `${res.stdout}${res.stderr}`, copy: path.join(out, notebook) };
 }
 
 function cellText(copy: string, index: number): string {
-  const nb = JSON.parse(fs.readFileSync(copy, 'utf8')) as { cells: { outputs?: { text?: string | string[]; data?: Record<string, string | string[]> }[] }[] };
+  const nb = JSON.parse(fs.readFileSync(copy, 'utf8')) as {
+    cells: { outputs?: { text?: string | string[]; data?: Record<string, string | string[]> }[] }[];
+  };
   const join = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join('') : (v ?? ''));
-  return (nb.cells[index].outputs ?? []).map((o) => join(o.text) + Object.values(o.data ?? {}).map(join).join('')).join('\n');
+  return (nb.cells[index].outputs ?? [])
+    .map(
+      (o) =>
+        join(o.text) +
+        Object.values(o.data ?? {})
+          .map(join)
+          .join(''),
+    )
+    .join('\n');
 }
 
 before(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-notebooks-'));
-  generateSynthetic(path.join(dir, 'datasets'), { domain: 'movielens', users: 300, items: 250, interactions: 18000, seed: 5 });
+  generateSynthetic(path.join(dir, 'datasets'), {
+    domain: 'movielens',
+    users: 300,
+    items: 250,
+    interactions: 18000,
+    seed: 5,
+  });
 });
 
-test('notebook 02 with UBP_CONFIG naming only age and history lengths [0, 2, 4] counts exactly those; 05 refuses scores of older samples', { skip: !jupyter && 'Jupyter (nbformat, nbclient, ipykernel) is not installed' }, () => {
-  const config = writeConfig('age.json');
-  const sampled = runNotebook('02-sample.ipynb', config);
-  assert.equal(sampled.code, 0, sampled.out);
-  const counts = JSON.parse(fs.readFileSync(path.join(dir, 'samples', 'movielens', 'counts.json'), 'utf8'));
-  assert.deepEqual(Object.keys(counts), ['age']);
-  assert.deepEqual(Object.keys(counts.age).sort(), ['0', '2', '4']);
-  const setupText = cellText(sampled.copy, 3);
-  assert.match(setupText, /sample\.historyLengths: \[0,1,3,5,10,20\] → \[0,2,4\]/);
-  const table1 = cellText(sampled.copy, 9);
-  assert.match(table1, /age \(Def\)/);
-  assert.doesNotMatch(table1, /gender|occupation|none/, 'Table 1 lists only the configured settings');
+test(
+  'notebook 02 with UBP_CONFIG naming only age and history lengths [0, 2, 4] counts exactly those; 05 refuses scores of older samples',
+  { skip: !jupyter && 'Jupyter (nbformat, nbclient, ipykernel) is not installed' },
+  () => {
+    const config = writeConfig('age.json');
+    const sampled = runNotebook('02-sample.ipynb', config);
+    assert.equal(sampled.code, 0, sampled.out);
+    const counts = JSON.parse(fs.readFileSync(path.join(dir, 'samples', 'movielens', 'counts.json'), 'utf8'));
+    assert.deepEqual(Object.keys(counts), ['age']);
+    assert.deepEqual(Object.keys(counts.age).sort(), ['0', '2', '4']);
+    const setupText = cellText(sampled.copy, 3);
+    assert.match(setupText, /sample\.historyLengths: \[0,1,3,5,10,20\] → \[0,2,4\]/);
+    const table1 = cellText(sampled.copy, 9);
+    assert.match(table1, /age \(Def\)/);
+    assert.doesNotMatch(table1, /gender|occupation|none/, 'Table 1 lists only the configured settings');
 
-  const plotted = runNotebook('05-plot.ipynb', config);
-  assert.equal(plotted.code, 0, plotted.out);
-  const figureData = path.join(dir, 'figures', 'movielens', 'figure-data.json');
-  const before = fs.readFileSync(figureData);
+    const plotted = runNotebook('05-plot.ipynb', config);
+    assert.equal(plotted.code, 0, plotted.out);
+    const figureData = path.join(dir, 'figures', 'movielens', 'figure-data.json');
+    const before = fs.readFileSync(figureData);
 
-  const resampled = runNotebook('02-sample.ipynb', writeConfig('seed.json', { seed: 7 }));
-  assert.equal(resampled.code, 0, resampled.out);
-  const refused = runNotebook('05-plot.ipynb', writeConfig('seed.json', { seed: 7 }));
-  assert.equal(refused.code, 1, refused.out);
-  assert.match(refused.out, /cell 8 \(code cell 4 of 11\) failed:/);
-  assert.match(refused.out, /\| ubp\.stages\.requireFreshInputs/);
-  assert.ok(refused.out.includes(`no longer matches: ${path.join(dir, 'samples', 'movielens', 'samples.jsonl')}`), refused.out);
-  assert.match(refused.out, /refresh it with: npm start -- --stages score --domains movielens/);
-  assert.ok(fs.existsSync(refused.copy), 'the partially executed copy is kept');
-  assert.deepEqual(fs.readFileSync(figureData), before, 'the figures are untouched');
-});
+    const resampled = runNotebook('02-sample.ipynb', writeConfig('seed.json', { seed: 7 }));
+    assert.equal(resampled.code, 0, resampled.out);
+    const refused = runNotebook('05-plot.ipynb', writeConfig('seed.json', { seed: 7 }));
+    assert.equal(refused.code, 1, refused.out);
+    assert.match(refused.out, /cell 8 \(code cell 4 of 11\) failed:/);
+    assert.match(refused.out, /\| ubp\.stages\.requireFreshInputs/);
+    assert.ok(
+      refused.out.includes(`no longer matches: ${path.join(dir, 'samples', 'movielens', 'samples.jsonl')}`),
+      refused.out,
+    );
+    assert.match(refused.out, /refresh it with: npm start -- --stages score --domains movielens/);
+    assert.ok(fs.existsSync(refused.copy), 'the partially executed copy is kept');
+    assert.deepEqual(fs.readFileSync(figureData), before, 'the figures are untouched');
+  },
+);

@@ -54,7 +54,10 @@ test('a Python list with single quotes, as the prompt shows them, matches exactl
 test('a JSON list with double quotes (as the AI Rules ask)', () => {
   const { ranked, diagnostics } = parseAnswer(JSON.stringify(TEN), CANDIDATES, 10);
   assert.deepEqual(ranked, TEN_IDS);
-  assert.equal(diagnostics.matchKinds.every((k) => k === 'exact'), true);
+  assert.equal(
+    diagnostics.matchKinds.every((k) => k === 'exact'),
+    true,
+  );
 });
 
 test("escaped apostrophes, and unescaped ones inside single quotes ('Schindler's List')", () => {
@@ -129,7 +132,10 @@ test('normalised matches: articles, punctuation, case, accents, missing year, al
     ['Schindlers List (1993)', '527'],
   ];
   const { ranked, diagnostics } = parseAnswer(pythonList(answers.map(([s]) => s)), CANDIDATES, 20);
-  assert.deepEqual(ranked, answers.map(([, id]) => id));
+  assert.deepEqual(
+    ranked,
+    answers.map(([, id]) => id),
+  );
   assert.deepEqual(diagnostics.matchKinds, Array(answers.length).fill('normalized'));
   assert.deepEqual(diagnostics.unmatched, []);
 });
@@ -153,7 +159,11 @@ test('a fuzzy near-miss matches; a different film, sequel or remake does not', (
     'Beetlejuice 2',
   ]);
   // With both sequels among the candidates, each title goes to its own film.
-  const both = parseAnswer(`["Star Wars: Episode VI - Return of the Jedi (1983)", "Star Wars: Episode V: The Empire Strikes Back (1980)"]`, CANDIDATES, 10);
+  const both = parseAnswer(
+    `["Star Wars: Episode VI - Return of the Jedi (1983)", "Star Wars: Episode V: The Empire Strikes Back (1980)"]`,
+    CANDIDATES,
+    10,
+  );
   assert.deepEqual(both.ranked, ['1210', '1196']);
 });
 
@@ -177,7 +187,15 @@ test('items outside the candidates (e.g. the history) are recorded as unmatched,
 });
 
 test('a candidate named twice (also in another spelling) is kept once, at its first rank', () => {
-  const raw = pythonList(['Heat (1995)', 'Matrix, The (1999)', 'The Matrix (1999)', 'Heat (1995)', 'Spaceballs (1987)', 'Saving Privat Ryan (1998)', 'Saving Private Ryan (1998)']);
+  const raw = pythonList([
+    'Heat (1995)',
+    'Matrix, The (1999)',
+    'The Matrix (1999)',
+    'Heat (1995)',
+    'Spaceballs (1987)',
+    'Saving Privat Ryan (1998)',
+    'Saving Private Ryan (1998)',
+  ]);
   const { ranked, diagnostics } = parseAnswer(raw, CANDIDATES, 10);
   assert.deepEqual(ranked, ['6', '2571', '3033', '2028']);
   assert.deepEqual(diagnostics.duplicates, ['2571', '6', '2028']);

@@ -25,7 +25,11 @@ const reasoningOf = (body: ChatBody) => 50 + (body.messages.map((m) => m.content
 
 before(async () => {
   process.env[KEY_ENV] = FAKE_KEY;
-  server = await FakeOpenAIServer.start({ model: 'pilot-model', reasoning: { isReasoningModel: (m) => m.startsWith('gpt-5'), reasoningTokens: reasoningOf }, batch: { pollsToFinish: 1 } });
+  server = await FakeOpenAIServer.start({
+    model: 'pilot-model',
+    reasoning: { isReasoningModel: (m) => m.startsWith('gpt-5'), reasoningTokens: reasoningOf },
+    batch: { pollsToFinish: 1 },
+  });
 });
 after(async () => {
   await server.close();
@@ -62,7 +66,15 @@ function askedPrompts(): string[] {
 
 test("Student's t quantiles match the published table", () => {
   // Two-sided 95 % critical values from any t table.
-  for (const [df, t] of [[1, 12.706], [2, 4.303], [3, 3.182], [5, 2.571], [10, 2.228], [30, 2.042], [1000, 1.962]] as const) {
+  for (const [df, t] of [
+    [1, 12.706],
+    [2, 4.303],
+    [3, 3.182],
+    [5, 2.571],
+    [10, 2.228],
+    [30, 2.042],
+    [1000, 1.962],
+  ] as const) {
     assert.ok(Math.abs(studentTQuantile(0.975, df) - t) < 5e-4, `df ${df}: ${studentTQuantile(0.975, df)}`);
   }
   assert.ok(Math.abs(studentTQuantile(0.95, 4) - 2.132) < 5e-4);
@@ -70,8 +82,19 @@ test("Student's t quantiles match the published table", () => {
 
 test('the pilot takes the first N prompts of each (setting, history length) cell, in sample order', () => {
   const s = (id: string, proxy: string, h: number) => ({ id, proxy, history: Array.from({ length: h }, () => 'x') });
-  const items = [s('a', 'none', 0), s('b', 'age', 0), s('c', 'none', 0), s('d', 'none', 0), s('e', 'age', 3), s('f', 'age', 0), s('g', 'age', 0)];
-  assert.deepEqual(pilotSelection(items, (x) => x, 2).map((x) => x.id), ['a', 'b', 'c', 'e', 'f']);
+  const items = [
+    s('a', 'none', 0),
+    s('b', 'age', 0),
+    s('c', 'none', 0),
+    s('d', 'none', 0),
+    s('e', 'age', 3),
+    s('f', 'age', 0),
+    s('g', 'age', 0),
+  ];
+  assert.deepEqual(
+    pilotSelection(items, (x) => x, 2).map((x) => x.id),
+    ['a', 'b', 'c', 'e', 'f'],
+  );
   assert.throws(() => pilotSelection(items, (x) => x, 0), /whole number >= 1/);
 });
 
@@ -100,7 +123,13 @@ test('--limit 2 asks exactly 2 prompts per cell; the dry run estimates the rest 
   const cells = new Map<string, string[]>();
   for (const s of fx.samples) cells.set(cellOf(s), [...(cells.get(cellOf(s)) ?? []), s.id]);
   assert.equal(cells.size, 3);
-  const model = fakeModel(server.url, { id: 'g5', model: 'gpt-5-mini-2025-08-07', inputPricePerMTok: 0.25, outputPricePerMTok: 2, concurrency: 8 });
+  const model = fakeModel(server.url, {
+    id: 'g5',
+    model: 'gpt-5-mini-2025-08-07',
+    inputPricePerMTok: 0.25,
+    outputPricePerMTok: 2,
+    concurrency: 8,
+  });
   const config = configFor(fx, [model]);
   const { log, lines } = logger();
 
@@ -117,7 +146,9 @@ test('--limit 2 asks exactly 2 prompts per cell; the dry run estimates the rest 
   // Exactly the first two prompts of each cell, which the full run would ask first.
   const byId = new Map(fx.items.map((it) => [it.id, it.name]));
   const firstTwo = [...cells.values()].flatMap((ids) => ids.slice(0, 2));
-  const expectedPrompts = fx.samples.filter((s) => firstTwo.includes(s.id)).map((s) => renderPrompt(s, (id) => byId.get(id) as string, config, 'movielens').at(-1)?.content);
+  const expectedPrompts = fx.samples
+    .filter((s) => firstTwo.includes(s.id))
+    .map((s) => renderPrompt(s, (id) => byId.get(id) as string, config, 'movielens').at(-1)?.content);
   assert.deepEqual(askedPrompts().sort(), expectedPrompts.sort());
 
   const [dry] = await runQuery(config, 'movielens', ['g5'], { dryRun: true, log });
@@ -128,7 +159,10 @@ test('--limit 2 asks exactly 2 prompts per cell; the dry run estimates the rest 
   assert.equal(est.pilot?.prompts, 24);
   assert.ok(est.pilot!.lowUsd! < est.costUsd && est.costUsd < est.pilot!.highUsd!);
   assert.ok(est.pilot!.meanReasoningTokens >= 50);
-  assert.match(lines.at(-1) ?? '', /24 prompts to send \(6 already stored\); estimated from the pilot's 6 measured answers in 3 cells .*reasoning \d+\).*95 % interval USD/);
+  assert.match(
+    lines.at(-1) ?? '',
+    /24 prompts to send \(6 already stored\); estimated from the pilot's 6 measured answers in 3 cells .*reasoning \d+\).*95 % interval USD/,
+  );
 
   // The estimate against what the full run then pays: measured per-cell means × remaining prompts, checked independently.
   server.reset();
@@ -137,26 +171,45 @@ test('--limit 2 asks exactly 2 prompts per cell; the dry run estimates the rest 
   assert.equal(full.fromStore, 6);
   assert.equal(full.answered, 30);
   assert.ok(full.usage.reasoningTokens! > 0);
-  assert.ok(Math.abs(full.costUsd - est.costUsd) / full.costUsd < 0.5, `estimate ${est.costUsd} vs paid ${full.costUsd}`);
+  assert.ok(
+    Math.abs(full.costUsd - est.costUsd) / full.costUsd < 0.5,
+    `estimate ${est.costUsd} vs paid ${full.costUsd}`,
+  );
 });
 
 test('a pilot with --batch submits only the pilot prompts; the dry run then estimates from them; the full run asks only the rest', async () => {
   const fx = fixture(18);
-  const model = fakeModel(server.url, { id: 'b5', model: 'gpt-5-mini-2025-08-07', provider: 'openai-compatible', inputPricePerMTok: 0.25, outputPricePerMTok: 2 });
+  const model = fakeModel(server.url, {
+    id: 'b5',
+    model: 'gpt-5-mini-2025-08-07',
+    provider: 'openai-compatible',
+    inputPricePerMTok: 0.25,
+    outputPricePerMTok: 2,
+  });
   const config = configFor(fx, [model], { batchPollSeconds: 0.01 });
   const { log, lines } = logger();
   const [pilot] = await runQuery(config, 'movielens', ['b5'], { batch: true, limit: 2, log });
   assert.equal(pilot.answered, 6);
   assert.equal(server.routeCount('POST', '/v1/batches'), 1);
   const batch = server.listBatches()[0];
-  const uploaded = (server.fileText(batch.input_file_id) ?? '').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { body: ChatBody });
+  const uploaded = (server.fileText(batch.input_file_id) ?? '')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { body: ChatBody });
   assert.equal(uploaded.length, 6);
   // The batch lines follow the reasoning-model rules too (the server would answer 400 otherwise).
-  assert.ok(uploaded.every((l) => l.body.max_completion_tokens === 1024 && !('max_tokens' in l.body) && !('temperature' in l.body)));
+  assert.ok(
+    uploaded.every(
+      (l) => l.body.max_completion_tokens === 1024 && !('max_tokens' in l.body) && !('temperature' in l.body),
+    ),
+  );
   const [dry] = await runQuery(config, 'movielens', ['b5'], { dryRun: true, log });
   assert.equal(dry.estimate?.basis, 'pilot');
   assert.equal(dry.estimate?.pilot?.answers, 6);
-  assert.match(lines.at(-1) ?? '', /12 prompts to send .*estimated from the pilot's 6 measured answers.*95 % interval.*Batch API USD/);
+  assert.match(
+    lines.at(-1) ?? '',
+    /12 prompts to send .*estimated from the pilot's 6 measured answers.*95 % interval.*Batch API USD/,
+  );
   server.reset();
   const [full] = await runQuery(config, 'movielens', ['b5'], { log });
   assert.equal(server.chatRequests, 12);

@@ -3,7 +3,14 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadConfig, repoRoot, type DomainName } from '../lib/core/config';
-import { PROMPT_TEMPLATES, pythonList, pythonRepr, renderDemography, renderPrompt, renderPromptText } from '../lib/query/prompt';
+import {
+  PROMPT_TEMPLATES,
+  pythonList,
+  pythonRepr,
+  renderDemography,
+  renderPrompt,
+  renderPromptText,
+} from '../lib/query/prompt';
 import { parseAnswer } from '../lib/query/parse-answer';
 import type { SampleRecord, Setup } from '../lib/core/types';
 
@@ -157,7 +164,8 @@ test('setup B has no demography sentence, setup C no history sentence, and C wit
 });
 
 test('movie demography sentences for each proxy and for partial combinations', () => {
-  const sentence = (demography: Record<string, string>) => userParagraphs(sample({ setup: 'C', history: [], demography }))[1];
+  const sentence = (demography: Record<string, string>) =>
+    userParagraphs(sample({ setup: 'C', history: [], demography }))[1];
   assert.equal(sentence({ age: '25-34' }), 'The user is 25-34 years old.');
   assert.equal(sentence({ age: 'Under 18' }), 'The user is under 18 years old.');
   assert.equal(sentence({ age: '56+' }), 'The user is 56 or more years old.');
@@ -165,10 +173,22 @@ test('movie demography sentences for each proxy and for partial combinations', (
   assert.equal(sentence({ occupation: 'retired' }), "The user's occupation is retired.");
   assert.equal(sentence({ occupation: 'clerical/admin' }), "The user's occupation is clerical/admin.");
   // Insertion order of the record does not matter: the paper's order is age, gender, occupation.
-  assert.equal(sentence({ occupation: 'artist', gender: 'Female', age: '18-24' }), 'The user is an 18-24 years old Female artist.');
-  assert.equal(sentence({ age: 'Under 18', gender: 'Male', occupation: 'K-12 student' }), 'The user is an under 18 years old Male K-12 student.');
-  assert.equal(sentence({ age: '56+', gender: 'Male', occupation: 'retired' }), 'The user is a 56 or more years old Male retired.');
-  assert.equal(sentence({ age: '45-49', occupation: 'executive/managerial' }), 'The user is a 45-49 years old executive/managerial.');
+  assert.equal(
+    sentence({ occupation: 'artist', gender: 'Female', age: '18-24' }),
+    'The user is an 18-24 years old Female artist.',
+  );
+  assert.equal(
+    sentence({ age: 'Under 18', gender: 'Male', occupation: 'K-12 student' }),
+    'The user is an under 18 years old Male K-12 student.',
+  );
+  assert.equal(
+    sentence({ age: '56+', gender: 'Male', occupation: 'retired' }),
+    'The user is a 56 or more years old Male retired.',
+  );
+  assert.equal(
+    sentence({ age: '45-49', occupation: 'executive/managerial' }),
+    'The user is a 45-49 years old executive/managerial.',
+  );
   assert.equal(sentence({ gender: 'Male', occupation: 'unemployed' }), 'The user is a Male unemployed.');
 });
 
@@ -210,7 +230,8 @@ test('the music prompt has the same shape, with "Track - Artist" items', () => {
 });
 
 test('music demography sentences: gender, country, continent and their combinations', () => {
-  const sentence = (demography: Record<string, string>) => userParagraphs(musicSample({ setup: 'C', history: [], demography }), 'lastfm', trackName)[1];
+  const sentence = (demography: Record<string, string>) =>
+    userParagraphs(musicSample({ setup: 'C', history: [], demography }), 'lastfm', trackName)[1];
   assert.equal(sentence({ continent: 'North America' }), 'The user is from North America.');
   assert.equal(sentence({ continent: 'United Kingdom' }), 'The user is from the United Kingdom.');
   assert.equal(sentence({ country: 'United States' }), 'The user is from the United States.');
@@ -234,7 +255,10 @@ test('every proxy setting in the default configuration has a demography sentence
 });
 
 test('an unknown proxy combination and a domain mismatch are clear errors', () => {
-  assert.throws(() => renderPrompt(sample({ demography: { zodiac: 'Leo' } }), itemName, config, 'movielens'), /no sentence for the proxies "zodiac"; known: .*age\+gender\+occupation/);
+  assert.throws(
+    () => renderPrompt(sample({ demography: { zodiac: 'Leo' } }), itemName, config, 'movielens'),
+    /no sentence for the proxies "zodiac"; known: .*age\+gender\+occupation/,
+  );
   assert.throws(() => renderPrompt(sample({}), itemName, config, 'lastfm'), /domain "movielens", not "lastfm"/);
 });
 
@@ -261,17 +285,32 @@ test('names are quoted as Python repr() quotes them', () => {
 });
 
 test('quoted names round-trip through the answer parser', () => {
-  const names = ["Schindler's List (1993)", 'Say "Hi" - Band', `It's "Complicated" - Someone`, 'Back\\slash - X', 'Freedom for Us (À nous la liberté ) (1931)', 'Plain - Y'];
+  const names = [
+    "Schindler's List (1993)",
+    'Say "Hi" - Band',
+    `It's "Complicated" - Someone`,
+    'Back\\slash - X',
+    'Freedom for Us (À nous la liberté ) (1931)',
+    'Plain - Y',
+  ];
   const candidates = names.map((name, i) => ({ id: `c${i}`, name }));
   const order = [3, 0, 5, 2, 1, 4];
   const { ranked, diagnostics } = parseAnswer(pythonList(order.map((i) => names[i])), candidates, 6);
-  assert.deepEqual(ranked, order.map((i) => `c${i}`));
-  assert.deepEqual(diagnostics.matchKinds, order.map(() => 'exact'));
+  assert.deepEqual(
+    ranked,
+    order.map((i) => `c${i}`),
+  );
+  assert.deepEqual(
+    diagnostics.matchKinds,
+    order.map(() => 'exact'),
+  );
   assert.deepEqual(diagnostics.unmatched, []);
 });
 
 test('renderPromptText shows each message under its role', () => {
-  const text = renderPromptText(renderPrompt(sample({ setup: 'C' as Setup, history: [] }), itemName, config, 'movielens'));
+  const text = renderPromptText(
+    renderPrompt(sample({ setup: 'C' as Setup, history: [] }), itemName, config, 'movielens'),
+  );
   assert.ok(text.startsWith('[system]\nAI Rules\n'));
   assert.ok(text.includes('\n\n[user]\nYou are proficient'));
 });

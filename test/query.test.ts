@@ -18,7 +18,13 @@ const KEY_ENV = 'UBP_TEST_QUERY_KEY';
 const FAKE_KEY = 'sk-test-QUERY-SECRET-77aa88bb99cc';
 const fastRetry = { baseDelayMs: 5, maxDelayMs: 20 };
 
-const suite = fakeServerSuite({ keyEnv: KEY_ENV, key: FAKE_KEY, secrets: [FAKE_KEY, 'QUERY-SECRET'], tmpPrefix: 'ubp-query-', server: { model: 'fake-model-2024-05-13', fingerprint: 'fp_q1' } });
+const suite = fakeServerSuite({
+  keyEnv: KEY_ENV,
+  key: FAKE_KEY,
+  secrets: [FAKE_KEY, 'QUERY-SECRET'],
+  tmpPrefix: 'ubp-query-',
+  server: { model: 'fake-model-2024-05-13', fingerprint: 'fp_q1' },
+});
 const { fixture, configFor, logger, allLogs } = suite;
 
 function storeLines(fx: QueryFixture, model = 'fake-model'): string[] {
@@ -33,7 +39,10 @@ function nameOf(fx: QueryFixture): (id: string) => string {
 
 test('unknown model ids are refused with the list of configured ids', async () => {
   const fx = fixture(3);
-  await assert.rejects(runQuery(configFor(fx), 'movielens', ['gpt-5-turbo'], { log: () => {} }), /unknown model id "gpt-5-turbo".*configured models: random, popularity, .*gpt-4o/);
+  await assert.rejects(
+    runQuery(configFor(fx), 'movielens', ['gpt-5-turbo'], { log: () => {} }),
+    /unknown model id "gpt-5-turbo".*configured models: random, popularity, .*gpt-4o/,
+  );
 });
 
 test('an API model: every prompt answered once, stored, parsed, costed, written in sample order; a rerun sends nothing', async () => {
@@ -55,7 +64,10 @@ test('an API model: every prompt answered once, stored, parsed, costed, written 
   assert.equal(storeLines(fx).length, 12);
 
   const records = loadResponses(config, 'fake', 'movielens');
-  assert.deepEqual(records.map((r) => r.promptId), fx.samples.map((x) => x.id));
+  assert.deepEqual(
+    records.map((r) => r.promptId),
+    fx.samples.map((x) => x.id),
+  );
   const names = nameOf(fx);
   records.forEach((r, i) => {
     const sample = fx.samples[i];
@@ -81,7 +93,11 @@ test('an API model: every prompt answered once, stored, parsed, costed, written 
   assert.equal(again.sent, 0);
   assert.equal(again.fromStore, 12);
   assert.equal(again.answered, 12);
-  assert.deepEqual(fs.readFileSync(responsesFile(config, 'fake', 'movielens')), before, 'a rerun writes identical bytes');
+  assert.deepEqual(
+    fs.readFileSync(responsesFile(config, 'fake', 'movielens')),
+    before,
+    'a rerun writes identical bytes',
+  );
 });
 
 test('identical prompts cost one request; the shared answer is costed once', async () => {
@@ -112,10 +128,14 @@ test('failed prompts are summarised and not stored; retryable errors are retried
   const failing = new Set([fx.samples[2].id, fx.samples[5].id]);
   const names = nameOf(fx);
   const config = configFor(fx, [fakeModel(suite.server.url)], { maxRetries: 3 });
-  const failingText = new Set(fx.samples.filter((x) => failing.has(x.id)).map((x) => renderPrompt(x, names, config, 'movielens')[1].content));
+  const failingText = new Set(
+    fx.samples.filter((x) => failing.has(x.id)).map((x) => renderPrompt(x, names, config, 'movielens')[1].content),
+  );
   suite.server.script = ({ body, attempt }) => {
-    if (failingText.has(body.messages[1].content)) return { kind: 'error', status: 400, message: 'context_length_exceeded' };
-    if (attempt === 1 && body.messages[1].content.includes(names(fx.samples[0].candidates[0]))) return { kind: 'error', status: 500 };
+    if (failingText.has(body.messages[1].content))
+      return { kind: 'error', status: 400, message: 'context_length_exceeded' };
+    if (attempt === 1 && body.messages[1].content.includes(names(fx.samples[0].candidates[0])))
+      return { kind: 'error', status: 500 };
     if (attempt === 1 && body.messages[1].content.includes(names(fx.samples[1].candidates[0]))) return { kind: 'drop' };
     if (attempt === 1 && body.messages[1].content.includes(names(fx.samples[3].candidates[0]))) {
       return { kind: 'error', status: 429, headers: { 'retry-after-ms': '50' } };
@@ -151,7 +171,9 @@ test('failed prompts are summarised and not stored; retryable errors are retried
 test('dry run: counts missing prompts, tokens with the model tokenizer, cost and the Batch API price, and sends nothing', async () => {
   const fx = fixture(6);
   suite.server.reset();
-  const config = configFor(fx, [fakeModel(suite.server.url, { model: 'gpt-4o-2024-08-06' })], { outputTokensEstimate: 200 });
+  const config = configFor(fx, [fakeModel(suite.server.url, { model: 'gpt-4o-2024-08-06' })], {
+    outputTokensEstimate: 200,
+  });
   const { log, lines } = logger();
   const [s] = await runQuery(config, 'movielens', ['fake'], { dryRun: true, log });
   assert.equal(suite.server.requestCount(), 0, 'a dry run makes no request at all');
@@ -162,7 +184,11 @@ test('dry run: counts missing prompts, tokens with the model tokenizer, cost and
   const names = nameOf(fx);
   const expected = fx.samples
     .map((x) => renderPrompt(x, names, config, 'movielens'))
-    .reduce((n, msgs) => n + 3 + msgs.reduce((m, msg) => m + 3 + enc.encode(msg.role).length + enc.encode(msg.content).length, 0), 0);
+    .reduce(
+      (n, msgs) =>
+        n + 3 + msgs.reduce((m, msg) => m + 3 + enc.encode(msg.role).length + enc.encode(msg.content).length, 0),
+      0,
+    );
   const est = s.estimate!;
   assert.equal(est.tokenizer, 'o200k_base');
   assert.equal(est.tokenizerExact, true);
@@ -185,7 +211,11 @@ test('dry run: counts missing prompts, tokens with the model tokenizer, cost and
   const expectedRest = fx.samples
     .slice(3)
     .map((x) => renderPrompt(x, names, config, 'movielens'))
-    .reduce((n, msgs) => n + 3 + msgs.reduce((m, msg) => m + 3 + enc.encode(msg.role).length + enc.encode(msg.content).length, 0), 0);
+    .reduce(
+      (n, msgs) =>
+        n + 3 + msgs.reduce((m, msg) => m + 3 + enc.encode(msg.role).length + enc.encode(msg.content).length, 0),
+      0,
+    );
   assert.equal(d2.estimate?.inputTokens, expectedRest);
 });
 
@@ -195,7 +225,10 @@ test('dry run of a Llama model counts with the Llama 3 tokenizer; an unknown mod
     fakeModel('http://127.0.0.1:9/v1', { id: 'llama', model: 'meta-llama/Llama-3.1-8B-Instruct' }),
     fakeModel('http://127.0.0.1:9/v1', { id: 'mystery', model: 'mystery-7b' }),
   ]);
-  const [llama, mystery] = await runQuery(config, 'movielens', ['llama', 'mystery'], { dryRun: true, log: logger().log });
+  const [llama, mystery] = await runQuery(config, 'movielens', ['llama', 'mystery'], {
+    dryRun: true,
+    log: logger().log,
+  });
   assert.equal(llama.estimate?.tokenizer, 'llama3');
   assert.equal(mystery.estimate?.tokenizer, 'o200k_base');
   assert.equal(mystery.estimate?.tokenizerExact, false);
@@ -209,13 +242,23 @@ test('baselines answer offline: no store, deterministic bytes, oracle ranks by t
   const config = configFor(fx);
   const { log } = logger();
   const summaries = await runQuery(config, 'movielens', ['random', 'oracle'], { log });
-  assert.deepEqual(summaries.map((x) => [x.modelId, x.answered, x.sent]), [['random', 9, 0], ['oracle', 9, 0]]);
+  assert.deepEqual(
+    summaries.map((x) => [x.modelId, x.answered, x.sent]),
+    [
+      ['random', 9, 0],
+      ['oracle', 9, 0],
+    ],
+  );
   assert.equal(suite.server.requestCount(), 0);
   assert.ok(!fs.existsSync(fx.paths.store) || filesUnder(fx.paths.store).length === 0, 'baselines are not stored');
   const oracle = loadResponses(config, 'oracle', 'movielens');
   oracle.forEach((r, i) => {
     const x = fx.samples[i];
-    const byTarget = x.candidates.map((id, k) => ({ id, p: x.target[k] })).sort((a, b) => b.p - a.p).slice(0, 10).map((c) => c.id);
+    const byTarget = x.candidates
+      .map((id, k) => ({ id, p: x.target[k] }))
+      .sort((a, b) => b.p - a.p)
+      .slice(0, 10)
+      .map((c) => c.id);
     assert.deepEqual(r.ranked, byTarget);
     assert.equal(r.via, 'baseline');
     assert.equal(r.costUsd, 0);
@@ -257,7 +300,10 @@ test('a torn last store line is reported, its answer recovered from the response
   assert.match(logLines.join('\n'), /skipped unreadable line .*:4 .*a torn append/);
   assert.equal(suite.server.chatRequests, 0, 'the responses file still held the answer: not paid again');
   assert.equal(s.recovered, 1);
-  assert.match(logLines.join('\n'), /1 answers missing from the store were recovered from .*movielens\.jsonl \(not paid again\)/);
+  assert.match(
+    logLines.join('\n'),
+    /1 answers missing from the store were recovered from .*movielens\.jsonl \(not paid again\)/,
+  );
   assert.equal(s.answered, 4);
   const store = ResponseStore.open(fx.paths.store);
   assert.equal(store.size, 4);
@@ -308,13 +354,17 @@ test('an abort stops sending; in-flight answers are stored and written; the reru
 
 // ---------- separate processes: kill -9 and Ctrl-C ----------
 
-
 test('kill -9 mid-run: the rerun sends only what was not stored; every prompt answered once', async () => {
   const fx = fixture(40);
   const standalone = await startStandaloneServer(60);
   try {
     const model = fakeModel(standalone.url, { concurrency: 4 });
-    const args = JSON.stringify({ overrides: { paths: fx.paths, query: { models: [model] } }, domain: 'movielens', models: ['fake'], retry: fastRetry });
+    const args = JSON.stringify({
+      overrides: { paths: fx.paths, query: { models: [model] } },
+      domain: 'movielens',
+      models: ['fake'],
+      retry: fastRetry,
+    });
     const child = spawnNode('query-child', [args]);
     await waitFor(() => storeLines(fx).length >= 10 || child.exitCode !== null, 30_000, 'answers from the child');
     assert.equal(child.exitCode, null, `the child finished before it was killed: ${child.err.join('')}`);
@@ -335,7 +385,11 @@ test('kill -9 mid-run: the rerun sends only what was not stored; every prompt an
     const total = (await standalone.stats()).chat;
     assert.equal(total, 40 + inFlightLost, 'total requests = prompts + the ones lost in flight when killed');
     const records = loadResponses(config, 'fake', 'movielens');
-    assert.deepEqual(records.map((r) => r.promptId), fx.samples.map((x) => x.id), 'every prompt answered once, in order');
+    assert.deepEqual(
+      records.map((r) => r.promptId),
+      fx.samples.map((x) => x.id),
+      'every prompt answered once, in order',
+    );
     assert.equal(new Set(storeLines(fx).map((l) => JSON.parse(l).key)).size, 40);
   } finally {
     standalone.proc.kill('SIGTERM');
@@ -348,7 +402,12 @@ test('Ctrl-C (SIGINT) mid-run: the child stops sending, stores what was in fligh
   const standalone = await startStandaloneServer(80);
   try {
     const model = fakeModel(standalone.url, { concurrency: 2 });
-    const args = JSON.stringify({ overrides: { paths: fx.paths, query: { models: [model] } }, domain: 'movielens', models: ['fake'], retry: fastRetry });
+    const args = JSON.stringify({
+      overrides: { paths: fx.paths, query: { models: [model] } },
+      domain: 'movielens',
+      models: ['fake'],
+      retry: fastRetry,
+    });
     const child = spawnNode('query-child', [args]);
     await waitFor(() => storeLines(fx).length >= 4 || child.exitCode !== null, 30_000, 'answers from the child');
     child.kill('SIGINT');

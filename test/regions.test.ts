@@ -24,7 +24,7 @@ test('country names map to continents, the United Kingdom to its own region', ()
     // ISO-style names as Last.fm writes them, resolved through the packages' aliases and name inversion
     ['Korea, Republic of', 'Asia'],
     ['Congo, the Democratic Republic of the', 'Africa'],
-    ['Cote D\'Ivoire', 'Africa'],
+    ["Cote D'Ivoire", 'Africa'],
     ['United States Minor Outlying Islands', 'Oceania'],
     // names only the small alias table resolves
     ["Korea, Democratic People's Republic of", 'Asia'],
@@ -49,7 +49,9 @@ test('every country in the real Last.fm profile file resolves; users per region 
   const file = path.join(dir, 'lastfm-1k', 'userid-profile.tsv');
   if (!fs.existsSync(file)) return t.skip('the dataset mirror is not available');
   const users = parseLastfmProfiles(file);
-  const unresolved = [...new Set(users.map((u) => u.country).filter((c): c is string => c !== null && regionOfCountry(c) === null))];
+  const unresolved = [
+    ...new Set(users.map((u) => u.country).filter((c): c is string => c !== null && regionOfCountry(c) === null)),
+  ];
   assert.deepEqual(unresolved, []);
   const perRegion = new Map<string, number>();
   for (const u of users) {

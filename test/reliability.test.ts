@@ -6,7 +6,15 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ConfigError, loadConfig, mergeConfig, pathsUnder, repoRoot, type Config, type ModelConfig } from '../lib/core/config';
+import {
+  ConfigError,
+  loadConfig,
+  mergeConfig,
+  pathsUnder,
+  repoRoot,
+  type Config,
+  type ModelConfig,
+} from '../lib/core/config';
 import { runQuery, type QueryRunSummary } from '../lib/query/runner';
 import { loadResponses } from '../lib/query/inputs';
 import { ResponseStore, storeFileName } from '../lib/query/store';
@@ -18,7 +26,13 @@ const KEY_ENV = 'UBP_TEST_QUERY_KEY';
 const FAKE_KEY = 'sk-test-RELIABLE-SECRET-1234abcd';
 const fastRetry = { baseDelayMs: 5, maxDelayMs: 20 };
 
-const suite = fakeServerSuite({ keyEnv: KEY_ENV, key: FAKE_KEY, secrets: [FAKE_KEY, 'RELIABLE-SECRET'], tmpPrefix: 'ubp-rel-', server: { model: 'fake-model-2024-05-13' } });
+const suite = fakeServerSuite({
+  keyEnv: KEY_ENV,
+  key: FAKE_KEY,
+  secrets: [FAKE_KEY, 'RELIABLE-SECRET'],
+  tmpPrefix: 'ubp-rel-',
+  server: { model: 'fake-model-2024-05-13' },
+});
 const { fixture, configFor, logger, allLogs, roots } = suite;
 
 function storePath(fx: QueryFixture, model = 'fake-model'): string {
@@ -37,7 +51,12 @@ test('two runs at once on one store: every prompt paid once, the second waits na
   const standalone = await startStandaloneServer(40);
   try {
     const model = fakeModel(standalone.url, { concurrency: 4 });
-    const args = JSON.stringify({ overrides: { paths: fx.paths, query: { models: [model] } }, domain: 'movielens', models: ['fake'], retry: fastRetry });
+    const args = JSON.stringify({
+      overrides: { paths: fx.paths, query: { models: [model] } },
+      domain: 'movielens',
+      models: ['fake'],
+      retry: fastRetry,
+    });
     const a = spawnNode('query-child', [args]);
     const b = spawnNode('query-child', [args]);
     const [ea, eb] = await Promise.all([exited(a), exited(b)]);
@@ -51,7 +70,10 @@ test('two runs at once on one store: every prompt paid once, the second waits na
     const holderPid = [a.pid, b.pid][1 - waited];
     assert.match(errs[waited], new RegExp(`another run \\(pid ${holderPid}\\)`));
     const summaries = [a, b].map((c) => (JSON.parse(c.out.join('')) as QueryRunSummary[])[0]);
-    assert.deepEqual(summaries.map((s) => s.answered), [30, 30]);
+    assert.deepEqual(
+      summaries.map((s) => s.answered),
+      [30, 30],
+    );
     assert.equal(summaries[0].sent + summaries[1].sent, 30);
     assert.equal(new Set(storeLines(fx).map((l) => JSON.parse(l).key)).size, 30);
     assert.equal(storeLines(fx).length, 30, 'no answer stored twice');
@@ -106,7 +128,12 @@ test('a run stopped while waiting for the lock sends nothing and says so', async
   const ac = new AbortController();
   const { log, lines } = logger();
   setTimeout(() => ac.abort(), 300);
-  const [s] = await runQuery(config, 'movielens', ['fake'], { log, signal: ac.signal, retry: fastRetry, handleSigint: false });
+  const [s] = await runQuery(config, 'movielens', ['fake'], {
+    log,
+    signal: ac.signal,
+    retry: fastRetry,
+    handleSigint: false,
+  });
   assert.equal(suite.server.chatRequests, 0);
   assert.equal(s.interrupted, true);
   assert.equal(s.missing, 3);
@@ -114,13 +141,18 @@ test('a run stopped while waiting for the lock sends nothing and says so', async
   // Batch API runs take the same lock before submitting anything.
   const batchStop = new AbortController();
   setTimeout(() => batchStop.abort(), 300);
-  const [b] = await runQuery(config, 'movielens', ['fake'], { log, signal: batchStop.signal, batch: true, retry: fastRetry, handleSigint: false });
+  const [b] = await runQuery(config, 'movielens', ['fake'], {
+    log,
+    signal: batchStop.signal,
+    batch: true,
+    retry: fastRetry,
+    handleSigint: false,
+  });
   assert.equal(b.interrupted, true);
   assert.equal(suite.server.routeCount('POST', '/v1/files'), 0);
   assert.equal(suite.server.routeCount('POST', '/v1/batches'), 0);
   fs.rmSync(`${storePath(fx)}.lock`);
 });
-
 
 // ---------- money: HTTP 200s that are not completions ----------
 
@@ -128,7 +160,8 @@ test('a 200 that is not a completion is retried once at most, its usage is count
   const fx = fixture(6);
   suite.server.reset();
   // Every prompt first gets a reply with empty choices (billed 100 + 20 tokens), then an answer.
-  suite.server.script = ({ attempt }) => (attempt === 1 ? { kind: 'empty-choices', usage: { prompt_tokens: 100, completion_tokens: 20 } } : undefined);
+  suite.server.script = ({ attempt }) =>
+    attempt === 1 ? { kind: 'empty-choices', usage: { prompt_tokens: 100, completion_tokens: 20 } } : undefined;
   const config = configFor(fx, [fakeModel(suite.server.url, { concurrency: 1 })]);
   const [s] = await runQuery(config, 'movielens', ['fake'], { log: logger().log, retry: fastRetry });
   assert.equal(suite.server.chatRequests, 12, 'one wasted reply and one answer per prompt');
@@ -145,10 +178,16 @@ test('a 200 that is not a completion is retried once at most, its usage is count
   suite.server.reset();
   suite.server.script = () => ({ kind: 'html' });
   const fx2 = fixture(1);
-  const [h] = await runQuery(configFor(fx2, [fakeModel(suite.server.url, { concurrency: 1 })]), 'movielens', ['fake'], { log: logger().log, retry: fastRetry });
+  const [h] = await runQuery(configFor(fx2, [fakeModel(suite.server.url, { concurrency: 1 })]), 'movielens', ['fake'], {
+    log: logger().log,
+    retry: fastRetry,
+  });
   assert.equal(suite.server.chatRequests, 2, 'an HTML page is asked again once, not maxRetries times');
   assert.equal(h.failed, 1);
-  assert.match(h.failures[0].message, /HTTP 200 that is not a chat completion: the body is not JSON .*content-type text\/html/);
+  assert.match(
+    h.failures[0].message,
+    /HTTP 200 that is not a chat completion: the body is not JSON .*content-type text\/html/,
+  );
   suite.server.script = undefined;
 });
 
@@ -160,11 +199,24 @@ for (const kind of ['html', 'empty-choices', 'garbage'] as const) {
     const config = configFor(fx, [fakeModel(suite.server.url, { concurrency: 2 })]);
     const { log, lines } = logger();
     const [s] = await runQuery(config, 'movielens', ['fake'], { log, retry: fastRetry });
-    assert.ok(suite.server.chatRequests >= 5 && suite.server.chatRequests <= 6, `${suite.server.chatRequests} requests (5, plus at most one in flight at concurrency 2): ${lines.join('\n')}`);
+    assert.ok(
+      suite.server.chatRequests >= 5 && suite.server.chatRequests <= 6,
+      `${suite.server.chatRequests} requests (5, plus at most one in flight at concurrency 2): ${lines.join('\n')}`,
+    );
     assert.ok(s.stopped, 'the summary says why the model was stopped');
-    assert.match(s.stopped!, new RegExp(`5 replies in a row from ${suite.server.url.replace(/[.]/g, '\\.')} were HTTP 200 but not chat completions`));
-    if (kind === 'html') assert.match(s.stopped!, /content-type text\/html; charset=utf-8; body starts "<!DOCTYPE html><html><head><title>Gateway/);
-    if (kind === 'empty-choices') assert.match(s.stopped!, /content-type application\/json; body starts "\{\\"id\\":\\"chatcmpl-empty/);
+    assert.match(
+      s.stopped!,
+      new RegExp(
+        `5 replies in a row from ${suite.server.url.replace(/[.]/g, '\\.')} were HTTP 200 but not chat completions`,
+      ),
+    );
+    if (kind === 'html')
+      assert.match(
+        s.stopped!,
+        /content-type text\/html; charset=utf-8; body starts "<!DOCTYPE html><html><head><title>Gateway/,
+      );
+    if (kind === 'empty-choices')
+      assert.match(s.stopped!, /content-type application\/json; body starts "\{\\"id\\":\\"chatcmpl-empty/);
     if (kind === 'empty-choices') assert.equal(s.usage.inputTokens, 100 * suite.server.chatRequests);
     assert.equal(s.answered, 0);
     const notSent = 40 - s.failed;
@@ -210,7 +262,10 @@ test('401 on every request: the model is stopped after 20 identical failures (at
   const config = configFor(fx, [fakeModel(suite.server.url, { concurrency: 8 })]);
   const { log, lines } = logger();
   const [s] = await runQuery(config, 'movielens', ['fake'], { log, retry: fastRetry });
-  assert.ok(suite.server.chatRequests >= 20 && suite.server.chatRequests <= 50, `${suite.server.chatRequests} requests`);
+  assert.ok(
+    suite.server.chatRequests >= 20 && suite.server.chatRequests <= 50,
+    `${suite.server.chatRequests} requests`,
+  );
   assert.match(s.stopped ?? '', /20 requests in a row failed with the same error: HTTP 401/);
   assert.ok(!(s.stopped ?? '').includes(FAKE_KEY), s.stopped);
   assert.equal(s.failed + s.notSent, 200);
@@ -232,9 +287,17 @@ test('the first abort (Ctrl-C) stops retries as well as new prompts; in-flight r
   const config = configFor(fx, [fakeModel(suite.server.url, { concurrency: 3 })]);
   const { log, lines } = logger();
   const t0 = Date.now();
-  const [s] = await runQuery(config, 'movielens', ['fake'], { log, signal: ac.signal, retry: { baseDelayMs: 5000, maxDelayMs: 5000 } });
+  const [s] = await runQuery(config, 'movielens', ['fake'], {
+    log,
+    signal: ac.signal,
+    retry: { baseDelayMs: 5000, maxDelayMs: 5000 },
+  });
   assert.ok(Date.now() - t0 < 2000, 'the retry waits were cut short');
-  assert.equal(suite.server.chatRequests, 3, `no retry went out after the stop: ${JSON.stringify(suite.server.log.map((r) => [r.status, r.at - t0, r.path, r.body.slice(0, 0), String(r.headers['user-agent']), r.headers['x-stainless-retry-count']]))} ${lines.join('\n')}`);
+  assert.equal(
+    suite.server.chatRequests,
+    3,
+    `no retry went out after the stop: ${JSON.stringify(suite.server.log.map((r) => [r.status, r.at - t0, r.path, r.body.slice(0, 0), String(r.headers['user-agent']), r.headers['x-stainless-retry-count']]))} ${lines.join('\n')}`,
+  );
   assert.equal(s.interrupted, true);
   assert.equal(s.failed, 3, 'the three prompts cut short in their retry wait are listed');
   assert.equal(s.notSent, 9);
@@ -248,22 +311,43 @@ test('content null and finish_reason length are stored, recorded with finishReas
   const fx = fixture(6);
   suite.server.reset();
   // Prompts 1–2: a content filter (content null); 3: cut off mid-list; the rest answer normally.
-  suite.server.script = ({ n }) => (n <= 2 ? { kind: 'answer', content: null } : n === 3 ? { kind: 'answer', finishReason: 'length', text: '["Heat' } : undefined);
+  suite.server.script = ({ n }) =>
+    n <= 2
+      ? { kind: 'answer', content: null }
+      : n === 3
+        ? { kind: 'answer', finishReason: 'length', text: '["Heat' }
+        : undefined;
   const config = configFor(fx, [fakeModel(suite.server.url, { concurrency: 1 })]);
   const { log, lines } = logger();
   const [s] = await runQuery(config, 'movielens', ['fake'], { log, retry: fastRetry });
   assert.equal(suite.server.chatRequests, 6, 'paid answers are not asked again');
   assert.equal(s.answered, 6);
   const records = loadResponses(config, 'fake', 'movielens');
-  assert.deepEqual(records.map((r) => r.finishReason), ['content_filter', 'content_filter', 'length', 'stop', 'stop', 'stop']);
-  assert.deepEqual(records.map((r) => r.diagnostics.answerIssues ?? []), [['empty answer'], ['empty answer'], ['cut off by max tokens'], [], [], []]);
+  assert.deepEqual(
+    records.map((r) => r.finishReason),
+    ['content_filter', 'content_filter', 'length', 'stop', 'stop', 'stop'],
+  );
+  assert.deepEqual(
+    records.map((r) => r.diagnostics.answerIssues ?? []),
+    [['empty answer'], ['empty answer'], ['cut off by max tokens'], [], [], []],
+  );
   assert.equal(records[0].raw, '');
   assert.deepEqual(s.parse.byFinishReason, { content_filter: 2, length: 1, stop: 3 });
   assert.equal(s.parse.empty, 2);
   assert.equal(s.parse.cutOff, 1);
-  assert.match(lines.join('\n'), /6\/6 prompts answered \(finish: stop 3, content_filter 2, length 1; 1 cut off by max tokens .*, 2 empty answers\)/);
+  assert.match(
+    lines.join('\n'),
+    /6\/6 prompts answered \(finish: stop 3, content_filter 2, length 1; 1 cut off by max tokens .*, 2 empty answers\)/,
+  );
   const stored = storeLines(fx).map((l) => JSON.parse(l) as { finishReason: string });
-  assert.deepEqual(stored.map((e) => e.finishReason).sort(), ['content_filter', 'content_filter', 'length', 'stop', 'stop', 'stop']);
+  assert.deepEqual(stored.map((e) => e.finishReason).sort(), [
+    'content_filter',
+    'content_filter',
+    'length',
+    'stop',
+    'stop',
+    'stop',
+  ]);
   suite.server.script = undefined;
 });
 
@@ -271,9 +355,13 @@ test('--retry-finish length after raising maxTokens asks again exactly the cut-o
   const fx = fixture(8);
   suite.server.reset();
   const cutOff = new Set([2, 5]);
-  suite.server.script = ({ n }) => (cutOff.has(n) ? { kind: 'answer', finishReason: 'length', text: '["Heat' } : undefined);
+  suite.server.script = ({ n }) =>
+    cutOff.has(n) ? { kind: 'answer', finishReason: 'length', text: '["Heat' } : undefined;
   const model = fakeModel(suite.server.url, { concurrency: 1 });
-  await runQuery(configFor(fx, [model], { maxTokens: 300 }), 'movielens', ['fake'], { log: logger().log, retry: fastRetry });
+  await runQuery(configFor(fx, [model], { maxTokens: 300 }), 'movielens', ['fake'], {
+    log: logger().log,
+    retry: fastRetry,
+  });
   assert.equal(suite.server.chatRequests, 8);
   const firstRecords = loadResponses(configFor(fx, [model], { maxTokens: 300 }), 'fake', 'movielens');
   const cutIds = firstRecords.filter((r) => r.finishReason === 'length').map((r) => r.promptId);
@@ -285,12 +373,21 @@ test('--retry-finish length after raising maxTokens asks again exactly the cut-o
   const { log, lines } = logger();
   const [s] = await runQuery(raised, 'movielens', ['fake'], { log, retry: fastRetry, retryFinish: ['length'] });
   assert.equal(suite.server.chatRequests, 2, 'only the two cut-off prompts are asked again');
-  assert.deepEqual(suite.server.log.filter((r) => r.path === '/v1/chat/completions').map((r) => JSON.parse(r.body).max_tokens), [900, 900]);
+  assert.deepEqual(
+    suite.server.log.filter((r) => r.path === '/v1/chat/completions').map((r) => JSON.parse(r.body).max_tokens),
+    [900, 900],
+  );
   assert.equal(s.sent, 2);
   assert.equal(s.answered, 8);
-  assert.match(lines.join('\n'), /--retry-finish length: 2 earlier answers ended that way and are asked again; 6 earlier answers are kept/);
+  assert.match(
+    lines.join('\n'),
+    /--retry-finish length: 2 earlier answers ended that way and are asked again; 6 earlier answers are kept/,
+  );
   const records = loadResponses(raised, 'fake', 'movielens');
-  assert.deepEqual(records.map((r) => r.promptId), fx.samples.map((x) => x.id));
+  assert.deepEqual(
+    records.map((r) => r.promptId),
+    fx.samples.map((x) => x.id),
+  );
   assert.ok(records.every((r) => r.finishReason === 'stop'));
   assert.equal(storeLines(fx).length, 10, 'both answers of the cut-off prompts are stored');
   // Without the option, raised settings are a new request for every prompt (the usual rule).
@@ -309,16 +406,25 @@ test('a server whose /models answers 404 or 501 is probed with one chat request 
     suite.server.reset();
     suite.server.modelsStatus = status;
     const { log, lines } = logger();
-    const [s] = await runQuery(configFor(fx, [fakeModel(suite.server.url)]), 'movielens', ['fake'], { log, retry: fastRetry });
+    const [s] = await runQuery(configFor(fx, [fakeModel(suite.server.url)]), 'movielens', ['fake'], {
+      log,
+      retry: fastRetry,
+    });
     assert.equal(s.unavailable, undefined);
     assert.equal(s.answered, 3);
-    assert.match(lines.join('\n'), new RegExp(`GET .*/models answered HTTP ${status}; a one-token chat request .* answered, so the model is used`));
+    assert.match(
+      lines.join('\n'),
+      new RegExp(`GET .*/models answered HTTP ${status}; a one-token chat request .* answered, so the model is used`),
+    );
     fs.rmSync(fx.paths.responses, { recursive: true, force: true });
   }
   suite.server.reset();
   suite.server.modelsStatus = 404;
   suite.server.script = () => ({ kind: 'error', status: 404, message: 'no such route' });
-  const [s] = await runQuery(configFor(fx, [fakeModel(suite.server.url)]), 'movielens', ['fake'], { log: logger().log, retry: fastRetry });
+  const [s] = await runQuery(configFor(fx, [fakeModel(suite.server.url)]), 'movielens', ['fake'], {
+    log: logger().log,
+    retry: fastRetry,
+  });
   assert.match(s.unavailable ?? '', /answered HTTP 404, and a one-token chat request to .* failed: HTTP 404/);
   assert.equal(suite.server.chatRequests, 1, 'the probe only');
   suite.server.modelsStatus = undefined;
@@ -328,17 +434,28 @@ test('a server whose /models answers 404 or 501 is probed with one chat request 
 test('an API key variable that is set but empty says "is empty", an unset one "is not set"; a key of any length is redacted', async () => {
   const model = { ...fakeModel(suite.server.url), provider: 'openai' as const, apiKeyEnv: 'UBP_TEST_EMPTY_KEY' };
   const { modelAvailability, redactSecrets } = await import('../lib/query/llm');
-  assert.match((await modelAvailability(model, { UBP_TEST_EMPTY_KEY: '' })).reason ?? '', /UBP_TEST_EMPTY_KEY is empty/);
+  assert.match(
+    (await modelAvailability(model, { UBP_TEST_EMPTY_KEY: '' })).reason ?? '',
+    /UBP_TEST_EMPTY_KEY is empty/,
+  );
   assert.match((await modelAvailability(model, {})).reason ?? '', /UBP_TEST_EMPTY_KEY is not set/);
   assert.equal(redactSecrets('HTTP 401: key abc is wrong', ['abc']), 'HTTP 401: key [REDACTED] is wrong');
   assert.equal(redactSecrets('token abcdef and abc', ['abc', 'abcdef']), 'token [REDACTED] and [REDACTED]');
   // End to end: a 3-character key echoed by the server's 401 appears in no message.
   const fx = fixture(2);
   suite.server.reset();
-  suite.server.script = ({ headers }) => ({ kind: 'error', status: 401, message: `Incorrect API key provided: ${String(headers.authorization).replace('Bearer ', '')}` });
+  suite.server.script = ({ headers }) => ({
+    kind: 'error',
+    status: 401,
+    message: `Incorrect API key provided: ${String(headers.authorization).replace('Bearer ', '')}`,
+  });
   const short = fakeModel(suite.server.url, { apiKeyEnv: 'UBP_TEST_SHORT_KEY' });
   const { log, lines } = logger();
-  const [s] = await runQuery(configFor(fx, [short]), 'movielens', ['fake'], { log, retry: fastRetry, env: { UBP_TEST_SHORT_KEY: 'Zq7' } });
+  const [s] = await runQuery(configFor(fx, [short]), 'movielens', ['fake'], {
+    log,
+    retry: fastRetry,
+    env: { UBP_TEST_SHORT_KEY: 'Zq7' },
+  });
   assert.equal(s.failed, 2);
   assert.match(s.failures[0].message, /Incorrect API key provided: \[REDACTED\]/);
   assert.ok(![...lines, ...s.failures.map((f) => f.message)].some((l) => l.includes('Zq7')));
@@ -357,12 +474,21 @@ test('the whole configuration is checked when loaded: topN > K, K < 2, bins < 1,
     [{ query: { topN: 0 } }, /"query\.topN" must be a whole number >= 1/],
   ];
   for (const [overrides, message] of cases) {
-    assert.throws(() => loadConfig({ env: {}, overrides }), (e: unknown) => e instanceof ConfigError && message.test(e.message), JSON.stringify(overrides));
+    assert.throws(
+      () => loadConfig({ env: {}, overrides }),
+      (e: unknown) => e instanceof ConfigError && message.test(e.message),
+      JSON.stringify(overrides),
+    );
   }
   // curves.departureGap is checked whenever it is present (the key arrives with the departure-point analysis).
   const base = loadConfig({ env: {} });
-  assert.throws(() => mergeConfig({ ...base, curves: { ...base.curves, departureGap: -0.5 } as typeof base.curves }, {}), /"curves\.departureGap" must be a number > 0 .*got -0\.5/);
-  assert.doesNotThrow(() => mergeConfig({ ...base, curves: { ...base.curves, departureGap: 0.5 } as typeof base.curves }, {}));
+  assert.throws(
+    () => mergeConfig({ ...base, curves: { ...base.curves, departureGap: -0.5 } as typeof base.curves }, {}),
+    /"curves\.departureGap" must be a number > 0 .*got -0\.5/,
+  );
+  assert.doesNotThrow(() =>
+    mergeConfig({ ...base, curves: { ...base.curves, departureGap: 0.5 } as typeof base.curves }, {}),
+  );
   assert.doesNotThrow(() => loadConfig({ env: {}, overrides: { query: { topN: 50 } } }), 'topN = K is allowed');
 });
 
@@ -372,7 +498,11 @@ test('the CLI exits 2 before any work for a bad configuration value or a --model
   roots.push(dir);
   const run = (args: string[]) =>
     new Promise<{ code: number; out: string }>((resolve) => {
-      const child = spawn(process.execPath, [cli, ...args], { cwd: repoRoot(), env: { ...process.env, UBP_CONFIG: '', UBP_DATA_DIR: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [cli, ...args], {
+        cwd: repoRoot(),
+        env: { ...process.env, UBP_CONFIG: '', UBP_DATA_DIR: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       child.stdout.on('data', (d) => (out += d));
       child.stderr.on('data', (d) => (out += d));
@@ -401,13 +531,21 @@ test('a garbage line in the middle of a store file is reported as corruption wit
   await runQuery(config, 'movielens', ['fake'], { log: logger().log });
   const lines = storeLines(fx);
   // Line 2 is garbage (an editor, a bad disk); line 4 is the start of an answer cut off by a crash, followed by later appends.
-  fs.writeFileSync(storePath(fx), `${lines[0]}\nthis is not an answer\n${lines[1]}\n${lines[2].slice(0, 70)}\n${lines[2]}\n${lines[3]}\n`);
+  fs.writeFileSync(
+    storePath(fx),
+    `${lines[0]}\nthis is not an answer\n${lines[1]}\n${lines[2].slice(0, 70)}\n${lines[2]}\n${lines[3]}\n`,
+  );
   suite.server.reset();
   const { log, lines: out } = logger();
   const [s] = await runQuery(config, 'movielens', ['fake'], { log });
   assert.equal(s.corruptStoreLines, 1);
   assert.equal(s.tornStoreLines, 1);
-  assert.match(out.join('\n'), new RegExp(`line 2 of ${storePath(fx).replace(/[.]/g, '\\.')} is corrupt \\(not valid JSON .*\\): not a torn append`));
+  assert.match(
+    out.join('\n'),
+    new RegExp(
+      `line 2 of ${storePath(fx).replace(/[.]/g, '\\.')} is corrupt \\(not valid JSON .*\\): not a torn append`,
+    ),
+  );
   assert.match(out.join('\n'), /skipped unreadable line .*:4 .*a torn append/);
   assert.equal(suite.server.chatRequests, 0, 'every answer is still in the store');
   assert.equal(s.answered, 4);
@@ -431,7 +569,10 @@ test('a failed run never replaces a responses file with fewer records', async ()
   assert.equal(s.failed, 4);
   assert.equal(s.written, 0);
   assert.deepEqual(fs.readFileSync(file), before, 'the 6 records are kept, not replaced by 2');
-  assert.match(lines.join('\n'), /did not complete and has 2 answers, fewer than the 6 records of .*; that file is left as it was/);
+  assert.match(
+    lines.join('\n'),
+    /did not complete and has 2 answers, fewer than the 6 records of .*; that file is left as it was/,
+  );
   suite.server.script = undefined;
   // A complete run does replace it.
   suite.server.reset();
@@ -450,10 +591,14 @@ test('the query stamp covers the store file: damage to it is noticed by a normal
   const { beginStage } = await import('../lib/stages');
   beginStage(config, { stage: 'preprocess', domain: 'movielens' }, []).finish();
   beginStage(config, { stage: 'sample', domain: 'movielens' }).finish();
-  const run = () => runPipeline(config, { stages: ['query'], domains: ['movielens'], models: ['fake'], log: logger().log });
+  const run = () =>
+    runPipeline(config, { stages: ['query'], domains: ['movielens'], models: ['fake'], log: logger().log });
   const first = await run();
   assert.equal(first.steps.find((x) => x.stage === 'query')?.status, 'ran');
-  assert.match(first.steps.find((x) => x.stage === 'query')?.detail ?? '', /5 answers \(5 sent, 0 from the store; finish: stop 5\)/);
+  assert.match(
+    first.steps.find((x) => x.stage === 'query')?.detail ?? '',
+    /5 answers \(5 sent, 0 from the store; finish: stop 5\)/,
+  );
   const second = await run();
   assert.equal(second.steps.find((x) => x.stage === 'query')?.status, 'up-to-date');
   // Truncate the store to 3 of its 5 lines: the responses file is untouched, so only the store's identity changed.
@@ -470,7 +615,12 @@ test('a second Ctrl-C aborts the requests in flight at once; the child says what
   const standalone = await startStandaloneServer(60_000);
   try {
     const model = fakeModel(standalone.url, { concurrency: 2 });
-    const args = JSON.stringify({ overrides: { paths: fx.paths, query: { models: [model] } }, domain: 'movielens', models: ['fake'], retry: fastRetry });
+    const args = JSON.stringify({
+      overrides: { paths: fx.paths, query: { models: [model] } },
+      domain: 'movielens',
+      models: ['fake'],
+      retry: fastRetry,
+    });
     const child = spawnNode('query-child', [args]);
     const t0 = Date.now();
     // The first request of a model goes alone (it probes the server's parameter rules before the others fan out),

@@ -28,13 +28,25 @@ after(async () => {
   await server.close();
 });
 
-const body = { model: 'fake-model', messages: [{ role: 'user' as const, content: "Candidates: ['A (1990)', 'B (1991)']" }] };
+const body = {
+  model: 'fake-model',
+  messages: [{ role: 'user' as const, content: "Candidates: ['A (1990)', 'B (1991)']" }],
+};
 
 /** What the SDK throws for one chat request answered by `action` (no SDK retries, short timeout). */
-async function sdkErrorFor(action: FakeAction | undefined, opts: { baseURL?: string; signal?: AbortSignal; timeoutMs?: number } = {}): Promise<unknown> {
+async function sdkErrorFor(
+  action: FakeAction | undefined,
+  opts: { baseURL?: string; signal?: AbortSignal; timeoutMs?: number } = {},
+): Promise<unknown> {
   server.reset();
   server.script = () => action;
-  const client = new OpenAI({ apiKey: 'no-key', baseURL: opts.baseURL ?? server.url, maxRetries: 0, timeout: opts.timeoutMs ?? 2000, logLevel: 'off' });
+  const client = new OpenAI({
+    apiKey: 'no-key',
+    baseURL: opts.baseURL ?? server.url,
+    maxRetries: 0,
+    timeout: opts.timeoutMs ?? 2000,
+    logLevel: 'off',
+  });
   try {
     await client.chat.completions.create(body, { signal: opts.signal });
   } catch (e) {
@@ -45,12 +57,24 @@ async function sdkErrorFor(action: FakeAction | undefined, opts: { baseURL?: str
 
 test('classifyFailure sorts the SDK errors of real HTTP answers into kinds, retryable or not', async () => {
   const cases: [string, FakeAction, Partial<ClassifiedFailure>][] = [
-    ['429', { kind: 'error', status: 429, headers: { 'retry-after': '2' } }, { kind: 'rate-limit', retryable: true, status: 429, retryAfterMs: 2000 }],
+    [
+      '429',
+      { kind: 'error', status: 429, headers: { 'retry-after': '2' } },
+      { kind: 'rate-limit', retryable: true, status: 429, retryAfterMs: 2000 },
+    ],
     ['500', { kind: 'error', status: 500 }, { kind: 'server', retryable: true, status: 500 }],
-    ['503', { kind: 'error', status: 503, headers: { 'retry-after-ms': '250' } }, { kind: 'server', retryable: true, status: 503, retryAfterMs: 250 }],
+    [
+      '503',
+      { kind: 'error', status: 503, headers: { 'retry-after-ms': '250' } },
+      { kind: 'server', retryable: true, status: 503, retryAfterMs: 250 },
+    ],
     ['408', { kind: 'error', status: 408 }, { kind: 'timeout', retryable: true, status: 408 }],
     ['409', { kind: 'error', status: 409 }, { kind: 'client', retryable: true, status: 409 }],
-    ['400', { kind: 'error', status: 400, message: 'messages too long' }, { kind: 'client', retryable: false, status: 400 }],
+    [
+      '400',
+      { kind: 'error', status: 400, message: 'messages too long' },
+      { kind: 'client', retryable: false, status: 400 },
+    ],
     ['401', { kind: 'error', status: 401 }, { kind: 'client', retryable: false, status: 401 }],
     ['404', { kind: 'error', status: 404 }, { kind: 'client', retryable: false, status: 404 }],
     ['drop', { kind: 'drop' }, { kind: 'connection', retryable: true, status: undefined }],
@@ -58,10 +82,14 @@ test('classifyFailure sorts the SDK errors of real HTTP answers into kinds, retr
   ];
   for (const [name, action, expected] of cases) {
     const c = classifyFailure(await sdkErrorFor(action));
-    for (const [field, value] of Object.entries(expected)) assert.equal(c[field as keyof ClassifiedFailure], value, `${name}: ${field} (${JSON.stringify(c)})`);
+    for (const [field, value] of Object.entries(expected))
+      assert.equal(c[field as keyof ClassifiedFailure], value, `${name}: ${field} (${JSON.stringify(c)})`);
     if (c.status !== undefined) assert.match(c.message, new RegExp(`^HTTP ${c.status}: `), name);
   }
-  assert.match(classifyFailure(await sdkErrorFor({ kind: 'error', status: 400, message: 'messages too long' })).message, /messages too long/);
+  assert.match(
+    classifyFailure(await sdkErrorFor({ kind: 'error', status: 400, message: 'messages too long' })).message,
+    /messages too long/,
+  );
 });
 
 test('classifyFailure: a timeout, a refused connection and an abort', async () => {
@@ -109,14 +137,27 @@ test('back-off: base·2^(n−1) capped, jittered into [0.5, 1) of the step, the 
   });
   assert.ok(new Set(draws).size > 1, 'the jitter varies between retries');
   // The extremes of the generator: 0 gives half the step, a value just under 1 just under the whole step.
-  assert.equal(backoffMs(policy, 2, () => 0), 1000);
+  assert.equal(
+    backoffMs(policy, 2, () => 0),
+    1000,
+  );
   assert.ok(backoffMs(policy, 2, () => 0.999999) < 2000);
-  assert.equal(retryDelayMs({ retryAfterMs: 3000 }, policy, 1, () => 0), 3000);
+  assert.equal(
+    retryDelayMs({ retryAfterMs: 3000 }, policy, 1, () => 0),
+    3000,
+  );
   assert.ok(Math.abs(retryDelayMs({ retryAfterMs: 3000 }, policy, 1, () => 0.5) - 3150) < 1e-9);
-  assert.equal(retryDelayMs({}, policy, 3, () => 0), 2000);
+  assert.equal(
+    retryDelayMs({}, policy, 3, () => 0),
+    2000,
+  );
   const config = loadConfig({ env: {} });
   assert.deepEqual(retryPolicy(config), { maxRetries: config.query.maxRetries, baseDelayMs: 1000, maxDelayMs: 60_000 });
-  assert.deepEqual(retryPolicy(config, { maxRetries: 1, baseDelayMs: 5 }), { maxRetries: 1, baseDelayMs: 5, maxDelayMs: 60_000 });
+  assert.deepEqual(retryPolicy(config, { maxRetries: 1, baseDelayMs: 5 }), {
+    maxRetries: 1,
+    baseDelayMs: 5,
+    maxDelayMs: 60_000,
+  });
 });
 
 test('abortableSleep resolves after its time, rejects at once when already aborted, and promptly when aborted while waiting', async () => {
@@ -124,7 +165,10 @@ test('abortableSleep resolves after its time, rejects at once when already abort
   await abortableSleep(60);
   assert.ok(Date.now() - t0 >= 55, `slept ${Date.now() - t0} ms of 60`);
 
-  await assert.rejects(abortableSleep(10_000, AbortSignal.abort()), (e: unknown) => e instanceof AbortedError && e.name === 'AbortError');
+  await assert.rejects(
+    abortableSleep(10_000, AbortSignal.abort()),
+    (e: unknown) => e instanceof AbortedError && e.name === 'AbortError',
+  );
 
   const ctl = new AbortController();
   setTimeout(() => ctl.abort(), 30);
@@ -156,12 +200,18 @@ test('withRetries: retries retryable failures up to maxRetries, gives up at once
 
   server.reset();
   server.script = () => ({ kind: 'error', status: 500 });
-  await assert.rejects(withRetries(() => client.chat.completions.create(body), loop([])), /gave up: server after 3/);
+  await assert.rejects(
+    withRetries(() => client.chat.completions.create(body), loop([])),
+    /gave up: server after 3/,
+  );
   assert.equal(server.chatRequests, 3, 'maxRetries 2: three attempts');
 
   server.reset();
   server.script = () => ({ kind: 'error', status: 400 });
-  await assert.rejects(withRetries(() => client.chat.completions.create(body), loop([])), /gave up: client after 1/);
+  await assert.rejects(
+    withRetries(() => client.chat.completions.create(body), loop([])),
+    /gave up: client after 1/,
+  );
   assert.equal(server.chatRequests, 1);
 
   // A value from beforeRetry settles the call without a second attempt.
@@ -181,8 +231,14 @@ test('withRetries: retries retryable failures up to maxRetries, gives up at once
   server.script = () => ({ kind: 'error', status: 429, headers: { 'retry-after': '30' } });
   setTimeout(() => ctl.abort(), 100);
   const t0 = Date.now();
-  await assert.rejects(withRetries(() => client.chat.completions.create(body), loop([], ctl.signal)), /aborted after 1/);
+  await assert.rejects(
+    withRetries(() => client.chat.completions.create(body), loop([], ctl.signal)),
+    /aborted after 1/,
+  );
   assert.ok(Date.now() - t0 < 2000, `Ctrl-C during a 30 s wait stopped the loop after ${Date.now() - t0} ms`);
   assert.equal(server.chatRequests, 1);
-  await assert.rejects(withRetries(async () => 'never', loop([], ctl.signal)), /aborted after 0/);
+  await assert.rejects(
+    withRetries(async () => 'never', loop([], ctl.signal)),
+    /aborted after 0/,
+  );
 });

@@ -22,7 +22,8 @@ import {
 import type { ResponseRecord, SampleRecord, Setup } from '../lib/core/types';
 import { parseAnswer } from '../lib/query/parse-answer';
 
-const close = (a: number, b: number, tol = 1e-12, what = '') => assert.ok(Math.abs(a - b) <= tol, `${what} ${a} vs ${b}`);
+const close = (a: number, b: number, tol = 1e-12, what = '') =>
+  assert.ok(Math.abs(a - b) <= tol, `${what} ${a} vs ${b}`);
 const closeArr = (a: number[], b: number[], tol = 1e-12) => {
   assert.equal(a.length, b.length);
   a.forEach((v, i) => close(v, b[i], tol, `[${i}]`));
@@ -91,7 +92,10 @@ test('missing picks "worst": 0, 1, 7 and 10 valid picks, worked by hand', () => 
   assert.deepEqual(asCounts(optimisticDistribution(P12, [8], WORST)), [1, 9, 0, 5, 7, 0, 3, 6, 11, 4, 2, 0]);
   // 7 picks, the oracle's top 7 (8,2,5,11,0,10,6 → 11,9,7,6,5,4,3); 3 slots for the worst: 1,4,7 → 2,1,0;
   // the rest 9 (2) and 3 (1) get 0 and 0.
-  assert.deepEqual(asCounts(optimisticDistribution(P12, [8, 2, 5, 11, 0, 10, 6], WORST)), [5, 2, 9, 0, 1, 7, 3, 0, 11, 0, 4, 6]);
+  assert.deepEqual(
+    asCounts(optimisticDistribution(P12, [8, 2, 5, 11, 0, 10, 6], WORST)),
+    [5, 2, 9, 0, 1, 7, 3, 0, 11, 0, 4, 6],
+  );
   // The paper's rule gives the same 7 picks the oracle's score (q = p): the 3 missing slots cost nothing.
   assert.deepEqual(asCounts(optimisticDistribution(P12, [8, 2, 5, 11, 0, 10, 6], BEST)), COUNTS);
   // 10 picks (a never-interacted item first, then the oracle's order): nothing to fill, both rules agree.
@@ -102,9 +106,15 @@ test('missing picks "worst": 0, 1, 7 and 10 valid picks, worked by hand', () => 
   assert.deepEqual(optimisticDistribution(P12, [...ten, 4], WORST), optimisticDistribution(P12, ten, WORST));
   // Ties: among equal lowest values the earlier candidate fills first; among the rest likewise.
   // [¼ ¼ ¼ ¼ 0 0], topN 2, no pick: slots 4, 5 take ¼, ¼; the rest 0, 1, 2, 3 (all ¼) take ¼, ¼, 0, 0.
-  assert.deepEqual(optimisticDistribution([0.25, 0.25, 0.25, 0.25, 0, 0], [], { missingPicks: 'worst', topN: 2 }), [0.25, 0.25, 0, 0, 0.25, 0.25]);
+  assert.deepEqual(
+    optimisticDistribution([0.25, 0.25, 0.25, 0.25, 0, 0], [], { missingPicks: 'worst', topN: 2 }),
+    [0.25, 0.25, 0, 0, 0.25, 0.25],
+  );
   // Pick 3: slots 3, 4 take ¼, ¼; the rest 0, 1, 2 (¼) and 5 (0) take ¼, ¼, 0, 0.
-  assert.deepEqual(optimisticDistribution([0.25, 0.25, 0.25, 0.25, 0, 0], [3], { missingPicks: 'worst', topN: 2 }), [0.25, 0.25, 0, 0.25, 0.25, 0]);
+  assert.deepEqual(
+    optimisticDistribution([0.25, 0.25, 0.25, 0.25, 0, 0], [3], { missingPicks: 'worst', topN: 2 }),
+    [0.25, 0.25, 0, 0.25, 0.25, 0],
+  );
   // topN larger than the candidates: every candidate is a slot.
   assert.deepEqual(optimisticDistribution([0.5, 0.5, 0], [2], { missingPicks: 'worst', topN: 10 }), [0.5, 0, 0.5]);
 });
@@ -128,7 +138,11 @@ test('missing picks "worst": duplicates and unparseable entries leave slots that
   assert.equal(rec.smoothed, true);
   assert.ok(rec.crossEntropy > rec.targetEntropy + 0.1, 'an incomplete answer is not scored like the oracle');
   // The paper's rule scores the same answer exactly like the oracle.
-  const best = scorePrompt(s, { ...response('dup', parsed.ranked), diagnostics: parsed.diagnostics }, cfg({ score: { missingPicks: 'best' } }));
+  const best = scorePrompt(
+    s,
+    { ...response('dup', parsed.ranked), diagnostics: parsed.diagnostics },
+    cfg({ score: { missingPicks: 'best' } }),
+  );
   assert.equal(best.crossEntropy, best.targetEntropy);
   // An answer without any valid pick is scored under "worst" (the 0-pick case) rather than given q = p.
   const none = scorePrompt(s, response('dup', []), config);
@@ -154,7 +168,13 @@ function sample(id: string, setup: Setup, target: number[], history: string[] = 
   };
 }
 
-function response(promptId: string, ranked: string[], modelId = 'm1', unmatched: string[] = [], duplicates: string[] = []): ResponseRecord {
+function response(
+  promptId: string,
+  ranked: string[],
+  modelId = 'm1',
+  unmatched: string[] = [],
+  duplicates: string[] = [],
+): ResponseRecord {
   return {
     v: 1,
     promptId,
@@ -163,7 +183,15 @@ function response(promptId: string, ranked: string[], modelId = 'm1', unmatched:
     messages: [{ role: 'user', content: 'prompt' }],
     raw: JSON.stringify(ranked),
     ranked,
-    diagnostics: { returned: ranked.length + unmatched.length + duplicates.length, unmatched, duplicates, matchKinds: ranked.map(() => 'exact'), tooFew: ranked.length < 10, tooMany: false, unparseable: ranked.length === 0 },
+    diagnostics: {
+      returned: ranked.length + unmatched.length + duplicates.length,
+      unmatched,
+      duplicates,
+      matchKinds: ranked.map(() => 'exact'),
+      tooFew: ranked.length < 10,
+      tooMany: false,
+      unparseable: ranked.length === 0,
+    },
     usage: { inputTokens: 1, outputTokens: 1 },
     costUsd: 0,
     model: modelId,
@@ -185,10 +213,19 @@ test('smoothing: a hand-computed case, and the smoothed flag', () => {
   const lam = 0.01;
   const qs = [0, 0.2, 0.4, 0.3, 0.1, 0].map((q) => (1 - lam) * q + lam / 6);
   closeArr(smoothDistribution([0, 0.2, 0.4, 0.3, 0.1, 0], lam), qs);
-  const expected = -(0.1 * Math.log2(lam / 6) + 0.4 * Math.log2(0.99 * 0.2 + lam / 6) + 0.3 * Math.log2(0.99 * 0.3 + lam / 6) + 0.2 * Math.log2(0.99 * 0.1 + lam / 6));
+  const expected = -(
+    0.1 * Math.log2(lam / 6) +
+    0.4 * Math.log2(0.99 * 0.2 + lam / 6) +
+    0.3 * Math.log2(0.99 * 0.3 + lam / 6) +
+    0.2 * Math.log2(0.99 * 0.1 + lam / 6)
+  );
   close(rec.crossEntropy, expected, 1e-12, 'cross-entropy');
   close(rec.crossEntropy, 3.038101674296696, 1e-12, 'value computed independently in Python');
-  close(rec.targetEntropy, -(0.1 * Math.log2(0.1) + 0.4 * Math.log2(0.4) + 0.3 * Math.log2(0.3) + 0.2 * Math.log2(0.2)), 1e-12);
+  close(
+    rec.targetEntropy,
+    -(0.1 * Math.log2(0.1) + 0.4 * Math.log2(0.4) + 0.3 * Math.log2(0.3) + 0.2 * Math.log2(0.2)),
+    1e-12,
+  );
   assert.equal(rec.smoothed, true);
   assert.equal(rec.zeroMassPositive, 1);
   assert.equal(rec.validPicks, 2);
@@ -222,7 +259,14 @@ test('the oracle lies on X=Y on every prompt; a random answer lies above it on a
   for (let n = 0; n < N; n++) {
     const s = sample(`p${n}`, 'A', randomTarget(rng, 50));
     const byTarget = s.candidates.map((c, i) => ({ c, p: s.target[i], i })).sort((a, b) => b.p - a.p || a.i - b.i);
-    const oracle = scorePrompt(s, response(s.id, byTarget.slice(0, 10).map((x) => x.c)), config);
+    const oracle = scorePrompt(
+      s,
+      response(
+        s.id,
+        byTarget.slice(0, 10).map((x) => x.c),
+      ),
+      config,
+    );
     assert.equal(oracle.crossEntropy, oracle.targetEntropy, `oracle on prompt ${n}`);
     assert.equal(oracle.smoothed, false);
     const random = scorePrompt(s, response(s.id, sampleWithoutReplacement(rng, s.candidates, 10)), config);
@@ -251,7 +295,10 @@ function fixture(): { config: Config; dir: string } {
     sample('s6', 'C', [0.25, 0.25, 0.25, 0.25], [], 'gender'),
   ];
   fs.mkdirSync(path.join(dir, 'samples', 'movielens'), { recursive: true });
-  fs.writeFileSync(path.join(dir, 'samples', 'movielens', 'samples.jsonl'), samples.map((s) => JSON.stringify(s)).join('\n') + '\n');
+  fs.writeFileSync(
+    path.join(dir, 'samples', 'movielens', 'samples.jsonl'),
+    samples.map((s) => JSON.stringify(s)).join('\n') + '\n',
+  );
   const m1 = [
     response('s1', ['c2']),
     response('s2', ['c0', 'c1']),
@@ -263,11 +310,21 @@ function fixture(): { config: Config; dir: string } {
   ];
   const m2 = samples.map((s) => {
     const order = s.target.map((p, i) => ({ p, i })).sort((a, b) => b.p - a.p || a.i - b.i);
-    return response(s.id, order.slice(0, 2).map((x) => `c${x.i}`), 'm2');
+    return response(
+      s.id,
+      order.slice(0, 2).map((x) => `c${x.i}`),
+      'm2',
+    );
   });
-  for (const [id, recs] of [['m1', m1], ['m2', m2]] as const) {
+  for (const [id, recs] of [
+    ['m1', m1],
+    ['m2', m2],
+  ] as const) {
     fs.mkdirSync(path.join(dir, 'responses', id), { recursive: true });
-    fs.writeFileSync(path.join(dir, 'responses', id, 'movielens.jsonl'), recs.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    fs.writeFileSync(
+      path.join(dir, 'responses', id, 'movielens.jsonl'),
+      recs.map((r) => JSON.stringify(r)).join('\n') + '\n',
+    );
   }
   return { config, dir };
 }
@@ -277,7 +334,10 @@ test('runScore writes per-prompt scores and a summary with the right counts and 
   const logs: string[] = [];
   runScore(config, ['movielens'], ['m1'], { log: (s) => logs.push(s) });
   const scores = loadScores(config, 'm1', 'movielens');
-  assert.deepEqual(scores.map((s) => s.promptId), ['s1', 's2', 's3', 's6']);
+  assert.deepEqual(
+    scores.map((s) => s.promptId),
+    ['s1', 's2', 's3', 's6'],
+  );
   // s1: pick c2 (p = 0) takes 0.5; c0 keeps 0.5 and c1 gets 0 ⇒ q' = 0.99·q + 0.01/4: c0 0.4975, c1 0.0025.
   const ce1 = -(0.5 * Math.log2(0.4975) + 0.5 * Math.log2(0.0025));
   // s3: picks c3 (p = 0) → 0.5, c0 → 0.25; c1 → 0.25, c2 → 0 ⇒ q' for c0, c1 = 0.25, c2 = 0.0025.
@@ -287,7 +347,10 @@ test('runScore writes per-prompt scores and a summary with the right counts and 
   assert.equal(byId.s2.crossEntropy, 2);
   close(byId.s3.crossEntropy, ce3, 1e-12, 's3');
   assert.equal(byId.s6.crossEntropy, 2);
-  assert.deepEqual([byId.s1.smoothed, byId.s2.smoothed, byId.s3.smoothed, byId.s6.smoothed], [true, false, true, false]);
+  assert.deepEqual(
+    [byId.s1.smoothed, byId.s2.smoothed, byId.s3.smoothed, byId.s6.smoothed],
+    [true, false, true, false],
+  );
   assert.equal(byId.s1.historyLength, 1);
   assert.equal(byId.s2.historyLength, 3);
   assert.equal(byId.s2.proxy, 'all');
@@ -317,8 +380,16 @@ test('runScore writes per-prompt scores and a summary with the right counts and 
   assert.ok(logs.some((l) => /1 answers are for prompts not in the current samples/.test(l)));
   assert.ok(fs.existsSync(path.join(dir, 'scores', 'm1', 'movielens.jsonl')));
   // The in-memory path gives the same records and counts.
-  const samples = fs.readFileSync(path.join(dir, 'samples', 'movielens', 'samples.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  const answers = fs.readFileSync(path.join(dir, 'responses', 'm1', 'movielens.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const samples = fs
+    .readFileSync(path.join(dir, 'samples', 'movielens', 'samples.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  const answers = fs
+    .readFileSync(path.join(dir, 'responses', 'm1', 'movielens.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   const mem = scoreResponses(samples, answers, config, 'm1');
   assert.deepEqual(mem.scores, scores);
   assert.deepEqual(mem.missing, { A: 0, B: 0, C: 1 });
@@ -335,7 +406,10 @@ test('runScore: valid picks and incomplete answers per setup; "worst" scores ans
   assert.deepEqual([m.setups.A.validPicksMean, m.setups.A.incompleteShare], [1.5, 1]);
   assert.deepEqual([m.setups.B.validPicksMean, m.setups.B.incompleteShare], [1, 1]);
   assert.deepEqual([m.setups.C.validPicksMean, m.setups.C.incompleteShare], [4, 1]);
-  assert.deepEqual([m.validPicksMean, m.incompleteShare, m.missingPicks, m.topN], [(1 + 2 + 2 + 0 + 4) / 5, 1, 'best', 10]);
+  assert.deepEqual(
+    [m.validPicksMean, m.incompleteShare, m.missingPicks, m.topN],
+    [(1 + 2 + 2 + 0 + 4) / 5, 1, 'best', 10],
+  );
   // Paired comparisons, a − b on the prompts both scored: m2 answers like the oracle (gap 0) on s1, s2 of setup A.
   const { comparisons } = loadComparisons(config);
   const a = comparisons.find((c) => c.setup === 'A')!;
@@ -343,7 +417,10 @@ test('runScore: valid picks and incomplete answers per setup; "worst" scores ans
   const ce1 = -(0.5 * Math.log2(0.4975) + 0.5 * Math.log2(0.0025));
   close(a.meanGapDiff!.estimate, (ce1 - 1) / 2, 1e-12, 'mean gap difference');
   assert.ok(a.meanGapDiff!.low <= a.meanGapDiff!.estimate && a.meanGapDiff!.estimate <= a.meanGapDiff!.high);
-  assert.deepEqual(comparisons.map((c) => c.setup), ['A', 'B', 'C']);
+  assert.deepEqual(
+    comparisons.map((c) => c.setup),
+    ['A', 'B', 'C'],
+  );
 
   // "worst": the empty answer to s4 (target [1, 0, 0, 0]) is scored: its 4 slots (topN 10 > K 4) take the candidates
   // lowest target first, c1, c2, c3, c0, so c0 gets 0 and, smoothed, 0.01/4: H(p, q') = −log2 0.0025.
@@ -353,7 +430,10 @@ test('runScore: valid picks and incomplete answers per setup; "worst" scores ans
   close(s4.crossEntropy, -Math.log2(0.0025), 1e-12, 's4');
   assert.equal(s4.validPicks, 0);
   const w = loadScoreSummary(worst).models.m1.movielens!;
-  assert.deepEqual([w.scored, w.noPicks, w.setups.B.prompts, w.setups.B.validPicksMean, w.missingPicks], [5, 1, 2, 1, 'worst']);
+  assert.deepEqual(
+    [w.scored, w.noPicks, w.setups.B.prompts, w.setups.B.validPicksMean, w.missingPicks],
+    [5, 1, 2, 1, 'worst'],
+  );
 });
 
 test('runScore is byte-identical on rerun and merges the summary across models', () => {
@@ -388,15 +468,21 @@ test('runScore is byte-identical on rerun and merges the summary across models',
 test('runScore refuses to write infinite cross-entropies and names the fix; missing answers are an error', () => {
   const { config, dir } = fixture();
   const noSmoothing = { ...config, score: { ...config.score, smoothing: 0 } };
-  assert.throws(() => runScore(noSmoothing, ['movielens'], ['m1'], { log: () => {} }), (e: Error) => {
-    assert.match(e.message, /m1[\\/]movielens\.jsonl/);
-    assert.match(e.message, /infinite cross-entropy/);
-    assert.match(e.message, /score\.smoothing > 0/);
-    return true;
-  });
+  assert.throws(
+    () => runScore(noSmoothing, ['movielens'], ['m1'], { log: () => {} }),
+    (e: Error) => {
+      assert.match(e.message, /m1[\\/]movielens\.jsonl/);
+      assert.match(e.message, /infinite cross-entropy/);
+      assert.match(e.message, /score\.smoothing > 0/);
+      return true;
+    },
+  );
   assert.ok(!fs.existsSync(path.join(dir, 'scores', 'm1', 'movielens.jsonl')), 'nothing written for m1');
   // The oracle needs no smoothing, so it scores fine with λ = 0.
   runScore(noSmoothing, ['movielens'], ['m2'], { log: () => {} });
   assert.equal(loadScores(noSmoothing, 'm2', 'movielens').length, 6);
-  assert.throws(() => runScore(config, ['movielens'], ['nobody'], { log: () => {} }), /no responses of model "nobody".*run the query stage/);
+  assert.throws(
+    () => runScore(config, ['movielens'], ['nobody'], { log: () => {} }),
+    /no responses of model "nobody".*run the query stage/,
+  );
 });

@@ -4,7 +4,14 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { canonicalJson, ResponseStore, storeFileName, storeKey, type StoredAnswer, type StoreKeyInput } from '../lib/query/store';
+import {
+  canonicalJson,
+  ResponseStore,
+  storeFileName,
+  storeKey,
+  type StoredAnswer,
+  type StoreKeyInput,
+} from '../lib/query/store';
 
 function tmpDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-store-'));
@@ -25,7 +32,12 @@ function entry(key: string, raw = '["Heat (1995)"]', model = 'gpt-4o-2024-08-06'
   return {
     v: 1,
     key,
-    request: { provider: 'openai', baseURL: 'https://api.openai.com/v1', model, params: { temperature: 0, seed: 0, max_tokens: 1024 } },
+    request: {
+      provider: 'openai',
+      baseURL: 'https://api.openai.com/v1',
+      model,
+      params: { temperature: 0, seed: 0, max_tokens: 1024 },
+    },
     raw,
     usage: { inputTokens: 100, outputTokens: 20 },
     model,

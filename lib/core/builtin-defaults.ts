@@ -5,12 +5,24 @@
  * "default.json ⊕ the built-in descriptions" and a user's configuration still overrides any of them by key.
  */
 import * as path from 'node:path';
-import { BUILTIN_DESCRIPTIONS, cachedDescription, DescriptionError, type DatasetDescription, type FilterSpec } from './description';
+import {
+  BUILTIN_DESCRIPTIONS,
+  cachedDescription,
+  DescriptionError,
+  type DatasetDescription,
+  type FilterSpec,
+} from './description';
 import type { Config, DatasetSource } from './config-types';
 
 /** Where a described dataset is downloaded from and which folder holds it, as the configuration's `datasets.<name>`. */
 export function datasetSourceOf(d: DatasetDescription): DatasetSource {
-  return { url: d.download.url, archive: d.download.archive, archiveMd5: d.download.archiveMd5, folder: d.folder, ...(d.download.fileMd5 ? { fileMd5: d.download.fileMd5 } : {}) };
+  return {
+    url: d.download.url,
+    archive: d.download.archive,
+    archiveMd5: d.download.archiveMd5,
+    folder: d.folder,
+    ...(d.download.fileMd5 ? { fileMd5: d.download.fileMd5 } : {}),
+  };
 }
 
 /** One `preprocess.<domain>` key of a hand-written parser and the description filter it is read from. */
@@ -23,14 +35,20 @@ interface FilterKey {
   value: (f: FilterSpec, d: DatasetDescription, file: string, key: string) => unknown;
 }
 
-const listEquals = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+const listEquals = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** The hand-written MovieLens parser keeps occupation codes; the description names occupations by their labels. */
 function occupationCodes(f: FilterSpec, d: DatasetDescription, file: string, key: string): number[] {
   const labels = d.users.proxies.occupation?.labels ?? {};
   return (f as { values: string[] }).values.map((label, i) => {
     const code = Object.keys(labels).find((k) => labels[k] === label);
-    if (code === undefined) throw new DescriptionError(file, `${key}.values[${i}]`, `names the occupation "${label}", which "users.proxies.occupation.labels" does not have`);
+    if (code === undefined)
+      throw new DescriptionError(
+        file,
+        `${key}.values[${i}]`,
+        `names the occupation "${label}", which "users.proxies.occupation.labels" does not have`,
+      );
     return Number(code);
   });
 }
@@ -41,7 +59,12 @@ function occupationCodes(f: FilterSpec, d: DatasetDescription, file: string, key
  */
 const BUILTIN_FILTER_KEYS: Readonly<Record<string, readonly FilterKey[]>> = {
   movielens: [
-    { key: 'dropOccupations', expected: 'a dropValues filter on "occupation"', matches: (f) => f.kind === 'dropValues' && f.proxy === 'occupation', value: occupationCodes },
+    {
+      key: 'dropOccupations',
+      expected: 'a dropValues filter on "occupation"',
+      matches: (f) => f.kind === 'dropValues' && f.proxy === 'occupation',
+      value: occupationCodes,
+    },
     {
       key: 'minDemographicGroupSize',
       expected: 'a minGroupSize filter over age, gender, occupation',
@@ -50,21 +73,44 @@ const BUILTIN_FILTER_KEYS: Readonly<Record<string, readonly FilterKey[]>> = {
     },
   ],
   lastfm: [
-    { key: 'regions', expected: 'a keepValues filter on "continent"', matches: (f) => f.kind === 'keepValues' && f.proxy === 'continent', value: (f) => [...(f as { values: string[] }).values] },
-    { key: 'minListeningEvents', expected: 'a minInteractions filter of "rows" (listening events)', matches: (f) => f.kind === 'minInteractions' && f.of === 'rows', value: (f) => (f as { min: number }).min },
+    {
+      key: 'regions',
+      expected: 'a keepValues filter on "continent"',
+      matches: (f) => f.kind === 'keepValues' && f.proxy === 'continent',
+      value: (f) => [...(f as { values: string[] }).values],
+    },
+    {
+      key: 'minListeningEvents',
+      expected: 'a minInteractions filter of "rows" (listening events)',
+      matches: (f) => f.kind === 'minInteractions' && f.of === 'rows',
+      value: (f) => (f as { min: number }).min,
+    },
   ],
 };
 
 /** A built-in domain's `preprocess.<domain>` keys, read from its description's filters. */
 export function builtinPreprocess(domain: string, d: DatasetDescription, file: string): Record<string, unknown> {
   const keys = BUILTIN_FILTER_KEYS[domain];
-  if (!keys) throw new Error(`builtinPreprocess: "${domain}" is not a built-in domain (built-in: ${Object.keys(BUILTIN_FILTER_KEYS).join(', ')})`);
+  if (!keys)
+    throw new Error(
+      `builtinPreprocess: "${domain}" is not a built-in domain (built-in: ${Object.keys(BUILTIN_FILTER_KEYS).join(', ')})`,
+    );
   const want = keys.map((k) => k.expected).join(', then ');
-  if (d.filters.length !== keys.length) throw new DescriptionError(file, 'filters', `must hold, in this order, ${want} (the built-in ${domain} parser applies these); got ${d.filters.length} filters`);
+  if (d.filters.length !== keys.length)
+    throw new DescriptionError(
+      file,
+      'filters',
+      `must hold, in this order, ${want} (the built-in ${domain} parser applies these); got ${d.filters.length} filters`,
+    );
   const out: Record<string, unknown> = {};
   keys.forEach((k, i) => {
     const f = d.filters[i];
-    if (!k.matches(f)) throw new DescriptionError(file, `filters[${i}]`, `must be ${k.expected} (the built-in ${domain} parser reads it as "preprocess.${domain}.${k.key}"), got ${JSON.stringify(f)}`);
+    if (!k.matches(f))
+      throw new DescriptionError(
+        file,
+        `filters[${i}]`,
+        `must be ${k.expected} (the built-in ${domain} parser reads it as "preprocess.${domain}.${k.key}"), got ${JSON.stringify(f)}`,
+      );
     out[k.key] = k.value(f, d, file, `filters[${i}]`);
   });
   return out;
@@ -93,7 +139,10 @@ export function withBuiltinDescriptions(json: Config, root: string): Config {
   return {
     ...json,
     datasets: { ...datasets, ...ownDatasets },
-    preprocess: { ...preprocess, ...Object.fromEntries(Object.entries(own).filter(([k]) => !(k in preprocess))) } as Config['preprocess'],
+    preprocess: {
+      ...preprocess,
+      ...Object.fromEntries(Object.entries(own).filter(([k]) => !(k in preprocess))),
+    } as Config['preprocess'],
     sample: { ...json.sample, settings: { ...settings, ...ownSettings } },
   };
 }

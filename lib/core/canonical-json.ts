@@ -14,7 +14,8 @@ function write(value: unknown, where: string): string {
   if (value === null || value === undefined) return 'null';
   switch (typeof value) {
     case 'number':
-      if (!Number.isFinite(value)) throw new TypeError(`canonicalJson: ${value} at ${where} has no JSON form (only finite numbers do)`);
+      if (!Number.isFinite(value))
+        throw new TypeError(`canonicalJson: ${value} at ${where} has no JSON form (only finite numbers do)`);
       return JSON.stringify(value);
     case 'string':
     case 'boolean':

@@ -29,4 +29,3 @@ export function configChanges(base: unknown, other: unknown, prefix = ''): Confi
   }
   return JSON.stringify(base) === JSON.stringify(other) ? [] : [{ key: prefix, from: base, to: other }];
 }
-

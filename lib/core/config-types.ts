@@ -95,7 +95,11 @@ export interface Config {
   datasets: Record<DomainName, DatasetSource>;
   preprocess: {
     movielens: { dropOccupations: number[]; minDemographicGroupSize: number };
-    lastfm: { regions: string[]; minListeningEvents: number; /** Skip (and count) malformed event lines instead of stopping. */ skipMalformedLines: boolean };
+    lastfm: {
+      regions: string[];
+      minListeningEvents: number;
+      /** Skip (and count) malformed event lines instead of stopping. */ skipMalformedLines: boolean;
+    };
   };
   sample: {
     K: number;
@@ -180,5 +184,8 @@ export function isFigureSize(v: unknown): v is FigureSize {
   if (typeof v === 'string') return v in FIGURE_SIZE_PRESETS;
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   const o = v as Record<string, unknown>;
-  return Object.keys(o).every((k) => k === 'widthIn' || k === 'heightIn') && [o.widthIn, o.heightIn].every((x) => typeof x === 'number' && x > 0 && x <= 100);
+  return (
+    Object.keys(o).every((k) => k === 'widthIn' || k === 'heightIn') &&
+    [o.widthIn, o.heightIn].every((x) => typeof x === 'number' && x > 0 && x <= 100)
+  );
 }

@@ -18,7 +18,8 @@ export class ConfigError extends Error {
 export function repoRoot(): string {
   let dir = __dirname;
   for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'config', 'default.json'))) return dir;
+    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'config', 'default.json')))
+      return dir;
     const parent = path.dirname(dir);
     if (parent === dir) throw new Error(`cannot find the repository root above ${__dirname}`);
     dir = parent;
@@ -41,26 +42,51 @@ const RUN_SCOPED_PATHS = ['samples', 'responses', 'scores', 'figures'] as const;
  * Every other key must have the same JSON type as its default.
  */
 const NULLABLE: Record<string, { accepts: (v: unknown) => boolean; expected: string }> = {
-  run: { accepts: (v) => v === null || (isString(v) && RUN_NAME.test(v)), expected: 'null or a run name (letters, digits, _ . + -, not starting with a dot)' },
+  run: {
+    accepts: (v) => v === null || (isString(v) && RUN_NAME.test(v)),
+    expected: 'null or a run name (letters, digits, _ . + -, not starting with a dot)',
+  },
   dataDir: { accepts: (v) => v === null || isString(v), expected: 'null or a folder path' },
-  'datasets.*.archiveMd5': { accepts: (v) => v === null || (isString(v) && /^[0-9a-f]{32}$/.test(v)), expected: 'null or 32 hex digits' },
+  'datasets.*.archiveMd5': {
+    accepts: (v) => v === null || (isString(v) && /^[0-9a-f]{32}$/.test(v)),
+    expected: 'null or 32 hex digits',
+  },
   'query.models[].baseURL': { accepts: (v) => v === null || isString(v), expected: 'null or a URL' },
-  'query.models[].apiKeyEnv': { accepts: (v) => v === null || isString(v), expected: 'null or an environment variable name' },
-  'query.models[].params': { accepts: (v) => isPlainObject(v), expected: 'an object of request parameters (null removes a default)' },
-  'query.models[].pricesAsOf': { accepts: (v) => isString(v) && /^\d{4}-\d{2}-\d{2}$/.test(v), expected: 'a date YYYY-MM-DD' },
+  'query.models[].apiKeyEnv': {
+    accepts: (v) => v === null || isString(v),
+    expected: 'null or an environment variable name',
+  },
+  'query.models[].params': {
+    accepts: (v) => isPlainObject(v),
+    expected: 'an object of request parameters (null removes a default)',
+  },
+  'query.models[].pricesAsOf': {
+    accepts: (v) => isString(v) && /^\d{4}-\d{2}-\d{2}$/.test(v),
+    expected: 'a date YYYY-MM-DD',
+  },
   'query.models[].priceSource': { accepts: isString, expected: 'a URL' },
   'query.models[].quirks': {
-    accepts: (v) => Array.isArray(v) && v.every((q) => isPlainObject(q) && isString(q.note) && isString(q.source) && Object.keys(q).length === 2),
+    accepts: (v) =>
+      Array.isArray(v) &&
+      v.every((q) => isPlainObject(q) && isString(q.note) && isString(q.source) && Object.keys(q).length === 2),
     expected: 'an array of {"note": text, "source": documentation URL}',
   },
   'query.models[].azure': {
-    accepts: (v) => isPlainObject(v) && Object.keys(v).sort().join() === 'apiVersionEnv,deploymentEnv,endpointEnv' && Object.values(v).every(isString),
+    accepts: (v) =>
+      isPlainObject(v) &&
+      Object.keys(v).sort().join() === 'apiVersionEnv,deploymentEnv,endpointEnv' &&
+      Object.values(v).every(isString),
     expected: 'an object {"endpointEnv", "deploymentEnv", "apiVersionEnv"} naming environment variables',
   },
-  'curves.range': { accepts: (v) => v === null || (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number')), expected: 'null or [low, high]' },
+  'curves.range': {
+    accepts: (v) => v === null || (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number')),
+    expected: 'null or [low, high]',
+  },
   'figures.size': {
     accepts: (v) => v === null || isFigureSize(v),
-    expected: `${Object.keys(FIGURE_SIZE_PRESETS).map((k) => `"${k}"`).join(', ')}, {"widthIn": 3.3, "heightIn": 2.4} or null`,
+    expected: `${Object.keys(FIGURE_SIZE_PRESETS)
+      .map((k) => `"${k}"`)
+      .join(', ')}, {"widthIn": 3.3, "heightIn": 2.4} or null`,
   },
 };
 
@@ -80,20 +106,26 @@ function jsonType(v: unknown): string {
 }
 
 function patternOf(p: string): string {
-  return p.replace(/\.models\[\d+\]/g, '.models[]').replace(/^datasets\.[^.]+/, 'datasets.*').replace(/^sample\.settings\.[^.]+/, 'sample.settings.*');
+  return p
+    .replace(/\.models\[\d+\]/g, '.models[]')
+    .replace(/^datasets\.[^.]+/, 'datasets.*')
+    .replace(/^sample\.settings\.[^.]+/, 'sample.settings.*');
 }
 
 function validateAgainst(value: unknown, template: unknown, where: string, source: string): void {
   const pattern = patternOf(where);
   const nullable = NULLABLE[pattern];
   if (nullable) {
-    if (!nullable.accepts(value)) throw new ConfigError(`${source}: "${where}" must be ${nullable.expected}, got ${JSON.stringify(value)}`);
+    if (!nullable.accepts(value))
+      throw new ConfigError(`${source}: "${where}" must be ${nullable.expected}, got ${JSON.stringify(value)}`);
     return;
   }
   const want = jsonType(template);
   const got = jsonType(value);
   if (want !== got) {
-    throw new ConfigError(`${source}: "${where}" must be ${want === 'object' || want === 'array' ? `an ${want}` : `a ${want}`}, got ${got} ${JSON.stringify(value)}`);
+    throw new ConfigError(
+      `${source}: "${where}" must be ${want === 'object' || want === 'array' ? `an ${want}` : `a ${want}`}, got ${got} ${JSON.stringify(value)}`,
+    );
   }
   if (want === 'array') {
     const arr = value as unknown[];
@@ -146,22 +178,35 @@ function validateModels(models: unknown, source: string): void {
     const where = `query.models[${i}]`;
     if (jsonType(m) !== 'object') throw new ConfigError(`${source}: "${where}" must be an object`);
     const entry = m as Record<string, unknown>;
-    if (typeof entry.id !== 'string' || entry.id === '') throw new ConfigError(`${source}: "${where}.id" must be a non-empty string`);
+    if (typeof entry.id !== 'string' || entry.id === '')
+      throw new ConfigError(`${source}: "${where}.id" must be a non-empty string`);
     for (const [k, v] of Object.entries(entry)) {
       if (k === 'departAt') {
-        if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new ConfigError(`${source}: "${where}.departAt" must be a finite number >= 0 (a target entropy), got ${JSON.stringify(v)}`);
+        if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+          throw new ConfigError(
+            `${source}: "${where}.departAt" must be a finite number >= 0 (a target entropy), got ${JSON.stringify(v)}`,
+          );
         continue;
       }
-      if (!(k in MODEL_TEMPLATE)) throw new ConfigError(`${source}: unknown key "${where}.${k}" (known keys: ${[...Object.keys(MODEL_TEMPLATE), 'departAt'].join(', ')})`);
+      if (!(k in MODEL_TEMPLATE))
+        throw new ConfigError(
+          `${source}: unknown key "${where}.${k}" (known keys: ${[...Object.keys(MODEL_TEMPLATE), 'departAt'].join(', ')})`,
+        );
       validateAgainst(v, (MODEL_TEMPLATE as unknown as Record<string, unknown>)[k], `${where}.${k}`, source);
     }
     if (entry.provider !== undefined && !(PROVIDERS as readonly unknown[]).includes(entry.provider)) {
-      throw new ConfigError(`${source}: "${where}.provider" must be one of ${PROVIDERS.join(', ')}; got ${JSON.stringify(entry.provider)}`);
+      throw new ConfigError(
+        `${source}: "${where}.provider" must be one of ${PROVIDERS.join(', ')}; got ${JSON.stringify(entry.provider)}`,
+      );
     }
     for (const price of ['inputPricePerMTok', 'outputPricePerMTok']) {
-      if (entry[price] !== undefined && !((entry[price] as number) >= 0)) throw new ConfigError(`${source}: "${where}.${price}" must be a number >= 0 (USD per million tokens)`);
+      if (entry[price] !== undefined && !((entry[price] as number) >= 0))
+        throw new ConfigError(`${source}: "${where}.${price}" must be a number >= 0 (USD per million tokens)`);
     }
-    if (entry.concurrency !== undefined && !(Number.isInteger(entry.concurrency) && (entry.concurrency as number) >= 1)) {
+    if (
+      entry.concurrency !== undefined &&
+      !(Number.isInteger(entry.concurrency) && (entry.concurrency as number) >= 1)
+    ) {
       throw new ConfigError(`${source}: "${where}.concurrency" must be a whole number >= 1`);
     }
   });
@@ -195,7 +240,11 @@ function mergeModels(base: ModelConfig[], over: Partial<ModelConfig>[], source: 
     else {
       const missing = Object.keys(MODEL_TEMPLATE).filter((k) => !(k in m) && !OPTIONAL_MODEL_KEYS.has(k));
       if (missing.length) {
-        throw new ConfigError(`${source}: new model "${m.id}" is missing ${missing.map((k) => `"${k}"`).join(', ')} (and is not a catalogue id: ${catalogue().map((x) => x.id).join(', ')})`);
+        throw new ConfigError(
+          `${source}: new model "${m.id}" is missing ${missing.map((k) => `"${k}"`).join(', ')} (and is not a catalogue id: ${catalogue()
+            .map((x) => x.id)
+            .join(', ')})`,
+        );
       }
       out.push({ baseURL: null, apiKeyEnv: null, ...m } as ModelConfig);
     }
@@ -206,11 +255,16 @@ function mergeModels(base: ModelConfig[], over: Partial<ModelConfig>[], source: 
 /** Whole-entry checks once an entry is complete (after merging). */
 function checkModelEntry(m: ModelConfig, source: string): void {
   if (m.provider === 'azure-openai' && !m.azure) {
-    throw new ConfigError(`${source}: model "${m.id}" has provider azure-openai but no "azure" block naming its endpoint, deployment and api-version variables`);
+    throw new ConfigError(
+      `${source}: model "${m.id}" has provider azure-openai but no "azure" block naming its endpoint, deployment and api-version variables`,
+    );
   }
-  if (m.provider !== 'azure-openai' && m.azure) throw new ConfigError(`${source}: model "${m.id}" has an "azure" block but provider ${m.provider}`);
+  if (m.provider !== 'azure-openai' && m.azure)
+    throw new ConfigError(`${source}: model "${m.id}" has an "azure" block but provider ${m.provider}`);
   if (m.params && ('model' in m.params || 'messages' in m.params)) {
-    throw new ConfigError(`${source}: model "${m.id}": "params" may not set "model" or "messages" (they come from the entry and the prompt)`);
+    throw new ConfigError(
+      `${source}: model "${m.id}": "params" may not set "model" or "messages" (they come from the entry and the prompt)`,
+    );
   }
 }
 
@@ -220,12 +274,14 @@ let catalogueCache: { file: string; models: ModelConfig[] } | undefined;
 export function catalogue(file = path.join(repoRoot(), CATALOGUE_FILE)): ModelConfig[] {
   if (catalogueCache?.file === file) return catalogueCache.models;
   const raw = readJsonFile(file);
-  if (!isPlainObject(raw) || !Array.isArray(raw.models)) throw new ConfigError(`${file}: must be an object with a "models" array`);
+  if (!isPlainObject(raw) || !Array.isArray(raw.models))
+    throw new ConfigError(`${file}: must be an object with a "models" array`);
   validateModels(raw.models, file);
   const ids = new Set<string>();
   const models = (raw.models as Partial<ModelConfig>[]).map((m) => {
     const missing = Object.keys(MODEL_TEMPLATE).filter((k) => !(k in m) && !OPTIONAL_MODEL_KEYS.has(k));
-    if (missing.length) throw new ConfigError(`${file}: catalogue model "${m.id}" is missing ${missing.map((k) => `"${k}"`).join(', ')}`);
+    if (missing.length)
+      throw new ConfigError(`${file}: catalogue model "${m.id}" is missing ${missing.map((k) => `"${k}"`).join(', ')}`);
     if (ids.has(m.id as string)) throw new ConfigError(`${file}: model id "${m.id}" appears twice`);
     ids.add(m.id as string);
     const entry = { baseURL: null, apiKeyEnv: null, ...m } as ModelConfig;
@@ -242,21 +298,34 @@ export function catalogue(file = path.join(repoRoot(), CATALOGUE_FILE)): ModelCo
  */
 export function withCatalogueModels(config: Config, ids: readonly string[]): Config {
   const configured = new Set(config.query.models.map((m) => m.id));
-  const added = ids.filter((id) => !configured.has(id)).map((id) => catalogue().find((m) => m.id === id)).filter((m): m is ModelConfig => !!m);
+  const added = ids
+    .filter((id) => !configured.has(id))
+    .map((id) => catalogue().find((m) => m.id === id))
+    .filter((m): m is ModelConfig => !!m);
   if (!added.length) return config;
   return { ...config, query: { ...config.query, models: [...config.query.models, ...added.map((m) => ({ ...m }))] } };
 }
 
 function semanticChecks(c: Config, source: string): void {
   const known = Object.keys(c.datasets);
-  for (const d of c.domains) if (!known.includes(d)) throw new ConfigError(`${source}: "domains" has unknown domain "${d}" (known: ${known.join(', ')}; add one with --dataset FILE or "datasets")`);
+  for (const d of c.domains)
+    if (!known.includes(d))
+      throw new ConfigError(
+        `${source}: "domains" has unknown domain "${d}" (known: ${known.join(', ')}; add one with --dataset FILE or "datasets")`,
+      );
   const s = c.sample;
   if (!(Number.isInteger(s.K) && s.K >= 2)) throw new ConfigError(`${source}: "sample.K" must be a whole number >= 2`);
-  if (!(s.matchThreshold > 0 && s.matchThreshold <= 1)) throw new ConfigError(`${source}: "sample.matchThreshold" must be in (0, 1]`);
-  for (const h of s.historyLengths) if (!(Number.isInteger(h) && h >= 0)) throw new ConfigError(`${source}: "sample.historyLengths" must hold whole numbers >= 0, got ${h}`);
-  if (!['group', 'catalogue', 'user'].includes(s.historySource)) throw new ConfigError(`${source}: "sample.historySource" must be "group", "catalogue" or "user"`);
-  if (!(c.score.logBase > 1)) throw new ConfigError(`${source}: "score.logBase" must be > 1 (2 for bits, 2.718281828459045 for nats)`);
-  if (!(c.score.smoothing >= 0 && c.score.smoothing < 1)) throw new ConfigError(`${source}: "score.smoothing" must be in [0, 1)`);
+  if (!(s.matchThreshold > 0 && s.matchThreshold <= 1))
+    throw new ConfigError(`${source}: "sample.matchThreshold" must be in (0, 1]`);
+  for (const h of s.historyLengths)
+    if (!(Number.isInteger(h) && h >= 0))
+      throw new ConfigError(`${source}: "sample.historyLengths" must hold whole numbers >= 0, got ${h}`);
+  if (!['group', 'catalogue', 'user'].includes(s.historySource))
+    throw new ConfigError(`${source}: "sample.historySource" must be "group", "catalogue" or "user"`);
+  if (!(c.score.logBase > 1))
+    throw new ConfigError(`${source}: "score.logBase" must be > 1 (2 for bits, 2.718281828459045 for nats)`);
+  if (!(c.score.smoothing >= 0 && c.score.smoothing < 1))
+    throw new ConfigError(`${source}: "score.smoothing" must be in [0, 1)`);
   const wholeAtLeast = (value: unknown, min: number, key: string, why = '') => {
     if (!(Number.isInteger(value) && (value as number) >= min)) {
       throw new ConfigError(`${source}: "${key}" must be a whole number >= ${min}${why}, got ${JSON.stringify(value)}`);
@@ -264,33 +333,57 @@ function semanticChecks(c: Config, source: string): void {
   };
   wholeAtLeast(c.query.topN, 1, 'query.topN');
   if (c.query.topN > s.K) {
-    throw new ConfigError(`${source}: "query.topN" (${c.query.topN}) must not exceed "sample.K" (${s.K}): a prompt cannot ask for more items than it offers candidates`);
+    throw new ConfigError(
+      `${source}: "query.topN" (${c.query.topN}) must not exceed "sample.K" (${s.K}): a prompt cannot ask for more items than it offers candidates`,
+    );
   }
   wholeAtLeast(c.query.maxTokens, 1, 'query.maxTokens');
   wholeAtLeast(c.query.maxRetries, 0, 'query.maxRetries');
-  if (!(c.query.timeoutMs > 0)) throw new ConfigError(`${source}: "query.timeoutMs" must be > 0, got ${JSON.stringify(c.query.timeoutMs)}`);
+  if (!(c.query.timeoutMs > 0))
+    throw new ConfigError(`${source}: "query.timeoutMs" must be > 0, got ${JSON.stringify(c.query.timeoutMs)}`);
   wholeAtLeast(c.curves.bins, 1, 'curves.bins');
   wholeAtLeast(c.curves.window, 1, 'curves.window');
   wholeAtLeast(c.curves.order, 0, 'curves.order');
-  if (!['worst', 'best'].includes(c.score.missingPicks)) throw new ConfigError(`${source}: "score.missingPicks" must be "worst" or "best", got ${JSON.stringify(c.score.missingPicks)}`);
+  if (!['worst', 'best'].includes(c.score.missingPicks))
+    throw new ConfigError(
+      `${source}: "score.missingPicks" must be "worst" or "best", got ${JSON.stringify(c.score.missingPicks)}`,
+    );
   const cv = c.curves;
-  if (!['shrink', 'drop'].includes(cv.edges)) throw new ConfigError(`${source}: "curves.edges" must be "shrink" or "drop", got ${JSON.stringify(cv.edges)}`);
-  if (!(Number.isFinite(cv.departureGap) && cv.departureGap > 0)) throw new ConfigError(`${source}: "curves.departureGap" must be a number > 0 (in the log unit of score.logBase), got ${cv.departureGap}`);
+  if (!['shrink', 'drop'].includes(cv.edges))
+    throw new ConfigError(`${source}: "curves.edges" must be "shrink" or "drop", got ${JSON.stringify(cv.edges)}`);
+  if (!(Number.isFinite(cv.departureGap) && cv.departureGap > 0))
+    throw new ConfigError(
+      `${source}: "curves.departureGap" must be a number > 0 (in the log unit of score.logBase), got ${cv.departureGap}`,
+    );
   wholeAtLeast(cv.bootstrap, 0, 'curves.bootstrap', ' (0 = no intervals)');
-  if (!(cv.confidence > 0 && cv.confidence < 1)) throw new ConfigError(`${source}: "curves.confidence" must be in (0, 1), got ${cv.confidence}`);
+  if (!(cv.confidence > 0 && cv.confidence < 1))
+    throw new ConfigError(`${source}: "curves.confidence" must be in (0, 1), got ${cv.confidence}`);
   const ids = new Set<string>();
   for (const m of c.query.models) {
     const simulated = m.provider === 'baseline' && m.model === 'departure';
-    if (simulated && m.departAt === undefined) throw new ConfigError(`${source}: model "${m.id}" (baseline "departure") needs "departAt", the target entropy below which it answers like random`);
-    if (!simulated && m.departAt !== undefined) throw new ConfigError(`${source}: model "${m.id}": "departAt" applies only to provider "baseline" with model "departure"`);
+    if (simulated && m.departAt === undefined)
+      throw new ConfigError(
+        `${source}: model "${m.id}" (baseline "departure") needs "departAt", the target entropy below which it answers like random`,
+      );
+    if (!simulated && m.departAt !== undefined)
+      throw new ConfigError(
+        `${source}: model "${m.id}": "departAt" applies only to provider "baseline" with model "departure"`,
+      );
     if (ids.has(m.id)) throw new ConfigError(`${source}: model id "${m.id}" appears twice in "query.models"`);
     ids.add(m.id);
     checkModelEntry(m, source);
   }
   const f = c.figures;
-  if (!(FIGURE_STYLES as readonly string[]).includes(f.style)) throw new ConfigError(`${source}: "figures.style" must be ${FIGURE_STYLES.map((x) => `"${x}"`).join(' or ')}, got ${JSON.stringify(f.style)}`);
-  if (!(f.fontPt >= 4 && f.fontPt <= 24)) throw new ConfigError(`${source}: "figures.fontPt" must be a text size in points between 4 and 24, got ${f.fontPt}`);
-  if (!(f.dpi >= 50 && f.dpi <= 2400)) throw new ConfigError(`${source}: "figures.dpi" must be between 50 and 2400, got ${f.dpi}`);
+  if (!(FIGURE_STYLES as readonly string[]).includes(f.style))
+    throw new ConfigError(
+      `${source}: "figures.style" must be ${FIGURE_STYLES.map((x) => `"${x}"`).join(' or ')}, got ${JSON.stringify(f.style)}`,
+    );
+  if (!(f.fontPt >= 4 && f.fontPt <= 24))
+    throw new ConfigError(
+      `${source}: "figures.fontPt" must be a text size in points between 4 and 24, got ${f.fontPt}`,
+    );
+  if (!(f.dpi >= 50 && f.dpi <= 2400))
+    throw new ConfigError(`${source}: "figures.dpi" must be between 50 and 2400, got ${f.dpi}`);
   if (!f.font.trim()) throw new ConfigError(`${source}: "figures.font" must name a font family (e.g. "DejaVu Sans")`);
 }
 
@@ -336,7 +429,8 @@ export function mergeConfig(base: Config, override: unknown, source = 'config'):
   }
   // sample.settings replaces per domain rather than merging setting by setting, so a user can drop settings.
   const settings = (rest as { sample?: { settings?: Record<string, unknown> } }).sample?.settings;
-  if (settings) for (const [d, v] of Object.entries(settings)) (merged.sample.settings as Record<string, unknown>)[d] = v;
+  if (settings)
+    for (const [d, v] of Object.entries(settings)) (merged.sample.settings as Record<string, unknown>)[d] = v;
   semanticChecks(merged, source);
   return merged;
 }
@@ -355,14 +449,19 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const env = opts.env ?? process.env;
   let config = defaultConfig();
   const configFile = opts.configFile ?? env.UBP_CONFIG;
-  if (configFile) config = joinNewDatasets(config, mergeConfig(config, readJsonFile(configFile), configFile), readJsonFile(configFile));
-  if (opts.overrides !== undefined) config = joinNewDatasets(config, mergeConfig(config, opts.overrides, 'overrides'), opts.overrides);
+  if (configFile)
+    config = joinNewDatasets(
+      config,
+      mergeConfig(config, readJsonFile(configFile), configFile),
+      readJsonFile(configFile),
+    );
+  if (opts.overrides !== undefined)
+    config = joinNewDatasets(config, mergeConfig(config, opts.overrides, 'overrides'), opts.overrides);
   if (env.UBP_DATA_DIR) config = { ...config, dataDir: env.UBP_DATA_DIR };
   for (const file of opts.datasets ?? []) config = addDataset(config, file);
   config = withDescriptions(config);
   return withRun(config, config.run);
 }
-
 
 /** A dataset an override adds under "datasets" joins "domains", unless the override lists the domains itself. */
 function joinNewDatasets(before: Config, after: Config, override: unknown): Config {
@@ -376,7 +475,8 @@ export function descriptionOf(config: Config, domain: DomainName): DatasetDescri
   const file = config.datasets[domain]?.description ?? BUILTIN_DESCRIPTIONS[domain];
   if (!file) return null;
   const d = cachedDescription(resolvePath(file));
-  if (d.name !== domain) throw new ConfigError(`${file}: "name" is "${d.name}", but the configuration lists it under "datasets.${domain}"`);
+  if (d.name !== domain)
+    throw new ConfigError(`${file}: "name" is "${d.name}", but the configuration lists it under "datasets.${domain}"`);
   return d;
 }
 
@@ -443,7 +543,8 @@ function withDescriptions(config: Config): Config {
  */
 export function withRun(config: Config, run: string | null): Config {
   if (run === null) return { ...config, run: null };
-  if (!RUN_NAME.test(run)) throw new ConfigError(`run name "${run}" must be letters, digits, "_", ".", "+" or "-" (it becomes a folder name)`);
+  if (!RUN_NAME.test(run))
+    throw new ConfigError(`run name "${run}" must be letters, digits, "_", ".", "+" or "-" (it becomes a folder name)`);
   const paths = { ...config.paths };
   for (const key of RUN_SCOPED_PATHS) paths[key] = path.join(config.paths.runs, run, key);
   return { ...config, run, paths };
@@ -462,7 +563,16 @@ export function resolvePath(p: string): string {
 /** Every stage folder under one directory, in the default layout: for scratch runs, tests and benchmarks. */
 export function pathsUnder(dir: string): Config['paths'] {
   const p = (...parts: string[]) => path.join(dir, ...parts);
-  return { raw: p('raw'), processed: p('processed'), samples: p('samples'), responses: p('responses'), store: p('responses', 'store'), scores: p('scores'), figures: p('figures'), runs: p('runs') };
+  return {
+    raw: p('raw'),
+    processed: p('processed'),
+    samples: p('samples'),
+    responses: p('responses'),
+    store: p('responses', 'store'),
+    scores: p('scores'),
+    figures: p('figures'),
+    runs: p('runs'),
+  };
 }
 
 export function domainDir(config: Config, stage: keyof Config['paths'], domain?: string): string {

@@ -79,7 +79,13 @@ export interface DatasetDescription {
   /** id and name: a column, or a template of columns ("{track} - {artist}"). */
   items: { file: string; id: string; name: string };
   /** item: the column (or template) whose value is an item's id. */
-  interactions: { file: string; user: string; item: string; count?: string; /** Rows whose count is below this are ignored. */ minCount?: number };
+  interactions: {
+    file: string;
+    user: string;
+    item: string;
+    count?: string;
+    /** Rows whose count is below this are ignored. */ minCount?: number;
+  };
   filters: FilterSpec[];
   settings: Record<string, string[]>;
   prompt: PromptWords;
@@ -124,48 +130,90 @@ export function validateDescription(json: unknown, file: string): DatasetDescrip
     throw new DescriptionError(file, key, detail);
   };
   const got = (v: unknown) => (v === undefined ? 'but it is missing' : `got ${JSON.stringify(v)}`);
-  const obj = (v: unknown, key: string): Obj => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : fail(key, `must be an object, ${got(v)}`));
-  const str = (v: unknown, key: string): string => (typeof v === 'string' && v !== '' ? v : fail(key, `must be a non-empty string, ${got(v)}`));
+  const obj = (v: unknown, key: string): Obj =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : fail(key, `must be an object, ${got(v)}`);
+  const str = (v: unknown, key: string): string =>
+    typeof v === 'string' && v !== '' ? v : fail(key, `must be a non-empty string, ${got(v)}`);
   const strList = (v: unknown, key: string, allowEmpty = true): string[] => {
     if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) fail(key, `must be a list of strings, ${got(v)}`);
     if (!allowEmpty && (v as string[]).length === 0) fail(key, 'must not be empty');
     return v as string[];
   };
-  const num = (v: unknown, key: string, min: number): number => (typeof v === 'number' && Number.isFinite(v) && v >= min ? v : fail(key, `must be a number >= ${min}, ${got(v)}`));
+  const num = (v: unknown, key: string, min: number): number =>
+    typeof v === 'number' && Number.isFinite(v) && v >= min ? v : fail(key, `must be a number >= ${min}, ${got(v)}`);
   const known = (o: Obj, key: string, keys: string[]) => {
-    for (const k of Object.keys(o)) if (!keys.includes(k)) fail(key ? `${key}.${k}` : k, `is not a known key (known here: ${keys.join(', ')})`);
+    for (const k of Object.keys(o))
+      if (!keys.includes(k)) fail(key ? `${key}.${k}` : k, `is not a known key (known here: ${keys.join(', ')})`);
   };
 
   const root = obj(json, '');
-  known(root, '', ['name', 'title', 'folder', 'files', 'users', 'items', 'interactions', 'filters', 'settings', 'prompt', 'download', 'comment']);
+  known(root, '', [
+    'name',
+    'title',
+    'folder',
+    'files',
+    'users',
+    'items',
+    'interactions',
+    'filters',
+    'settings',
+    'prompt',
+    'download',
+    'comment',
+  ]);
   const name = str(root.name, 'name');
-  if (!NAME_PATTERN.test(name)) fail('name', `must be lower-case letters, digits, ".", "_" or "-" (it names folders), got ${JSON.stringify(name)}`);
+  if (!NAME_PATTERN.test(name))
+    fail('name', `must be lower-case letters, digits, ".", "_" or "-" (it names folders), got ${JSON.stringify(name)}`);
 
   const files: Record<string, TableFile> = {};
   for (const [fname, raw] of Object.entries(obj(root.files, 'files'))) {
     const key = `files.${fname}`;
     const f = obj(raw, key);
     known(f, key, ['names', 'separator', 'encoding', 'header', 'columns', 'joinExtra', 'comment']);
-    const separator = typeof f.separator === 'string' ? f.separator : fail(`${key}.separator`, `must be a string, got ${JSON.stringify(f.separator)}`);
-    if (separator === '' || /[\r\n"]/.test(separator)) fail(`${key}.separator`, `must be one or more characters other than line ends and quotes, got ${JSON.stringify(separator)}`);
+    const separator =
+      typeof f.separator === 'string'
+        ? f.separator
+        : fail(`${key}.separator`, `must be a string, got ${JSON.stringify(f.separator)}`);
+    if (separator === '' || /[\r\n"]/.test(separator))
+      fail(
+        `${key}.separator`,
+        `must be one or more characters other than line ends and quotes, got ${JSON.stringify(separator)}`,
+      );
     const encoding = f.encoding ?? 'utf8';
-    if (encoding !== 'utf8' && encoding !== 'latin1') fail(`${key}.encoding`, `must be "utf8" or "latin1", got ${JSON.stringify(encoding)}`);
+    if (encoding !== 'utf8' && encoding !== 'latin1')
+      fail(`${key}.encoding`, `must be "utf8" or "latin1", got ${JSON.stringify(encoding)}`);
     const header = f.header ?? false;
     if (typeof header !== 'boolean') fail(`${key}.header`, `must be true or false, got ${JSON.stringify(header)}`);
     const columns = strList(f.columns, `${key}.columns`, false);
     const dup = columns.find((c, i) => columns.indexOf(c) !== i);
     if (dup) fail(`${key}.columns`, `names the column "${dup}" twice`);
-    if (f.joinExtra !== undefined && !columns.includes(f.joinExtra as string)) fail(`${key}.joinExtra`, `names "${String(f.joinExtra)}", which is not among the columns ${columns.join(', ')}`);
-    files[fname] = { names: strList(f.names, `${key}.names`, false), separator, encoding: encoding as TableFile['encoding'], header: header as boolean, columns, ...(f.joinExtra !== undefined ? { joinExtra: f.joinExtra as string } : {}) };
+    if (f.joinExtra !== undefined && !columns.includes(f.joinExtra as string))
+      fail(`${key}.joinExtra`, `names "${String(f.joinExtra)}", which is not among the columns ${columns.join(', ')}`);
+    files[fname] = {
+      names: strList(f.names, `${key}.names`, false),
+      separator,
+      encoding: encoding as TableFile['encoding'],
+      header: header as boolean,
+      columns,
+      ...(f.joinExtra !== undefined ? { joinExtra: f.joinExtra as string } : {}),
+    };
   }
   const fileRef = (v: unknown, key: string): TableFile & { key: string } => {
     const ref = str(v, key);
-    if (!files[ref]) fail(key, `names the file "${ref}", which "files" does not describe (described: ${Object.keys(files).join(', ') || 'none'})`);
+    if (!files[ref])
+      fail(
+        key,
+        `names the file "${ref}", which "files" does not describe (described: ${Object.keys(files).join(', ') || 'none'})`,
+      );
     return { ...files[ref], key: ref };
   };
   const columnOf = (table: TableFile & { key: string }, v: unknown, key: string): string => {
     const c = str(v, key);
-    if (!table.columns.includes(c)) fail(key, `names the column "${c}", which files.${table.key}.columns does not have (columns: ${table.columns.join(', ')})`);
+    if (!table.columns.includes(c))
+      fail(
+        key,
+        `names the column "${c}", which files.${table.key}.columns does not have (columns: ${table.columns.join(', ')})`,
+      );
     return c;
   };
 
@@ -184,9 +232,15 @@ export function validateDescription(json: unknown, file: string): DatasetDescrip
       const d = obj(spec.derive, `${key}.derive`);
       known(d, `${key}.derive`, ['from', 'kind']);
       const from = str(d.from, `${key}.derive.from`);
-      if (!(from in proxiesRaw) || from === p) fail(`${key}.derive.from`, `names "${from}", which is not another proxy of "users.proxies" (proxies: ${Object.keys(proxiesRaw).join(', ')})`);
-      if (d.kind !== 'continent') fail(`${key}.derive.kind`, `must be "continent" (country name → region), got ${JSON.stringify(d.kind)}`);
-      if ((proxiesRaw[from] as Obj | undefined)?.derive !== undefined) fail(`${key}.derive.from`, `names "${from}", which is itself derived; derive from a column proxy`);
+      if (!(from in proxiesRaw) || from === p)
+        fail(
+          `${key}.derive.from`,
+          `names "${from}", which is not another proxy of "users.proxies" (proxies: ${Object.keys(proxiesRaw).join(', ')})`,
+        );
+      if (d.kind !== 'continent')
+        fail(`${key}.derive.kind`, `must be "continent" (country name → region), got ${JSON.stringify(d.kind)}`);
+      if ((proxiesRaw[from] as Obj | undefined)?.derive !== undefined)
+        fail(`${key}.derive.from`, `names "${from}", which is itself derived; derive from a column proxy`);
       if (spec.column !== undefined) fail(`${key}.column`, 'cannot be given together with "derive"');
       out.derive = { from, kind: 'continent' };
     } else out.column = columnOf(usersFile, spec.column, `${key}.column`);
@@ -197,7 +251,8 @@ export function validateDescription(json: unknown, file: string): DatasetDescrip
       out.labels = labels as Record<string, string>;
     }
     if (spec.groups !== undefined) {
-      if (!Array.isArray(spec.groups) || spec.groups.length === 0) fail(`${key}.groups`, 'must be a non-empty list of {"label", "min", "max"}');
+      if (!Array.isArray(spec.groups) || spec.groups.length === 0)
+        fail(`${key}.groups`, 'must be a non-empty list of {"label", "min", "max"}');
       out.groups = (spec.groups as unknown[]).map((g, i) => {
         const gk = `${key}.groups[${i}]`;
         const go = obj(g, gk);
@@ -208,7 +263,9 @@ export function validateDescription(json: unknown, file: string): DatasetDescrip
         return { label: str(go.label, `${gk}.label`), min, max };
       });
       const sorted = [...out.groups].sort((a, b) => a.min - b.min);
-      for (let i = 1; i < sorted.length; i++) if (sorted[i].min < sorted[i - 1].max) fail(`${key}.groups`, `ranges "${sorted[i - 1].label}" and "${sorted[i].label}" overlap`);
+      for (let i = 1; i < sorted.length; i++)
+        if (sorted[i].min < sorted[i - 1].max)
+          fail(`${key}.groups`, `ranges "${sorted[i - 1].label}" and "${sorted[i].label}" overlap`);
     }
     if (spec.missing !== undefined) out.missing = strList(spec.missing, `${key}.missing`);
     proxies[p] = out;
@@ -229,19 +286,30 @@ export function validateDescription(json: unknown, file: string): DatasetDescrip
   known(interRaw, 'interactions', ['file', 'user', 'item', 'count', 'minCount']);
   const interFile = fileRef(interRaw.file, 'interactions.file');
   if (interFile.key === usersFile.key) fail('interactions.file', 'must differ from "users.file"');
-  if (itemsFile.key !== interFile.key && itemsFile.key === usersFile.key) fail('items.file', 'must be the interactions file or a file of its own, not the users file');
-  const interactions: DatasetDescription['interactions'] = { file: interFile.key, user: columnOf(interFile, interRaw.user, 'interactions.user'), item: template(interFile, interRaw.item, 'interactions.item') };
-  if (itemsFile.key === interFile.key && interactions.item !== itemId) fail('interactions.item', `must be the same as "items.id" (${JSON.stringify(itemId)}) when items come from the interactions file`);
+  if (itemsFile.key !== interFile.key && itemsFile.key === usersFile.key)
+    fail('items.file', 'must be the interactions file or a file of its own, not the users file');
+  const interactions: DatasetDescription['interactions'] = {
+    file: interFile.key,
+    user: columnOf(interFile, interRaw.user, 'interactions.user'),
+    item: template(interFile, interRaw.item, 'interactions.item'),
+  };
+  if (itemsFile.key === interFile.key && interactions.item !== itemId)
+    fail(
+      'interactions.item',
+      `must be the same as "items.id" (${JSON.stringify(itemId)}) when items come from the interactions file`,
+    );
   if (interRaw.count !== undefined) interactions.count = columnOf(interFile, interRaw.count, 'interactions.count');
   if (interRaw.minCount !== undefined) {
-    if (interactions.count === undefined) fail('interactions.minCount', 'needs "interactions.count" (the column it applies to)');
+    if (interactions.count === undefined)
+      fail('interactions.minCount', 'needs "interactions.count" (the column it applies to)');
     interactions.minCount = num(interRaw.minCount, 'interactions.minCount', 0);
   }
 
   const proxyNames = Object.keys(proxies);
   const proxyRef = (v: unknown, key: string): string => {
     const p = str(v, key);
-    if (!proxies[p]) fail(key, `names the proxy "${p}", which "users.proxies" does not define (proxies: ${proxyNames.join(', ')})`);
+    if (!proxies[p])
+      fail(key, `names the proxy "${p}", which "users.proxies" does not define (proxies: ${proxyNames.join(', ')})`);
     return p;
   };
   if (!Array.isArray(root.filters)) fail('filters', `must be a list of filters, got ${JSON.stringify(root.filters)}`);
@@ -252,23 +320,40 @@ export function validateDescription(json: unknown, file: string): DatasetDescrip
       case 'dropValues':
       case 'keepValues':
         known(f, key, ['kind', 'proxy', 'values']);
-        return { kind: f.kind, proxy: proxyRef(f.proxy, `${key}.proxy`), values: strList(f.values, `${key}.values`, false) };
+        return {
+          kind: f.kind,
+          proxy: proxyRef(f.proxy, `${key}.proxy`),
+          values: strList(f.values, `${key}.values`, false),
+        };
       case 'minGroupSize':
         known(f, key, ['kind', 'proxies', 'users']);
-        return { kind: 'minGroupSize', proxies: strList(f.proxies, `${key}.proxies`, false).map((p, j) => proxyRef(p, `${key}.proxies[${j}]`)), users: num(f.users, `${key}.users`, 1) };
+        return {
+          kind: 'minGroupSize',
+          proxies: strList(f.proxies, `${key}.proxies`, false).map((p, j) => proxyRef(p, `${key}.proxies[${j}]`)),
+          users: num(f.users, `${key}.users`, 1),
+        };
       case 'minInteractions': {
         known(f, key, ['kind', 'of', 'min']);
-        if (f.of !== 'items' && f.of !== 'rows' && f.of !== 'count') fail(`${key}.of`, `must be "items" (distinct items per user), "rows" (lines per user) or "count" (sum of the count column), got ${JSON.stringify(f.of)}`);
-        if (f.of === 'count' && interactions.count === undefined) fail(`${key}.of`, 'is "count" but "interactions.count" names no count column');
+        if (f.of !== 'items' && f.of !== 'rows' && f.of !== 'count')
+          fail(
+            `${key}.of`,
+            `must be "items" (distinct items per user), "rows" (lines per user) or "count" (sum of the count column), got ${JSON.stringify(f.of)}`,
+          );
+        if (f.of === 'count' && interactions.count === undefined)
+          fail(`${key}.of`, 'is "count" but "interactions.count" names no count column');
         return { kind: 'minInteractions', of: f.of as 'items' | 'rows' | 'count', min: num(f.min, `${key}.min`, 0) };
       }
       default:
-        return fail(`${key}.kind`, `must be one of dropValues, keepValues, minGroupSize, minInteractions; got ${JSON.stringify(f.kind)}`);
+        return fail(
+          `${key}.kind`,
+          `must be one of dropValues, keepValues, minGroupSize, minInteractions; got ${JSON.stringify(f.kind)}`,
+        );
     }
   });
 
   const settings: Record<string, string[]> = {};
-  for (const [s, raw] of Object.entries(obj(root.settings, 'settings'))) settings[s] = strList(raw, `settings.${s}`).map((p, j) => proxyRef(p, `settings.${s}[${j}]`));
+  for (const [s, raw] of Object.entries(obj(root.settings, 'settings')))
+    settings[s] = strList(raw, `settings.${s}`).map((p, j) => proxyRef(p, `settings.${s}[${j}]`));
   if (Object.keys(settings).length === 0) fail('settings', 'must define at least one setting (e.g. "none": [])');
 
   const promptRaw = obj(root.prompt, 'prompt');
@@ -279,13 +364,17 @@ export function validateDescription(json: unknown, file: string): DatasetDescrip
     const sentence = str(v, key);
     const parts = k.split('+');
     for (const p of parts) proxyRef(p, key);
-    if ([...parts].sort().join('+') !== k) fail(key, `must name its proxies sorted and joined by "+" ("${[...parts].sort().join('+')}")`);
-    for (const m of sentence.matchAll(/\{(\w+)\}/g)) if (m[1] !== 'a' && !parts.includes(m[1])) fail(key, `uses the placeholder {${m[1]}}, which is not among its proxies ${parts.join(', ')}`);
+    if ([...parts].sort().join('+') !== k)
+      fail(key, `must name its proxies sorted and joined by "+" ("${[...parts].sort().join('+')}")`);
+    for (const m of sentence.matchAll(/\{(\w+)\}/g))
+      if (m[1] !== 'a' && !parts.includes(m[1]))
+        fail(key, `uses the placeholder {${m[1]}}, which is not among its proxies ${parts.join(', ')}`);
     demography[k] = sentence;
   }
   for (const [s, ps] of Object.entries(settings)) {
     const k = [...ps].sort().join('+');
-    if (k !== '' && demography[k] === undefined) fail(`prompt.demography`, `has no sentence for "${k}", which the setting "${s}" needs`);
+    if (k !== '' && demography[k] === undefined)
+      fail(`prompt.demography`, `has no sentence for "${k}", which the setting "${s}" needs`);
   }
   const values: Record<string, Record<string, string>> = {};
   if (promptRaw.values !== undefined) {
@@ -308,11 +397,21 @@ export function validateDescription(json: unknown, file: string): DatasetDescrip
 
   const dl = obj(root.download, 'download');
   known(dl, 'download', ['url', 'archive', 'archiveMd5', 'fileMd5', 'comment']);
-  if (dl.archiveMd5 !== null && !(typeof dl.archiveMd5 === 'string' && /^[0-9a-f]{32}$/.test(dl.archiveMd5))) fail('download.archiveMd5', `must be 32 lower-case hex digits or null (unknown), got ${JSON.stringify(dl.archiveMd5)}`);
-  const download: DatasetDescription['download'] = { url: str(dl.url, 'download.url'), archive: str(dl.archive, 'download.archive'), archiveMd5: dl.archiveMd5 as string | null };
+  if (dl.archiveMd5 !== null && !(typeof dl.archiveMd5 === 'string' && /^[0-9a-f]{32}$/.test(dl.archiveMd5)))
+    fail(
+      'download.archiveMd5',
+      `must be 32 lower-case hex digits or null (unknown), got ${JSON.stringify(dl.archiveMd5)}`,
+    );
+  const download: DatasetDescription['download'] = {
+    url: str(dl.url, 'download.url'),
+    archive: str(dl.archive, 'download.archive'),
+    archiveMd5: dl.archiveMd5 as string | null,
+  };
   if (dl.fileMd5 !== undefined) {
     const m = obj(dl.fileMd5, 'download.fileMd5');
-    for (const [k, v] of Object.entries(m)) if (!(typeof v === 'string' && /^[0-9a-f]{32}$/.test(v))) fail(`download.fileMd5.${k}`, `must be 32 lower-case hex digits, got ${JSON.stringify(v)}`);
+    for (const [k, v] of Object.entries(m))
+      if (!(typeof v === 'string' && /^[0-9a-f]{32}$/.test(v)))
+        fail(`download.fileMd5.${k}`, `must be 32 lower-case hex digits, got ${JSON.stringify(v)}`);
     download.fileMd5 = m as Record<string, string>;
   }
 
@@ -369,6 +468,7 @@ const titles = new Map<string, string>();
  * null. Figures get a domain name only, so the titles read so far are remembered here.
  */
 export function domainTitleOf(domain: string, root: string): string | null {
-  if (!titles.has(domain) && BUILTIN_DESCRIPTIONS[domain]) cachedDescription(path.join(root, BUILTIN_DESCRIPTIONS[domain]));
+  if (!titles.has(domain) && BUILTIN_DESCRIPTIONS[domain])
+    cachedDescription(path.join(root, BUILTIN_DESCRIPTIONS[domain]));
   return titles.get(domain) ?? null;
 }

@@ -25,7 +25,10 @@ export class AtomicLineWriter {
   private chunks: string[] = [];
   private pending = 0;
 
-  constructor(private readonly file: string, private readonly flushChars = 1 << 20) {
+  constructor(
+    private readonly file: string,
+    private readonly flushChars = 1 << 20,
+  ) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     this.tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
     this.fd = fs.openSync(this.tmp, 'w');

@@ -42,7 +42,12 @@ export interface StageDefinition<O, R> extends StageSpec {
    * options completed with what was found (the located dataset). Throwing here marks the stage's old outputs failed:
    * they no longer match what is there.
    */
-  prepare?(config: Config, ref: StageRef, opts: O, log: (line: string) => void): Promise<{ external: unknown; opts: O }>;
+  prepare?(
+    config: Config,
+    ref: StageRef,
+    opts: O,
+    log: (line: string) => void,
+  ): Promise<{ external: unknown; opts: O }>;
   /** Whether this call makes the stage's output (a dry run or a pilot does not: it leaves the stamp alone). */
   makesOutput?(opts: O): boolean;
   run(ctx: StageContext<O>): Promise<StageRunResult<R>>;

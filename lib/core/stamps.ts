@@ -217,19 +217,49 @@ function shortValue(v: unknown): string {
 }
 
 /** Why the recorded outputs no longer match the files on disk, or null. */
-function outputProblem(specs: StageSpecs, config: Config, ref: StageRef, file: string, stamp: Stamp, command: string): StaleInput | null {
+function outputProblem(
+  specs: StageSpecs,
+  config: Config,
+  ref: StageRef,
+  file: string,
+  stamp: Stamp,
+  command: string,
+): StaleInput | null {
   const dir = path.dirname(file);
-  const declared = new Map(specOf(specs, ref).outputs(config, ref).map((o) => [outputKey(dir, o), o]));
+  const declared = new Map(
+    specOf(specs, ref)
+      .outputs(config, ref)
+      .map((o) => [outputKey(dir, o), o]),
+  );
   for (const [key, recorded] of Object.entries(stamp.outputs)) {
     const [rel] = key.split('#');
     const out: OutputFile = declared.get(key) ?? { file: path.resolve(dir, rel) };
-    if (!fs.existsSync(out.file)) return { ref, file: out.file, against: file, reason: `${out.file} is missing (written by ${label(ref)})`, command };
+    if (!fs.existsSync(out.file))
+      return {
+        ref,
+        file: out.file,
+        against: file,
+        reason: `${out.file} is missing (written by ${label(ref)})`,
+        command,
+      };
     if (key.includes('#') && !declared.has(key)) {
-      return { ref, file: out.file, against: file, reason: `${out.file} is recorded by part (${key}), which ${label(ref)} no longer declares`, command };
+      return {
+        ref,
+        file: out.file,
+        against: file,
+        reason: `${out.file} is recorded by part (${key}), which ${label(ref)} no longer declares`,
+        command,
+      };
     }
     if (outputDigest(out) !== recorded) {
       const which = out.part ? ` (its ${out.part.name} part)` : '';
-      return { ref, file: out.file, against: file, reason: `${out.file}${which} was changed after ${label(ref)} wrote it (it no longer matches its stamp)`, command };
+      return {
+        ref,
+        file: out.file,
+        against: file,
+        reason: `${out.file}${which} was changed after ${label(ref)} wrote it (it no longer matches its stamp)`,
+        command,
+      };
     }
   }
   return null;
@@ -245,20 +275,63 @@ export function staleness(specs: StageSpecs, config: Config, ref: StageRef): Sta
   const stamp = readStamp(file);
   const command = refreshCommand(specs, config, ref);
   const where = path.dirname(file);
-  if (!stamp) return { ref, file: where, against: null, reason: `${label(ref)} has not run (no stamp ${path.basename(file)} in ${where})`, command };
-  if (stamp.status === 'running') return { ref, file: where, against: null, reason: `${label(ref)} did not finish (started ${stamp.startedAt}); its outputs in ${where} are not used`, command };
-  if (stamp.status === 'failed') return { ref, file: where, against: null, reason: `${label(ref)} failed (${stamp.detail ?? 'no reason recorded'}); its old outputs in ${where} are not used`, command };
-  if (stamp.status === 'pending') return { ref, file: where, against: null, reason: `${label(ref)} is waiting: ${stamp.detail ?? 'answers pending'}`, command };
+  if (!stamp)
+    return {
+      ref,
+      file: where,
+      against: null,
+      reason: `${label(ref)} has not run (no stamp ${path.basename(file)} in ${where})`,
+      command,
+    };
+  if (stamp.status === 'running')
+    return {
+      ref,
+      file: where,
+      against: null,
+      reason: `${label(ref)} did not finish (started ${stamp.startedAt}); its outputs in ${where} are not used`,
+      command,
+    };
+  if (stamp.status === 'failed')
+    return {
+      ref,
+      file: where,
+      against: null,
+      reason: `${label(ref)} failed (${stamp.detail ?? 'no reason recorded'}); its old outputs in ${where} are not used`,
+      command,
+    };
+  if (stamp.status === 'pending')
+    return {
+      ref,
+      file: where,
+      against: null,
+      reason: `${label(ref)} is waiting: ${stamp.detail ?? 'answers pending'}`,
+      command,
+    };
   const problem = outputProblem(specs, config, ref, file, stamp, command);
   if (problem) return problem;
   const main = path.resolve(where, (Object.keys(stamp.outputs)[0] ?? '.').split('#')[0]);
   if (stamp.code !== codeVersion(spec)) {
-    return { ref, file: main, against: spec.code.map((f) => `lib/${f}`).join(', '), reason: `${main} was computed by another version of the code of the ${ref.stage} stage (lib/${spec.code.join(', lib/')})`, command };
+    return {
+      ref,
+      file: main,
+      against: spec.code.map((f) => `lib/${f}`).join(', '),
+      reason: `${main} was computed by another version of the code of the ${ref.stage} stage (lib/${spec.code.join(', lib/')})`,
+      command,
+    };
   }
   const changed = configChanges(stamp.params, spec.params(config, ref));
   if (changed.length) {
-    const what = changed.slice(0, 3).map((c) => `${c.key.replace(/^config\./, '')}: ${shortValue(c.from)} then, ${shortValue(c.to)} now`).join('; ');
-    return { ref, file: main, against: 'the configuration', reason: `${main} was computed with other parameters (${what})`, command };
+    const what = changed
+      .slice(0, 3)
+      .map((c) => `${c.key.replace(/^config\./, '')}: ${shortValue(c.from)} then, ${shortValue(c.to)} now`)
+      .join('; ');
+    return {
+      ref,
+      file: main,
+      against: 'the configuration',
+      reason: `${main} was computed with other parameters (${what})`,
+      command,
+    };
   }
   for (const up of stamp.upstream) {
     const upRef: StageRef = { stage: up.stage, domain: up.domain, model: up.model, models: up.models };
@@ -268,7 +341,13 @@ export function staleness(specs: StageSpecs, config: Config, ref: StageRef): Sta
       const current = upStamp?.status === 'done' ? upStamp.outputs[key] : undefined;
       if (current !== digest) {
         const upOut = path.resolve(path.dirname(upFile), key.split('#')[0]);
-        return { ref, file: main, against: upOut, reason: `${main} was computed from ${upOut}, which ${current === undefined ? 'is no longer a finished output' : 'has changed since'}`, command };
+        return {
+          ref,
+          file: main,
+          against: upOut,
+          reason: `${main} was computed from ${upOut}, which ${current === undefined ? 'is no longer a finished output' : 'has changed since'}`,
+          command,
+        };
       }
     }
     const deeper = staleness(specs, config, upRef);
@@ -294,7 +373,12 @@ export function requireFreshInputs(specs: StageSpecs, config: Config, ref: Stage
   }
 }
 
-function inputsDigest(specs: StageSpecs, config: Config, ref: StageRef, external: unknown): Pick<Stamp, 'code' | 'params' | 'upstream' | 'inputs'> {
+function inputsDigest(
+  specs: StageSpecs,
+  config: Config,
+  ref: StageRef,
+  external: unknown,
+): Pick<Stamp, 'code' | 'params' | 'upstream' | 'inputs'> {
   const spec = specOf(specs, ref);
   const code = codeVersion(spec);
   const params = spec.params(config, ref);
@@ -356,15 +440,33 @@ export function beginStage(specs: StageSpecs, config: Config, ref: StageRef, ext
     stampFile: file,
     finish(extra = [], externalAtEnd) {
       const declared = spec.outputs(config, ref);
-      const extraFiles = extra.filter((f) => !declared.some((o) => !o.part && path.resolve(o.file) === path.resolve(f))).map((f): OutputFile => ({ file: f }));
-      const recorded = Object.fromEntries([...declared, ...extraFiles].filter((o) => fs.existsSync(o.file)).map((o) => [outputKey(dir, o), outputDigest(o)]));
-      const ending = externalAtEnd === undefined ? {} : { external: externalAtEnd, inputs: inputsDigest(specs, config, ref, externalAtEnd).inputs };
-      const stamp: Stamp = { ...base, ...ending, status: 'done', outputs: recorded, finishedAt: new Date().toISOString() };
+      const extraFiles = extra
+        .filter((f) => !declared.some((o) => !o.part && path.resolve(o.file) === path.resolve(f)))
+        .map((f): OutputFile => ({ file: f }));
+      const recorded = Object.fromEntries(
+        [...declared, ...extraFiles]
+          .filter((o) => fs.existsSync(o.file))
+          .map((o) => [outputKey(dir, o), outputDigest(o)]),
+      );
+      const ending =
+        externalAtEnd === undefined
+          ? {}
+          : { external: externalAtEnd, inputs: inputsDigest(specs, config, ref, externalAtEnd).inputs };
+      const stamp: Stamp = {
+        ...base,
+        ...ending,
+        status: 'done',
+        outputs: recorded,
+        finishedAt: new Date().toISOString(),
+      };
       writeJsonAtomic(file, orderedStamp(stamp));
       return stamp;
     },
     fail(error) {
-      writeJsonAtomic(file, orderedStamp({ ...base, status: 'failed', detail: reasonOf(error), finishedAt: new Date().toISOString() }));
+      writeJsonAtomic(
+        file,
+        orderedStamp({ ...base, status: 'failed', detail: reasonOf(error), finishedAt: new Date().toISOString() }),
+      );
     },
     pending(detail) {
       writeJsonAtomic(file, orderedStamp({ ...base, status: 'pending', detail, finishedAt: new Date().toISOString() }));
@@ -376,11 +478,45 @@ export function beginStage(specs: StageSpecs, config: Config, ref: StageRef, ext
 export function markStageFailed(specs: StageSpecs, config: Config, ref: StageRef, error: unknown): void {
   const file = specOf(specs, ref).stampFile(config, ref);
   const stamp = readStamp(file);
-  if (stamp) writeJsonAtomic(file, orderedStamp({ ...stamp, status: 'failed', detail: reasonOf(error), finishedAt: new Date().toISOString() }));
+  if (stamp)
+    writeJsonAtomic(
+      file,
+      orderedStamp({ ...stamp, status: 'failed', detail: reasonOf(error), finishedAt: new Date().toISOString() }),
+    );
 }
 
 /** A stamp with its fields in one order, so a stamp reads the same whichever path wrote it. */
 function orderedStamp(s: Stamp): Stamp {
-  const { v, stage, domain, model, status, detail, code, params, upstream, external, inputs, outputs, startedAt, finishedAt } = s;
-  return { v, stage, domain, model, status, detail, code, params, upstream, external, inputs, outputs, startedAt, finishedAt };
+  const {
+    v,
+    stage,
+    domain,
+    model,
+    status,
+    detail,
+    code,
+    params,
+    upstream,
+    external,
+    inputs,
+    outputs,
+    startedAt,
+    finishedAt,
+  } = s;
+  return {
+    v,
+    stage,
+    domain,
+    model,
+    status,
+    detail,
+    code,
+    params,
+    upstream,
+    external,
+    inputs,
+    outputs,
+    startedAt,
+    finishedAt,
+  };
 }

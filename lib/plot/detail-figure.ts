@@ -7,7 +7,21 @@ import { type CurveOptions } from '../score/curves';
 import { entropyUnit } from '../score/score';
 import type { ScoreRecord } from '../core/types';
 import { deriveSeed } from '../core/rng';
-import { settingLabel, domainTitle, IDENTITY_LINE, type FigureOptions, styleOf, orderedSettings, type CurveData, curveOf, departureTrace, paddedRange, emptyNote, type BuiltFigure, fileSafe } from './figure-common';
+import {
+  settingLabel,
+  domainTitle,
+  IDENTITY_LINE,
+  type FigureOptions,
+  styleOf,
+  orderedSettings,
+  type CurveData,
+  curveOf,
+  departureTrace,
+  paddedRange,
+  emptyNote,
+  type BuiltFigure,
+  fileSafe,
+} from './figure-common';
 import { PX_PER_IN, axisName, gridLayout, layoutAxisKey } from './figure-look';
 
 const ROLLING_COLOR = '#333333';
@@ -21,22 +35,44 @@ export interface DetailFigureData {
 }
 
 /** Figures 8–15 for one model: per proxy setting, the binned means, the rolling mean, the fit, X=Y and the turning point. */
-export function detailFigure(domain: DomainName, modelId: string, scores: ScoreRecord[], opts: FigureOptions): BuiltFigure {
+export function detailFigure(
+  domain: DomainName,
+  modelId: string,
+  scores: ScoreRecord[],
+  opts: FigureOptions,
+): BuiltFigure {
   const unit = entropyUnit(opts.logBase);
   const kept = scores.filter((s) => opts.setups.includes(s.setup));
   // Settings without prompts are left out (their panel would be empty).
-  const settings = orderedSettings(opts, kept.map((s) => s.proxy));
+  const settings = orderedSettings(
+    opts,
+    kept.map((s) => s.proxy),
+  );
   const st = styleOf(opts, modelId);
   // As many columns as keep a panel at least 1.35 in wide (at most 3), so a column-wide figure gets two.
-  const cols = Math.min(3, Math.max(1, settings.length), Math.max(1, Math.floor(opts.look.widthPx / (1.35 * PX_PER_IN))));
+  const cols = Math.min(
+    3,
+    Math.max(1, settings.length),
+    Math.max(1, Math.floor(opts.look.widthPx / (1.35 * PX_PER_IN))),
+  );
   const rows = Math.max(1, Math.ceil(settings.length / cols));
   // In the order the traces are added: Plotly fills the legend rows in that order, and the rows reserved must match.
-  const legendNames = [IDENTITY_LINE.name, `binned mean (${opts.curve.bins} bins)`, `rolling mean (window ${opts.curve.window})`, `order-${opts.curve.order} fit`, 'departure point [95% CI]', 'turning point'];
+  const legendNames = [
+    IDENTITY_LINE.name,
+    `binned mean (${opts.curve.bins} bins)`,
+    `rolling mean (window ${opts.curve.window})`,
+    `order-${opts.curve.order} fit`,
+    'departure point [95% CI]',
+    'turning point',
+  ];
   const grid = gridLayout(opts.look, {
     rows,
     cols,
     panels: Math.max(1, settings.length),
-    panelTitles: settings.map((s) => [`${settingLabel(s)} (n = ${kept.filter((r) => r.proxy === s).length})`, settingLabel(s)]),
+    panelTitles: settings.map((s) => [
+      `${settingLabel(s)} (n = ${kept.filter((r) => r.proxy === s).length})`,
+      settingLabel(s),
+    ]),
     xTitle: `Target entropy (${unit})`,
     yTitle: `Cross-entropy (${unit})`,
     legendItems: legendNames,
@@ -63,39 +99,103 @@ export function detailFigure(domain: DomainName, modelId: string, scores: ScoreR
     const xa = axisName('x', i);
     const ya = axisName('y', i);
     const subset = kept.filter((s) => s.proxy === setting);
-    const c = curveOf(subset, opts.curve, { resamples: opts.bootstrap.resamples, confidence: opts.bootstrap.confidence, seed: deriveSeed(opts.bootstrap.seed, 'bootstrap', modelId, domain, 'setting', setting) });
+    const c = curveOf(subset, opts.curve, {
+      resamples: opts.bootstrap.resamples,
+      confidence: opts.bootstrap.confidence,
+      seed: deriveSeed(opts.bootstrap.seed, 'bootstrap', modelId, domain, 'setting', setting),
+    });
     data.curves[setting] = c;
-    const xRange = opts.curve.range ? paddedRange(opts.curve.range, 0.02) : paddedRange(subset.map((s) => s.targetEntropy));
+    const xRange = opts.curve.range
+      ? paddedRange(opts.curve.range, 0.02)
+      : paddedRange(subset.map((s) => s.targetEntropy));
     if (xRange) {
-      traces.push({ type: 'scatter', mode: 'lines', x: xRange, y: xRange, xaxis: xa, yaxis: ya, name: IDENTITY_LINE.name, legendgroup: 'identity', showlegend: legend('identity'), line: { color: IDENTITY_LINE.color, width: IDENTITY_LINE.width * lw }, hoverinfo: 'skip', meta: { role: 'identity', setting } });
+      traces.push({
+        type: 'scatter',
+        mode: 'lines',
+        x: xRange,
+        y: xRange,
+        xaxis: xa,
+        yaxis: ya,
+        name: IDENTITY_LINE.name,
+        legendgroup: 'identity',
+        showlegend: legend('identity'),
+        line: { color: IDENTITY_LINE.color, width: IDENTITY_LINE.width * lw },
+        hoverinfo: 'skip',
+        meta: { role: 'identity', setting },
+      });
     }
     traces.push({
-      type: 'scatter', mode: 'markers', x: c.points.map((p) => p.x), y: c.points.map((p) => p.y), text: c.points.map((p) => `n = ${p.n}`), xaxis: xa, yaxis: ya,
-      name: legendNames[1], legendgroup: 'points', showlegend: legend('points'), marker: { color: st.color, size: markerPx, opacity: 0.35 },
-      hovertemplate: `bin %{x:.3f} ${unit}<br>mean cross-entropy %{y:.3f}<br>%{text}<extra></extra>`, meta: { role: 'points', setting },
+      type: 'scatter',
+      mode: 'markers',
+      x: c.points.map((p) => p.x),
+      y: c.points.map((p) => p.y),
+      text: c.points.map((p) => `n = ${p.n}`),
+      xaxis: xa,
+      yaxis: ya,
+      name: legendNames[1],
+      legendgroup: 'points',
+      showlegend: legend('points'),
+      marker: { color: st.color, size: markerPx, opacity: 0.35 },
+      hovertemplate: `bin %{x:.3f} ${unit}<br>mean cross-entropy %{y:.3f}<br>%{text}<extra></extra>`,
+      meta: { role: 'points', setting },
     });
     // The rolling mean is drawn dark and solid over the pale binned means and under the coloured fit, so all three read apart.
     if (c.rolling.length) {
       traces.push({
-        type: 'scatter', mode: 'lines', x: c.rolling.map((p) => p.x), y: c.rolling.map((p) => p.y), xaxis: xa, yaxis: ya,
-        name: legendNames[2], legendgroup: 'rolling', showlegend: legend('rolling'), line: { color: ROLLING_COLOR, width: 1.5 * Math.max(lw, 0.8) },
-        hovertemplate: `rolling mean %{y:.3f} at %{x:.3f} ${unit}<extra></extra>`, meta: { role: 'rolling', setting },
+        type: 'scatter',
+        mode: 'lines',
+        x: c.rolling.map((p) => p.x),
+        y: c.rolling.map((p) => p.y),
+        xaxis: xa,
+        yaxis: ya,
+        name: legendNames[2],
+        legendgroup: 'rolling',
+        showlegend: legend('rolling'),
+        line: { color: ROLLING_COLOR, width: 1.5 * Math.max(lw, 0.8) },
+        hovertemplate: `rolling mean %{y:.3f} at %{x:.3f} ${unit}<extra></extra>`,
+        meta: { role: 'rolling', setting },
       });
     }
     if (c.fitted.length) {
       traces.push({
-        type: 'scatter', mode: 'lines', x: c.fitted.map((p) => p.x), y: c.fitted.map((p) => p.y), xaxis: xa, yaxis: ya,
-        name: legendNames[3], legendgroup: 'fit', showlegend: legend('fit'), line: { color: st.color, width: 2.5 * lw, dash: 'dash' },
-        hovertemplate: `fit %{y:.3f} at %{x:.3f} ${unit}<extra></extra>`, meta: { role: 'fit', setting },
+        type: 'scatter',
+        mode: 'lines',
+        x: c.fitted.map((p) => p.x),
+        y: c.fitted.map((p) => p.y),
+        xaxis: xa,
+        yaxis: ya,
+        name: legendNames[3],
+        legendgroup: 'fit',
+        showlegend: legend('fit'),
+        line: { color: st.color, width: 2.5 * lw, dash: 'dash' },
+        hovertemplate: `fit %{y:.3f} at %{x:.3f} ${unit}<extra></extra>`,
+        meta: { role: 'fit', setting },
       });
     }
-    const dep = departureTrace(c, { xaxis: xa, yaxis: ya }, settingLabel(setting), st.color, unit, { setting }, { name: legendNames[4], legendgroup: 'departure', showlegend: false });
+    const dep = departureTrace(
+      c,
+      { xaxis: xa, yaxis: ya },
+      settingLabel(setting),
+      st.color,
+      unit,
+      { setting },
+      { name: legendNames[4], legendgroup: 'departure', showlegend: false },
+    );
     if (dep) traces.push({ ...dep, showlegend: legend('departure') });
     if (c.turningPoint !== null && c.turningPointY !== null) {
       traces.push({
-        type: 'scatter', mode: 'markers', x: [c.turningPoint], y: [c.turningPointY], xaxis: xa, yaxis: ya,
-        name: legendNames[5], legendgroup: 'turning', showlegend: legend('turning'), marker: { symbol: 'diamond', size: markerPx * 2.4, color: st.color, line: { color: '#ffffff', width: 1 } },
-        hovertemplate: `turning point %{x:.3f} ${unit}<extra></extra>`, meta: { role: 'turning-point', setting },
+        type: 'scatter',
+        mode: 'markers',
+        x: [c.turningPoint],
+        y: [c.turningPointY],
+        xaxis: xa,
+        yaxis: ya,
+        name: legendNames[5],
+        legendgroup: 'turning',
+        showlegend: legend('turning'),
+        marker: { symbol: 'diamond', size: markerPx * 2.4, color: st.color, line: { color: '#ffffff', width: 1 } },
+        hovertemplate: `turning point %{x:.3f} ${unit}<extra></extra>`,
+        meta: { role: 'turning-point', setting },
       });
     }
     layout[layoutAxisKey('x', i)] = { ...grid.xAxis(i), ...(xRange ? { range: xRange } : {}) };

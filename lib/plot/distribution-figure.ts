@@ -3,7 +3,17 @@ import type { DomainName } from '../core/config';
 import { quantileSorted } from '../score/curves';
 import { entropyUnit } from '../score/score';
 import type { ScoreRecord } from '../core/types';
-import { settingLabel, domainTitle, type FigureOptions, styleOf, orderedSettings, axisName, emptyNote, type BuiltFigure, fileSafe } from './figure-common';
+import {
+  settingLabel,
+  domainTitle,
+  type FigureOptions,
+  styleOf,
+  orderedSettings,
+  axisName,
+  emptyNote,
+  type BuiltFigure,
+  fileSafe,
+} from './figure-common';
 import { gridLayout, layoutAxisKey } from './figure-look';
 
 export interface BoxStats {
@@ -32,8 +42,16 @@ export function boxStats(values: number[]): BoxStats | null {
   const highLimit = q3 + 1.5 * iqr;
   let lowerFence = q1;
   let upperFence = q3;
-  for (const v of finite) if (v >= lowLimit) { lowerFence = Math.min(v, q1); break; }
-  for (let i = finite.length - 1; i >= 0; i--) if (finite[i] <= highLimit) { upperFence = Math.max(finite[i], q3); break; }
+  for (const v of finite)
+    if (v >= lowLimit) {
+      lowerFence = Math.min(v, q1);
+      break;
+    }
+  for (let i = finite.length - 1; i >= 0; i--)
+    if (finite[i] <= highLimit) {
+      upperFence = Math.max(finite[i], q3);
+      break;
+    }
   let sum = 0;
   for (const v of finite) sum += v;
   return {
@@ -66,7 +84,12 @@ export interface ProxyHistoryData {
   byHistory: DistributionGroup[];
 }
 
-function groupOf(label: string, setting: string | null, historyLength: number | null, scores: ScoreRecord[]): DistributionGroup | null {
+function groupOf(
+  label: string,
+  setting: string | null,
+  historyLength: number | null,
+  scores: ScoreRecord[],
+): DistributionGroup | null {
   const ce = boxStats(scores.map((s) => s.crossEntropy));
   const te = boxStats(scores.map((s) => s.targetEntropy));
   return ce && te ? { label, setting, historyLength, crossEntropy: ce, targetEntropy: te } : null;
@@ -75,14 +98,36 @@ function groupOf(label: string, setting: string | null, historyLength: number | 
 /** Target-entropy boxes: unfilled slate outlines, so they never look like any model's filled boxes (grey random, black oracle). */
 export const TARGET_BOX_COLOR = '#3B4A5A';
 
-function boxTrace(groups: DistributionGroup[], which: 'crossEntropy' | 'targetEntropy', name: string, color: string, axis: number, showlegend: boolean, unit: string): Record<string, unknown> {
+function boxTrace(
+  groups: DistributionGroup[],
+  which: 'crossEntropy' | 'targetEntropy',
+  name: string,
+  color: string,
+  axis: number,
+  showlegend: boolean,
+  unit: string,
+): Record<string, unknown> {
   const fill = which === 'targetEntropy' ? '#FFFFFF' : `${color}40`;
   const stat = (k: keyof BoxStats) => groups.map((g) => g[which][k]);
   return {
-    type: 'box', name, x: groups.map((g) => g.label), xaxis: axisName('x', axis), yaxis: axisName('y', axis),
-    q1: stat('q1'), median: stat('median'), q3: stat('q3'), lowerfence: stat('lowerFence'), upperfence: stat('upperFence'), mean: stat('mean'),
-    boxpoints: false, marker: { color }, line: { color, width: 1.5 }, fillcolor: fill,
-    legendgroup: which, showlegend, offsetgroup: which,
+    type: 'box',
+    name,
+    x: groups.map((g) => g.label),
+    xaxis: axisName('x', axis),
+    yaxis: axisName('y', axis),
+    q1: stat('q1'),
+    median: stat('median'),
+    q3: stat('q3'),
+    lowerfence: stat('lowerFence'),
+    upperfence: stat('upperFence'),
+    mean: stat('mean'),
+    boxpoints: false,
+    marker: { color },
+    line: { color, width: 1.5 },
+    fillcolor: fill,
+    legendgroup: which,
+    showlegend,
+    offsetgroup: which,
     text: groups.map((g) => `n = ${g[which].n}`),
     hovertemplate: `%{x}<br>${which === 'crossEntropy' ? 'cross-entropy' : 'target entropy'} (${unit})<br>%{text}<extra></extra>`,
     meta: { role: which, categories: groups.map((g) => g.label) },
@@ -95,20 +140,43 @@ function boxTrace(groups: DistributionGroup[], which: 'crossEntropy' | 'targetEn
  * — right, per history length, with "(Def)" = every h = 0 prompt pooled (no history, any proxy).
  * Boxes are drawn from precomputed quartiles (boxStats) so the figure carries summary numbers, not every prompt.
  */
-export function proxyHistoryFigure(domain: DomainName, modelId: string, scores: ScoreRecord[], opts: FigureOptions): BuiltFigure {
+export function proxyHistoryFigure(
+  domain: DomainName,
+  modelId: string,
+  scores: ScoreRecord[],
+  opts: FigureOptions,
+): BuiltFigure {
   const unit = entropyUnit(opts.logBase);
   const kept = scores.filter((s) => opts.setups.includes(s.setup));
   const byProxy: DistributionGroup[] = [];
-  for (const setting of orderedSettings(opts, kept.map((s) => s.proxy))) {
+  for (const setting of orderedSettings(
+    opts,
+    kept.map((s) => s.proxy),
+  )) {
     const inSetting = kept.filter((s) => s.proxy === setting);
-    const def = groupOf(`${settingLabel(setting)} (Def)`, setting, 0, inSetting.filter((s) => s.historyLength === 0));
-    const hist = groupOf(settingLabel(setting), setting, null, inSetting.filter((s) => s.historyLength > 0));
+    const def = groupOf(
+      `${settingLabel(setting)} (Def)`,
+      setting,
+      0,
+      inSetting.filter((s) => s.historyLength === 0),
+    );
+    const hist = groupOf(
+      settingLabel(setting),
+      setting,
+      null,
+      inSetting.filter((s) => s.historyLength > 0),
+    );
     if (def) byProxy.push(def);
     if (hist) byProxy.push(hist);
   }
   const byHistory: DistributionGroup[] = [];
   for (const h of [...new Set(kept.map((s) => s.historyLength))].sort((a, b) => a - b)) {
-    const g = groupOf(h === 0 ? '(Def)' : String(h), null, h, kept.filter((s) => s.historyLength === h));
+    const g = groupOf(
+      h === 0 ? '(Def)' : String(h),
+      null,
+      h,
+      kept.filter((s) => s.historyLength === h),
+    );
     if (g) byHistory.push(g);
   }
   const st = styleOf(opts, modelId);
@@ -120,7 +188,8 @@ export function proxyHistoryFigure(domain: DomainName, modelId: string, scores: 
   const drawn = panels.length ? panels : [{ groups: [] as DistributionGroup[], titles: ['no prompts'] }];
   const categories = Math.max(1, ...drawn.map((p) => p.groups.length));
   // Side by side unless a category slot would be narrower than a (rotated) label's line: then stacked.
-  const sideBySide = drawn.length === 1 || (opts.look.widthPx - 6 * opts.look.fontPx) / 2 / categories >= 1.7 * opts.look.fontPx;
+  const sideBySide =
+    drawn.length === 1 || (opts.look.widthPx - 6 * opts.look.fontPx) / 2 / categories >= 1.7 * opts.look.fontPx;
   const grid = gridLayout(opts.look, {
     rows: sideBySide ? 1 : drawn.length,
     cols: sideBySide ? drawn.length : 1,

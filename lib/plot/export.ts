@@ -35,7 +35,9 @@ export const CHROMIUM_ARGS = [
 export function checkFormats(formats: readonly string[]): FigureFormat[] {
   for (const f of formats) {
     if (!(FIGURE_FORMATS as readonly string[]).includes(f)) {
-      throw new Error(`unknown figure format "${f}" (known: ${FIGURE_FORMATS.join(', ')}); set "figures.formats" in the configuration`);
+      throw new Error(
+        `unknown figure format "${f}" (known: ${FIGURE_FORMATS.join(', ')}); set "figures.formats" in the configuration`,
+      );
     }
   }
   return [...new Set(formats)] as FigureFormat[];
@@ -107,10 +109,14 @@ export interface FragmentOptions {
  * bundle arrives later (or never: an untrusted notebook), it waits a few seconds and then says what is missing.
  */
 export function figureHtmlFragment(fig: PlotlyFigure, divId: string, opts: FragmentOptions = {}): string {
-  if (!/^[A-Za-z][\w-]*$/.test(divId)) throw new Error(`figure div id "${divId}" must start with a letter and hold only letters, digits, "_" and "-"`);
+  if (!/^[A-Za-z][\w-]*$/.test(divId))
+    throw new Error(`figure div id "${divId}" must start with a letter and hold only letters, digits, "_" and "-"`);
   const width = typeof fig.layout.width === 'number' ? fig.layout.width : null;
   const height = typeof fig.layout.height === 'number' ? fig.layout.height : 450;
-  const style = opts.responsive || width === null ? `width:100%;height:${height}px` : `width:${width}px;height:${height}px;max-width:100%`;
+  const style =
+    opts.responsive || width === null
+      ? `width:100%;height:${height}px`
+      : `width:${width}px;height:${height}px;max-width:100%`;
   const config = {
     displaylogo: false,
     responsive: Boolean(opts.responsive),
@@ -126,7 +132,7 @@ export function figureHtmlFragment(fig: PlotlyFigure, divId: string, opts: Fragm
     '  var tries = 0;',
     '  function draw() {',
     `    var div = document.getElementById(${jsonForScript(divId)});`,
-    "    if (window.Plotly && div) { window.Plotly.newPlot(div, fig.data, fig.layout, config); return; }",
+    '    if (window.Plotly && div) { window.Plotly.newPlot(div, fig.data, fig.layout, config); return; }',
     '    if (++tries < 100) { setTimeout(draw, 50); return; }',
     "    if (div) div.textContent = 'Plotly is not loaded: run ubp.notebookPlotlyInit() (or include plotlyScriptTag()) before this figure; in Jupyter, trust the notebook.';",
     '  }',
@@ -195,7 +201,9 @@ export class FigureRenderer {
       browser = await chromium.launch({ executablePath: executable, headless: true, args: CHROMIUM_ARGS });
     } catch (e) {
       const first = String((e as Error).message).split('\n')[0];
-      throw new ChromiumUnavailableError(chromiumMissingMessage(executable, `did not start from ${executable} (${first})`));
+      throw new ChromiumUnavailableError(
+        chromiumMissingMessage(executable, `did not start from ${executable} (${first})`),
+      );
     }
     try {
       const context = await browser.newContext();
@@ -218,7 +226,10 @@ export class FigureRenderer {
     return this.plotPage.evaluate(
       async ({ fig, format, size, scale }) => {
         const P = (window as unknown as { Plotly: { toImage: (f: unknown, o: unknown) => Promise<string> } }).Plotly;
-        return P.toImage({ data: fig.data, layout: fig.layout }, { format, width: size.width, height: size.height, scale });
+        return P.toImage(
+          { data: fig.data, layout: fig.layout },
+          { format, width: size.width, height: size.height, scale },
+        );
       },
       { fig, format, size, scale },
     );
@@ -248,7 +259,12 @@ export class FigureRenderer {
       `</style></head><body>${markup}</body></html>`;
     await this.pdfPage.setContent(html);
     // Chromium prints 96 CSS px per inch, so the page is exactly the figure's size in inches (points = px × 0.75).
-    return this.pdfPage.pdf({ width: `${size.width / PX_PER_IN}in`, height: `${size.height / PX_PER_IN}in`, printBackground: true, pageRanges: '1' });
+    return this.pdfPage.pdf({
+      width: `${size.width / PX_PER_IN}in`,
+      height: `${size.height / PX_PER_IN}in`,
+      printBackground: true,
+      pageRanges: '1',
+    });
   }
 
   async close(): Promise<void> {
@@ -264,7 +280,9 @@ export class ChromiumUnavailableError extends Error {
 }
 
 /** Launches the renderer, or explains why static export is unavailable (never throws for a missing browser). */
-export async function openRenderer(executable = chromiumPath()): Promise<{ renderer: FigureRenderer | null; unavailable: string | null }> {
+export async function openRenderer(
+  executable = chromiumPath(),
+): Promise<{ renderer: FigureRenderer | null; unavailable: string | null }> {
   try {
     return { renderer: await FigureRenderer.launch(executable), unavailable: null };
   } catch (e) {
@@ -306,7 +324,9 @@ export function svgInInches(svg: string, size: ImageSize): string {
   const w = size.width / PX_PER_IN;
   const h = size.height / PX_PER_IN;
   return svg.replace(/^<svg\b[^>]*>/, (tag) => {
-    let t = tag.replace(/\swidth="[^"]*"/, ` width="${+w.toFixed(4)}in"`).replace(/\sheight="[^"]*"/, ` height="${+h.toFixed(4)}in"`);
+    let t = tag
+      .replace(/\swidth="[^"]*"/, ` width="${+w.toFixed(4)}in"`)
+      .replace(/\sheight="[^"]*"/, ` height="${+h.toFixed(4)}in"`);
     if (!/\sviewBox=/.test(t)) t = t.replace(/^<svg\b/, `<svg viewBox="0 0 ${size.width} ${size.height}"`);
     return t;
   });
@@ -314,7 +334,8 @@ export function svgInInches(svg: string, size: ImageSize): string {
 
 function lookOverridesOf(opts: LookOverrides): LookOverrides | null {
   const o: LookOverrides = {};
-  for (const k of ['style', 'size', 'fontPt', 'font', 'dpi'] as const) if (opts[k] !== undefined) (o as Record<string, unknown>)[k] = opts[k];
+  for (const k of ['style', 'size', 'fontPt', 'font', 'dpi'] as const)
+    if (opts[k] !== undefined) (o as Record<string, unknown>)[k] = opts[k];
   return Object.keys(o).length ? o : null;
 }
 
@@ -324,7 +345,12 @@ function lookOverridesOf(opts: LookOverrides): LookOverrides | null {
  * margins, legend and ticks are laid out for it; SVG and PDF then have that size in inches and the PNG
  * inches × dpi pixels. Static formats need a renderer (launched for the call when `opts.renderer` is left out).
  */
-export async function exportFigure(fig: PlotlyFigure | RestylableFigure, fileBase: string, formats: readonly string[], opts: ExportOptions = {}): Promise<ExportResult> {
+export async function exportFigure(
+  fig: PlotlyFigure | RestylableFigure,
+  fileBase: string,
+  formats: readonly string[],
+  opts: ExportOptions = {},
+): Promise<ExportResult> {
   const wanted = checkFormats(formats);
   // The dpi changes only the PNG's pixels, not the layout: it needs no rebuilding.
   const { dpi, ...layoutChanges } = opts;
@@ -336,7 +362,10 @@ export async function exportFigure(fig: PlotlyFigure | RestylableFigure, fileBas
     plotly = built.figure;
     look = built.look ?? null;
   } else {
-    if (lookOverrides || dpi !== undefined) throw new Error(`exportFigure ${path.basename(fileBase)}: style, size, font and dpi need a figure from buildFigures or runPlot (it is rebuilt for them), not a bare Plotly spec`);
+    if (lookOverrides || dpi !== undefined)
+      throw new Error(
+        `exportFigure ${path.basename(fileBase)}: style, size, font and dpi need a figure from buildFigures or runPlot (it is rebuilt for them), not a bare Plotly spec`,
+      );
     plotly = fig;
   }
   const size = figureSize(plotly, opts);
@@ -344,9 +373,15 @@ export async function exportFigure(fig: PlotlyFigure | RestylableFigure, fileBas
   const inchScale = dpi !== undefined && look?.request.size ? dpi / PX_PER_IN : null;
   const scale = opts.pngScale ?? inchScale ?? (look ? look.pngScale : 1);
   if (!(scale > 0)) throw new Error(`PNG scale must be > 0, got ${scale} (figures.pngScale)`);
-  const sized: PlotlyFigure = { data: plotly.data, layout: { ...plotly.layout, width: size.width, height: size.height } };
+  const sized: PlotlyFigure = {
+    data: plotly.data,
+    layout: { ...plotly.layout, width: size.width, height: size.height },
+  };
   const result: ExportResult = { files: [], skipped: [] };
-  const ownRenderer = opts.renderer === undefined && wanted.some((f) => STATIC_FORMATS.includes(f)) ? await openRenderer(chromiumPath()) : null;
+  const ownRenderer =
+    opts.renderer === undefined && wanted.some((f) => STATIC_FORMATS.includes(f))
+      ? await openRenderer(chromiumPath())
+      : null;
   const renderer = ownRenderer ? ownRenderer.renderer : (opts.renderer ?? null);
   const unavailable = ownRenderer?.unavailable ?? opts.unavailableReason ?? 'no renderer (Chromium) was given';
   let svg: string | null = null;
@@ -417,7 +452,10 @@ export async function exportFigures(
   let renderer: FigureRenderer | null = null;
   try {
     if (wanted.includes('html')) {
-      for (const f of figures) all.files.push(...(await exportFigure(f.figure, path.join(dir, f.name), ['html'], { title: f.title, renderer: null })).files);
+      for (const f of figures)
+        all.files.push(
+          ...(await exportFigure(f.figure, path.join(dir, f.name), ['html'], { title: f.title, renderer: null })).files,
+        );
     }
     if (!pending) return all;
     const opened = await pending;
@@ -427,9 +465,19 @@ export async function exportFigures(
       all.skipped.push(...staticFormats.map((format) => ({ format, reason: opened.unavailable! })));
       return all;
     }
-    const progress = new Progress({ label: `export ${path.basename(dir)}`, total: figures.length, unit: 'figures', intervalMs: 2000, write: opts.log ? log : undefined });
+    const progress = new Progress({
+      label: `export ${path.basename(dir)}`,
+      total: figures.length,
+      unit: 'figures',
+      intervalMs: 2000,
+      write: opts.log ? log : undefined,
+    });
     for (const f of figures) {
-      const r = await exportFigure(f, path.join(dir, f.name), staticFormats, { renderer, pngScale: f.look?.request.size ? undefined : opts.pngScale, title: f.title });
+      const r = await exportFigure(f, path.join(dir, f.name), staticFormats, {
+        renderer,
+        pngScale: f.look?.request.size ? undefined : opts.pngScale,
+        title: f.title,
+      });
       all.files.push(...r.files);
       progress.tick();
     }

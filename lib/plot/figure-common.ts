@@ -4,7 +4,16 @@
  */
 import { type Config, type DomainName, repoRoot } from '../core/config';
 import { domainTitleOf } from '../core/description';
-import { bootstrapCurveStats, type Curve, type CurveOptions, entropyCurve, type Interval, pointInterval, type Polynomial, type XY } from '../score/curves';
+import {
+  bootstrapCurveStats,
+  type Curve,
+  type CurveOptions,
+  entropyCurve,
+  type Interval,
+  pointInterval,
+  type Polynomial,
+  type XY,
+} from '../score/curves';
 import type { NamedFigure } from './export';
 import { type FigureLook, type LookOverrides, axisName, figureLook, fontStack } from './figure-look';
 export { axisName, layoutAxisKey } from './figure-look';
@@ -30,7 +39,13 @@ const SETTING_LABELS: Record<string, string> = {
 };
 
 export function settingLabel(setting: string): string {
-  return SETTING_LABELS[setting] ?? setting.split('+').map((s) => s.charAt(0).toUpperCase() + s.slice(1)).join(' & ');
+  return (
+    SETTING_LABELS[setting] ??
+    setting
+      .split('+')
+      .map((s) => s.charAt(0).toUpperCase() + s.slice(1))
+      .join(' & ')
+  );
 }
 
 /** The title of the domain's dataset description ("Movies (MovieLens-1M)"), else its name. */
@@ -40,7 +55,8 @@ export function domainTitle(domain: string): string {
 
 // ---------- model styles ----------
 
-export type MarkerSymbol = 'circle' | 'square' | 'diamond' | 'triangle-up' | 'triangle-down' | 'cross' | 'x' | 'star' | 'pentagon' | 'hexagon';
+export type MarkerSymbol =
+  'circle' | 'square' | 'diamond' | 'triangle-up' | 'triangle-down' | 'cross' | 'x' | 'star' | 'pentagon' | 'hexagon';
 
 export interface ModelStyle {
   color: string;
@@ -53,10 +69,30 @@ export interface ModelStyle {
 }
 
 /** Okabe–Ito (colour-blind safe, without its yellow) followed by a few tab10 colours; grey and black are reserved. */
-export const MODEL_PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#8C564B', '#9467BD', '#17BECF', '#BCBD22'];
+export const MODEL_PALETTE = [
+  '#0072B2',
+  '#D55E00',
+  '#009E73',
+  '#CC79A7',
+  '#E69F00',
+  '#56B4E9',
+  '#8C564B',
+  '#9467BD',
+  '#17BECF',
+  '#BCBD22',
+];
 /** Dash and marker cycles of coprime-ish lengths against the palette, so no two of the first models share either. */
 export const MODEL_DASHES: ModelStyle['dash'][] = ['solid', 'dashdot', 'longdash', 'longdashdot', 'dash', 'dot'];
-export const MODEL_SYMBOLS: MarkerSymbol[] = ['circle', 'square', 'diamond', 'triangle-up', 'triangle-down', 'pentagon', 'hexagon', 'cross'];
+export const MODEL_SYMBOLS: MarkerSymbol[] = [
+  'circle',
+  'square',
+  'diamond',
+  'triangle-up',
+  'triangle-down',
+  'pentagon',
+  'hexagon',
+  'cross',
+];
 export const ORACLE_STYLE: ModelStyle = { color: '#000000', dash: 'dash', width: 2, symbol: 'star', kind: 'oracle' };
 export const RANDOM_STYLE: ModelStyle = { color: '#7F7F7F', dash: 'dot', width: 2.5, symbol: 'x', kind: 'random' };
 export const IDENTITY_LINE = { color: '#C4C4C4', width: 3, name: 'X = Y (ideal)' };
@@ -81,7 +117,13 @@ export function modelStyles(config: Config | null, extraIds: string[] = []): Rec
     if (kind === 'oracle') out[id] = { ...ORACLE_STYLE };
     else if (kind === 'random') out[id] = { ...RANDOM_STYLE };
     else {
-      out[id] = { color: MODEL_PALETTE[k % MODEL_PALETTE.length], dash: MODEL_DASHES[k % MODEL_DASHES.length], width: 2, symbol: MODEL_SYMBOLS[k % MODEL_SYMBOLS.length], kind };
+      out[id] = {
+        color: MODEL_PALETTE[k % MODEL_PALETTE.length],
+        dash: MODEL_DASHES[k % MODEL_DASHES.length],
+        width: 2,
+        symbol: MODEL_SYMBOLS[k % MODEL_SYMBOLS.length],
+        kind,
+      };
       k++;
     }
   }
@@ -116,9 +158,15 @@ export interface FigureOverrides {
   showPoints?: boolean;
 }
 
-export function figureOptions(config: Config, domain: DomainName, modelIds: string[] = [], overrides: FigureOverrides = {}): FigureOptions {
+export function figureOptions(
+  config: Config,
+  domain: DomainName,
+  modelIds: string[] = [],
+  overrides: FigureOverrides = {},
+): FigureOptions {
   const setups = overrides.setups ?? [...SETUPS];
-  for (const s of setups) if (!SETUPS.includes(s)) throw new Error(`unknown setup "${s}" (known: ${SETUPS.join(', ')})`);
+  for (const s of setups)
+    if (!SETUPS.includes(s)) throw new Error(`unknown setup "${s}" (known: ${SETUPS.join(', ')})`);
   return {
     curve: {
       bins: overrides.curve?.bins ?? config.curves.bins,
@@ -189,7 +237,11 @@ export function valueOnFit(fitted: XY[], x: number): number | null {
  * The curve for a set of scores; non-finite cross-entropies are counted and left out (curves need finite numbers).
  * With `boot`, the departure point gets its bootstrap interval (the same seed as the score summary gives the same one).
  */
-export function curveOf(scores: ScoreRecord[], curve: CurveOptions, boot?: { resamples: number; confidence: number; seed: string }): CurveData {
+export function curveOf(
+  scores: ScoreRecord[],
+  curve: CurveOptions,
+  boot?: { resamples: number; confidence: number; seed: string },
+): CurveData {
   const x: number[] = [];
   const y: number[] = [];
   let excluded = 0;
@@ -201,7 +253,8 @@ export function curveOf(scores: ScoreRecord[], curve: CurveOptions, boot?: { res
   }
   let c: Curve;
   let departurePoint: Interval | null;
-  if (boot && boot.resamples >= 1 && x.length) ({ curve: c, departurePoint } = bootstrapCurveStats(x, y, { ...curve, ...boot, departureOnly: true }));
+  if (boot && boot.resamples >= 1 && x.length)
+    ({ curve: c, departurePoint } = bootstrapCurveStats(x, y, { ...curve, ...boot, departureOnly: true }));
   else {
     c = entropyCurve(x, y, curve);
     departurePoint = c.departurePoint === null ? null : pointInterval(c.departurePoint);
@@ -245,13 +298,34 @@ export function pooledRange(sets: ScoreRecord[][]): [number, number] | null {
  * The departure point as a marker on X = Y (where the curve leaves it) with its interval as a horizontal error bar;
  * nothing when the curve never departs.
  */
-export function departureTrace(c: CurveData, axes: { xaxis: string; yaxis: string }, label: string, color: string, unit: string, meta: Record<string, unknown>, legend: { name: string; legendgroup: string; showlegend: boolean }): Record<string, unknown> | null {
+export function departureTrace(
+  c: CurveData,
+  axes: { xaxis: string; yaxis: string },
+  label: string,
+  color: string,
+  unit: string,
+  meta: Record<string, unknown>,
+  legend: { name: string; legendgroup: string; showlegend: boolean },
+): Record<string, unknown> | null {
   const d = c.departurePoint;
   if (!d) return null;
   return {
-    type: 'scatter', mode: 'markers', x: [d.estimate], y: [d.estimate], ...axes, ...legend,
+    type: 'scatter',
+    mode: 'markers',
+    x: [d.estimate],
+    y: [d.estimate],
+    ...axes,
+    ...legend,
     marker: { symbol: 'triangle-up', size: 11, color, line: { color: '#ffffff', width: 1 } },
-    error_x: { type: 'data', symmetric: false, array: [d.high - d.estimate], arrayminus: [d.estimate - d.low], color, thickness: 1.5, width: 4 },
+    error_x: {
+      type: 'data',
+      symmetric: false,
+      array: [d.high - d.estimate],
+      arrayminus: [d.estimate - d.low],
+      color,
+      thickness: 1.5,
+      width: 4,
+    },
     hovertemplate: `${label} departs from X = Y at %{x:.3f} ${unit} [${d.low.toFixed(3)}, ${d.high.toFixed(3)}]${d.unstable ? ' (unstable)' : ''}<extra></extra>`,
     meta: { role: 'departure-point', ...meta },
   };
@@ -286,12 +360,25 @@ export function trendXRange(curves: CurveData[], opts: FigureOptions): [number, 
 }
 
 export function emptyNote(axis: number, text: string): Record<string, unknown> {
-  return { text, xref: `${axisName('x', axis)} domain`, yref: `${axisName('y', axis)} domain`, x: 0.5, y: 0.5, showarrow: false, font: { color: '#888' } };
+  return {
+    text,
+    xref: `${axisName('x', axis)} domain`,
+    yref: `${axisName('y', axis)} domain`,
+    x: 0.5,
+    y: 0.5,
+    showarrow: false,
+    font: { color: '#888' },
+  };
 }
 
 /** Page-level layout keys of a figure without panels (Table 1): font and background. */
 export function baseLayout(look: FigureLook): Record<string, unknown> {
-  return { font: { family: fontStack(look), size: look.fontPx, color: '#222' }, paper_bgcolor: '#ffffff', plot_bgcolor: '#ffffff', hovermode: 'closest' };
+  return {
+    font: { family: fontStack(look), size: look.fontPx, color: '#222' },
+    paper_bgcolor: '#ffffff',
+    plot_bgcolor: '#ffffff',
+    hovermode: 'closest',
+  };
 }
 
 /** Indices along a curve's grid where its markers go: evenly spread, shifted per model so coinciding curves show each marker. */

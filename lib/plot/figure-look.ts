@@ -4,7 +4,14 @@
  * density and panel spacing are derived from the size and the text size (never scaled from the screen layout), from
  * conservative estimates of text extents; test/figure-layout.test.ts checks the result in a real browser.
  */
-import { type Config, type FigureSize, type FigureStyle, FIGURE_SIZE_PRESETS, FIGURE_STYLES, isFigureSize } from '../core/config';
+import {
+  type Config,
+  type FigureSize,
+  type FigureStyle,
+  FIGURE_SIZE_PRESETS,
+  FIGURE_STYLES,
+  isFigureSize,
+} from '../core/config';
 
 /** CSS pixels per inch and per point: Plotly sizes are CSS pixels, and Chromium prints 96 of them per inch. */
 export const PX_PER_IN = 96;
@@ -38,10 +45,14 @@ export interface LookOverrides {
 
 export function figureLook(figures: Config['figures'], o: LookOverrides = {}): FigureLook {
   const style = o.style ?? figures.style;
-  if (!(FIGURE_STYLES as readonly string[]).includes(style)) throw new Error(`figure style must be ${FIGURE_STYLES.join(' or ')}, got ${JSON.stringify(style)}`);
+  if (!(FIGURE_STYLES as readonly string[]).includes(style))
+    throw new Error(`figure style must be ${FIGURE_STYLES.join(' or ')}, got ${JSON.stringify(style)}`);
   // Paper style without a size gets the full text width: a paper figure is always sized in inches.
   const size = o.size !== undefined ? o.size : (figures.size ?? (style === 'paper' ? 'double-column' : null));
-  if (size !== null && !isFigureSize(size)) throw new Error(`figure size must be ${Object.keys(FIGURE_SIZE_PRESETS).join(', ')} or {widthIn, heightIn} in inches, got ${JSON.stringify(size)}`);
+  if (size !== null && !isFigureSize(size))
+    throw new Error(
+      `figure size must be ${Object.keys(FIGURE_SIZE_PRESETS).join(', ')} or {widthIn, heightIn} in inches, got ${JSON.stringify(size)}`,
+    );
   const fontPt = o.fontPt ?? figures.fontPt;
   const font = o.font ?? figures.font;
   const dpi = o.dpi ?? figures.dpi;
@@ -50,11 +61,31 @@ export function figureLook(figures: Config['figures'], o: LookOverrides = {}): F
   const fontPx = style === 'paper' ? fontPt * PX_PER_PT : SCREEN_FONT_PX;
   const request = { style, size, fontPt: style === 'paper' ? fontPt : null, font, dpi: size === null ? null : dpi };
   if (size === null) {
-    return { style, widthPx: figures.width, heightPx: null, screenRowPx: figures.height, fontPx, lineScale: style === 'paper' ? 0.6 : 1, fontFamily: font, pngScale: figures.pngScale, request };
+    return {
+      style,
+      widthPx: figures.width,
+      heightPx: null,
+      screenRowPx: figures.height,
+      fontPx,
+      lineScale: style === 'paper' ? 0.6 : 1,
+      fontFamily: font,
+      pngScale: figures.pngScale,
+      request,
+    };
   }
   const widthIn = typeof size === 'string' ? FIGURE_SIZE_PRESETS[size] : size.widthIn;
   const heightPx = typeof size === 'string' ? null : size.heightIn * PX_PER_IN;
-  return { style, widthPx: widthIn * PX_PER_IN, heightPx, screenRowPx: null, fontPx, lineScale: style === 'paper' ? 0.6 : 1, fontFamily: font, pngScale: dpi / PX_PER_IN, request };
+  return {
+    style,
+    widthPx: widthIn * PX_PER_IN,
+    heightPx,
+    screenRowPx: null,
+    fontPx,
+    lineScale: style === 'paper' ? 0.6 : 1,
+    fontFamily: font,
+    pngScale: dpi / PX_PER_IN,
+    request,
+  };
 }
 
 /** Font stack: the configured family first, then what Debian and macOS ship, so a missing font degrades visibly. */
@@ -165,12 +196,22 @@ function gridLayoutWith(look: FigureLook, spec: GridSpec, yTitleLines: 1 | 2): G
   const plotW0 = W - l0 - r;
   const hgap = spec.sharedY ? 1.6 * f : yTickW + 2 * f;
   const panelW = (plotW0 - hgap * (spec.cols - 1)) / spec.cols;
-  if (panelW < 4 * f) throw new Error(`${spec.title}: a ${(W / PX_PER_IN).toFixed(2)} in wide figure is too narrow for ${spec.cols} panels side by side at ${(f / PX_PER_PT).toFixed(1)} pt text`);
+  if (panelW < 4 * f)
+    throw new Error(
+      `${spec.title}: a ${(W / PX_PER_IN).toFixed(2)} in wide figure is too narrow for ${spec.cols} panels side by side at ${(f / PX_PER_PT).toFixed(1)} pt text`,
+    );
   // Category labels rotate to vertical when they do not fit in their slot; each row leaves room for its own labels.
   const perPanel = (v: number | number[], i: number) => (Array.isArray(v) ? (v[i] ?? 1) : v);
-  const rotate = Array.from({ length: spec.panels }, (_, i) => spec.xCategories !== null && perPanel(spec.xTickChars, i) * 0.62 * f > (panelW / perPanel(spec.xCategories, i)) * 0.9);
+  const rotate = Array.from(
+    { length: spec.panels },
+    (_, i) =>
+      spec.xCategories !== null &&
+      perPanel(spec.xTickChars, i) * 0.62 * f > (panelW / perPanel(spec.xCategories, i)) * 0.9,
+  );
   const tickHOf = (i: number) => (rotate[i] ? perPanel(spec.xTickChars, i) * 0.58 * f : line) + tickLen + 2;
-  const rowTickH = Array.from({ length: spec.rows }, (_, r) => Math.max(line + tickLen + 2, ...rotate.map((_, i) => (Math.floor(i / spec.cols) === r ? tickHOf(i) : 0))));
+  const rowTickH = Array.from({ length: spec.rows }, (_, r) =>
+    Math.max(line + tickLen + 2, ...rotate.map((_, i) => (Math.floor(i / spec.cols) === r ? tickHOf(i) : 0))),
+  );
   const xTickH = rowTickH[spec.rows - 1];
   const lRows = legendRows(spec.legendItems, W, f);
   const legendH = lRows ? lRows * (1.6 * f + 2) + 4 : 0;
@@ -195,7 +236,10 @@ function gridLayoutWith(look: FigureLook, spec: GridSpec, yTitleLines: 1 | 2): G
     heightPx = (Math.ceil(((t + b + spec.rows * panelH + gapsTotal) / PX_PER_IN) * 100) / 100) * PX_PER_IN;
     panelH = (heightPx - t - b - gapsTotal) / spec.rows;
   }
-  if (panelH < 3 * f) throw new Error(`${spec.title}: a ${(heightPx / PX_PER_IN).toFixed(2)} in high figure leaves ${(panelH / PX_PER_IN).toFixed(2)} in per panel row; make it taller or use a size preset`);
+  if (panelH < 3 * f)
+    throw new Error(
+      `${spec.title}: a ${(heightPx / PX_PER_IN).toFixed(2)} in high figure leaves ${(panelH / PX_PER_IN).toFixed(2)} in per panel row; make it taller or use a size preset`,
+    );
   const plotW = W - l0 - r;
   const plotH = heightPx - t - b;
   const cells: PanelCell[] = [];
@@ -212,21 +256,72 @@ function gridLayoutWith(look: FigureLook, spec: GridSpec, yTitleLines: 1 | 2): G
     const titles = spec.panelTitles;
     const levels = Math.max(1, ...titles.map((o) => o.length));
     let level = 0;
-    while (level < levels - 1 && titles.some((o) => textWidthPx(o[Math.min(level, o.length - 1)] ?? '', f * 1.05) > panelW)) level++;
+    while (
+      level < levels - 1 &&
+      titles.some((o) => textWidthPx(o[Math.min(level, o.length - 1)] ?? '', f * 1.05) > panelW)
+    )
+      level++;
     cells.forEach((c, i) => {
       const options = titles[i] ?? [''];
       const text = options[Math.min(level, options.length - 1)] ?? '';
-      annotations.push({ text, x: (c.x[0] + c.x[1]) / 2, y: c.y[1], xref: 'paper', yref: 'paper', xanchor: 'center', yanchor: 'bottom', yshift: 1, showarrow: false, font: { size: f * 1.05 }, meta: { role: 'panel-title' } });
+      annotations.push({
+        text,
+        x: (c.x[0] + c.x[1]) / 2,
+        y: c.y[1],
+        xref: 'paper',
+        yref: 'paper',
+        xanchor: 'center',
+        yanchor: 'bottom',
+        yshift: 1,
+        showarrow: false,
+        font: { size: f * 1.05 },
+        meta: { role: 'panel-title' },
+      });
     });
   }
   // Figure-wide axis titles, placed in the margins the tick labels leave free.
   const bottomOfGrid = Math.min(...cells.map((c) => c.y[0]));
-  if (spec.xTitle) annotations.push({ text: spec.xTitle, xref: 'paper', yref: 'paper', x: 0.5, y: bottomOfGrid, yshift: -(xTickH + pad * 0.5), xanchor: 'center', yanchor: 'top', showarrow: false, meta: { role: 'x-title' } });
+  if (spec.xTitle)
+    annotations.push({
+      text: spec.xTitle,
+      xref: 'paper',
+      yref: 'paper',
+      x: 0.5,
+      y: bottomOfGrid,
+      yshift: -(xTickH + pad * 0.5),
+      xanchor: 'center',
+      yanchor: 'top',
+      showarrow: false,
+      meta: { role: 'x-title' },
+    });
   const yTitle = yTitleLines === 2 ? spec.yTitle.replace(/ (?=[^ ]*$)/, '<br>') : spec.yTitle;
-  if (spec.yTitle) annotations.push({ text: yTitle, xref: 'paper', yref: 'paper', x: 0, xshift: -(yTickW + tickLen + pad + 2), y: 0.5, xanchor: 'right', yanchor: 'middle', textangle: -90, showarrow: false, meta: { role: 'y-title' } });
+  if (spec.yTitle)
+    annotations.push({
+      text: yTitle,
+      xref: 'paper',
+      yref: 'paper',
+      x: 0,
+      xshift: -(yTickW + tickLen + pad + 2),
+      y: 0.5,
+      xanchor: 'right',
+      yanchor: 'middle',
+      textangle: -90,
+      showarrow: false,
+      meta: { role: 'y-title' },
+    });
   const xTicks = Math.max(3, Math.floor(panelW / (2.6 * f)));
   const yTicks = Math.max(3, Math.floor(panelH / (1.8 * f)));
-  const axisBase = { showline: true, linecolor: '#444', mirror: true, ticks: 'outside', ticklen: tickLen, gridcolor: '#ececec', zeroline: false, automargin: false, tickfont: { size: f } };
+  const axisBase = {
+    showline: true,
+    linecolor: '#444',
+    mirror: true,
+    ticks: 'outside',
+    ticklen: tickLen,
+    gridcolor: '#ececec',
+    zeroline: false,
+    automargin: false,
+    tickfont: { size: f },
+  };
   const layout: Record<string, unknown> = {
     font: { family: fontStack(look), size: f, color: '#222' },
     paper_bgcolor: '#ffffff',
@@ -236,9 +331,31 @@ function gridLayoutWith(look: FigureLook, spec: GridSpec, yTitleLines: 1 | 2): G
     height: heightPx,
     margin: { l: l0, r, t, b, pad: 0, autoexpand: false },
     showlegend: spec.legendItems.length > 0,
-    legend: { orientation: 'h', xref: 'container', yref: 'container', x: 0.5, xanchor: 'center', y: 0, yanchor: 'bottom', font: { size: f }, itemwidth: 30, tracegroupgap: 0, bgcolor: 'rgba(0,0,0,0)' },
+    legend: {
+      orientation: 'h',
+      xref: 'container',
+      yref: 'container',
+      x: 0.5,
+      xanchor: 'center',
+      y: 0,
+      yanchor: 'bottom',
+      font: { size: f },
+      itemwidth: 30,
+      tracegroupgap: 0,
+      bgcolor: 'rgba(0,0,0,0)',
+    },
   };
-  if (!paper) layout.title = { text: spec.title, x: 0.5, xanchor: 'center', y: 1, yref: 'container', yanchor: 'top', pad: { t: pad }, font: { size: f * 1.25 } };
+  if (!paper)
+    layout.title = {
+      text: spec.title,
+      x: 0.5,
+      xanchor: 'center',
+      y: 1,
+      yref: 'container',
+      yanchor: 'top',
+      pad: { t: pad },
+      font: { size: f * 1.25 },
+    };
   return {
     plotHeightPx: plotH,
     widthPx: W,
@@ -247,7 +364,13 @@ function gridLayoutWith(look: FigureLook, spec: GridSpec, yTitleLines: 1 | 2): G
     layout,
     cells,
     annotations,
-    xAxis: (i) => ({ ...axisBase, domain: cells[i].x, anchor: axisName('y', i), ...(spec.xCategories === null ? { nticks: xTicks } : { type: 'category', tickmode: 'linear', dtick: 1 }), tickangle: rotate[i] ? -90 : 0 }),
+    xAxis: (i) => ({
+      ...axisBase,
+      domain: cells[i].x,
+      anchor: axisName('y', i),
+      ...(spec.xCategories === null ? { nticks: xTicks } : { type: 'category', tickmode: 'linear', dtick: 1 }),
+      tickangle: rotate[i] ? -90 : 0,
+    }),
     yAxis: (i) => ({
       ...axisBase,
       domain: cells[i].y,

@@ -15,12 +15,25 @@ import { type FigureFormat, type PlotlyFigure, checkFormats, exportFigures } fro
 import { readJson, writeJsonAtomic } from '../core/io';
 import { fileDigest } from '../core/hash';
 import { SAMPLE_COUNTS_FILE } from '../sample/sample';
-import { entropyUnit, loadScoreSummary, loadScores, scoreSummaryFile, scoresFile, type ScoreSummary } from '../score/score';
+import {
+  entropyUnit,
+  loadScoreSummary,
+  loadScores,
+  scoreSummaryFile,
+  scoresFile,
+  type ScoreSummary,
+} from '../score/score';
 import { bootstrapFitBand } from '../score/band';
 import { deriveSeed } from '../core/rng';
 import { type FigureLook, type LookOverrides, PX_PER_IN, figureLook } from './figure-look';
 import type { SampleCounts, ScoreRecord, Setup } from '../core/types';
-import { type BuiltFigure, type FigureOptions, type FigureOverrides, figureOptions, pooledRange } from './figure-common';
+import {
+  type BuiltFigure,
+  type FigureOptions,
+  type FigureOverrides,
+  figureOptions,
+  pooledRange,
+} from './figure-common';
 import { detailFigure } from './detail-figure';
 import { proxyHistoryFigure } from './distribution-figure';
 import { PAPER_TABLE1, table1Figure } from './table1-figure';
@@ -75,7 +88,13 @@ export function loadPlotInputs(config: Config, domain: DomainName, modelIds: str
 /** The look's request as overrides (a null size, the screen size, is left to the style's default). */
 function requestOverrides(look: FigureLook): LookOverrides {
   const r = look.request;
-  return { style: r.style, font: r.font, ...(r.size !== null ? { size: r.size } : {}), ...(r.fontPt !== null ? { fontPt: r.fontPt } : {}), ...(r.dpi !== null ? { dpi: r.dpi } : {}) };
+  return {
+    style: r.style,
+    font: r.font,
+    ...(r.size !== null ? { size: r.size } : {}),
+    ...(r.fontPt !== null ? { fontPt: r.fontPt } : {}),
+    ...(r.dpi !== null ? { dpi: r.dpi } : {}),
+  };
 }
 
 /** Builds a figure and attaches (not enumerable, so never serialised) how to build it again for another look. */
@@ -83,17 +102,31 @@ function restylable(make: (o: FigureOptions) => BuiltFigure, opts: FigureOptions
   const fig = make(opts);
   Object.defineProperty(fig, 'rebuild', {
     enumerable: false,
-    value: (o: LookOverrides) => restylable(make, { ...opts, look: figureLook(opts.lookBase, { ...requestOverrides(opts.look), ...o }) }),
+    value: (o: LookOverrides) =>
+      restylable(make, { ...opts, look: figureLook(opts.lookBase, { ...requestOverrides(opts.look), ...o }) }),
   });
   return fig;
 }
 
 /** Every figure of a domain, in a fixed order: trend, Table 1, then per model the distributions and the detail. */
-export function buildFigures(domain: DomainName, scoresByModel: Record<string, ScoreRecord[]>, counts: SampleCounts | null, opts: FigureOptions, uncertainty: TrendUncertainty = {}): BuiltFigure[] {
-  const makers: ((o: FigureOptions) => BuiltFigure)[] = [(o) => entropyTrendFigure(domain, scoresByModel, o, uncertainty)];
-  if (counts) makers.push((o) => table1Figure(domain, counts, PAPER_TABLE1[domain] ?? null, { settingsOrder: o.settingsOrder, look: o.look }));
-  for (const [model, scores] of Object.entries(scoresByModel)) makers.push((o) => proxyHistoryFigure(domain, model, scores, o));
-  for (const [model, scores] of Object.entries(scoresByModel)) makers.push((o) => detailFigure(domain, model, scores, o));
+export function buildFigures(
+  domain: DomainName,
+  scoresByModel: Record<string, ScoreRecord[]>,
+  counts: SampleCounts | null,
+  opts: FigureOptions,
+  uncertainty: TrendUncertainty = {},
+): BuiltFigure[] {
+  const makers: ((o: FigureOptions) => BuiltFigure)[] = [
+    (o) => entropyTrendFigure(domain, scoresByModel, o, uncertainty),
+  ];
+  if (counts)
+    makers.push((o) =>
+      table1Figure(domain, counts, PAPER_TABLE1[domain] ?? null, { settingsOrder: o.settingsOrder, look: o.look }),
+    );
+  for (const [model, scores] of Object.entries(scoresByModel))
+    makers.push((o) => proxyHistoryFigure(domain, model, scores, o));
+  for (const [model, scores] of Object.entries(scoresByModel))
+    makers.push((o) => detailFigure(domain, model, scores, o));
   return makers.map((make) => restylable(make, opts));
 }
 
@@ -112,20 +145,39 @@ export function bandSeed(config: Config, modelId: string, domain: DomainName, se
  * (`curves.bootstrap` resamples at `curves.confidence`; none when bootstrap is 0) and the turning point's interval
  * from the score summary (when it exists) as the departure point.
  */
-export function trendUncertainty(config: Config, domain: DomainName, scoresByModel: Record<string, ScoreRecord[]>, opts: FigureOptions): TrendUncertainty {
+export function trendUncertainty(
+  config: Config,
+  domain: DomainName,
+  scoresByModel: Record<string, ScoreRecord[]>,
+  opts: FigureOptions,
+): TrendUncertainty {
   const summaryFile = scoreSummaryFile(config);
   const summary = fs.existsSync(summaryFile) ? loadScoreSummary(config) : null;
   const out: TrendUncertainty = {};
   for (const setup of opts.setups) {
     const bySetup: Record<string, CurveUncertainty> = {};
     // The band is binned over the same range as the curve it surrounds (one range per setup, shared by the models).
-    const range = opts.curve.range ?? pooledRange(Object.values(scoresByModel).map((records) => records.filter((r) => r.setup === setup)));
+    const range =
+      opts.curve.range ??
+      pooledRange(Object.values(scoresByModel).map((records) => records.filter((r) => r.setup === setup)));
     for (const [model, records] of Object.entries(scoresByModel)) {
-      const finite = records.filter((r) => r.setup === setup && Number.isFinite(r.crossEntropy) && Number.isFinite(r.targetEntropy));
+      const finite = records.filter(
+        (r) => r.setup === setup && Number.isFinite(r.crossEntropy) && Number.isFinite(r.targetEntropy),
+      );
       if (!finite.length) continue;
       const u: CurveUncertainty = {};
       if (config.curves.bootstrap >= 1) {
-        u.band = bootstrapFitBand(finite.map((r) => r.targetEntropy), finite.map((r) => r.crossEntropy), { ...opts.curve, range, resamples: config.curves.bootstrap, confidence: config.curves.confidence, seed: bandSeed(config, model, domain, setup) });
+        u.band = bootstrapFitBand(
+          finite.map((r) => r.targetEntropy),
+          finite.map((r) => r.crossEntropy),
+          {
+            ...opts.curve,
+            range,
+            resamples: config.curves.bootstrap,
+            confidence: config.curves.confidence,
+            seed: bandSeed(config, model, domain, setup),
+          },
+        );
       }
       // The departure point and its interval are the score stage's (summary.json), not recomputed here.
       const dp = summary?.models[model]?.[domain]?.setups[setup]?.departurePoint;
@@ -169,14 +221,28 @@ function positionBiasOf(config: Config, domain: DomainName, modelIds: string[]) 
  * figures/<domain>/figure-data.json (every number behind every figure; same inputs ⇒ same bytes) and figures.json
  * (the specs, for the run report), then exports each figure in the configured formats.
  */
-export async function runPlot(config: Config, domain: DomainName, modelIds: string[], opts: PlotOptions = {}): Promise<PlotResult> {
+export async function runPlot(
+  config: Config,
+  domain: DomainName,
+  modelIds: string[],
+  opts: PlotOptions = {},
+): Promise<PlotResult> {
   const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const formats = checkFormats(opts.formats ?? config.figures.formats);
   if (modelIds.length === 0) throw new Error(`plot ${domain}: no models given`);
   const input = loadPlotInputs(config, domain, modelIds);
-  if (!input.counts) log(`plot ${domain}: no ${path.join(domainDir(config, 'samples', domain), SAMPLE_COUNTS_FILE)}; Table 1 is left out`);
+  if (!input.counts)
+    log(
+      `plot ${domain}: no ${path.join(domainDir(config, 'samples', domain), SAMPLE_COUNTS_FILE)}; Table 1 is left out`,
+    );
   const fo = figureOptions(config, domain, modelIds, opts.figure);
-  const figures = buildFigures(domain, input.scoresByModel, input.counts, fo, trendUncertainty(config, domain, input.scoresByModel, fo));
+  const figures = buildFigures(
+    domain,
+    input.scoresByModel,
+    input.counts,
+    fo,
+    trendUncertainty(config, domain, input.scoresByModel, fo),
+  );
   const bias = positionBiasFigure(domain, positionBiasOf(config, domain, modelIds), fo.look);
   if (bias) figures.push(bias);
   const dir = figuresDir(config, domain);
@@ -192,18 +258,41 @@ export async function runPlot(config: Config, domain: DomainName, modelIds: stri
     figureParameters: {
       code: opts.code ?? null,
       look: fo.look.request,
-      band: { resamples: config.curves.bootstrap, confidence: config.curves.confidence, seed: config.seed, stream: 'figure-band/<model>/<domain>/<setup>' },
+      band: {
+        resamples: config.curves.bootstrap,
+        confidence: config.curves.confidence,
+        seed: config.seed,
+        stream: 'figure-band/<model>/<domain>/<setup>',
+      },
       departure: 'turning point of the fit with its percentile bootstrap interval (score summary)',
-      sizesIn: Object.fromEntries(figures.map((f) => [f.name, { widthIn: inches(f.figure.layout.width), heightIn: inches(f.figure.layout.height) }])),
+      sizesIn: Object.fromEntries(
+        figures.map((f) => [
+          f.name,
+          { widthIn: inches(f.figure.layout.width), heightIn: inches(f.figure.layout.height) },
+        ]),
+      ),
     },
     models: modelIds.map((id) => ({ id, ...fo.styles[id] })),
     inputs: { scores: input.inputs, countsSha256: input.countsSha256 },
     figures: figures.map((f) => ({ name: f.name, title: f.title, data: f.data })),
     parameters: analysisParameters(config, domain, modelIds),
   });
-  writeJsonAtomic(path.join(dir, FIGURE_SPECS_FILE), { v: FIGURE_DATA_VERSION, domain, figures: Object.fromEntries(figures.map((f) => [f.name, f.figure])) });
+  writeJsonAtomic(path.join(dir, FIGURE_SPECS_FILE), {
+    v: FIGURE_DATA_VERSION,
+    domain,
+    figures: Object.fromEntries(figures.map((f) => [f.name, f.figure])),
+  });
   log(`plot ${domain}: ${figures.length} figures (${modelIds.join(', ')}) → ${dir} [${formats.join(', ')}]`);
-  const exported = await exportFigures(figures, dir, formats, { pngScale: config.figures.pngScale, log, executable: opts.executable });
+  const exported = await exportFigures(figures, dir, formats, {
+    pngScale: config.figures.pngScale,
+    log,
+    executable: opts.executable,
+  });
   for (const s of exported.skipped) log(`plot ${domain}: skipped ${s.format}`);
-  return { files: [figureData, path.join(dir, FIGURE_SPECS_FILE), ...exported.files], figureData, skipped: exported.skipped, figures };
+  return {
+    files: [figureData, path.join(dir, FIGURE_SPECS_FILE), ...exported.files],
+    figureData,
+    skipped: exported.skipped,
+    figures,
+  };
 }

@@ -6,7 +6,14 @@
  *   every notebook viewer displays (also untrusted notebooks and GitHub), at the cost of interactivity.
  * tslab is loaded lazily: the CLI and tests import this module without a kernel.
  */
-import { type FigureRenderer, type PlotlyFigure, figureHtmlFragment, figureSize, openRenderer, plotlyScriptTag } from './export';
+import {
+  type FigureRenderer,
+  type PlotlyFigure,
+  figureHtmlFragment,
+  figureSize,
+  openRenderer,
+  plotlyScriptTag,
+} from './export';
 
 type TslabDisplay = { html(s: string): void; svg(s: string): void };
 
@@ -47,7 +54,10 @@ export function showFigure(fig: PlotlyFigure | { figure: PlotlyFigure }): void {
 let svgRenderer: Promise<{ renderer: FigureRenderer | null; unavailable: string | null }> | null = null;
 
 /** Renders a figure to SVG markup with a shared headless Chromium (started on first use). */
-export async function figureSvg(fig: PlotlyFigure | { figure: PlotlyFigure }, size?: { width?: number; height?: number }): Promise<string> {
+export async function figureSvg(
+  fig: PlotlyFigure | { figure: PlotlyFigure },
+  size?: { width?: number; height?: number },
+): Promise<string> {
   const f = 'figure' in fig ? fig.figure : fig;
   svgRenderer ??= openRenderer();
   const { renderer, unavailable } = await svgRenderer;
@@ -56,7 +66,10 @@ export async function figureSvg(fig: PlotlyFigure | { figure: PlotlyFigure }, si
 }
 
 /** Shows a figure as static SVG in the current tslab cell (the fallback when HTML scripts do not run). */
-export async function displaySvg(fig: PlotlyFigure | { figure: PlotlyFigure }, size?: { width?: number; height?: number }): Promise<void> {
+export async function displaySvg(
+  fig: PlotlyFigure | { figure: PlotlyFigure },
+  size?: { width?: number; height?: number },
+): Promise<void> {
   tslabDisplay().svg(await figureSvg(fig, size));
 }
 

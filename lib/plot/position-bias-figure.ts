@@ -15,7 +15,11 @@ function formatP(p: number): string {
 }
 
 /** The figure, or null when no model has picks to count. `byModel` in display order; null entries are left out. */
-export function positionBiasFigure(domain: DomainName, byModel: Record<string, PositionBias | null | undefined>, look: FigureLook): BuiltFigure | null {
+export function positionBiasFigure(
+  domain: DomainName,
+  byModel: Record<string, PositionBias | null | undefined>,
+  look: FigureLook,
+): BuiltFigure | null {
   const models = Object.entries(byModel).filter((e): e is [string, PositionBias] => !!e[1]);
   const paper = look.style === 'paper';
   const f = look.fontPx;
@@ -37,7 +41,17 @@ export function positionBiasFigure(domain: DomainName, byModel: Record<string, P
   const expected = models[0][1].bins.map((b) => b.expectedShare);
   const uniform = expected.every((e) => Math.abs(e - expected[0]) < 1e-12);
   const shapes = uniform
-    ? [{ type: 'line', xref: 'paper', x0: 0, x1: 1, y0: expected[0], y1: expected[0], line: { color: '#C00000', dash: 'dash', width: 1.5 } }]
+    ? [
+        {
+          type: 'line',
+          xref: 'paper',
+          x0: 0,
+          x1: 1,
+          y0: expected[0],
+          y1: expected[0],
+          line: { color: '#C00000', dash: 'dash', width: 1.5 },
+        },
+      ]
     : [];
   return {
     name: 'position-bias',
@@ -47,18 +61,49 @@ export function positionBiasFigure(domain: DomainName, byModel: Record<string, P
       layout: {
         ...baseLayout(look),
         // Paper style: the caption belongs to the paper, so no title inside the figure.
-        ...(paper ? {} : { title: { text: `${domainTitle(domain)}: share of valid picks by position in the listed candidates`, x: 0.5, xanchor: 'center', font: { size: Math.round(f * 1.25) } } }),
+        ...(paper
+          ? {}
+          : {
+              title: {
+                text: `${domainTitle(domain)}: share of valid picks by position in the listed candidates`,
+                x: 0.5,
+                xanchor: 'center',
+                font: { size: Math.round(f * 1.25) },
+              },
+            }),
         barmode: 'group',
         width: look.widthPx,
         height: look.heightPx ?? Math.round(look.widthPx * (paper ? 0.62 : 0.35)),
         xaxis: { tickfont: { size: f }, automargin: true },
-        yaxis: { title: { text: 'share of valid picks', font: { size: f } }, tickformat: '.0%', rangemode: 'tozero', tickfont: { size: f }, automargin: true },
+        yaxis: {
+          title: { text: 'share of valid picks', font: { size: f } },
+          tickformat: '.0%',
+          rangemode: 'tozero',
+          tickfont: { size: f },
+          automargin: true,
+        },
         shapes,
         annotations: uniform
-          ? [{ xref: 'paper', x: 1, xanchor: 'right', y: expected[0], yanchor: 'bottom', text: `order-blind: ${(expected[0] * 100).toFixed(0)} % each`, showarrow: false, font: { size: Math.max(6, f - 1), color: '#C00000' } }]
+          ? [
+              {
+                xref: 'paper',
+                x: 1,
+                xanchor: 'right',
+                y: expected[0],
+                yanchor: 'bottom',
+                text: `order-blind: ${(expected[0] * 100).toFixed(0)} % each`,
+                showarrow: false,
+                font: { size: Math.max(6, f - 1), color: '#C00000' },
+              },
+            ]
           : [],
         legend: { orientation: 'h', x: 0.5, xanchor: 'center', y: -0.22, yanchor: 'top', font: { size: f } },
-        margin: { l: Math.round(f * 5), r: Math.round(f), t: paper ? Math.round(f * 1.5) : Math.round(f * 4.5), b: Math.round(f * 8) },
+        margin: {
+          l: Math.round(f * 5),
+          r: Math.round(f),
+          t: paper ? Math.round(f * 1.5) : Math.round(f * 4.5),
+          b: Math.round(f * 8),
+        },
       },
     },
     data: { models: models.map(([id, b]) => ({ id, ...b })) },

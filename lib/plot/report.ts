@@ -65,16 +65,32 @@ interface SetupSummaryLike {
 }
 
 function interval(iv: IntervalLike | null | undefined): string {
-  return iv && typeof iv.estimate === 'number' ? `${fmt(iv.estimate, 2)} [${fmt(iv.low, 2)}, ${fmt(iv.high, 2)}]${iv.unstable ? ' unstable' : ''}` : '–';
+  return iv && typeof iv.estimate === 'number'
+    ? `${fmt(iv.estimate, 2)} [${fmt(iv.low, 2)}, ${fmt(iv.high, 2)}]${iv.unstable ? ' unstable' : ''}`
+    : '–';
 }
 
 export const SCORE_TABLE_HEADER = (unit: string): string[] => [
-  'model', 'setup', 'prompts', 'valid picks (mean)', 'incomplete answers', `mean target entropy (${unit})`, `mean cross-entropy (${unit})`, 'mean gap',
-  'fit coverage', 'departure point [95% CI]', 'turning point [95% CI]', 'smoothed answers',
+  'model',
+  'setup',
+  'prompts',
+  'valid picks (mean)',
+  'incomplete answers',
+  `mean target entropy (${unit})`,
+  `mean cross-entropy (${unit})`,
+  'mean gap',
+  'fit coverage',
+  'departure point [95% CI]',
+  'turning point [95% CI]',
+  'smoothed answers',
 ];
 
 /** Paired comparisons (data/scores/comparisons.json) of one domain as table rows: a − b in mean gap and departure. */
-export function comparisonRows(comparisons: Comparisons | null, domain: DomainName, unit: string): (string | number)[][] {
+export function comparisonRows(
+  comparisons: Comparisons | null,
+  domain: DomainName,
+  unit: string,
+): (string | number)[][] {
   return (comparisons?.comparisons ?? [])
     .filter((c) => c.domain === domain)
     .map((c) => [c.setup, c.a, c.b, c.prompts, interval(c.meanGapDiff), describeDeparture(c, unit)]);
@@ -84,13 +100,21 @@ export function comparisonRows(comparisons: Comparisons | null, domain: DomainNa
 export function powerRows(power: PowerFile | null, domain: DomainName): (string | number)[][] {
   return (power?.power ?? [])
     .filter((r) => r.domain === domain)
-    .map((r) => [r.setup, r.base, r.prompts, r.smallestDetected ?? 'none of the tested', r.checks.map((c) => `${c.delta}${c.detected ? ' ✓' : ''}`).join(', ')]);
+    .map((r) => [
+      r.setup,
+      r.base,
+      r.prompts,
+      r.smallestDetected ?? 'none of the tested',
+      r.checks.map((c) => `${c.delta}${c.detected ? ' ✓' : ''}`).join(', '),
+    ]);
 }
 
 /** Flattens data/scores/summary.json (models → model → domain → setups → setup) into table rows. */
 export function scoreSummaryRows(summary: unknown, domain: DomainName): (string | number)[][] {
   const rows: (string | number)[][] = [];
-  const models = (summary as { models?: Record<string, Record<string, { setups?: Record<string, SetupSummaryLike> }>> })?.models ?? {};
+  const models =
+    (summary as { models?: Record<string, Record<string, { setups?: Record<string, SetupSummaryLike> }>> })?.models ??
+    {};
   for (const [model, byDomain] of Object.entries(models)) {
     const setups = byDomain[domain]?.setups;
     if (!setups) continue;
@@ -117,17 +141,50 @@ export function scoreSummaryRows(summary: unknown, domain: DomainName): (string 
 export async function writeReport(config: Config, input: ReportInput): Promise<string> {
   const out = path.join(domainDir(config, 'figures'), 'report.html');
   const parts: string[] = [];
-  const unit = config.score.logBase === 2 ? 'bits' : Math.abs(config.score.logBase - Math.E) < 1e-9 ? 'nats' : `log base ${config.score.logBase}`;
+  const unit =
+    config.score.logBase === 2
+      ? 'bits'
+      : Math.abs(config.score.logBase - Math.E) < 1e-9
+        ? 'nats'
+        : `log base ${config.score.logBase}`;
   parts.push(`<h1>User behavior prediction: run report</h1>`);
-  parts.push(`<p>Re-analysis of Saha &amp; Choudhury, <i>User Behavior Prediction as a Generic, Robust, Scalable, and Low-Cost Evaluation Strategy for Estimating Generalization in LLMs</i>. Generated ${escapeHtml(new Date().toISOString())}. Entropies in ${unit}.</p>`);
+  parts.push(
+    `<p>Re-analysis of Saha &amp; Choudhury, <i>User Behavior Prediction as a Generic, Robust, Scalable, and Low-Cost Evaluation Strategy for Estimating Generalization in LLMs</i>. Generated ${escapeHtml(new Date().toISOString())}. Entropies in ${unit}.</p>`,
+  );
   parts.push(`<h2>Run</h2>`);
-  parts.push(`<p>Run: <b>${escapeHtml(config.run ?? '(default layout, no named run)')}</b>${config.run ? ` (results under ${escapeHtml(path.dirname(domainDir(config, 'figures')))})` : ''}</p>`);
+  parts.push(
+    `<p>Run: <b>${escapeHtml(config.run ?? '(default layout, no named run)')}</b>${config.run ? ` (results under ${escapeHtml(path.dirname(domainDir(config, 'figures')))})` : ''}</p>`,
+  );
   const changes = changesFromDefaults(config);
-  parts.push(changes.length ? htmlTable(['configuration key', 'default', 'this run'], changes.map((c) => [c.key, JSON.stringify(c.from) ?? '(unset)', JSON.stringify(c.to) ?? '(unset)'])) : '<p>The configuration is config/default.json unchanged.</p>');
+  parts.push(
+    changes.length
+      ? htmlTable(
+          ['configuration key', 'default', 'this run'],
+          changes.map((c) => [c.key, JSON.stringify(c.from) ?? '(unset)', JSON.stringify(c.to) ?? '(unset)']),
+        )
+      : '<p>The configuration is config/default.json unchanged.</p>',
+  );
   parts.push(`<p>Models: ${escapeHtml(input.modelIds.join(', ') || '(none)')}</p>`);
-  if (input.skippedModels.length) parts.push(htmlTable(['skipped model', 'reason'], input.skippedModels.map((m) => [m.id, m.reason])));
-  if (input.failedDomains.length) parts.push(htmlTable(['failed domain', 'reason', 'fix'], input.failedDomains.map((f) => [f.domain, f.reason, f.fix ?? ''])));
-  parts.push(htmlTable(['stage', 'domain', 'model', 'status', 'seconds', 'detail'], input.steps.map((s) => [s.stage, s.domain ?? '', s.model ?? '', s.status, s.seconds.toFixed(1), s.detail ?? ''])));
+  if (input.skippedModels.length)
+    parts.push(
+      htmlTable(
+        ['skipped model', 'reason'],
+        input.skippedModels.map((m) => [m.id, m.reason]),
+      ),
+    );
+  if (input.failedDomains.length)
+    parts.push(
+      htmlTable(
+        ['failed domain', 'reason', 'fix'],
+        input.failedDomains.map((f) => [f.domain, f.reason, f.fix ?? '']),
+      ),
+    );
+  parts.push(
+    htmlTable(
+      ['stage', 'domain', 'model', 'status', 'seconds', 'detail'],
+      input.steps.map((s) => [s.stage, s.domain ?? '', s.model ?? '', s.status, s.seconds.toFixed(1), s.detail ?? '']),
+    ),
+  );
 
   const scoreSummary = readIf<unknown>(scoreSummaryFile(config));
   let figureCount = 0;
@@ -137,8 +194,19 @@ export async function writeReport(config: Config, input: ReportInput): Promise<s
     if (summary) {
       parts.push(`<h3>Dataset</h3>`);
       parts.push(htmlTable(['users', 'items', 'interactions'], [[summary.users, summary.items, summary.interactions]]));
-      parts.push(htmlTable(['proxy setting', 'distinct values after filtering'], Object.entries(summary.proxyValues).map(([k, v]) => [k, v])));
-      if (summary.dropped?.length) parts.push(htmlTable(['dropped', 'users', 'items', 'interactions'], summary.dropped.map((d) => [d.reason, d.users ?? '', d.items ?? '', d.interactions ?? ''])));
+      parts.push(
+        htmlTable(
+          ['proxy setting', 'distinct values after filtering'],
+          Object.entries(summary.proxyValues).map(([k, v]) => [k, v]),
+        ),
+      );
+      if (summary.dropped?.length)
+        parts.push(
+          htmlTable(
+            ['dropped', 'users', 'items', 'interactions'],
+            summary.dropped.map((d) => [d.reason, d.users ?? '', d.items ?? '', d.interactions ?? '']),
+          ),
+        );
     }
     const counts = readIf<SampleCounts>(path.join(domainDir(config, 'samples', domain), SAMPLE_COUNTS_FILE));
     if (counts) {
@@ -148,24 +216,42 @@ export async function writeReport(config: Config, input: ReportInput): Promise<s
     if (scoreSummary) {
       parts.push(`<h3>Scores</h3>`);
       parts.push(htmlTable(SCORE_TABLE_HEADER(unit), scoreSummaryRows(scoreSummary, domain)));
-      parts.push(`<p>Departure point: the largest target entropy below which the curve's gap stays at or above ${config.curves.departureGap} ${unit} (– when it never leaves X = Y; the top of the range when it never follows it). Turning point: the lowest point of the fit when inside the range. "unstable": the estimate lies outside its own bootstrap interval.</p>`);
+      parts.push(
+        `<p>Departure point: the largest target entropy below which the curve's gap stays at or above ${config.curves.departureGap} ${unit} (– when it never leaves X = Y; the top of the range when it never follows it). Turning point: the lowest point of the fit when inside the range. "unstable": the estimate lies outside its own bootstrap interval.</p>`,
+      );
     }
     const cmpRows = comparisonRows(readIf<Comparisons>(comparisonsFile(domainDir(config, 'scores'))), domain, unit);
     if (cmpRows.length) {
       parts.push(`<h3>Model comparisons (paired bootstrap, a − b)</h3>`);
-      parts.push(htmlTable(['setup', 'a', 'b', 'prompts', `mean gap a − b (${unit}) [95% CI]`, 'departure point a − b [95% CI]'], cmpRows));
+      parts.push(
+        htmlTable(
+          ['setup', 'a', 'b', 'prompts', `mean gap a − b (${unit}) [95% CI]`, 'departure point a − b [95% CI]'],
+          cmpRows,
+        ),
+      );
     }
     const pRows = powerRows(readIf<PowerFile>(scorePowerFile(config)), domain);
     if (pRows.length) {
       parts.push(`<h3>Power: smallest detectable difference in departure point</h3>`);
-      parts.push(`<p>Two simulated models (oracle at and above departAt, random below) departing at <i>base</i> and <i>base + δ</i>, compared with the paired bootstrap at this run's prompt counts; ✓: the interval excludes 0. A best case: these models depart sharply and are noise-free above the departure.</p>`);
-      parts.push(htmlTable(['setup', `base departAt (${unit})`, 'prompts', `smallest δ detected (${unit})`, 'δ tested'], pRows));
+      parts.push(
+        `<p>Two simulated models (oracle at and above departAt, random below) departing at <i>base</i> and <i>base + δ</i>, compared with the paired bootstrap at this run's prompt counts; ✓: the interval excludes 0. A best case: these models depart sharply and are noise-free above the departure.</p>`,
+      );
+      parts.push(
+        htmlTable(['setup', `base departAt (${unit})`, 'prompts', `smallest δ detected (${unit})`, 'δ tested'], pRows),
+      );
     }
     // The parameters the figures were drawn with, as recorded beside them (they may predate this configuration).
-    const params = readIf<{ parameters?: Record<string, unknown> }>(path.join(domainDir(config, 'figures', domain), FIGURE_DATA_FILE))?.parameters;
+    const params = readIf<{ parameters?: Record<string, unknown> }>(
+      path.join(domainDir(config, 'figures', domain), FIGURE_DATA_FILE),
+    )?.parameters;
     if (params) {
       parts.push(`<h3>Analysis parameters</h3>`);
-      parts.push(htmlTable(['parameter', 'value'], Object.entries(params).map(([k, v]) => [k, JSON.stringify(v)])));
+      parts.push(
+        htmlTable(
+          ['parameter', 'value'],
+          Object.entries(params).map(([k, v]) => [k, JSON.stringify(v)]),
+        ),
+      );
     }
     const specs = loadFigureSpecs(config, domain);
     if (specs) {
@@ -178,7 +264,9 @@ export async function writeReport(config: Config, input: ReportInput): Promise<s
       }
     }
   }
-  parts.push(`<h2>Configuration</h2><pre>${escapeHtml(JSON.stringify({ ...config, dataDir: config.dataDir ? '(set)' : null }, null, 2))}</pre>`);
+  parts.push(
+    `<h2>Configuration</h2><pre>${escapeHtml(JSON.stringify({ ...config, dataDir: config.dataDir ? '(set)' : null }, null, 2))}</pre>`,
+  );
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>User behavior prediction: run report</title>
 <style>

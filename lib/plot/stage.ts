@@ -12,16 +12,25 @@ export const plotStage: StageDefinition<PlotOptions, PlotResult> = {
   notebook: 'notebooks/05-plot.ipynb',
   code: ['core', 'data', 'sample', 'query', 'score', 'plot'],
   stampFile: (config, { domain }) => path.join(figuresDir(config, domain), '.stamp-plot.json'),
-  upstream: ({ domain, models }) => [{ stage: 'sample', domain }, { stage: 'score', domain, models }],
+  upstream: ({ domain, models }) => [
+    { stage: 'sample', domain },
+    { stage: 'score', domain, models },
+  ],
   params: (config, ref) => ({ config: { figures: config.figures }, models: ref.models ?? [] }),
-  outputs: (config, { domain }) => [FIGURE_DATA_FILE, FIGURE_SPECS_FILE].map((f) => ({ file: path.join(figuresDir(config, domain), f) })),
+  outputs: (config, { domain }) =>
+    [FIGURE_DATA_FILE, FIGURE_SPECS_FILE].map((f) => ({ file: path.join(figuresDir(config, domain), f) })),
   async run({ config, ref, opts, code }) {
     const models = ref.models ?? [];
     const result = await runPlot(config, ref.domain, models, { ...opts, code });
     const files = result.files.filter((f) => ![FIGURE_DATA_FILE, FIGURE_SPECS_FILE].includes(path.basename(f)));
     const detail = `${result.files.length} files${result.skipped.length ? `; not exported: ${result.skipped.map((s) => s.format).join(', ')}` : ''}`;
     // Formats that could not be exported leave the stage pending: a later run retries them.
-    if (result.skipped.length) return { status: 'pending', result, detail: `pending: formats not exported: ${result.skipped.map((s) => s.format).join(', ')}` };
+    if (result.skipped.length)
+      return {
+        status: 'pending',
+        result,
+        detail: `pending: formats not exported: ${result.skipped.map((s) => s.format).join(', ')}`,
+      };
     return { status: 'done', result, detail, files };
   },
 };

@@ -18,7 +18,11 @@ export interface Table1Row {
   paper: number | null;
 }
 
-export function table1Rows(counts: SampleCounts, paper: SampleCounts | null, settingsOrder: string[] = []): Table1Row[] {
+export function table1Rows(
+  counts: SampleCounts,
+  paper: SampleCounts | null,
+  settingsOrder: string[] = [],
+): Table1Row[] {
   const present = [...Object.keys(counts), ...Object.keys(paper ?? {})];
   const known = settingsOrder.filter((s) => present.includes(s));
   const settings = [...known, ...[...new Set(present)].filter((s) => !known.includes(s))];
@@ -40,7 +44,12 @@ export function table1Rows(counts: SampleCounts, paper: SampleCounts | null, set
 }
 
 /** Table 1 as a Plotly table: ours, and the paper's beside it when given. */
-export function table1Figure(domain: DomainName, counts: SampleCounts, paperCounts?: SampleCounts | null, opts: { settingsOrder?: string[]; look?: FigureLook } = {}): BuiltFigure {
+export function table1Figure(
+  domain: DomainName,
+  counts: SampleCounts,
+  paperCounts?: SampleCounts | null,
+  opts: { settingsOrder?: string[]; look?: FigureLook } = {},
+): BuiltFigure {
   const paper = paperCounts ?? null;
   const look = opts.look ?? figureLook(defaultConfig().figures);
   const short = look.style === 'paper';
@@ -54,7 +63,9 @@ export function table1Figure(domain: DomainName, counts: SampleCounts, paperCoun
     [...rows.map((r) => cell(r.ours)), `<b>${total('ours')}</b>`],
   ];
   // Paper style: short headers, the caption says what the columns are.
-  const header = short ? ['<b>Setting</b>', '<b>h</b>', '<b>Setup</b>', '<b>Ours</b>'] : ['<b>Setting</b>', '<b># History</b>', '<b>Setup</b>', '<b>Prompts (ours)</b>'];
+  const header = short
+    ? ['<b>Setting</b>', '<b>h</b>', '<b>Setup</b>', '<b>Ours</b>']
+    : ['<b>Setting</b>', '<b># History</b>', '<b>Setup</b>', '<b>Prompts (ours)</b>'];
   if (paper) {
     columns.push([...rows.map((r) => cell(r.paper)), `<b>${total('paper')}</b>`]);
     header.push(short ? '<b>Paper</b>' : '<b>Prompts (paper)</b>');
@@ -68,15 +79,46 @@ export function table1Figure(domain: DomainName, counts: SampleCounts, paperCoun
     name: 'table1',
     title: `${domainTitle(domain)}: Table 1, prompts per setting`,
     figure: {
-      data: [{
-        type: 'table',
-        columnwidth: short ? (paper ? [2.6, 0.6, 0.9, 1, 1] : [2.6, 0.6, 0.9, 1]) : paper ? [2.2, 1, 0.8, 1.3, 1.3] : [2.2, 1, 0.8, 1.3],
-        header: { values: header, align: ['left', 'right', 'center', 'right', 'right'], fill: { color: '#DDDDDD' }, line: { color: '#999999' }, height: rowH + 4, font: { size: f } },
-        cells: { values: columns, align: ['left', 'right', 'center', 'right', 'right'], fill: { color: [fill] }, line: { color: '#CCCCCC' }, height: rowH, font: { size: f } },
-      }],
+      data: [
+        {
+          type: 'table',
+          columnwidth: short
+            ? paper
+              ? [2.6, 0.6, 0.9, 1, 1]
+              : [2.6, 0.6, 0.9, 1]
+            : paper
+              ? [2.2, 1, 0.8, 1.3, 1.3]
+              : [2.2, 1, 0.8, 1.3],
+          header: {
+            values: header,
+            align: ['left', 'right', 'center', 'right', 'right'],
+            fill: { color: '#DDDDDD' },
+            line: { color: '#999999' },
+            height: rowH + 4,
+            font: { size: f },
+          },
+          cells: {
+            values: columns,
+            align: ['left', 'right', 'center', 'right', 'right'],
+            fill: { color: [fill] },
+            line: { color: '#CCCCCC' },
+            height: rowH,
+            font: { size: f },
+          },
+        },
+      ],
       layout: {
         ...baseLayout(look),
-        ...(short ? {} : { title: { text: `${domainTitle(domain)}: number of prompts per setting (Table 1)`, x: 0.5, xanchor: 'center', font: { size: f * 1.25 } } }),
+        ...(short
+          ? {}
+          : {
+              title: {
+                text: `${domainTitle(domain)}: number of prompts per setting (Table 1)`,
+                x: 0.5,
+                xanchor: 'center',
+                font: { size: f * 1.25 },
+              },
+            }),
         width: look.style === 'paper' || look.request.size !== null ? look.widthPx : Math.min(640, look.widthPx),
         height: look.heightPx ?? (short ? 8 : 60 + 2 * f) + (rows.length + 3) * rowH + 8,
         margin: { l: 4, r: 4, t: short ? 4 : 60 + 2 * f - 20, b: 4 },

@@ -7,7 +7,21 @@ import type { DomainName } from '../core/config';
 import { type CurveOptions } from '../score/curves';
 import { entropyUnit } from '../score/score';
 import type { ScoreRecord, Setup } from '../core/types';
-import { SETUP_TITLES, domainTitle, IDENTITY_LINE, type FigureOptions, styleOf, type CurveData, curveOf, pooledRange, trendXRange, emptyNote, type BuiltFigure, markerIndices, valueOnFit } from './figure-common';
+import {
+  SETUP_TITLES,
+  domainTitle,
+  IDENTITY_LINE,
+  type FigureOptions,
+  styleOf,
+  type CurveData,
+  curveOf,
+  pooledRange,
+  trendXRange,
+  emptyNote,
+  type BuiltFigure,
+  markerIndices,
+  valueOnFit,
+} from './figure-common';
 import { axisName, gridLayout, layoutAxisKey } from './figure-look';
 import type { BandPoint } from '../score/band';
 
@@ -28,7 +42,10 @@ export interface TrendFigureData {
   unit: string;
   curveOptions: CurveOptions;
   /** setup → model → curve (with its bootstrap band and departure point when known) */
-  curves: Record<string, Record<string, CurveData & { band: BandPoint[] | null; departure: CurveUncertainty['departure'] | null }>>;
+  curves: Record<
+    string,
+    Record<string, CurveData & { band: BandPoint[] | null; departure: CurveUncertainty['departure'] | null }>
+  >;
   xRange: Record<string, [number, number] | null>;
 }
 
@@ -46,10 +63,22 @@ export function withAlpha(hex: string, alpha: number): string {
  * error bar (the turning point when no departure point is given); the X=Y line. Legend entries are grouped by
  * model, so clicking one hides it in every panel.
  */
-export function entropyTrendFigure(domain: DomainName, scoresByModel: Record<string, ScoreRecord[]>, opts: FigureOptions, uncertainty: TrendUncertainty = {}): BuiltFigure {
+export function entropyTrendFigure(
+  domain: DomainName,
+  scoresByModel: Record<string, ScoreRecord[]>,
+  opts: FigureOptions,
+  uncertainty: TrendUncertainty = {},
+): BuiltFigure {
   const unit = entropyUnit(opts.logBase);
   const models = Object.keys(scoresByModel);
-  const data: TrendFigureData = { setups: [...opts.setups], drawnSetups: [], unit, curveOptions: { ...opts.curve }, curves: {}, xRange: {} };
+  const data: TrendFigureData = {
+    setups: [...opts.setups],
+    drawnSetups: [],
+    unit,
+    curveOptions: { ...opts.curve },
+    curves: {},
+    xRange: {},
+  };
   for (const setup of opts.setups) {
     data.curves[setup] = {};
     // One binning range per setup, shared by the models drawn together, so their bins have the same edges.
@@ -58,14 +87,20 @@ export function entropyTrendFigure(domain: DomainName, scoresByModel: Record<str
     models.forEach((model, k) => {
       if (!bySetup[k].length) return;
       const u = uncertainty[setup]?.[model];
-      data.curves[setup][model] = { ...curveOf(bySetup[k], { ...opts.curve, range }), band: u?.band ?? null, departure: u?.departure ?? null };
+      data.curves[setup][model] = {
+        ...curveOf(bySetup[k], { ...opts.curve, range }),
+        band: u?.band ?? null,
+        departure: u?.departure ?? null,
+      };
     });
     data.xRange[setup] = trendXRange(Object.values(data.curves[setup]), opts);
     if (data.xRange[setup] && Object.keys(data.curves[setup]).length) data.drawnSetups.push(setup);
   }
   // Panels without prompts are left out; with none at all, one empty panel says so.
   const drawn = data.drawnSetups.length ? data.drawnSetups : [opts.setups[0] ?? 'A'];
-  const anyDeparture = Object.values(data.curves).some((byModel) => Object.values(byModel).some((c) => c.departure || c.turningPoint !== null));
+  const anyDeparture = Object.values(data.curves).some((byModel) =>
+    Object.values(byModel).some((c) => c.departure || c.turningPoint !== null),
+  );
   const legendItems = [IDENTITY_LINE.name, ...models, ...(anyDeparture ? [DEPARTURE_KEY] : [])];
   const grid = gridLayout(opts.look, {
     rows: 1,
@@ -99,9 +134,18 @@ export function entropyTrendFigure(domain: DomainName, scoresByModel: Record<str
     const xRange = data.xRange[setup];
     if (xRange) {
       traces.push({
-        type: 'scatter', mode: 'lines', x: [xRange[0], xRange[1]], y: [xRange[0], xRange[1]], xaxis: xa, yaxis: ya,
-        name: IDENTITY_LINE.name, legendgroup: 'identity', showlegend: firstInLegend('identity'),
-        line: { color: IDENTITY_LINE.color, width: IDENTITY_LINE.width * lw }, hoverinfo: 'skip', meta: { role: 'identity', setup },
+        type: 'scatter',
+        mode: 'lines',
+        x: [xRange[0], xRange[1]],
+        y: [xRange[0], xRange[1]],
+        xaxis: xa,
+        yaxis: ya,
+        name: IDENTITY_LINE.name,
+        legendgroup: 'identity',
+        showlegend: firstInLegend('identity'),
+        line: { color: IDENTITY_LINE.color, width: IDENTITY_LINE.width * lw },
+        hoverinfo: 'skip',
+        meta: { role: 'identity', setup },
       });
     }
     models.forEach((model, modelIndex) => {
@@ -110,48 +154,112 @@ export function entropyTrendFigure(domain: DomainName, scoresByModel: Record<str
       const st = styleOf(opts, model);
       if (c.band && c.band.length > 1) {
         traces.push({
-          type: 'scatter', mode: 'lines', x: [...c.band.map((p) => p.x), ...c.band.map((p) => p.x).reverse()], y: [...c.band.map((p) => p.high), ...c.band.map((p) => p.low).reverse()],
-          xaxis: xa, yaxis: ya, fill: 'toself', fillcolor: withAlpha(st.color, 0.16), line: { width: 0 }, name: `${model} bootstrap band`, legendgroup: model, showlegend: false, hoverinfo: 'skip',
+          type: 'scatter',
+          mode: 'lines',
+          x: [...c.band.map((p) => p.x), ...c.band.map((p) => p.x).reverse()],
+          y: [...c.band.map((p) => p.high), ...c.band.map((p) => p.low).reverse()],
+          xaxis: xa,
+          yaxis: ya,
+          fill: 'toself',
+          fillcolor: withAlpha(st.color, 0.16),
+          line: { width: 0 },
+          name: `${model} bootstrap band`,
+          legendgroup: model,
+          showlegend: false,
+          hoverinfo: 'skip',
           meta: { role: 'band', model, setup },
         });
       }
       if (opts.showPoints) {
         traces.push({
-          type: 'scatter', mode: 'markers', x: c.points.map((p) => p.x), y: c.points.map((p) => p.y), xaxis: xa, yaxis: ya,
-          name: `${model} (binned means)`, legendgroup: model, showlegend: false, marker: { color: st.color, size: 4, opacity: 0.35 },
-          hovertemplate: `${model}<br>bin %{x:.3f} ${unit}<br>mean cross-entropy %{y:.3f}<extra></extra>`, meta: { role: 'points', model, setup },
+          type: 'scatter',
+          mode: 'markers',
+          x: c.points.map((p) => p.x),
+          y: c.points.map((p) => p.y),
+          xaxis: xa,
+          yaxis: ya,
+          name: `${model} (binned means)`,
+          legendgroup: model,
+          showlegend: false,
+          marker: { color: st.color, size: 4, opacity: 0.35 },
+          hovertemplate: `${model}<br>bin %{x:.3f} ${unit}<br>mean cross-entropy %{y:.3f}<extra></extra>`,
+          meta: { role: 'points', model, setup },
         });
       }
       if (c.fitted.length === 0) return;
       // The curve, its sparse markers, and (once) a legend entry showing line and marker together: Plotly sizes a
       // legend marker from the trace's sizes, which for the sparse markers would be tiny or huge.
       traces.push({
-        type: 'scatter', mode: 'lines', x: c.fitted.map((p) => p.x), y: c.fitted.map((p) => p.y), xaxis: xa, yaxis: ya,
-        name: model, legendgroup: model, showlegend: false, line: { color: st.color, dash: st.dash, width: st.width * lw },
+        type: 'scatter',
+        mode: 'lines',
+        x: c.fitted.map((p) => p.x),
+        y: c.fitted.map((p) => p.y),
+        xaxis: xa,
+        yaxis: ya,
+        name: model,
+        legendgroup: model,
+        showlegend: false,
+        line: { color: st.color, dash: st.dash, width: st.width * lw },
         hovertemplate: `${model} (${setup})<br>target %{x:.3f} ${unit}<br>fit %{y:.3f} ${unit}<extra></extra>`,
         meta: { role: 'fit', model, setup },
       });
       const marks = markerIndices(c.fitted.length, modelIndex);
       traces.push({
-        type: 'scatter', mode: 'markers', x: marks.map((k) => c.fitted[k].x), y: marks.map((k) => c.fitted[k].y), xaxis: xa, yaxis: ya,
-        name: `${model} markers`, legendgroup: model, showlegend: false, marker: { symbol: st.symbol, color: st.color, size: markerPx }, hoverinfo: 'skip',
+        type: 'scatter',
+        mode: 'markers',
+        x: marks.map((k) => c.fitted[k].x),
+        y: marks.map((k) => c.fitted[k].y),
+        xaxis: xa,
+        yaxis: ya,
+        name: `${model} markers`,
+        legendgroup: model,
+        showlegend: false,
+        marker: { symbol: st.symbol, color: st.color, size: markerPx },
+        hoverinfo: 'skip',
         meta: { role: 'fit-markers', model, setup },
       });
       if (firstInLegend(model)) {
         traces.push({
-          type: 'scatter', mode: 'lines+markers', x: [null], y: [null], xaxis: xa, yaxis: ya, name: model, legendgroup: model, showlegend: true,
-          line: { color: st.color, dash: st.dash, width: st.width * lw }, marker: { symbol: st.symbol, color: st.color, size: markerPx }, hoverinfo: 'skip',
+          type: 'scatter',
+          mode: 'lines+markers',
+          x: [null],
+          y: [null],
+          xaxis: xa,
+          yaxis: ya,
+          name: model,
+          legendgroup: model,
+          showlegend: true,
+          line: { color: st.color, dash: st.dash, width: st.width * lw },
+          marker: { symbol: st.symbol, color: st.color, size: markerPx },
+          hoverinfo: 'skip',
           meta: { role: 'legend-key', model },
         });
       }
-      const point = c.departure ?? (c.turningPoint !== null ? { estimate: c.turningPoint, low: c.turningPoint, high: c.turningPoint } : null);
+      const point =
+        c.departure ??
+        (c.turningPoint !== null ? { estimate: c.turningPoint, low: c.turningPoint, high: c.turningPoint } : null);
       const y = point ? valueOnFit(c.fitted, point.estimate) : null;
       if (point && y !== null) {
         traces.push({
-          type: 'scatter', mode: 'markers', x: [point.estimate], y: [y], xaxis: xa, yaxis: ya,
-          name: `${model} ${c.departure ? 'departure' : 'turning'} point`, legendgroup: model, showlegend: false,
+          type: 'scatter',
+          mode: 'markers',
+          x: [point.estimate],
+          y: [y],
+          xaxis: xa,
+          yaxis: ya,
+          name: `${model} ${c.departure ? 'departure' : 'turning'} point`,
+          legendgroup: model,
+          showlegend: false,
           marker: { symbol: st.symbol, size: markerPx * 1.6, color: st.color, line: { color: '#ffffff', width: 1 } },
-          error_x: { type: 'data', symmetric: false, array: [point.high - point.estimate], arrayminus: [point.estimate - point.low], color: st.color, thickness: 1.2 * lw, width: 3 * lw },
+          error_x: {
+            type: 'data',
+            symmetric: false,
+            array: [point.high - point.estimate],
+            arrayminus: [point.estimate - point.low],
+            color: st.color,
+            thickness: 1.2 * lw,
+            width: 3 * lw,
+          },
           hovertemplate: `${model} (${setup}) ${c.departure ? 'departure' : 'turning'} point<br>%{x:.3f} ${unit} [${point.low.toFixed(3)}, ${point.high.toFixed(3)}]<extra></extra>`,
           meta: { role: 'departure', model, setup },
         });
@@ -163,7 +271,17 @@ export function entropyTrendFigure(domain: DomainName, scoresByModel: Record<str
   if (data.drawnSetups.length === 0) annotations.push(emptyNote(0, 'no prompts in any setup'));
   // A legend key for the departure markers; its data are empty so nothing is drawn.
   if (anyDeparture) {
-    traces.push({ type: 'scatter', mode: 'markers', x: [null], y: [null], name: DEPARTURE_KEY, marker: { symbol: 'circle', size: markerPx * 1.6, color: '#555555' }, error_x: { type: 'data', array: [0], color: '#555555' }, hoverinfo: 'skip', meta: { role: 'legend-key' } });
+    traces.push({
+      type: 'scatter',
+      mode: 'markers',
+      x: [null],
+      y: [null],
+      name: DEPARTURE_KEY,
+      marker: { symbol: 'circle', size: markerPx * 1.6, color: '#555555' },
+      error_x: { type: 'data', array: [0], color: '#555555' },
+      hoverinfo: 'skip',
+      meta: { role: 'legend-key' },
+    });
   }
   layout.annotations = annotations;
   return {

@@ -27,9 +27,16 @@ type Ranker = (sample: SampleRecord, candidates: Int32Array, topN: number, repea
  * The topN candidates by score (higher first), then by a second score, then by item index, so ties are deterministic.
  * Scores are indexed by the candidate's position in `candidates`.
  */
-function topByScore(candidates: Int32Array, score: ArrayLike<number>, topN: number, tieScore?: ArrayLike<number>): number[] {
+function topByScore(
+  candidates: Int32Array,
+  score: ArrayLike<number>,
+  topN: number,
+  tieScore?: ArrayLike<number>,
+): number[] {
   const order = Array.from(candidates.keys());
-  order.sort((a, b) => score[b] - score[a] || (tieScore ? tieScore[b] - tieScore[a] : 0) || candidates[a] - candidates[b]);
+  order.sort(
+    (a, b) => score[b] - score[a] || (tieScore ? tieScore[b] - tieScore[a] : 0) || candidates[a] - candidates[b],
+  );
   return order.slice(0, topN).map((pos) => candidates[pos]);
 }
 
@@ -64,12 +71,16 @@ export function createBaseline(model: ModelConfig, data: ProcessedDomain, config
   // Seeded by the prompt alone, so `departure` answers exactly as `random` does below its departAt. Later asks of a
   // repeated prompt (query.samples > 1) draw afresh; the first ask is the single ask's draw.
   const randomRank: Ranker = (sample, cands, topN, repeat) => {
-    const rng = makeRng(repeat ? deriveSeed(config.seed, 'random', sample.id, repeat) : deriveSeed(config.seed, 'random', sample.id));
+    const rng = makeRng(
+      repeat ? deriveSeed(config.seed, 'random', sample.id, repeat) : deriveSeed(config.seed, 'random', sample.id),
+    );
     return sampleWithoutReplacement(rng, Array.from(cands), Math.min(topN, cands.length));
   };
   const oracleRank: Ranker = (sample, cands, topN) => {
     if (sample.target.length !== cands.length) {
-      throw new Error(`sample ${sample.id}: ${sample.target.length} target probabilities for ${cands.length} candidates`);
+      throw new Error(
+        `sample ${sample.id}: ${sample.target.length} target probabilities for ${cands.length} candidates`,
+      );
     }
     return topByScore(cands, sample.target, topN);
   };
@@ -93,7 +104,9 @@ export function createBaseline(model: ModelConfig, data: ProcessedDomain, config
         if (!counts) {
           const { mask, size } = groupMask(data, demography);
           if (size === 0) {
-            throw new Error(`sample ${sample.id}: no user in the processed ${data.domain} data matches the demography ${JSON.stringify(demography)}`);
+            throw new Error(
+              `sample ${sample.id}: no user in the processed ${data.domain} data matches the demography ${JSON.stringify(demography)}`,
+            );
           }
           counts = new Int32Array(nItems);
           for (let u = 0; u < mask.length; u++) {
@@ -143,9 +156,11 @@ export function createBaseline(model: ModelConfig, data: ProcessedDomain, config
       break;
     case 'departure': {
       const departAt = model.departAt;
-      if (typeof departAt !== 'number') throw new Error(`model "${model.id}": baseline "departure" needs "departAt" (a target entropy)`);
+      if (typeof departAt !== 'number')
+        throw new Error(`model "${model.id}": baseline "departure" needs "departAt" (a target entropy)`);
       const logBase = config.score.logBase;
-      rank = (sample, cands, topN, repeat) => (entropy(sample.target, logBase) >= departAt ? oracleRank : randomRank)(sample, cands, topN, repeat);
+      rank = (sample, cands, topN, repeat) =>
+        (entropy(sample.target, logBase) >= departAt ? oracleRank : randomRank)(sample, cands, topN, repeat);
       break;
     }
   }
@@ -157,7 +172,9 @@ export function createBaseline(model: ModelConfig, data: ProcessedDomain, config
       const start = performance.now();
       const sample = job.sample;
       if (sample.domain !== data.domain) {
-        throw new Error(`baseline "${model.id}": sample ${sample.id} is from domain "${sample.domain}" but the baseline was built on "${data.domain}"`);
+        throw new Error(
+          `baseline "${model.id}": sample ${sample.id} is from domain "${sample.domain}" but the baseline was built on "${data.domain}"`,
+        );
       }
       const cands = Int32Array.from(sample.candidates, (id) => itemIndexOf(data, id, sample));
       const picks = rank(sample, cands, topN, job.repeat ?? 0);
@@ -175,6 +192,7 @@ export function createBaseline(model: ModelConfig, data: ProcessedDomain, config
 
 function itemIndexOf(data: ProcessedDomain, id: string, sample: SampleRecord): number {
   const i = data.itemIndex.get(id);
-  if (i === undefined) throw new Error(`sample ${sample.id}: item id ${JSON.stringify(id)} is not in the processed ${data.domain} data`);
+  if (i === undefined)
+    throw new Error(`sample ${sample.id}: item id ${JSON.stringify(id)} is not in the processed ${data.domain} data`);
   return i;
 }

@@ -63,15 +63,22 @@ export class CircuitBreaker {
     if (this.reason !== null || failure.kind === 'aborted') return;
     if (failure.kind === 'timeout' && failure.status === undefined && !this.succeeded) {
       if (++this.timeouts >= this.limits.timeoutsWithoutSuccess) {
-        this.trip(`${this.timeouts} requests timed out and none has succeeded in this run (the server at ${this.baseURL} accepts connections but does not answer)`);
+        this.trip(
+          `${this.timeouts} requests timed out and none has succeeded in this run (the server at ${this.baseURL} accepts connections but does not answer)`,
+        );
         this.hung.abort();
       }
     }
     if (failure.kind === 'bad-response') {
       this.badReplies++;
       if (this.badReplies >= this.limits.badReplyLimit) {
-        const detail = error instanceof NotACompletionError ? ` (content-type ${error.contentType || 'none'}; body starts ${JSON.stringify(error.bodyStart)})` : ` (${failure.message})`;
-        this.trip(`${this.badReplies} replies in a row from ${this.baseURL} were HTTP 200 but not chat completions${detail}`);
+        const detail =
+          error instanceof NotACompletionError
+            ? ` (content-type ${error.contentType || 'none'}; body starts ${JSON.stringify(error.bodyStart)})`
+            : ` (${failure.message})`;
+        this.trip(
+          `${this.badReplies} replies in a row from ${this.baseURL} were HTTP 200 but not chat completions${detail}`,
+        );
       }
     } else this.badReplies = 0;
     if (!failure.retryable) {

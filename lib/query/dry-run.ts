@@ -41,7 +41,9 @@ export function estimateDryRun(
   const waiting = openBatchKeys(config, model);
   const toPrice = waiting.size ? missing.filter(([key]) => !waiting.has(key)) : missing;
   if (toPrice.length < missing.length) {
-    log(`[dry run] ${model.id} ${domain}: ${formatCount(missing.length - toPrice.length)} prompts wait in open batches (a run collects them; not priced)`);
+    log(
+      `[dry run] ${model.id} ${domain}: ${formatCount(missing.length - toPrice.length)} prompts wait in open batches (a run collects them; not priced)`,
+    );
   }
   const tokenizer = tokenizerFor(model);
   let inputTokens = 0;
@@ -50,19 +52,37 @@ export function estimateDryRun(
   const stored = `(${formatCount(alreadyStored)} already stored)`;
   const tokens = `${tokenizer.name}${tokenizer.exact ? '' : ', approximate: the model’s own tokenizer is unknown'}`;
   if (measured.length && toPrice.length) {
-    const pilot = estimateFromPilot(model, measured, toPrice.map(([, { job }]) => cellOf(job.sample)));
+    const pilot = estimateFromPilot(
+      model,
+      measured,
+      toPrice.map(([, { job }]) => cellOf(job.sample)),
+    );
     const discount = config.query.batchDiscount;
-    const interval = (f: number) => (pilot.lowUsd === null || pilot.highUsd === null ? 'no interval: measure at least 2 answers in some cell' : `95 % interval ${formatUsd(pilot.lowUsd * f)} – ${formatUsd(pilot.highUsd * f)}`);
+    const interval = (f: number) =>
+      pilot.lowUsd === null || pilot.highUsd === null
+        ? 'no interval: measure at least 2 answers in some cell'
+        : `95 % interval ${formatUsd(pilot.lowUsd * f)} – ${formatUsd(pilot.highUsd * f)}`;
     log(
       `[dry run] ${model.id} ${domain}: ${formatCount(toPrice.length)} prompts to send ${stored}; estimated from the pilot's ${formatCount(pilot.answers)} measured answers ` +
         `in ${pilot.cells} cells (per answer: input ${pilot.meanInputTokens.toFixed(0)}, output ${pilot.meanOutputTokens.toFixed(0)} tokens, of which reasoning ${pilot.meanReasoningTokens.toFixed(0)}): ` +
         `${formatUsd(pilot.costUsd)} (${interval(1)}); Batch API ${formatUsd(pilot.costUsd * discount)} (${interval(discount)})` +
-        (pilot.unmeasuredCells ? `; ${pilot.unmeasuredCells} cells had no pilot answer and are priced at the overall mean` : '') +
+        (pilot.unmeasuredCells
+          ? `; ${pilot.unmeasuredCells} cells had no pilot answer and are priced at the overall mean`
+          : '') +
         ` [local count for comparison: input ${formatCount(inputTokens)} tokens, ${tokens}]`,
     );
     return {
       toSend: toPrice.length,
-      estimate: { tokenizer: tokenizer.name, tokenizerExact: tokenizer.exact, inputTokens, outputTokensEstimate: Math.round(pilot.meanOutputTokens * toPrice.length), costUsd: pilot.costUsd, batchCostUsd: pilot.costUsd * discount, basis: 'pilot', pilot },
+      estimate: {
+        tokenizer: tokenizer.name,
+        tokenizerExact: tokenizer.exact,
+        inputTokens,
+        outputTokensEstimate: Math.round(pilot.meanOutputTokens * toPrice.length),
+        costUsd: pilot.costUsd,
+        batchCostUsd: pilot.costUsd * discount,
+        basis: 'pilot',
+        pilot,
+      },
     };
   }
   const cost = costUsd(model, { inputTokens, outputTokens: outputTokensEstimate });

@@ -14,7 +14,9 @@ export function resolveModels(config: Config, modelIds: string[]): ModelConfig[]
   const known = config.query.models.map((m) => m.id);
   const unknown = modelIds.filter((id) => !known.includes(id));
   if (unknown.length) {
-    throw new Error(`unknown model id${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `"${u}"`).join(', ')}; configured models: ${known.join(', ')}`);
+    throw new Error(
+      `unknown model id${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `"${u}"`).join(', ')}; configured models: ${known.join(', ')}`,
+    );
   }
   return modelIds.map((id) => config.query.models.find((m) => m.id === id) as ModelConfig);
 }
@@ -33,7 +35,10 @@ export function loadQueryInputs(config: Config, domain: DomainName): QueryInputs
   const data = loadProcessed(processedDir);
   const itemName = (id: string): string => {
     const i = data.itemIndex.get(id);
-    if (i === undefined) throw new Error(`item id ${JSON.stringify(id)} of the samples is not in ${path.join(processedDir, 'items.jsonl')}: re-run the sample stage`);
+    if (i === undefined)
+      throw new Error(
+        `item id ${JSON.stringify(id)} of the samples is not in ${path.join(processedDir, 'items.jsonl')}: re-run the sample stage`,
+      );
     return data.items[i].name;
   };
   const jobs = samples.map((sample) => ({ sample, messages: renderPrompt(sample, itemName, config, domain) }));
@@ -77,7 +82,9 @@ export function storeFile(config: Config, model: Pick<ModelConfig, 'provider' | 
 export function loadResponses(config: Config, modelId: string, domain: DomainName): ResponseRecord[] {
   const file = responsesFile(config, modelId, domain);
   if (!fs.existsSync(file)) {
-    throw new Error(`no responses of model "${modelId}" for ${domain}: ${file} is missing; run the query stage (npm start -- --stages query --models ${modelId} --domains ${domain})`);
+    throw new Error(
+      `no responses of model "${modelId}" for ${domain}: ${file} is missing; run the query stage (npm start -- --stages query --models ${modelId} --domains ${domain})`,
+    );
   }
   return readJsonl<ResponseRecord>(file, (r, where) => {
     const rec = r as ResponseRecord;
@@ -87,4 +94,3 @@ export function loadResponses(config: Config, modelId: string, domain: DomainNam
     return rec;
   }).records;
 }
-

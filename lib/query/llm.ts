@@ -13,25 +13,42 @@ import { modelFamily } from './families';
 import type { ChatMessage, ModelAnswer, PromptJob, Responder } from './models';
 import { deriveSeed, makeRng, type Rng } from '../core/rng';
 import { CircuitBreaker, DEFAULT_BAD_REPLY_LIMIT, DEFAULT_SAME_FAILURE_LIMIT, type BreakerLimits } from './breaker';
-import { AbortedError, classifyFailure, NotACompletionError, retryPolicy, withRetries, type FailureKind, type RetryPolicy } from './retry';
+import {
+  AbortedError,
+  classifyFailure,
+  NotACompletionError,
+  retryPolicy,
+  withRetries,
+  type FailureKind,
+  type RetryPolicy,
+} from './retry';
 import { normalizeBaseURL, storeKey, type GenerationParams, type StoredAnswer } from './store';
 import type { Usage } from '../core/types';
 
 export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
 
 /** Azure OpenAI's endpoint, deployment and api-version, read from the variables the entry names. */
-export function azureTarget(model: ModelConfig, env: NodeJS.ProcessEnv = process.env): { endpoint: string; deployment: string; apiVersion: string; baseURL: string } {
+export function azureTarget(
+  model: ModelConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): { endpoint: string; deployment: string; apiVersion: string; baseURL: string } {
   const a = model.azure;
   if (!a) throw new Error(`model "${model.id}" has provider azure-openai but no "azure" block in its entry`);
   const read = (name: string, what: string) => {
     const v = env[name];
-    if (v === undefined || v.trim() === '') throw new Error(`model "${model.id}" needs its Azure ${what}: set the environment variable ${name}`);
+    if (v === undefined || v.trim() === '')
+      throw new Error(`model "${model.id}" needs its Azure ${what}: set the environment variable ${name}`);
     return v.trim();
   };
   const endpoint = read(a.endpointEnv, 'endpoint (https://RESOURCE.openai.azure.com)').replace(/\/+$/, '');
   const deployment = read(a.deploymentEnv, 'deployment name');
   const apiVersion = read(a.apiVersionEnv, 'api-version');
-  return { endpoint, deployment, apiVersion, baseURL: `${endpoint}/openai/deployments/${encodeURIComponent(deployment)}` };
+  return {
+    endpoint,
+    deployment,
+    apiVersion,
+    baseURL: `${endpoint}/openai/deployments/${encodeURIComponent(deployment)}`,
+  };
 }
 
 /** The base URL requests go to (OpenAI's own when a model of provider "openai" names none; Azure's deployment URL). */
@@ -48,9 +65,17 @@ export function effectiveBaseURL(model: ModelConfig, env: NodeJS.ProcessEnv = pr
  * then the entry's own `params` (null removes a parameter). Without a model (or for a plain chat model with no
  * `params`) this is exactly {temperature, seed, max_tokens}, so existing store keys are unchanged.
  */
-export function generationParams(config: Config, model?: Pick<ModelConfig, 'model' | 'params'>, repeat = 0): GenerationParams {
+export function generationParams(
+  config: Config,
+  model?: Pick<ModelConfig, 'model' | 'params'>,
+  repeat = 0,
+): GenerationParams {
   // Ask `repeat` (query.samples > 1) of a prompt moves the seed by the ask index, so the asks differ.
-  const params: Record<string, unknown> = { temperature: config.query.temperature, seed: config.query.seed + repeat, max_tokens: config.query.maxTokens };
+  const params: Record<string, unknown> = {
+    temperature: config.query.temperature,
+    seed: config.query.seed + repeat,
+    max_tokens: config.query.maxTokens,
+  };
   const family = model ? modelFamily(model.model) : undefined;
   if (family) {
     if (family.maxTokensParam) {
@@ -68,24 +93,47 @@ export function generationParams(config: Config, model?: Pick<ModelConfig, 'mode
 
 /** The exact chat-completions body sent for a prompt (also the body of a Batch API request line). */
 export function chatRequestBody(model: ModelConfig, config: Config, messages: ChatMessage[], repeat = 0) {
-  return { model: model.model, messages: messages.map((m) => ({ role: m.role, content: m.content })), ...generationParams(config, model, repeat) };
+  return {
+    model: model.model,
+    messages: messages.map((m) => ({ role: m.role, content: m.content })),
+    ...generationParams(config, model, repeat),
+  };
 }
 
 /**
  * The store key of a prompt (ask `repeat` of it) for a model: what the answer depends on (exactly the parameters
  * sent), never the API key.
  */
-export function requestKey(model: ModelConfig, config: Config, messages: ChatMessage[], env: NodeJS.ProcessEnv = process.env, repeat = 0): string {
+export function requestKey(
+  model: ModelConfig,
+  config: Config,
+  messages: ChatMessage[],
+  env: NodeJS.ProcessEnv = process.env,
+  repeat = 0,
+): string {
   const baseURL = model.provider === 'baseline' ? null : effectiveBaseURL(model, env);
-  return storeKey({ provider: model.provider, baseURL, model: model.model, messages, params: generationParams(config, model, repeat), repeat });
+  return storeKey({
+    provider: model.provider,
+    baseURL,
+    model: model.model,
+    messages,
+    params: generationParams(config, model, repeat),
+    repeat,
+  });
 }
 
 /**
  * USD for a usage. Reasoning tokens are billed as output and are already part of `outputTokens` (answerFromCompletion
  * makes sure of that), so they are not added again.
  */
-export function costUsd(model: Pick<ModelConfig, 'inputPricePerMTok' | 'outputPricePerMTok'>, usage: Usage, discount = 1): number {
-  return ((usage.inputTokens * model.inputPricePerMTok + usage.outputTokens * model.outputPricePerMTok) / 1e6) * discount;
+export function costUsd(
+  model: Pick<ModelConfig, 'inputPricePerMTok' | 'outputPricePerMTok'>,
+  usage: Usage,
+  discount = 1,
+): number {
+  return (
+    ((usage.inputTokens * model.inputPricePerMTok + usage.outputTokens * model.outputPricePerMTok) / 1e6) * discount
+  );
 }
 
 /** Adds `u` to a running total (reasoning tokens counted once any answer reports them). */
@@ -136,8 +184,18 @@ export async function readCompletion(response: Response): Promise<CompletionLike
     throw new NotACompletionError(`the body is not JSON (${(e as Error).message})`, contentType, start, null);
   }
   const completion = parsed as CompletionLike;
-  if (completion === null || typeof completion !== 'object' || !Array.isArray(completion.choices) || completion.choices.length === 0) {
-    throw new NotACompletionError('the body has no "choices"', contentType, start, completion && typeof completion === 'object' && completion.usage ? usageFromCompletion(completion.usage) : null);
+  if (
+    completion === null ||
+    typeof completion !== 'object' ||
+    !Array.isArray(completion.choices) ||
+    completion.choices.length === 0
+  ) {
+    throw new NotACompletionError(
+      'the body has no "choices"',
+      contentType,
+      start,
+      completion && typeof completion === 'object' && completion.usage ? usageFromCompletion(completion.usage) : null,
+    );
   }
   return completion;
 }
@@ -171,7 +229,12 @@ export function storedAnswerFor(
   return {
     v: 1,
     key,
-    request: { provider: model.provider, baseURL: effectiveBaseURL(model), model: model.model, params: generationParams(config, model, extra.repeat) },
+    request: {
+      provider: model.provider,
+      baseURL: effectiveBaseURL(model),
+      model: model.model,
+      params: generationParams(config, model, extra.repeat),
+    },
     raw: answer.text,
     usage: answer.usage,
     model: answer.model,
@@ -207,7 +270,8 @@ function eitherSignal(parts: (AbortSignal | undefined)[]): AbortSignal {
 export function redactSecrets(text: string, secrets: (string | undefined | null)[]): string {
   let out = text;
   // Longest first, so a key that contains another is not half-redacted.
-  for (const s of [...secrets].filter((x): x is string => !!x).sort((a, b) => b.length - a.length)) out = out.split(s).join('[REDACTED]');
+  for (const s of [...secrets].filter((x): x is string => !!x).sort((a, b) => b.length - a.length))
+    out = out.split(s).join('[REDACTED]');
   return out.replace(/\bsk-[A-Za-z0-9_*-]{8,}/g, 'sk-[REDACTED]');
 }
 
@@ -221,7 +285,9 @@ function apiKeyFor(model: ModelConfig, env: NodeJS.ProcessEnv): string | undefin
 export function missingKeyReason(model: ModelConfig, env: NodeJS.ProcessEnv): string {
   if (!model.apiKeyEnv) return `model "${model.id}" names no "apiKeyEnv" to read its API key from`;
   const v = env[model.apiKeyEnv];
-  return v === undefined ? `environment variable ${model.apiKeyEnv} is not set` : `environment variable ${model.apiKeyEnv} is empty`;
+  return v === undefined
+    ? `environment variable ${model.apiKeyEnv} is not set`
+    : `environment variable ${model.apiKeyEnv} is empty`;
 }
 
 // ---------- errors ----------
@@ -270,7 +336,8 @@ export interface ApiResponder extends Responder {
 }
 
 export function createApiResponder(model: ModelConfig, config: Config, opts: ApiResponderOptions = {}): ApiResponder {
-  if (model.provider === 'baseline') throw new Error(`model "${model.id}" is a baseline; it is answered offline, not through an API`);
+  if (model.provider === 'baseline')
+    throw new Error(`model "${model.id}" is a baseline; it is answered offline, not through an API`);
   const env = opts.env ?? process.env;
   const apiKey = apiKeyFor(model, env);
   if ((model.provider === 'openai' || model.provider === 'azure-openai') && !apiKey) {
@@ -283,7 +350,13 @@ export function createApiResponder(model: ModelConfig, config: Config, opts: Api
   const secrets = [apiKey];
   const client = apiClient(model, { apiKey, env, timeoutMs: opts.timeoutMs ?? config.query.timeoutMs });
   const adapter = adapterFor(baseURL, model.model);
-  const stats = { requests: 0, retries: 0, failures: 0, rejected: 0, unansweredUsage: { inputTokens: 0, outputTokens: 0 } };
+  const stats = {
+    requests: 0,
+    retries: 0,
+    failures: 0,
+    rejected: 0,
+    unansweredUsage: { inputTokens: 0, outputTokens: 0 },
+  };
   const breaker = new CircuitBreaker(
     {
       timeoutsWithoutSuccess: opts.breaker?.timeoutsWithoutSuccess ?? model.concurrency,
@@ -313,62 +386,86 @@ export function createApiResponder(model: ModelConfig, config: Config, opts: Api
     await adapter.settled();
     return withRetries(
       // Each attempt passes the adapter's gate: the first one goes alone, so a rule it learns spares the others a 400.
-      () => adapter.run(async () => {
-        const started = Date.now();
-        // The SDK never removes the listener it adds to a request's signal, so each request gets its own short-lived
-        // signal linked to the run's (one listener per request on a run-long signal would pile up).
-        const perRequest = new AbortController();
-        const onAbort = () => perRequest.abort();
-        inFlight.addEventListener('abort', onAbort, { once: true });
-        try {
-          // An attempt that waited at the gate may start after the abort, when the listener can no longer fire.
-          if (inFlight.aborted) throw new AbortedError();
-          const completion = await sendAdapting(
-            adapter,
-            configured,
-            async (body) => {
-              stats.requests++;
-              // The raw reply, so a 200 that is not a completion is seen with its content type and body (and its usage kept).
-              const response = await client.chat.completions.create(body, { signal: perRequest.signal }).asResponse();
-              return readCompletion(response);
-            },
-            (adaptation, learned) => {
-              stats.rejected++;
-              if (learned) log(`${model.id}: the server rejected ${adaptation.code} "${adaptation.param}"; adapting for the rest of the run: ${describeAdaptation(adaptation)}`);
-            },
-          );
-          breaker.success();
-          const answered = answerFromCompletion(completion, Date.now() - started);
-          return adapter.adaptations.length ? { ...answered, adaptations: adapter.adaptations.map(describeAdaptation) } : answered;
-        } catch (e) {
-          if (e instanceof NotACompletionError && e.usage) {
-            stats.unansweredUsage.inputTokens += e.usage.inputTokens;
-            stats.unansweredUsage.outputTokens += e.usage.outputTokens;
+      () =>
+        adapter.run(async () => {
+          const started = Date.now();
+          // The SDK never removes the listener it adds to a request's signal, so each request gets its own short-lived
+          // signal linked to the run's (one listener per request on a run-long signal would pile up).
+          const perRequest = new AbortController();
+          const onAbort = () => perRequest.abort();
+          inFlight.addEventListener('abort', onAbort, { once: true });
+          try {
+            // An attempt that waited at the gate may start after the abort, when the listener can no longer fire.
+            if (inFlight.aborted) throw new AbortedError();
+            const completion = await sendAdapting(
+              adapter,
+              configured,
+              async (body) => {
+                stats.requests++;
+                // The raw reply, so a 200 that is not a completion is seen with its content type and body (and its usage kept).
+                const response = await client.chat.completions.create(body, { signal: perRequest.signal }).asResponse();
+                return readCompletion(response);
+              },
+              (adaptation, learned) => {
+                stats.rejected++;
+                if (learned)
+                  log(
+                    `${model.id}: the server rejected ${adaptation.code} "${adaptation.param}"; adapting for the rest of the run: ${describeAdaptation(adaptation)}`,
+                  );
+              },
+            );
+            breaker.success();
+            const answered = answerFromCompletion(completion, Date.now() - started);
+            return adapter.adaptations.length
+              ? { ...answered, adaptations: adapter.adaptations.map(describeAdaptation) }
+              : answered;
+          } catch (e) {
+            if (e instanceof NotACompletionError && e.usage) {
+              stats.unansweredUsage.inputTokens += e.usage.inputTokens;
+              stats.unansweredUsage.outputTokens += e.usage.outputTokens;
+            }
+            throw e;
+          } finally {
+            inFlight.removeEventListener('abort', onAbort);
           }
-          throw e;
-        } finally {
-          inFlight.removeEventListener('abort', onAbort);
-        }
-      }),
+        }),
       {
         policy,
         rng,
         signal: between,
         classify: (err) => {
-          if (inFlight.aborted) return { kind: 'aborted', retryable: false, message: breaker.reason ? `${model.id}: model stopped: ${stoppedReason()}` : 'request aborted' };
+          if (inFlight.aborted)
+            return {
+              kind: 'aborted',
+              retryable: false,
+              message: breaker.reason ? `${model.id}: model stopped: ${stoppedReason()}` : 'request aborted',
+            };
           const failure = classifyFailure(err);
           breaker.failure(failure, err);
           return failure;
         },
-        aborted: (attempts) => new RequestFailedError(breaker.reason ? `${model.id}: model stopped: ${stoppedReason()}` : 'request aborted', 'aborted', undefined, attempts),
+        aborted: (attempts) =>
+          new RequestFailedError(
+            breaker.reason ? `${model.id}: model stopped: ${stoppedReason()}` : 'request aborted',
+            'aborted',
+            undefined,
+            attempts,
+          ),
         giveUp: (failure, attempts) => {
           stats.failures++;
           const why = failure.retryable ? `gave up after ${attempts} attempts` : 'not retryable';
-          return new RequestFailedError(`${model.id}: ${redactSecrets(failure.message, secrets)} (${why})`, failure.kind, failure.status, attempts);
+          return new RequestFailedError(
+            `${model.id}: ${redactSecrets(failure.message, secrets)} (${why})`,
+            failure.kind,
+            failure.status,
+            attempts,
+          );
         },
         onRetry: (failure, retry, wait) => {
           stats.retries++;
-          log(`${model.id}: ${redactSecrets(failure.message, secrets)}; retry ${retry}/${Math.min(policy.maxRetries, failure.maxRetries ?? Infinity)} in ${(wait / 1000).toFixed(2)} s`);
+          log(
+            `${model.id}: ${redactSecrets(failure.message, secrets)}; retry ${retry}/${Math.min(policy.maxRetries, failure.maxRetries ?? Infinity)} in ${(wait / 1000).toFixed(2)} s`,
+          );
         },
       },
     );
@@ -390,12 +487,21 @@ export function createApiResponder(model: ModelConfig, config: Config, opts: Api
  * The SDK client for a model: AzureOpenAI for provider azure-openai (deployment URL and api-version from the variables
  * the entry names, key sent as the api-key header), OpenAI otherwise. The SDK's own retries are off (see above).
  */
-export function apiClient(model: ModelConfig, opts: { apiKey?: string; env?: NodeJS.ProcessEnv; timeoutMs: number }): OpenAI {
+export function apiClient(
+  model: ModelConfig,
+  opts: { apiKey?: string; env?: NodeJS.ProcessEnv; timeoutMs: number },
+): OpenAI {
   const common = { maxRetries: 0, timeout: opts.timeoutMs, logLevel: 'off' as const };
   if (model.provider === 'azure-openai') {
     const azure = azureTarget(model, opts.env ?? process.env);
     // baseURL is given explicitly (not `endpoint`) so an OPENAI_BASE_URL in the environment cannot redirect it.
-    return new AzureOpenAI({ ...common, apiKey: opts.apiKey ?? 'no-key', baseURL: `${azure.endpoint}/openai`, deployment: azure.deployment, apiVersion: azure.apiVersion });
+    return new AzureOpenAI({
+      ...common,
+      apiKey: opts.apiKey ?? 'no-key',
+      baseURL: `${azure.endpoint}/openai`,
+      deployment: azure.deployment,
+      apiVersion: azure.apiVersion,
+    });
   }
   // Local servers take any key; the SDK insists on one.
   return new OpenAI({ ...common, apiKey: opts.apiKey ?? 'no-key', baseURL: effectiveBaseURL(model, opts.env) });
@@ -407,15 +513,38 @@ export function apiClient(model: ModelConfig, opts: { apiKey?: string; env?: Nod
  * One real chat request of one token, for servers without `GET /models`. A 400 still shows that the endpoint, the key
  * and the model exist (a reasoning model refuses `max_tokens`, for instance), so only other failures refuse the model.
  */
-async function probeChat(model: ModelConfig, baseURL: string, apiKey: string | undefined, timeoutMs: number, why: string): Promise<Availability> {
-  const client = new OpenAI({ apiKey: apiKey ?? 'no-key', baseURL, maxRetries: 0, timeout: Math.max(timeoutMs, 10_000), logLevel: 'off' });
+async function probeChat(
+  model: ModelConfig,
+  baseURL: string,
+  apiKey: string | undefined,
+  timeoutMs: number,
+  why: string,
+): Promise<Availability> {
+  const client = new OpenAI({
+    apiKey: apiKey ?? 'no-key',
+    baseURL,
+    maxRetries: 0,
+    timeout: Math.max(timeoutMs, 10_000),
+    logLevel: 'off',
+  });
   try {
-    await client.chat.completions.create({ model: model.model, messages: [{ role: 'user', content: 'Reply with OK.' }], max_tokens: 1 });
+    await client.chat.completions.create({
+      model: model.model,
+      messages: [{ role: 'user', content: 'Reply with OK.' }],
+      max_tokens: 1,
+    });
     return { available: true, reason: `${why}; a one-token chat request to ${baseURL} answered, so the model is used` };
   } catch (e) {
     const failure = classifyFailure(e);
-    if (failure.status === 400) return { available: true, reason: `${why}; a one-token chat request answered HTTP 400 (${redactSecrets(failure.message, [apiKey])}), so the endpoint exists` };
-    return { available: false, reason: redactSecrets(`${why}, and a one-token chat request to ${baseURL} failed: ${failure.message}`, [apiKey]) };
+    if (failure.status === 400)
+      return {
+        available: true,
+        reason: `${why}; a one-token chat request answered HTTP 400 (${redactSecrets(failure.message, [apiKey])}), so the endpoint exists`,
+      };
+    return {
+      available: false,
+      reason: redactSecrets(`${why}, and a one-token chat request to ${baseURL} failed: ${failure.message}`, [apiKey]),
+    };
   }
 }
 
@@ -461,14 +590,18 @@ export async function modelAvailability(
     if (!res.ok) {
       await res.body?.cancel();
       // Gateways and several vendors have no /models: the chat endpoint itself is the test.
-      if (res.status === 404 || res.status === 501) return await probeChat(model, baseURL, apiKey, timeoutMs, `GET ${url} answered HTTP ${res.status}`);
+      if (res.status === 404 || res.status === 501)
+        return await probeChat(model, baseURL, apiKey, timeoutMs, `GET ${url} answered HTTP ${res.status}`);
       return { available: false, reason: `GET ${url} answered HTTP ${res.status}` };
     }
     const listed = (await res.json().catch(() => null)) as { data?: { id?: string }[] } | null;
     const ids = (listed?.data ?? []).map((d) => d.id).filter((x): x is string => typeof x === 'string');
     if (ids.length && !ids.includes(model.model)) {
       // Some servers (llama.cpp) serve one model whatever name is asked for, so this is a warning, not a refusal.
-      return { available: true, reason: `server lists ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''} but not "${model.model}"` };
+      return {
+        available: true,
+        reason: `server lists ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''} but not "${model.model}"`,
+      };
     }
     return { available: true };
   } catch (e) {

@@ -84,7 +84,8 @@ function tryLock(lock: string): { release: () => void } | { holder: number } {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const holder = readHolder(lock);
-      if (holder === process.pid ? heldHere.has(lock) : holder !== null && pidAlive(holder)) return { holder: holder as number };
+      if (holder === process.pid ? heldHere.has(lock) : holder !== null && pidAlive(holder))
+        return { holder: holder as number };
       // A half-written lock (holder null) is as stale as a dead PID's: its writer died between create and write.
       takeOverStale(lock, holder);
     }
@@ -136,20 +137,32 @@ export function acquireLockNow(target: string, what?: string): () => void {
 }
 
 function heldError(holder: number, lock: string, what: string): LockHeldError {
-  return new LockHeldError(`another run (pid ${holder}) is using ${what}; wait for it to finish (or delete ${lock} if no run is active)`, holder, lock);
+  return new LockHeldError(
+    `another run (pid ${holder}) is using ${what}; wait for it to finish (or delete ${lock} if no run is active)`,
+    holder,
+    lock,
+  );
 }
 
 /**
  * Takes a response store file's lock for a run, waiting (with one message naming the holder) while another run holds
  * it; when `stop` ends the wait, the reason as a string instead (the caller sends nothing).
  */
-export async function lockStore(storeFile: string, modelId: string, stop: AbortSignal, log: (s: string) => void): Promise<(() => void) | string> {
+export async function lockStore(
+  storeFile: string,
+  modelId: string,
+  stop: AbortSignal,
+  log: (s: string) => void,
+): Promise<(() => void) | string> {
   try {
     return await acquireLock(storeFile, {
       wait: true,
       signal: stop,
       what: `the response store of ${modelId}`,
-      onWait: (pid) => log(`${modelId}: another run (pid ${pid}) is querying this model on the same store ${storeFile}; waiting for it to finish (Ctrl-C to stop waiting)`),
+      onWait: (pid) =>
+        log(
+          `${modelId}: another run (pid ${pid}) is querying this model on the same store ${storeFile}; waiting for it to finish (Ctrl-C to stop waiting)`,
+        ),
     });
   } catch (e) {
     if (!(e instanceof LockHeldError)) throw e;

@@ -42,13 +42,26 @@ function closesString(text: string, i: number, inList: boolean): boolean {
   if (c === ']') return true;
   if (c === ',') {
     j = skipSpace(text, j + 1);
-    return j >= text.length || OPEN_QUOTES.has(text[j]) || text[j] === ']' || text[j] === '{' || isStringPrefix(text, j);
+    return (
+      j >= text.length || OPEN_QUOTES.has(text[j]) || text[j] === ']' || text[j] === '{' || isStringPrefix(text, j)
+    );
   }
   if (!inList && text[i + 1] === '\n') return true;
   return false;
 }
 
-const SIMPLE_ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', b: '\b', f: '\f', '/': '/', '\\': '\\', "'": "'", '"': '"', '\n': '' };
+const SIMPLE_ESCAPES: Record<string, string> = {
+  n: '\n',
+  t: '\t',
+  r: '\r',
+  b: '\b',
+  f: '\f',
+  '/': '/',
+  '\\': '\\',
+  "'": "'",
+  '"': '"',
+  '\n': '',
+};
 
 /** Reads a quoted string at `i` (Python or JSON escapes). Returns null value when the text ends inside it. */
 function readString(text: string, i: number, inList: boolean): { value: string; end: number; complete: boolean } {
@@ -93,7 +106,8 @@ function objectToName(o: unknown): string | null {
   if (typeof o === 'string') return o;
   if (o === null || typeof o !== 'object' || Array.isArray(o)) return null;
   const rec = o as Record<string, unknown>;
-  for (const k of Object.keys(rec)) if (PREFERRED_FIELDS.includes(k.toLowerCase()) && typeof rec[k] === 'string') return rec[k] as string;
+  for (const k of Object.keys(rec))
+    if (PREFERRED_FIELDS.includes(k.toLowerCase()) && typeof rec[k] === 'string') return rec[k] as string;
   const first = Object.values(rec).find((v) => typeof v === 'string');
   return (first as string | undefined) ?? null;
 }
@@ -198,7 +212,8 @@ export function normalizeText(s: string): string {
     .trim();
 }
 
-const TRAILING_ARTICLE = /^(.*\S),\s*(the|a|an|el|la|le|les|l'|il|lo|los|las|die|der|das|den|det|de|het|een|ein|eine)$/i;
+const TRAILING_ARTICLE =
+  /^(.*\S),\s*(the|a|an|el|la|le|les|l'|il|lo|los|las|die|der|das|den|det|de|het|een|ein|eine)$/i;
 const LEADING_ENGLISH_ARTICLE = /^(?:the|a|an) /;
 
 interface TitleParts {
@@ -327,7 +342,10 @@ class CandidateIndex {
       }
       const t = splitTitle(c.name);
       const fk = t.year ? [key(`${t.main} ${t.alt}`), key(t.main)] : all.filter((k) => k.level < 3).map((k) => k.key);
-      this.fuzzyKeys.push({ year: t.year, keys: [...new Set(fk)].filter((k) => k !== '').map((k) => ({ key: k, numbers: numberSignature(k) })) });
+      this.fuzzyKeys.push({
+        year: t.year,
+        keys: [...new Set(fk)].filter((k) => k !== '').map((k) => ({ key: k, numbers: numberSignature(k) })),
+      });
     });
   }
 
@@ -421,7 +439,11 @@ function matchEntry(index: CandidateIndex, entry: string): Match {
  * The answer as candidate ids in rank order (at most topN), with diagnostics: entries that matched no candidate,
  * candidates named twice, too few or too many entries, a cut-off list. Only the first topN valid picks are kept.
  */
-export function parseAnswer(raw: string, candidates: { id: string; name: string }[], topN: number): { ranked: string[]; diagnostics: ParseDiagnostics } {
+export function parseAnswer(
+  raw: string,
+  candidates: { id: string; name: string }[],
+  topN: number,
+): { ranked: string[]; diagnostics: ParseDiagnostics } {
   const list = extractList(raw);
   const entries = list.entries.map((e) => e.trim()).filter((e) => e !== '');
   const index = new CandidateIndex(candidates);

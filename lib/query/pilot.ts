@@ -28,8 +28,13 @@ export function cellOf(sample: Pick<SampleRecord, 'proxy' | 'history'>): string 
 }
 
 /** The first `limit` items of each cell, in their original (sample) order. */
-export function pilotSelection<T>(items: readonly T[], sampleOf: (item: T) => Pick<SampleRecord, 'proxy' | 'history'>, limit: number): T[] {
-  if (!(Number.isInteger(limit) && limit >= 1)) throw new Error(`the pilot's limit must be a whole number >= 1, got ${limit}`);
+export function pilotSelection<T>(
+  items: readonly T[],
+  sampleOf: (item: T) => Pick<SampleRecord, 'proxy' | 'history'>,
+  limit: number,
+): T[] {
+  if (!(Number.isInteger(limit) && limit >= 1))
+    throw new Error(`the pilot's limit must be a whole number >= 1, got ${limit}`);
   const taken = new Map<string, number>();
   return items.filter((item) => {
     const cell = cellOf(sampleOf(item));
@@ -44,7 +49,10 @@ export function pilotSelection<T>(items: readonly T[], sampleOf: (item: T) => Pi
 
 function logGamma(x: number): number {
   // Lanczos approximation (g = 7, n = 9), accurate to ~1e-15 for x > 0.
-  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+  const c = [
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+  ];
   if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
   x -= 1;
   let a = c[0];
@@ -87,7 +95,9 @@ function regularizedBeta(a: number, b: number, x: number): number {
   if (x <= 0) return 0;
   if (x >= 1) return 1;
   const front = Math.exp(logGamma(a + b) - logGamma(a) - logGamma(b) + a * Math.log(x) + b * Math.log(1 - x));
-  return x < (a + 1) / (a + b + 2) ? (front * betaContinuedFraction(a, b, x)) / a : 1 - (front * betaContinuedFraction(b, a, 1 - x)) / b;
+  return x < (a + 1) / (a + b + 2)
+    ? (front * betaContinuedFraction(a, b, x)) / a
+    : 1 - (front * betaContinuedFraction(b, a, 1 - x)) / b;
 }
 
 /** P(T ≤ t) for Student's t with `df` degrees of freedom. */
@@ -98,7 +108,8 @@ export function studentTCdf(t: number, df: number): number {
 
 /** The p-quantile of Student's t with `df` degrees of freedom (bisection on the CDF; p in (0.5, 1)). */
 export function studentTQuantile(p: number, df: number): number {
-  if (!(p > 0.5 && p < 1) || !(df > 0)) throw new RangeError(`studentTQuantile needs 0.5 < p < 1 and df > 0, got p=${p}, df=${df}`);
+  if (!(p > 0.5 && p < 1) || !(df > 0))
+    throw new RangeError(`studentTQuantile needs 0.5 < p < 1 and df > 0, got p=${p}, df=${df}`);
   let lo = 0;
   let hi = 1;
   while (studentTCdf(hi, df) < p) hi *= 2;
@@ -118,7 +129,10 @@ export interface MeasuredAnswer {
 }
 
 /** The measured usage of every request that has a stored answer, with its cell. */
-export function measuredAnswers(requests: Iterable<[string, { job: PromptJob }]>, usageOf: (key: string) => Usage | undefined): MeasuredAnswer[] {
+export function measuredAnswers(
+  requests: Iterable<[string, { job: PromptJob }]>,
+  usageOf: (key: string) => Usage | undefined,
+): MeasuredAnswer[] {
   const out: MeasuredAnswer[] = [];
   for (const [key, { job }] of requests) {
     const usage = usageOf(key);
@@ -148,7 +162,12 @@ export interface PilotEstimate {
 const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
 
 /** Estimates what sending the `toSend` cells' prompts costs at `model`'s prices from `measured` answers (at least one). */
-export function estimateFromPilot(model: Pick<ModelConfig, 'inputPricePerMTok' | 'outputPricePerMTok'>, measured: MeasuredAnswer[], toSend: string[], confidence = 0.95): PilotEstimate {
+export function estimateFromPilot(
+  model: Pick<ModelConfig, 'inputPricePerMTok' | 'outputPricePerMTok'>,
+  measured: MeasuredAnswer[],
+  toSend: string[],
+  confidence = 0.95,
+): PilotEstimate {
   if (!measured.length) throw new Error('estimateFromPilot needs at least one measured answer');
   const byCell = new Map<string, number[]>();
   for (const m of measured) {

@@ -45,7 +45,8 @@ const AI_RULES = [
   '- List values in double-quotes.',
 ].join('\n');
 
-const FORMAT_SENTENCE = 'Format your response as a Python list of item names. The list must be ranked from the most likely to the least likely';
+const FORMAT_SENTENCE =
+  'Format your response as a Python list of item names. The list must be ranked from the most likely to the least likely';
 
 /** The prompt's words for a domain, as its description gives them, in the paper's sentences. */
 export function templateFromWords(words: PromptWords): DomainPromptTemplate {
@@ -69,13 +70,19 @@ export function templateFromWords(words: PromptWords): DomainPromptTemplate {
  * part of the response-store keys of paid answers: test/prompt.test.ts holds it byte for byte.
  */
 export const PROMPT_TEMPLATES: Record<DomainName, DomainPromptTemplate> = Object.fromEntries(
-  Object.entries(BUILTIN_DESCRIPTIONS).map(([domain, file]) => [domain, templateFromWords(cachedDescription(path.join(repoRoot(), file)).prompt)]),
+  Object.entries(BUILTIN_DESCRIPTIONS).map(([domain, file]) => [
+    domain,
+    templateFromWords(cachedDescription(path.join(repoRoot(), file)).prompt),
+  ]),
 );
 
 /** The template of any domain: built from its description's prompt words. */
 export function promptTemplate(config: Config, domain: DomainName): DomainPromptTemplate {
   const description = descriptionOf(config, domain);
-  if (!description) throw new Error(`no prompt words for domain "${domain}": it has no dataset description (known: ${Object.keys(config.datasets).join(', ')})`);
+  if (!description)
+    throw new Error(
+      `no prompt words for domain "${domain}": it has no dataset description (known: ${Object.keys(config.datasets).join(', ')})`,
+    );
   return templateFromWords(description.prompt);
 }
 
@@ -127,7 +134,11 @@ export function demographyKey(demography: Record<string, string>): string {
 }
 
 /** The demography sentence for a sample's proxies, or null when there are none. */
-export function renderDemography(demography: Record<string, string>, template: DomainPromptTemplate, domain: string): string | null {
+export function renderDemography(
+  demography: Record<string, string>,
+  template: DomainPromptTemplate,
+  domain: string,
+): string | null {
   const key = demographyKey(demography);
   if (key === '') return null;
   const sentence = template.demography[key];
@@ -144,17 +155,29 @@ export function renderDemography(demography: Record<string, string>, template: D
   }
   const filled = fill(sentence, phrases);
   const missing = filled.match(/\{(?!a\})\w+\}/);
-  if (missing) throw new Error(`prompt templates (${domain}, "${key}"): placeholder ${missing[0]} has no value in the sample's demography`);
-  return filled.replace(/\{a\}(\s+)(\S+)/g, (_m, space: string, word: string) => `${indefiniteArticle(word)}${space}${word}`);
+  if (missing)
+    throw new Error(
+      `prompt templates (${domain}, "${key}"): placeholder ${missing[0]} has no value in the sample's demography`,
+    );
+  return filled.replace(
+    /\{a\}(\s+)(\S+)/g,
+    (_m, space: string, word: string) => `${indefiniteArticle(word)}${space}${word}`,
+  );
 }
 
 /**
  * The messages for one prompt, as in the paper's Appendix A.1: setup A shows demography and history, B only the
  * history, C only the demography (with no proxy, neither).
  */
-export function renderPrompt(sample: SampleRecord, itemName: (id: string) => string, config: Config, domain: DomainName): ChatMessage[] {
+export function renderPrompt(
+  sample: SampleRecord,
+  itemName: (id: string) => string,
+  config: Config,
+  domain: DomainName,
+): ChatMessage[] {
   const template = promptTemplate(config, domain);
-  if (sample.domain !== domain) throw new Error(`sample ${sample.id} belongs to domain "${sample.domain}", not "${domain}"`);
+  if (sample.domain !== domain)
+    throw new Error(`sample ${sample.id} belongs to domain "${sample.domain}", not "${domain}"`);
   const paragraphs: string[] = [template.intro];
   if (sample.setup !== 'B') {
     const demography = renderDemography(sample.demography, template, domain);

@@ -11,7 +11,13 @@ import { effectiveBaseURL, generationParams } from './llm';
 import type { ResponseStore, StoredAnswer } from './store';
 
 /** Re-stores the answers for `wanted` keys found in the responses file; returns how many. */
-export function recoverFromResponses(config: Config, domain: DomainName, model: ModelConfig, store: ResponseStore, wanted: Set<string>): number {
+export function recoverFromResponses(
+  config: Config,
+  domain: DomainName,
+  model: ModelConfig,
+  store: ResponseStore,
+  wanted: Set<string>,
+): number {
   const file = responsesFile(config, model.id, domain);
   if (wanted.size === 0 || !fs.existsSync(file)) return 0;
   let recovered = 0;
@@ -23,11 +29,22 @@ export function recoverFromResponses(config: Config, domain: DomainName, model: 
     } catch {
       continue; // a damaged responses file offers nothing on this line; the prompt is asked again
     }
-    if (!wanted.has(rec.key) || store.has(rec.key) || (rec.via !== 'sync' && rec.via !== 'batch') || typeof rec.raw !== 'string') continue;
+    if (
+      !wanted.has(rec.key) ||
+      store.has(rec.key) ||
+      (rec.via !== 'sync' && rec.via !== 'batch') ||
+      typeof rec.raw !== 'string'
+    )
+      continue;
     const entry: StoredAnswer = {
       v: 1,
       key: rec.key,
-      request: { provider: model.provider, baseURL: effectiveBaseURL(model), model: model.model, params: generationParams(config) },
+      request: {
+        provider: model.provider,
+        baseURL: effectiveBaseURL(model),
+        model: model.model,
+        params: generationParams(config),
+      },
       raw: rec.raw,
       usage: rec.usage,
       model: rec.model,

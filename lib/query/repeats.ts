@@ -9,7 +9,8 @@ import type { PromptJob } from './models';
 /** The configured number of asks per prompt, checked: a whole number >= 1. */
 export function querySamplesOf(config: Config): number {
   const n = config.query.samples;
-  if (!(Number.isInteger(n) && n >= 1)) throw new Error(`query: "query.samples" must be a whole number >= 1, got ${JSON.stringify(n)}`);
+  if (!(Number.isInteger(n) && n >= 1))
+    throw new Error(`query: "query.samples" must be a whole number >= 1, got ${JSON.stringify(n)}`);
   return n;
 }
 

@@ -28,7 +28,16 @@ export interface ParseSummary {
 }
 
 export function emptyParseSummary(): ParseSummary {
-  return { empty: 0, cutOff: 0, byFinishReason: {}, unparseable: 0, tooFew: 0, tooMany: 0, withUnmatched: 0, withDuplicates: 0 };
+  return {
+    empty: 0,
+    cutOff: 0,
+    byFinishReason: {},
+    unparseable: 0,
+    tooFew: 0,
+    tooMany: 0,
+    withUnmatched: 0,
+    withDuplicates: 0,
+  };
 }
 
 /** "stop 5400, length 100, content_filter 19": the counts by finish reason, most frequent first. */
@@ -118,7 +127,9 @@ export function writeResponses(
   }
   const file = responsesFile(config, model.id, domain);
   if (path.resolve(path.dirname(file)) === path.resolve(storeDir(config))) {
-    throw new Error(`model id "${model.id}" would write its responses into the response store folder ${storeDir(config)}; rename the model`);
+    throw new Error(
+      `model id "${model.id}" would write its responses into the response store folder ${storeDir(config)}; rename the model`,
+    );
   }
   writeJsonl(file, records);
   return { file, written: records.length, parse };
@@ -129,7 +140,9 @@ export function finishNote(parse: ParseSummary): string {
   const counts = formatFinishReasons(parse.byFinishReason);
   if (!counts) return '';
   const issues = [
-    parse.cutOff ? `${formatCount(parse.cutOff)} cut off by max tokens (raise query.maxTokens, rerun with --retry-finish length)` : '',
+    parse.cutOff
+      ? `${formatCount(parse.cutOff)} cut off by max tokens (raise query.maxTokens, rerun with --retry-finish length)`
+      : '',
     parse.empty ? `${formatCount(parse.empty)} empty answer${parse.empty > 1 ? 's' : ''}` : '',
   ].filter(Boolean);
   return ` (finish: ${counts}${issues.length ? `; ${issues.join(', ')}` : ''})`;

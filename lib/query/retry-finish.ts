@@ -43,7 +43,13 @@ export function earlierAnswers(
   let reask = 0;
   for (const [key, { job }] of missing) {
     for (const params of candidates) {
-      const earlierKey = storeKey({ provider: model.provider, baseURL, model: model.model, messages: job.messages, params });
+      const earlierKey = storeKey({
+        provider: model.provider,
+        baseURL,
+        model: model.model,
+        messages: job.messages,
+        params,
+      });
       const earlier = store.get(earlierKey);
       if (!earlier) continue;
       if (retryFinish.has(earlier.finishReason ?? '')) reask++;
@@ -55,7 +61,11 @@ export function earlierAnswers(
 }
 
 /** Stored answers under the current parameters that ended for a reason in the list (asking again would repeat them). */
-export function storedWithFinish(store: ResponseStore, keys: Iterable<string>, retryFinish: ReadonlySet<string>): number {
+export function storedWithFinish(
+  store: ResponseStore,
+  keys: Iterable<string>,
+  retryFinish: ReadonlySet<string>,
+): number {
   let n = 0;
   for (const k of keys) if (retryFinish.has(store.get(k)?.finishReason ?? '')) n++;
   return n;
@@ -79,7 +89,16 @@ export function keepEarlierAnswers(
         'the same request would give the same answer, so they are not asked again (raise query.maxTokens first)',
     );
   }
-  const { reuse, reask } = earlierAnswers(store, model, effectiveBaseURL(model), generationParams(config), missing, retryFinish);
-  log(`${model.id}: --retry-finish ${list}: ${formatCount(reask)} earlier answers ended that way and are asked again; ${formatCount(reuse.size)} earlier answers are kept`);
+  const { reuse, reask } = earlierAnswers(
+    store,
+    model,
+    effectiveBaseURL(model),
+    generationParams(config),
+    missing,
+    retryFinish,
+  );
+  log(
+    `${model.id}: --retry-finish ${list}: ${formatCount(reask)} earlier answers ended that way and are asked again; ${formatCount(reuse.size)} earlier answers are kept`,
+  );
   return reuse;
 }

@@ -49,7 +49,10 @@ export function retryableStatus(status: number): boolean {
 }
 
 /** Milliseconds from `retry-after-ms`, or `retry-after` in seconds or as an HTTP date; undefined when absent. */
-export function retryAfterMs(headers: { get(name: string): string | null } | undefined, now = Date.now()): number | undefined {
+export function retryAfterMs(
+  headers: { get(name: string): string | null } | undefined,
+  now = Date.now(),
+): number | undefined {
   if (!headers) return undefined;
   const ms = headers.get('retry-after-ms');
   if (ms !== null && ms.trim() !== '' && Number.isFinite(Number(ms))) return Math.max(0, Number(ms));
@@ -63,21 +66,37 @@ export function retryAfterMs(headers: { get(name: string): string | null } | und
 /** Sorts an error thrown by an `openai` SDK call into a failure kind, and says whether to try again. */
 export function classifyFailure(err: unknown): ClassifiedFailure {
   if (err instanceof APIUserAbortError) return { kind: 'aborted', retryable: false, message: 'request aborted' };
-  if (err instanceof APIConnectionTimeoutError) return { kind: 'timeout', retryable: true, message: 'request timed out' };
+  if (err instanceof APIConnectionTimeoutError)
+    return { kind: 'timeout', retryable: true, message: 'request timed out' };
   if (err instanceof APIConnectionError) {
-    const cause = (err as { cause?: { message?: string; code?: string; cause?: { code?: string; message?: string } } }).cause;
+    const cause = (err as { cause?: { message?: string; code?: string; cause?: { code?: string; message?: string } } })
+      .cause;
     const detail = cause?.cause?.code ?? cause?.code ?? cause?.cause?.message ?? cause?.message;
     return { kind: 'connection', retryable: true, message: `connection error${detail ? ` (${detail})` : ''}` };
   }
   if (err instanceof APIError && typeof err.status === 'number') {
     const status = err.status;
-    const kind: FailureKind = status === 429 ? 'rate-limit' : status >= 500 ? 'server' : status === 408 ? 'timeout' : 'client';
-    return { kind, retryable: retryableStatus(status), status, retryAfterMs: retryAfterMs(err.headers), message: `HTTP ${status}: ${err.message}` };
+    const kind: FailureKind =
+      status === 429 ? 'rate-limit' : status >= 500 ? 'server' : status === 408 ? 'timeout' : 'client';
+    return {
+      kind,
+      retryable: retryableStatus(status),
+      status,
+      retryAfterMs: retryAfterMs(err.headers),
+      message: `HTTP ${status}: ${err.message}`,
+    };
   }
-  if (err instanceof Error && err.name === 'AbortError') return { kind: 'aborted', retryable: false, message: 'request aborted' };
-  if (err instanceof NotACompletionError) return { kind: 'bad-response', retryable: true, maxRetries: 1, message: err.message };
+  if (err instanceof Error && err.name === 'AbortError')
+    return { kind: 'aborted', retryable: false, message: 'request aborted' };
+  if (err instanceof NotACompletionError)
+    return { kind: 'bad-response', retryable: true, maxRetries: 1, message: err.message };
   // Anything else unreadable (truncated JSON): the server misbehaved; the reply may have been billed, so ask once more only.
-  return { kind: 'bad-response', retryable: true, maxRetries: 1, message: `unreadable response (${err instanceof Error ? err.message : String(err)})` };
+  return {
+    kind: 'bad-response',
+    retryable: true,
+    maxRetries: 1,
+    message: `unreadable response (${err instanceof Error ? err.message : String(err)})`,
+  };
 }
 
 export interface RetryPolicy {
@@ -105,7 +124,12 @@ export function backoffMs(policy: RetryPolicy, retry: number, rng: Rng): number 
  * The wait before retry `retry` (1-based): what the server asked for plus up to 10 % (so clients told the same
  * moment do not all come back at once), else the policy's backoff.
  */
-export function retryDelayMs(failure: Pick<ClassifiedFailure, 'retryAfterMs'>, policy: RetryPolicy, retry: number, rng: Rng): number {
+export function retryDelayMs(
+  failure: Pick<ClassifiedFailure, 'retryAfterMs'>,
+  policy: RetryPolicy,
+  retry: number,
+  rng: Rng,
+): number {
   return failure.retryAfterMs !== undefined ? failure.retryAfterMs * (1 + 0.1 * rng()) : backoffMs(policy, retry, rng);
 }
 
@@ -167,7 +191,8 @@ export async function withRetries<T>(attempt: (n: number) => Promise<T>, loop: R
       if (err instanceof AbortedError) throw loop.aborted(n - 1);
       failure = classify(err);
     }
-    if (!failure.retryable || n > Math.min(loop.policy.maxRetries, failure.maxRetries ?? Infinity)) throw loop.giveUp(failure, n);
+    if (!failure.retryable || n > Math.min(loop.policy.maxRetries, failure.maxRetries ?? Infinity))
+      throw loop.giveUp(failure, n);
     if (loop.beforeRetry) {
       const settled = await loop.beforeRetry();
       if (settled !== undefined) return settled;

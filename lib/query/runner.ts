@@ -17,13 +17,28 @@ import { createBaseline } from './baselines';
 import { openBatchKeys, runBatches, type BatchJob, type BatchRunReport } from './batch';
 import { estimateDryRun, type DryRunEstimate } from './dry-run';
 import { formatCount, formatUsd } from './format';
-import { countRecords, loadQueryInputs, resolveModels, responsesFile, storeDir, storeFile, type QueryInputs } from './inputs';
+import {
+  countRecords,
+  loadQueryInputs,
+  resolveModels,
+  responsesFile,
+  storeDir,
+  storeFile,
+  type QueryInputs,
+} from './inputs';
 import { addUsage, modelAvailability, requestKey } from './llm';
 import { cellOf, measuredAnswers, pilotSelection, type PilotSummary } from './pilot';
 import { keepEarlierAnswers } from './retry-finish';
 import { recoverFromResponses } from './recover';
 import type { PromptJob } from './models';
-import { emptyParseSummary, finishNote, writeResponses, type AnswerForRecord, type KeyedJob, type ParseSummary } from './responses';
+import {
+  emptyParseSummary,
+  finishNote,
+  writeResponses,
+  type AnswerForRecord,
+  type KeyedJob,
+  type ParseSummary,
+} from './responses';
 import type { RetryPolicy } from './retry';
 import { sendMissing, type PromptFailure, type RunControl } from './send';
 import { lockStore } from './lock';
@@ -172,7 +187,17 @@ async function runBaseline(
     if (answers.has(key)) continue;
     const a = await responder.answer(job, control.hard);
     // Baselines are pure functions of the sample: no timestamp or timing, so reruns write identical bytes.
-    answers.set(key, { raw: a.text, usage: a.usage, costUsd: 0, model: a.model, fingerprint: a.fingerprint, latencyMs: 0, finishReason: 'stop', via: 'baseline', answeredAt: '' });
+    answers.set(key, {
+      raw: a.text,
+      usage: a.usage,
+      costUsd: 0,
+      model: a.model,
+      fingerprint: a.fingerprint,
+      latencyMs: 0,
+      finishReason: 'stop',
+      via: 'baseline',
+      answeredAt: '',
+    });
   }
   summary.newAnswers = answers.size;
   if (summary.interrupted) {
@@ -182,7 +207,13 @@ async function runBaseline(
     return;
   }
   const out = writeResponses(config, domain, model, keyed, inputs.itemName, (k) => answers.get(k));
-  Object.assign(summary, { written: out.written, answered: out.written, missing: summary.prompts - out.written, outputFile: out.file, parse: out.parse });
+  Object.assign(summary, {
+    written: out.written,
+    answered: out.written,
+    missing: summary.prompts - out.written,
+    outputFile: out.file,
+    parse: out.parse,
+  });
   log(`${model.id} ${domain}: ${formatCount(out.written)} answers (offline baseline) → ${out.file}`);
 }
 
@@ -200,7 +231,12 @@ async function runApiModel(
   // One run at a time per store file: a second run waits, then finds the first run's answers stored instead of paying again.
   const release = opts.dryRun ? () => {} : await lockStore(storeFile(config, model), model.id, control.stop, log);
   if (typeof release === 'string') {
-    Object.assign(summary, { interrupted: true, unavailable: release, missing: summary.prompts, notSent: summary.distinctRequests });
+    Object.assign(summary, {
+      interrupted: true,
+      unavailable: release,
+      missing: summary.prompts,
+      notSent: summary.distinctRequests,
+    });
     return;
   }
   try {
@@ -217,17 +253,34 @@ async function queryLocked(...args: Parameters<typeof runApiModel>): Promise<voi
   summary.tornStoreLines = store.tornLines;
   summary.corruptStoreLines = store.corruptLines;
   for (const p of store.problems) {
-    if (p.kind === 'torn') log(`response store: skipped unreadable line ${p.file}:${p.line} (${p.reason}); a torn append from an interrupted run`);
-    else log(`response store: line ${p.line} of ${p.file} is corrupt (${p.reason}): not a torn append (no crash leaves this); the file was edited or damaged — the line is skipped`);
+    if (p.kind === 'torn')
+      log(
+        `response store: skipped unreadable line ${p.file}:${p.line} (${p.reason}); a torn append from an interrupted run`,
+      );
+    else
+      log(
+        `response store: line ${p.line} of ${p.file} is corrupt (${p.reason}): not a torn append (no crash leaves this); the file was edited or damaged — the line is skipped`,
+      );
   }
   const distinct = distinctRequests(keyed);
   if (!opts.dryRun) {
-    const recovered = recoverFromResponses(config, domain, model, store, new Set([...distinct.keys()].filter((k) => !store.has(k))));
+    const recovered = recoverFromResponses(
+      config,
+      domain,
+      model,
+      store,
+      new Set([...distinct.keys()].filter((k) => !store.has(k))),
+    );
     summary.recovered = recovered;
-    if (recovered) log(`${model.id} ${domain}: ${formatCount(recovered)} answers missing from the store were recovered from ${responsesFile(config, model.id, domain)} (not paid again)`);
+    if (recovered)
+      log(
+        `${model.id} ${domain}: ${formatCount(recovered)} answers missing from the store were recovered from ${responsesFile(config, model.id, domain)} (not paid again)`,
+      );
   }
   let missing = [...distinct].filter(([key]) => !store.has(key));
-  const reuse = opts.retryFinish?.length ? keepEarlierAnswers(config, model, store, distinct, missing, new Set(opts.retryFinish), log) : new Map<string, string>();
+  const reuse = opts.retryFinish?.length
+    ? keepEarlierAnswers(config, model, store, distinct, missing, new Set(opts.retryFinish), log)
+    : new Map<string, string>();
   missing = missing.filter(([key]) => !reuse.has(key));
   const has = (key: string) => store.has(key) || reuse.has(key);
   summary.distinctRequests = distinct.size;
@@ -238,7 +291,12 @@ async function queryLocked(...args: Parameters<typeof runApiModel>): Promise<voi
   if (opts.dryRun) {
     const measured = measuredAnswers(distinct, (key) => store.get(key)?.usage);
     const { toSend, estimate } = estimateDryRun(config, domain, model, missing, summary.alreadyStored, log, measured);
-    Object.assign(summary, { toSend, estimate, answered: summary.fromStore, missing: summary.prompts - summary.fromStore });
+    Object.assign(summary, {
+      toSend,
+      estimate,
+      answered: summary.fromStore,
+      missing: summary.prompts - summary.fromStore,
+    });
     return;
   }
 
@@ -255,17 +313,37 @@ async function queryLocked(...args: Parameters<typeof runApiModel>): Promise<voi
       log(`${model.id}: cannot be asked: ${summary.unavailable}; nothing sent`);
     } else {
       if (availability.reason) log(`${model.id}: note: ${availability.reason}`);
-      const batchJobs: BatchJob[] = missing.map(([key, { job, promptIds }]) => ({ key, messages: job.messages, promptIds }));
-      const batchOpts = { label: domain, env: opts.env, log, stop: control.stop, hard: control.hard, retry: opts.retry, progressIntervalMs: opts.progressIntervalMs };
+      const batchJobs: BatchJob[] = missing.map(([key, { job, promptIds }]) => ({
+        key,
+        messages: job.messages,
+        promptIds,
+      }));
+      const batchOpts = {
+        label: domain,
+        env: opts.env,
+        log,
+        stop: control.stop,
+        hard: control.hard,
+        retry: opts.retry,
+        progressIntervalMs: opts.progressIntervalMs,
+      };
       if (opts.batch) {
-        applyBatchReport(summary, await runBatches(config, model, store, batchJobs, { ...batchOpts, submit: true }), distinct);
+        applyBatchReport(
+          summary,
+          await runBatches(config, model, store, batchJobs, { ...batchOpts, submit: true }),
+          distinct,
+        );
       } else {
         // Collect finished batches first, and never pay again for a prompt that still waits in an open one.
         const waiting = openBatchKeys(config, model);
         if (missing.some(([key]) => waiting.has(key))) {
           let pending = waiting;
           try {
-            const report = await runBatches(config, model, store, batchJobs, { ...batchOpts, submit: false, wait: false });
+            const report = await runBatches(config, model, store, batchJobs, {
+              ...batchOpts,
+              submit: false,
+              wait: false,
+            });
             applyBatchReport(summary, report, distinct);
             pending = new Set(report.pendingKeys);
           } catch (e) {
@@ -273,7 +351,10 @@ async function queryLocked(...args: Parameters<typeof runApiModel>): Promise<voi
           }
           missing = missing.filter(([key]) => !store.has(key) && !pending.has(key));
           const waitingPrompts = [...pending].reduce((n, k) => n + (distinct.get(k)?.promptIds.length ?? 0), 0);
-          if (waitingPrompts) log(`${model.id} ${domain}: ${formatCount(waitingPrompts)} prompts wait in open batches and are not sent synchronously; run with --batch to collect them`);
+          if (waitingPrompts)
+            log(
+              `${model.id} ${domain}: ${formatCount(waitingPrompts)} prompts wait in open batches and are not sent synchronously; run with --batch to collect them`,
+            );
         }
         if (missing.length) await sendMissing(config, model, store, missing, summary, control, opts, log);
       }
@@ -291,29 +372,66 @@ async function queryLocked(...args: Parameters<typeof runApiModel>): Promise<voi
     );
     return;
   }
-  const failedRun = summary.failures.length > 0 || summary.interrupted || summary.unavailable !== undefined || summary.stopped !== undefined;
+  const failedRun =
+    summary.failures.length > 0 ||
+    summary.interrupted ||
+    summary.unavailable !== undefined ||
+    summary.stopped !== undefined;
   const previous = countRecords(responsesFile(config, model.id, domain));
   const answerable = keyed.filter((k) => has(k.key)).length;
   if (failedRun && answerable < previous) {
     // The store (with what was recovered) holds fewer answers than the file: keep the file rather than shrink it.
-    Object.assign(summary, { written: 0, answered: answerable, missing: summary.prompts - answerable, outputFile: responsesFile(config, model.id, domain) });
+    Object.assign(summary, {
+      written: 0,
+      answered: answerable,
+      missing: summary.prompts - answerable,
+      outputFile: responsesFile(config, model.id, domain),
+    });
     summary.failed = summary.failures.reduce((n, f) => n + f.promptIds.length, 0);
-    log(`${model.id} ${domain}: the run did not complete and has ${formatCount(answerable)} answers, fewer than the ${formatCount(previous)} records of ${responsesFile(config, model.id, domain)}; that file is left as it was`);
+    log(
+      `${model.id} ${domain}: the run did not complete and has ${formatCount(answerable)} answers, fewer than the ${formatCount(previous)} records of ${responsesFile(config, model.id, domain)}; that file is left as it was`,
+    );
     return;
   }
   // A prompt answered by an earlier answer (--retry-finish) is recorded under that answer's key.
-  const recordKeys = reuse.size ? keyed.map((k) => (reuse.has(k.key) ? { ...k, key: reuse.get(k.key) as string } : k)) : keyed;
+  const recordKeys = reuse.size
+    ? keyed.map((k) => (reuse.has(k.key) ? { ...k, key: reuse.get(k.key) as string } : k))
+    : keyed;
   const out = writeResponses(config, domain, model, recordKeys, inputs.itemName, (k) => {
     const e = store.get(k);
-    return e && { raw: e.raw, usage: e.usage, costUsd: e.costUsd, model: e.model, fingerprint: e.fingerprint, latencyMs: e.latencyMs, finishReason: e.finishReason ?? null, via: e.via, answeredAt: e.answeredAt };
+    return (
+      e && {
+        raw: e.raw,
+        usage: e.usage,
+        costUsd: e.costUsd,
+        model: e.model,
+        fingerprint: e.fingerprint,
+        latencyMs: e.latencyMs,
+        finishReason: e.finishReason ?? null,
+        via: e.via,
+        answeredAt: e.answeredAt,
+      }
+    );
   });
-  Object.assign(summary, { written: out.written, answered: out.written, missing: summary.prompts - out.written, outputFile: out.file, parse: out.parse });
+  Object.assign(summary, {
+    written: out.written,
+    answered: out.written,
+    missing: summary.prompts - out.written,
+    outputFile: out.file,
+    parse: out.parse,
+  });
   summary.failed = summary.failures.reduce((n, f) => n + f.promptIds.length, 0);
-  log(`${model.id} ${domain}: ${formatCount(out.written)}/${formatCount(summary.prompts)} prompts answered${finishNote(out.parse)} → ${out.file}`);
+  log(
+    `${model.id} ${domain}: ${formatCount(out.written)}/${formatCount(summary.prompts)} prompts answered${finishNote(out.parse)} → ${out.file}`,
+  );
 }
 
 /** Adds what a Batch API run did to the model's summary. */
-function applyBatchReport(summary: QueryRunSummary, report: BatchRunReport, distinct: Map<string, { promptIds: string[] }>): void {
+function applyBatchReport(
+  summary: QueryRunSummary,
+  report: BatchRunReport,
+  distinct: Map<string, { promptIds: string[] }>,
+): void {
   const submittedRequests = report.submitted.reduce((n, b) => n + b.requests, 0);
   summary.sent += submittedRequests;
   summary.newAnswers += report.newAnswers;
@@ -363,13 +481,20 @@ function logMultipliers(inputs: QueryInputs, asks: number, domain: DomainName, l
  * Runs the query stage for the named models on one domain and writes data/responses/<model>/<domain>.jsonl.
  * With `dryRun`, only counts prompts to send, their tokens and their estimated cost.
  */
-export async function runQuery(config: Config, domain: DomainName, modelIds: string[], opts: QueryOptions = {}): Promise<QueryRunSummary[]> {
+export async function runQuery(
+  config: Config,
+  domain: DomainName,
+  modelIds: string[],
+  opts: QueryOptions = {},
+): Promise<QueryRunSummary[]> {
   const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const models = resolveModels(config, modelIds);
   const inputs = loadQueryInputs(config, domain);
   const asks = querySamplesOf(config);
   if (asks > 1 && opts.batch) {
-    throw new Error(`query: the Batch API mode does not send repeated samples yet ("query.samples" is ${asks}); run without --batch, or set "query.samples" to 1`);
+    throw new Error(
+      `query: the Batch API mode does not send repeated samples yet ("query.samples" is ${asks}); run without --batch, or set "query.samples" to 1`,
+    );
   }
   const jobs = repeatedJobs(inputs.jobs, config);
   if (opts.dryRun) logMultipliers(inputs, asks, domain, log);
@@ -432,14 +557,24 @@ export async function runQuery(config: Config, domain: DomainName, modelIds: str
         seconds: 0,
       };
       if (opts.limit !== undefined) {
-        summary.pilot = { limit: opts.limit, cells: new Set(keyed.map((k) => cellOf(k.job.sample))).size, prompts: keyed.length, ofPrompts: all.length };
-        log(`${model.id} ${domain}: pilot of ${opts.limit} prompts per (setting, history length): ${formatCount(keyed.length)} of ${formatCount(all.length)} prompts in ${summary.pilot.cells} cells`);
+        summary.pilot = {
+          limit: opts.limit,
+          cells: new Set(keyed.map((k) => cellOf(k.job.sample))).size,
+          prompts: keyed.length,
+          ofPrompts: all.length,
+        };
+        log(
+          `${model.id} ${domain}: pilot of ${opts.limit} prompts per (setting, history length): ${formatCount(keyed.length)} of ${formatCount(all.length)} prompts in ${summary.pilot.cells} cells`,
+        );
       }
       const control = { stop: stop.signal, hard: hard.signal };
       if (model.provider === 'baseline' && summary.pilot) {
         log(`${model.id} ${domain}: an offline baseline (free): nothing to pilot`);
       } else if (model.provider === 'baseline') {
-        if (opts.dryRun) log(`[dry run] ${model.id} ${domain}: ${formatCount(keyed.length)} prompts, answered offline (free, nothing sent)`);
+        if (opts.dryRun)
+          log(
+            `[dry run] ${model.id} ${domain}: ${formatCount(keyed.length)} prompts, answered offline (free, nothing sent)`,
+          );
         else await runBaseline(config, domain, model, inputs, keyed, summary, control, log);
       } else {
         await runApiModel(config, domain, model, inputs, keyed, summary, control, opts, log);

@@ -65,7 +65,9 @@ function summarizeFailures(failures: PromptFailure[]): string[] {
   const lines: string[] = [];
   for (const [message, fs_] of groups) {
     const ids = fs_.flatMap((f) => f.promptIds);
-    lines.push(`  ${formatCount(ids.length)} × ${message} — prompts ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''}`);
+    lines.push(
+      `  ${formatCount(ids.length)} × ${message} — prompts ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''}`,
+    );
   }
   return lines;
 }
@@ -101,7 +103,11 @@ export async function sendMissing(
       const [key, { job, promptIds }] = missing[i];
       attempted++;
       try {
-        const entry = await store.fetchOnce(key, async () => storedAnswerFor(model, config, key, await responder.answer(job, control.hard, control.stop), 'sync', { repeat: job.repeat }));
+        const entry = await store.fetchOnce(key, async () =>
+          storedAnswerFor(model, config, key, await responder.answer(job, control.hard, control.stop), 'sync', {
+            repeat: job.repeat,
+          }),
+        );
         summary.newAnswers++;
         addUsage(summary.usage, entry.usage);
         summary.costUsd += entry.costUsd;
@@ -110,9 +116,22 @@ export async function sendMissing(
           attempted--;
           unsentPrompts += promptIds.length;
         } else if (e instanceof RequestFailedError) {
-          summary.failures.push({ promptIds, key, kind: e.kind, status: e.status, attempts: e.attempts, message: e.message });
+          summary.failures.push({
+            promptIds,
+            key,
+            kind: e.kind,
+            status: e.status,
+            attempts: e.attempts,
+            message: e.message,
+          });
         } else {
-          summary.failures.push({ promptIds, key, kind: 'store', attempts: 1, message: `${model.id}: ${(e as Error).message}` });
+          summary.failures.push({
+            promptIds,
+            key,
+            kind: 'store',
+            attempts: 1,
+            message: `${model.id}: ${(e as Error).message}`,
+          });
         }
       }
       progress.tick();
@@ -126,7 +145,9 @@ export async function sendMissing(
   summary.rejectedRequests += responder.stats.rejected;
   summary.adaptations = responder.adaptations();
   if (summary.adaptations.length) {
-    log(`${model.id}: adapted to the server's parameter rules (${summary.adaptations.join(', ')}) after ${summary.rejectedRequests} rejected requests; set them in the entry's "params" to skip the rejections`);
+    log(
+      `${model.id}: adapted to the server's parameter rules (${summary.adaptations.join(', ')}) after ${summary.rejectedRequests} rejected requests; set them in the entry's "params" to skip the rejections`,
+    );
   }
   // Replies that were billed but held no answer: their tokens were paid for, so they count in what the run spent.
   const unanswered = responder.stats.unansweredUsage;

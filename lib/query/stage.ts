@@ -30,7 +30,10 @@ export const queryStage: StageDefinition<QueryOptions, QueryRunSummary> = {
   },
   outputs: (config, ref) => [{ file: responsesFile(config, ref.model ?? '', ref.domain) }],
   // The store file's identity is an input: a damaged or truncated store is noticed by a normal rerun.
-  prepare: async (config, ref, opts) => ({ external: storeIdentity(config, resolveModels(config, [ref.model ?? ''])[0]), opts }),
+  prepare: async (config, ref, opts) => ({
+    external: storeIdentity(config, resolveModels(config, [ref.model ?? ''])[0]),
+    opts,
+  }),
   // A dry run and a pilot leave the stamp alone: neither makes the stage's output.
   makesOutput: (opts) => !opts.dryRun && opts.limit === undefined,
   async run({ config, ref, opts }) {
@@ -41,10 +44,19 @@ export const queryStage: StageDefinition<QueryOptions, QueryRunSummary> = {
     if (opts.dryRun) return { status: 'done', result: summary, detail: 'dry run' };
     if (opts.limit !== undefined) {
       if (!summary.pilot) return { status: 'done', result: summary, detail: 'pilot: nothing to ask' };
-      if (summary.failed) return { status: 'failed', result: summary, detail: `pilot: ${summary.failed} prompts failed; rerun to retry them (stored answers are kept)` };
+      if (summary.failed)
+        return {
+          status: 'failed',
+          result: summary,
+          detail: `pilot: ${summary.failed} prompts failed; rerun to retry them (stored answers are kept)`,
+        };
       if (waiting) {
         const again = `run again with --batch --limit ${opts.limit} to collect them`;
-        return { status: 'pending', result: summary, detail: `pending: pilot prompts waiting in open Batch API jobs; ${again}` };
+        return {
+          status: 'pending',
+          result: summary,
+          detail: `pending: pilot prompts waiting in open Batch API jobs; ${again}`,
+        };
       }
       const { limit, cells, ofPrompts } = summary.pilot;
       const detail = `pilot: ${summary.answered} of ${ofPrompts} prompts answered (${limit} per cell, ${cells} cells); run with --dry-run for the estimate`;
@@ -60,7 +72,9 @@ export const queryStage: StageDefinition<QueryOptions, QueryRunSummary> = {
       const detail = `${why}${summary.failed} prompts failed and ${summary.missing} are still unanswered; rerun to retry them (stored answers are kept)`;
       return { status: 'failed', result: summary, detail };
     }
-    const adapted = summary.adaptations.length ? `; adapted to the server: ${summary.adaptations.join(', ')} (${summary.rejectedRequests} rejected requests)` : '';
+    const adapted = summary.adaptations.length
+      ? `; adapted to the server: ${summary.adaptations.join(', ')} (${summary.rejectedRequests} rejected requests)`
+      : '';
     const finish = formatFinishReasons(summary.parse.byFinishReason);
     const detail = `${summary.answered} answers (${summary.sent} sent, ${summary.fromStore} from the store${finish ? `; finish: ${finish}` : ''})${adapted}`;
     // Recorded as it is after the run's own appends, so the next run finds it unchanged.

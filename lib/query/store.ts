@@ -107,7 +107,8 @@ function checkEntry(e: unknown): string | null {
   if (a === null || typeof a !== 'object') return 'not an object';
   if (typeof a.key !== 'string' || !KEY_PATTERN.test(a.key)) return '"key" must be 64 hex digits';
   if (typeof a.raw !== 'string') return '"raw" must be a string';
-  if (typeof a.request !== 'object' || a.request === null || typeof a.request.model !== 'string') return '"request" must be an object with "model"';
+  if (typeof a.request !== 'object' || a.request === null || typeof a.request.model !== 'string')
+    return '"request" must be an object with "model"';
   if (typeof a.usage !== 'object' || a.usage === null) return '"usage" must be an object';
   if (a.via !== 'sync' && a.via !== 'batch') return '"via" must be "sync" or "batch"';
   return null;
@@ -155,7 +156,12 @@ export class ResponseStore {
   static open(dir: string, opts: OpenStoreOptions = {}): ResponseStore {
     const store = new ResponseStore(dir);
     if (!fs.existsSync(dir)) return store;
-    const names = opts.files ?? fs.readdirSync(dir).filter((n) => n.endsWith('.jsonl')).sort();
+    const names =
+      opts.files ??
+      fs
+        .readdirSync(dir)
+        .filter((n) => n.endsWith('.jsonl'))
+        .sort();
     for (const name of names) {
       const file = path.join(dir, name);
       if (fs.existsSync(file)) store.load(file);
@@ -279,7 +285,8 @@ export class ResponseStore {
     const p = (async () => {
       try {
         const entry = await produce();
-        if (entry.key !== key) throw new Error(`ResponseStore.fetchOnce: produced an answer for key ${entry.key}, expected ${key}`);
+        if (entry.key !== key)
+          throw new Error(`ResponseStore.fetchOnce: produced an answer for key ${entry.key}, expected ${key}`);
         await this.putDurable(entry);
         return this.entries.get(key) as StoredAnswer;
       } finally {

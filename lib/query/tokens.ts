@@ -43,18 +43,21 @@ function loadCounter(name: TokenizerName): PieceCounter {
     const tok = mod.llama3Tokenizer;
     return {
       // Llama 3's pre-tokenizer, as llama3-tokenizer-js writes it for JavaScript (no inline (?i:) groups).
-      pattern: /(?:'([sS]|[tT]|[rR][eE]|[vV][eE]|[mM]|[lL][lL]|[dD]))|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+/gu,
+      pattern:
+        /(?:'([sS]|[tT]|[rR][eE]|[vV][eE]|[mM]|[lL][lL]|[dD]))|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+/gu,
       encodePiece: (piece) => tok.encode(piece, { bos: false, eos: false }).length,
       cache: new Map(),
     };
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { Tiktoken } = require('js-tiktoken/lite') as typeof import('js-tiktoken/lite');
-  const ranks = (name === 'o200k_base'
-    ? // eslint-disable-next-line @typescript-eslint/no-require-imports
-      require('js-tiktoken/ranks/o200k_base')
-    : // eslint-disable-next-line @typescript-eslint/no-require-imports
-      require('js-tiktoken/ranks/cl100k_base')) as { default?: TiktokenRanks } & TiktokenRanks;
+  const ranks = (
+    name === 'o200k_base'
+      ? // eslint-disable-next-line @typescript-eslint/no-require-imports
+        require('js-tiktoken/ranks/o200k_base')
+      : // eslint-disable-next-line @typescript-eslint/no-require-imports
+        require('js-tiktoken/ranks/cl100k_base')
+  ) as { default?: TiktokenRanks } & TiktokenRanks;
   const bpe = ranks.default ?? ranks;
   const enc = new Tiktoken(bpe);
   return {
@@ -116,7 +119,8 @@ export function tokenizerFor(model: Pick<ModelConfig, 'model'>): Tokenizer {
       count,
       // <|begin_of_text|>, then per message <|start_header_id|>role<|end_header_id|>\n\n content <|eot_id|>,
       // then the assistant header that primes the reply.
-      countChat: (messages) => 1 + messages.reduce((n, m) => n + 4 + count(m.role) + count(m.content), 0) + 3 + count('assistant'),
+      countChat: (messages) =>
+        1 + messages.reduce((n, m) => n + 4 + count(m.role) + count(m.content), 0) + 3 + count('assistant'),
     };
   }
   return {

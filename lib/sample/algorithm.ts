@@ -135,7 +135,12 @@ function groupLabel(plan: SettingPlan, group: Group): string {
  * C1 (never interacted with by the matching users) and C2 (interacted with, minus history), shuffled, with the
  * normalised interaction counts as target, |C1| = K/2. Returns the shortfall instead when C1 or C2 cannot be filled.
  */
-function buildCandidates(ctx: Context, rng: Rng, matching: ArrayLike<number>, history: number[]): Candidates | Shortfall | C1Shortfall {
+function buildCandidates(
+  ctx: Context,
+  rng: Rng,
+  matching: ArrayLike<number>,
+  history: number[],
+): Candidates | Shortfall | C1Shortfall {
   const { freq, inHistory } = ctx.scratch;
   const nItems = ctx.data.items.length;
   const touched: number[] = [];
@@ -198,7 +203,14 @@ function bump(stops: SampleStops, setting: string, h: number, reason: SampleStop
 }
 
 /** One trajectory of Algorithm 1 for setups A/B: the records it emits, in increasing history length. */
-function drawOne(ctx: Context, plan: SettingPlan, index: number, lengths: number[], pad: number, stops: SampleStops): SampleRecord[] {
+function drawOne(
+  ctx: Context,
+  plan: SettingPlan,
+  index: number,
+  lengths: number[],
+  pad: number,
+  stops: SampleStops,
+): SampleRecord[] {
   const { config, data, domain } = ctx;
   const s = config.sample;
   const seed = deriveSeed(config.seed, domain, plan.name, 'draw', index);
@@ -243,7 +255,12 @@ function drawOne(ctx: Context, plan: SettingPlan, index: number, lengths: number
       break;
     }
     const built = buildCandidates(ctx, rng, matching, history);
-    if ('c1Available' in built) throw c1Error(ctx, `${domain}/${plan.name} (${groupLabel(plan, group)}, ${drawId}, history length ${h}, ${matching.length} matching users)`, built.c1Available);
+    if ('c1Available' in built)
+      throw c1Error(
+        ctx,
+        `${domain}/${plan.name} (${groupLabel(plan, group)}, ${drawId}, history length ${h}, ${matching.length} matching users)`,
+        built.c1Available,
+      );
     if (!('candidates' in built)) {
       bump(stops, plan.name, h, 'fewC2Items');
       continue;
@@ -332,7 +349,12 @@ export function sampleDomain(data: ProcessedDomain, config: Config, opts: Sample
       counts[plan.name]['0'] = c.length;
     }
     if (positive.length && draws > 0) {
-      const progress = new Progress({ label: `sample ${data.domain}/${plan.name}`, total: draws, unit: 'draws', write: log });
+      const progress = new Progress({
+        label: `sample ${data.domain}/${plan.name}`,
+        total: draws,
+        unit: 'draws',
+        write: log,
+      });
       for (let d = 0; d < draws; d++) {
         for (const r of drawOne(ctx, plan, d, positive, pad, stops)) {
           samples.push(r);
@@ -342,7 +364,9 @@ export function sampleDomain(data: ProcessedDomain, config: Config, opts: Sample
       }
     }
     const row = lengths.map((h) => `h${h}: ${counts[plan.name][String(h)]}`).join(', ');
-    log(`sample ${data.domain}/${plan.name}: ${plan.groups.length} group(s), ${plan.population.length} users; prompts ${row}; stops ${formatStops(stops[plan.name])}`);
+    log(
+      `sample ${data.domain}/${plan.name}: ${plan.groups.length} group(s), ${plan.population.length} users; prompts ${row}; stops ${formatStops(stops[plan.name])}`,
+    );
   }
   return { samples, counts, stops };
 }
@@ -351,17 +375,31 @@ export function sampleDomain(data: ProcessedDomain, config: Config, opts: Sample
  * One trajectory (setups A/B) of a setting, exactly as sampleDomain draws it when `lengths` are the positive history
  * lengths: for showing Algorithm 1 step by step. Every length must be > 0: h = 0 is setup C, which has no draw.
  */
-export function sampleTrajectory(data: ProcessedDomain, config: Config, setting: string, drawIndex: number, lengths: number[]): SampleRecord[] {
+export function sampleTrajectory(
+  data: ProcessedDomain,
+  config: Config,
+  setting: string,
+  drawIndex: number,
+  lengths: number[],
+): SampleRecord[] {
   for (const h of lengths) {
     if (!(Number.isInteger(h) && h > 0)) {
-      throw new Error(`sample: a draw of setups A/B needs history lengths > 0, got ${JSON.stringify(h)} in ${JSON.stringify(lengths)} (h = 0 is setup C, one prompt per group without a draw)`);
+      throw new Error(
+        `sample: a draw of setups A/B needs history lengths > 0, got ${JSON.stringify(h)} in ${JSON.stringify(lengths)} (h = 0 is setup C, one prompt per group without a draw)`,
+      );
     }
   }
   const sorted = checkHistoryLengths(lengths);
-  if (!(Number.isInteger(drawIndex) && drawIndex >= 0)) throw new Error(`sample: draw index must be a whole number >= 0, got ${drawIndex}`);
+  if (!(Number.isInteger(drawIndex) && drawIndex >= 0))
+    throw new Error(`sample: draw index must be a whole number >= 0, got ${drawIndex}`);
   const ctx = makeContext(data, config);
   const entry = settingsOf(config, data.domain).find(([name]) => name === setting);
-  if (!entry) throw new Error(`sample: no setting "${setting}" for ${data.domain} in "sample.settings" (have: ${settingsOf(config, data.domain).map(([n]) => n).join(', ')})`);
+  if (!entry)
+    throw new Error(
+      `sample: no setting "${setting}" for ${data.domain} in "sample.settings" (have: ${settingsOf(config, data.domain)
+        .map(([n]) => n)
+        .join(', ')})`,
+    );
   const plan = planSetting(data, data.domain, entry[0], entry[1], knownProxies(data));
   const stops: SampleStops = { [setting]: {} };
   return drawOne(ctx, plan, drawIndex, sorted, drawPad(config.sample.drawsPerSetting), stops);

@@ -23,10 +23,14 @@ export interface ReadableSample {
 }
 
 /** A sample record with item names instead of ids (for notebooks and reports). */
-export function readableSample(sample: SampleRecord, data: Pick<ProcessedDomain, 'items' | 'itemIndex'>): ReadableSample {
+export function readableSample(
+  sample: SampleRecord,
+  data: Pick<ProcessedDomain, 'items' | 'itemIndex'>,
+): ReadableSample {
   const nameOf = (id: string): string => {
     const i = data.itemIndex.get(id);
-    if (i === undefined) throw new Error(`sample ${sample.id}: item ${id} is not in the processed ${sample.domain} items`);
+    if (i === undefined)
+      throw new Error(`sample ${sample.id}: item ${id} is not in the processed ${sample.domain} items`);
     return data.items[i].name;
   };
   return {
@@ -35,7 +39,13 @@ export function readableSample(sample: SampleRecord, data: Pick<ProcessedDomain,
     setting: sample.proxy,
     demography: sample.demography,
     history: sample.history.map((id) => ({ id, name: nameOf(id) })),
-    candidates: sample.candidates.map((id, k) => ({ rank: k + 1, id, name: nameOf(id), kind: sample.target[k] > 0 ? 'C2' : 'C1', target: sample.target[k] })),
+    candidates: sample.candidates.map((id, k) => ({
+      rank: k + 1,
+      id,
+      name: nameOf(id),
+      kind: sample.target[k] > 0 ? 'C2' : 'C1',
+      target: sample.target[k],
+    })),
     targetEntropy: sample.targetEntropy,
     groupSize: sample.groupSize,
   };

@@ -12,7 +12,8 @@ import type { SampleRecord } from '../core/types';
 /** The configured number of orders, checked: a whole number >= 1. */
 export function candidateOrdersOf(config: Config): number {
   const m = config.sample.candidateOrders;
-  if (!(Number.isInteger(m) && m >= 1)) throw new Error(`sample: "sample.candidateOrders" must be a whole number >= 1, got ${JSON.stringify(m)}`);
+  if (!(Number.isInteger(m) && m >= 1))
+    throw new Error(`sample: "sample.candidateOrders" must be a whole number >= 1, got ${JSON.stringify(m)}`);
   return m;
 }
 
@@ -26,7 +27,8 @@ export function baseSampleId(record: Pick<SampleRecord, 'id' | 'order'>): string
   const order = orderOf(record);
   if (order === 1) return record.id;
   const suffix = `/o${order}`;
-  if (!record.id.endsWith(suffix)) throw new Error(`sample ${record.id}: has order ${order} but its id does not end with "${suffix}"`);
+  if (!record.id.endsWith(suffix))
+    throw new Error(`sample ${record.id}: has order ${order} but its id does not end with "${suffix}"`);
   return record.id.slice(0, -suffix.length);
 }
 

@@ -63,7 +63,9 @@ export function knownProxies(data: ProcessedDomain): Set<string> {
 export function settingsOf(config: Config, domain: DomainName): [string, string[]][] {
   const settings = config.sample.settings[domain];
   if (!settings || typeof settings !== 'object') {
-    throw new Error(`sample: config "sample.settings" has no entry for domain "${domain}" (expected setting name → list of proxies)`);
+    throw new Error(
+      `sample: config "sample.settings" has no entry for domain "${domain}" (expected setting name → list of proxies)`,
+    );
   }
   return Object.entries(settings);
 }
@@ -72,8 +74,10 @@ export function settingsOf(config: Config, domain: DomainName): [string, string[
 export function checkHistoryLengths(lengths: number[]): number[] {
   const seen = new Set<number>();
   for (const h of lengths) {
-    if (!(Number.isInteger(h) && h >= 0)) throw new Error(`sample: "sample.historyLengths" must hold whole numbers >= 0, got ${JSON.stringify(h)}`);
-    if (seen.has(h)) throw new Error(`sample: "sample.historyLengths" lists ${h} twice (got ${JSON.stringify(lengths)})`);
+    if (!(Number.isInteger(h) && h >= 0))
+      throw new Error(`sample: "sample.historyLengths" must hold whole numbers >= 0, got ${JSON.stringify(h)}`);
+    if (seen.has(h))
+      throw new Error(`sample: "sample.historyLengths" lists ${h} twice (got ${JSON.stringify(lengths)})`);
     seen.add(h);
   }
   return [...seen].sort((a, b) => a - b);
@@ -81,25 +85,43 @@ export function checkHistoryLengths(lengths: number[]): number[] {
 
 function checkNumbers(config: Config, data: ProcessedDomain): void {
   const s = config.sample;
-  if (!(Number.isInteger(s.K) && s.K >= 2)) throw new Error(`sample: "sample.K" must be a whole number >= 2, got ${s.K}`);
+  if (!(Number.isInteger(s.K) && s.K >= 2))
+    throw new Error(`sample: "sample.K" must be a whole number >= 2, got ${s.K}`);
   if (s.K > data.items.length) {
-    throw new Error(`sample: K = ${s.K} candidates requested but the ${data.domain} catalogue holds only ${data.items.length} items; lower "sample.K"`);
+    throw new Error(
+      `sample: K = ${s.K} candidates requested but the ${data.domain} catalogue holds only ${data.items.length} items; lower "sample.K"`,
+    );
   }
-  if (!(s.matchThreshold > 0 && s.matchThreshold <= 1)) throw new Error(`sample: "sample.matchThreshold" must be in (0, 1], got ${s.matchThreshold}`);
-  if (!(Number.isInteger(s.minMatchingUsers) && s.minMatchingUsers >= 1)) throw new Error(`sample: "sample.minMatchingUsers" must be a whole number >= 1, got ${s.minMatchingUsers}`);
-  if (!(Number.isInteger(s.drawsPerSetting) && s.drawsPerSetting >= 0)) throw new Error(`sample: "sample.drawsPerSetting" must be a whole number >= 0, got ${s.drawsPerSetting}`);
-  if (!(Number.isInteger(s.retries) && s.retries >= 0)) throw new Error(`sample: "sample.retries" must be a whole number >= 0, got ${s.retries}`);
-  if (!['group', 'catalogue', 'user'].includes(s.historySource)) throw new Error(`sample: "sample.historySource" must be "group", "catalogue" or "user", got ${JSON.stringify(s.historySource)}`);
+  if (!(s.matchThreshold > 0 && s.matchThreshold <= 1))
+    throw new Error(`sample: "sample.matchThreshold" must be in (0, 1], got ${s.matchThreshold}`);
+  if (!(Number.isInteger(s.minMatchingUsers) && s.minMatchingUsers >= 1))
+    throw new Error(`sample: "sample.minMatchingUsers" must be a whole number >= 1, got ${s.minMatchingUsers}`);
+  if (!(Number.isInteger(s.drawsPerSetting) && s.drawsPerSetting >= 0))
+    throw new Error(`sample: "sample.drawsPerSetting" must be a whole number >= 0, got ${s.drawsPerSetting}`);
+  if (!(Number.isInteger(s.retries) && s.retries >= 0))
+    throw new Error(`sample: "sample.retries" must be a whole number >= 0, got ${s.retries}`);
+  if (!['group', 'catalogue', 'user'].includes(s.historySource))
+    throw new Error(
+      `sample: "sample.historySource" must be "group", "catalogue" or "user", got ${JSON.stringify(s.historySource)}`,
+    );
   if (!(config.score.logBase > 1)) throw new Error(`sample: "score.logBase" must be > 1, got ${config.score.logBase}`);
 }
 
-export function planSetting(data: ProcessedDomain, domain: DomainName, name: string, proxies: string[], known: Set<string>): SettingPlan {
+export function planSetting(
+  data: ProcessedDomain,
+  domain: DomainName,
+  name: string,
+  proxies: string[],
+  known: Set<string>,
+): SettingPlan {
   if (!Array.isArray(proxies) || proxies.some((p) => typeof p !== 'string')) {
     throw new Error(`sample: setting "${name}" of ${domain} must list proxy names, got ${JSON.stringify(proxies)}`);
   }
   for (const p of proxies) {
     if (!known.has(p)) {
-      throw new Error(`sample: setting "${name}" names proxy "${p}", which the ${domain} data does not have (its proxies: ${[...known].sort().join(', ') || 'none'})`);
+      throw new Error(
+        `sample: setting "${name}" names proxy "${p}", which the ${domain} data does not have (its proxies: ${[...known].sort().join(', ') || 'none'})`,
+      );
     }
   }
   const nUsers = data.users.length;
@@ -194,5 +216,7 @@ export function makeContext(data: ProcessedDomain, config: Config): Context {
 export function planAll(ctx: Context): SettingPlan[] {
   const known = knownProxies(ctx.data);
   if (ctx.data.users.length === 0) throw new Error(`sample: the processed ${ctx.domain} data holds no users`);
-  return settingsOf(ctx.config, ctx.domain).map(([name, proxies]) => planSetting(ctx.data, ctx.domain, name, proxies, known));
+  return settingsOf(ctx.config, ctx.domain).map(([name, proxies]) =>
+    planSetting(ctx.data, ctx.domain, name, proxies, known),
+  );
 }

@@ -22,7 +22,8 @@ export function samplesFile(config: Config, domain: DomainName): string {
 export function runSample(config: Config, domain: DomainName, opts: SampleOptions = {}): SampleResult {
   const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const data = loadProcessed(domainDir(config, 'processed', domain));
-  if (data.domain !== domain) throw new Error(`sample: ${domainDir(config, 'processed', domain)} holds ${data.domain} data, not ${domain}`);
+  if (data.domain !== domain)
+    throw new Error(`sample: ${domainDir(config, 'processed', domain)} holds ${data.domain} data, not ${domain}`);
   const orders = candidateOrdersOf(config);
   const drawn = sampleDomain(data, config, { log });
   const result = { ...drawn, samples: withCandidateOrders(drawn.samples, config) };
@@ -30,7 +31,9 @@ export function runSample(config: Config, domain: DomainName, opts: SampleOption
   writeJsonl(path.join(dir, SAMPLES_FILE), result.samples);
   writeJsonAtomic(path.join(dir, SAMPLE_STOPS_FILE), result.stops);
   writeJsonAtomic(path.join(dir, SAMPLE_COUNTS_FILE), result.counts);
-  log(`sample ${domain}: ${result.samples.length} prompts${orders > 1 ? ` (${drawn.samples.length} samples × ${orders} candidate orders)` : ''} → ${dir}`);
+  log(
+    `sample ${domain}: ${result.samples.length} prompts${orders > 1 ? ` (${drawn.samples.length} samples × ${orders} candidate orders)` : ''} → ${dir}`,
+  );
   return result;
 }
 
@@ -42,7 +45,8 @@ function validateSample(r: unknown, where: string): SampleRecord {
   const bad = (field: string, expected: string): never => {
     throw new Error(`${where}: field "${field}" ${expected}`);
   };
-  if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new Error(`${where}: expected a JSON object (a sample record)`);
+  if (typeof r !== 'object' || r === null || Array.isArray(r))
+    throw new Error(`${where}: expected a JSON object (a sample record)`);
   const s = r as Record<string, unknown>;
   if (typeof s.v !== 'number') bad('v', 'must be the format version (a number)');
   if (typeof s.id !== 'string' || s.id === '') bad('id', 'must be a non-empty string');
@@ -50,21 +54,32 @@ function validateSample(r: unknown, where: string): SampleRecord {
   if (s.setup !== 'A' && s.setup !== 'B' && s.setup !== 'C') bad('setup', 'must be "A", "B" or "C"');
   if (typeof s.proxy !== 'string') bad('proxy', 'must be the setting name (a string)');
   const demo = s.demography;
-  if (typeof demo !== 'object' || demo === null || Array.isArray(demo) || !Object.values(demo).every((x) => typeof x === 'string')) {
+  if (
+    typeof demo !== 'object' ||
+    demo === null ||
+    Array.isArray(demo) ||
+    !Object.values(demo).every((x) => typeof x === 'string')
+  ) {
     bad('demography', 'must be an object of proxy name → string value');
   }
   if (!isStringArray(s.history)) bad('history', 'must be an array of item ids (strings)');
-  if (!isStringArray(s.candidates) || s.candidates.length === 0) bad('candidates', 'must be a non-empty array of item ids (strings)');
+  if (!isStringArray(s.candidates) || s.candidates.length === 0)
+    bad('candidates', 'must be a non-empty array of item ids (strings)');
   const target = s.target;
-  if (!Array.isArray(target) || !target.every((x) => typeof x === 'number' && x >= 0)) bad('target', 'must be an array of probabilities');
+  if (!Array.isArray(target) || !target.every((x) => typeof x === 'number' && x >= 0))
+    bad('target', 'must be an array of probabilities');
   if ((target as number[]).length !== (s.candidates as string[]).length) {
-    bad('target', `must have one probability per candidate (${(s.candidates as string[]).length}), got ${(target as number[]).length}`);
+    bad(
+      'target',
+      `must have one probability per candidate (${(s.candidates as string[]).length}), got ${(target as number[]).length}`,
+    );
   }
   if (typeof s.targetEntropy !== 'number') bad('targetEntropy', 'must be a number');
   if (!(Number.isInteger(s.groupSize) && (s.groupSize as number) >= 0)) bad('groupSize', 'must be a whole number');
   if (typeof s.drawId !== 'string') bad('drawId', 'must be a string');
   if (typeof s.seed !== 'string') bad('seed', 'must be a string');
-  if (s.order !== undefined && !(Number.isInteger(s.order) && (s.order as number) >= 2)) bad('order', 'must be a whole number >= 2 when present (order 1 has no field)');
+  if (s.order !== undefined && !(Number.isInteger(s.order) && (s.order as number) >= 2))
+    bad('order', 'must be a whole number >= 2 when present (order 1 has no field)');
   return s as unknown as SampleRecord;
 }
 
@@ -72,12 +87,16 @@ function validateSample(r: unknown, where: string): SampleRecord {
 export function loadSamples(config: Config, domain: DomainName): SampleRecord[] {
   const file = samplesFile(config, domain);
   if (!fs.existsSync(file)) {
-    throw new Error(`no samples for ${domain}: ${file} is missing; run the sample stage first (npm start -- --stages sample)`);
+    throw new Error(
+      `no samples for ${domain}: ${file} is missing; run the sample stage first (npm start -- --stages sample)`,
+    );
   }
   const { records, tornLastLine } = readJsonl<SampleRecord>(file, validateSample);
   if (tornLastLine) {
     const lines = fs.readFileSync(file, 'utf8').split('\n').length;
-    throw new Error(`${file}:${lines}: the last line is cut off (the file is written atomically, so it was damaged); run the sample stage again`);
+    throw new Error(
+      `${file}:${lines}: the last line is cut off (the file is written atomically, so it was damaged); run the sample stage again`,
+    );
   }
   return records;
 }

@@ -20,7 +20,9 @@ export const sampleStage: StageDefinition<SampleOptions, SampleResult> = {
     },
   }),
   outputs: (config, { domain }) =>
-    [SAMPLES_FILE, SAMPLE_COUNTS_FILE, SAMPLE_STOPS_FILE].map((f) => ({ file: path.join(domainDir(config, 'samples', domain), f) })),
+    [SAMPLES_FILE, SAMPLE_COUNTS_FILE, SAMPLE_STOPS_FILE].map((f) => ({
+      file: path.join(domainDir(config, 'samples', domain), f),
+    })),
   async run({ config, ref, opts }) {
     const result = runSample(config, ref.domain, opts);
     return { status: 'done', result, detail: `${result.samples.length} prompts` };

@@ -53,7 +53,15 @@ export function sampleCountRows(ours: SampleCounts, paper: SampleCounts = {}): S
 /** Fixed-width text of sampleCountRows, for logs and tests. */
 export function formatSampleCounts(rows: SampleCountRow[]): string {
   const head = ['setting', 'h', 'setup', 'ours', 'paper'];
-  const cells = rows.map((r) => [r.setting + (r.historyLength === 0 ? ' (Def)' : ''), String(r.historyLength), r.setup, r.ours === null ? '–' : String(r.ours), r.paper === null ? '–' : String(r.paper)]);
+  const cells = rows.map((r) => [
+    r.setting + (r.historyLength === 0 ? ' (Def)' : ''),
+    String(r.historyLength),
+    r.setup,
+    r.ours === null ? '–' : String(r.ours),
+    r.paper === null ? '–' : String(r.paper),
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  return [head, ...cells].map((c) => c.map((x, i) => (i === 0 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  ')).join('\n');
+  return [head, ...cells]
+    .map((c) => c.map((x, i) => (i === 0 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  '))
+    .join('\n');
 }

@@ -4,7 +4,15 @@
  * the full fit's grid the band spans the (1 − confidence)/2 and (1 + confidence)/2 quantiles of the resampled fits.
  * A resampled fit counts at x only inside its own fit range: outside it a polynomial is an extrapolation.
  */
-import { type BootstrapOptions, type CurveOptions, entropyCurve, evalPolynomial, forEachResample, gather, quantileSorted } from './curves';
+import {
+  type BootstrapOptions,
+  type CurveOptions,
+  entropyCurve,
+  evalPolynomial,
+  forEachResample,
+  gather,
+  quantileSorted,
+} from './curves';
 
 export interface BandPoint {
   x: number;
@@ -20,7 +28,13 @@ export function bootstrapFitBand(
   const full = entropyCurve(targetEntropy, crossEntropy, opts);
   if (full.fitted.length < 2) return [];
   // The same binning range and edge rule as the full fit; no departure point is needed for a band.
-  const fixed: CurveOptions = { bins: opts.bins, window: opts.window, order: opts.order, range: full.range, edges: opts.edges };
+  const fixed: CurveOptions = {
+    bins: opts.bins,
+    window: opts.window,
+    order: opts.order,
+    range: full.range,
+    edges: opts.edges,
+  };
   const valuesAt: number[][] = full.fitted.map(() => []);
   const xs: number[] = new Array(targetEntropy.length);
   const ys: number[] = new Array(targetEntropy.length);

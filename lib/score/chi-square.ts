@@ -5,8 +5,8 @@
  */
 
 const LANCZOS = [
-  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905,
-  -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+  12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
 ];
 
 /** ln Γ(z) for z > 0. */
@@ -66,6 +66,7 @@ export function upperRegularizedGamma(a: number, x: number): number {
 
 /** P(X >= x) for X ~ χ²(df): the p-value of a chi-square statistic x with df degrees of freedom. */
 export function chiSquareSurvival(x: number, df: number): number {
-  if (!(Number.isInteger(df) && df >= 1)) throw new RangeError(`chiSquareSurvival: df must be a whole number >= 1, got ${df}`);
+  if (!(Number.isInteger(df) && df >= 1))
+    throw new RangeError(`chiSquareSurvival: df must be a whole number >= 1, got ${df}`);
   return upperRegularizedGamma(df / 2, Math.max(0, x) / 2);
 }

@@ -70,10 +70,13 @@ export function compareAligned(models: ModelScores[], opts: CompareOptions): Omi
   const n = models.length ? models[0].promptIds.length : 0;
   for (const m of models) {
     if (m.promptIds.length !== n || m.promptIds.some((id, i) => id !== models[0].promptIds[i])) {
-      throw new Error(`compareAligned: model "${m.modelId}" is not scored on the same prompts as "${models[0].modelId}"`);
+      throw new Error(
+        `compareAligned: model "${m.modelId}" is not scored on the same prompts as "${models[0].modelId}"`,
+      );
     }
   }
-  const departureOf = (x: number[], y: number[]) => departurePoint(x, y, { bins: opts.bins, range: opts.range, departureGap: opts.departureGap });
+  const departureOf = (x: number[], y: number[]) =>
+    departurePoint(x, y, { bins: opts.bins, range: opts.range, departureGap: opts.departureGap });
   const fullGap = models.map((m) => meanGap(m.targetEntropy, m.crossEntropy, null));
   const fullDeparture = models.map((m) => departureOf(m.targetEntropy, m.crossEntropy));
   const pairs: [number, number][] = [];
@@ -83,10 +86,14 @@ export function compareAligned(models: ModelScores[], opts: CompareOptions): Omi
   if (n > 0 && pairs.length && opts.resamples > 0) {
     const xs = new Array<number>(n);
     const ys = new Array<number>(n);
-    const needDeparture = models.map((_, k) => pairs.some(([i, j]) => (i === k || j === k) && fullDeparture[i] !== null && fullDeparture[j] !== null));
+    const needDeparture = models.map((_, k) =>
+      pairs.some(([i, j]) => (i === k || j === k) && fullDeparture[i] !== null && fullDeparture[j] !== null),
+    );
     forEachResample(n, opts, (idx) => {
       const gaps = models.map((m) => meanGap(m.targetEntropy, m.crossEntropy, idx));
-      const departures = models.map((m, k) => (needDeparture[k] ? departureOf(gather(m.targetEntropy, idx, xs), gather(m.crossEntropy, idx, ys)) : null));
+      const departures = models.map((m, k) =>
+        needDeparture[k] ? departureOf(gather(m.targetEntropy, idx, xs), gather(m.crossEntropy, idx, ys)) : null,
+      );
       pairs.forEach(([i, j], p) => {
         gapDiffs[p].push(gaps[i] - gaps[j]);
         const di = departures[i];
@@ -96,16 +103,26 @@ export function compareAligned(models: ModelScores[], opts: CompareOptions): Omi
     });
   }
   return pairs.map(([i, j], p) => {
-    const gapInterval = n ? percentileInterval(fullGap[i] - fullGap[j], gapDiffs[p], opts.resamples, opts.confidence) : null;
+    const gapInterval = n
+      ? percentileInterval(fullGap[i] - fullGap[j], gapDiffs[p], opts.resamples, opts.confidence)
+      : null;
     const di = fullDeparture[i];
     const dj = fullDeparture[j];
-    const depInterval = di !== null && dj !== null ? percentileInterval(di - dj, departureDiffs[p], opts.resamples, opts.confidence) : null;
+    const depInterval =
+      di !== null && dj !== null
+        ? percentileInterval(di - dj, departureDiffs[p], opts.resamples, opts.confidence)
+        : null;
     return {
       a: models[i].modelId,
       b: models[j].modelId,
       prompts: n,
       meanGapDiff: gapInterval && { estimate: gapInterval.estimate, low: gapInterval.low, high: gapInterval.high },
-      departureDiff: depInterval && { estimate: depInterval.estimate, low: depInterval.low, high: depInterval.high, defined: depInterval.defined },
+      departureDiff: depInterval && {
+        estimate: depInterval.estimate,
+        low: depInterval.low,
+        high: depInterval.high,
+        defined: depInterval.defined,
+      },
     };
   });
 }
@@ -144,7 +161,12 @@ export function alignScores(m: ModelScores, promptIds: string[]): ModelScores {
   const at = new Map<string, number>();
   m.promptIds.forEach((id, i) => at.set(id, i));
   const rows = promptIds.map((id) => at.get(id)!);
-  return { modelId: m.modelId, promptIds, targetEntropy: rows.map((r) => m.targetEntropy[r]), crossEntropy: rows.map((r) => m.crossEntropy[r]) };
+  return {
+    modelId: m.modelId,
+    promptIds,
+    targetEntropy: rows.map((r) => m.targetEntropy[r]),
+    crossEntropy: rows.map((r) => m.crossEntropy[r]),
+  };
 }
 
 export function comparisonsFile(scoresDir: string): string {
@@ -155,7 +177,8 @@ export function comparisonsFile(scoresDir: string): string {
 export function readComparisons(file: string): Comparisons | null {
   if (!fs.existsSync(file)) return null;
   const c = readJson<Comparisons>(file);
-  if (c?.v !== COMPARISONS_VERSION || !Array.isArray(c.comparisons)) throw new Error(`${file}: not a comparisons file of version ${COMPARISONS_VERSION}; run the score stage again`);
+  if (c?.v !== COMPARISONS_VERSION || !Array.isArray(c.comparisons))
+    throw new Error(`${file}: not a comparisons file of version ${COMPARISONS_VERSION}; run the score stage again`);
   return c;
 }
 

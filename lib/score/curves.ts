@@ -126,7 +126,8 @@ function dataRange(x: number[]): [number, number] {
 /** Mean of y within each of `bins` equal-width bins of x (numpy.histogram edges); only non-empty bins are returned. */
 export function binMeans(x: number[], y: number[], bins: number, range?: [number, number] | null): BinnedPoint[] {
   if (x.length !== y.length) throw new RangeError(`binMeans: x has ${x.length} values but y has ${y.length}`);
-  if (!(Number.isInteger(bins) && bins >= 1)) throw new RangeError(`binMeans: bins must be a whole number >= 1, got ${bins}`);
+  if (!(Number.isInteger(bins) && bins >= 1))
+    throw new RangeError(`binMeans: bins must be a whole number >= 1, got ${bins}`);
   assertFiniteArray(x, 'x');
   assertFiniteArray(y, 'y');
   if (x.length === 0) return [];
@@ -168,7 +169,8 @@ export function binMeans(x: number[], y: number[], bins: number, range?: [number
  * images, so the first and last results are the first and last values themselves.
  */
 export function rollingMean(values: number[], window: number, edges: EdgeRule = 'drop'): number[] {
-  if (!(Number.isInteger(window) && window >= 1)) throw new RangeError(`rollingMean: window must be a whole number >= 1, got ${window}`);
+  if (!(Number.isInteger(window) && window >= 1))
+    throw new RangeError(`rollingMean: window must be a whole number >= 1, got ${window}`);
   const n = values.length;
   if (n === 0) return [];
   // Recomputing each window's sum (O(n·w)) avoids the drift a running add-and-subtract sum accumulates; n and w are small.
@@ -211,7 +213,11 @@ export function evalPolynomial(p: Polynomial, x: number): number {
 
 /** d/dx of p, in the same scaled basis (dt/dx = 1/halfWidth). */
 export function derivative(p: Polynomial): Polynomial {
-  return { center: p.center, halfWidth: p.halfWidth, coefficients: polyder(p.coefficients).map((c) => c / p.halfWidth) };
+  return {
+    center: p.center,
+    halfWidth: p.halfWidth,
+    coefficients: polyder(p.coefficients).map((c) => c / p.halfWidth),
+  };
 }
 
 function binomial(n: number, k: number): number {
@@ -240,11 +246,15 @@ export function toMonomial(p: Polynomial): number[] {
  */
 export function polyfit(x: number[], y: number[], order: number): Polynomial {
   if (x.length !== y.length) throw new RangeError(`polyfit: x has ${x.length} values but y has ${y.length}`);
-  if (!(Number.isInteger(order) && order >= 0)) throw new RangeError(`polyfit: order must be a whole number >= 0, got ${order}`);
+  if (!(Number.isInteger(order) && order >= 0))
+    throw new RangeError(`polyfit: order must be a whole number >= 0, got ${order}`);
   assertFiniteArray(x, 'x');
   assertFiniteArray(y, 'y');
   const distinct = new Set(x).size;
-  if (distinct < order + 1) throw new RangeError(`polyfit: an order-${order} fit needs at least ${order + 1} distinct x values, got ${distinct}`);
+  if (distinct < order + 1)
+    throw new RangeError(
+      `polyfit: an order-${order} fit needs at least ${order + 1} distinct x values, got ${distinct}`,
+    );
   const [lo, hi] = dataRange(x);
   const mid = (lo + hi) / 2;
   const half = hi > lo ? (hi - lo) / 2 : 1;
@@ -332,7 +342,11 @@ export function derivativeTolerance(yScale: number, a: number, b: number, k: num
 }
 
 function fitScale(p: Polynomial, a: number, b: number): number {
-  return Math.max(Math.abs(evalPolynomial(p, a)), Math.abs(evalPolynomial(p, b)), Math.abs(evalPolynomial(p, (a + b) / 2)));
+  return Math.max(
+    Math.abs(evalPolynomial(p, a)),
+    Math.abs(evalPolynomial(p, b)),
+    Math.abs(evalPolynomial(p, (a + b) / 2)),
+  );
 }
 
 /**
@@ -387,7 +401,10 @@ export function departurePointOf(gapPoints: BinnedPoint[], threshold: number, to
     const from = Math.max(0, i - half);
     const to = Math.min(m - 1, i + half);
     const window = gapPoints.slice(from, to + 1);
-    return weightedMedian(window.map((p) => p.y), window.map((p) => p.n));
+    return weightedMedian(
+      window.map((p) => p.y),
+      window.map((p) => p.n),
+    );
   });
   if (smoothed[0] < threshold) return null;
   for (let i = 1; i < m; i++) {
@@ -401,24 +418,40 @@ export function departurePointOf(gapPoints: BinnedPoint[], threshold: number, to
 }
 
 /** The departure point of prompts (target entropy x, cross-entropy y) binned over `range` (see departurePointOf). */
-export function departurePoint(x: number[], y: number[], opts: { bins: number; range: [number, number]; departureGap: number }): number | null {
+export function departurePoint(
+  x: number[],
+  y: number[],
+  opts: { bins: number; range: [number, number]; departureGap: number },
+): number | null {
   const gap = y.map((v, i) => v - x[i]);
   return departurePointOf(binMeans(x, gap, opts.bins, opts.range), opts.departureGap, opts.range[1]);
 }
 
 export function entropyCurve(targetEntropy: number[], crossEntropy: number[], opts: CurveOptions): Curve {
   if (targetEntropy.length !== crossEntropy.length) {
-    throw new RangeError(`entropyCurve: ${targetEntropy.length} target entropies but ${crossEntropy.length} cross-entropies`);
+    throw new RangeError(
+      `entropyCurve: ${targetEntropy.length} target entropies but ${crossEntropy.length} cross-entropies`,
+    );
   }
-  if (!(Number.isInteger(opts.window) && opts.window >= 1)) throw new RangeError(`entropyCurve: window must be a whole number >= 1, got ${opts.window}`);
-  if (!(Number.isInteger(opts.order) && opts.order >= 0)) throw new RangeError(`entropyCurve: order must be a whole number >= 0, got ${opts.order}`);
+  if (!(Number.isInteger(opts.window) && opts.window >= 1))
+    throw new RangeError(`entropyCurve: window must be a whole number >= 1, got ${opts.window}`);
+  if (!(Number.isInteger(opts.order) && opts.order >= 0))
+    throw new RangeError(`entropyCurve: order must be a whole number >= 0, got ${opts.order}`);
   const edges: EdgeRule = opts.edges ?? 'shrink';
-  if (edges !== 'shrink' && edges !== 'drop') throw new RangeError(`entropyCurve: edges must be "shrink" or "drop", got ${JSON.stringify(edges)}`);
+  if (edges !== 'shrink' && edges !== 'drop')
+    throw new RangeError(`entropyCurve: edges must be "shrink" or "drop", got ${JSON.stringify(edges)}`);
   const notes: string[] = [];
-  const range: [number, number] = opts.range ? [opts.range[0], opts.range[1]] : targetEntropy.length ? dataRange(targetEntropy) : [0, 0];
+  const range: [number, number] = opts.range
+    ? [opts.range[0], opts.range[1]]
+    : targetEntropy.length
+      ? dataRange(targetEntropy)
+      : [0, 0];
   const points = binMeans(targetEntropy, crossEntropy, opts.bins, range);
   const n = points.reduce((s, p) => s + p.n, 0);
-  const departure = opts.departureGap === undefined || n === 0 ? null : departurePoint(targetEntropy, crossEntropy, { bins: opts.bins, range, departureGap: opts.departureGap });
+  const departure =
+    opts.departureGap === undefined || n === 0
+      ? null
+      : departurePoint(targetEntropy, crossEntropy, { bins: opts.bins, range, departureGap: opts.departureGap });
   const empty = (reason: string): Curve => ({
     points,
     rolling: [],
@@ -435,20 +468,35 @@ export function entropyCurve(targetEntropy: number[], crossEntropy: number[], op
     edges,
     notes: [...notes, reason],
   });
-  if (n < targetEntropy.length) notes.push(`${targetEntropy.length - n} of ${targetEntropy.length} prompts lie outside the range [${range[0]}, ${range[1]}] and were left out`);
+  if (n < targetEntropy.length)
+    notes.push(
+      `${targetEntropy.length - n} of ${targetEntropy.length} prompts lie outside the range [${range[0]}, ${range[1]}] and were left out`,
+    );
   const m = points.length;
   if (m === 0) return empty('no data: no fit');
 
   let window = Math.min(opts.window, m);
   // Full windows only: m − w + 1 rolling points, of which the fit needs order + 1.
   if (edges === 'drop' && m - window + 1 < opts.order + 1) window = Math.max(1, m - opts.order);
-  if (window !== opts.window) notes.push(`only ${m} non-empty bins: rolling window lowered from ${opts.window} to ${window} so that the fit has enough points`);
-  const rollX = rollingMean(points.map((p) => p.x), window, edges);
-  const rollY = rollingMean(points.map((p) => p.y), window, edges);
+  if (window !== opts.window)
+    notes.push(
+      `only ${m} non-empty bins: rolling window lowered from ${opts.window} to ${window} so that the fit has enough points`,
+    );
+  const rollX = rollingMean(
+    points.map((p) => p.x),
+    window,
+    edges,
+  );
+  const rollY = rollingMean(
+    points.map((p) => p.y),
+    window,
+    edges,
+  );
   const rolling: XY[] = rollX.map((x, i) => ({ x, y: rollY[i] }));
 
   const order = Math.min(opts.order, rolling.length - 1);
-  if (order !== opts.order) notes.push(`only ${rolling.length} rolling point(s): polynomial order lowered from ${opts.order} to ${order}`);
+  if (order !== opts.order)
+    notes.push(`only ${rolling.length} rolling point(s): polynomial order lowered from ${opts.order} to ${order}`);
   const polynomial = polyfit(rollX, rollY, order);
   const fitRange: [number, number] = [rollX[0], rollX[rollX.length - 1]];
   const fitted: XY[] = [];
@@ -514,8 +562,10 @@ export interface BootstrapOptions {
 }
 
 function checkBootstrap(opts: BootstrapOptions): void {
-  if (!(Number.isInteger(opts.resamples) && opts.resamples >= 1)) throw new RangeError(`bootstrap: resamples must be a whole number >= 1, got ${opts.resamples}`);
-  if (!(opts.confidence > 0 && opts.confidence < 1)) throw new RangeError(`bootstrap: confidence must be in (0, 1), got ${opts.confidence}`);
+  if (!(Number.isInteger(opts.resamples) && opts.resamples >= 1))
+    throw new RangeError(`bootstrap: resamples must be a whole number >= 1, got ${opts.resamples}`);
+  if (!(opts.confidence > 0 && opts.confidence < 1))
+    throw new RangeError(`bootstrap: confidence must be in (0, 1), got ${opts.confidence}`);
 }
 
 /**
@@ -536,7 +586,12 @@ export function forEachResample(n: number, opts: BootstrapOptions, each: (idx: I
  * Percentile interval of the resampled `values` (those where the statistic existed) around the full-sample
  * `estimate`; with no values the interval is the estimate itself with `defined` 0.
  */
-export function percentileInterval(estimate: number, values: number[], resamples: number, confidence: number): Interval {
+export function percentileInterval(
+  estimate: number,
+  values: number[],
+  resamples: number,
+  confidence: number,
+): Interval {
   const sorted = values.slice().sort((a, b) => a - b);
   const alpha = (1 - confidence) / 2;
   if (!sorted.length) return pointInterval(estimate);
@@ -566,11 +621,21 @@ export function gather(values: number[], idx: Int32Array, out: number[]): number
 export function bootstrapCurveStats(
   targetEntropy: number[],
   crossEntropy: number[],
-  opts: CurveOptions & BootstrapOptions & { /** Only the departure point (no curve refits: ~10× faster); turningPoint is then the full-sample value without interval. */ departureOnly?: boolean },
+  opts: CurveOptions &
+    BootstrapOptions & {
+      /** Only the departure point (no curve refits: ~10× faster); turningPoint is then the full-sample value without interval. */ departureOnly?: boolean;
+    },
 ): { departurePoint: Interval | null; turningPoint: Interval | null; curve: Curve } {
   checkBootstrap(opts);
   const full = entropyCurve(targetEntropy, crossEntropy, opts);
-  const fixed: CurveOptions = { bins: opts.bins, window: opts.window, order: opts.order, range: full.range, edges: opts.edges, departureGap: opts.departureGap };
+  const fixed: CurveOptions = {
+    bins: opts.bins,
+    window: opts.window,
+    order: opts.order,
+    range: full.range,
+    edges: opts.edges,
+    departureGap: opts.departureGap,
+  };
   const n = targetEntropy.length;
   const turning: number[] = [];
   const departure: number[] = [];
@@ -592,7 +657,10 @@ export function bootstrapCurveStats(
     });
   }
   return {
-    departurePoint: full.departurePoint === null ? null : percentileInterval(full.departurePoint, departure, opts.resamples, opts.confidence),
+    departurePoint:
+      full.departurePoint === null
+        ? null
+        : percentileInterval(full.departurePoint, departure, opts.resamples, opts.confidence),
     turningPoint:
       full.turningPoint === null
         ? null

@@ -3,5 +3,14 @@ export { compareAligned, describeDeparture } from './compare';
 export { type Interval, bootstrapCurveStats, entropyCurve } from './curves';
 export { SETUPS, loadComparisons, loadPower, loadScores, scoreSummaryFile, scoresFile } from './files';
 export { POWER_DELTAS, simulatedDeparture } from './power';
-export { crossEntropy, crossEntropyTerms, entropy, entropyUnit, optimisticDistribution, scorePrompt, scoreResponses, smoothDistribution } from './score';
+export {
+  crossEntropy,
+  crossEntropyTerms,
+  entropy,
+  entropyUnit,
+  optimisticDistribution,
+  scorePrompt,
+  scoreResponses,
+  smoothDistribution,
+} from './score';
 export { type ScoreSummary, curveOptions, loadScoreSummary, setupRanges } from './summary';

@@ -4,8 +4,24 @@ import { type Config, type DomainName } from '../core/config';
 import { writeJsonAtomic } from '../core/io';
 import { deriveSeed } from '../core/rng';
 import type { ScoreRecord, Setup } from '../core/types';
-import { alignScores, type Comparison, type Comparisons, COMPARISONS_VERSION, comparePairs, type ModelScores, readComparisons } from './compare';
-import { loadPower, loadScores, type PowerFile, POWER_VERSION, scoreComparisonsFile, scorePowerFile, SETUPS } from './files';
+import {
+  alignScores,
+  type Comparison,
+  type Comparisons,
+  COMPARISONS_VERSION,
+  comparePairs,
+  type ModelScores,
+  readComparisons,
+} from './compare';
+import {
+  loadPower,
+  loadScores,
+  type PowerFile,
+  POWER_VERSION,
+  scoreComparisonsFile,
+  scorePowerFile,
+  SETUPS,
+} from './files';
 import { powerTable } from './power';
 
 /** A domain of the run: its binning range per setup and the models with scores of it. */
@@ -37,7 +53,12 @@ export function writeComparisons(config: Config, domains: PairDomain[], log: (s:
     for (const setup of SETUPS) {
       const range = ranges[setup];
       if (!range) continue;
-      const perModel = models.map((id) => asModelScores(id, scores.get(id)!.filter((r) => r.setup === setup)));
+      const perModel = models.map((id) =>
+        asModelScores(
+          id,
+          scores.get(id)!.filter((r) => r.setup === setup),
+        ),
+      );
       const { bins, departureGap, bootstrap, confidence } = config.curves;
       const seed = deriveSeed(config.seed, 'compare', domain, setup);
       for (const c of comparePairs(perModel, { bins, range, departureGap, resamples: bootstrap, confidence, seed })) {
@@ -55,7 +76,11 @@ export function writeComparisons(config: Config, domains: PairDomain[], log: (s:
  * power.json for the given domains, from the oracle and random baselines (the first configured model of each kind that
  * has scores of the domain); a domain without both is left out. Entries of other domains are kept.
  */
-function writePower(config: Config, domains: PairDomain[], scoresByDomain: Map<DomainName, Map<string, ScoreRecord[]>>): void {
+function writePower(
+  config: Config,
+  domains: PairDomain[],
+  scoresByDomain: Map<DomainName, Map<string, ScoreRecord[]>>,
+): void {
   const file = scorePowerFile(config);
   let kept: PowerFile['power'] = [];
   if (fs.existsSync(file)) {
@@ -68,7 +93,9 @@ function writePower(config: Config, domains: PairDomain[], scoresByDomain: Map<D
   const redone = new Set(domains.map((d) => d.domain));
   const out = kept.filter((r) => !redone.has(r.domain));
   const idOfKind = (kind: string, domain: DomainName) =>
-    config.query.models.find((m) => m.provider === 'baseline' && m.model === kind && scoresByDomain.get(domain)?.has(m.id))?.id;
+    config.query.models.find(
+      (m) => m.provider === 'baseline' && m.model === kind && scoresByDomain.get(domain)?.has(m.id),
+    )?.id;
   for (const { domain, ranges } of domains) {
     const oracleId = idOfKind('oracle', domain);
     const randomId = idOfKind('random', domain);
@@ -77,12 +104,24 @@ function writePower(config: Config, domains: PairDomain[], scoresByDomain: Map<D
     for (const setup of SETUPS) {
       const range = ranges[setup];
       if (!range) continue;
-      const bySetup = (id: string) => asModelScores(id, scores.get(id)!.filter((r) => r.setup === setup));
+      const bySetup = (id: string) =>
+        asModelScores(
+          id,
+          scores.get(id)!.filter((r) => r.setup === setup),
+        );
       const [oracle, random] = comparePairsInput(bySetup(oracleId), bySetup(randomId));
       if (!oracle.promptIds.length) continue;
       const { bins, departureGap, bootstrap, confidence } = config.curves;
       const seed = deriveSeed(config.seed, 'power', domain, setup);
-      for (const row of powerTable(oracle, random, { bins, range, departureGap, resamples: bootstrap, confidence, seed })) out.push({ domain, setup, ...row });
+      for (const row of powerTable(oracle, random, {
+        bins,
+        range,
+        departureGap,
+        resamples: bootstrap,
+        confidence,
+        seed,
+      }))
+        out.push({ domain, setup, ...row });
     }
   }
   out.sort((p, q) => cmp(p.domain, q.domain) || cmp(p.setup, q.setup) || p.base - q.base);
@@ -97,7 +136,12 @@ function comparePairsInput(a: ModelScores, b: ModelScores): [ModelScores, ModelS
 }
 
 function asModelScores(modelId: string, rows: ScoreRecord[]): ModelScores {
-  return { modelId, promptIds: rows.map((r) => r.promptId), targetEntropy: rows.map((r) => r.targetEntropy), crossEntropy: rows.map((r) => r.crossEntropy) };
+  return {
+    modelId,
+    promptIds: rows.map((r) => r.promptId),
+    targetEntropy: rows.map((r) => r.targetEntropy),
+    crossEntropy: rows.map((r) => r.crossEntropy),
+  };
 }
 
 function cmp(a: string, b: string): number {

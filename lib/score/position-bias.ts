@@ -35,9 +35,14 @@ export interface PositionBias {
 }
 
 /** Position-bias statistics of counts per bin against expected shares (summing to 1). */
-export function chiSquareAgainstShares(counts: number[], expectedShares: number[]): { chiSquare: number; degreesOfFreedom: number; pValue: number } {
+export function chiSquareAgainstShares(
+  counts: number[],
+  expectedShares: number[],
+): { chiSquare: number; degreesOfFreedom: number; pValue: number } {
   if (counts.length !== expectedShares.length || counts.length < 2) {
-    throw new RangeError(`chiSquareAgainstShares: need at least two bins with one expected share each (got ${counts.length} counts, ${expectedShares.length} shares)`);
+    throw new RangeError(
+      `chiSquareAgainstShares: need at least two bins with one expected share each (got ${counts.length} counts, ${expectedShares.length} shares)`,
+    );
   }
   const total = counts.reduce((a, b) => a + b, 0);
   let chiSquare = 0;
@@ -69,7 +74,8 @@ export function positionBias(samples: SampleRecord[], responses: ResponseRecord[
     const position = new Map(sample.candidates.map((id, i) => [id, i]));
     for (const id of r.ranked) {
       const p = position.get(id);
-      if (p === undefined) throw new Error(`position bias: pick "${id}" of prompt ${r.promptId} is not among its candidates`);
+      if (p === undefined)
+        throw new Error(`position bias: pick "${id}" of prompt ${r.promptId} is not among its candidates`);
       counts[Math.floor(p / POSITION_BIN_SIZE)]++;
     }
   }
@@ -80,5 +86,14 @@ export function positionBias(samples: SampleRecord[], responses: ResponseRecord[
     const to = Math.min(K, (b + 1) * POSITION_BIN_SIZE);
     return { from, to, picks: c, share: c / picks, expectedShare: (to - from + 1) / K };
   });
-  return { answers, picks, K, bins, ...chiSquareAgainstShares(counts, bins.map((b) => b.expectedShare)) };
+  return {
+    answers,
+    picks,
+    K,
+    bins,
+    ...chiSquareAgainstShares(
+      counts,
+      bins.map((b) => b.expectedShare),
+    ),
+  };
 }

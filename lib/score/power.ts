@@ -28,7 +28,10 @@ export interface PowerRow {
 
 /** The scores of the simulated model departing at `departAt`, from oracle and random scored on the same prompts. */
 export function simulatedDeparture(oracle: ModelScores, random: ModelScores, departAt: number): ModelScores {
-  if (oracle.promptIds.length !== random.promptIds.length || oracle.promptIds.some((id, i) => id !== random.promptIds[i])) {
+  if (
+    oracle.promptIds.length !== random.promptIds.length ||
+    oracle.promptIds.some((id, i) => id !== random.promptIds[i])
+  ) {
     throw new Error('simulatedDeparture: oracle and random must be scored on the same prompts in the same order');
   }
   return {
@@ -43,15 +46,26 @@ export const POWER_BASES = [3.9, 4.1, 4.3];
 export const POWER_DELTAS = [0.005, 0.01, 0.02, 0.05, 0.1, 0.2];
 
 /** For each base departAt, the paired comparison of sim(base) against sim(base + delta) for every delta. */
-export function powerTable(oracle: ModelScores, random: ModelScores, opts: CompareOptions, bases = POWER_BASES, deltas = POWER_DELTAS): PowerRow[] {
+export function powerTable(
+  oracle: ModelScores,
+  random: ModelScores,
+  opts: CompareOptions,
+  bases = POWER_BASES,
+  deltas = POWER_DELTAS,
+): PowerRow[] {
   return bases.map((base) => {
-    const models = [simulatedDeparture(oracle, random, base), ...deltas.map((d) => simulatedDeparture(oracle, random, base + d))];
+    const models = [
+      simulatedDeparture(oracle, random, base),
+      ...deltas.map((d) => simulatedDeparture(oracle, random, base + d)),
+    ];
     models.forEach((m, k) => (m.modelId = `m${k}`));
     // compareAligned returns the pairs (0,1), (0,2), … first: the base model against each shifted one.
     const pairs = compareAligned(models, opts).slice(0, deltas.length);
     const checks: PowerCheck[] = pairs.map((c, k) => {
       const d = c.departureDiff;
-      return d ? { delta: deltas[k], estimate: d.estimate, low: d.low, high: d.high, detected: d.high < 0 } : { delta: deltas[k], estimate: null, low: null, high: null, detected: false };
+      return d
+        ? { delta: deltas[k], estimate: d.estimate, low: d.low, high: d.high, detected: d.high < 0 }
+        : { delta: deltas[k], estimate: null, low: null, high: null, detected: false };
     });
     const first = checks.find((c) => c.detected);
     return { base, prompts: oracle.promptIds.length, smallestDetected: first ? first.delta : null, checks };

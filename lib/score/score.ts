@@ -21,7 +21,16 @@ import { analysisParameters, type Config, type DomainName } from '../core/config
 import type { MissingPicksRule } from '../core/config-types';
 import { scoresFile, scoreSummaryFile, SETUPS } from './files';
 import { writeComparisons } from './pairs';
-import { loadScoreSummary, type ModelDomainSummary, pickStats, SCORE_SUMMARY_VERSION, type ScoreSummary, setupRanges, type SetupSummary, summarizeSetup } from './summary';
+import {
+  loadScoreSummary,
+  type ModelDomainSummary,
+  pickStats,
+  SCORE_SUMMARY_VERSION,
+  type ScoreSummary,
+  setupRanges,
+  type SetupSummary,
+  summarizeSetup,
+} from './summary';
 import { writeJsonAtomic, writeJsonl } from '../core/io';
 import { entropy } from '../core/entropy';
 import { Progress } from '../core/progress';
@@ -33,9 +42,30 @@ import { positionBias, type PositionBias } from './position-bias';
 import { foldAnswers, type SpreadSummary } from './spread';
 
 // The files of the stage live in files.ts; re-exported so that callers keep one import.
-export { loadComparisons, loadPower, loadScores, POWER_VERSION, type PowerFile, scoreComparisonsFile, scorePowerFile, scoresFile, scoreSummaryFile, SETUPS } from './files';
+export {
+  loadComparisons,
+  loadPower,
+  loadScores,
+  POWER_VERSION,
+  type PowerFile,
+  scoreComparisonsFile,
+  scorePowerFile,
+  scoresFile,
+  scoreSummaryFile,
+  SETUPS,
+} from './files';
 
-export { curveOptions, loadScoreSummary, type ModelDomainSummary, pickStats, SCORE_SUMMARY_VERSION, type ScoreSummary, setupRanges, type SetupSummary, summarizeSetup } from './summary';
+export {
+  curveOptions,
+  loadScoreSummary,
+  type ModelDomainSummary,
+  pickStats,
+  SCORE_SUMMARY_VERSION,
+  type ScoreSummary,
+  setupRanges,
+  type SetupSummary,
+  summarizeSetup,
+} from './summary';
 
 function checkBase(logBase: number): number {
   if (!(logBase > 1)) throw new RangeError(`log base must be > 1, got ${logBase}`);
@@ -66,7 +96,6 @@ export function crossEntropy(p: number[], q: number[], logBase: number): number 
   return h / lnBase;
 }
 
-
 /**
  * The optimistic model distribution over the candidates. `rankedIdx` are the model's valid picks as candidate
  * positions, best first (distinct, in range). Returns q aligned with the candidates.
@@ -76,15 +105,21 @@ export function crossEntropy(p: number[], q: number[], logBase: number): number 
  * target values in slot order; every other candidate takes the remaining values in descending order of its own target
  * probability (ties by candidate position). `best`: every pick is a slot, nothing is filled, the rest as above.
  */
-export function optimisticDistribution(target: number[], rankedIdx: number[], rule: { missingPicks: MissingPicksRule; topN: number }): number[] {
+export function optimisticDistribution(
+  target: number[],
+  rankedIdx: number[],
+  rule: { missingPicks: MissingPicksRule; topN: number },
+): number[] {
   const K = target.length;
   const seen = new Set<number>();
   for (const i of rankedIdx) {
-    if (!(Number.isInteger(i) && i >= 0 && i < K)) throw new RangeError(`optimisticDistribution: pick ${i} is not a candidate position (0..${K - 1})`);
+    if (!(Number.isInteger(i) && i >= 0 && i < K))
+      throw new RangeError(`optimisticDistribution: pick ${i} is not a candidate position (0..${K - 1})`);
     if (seen.has(i)) throw new RangeError(`optimisticDistribution: candidate ${i} is picked twice`);
     seen.add(i);
   }
-  if (!(Number.isInteger(rule.topN) && rule.topN >= 1)) throw new RangeError(`optimisticDistribution: topN must be a whole number >= 1, got ${rule.topN}`);
+  if (!(Number.isInteger(rule.topN) && rule.topN >= 1))
+    throw new RangeError(`optimisticDistribution: topN must be a whole number >= 1, got ${rule.topN}`);
   const values = target.slice().sort((a, b) => b - a);
   const slots = rule.missingPicks === 'worst' ? rankedIdx.slice(0, rule.topN) : rankedIdx.slice();
   if (rule.missingPicks === 'worst' && slots.length < rule.topN) {
@@ -137,9 +172,14 @@ export function modelDistribution(
   for (const id of response?.ranked ?? []) {
     const i = position.get(id);
     if (i === undefined) {
-      throw new Error(`prompt ${sample.id}: pick "${id}" is not among the sample's candidates — the answers do not belong to these samples (re-run the query stage)`);
+      throw new Error(
+        `prompt ${sample.id}: pick "${id}" is not among the sample's candidates — the answers do not belong to these samples (re-run the query stage)`,
+      );
     }
-    if (ranked.includes(i)) throw new Error(`prompt ${sample.id}: pick "${id}" appears twice in "ranked" (the parse stage keeps each candidate once)`);
+    if (ranked.includes(i))
+      throw new Error(
+        `prompt ${sample.id}: pick "${id}" appears twice in "ranked" (the parse stage keeps each candidate once)`,
+      );
     ranked.push(i);
   }
   const raw = optimisticDistribution(sample.target, ranked, score);
@@ -155,7 +195,11 @@ export function modelDistribution(
  */
 export function scorePrompt(sample: SampleRecord, response: ResponseRecord | null, config: Config): ScoreRecord {
   const { logBase, smoothing, missingPicks } = config.score;
-  const { ranked, q, zeroMass, smoothed } = modelDistribution(sample, response, { smoothing, missingPicks, topN: config.query.topN });
+  const { ranked, q, zeroMass, smoothed } = modelDistribution(sample, response, {
+    smoothing,
+    missingPicks,
+    topN: config.query.topN,
+  });
   return {
     v: FORMAT_VERSION,
     promptId: sample.id,
@@ -190,7 +234,12 @@ export interface ScoreOptions {
  * scored prompt, in sample order) and merges the run's entries into data/scores/summary.json (entries of other models
  * and domains are kept). Same inputs and config ⇒ byte-identical files. Returns the whole merged summary.
  */
-export function runScore(config: Config, domains: DomainName[], modelIds: string[], opts: ScoreOptions = {}): ScoreSummary {
+export function runScore(
+  config: Config,
+  domains: DomainName[],
+  modelIds: string[],
+  opts: ScoreOptions = {},
+): ScoreSummary {
   const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const fresh: { modelId: string; domain: DomainName; summary: ModelDomainSummary }[] = [];
   const compareDomains: { domain: DomainName; ranges: Record<Setup, [number, number] | null> }[] = [];
@@ -214,13 +263,28 @@ export function runScore(config: Config, domains: DomainName[], modelIds: string
     compareDomains.push({ domain, ranges });
   }
   // The summary records what did succeed, so it always agrees with the score files on disk.
-  const merged = mergeSummary(config, fresh, Object.fromEntries(compareDomains.map(({ domain }) => [domain, analysisParameters(config, domain, modelIds)])), log);
-  writeComparisons(
+  const merged = mergeSummary(
     config,
-    compareDomains.map((d) => ({ ...d, models: Object.keys(merged.models).filter((id) => merged.models[id][d.domain] && fs.existsSync(scoresFile(config, id, d.domain))) })),
+    fresh,
+    Object.fromEntries(compareDomains.map(({ domain }) => [domain, analysisParameters(config, domain, modelIds)])),
     log,
   );
-  if (failures.length) throw new Error(failures.length === 1 ? failures[0] : `scoring failed for ${failures.length} model/domain pairs:\n${failures.join('\n')}`);
+  writeComparisons(
+    config,
+    compareDomains.map((d) => ({
+      ...d,
+      models: Object.keys(merged.models).filter(
+        (id) => merged.models[id][d.domain] && fs.existsSync(scoresFile(config, id, d.domain)),
+      ),
+    })),
+    log,
+  );
+  if (failures.length)
+    throw new Error(
+      failures.length === 1
+        ? failures[0]
+        : `scoring failed for ${failures.length} model/domain pairs:\n${failures.join('\n')}`,
+    );
   return merged;
 }
 
@@ -242,7 +306,13 @@ export interface ScoredAnswers {
  * Scores a model's answers against the samples in memory (what runScore does before writing), e.g. to compare
  * smoothing values without touching the score files. `source` names the answers in error messages.
  */
-export function scoreResponses(samples: SampleRecord[], responses: ResponseRecord[], config: Config, modelId: string, source = 'responses'): ScoredAnswers {
+export function scoreResponses(
+  samples: SampleRecord[],
+  responses: ResponseRecord[],
+  config: Config,
+  modelId: string,
+  source = 'responses',
+): ScoredAnswers {
   const sampleIds = new Set(samples.map((s) => s.id));
   // Per prompt, its answers by ask index (query.samples > 1 asks each prompt several times; absent = the only ask).
   const byPrompt = new Map<string, Map<number, { r: ResponseRecord; line: number }>>();
@@ -300,7 +370,8 @@ function scoreModelDomain(
   const { missing, noPicks, ignoredAnswers, answers, infinite } = scored;
   // Candidate orders and repeated asks: one record per sample (mean and spread), the spread per setup (lib/score/spread.ts).
   const { scores, spreadOf } = foldAnswers(scored.scores, samples);
-  if (ignoredAnswers) log(`[score] ${file}: ${ignoredAnswers} answers are for prompts not in the current samples; ignored`);
+  if (ignoredAnswers)
+    log(`[score] ${file}: ${ignoredAnswers} answers are for prompts not in the current samples; ignored`);
   if (infinite.length) {
     throw new Error(
       `${file}: ${infinite.length} answers of "${modelId}" have infinite cross-entropy (some item with positive target got zero model mass) ` +
@@ -309,7 +380,13 @@ function scoreModelDomain(
     );
   }
 
-  const progress = new Progress({ label: `[score] bootstrap ${modelId}/${domain}`, total: SETUPS.length, unit: 'setups', write: log, intervalMs: 5000 });
+  const progress = new Progress({
+    label: `[score] bootstrap ${modelId}/${domain}`,
+    total: SETUPS.length,
+    unit: 'setups',
+    write: log,
+    intervalMs: 5000,
+  });
   const setups = {} as Record<Setup, SetupSummary>;
   for (const setup of SETUPS) {
     setups[setup] = summarizeSetup(
@@ -331,7 +408,11 @@ function scoreModelDomain(
     missing: sum((s) => s.missing),
     noPicks: sum((s) => s.noPicks),
     smoothed: sum((s) => s.smoothed),
-    ...pickStats(scores, config, sum((s) => s.noPicks)),
+    ...pickStats(
+      scores,
+      config,
+      sum((s) => s.noPicks),
+    ),
     ignoredAnswers,
     logBase: config.score.logBase,
     unit: entropyUnit(config.score.logBase),
@@ -366,16 +447,21 @@ function mergeSummary(
       log(`[score] ${summaryFile} cannot be merged (${(e as Error).message}); starting a new summary`);
     }
   }
-  for (const { modelId, domain, summary } of fresh) merged.models[modelId] = { ...(merged.models[modelId] ?? {}), [domain]: summary };
+  for (const { modelId, domain, summary } of fresh)
+    merged.models[modelId] = { ...(merged.models[modelId] ?? {}), [domain]: summary };
   const out: ScoreSummary = { v: SCORE_SUMMARY_VERSION, models: {} };
-  for (const [id, perDomain] of Object.entries(sortedKeys(merged.models))) out.models[id] = sortedKeys(perDomain as Record<string, ModelDomainSummary>);
+  for (const [id, perDomain] of Object.entries(sortedKeys(merged.models)))
+    out.models[id] = sortedKeys(perDomain as Record<string, ModelDomainSummary>);
   // A domain's parameters are those of its latest scoring; its model list is every model the summary holds for it,
   // the ones just scored first in their order.
   const withModels = Object.fromEntries(
     Object.entries(parameters).map(([domain, p]) => {
       const scored = p.models as string[];
       const held = Object.keys(out.models).filter((id) => out.models[id][domain]);
-      return [domain, { ...p, models: [...scored.filter((id) => held.includes(id)), ...held.filter((id) => !scored.includes(id))] }];
+      return [
+        domain,
+        { ...p, models: [...scored.filter((id) => held.includes(id)), ...held.filter((id) => !scored.includes(id))] },
+      ];
     }),
   );
   out.parameters = sortedKeys({ ...merged.parameters, ...withModels });

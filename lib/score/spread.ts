@@ -50,7 +50,10 @@ export function sampleStandardDeviation(values: number[]): number | null {
 }
 
 /** Answer-level score records grouped by the sample they belong to, in first-seen order. */
-export function groupBySample(scores: ScoreRecord[], sampleOf: (promptId: string) => string): Map<string, ScoreRecord[]> {
+export function groupBySample(
+  scores: ScoreRecord[],
+  sampleOf: (promptId: string) => string,
+): Map<string, ScoreRecord[]> {
   const groups = new Map<string, ScoreRecord[]>();
   for (const s of scores) {
     const id = sampleOf(s.promptId);
@@ -89,7 +92,11 @@ export function aggregatePerSample(scores: ScoreRecord[], sampleOf: (promptId: s
 }
 
 /** Variance components of values grouped by sample (groups of any size >= 1). */
-export function varianceComponents(groups: number[][]): { within: number | null; between: number | null; share: number | null } {
+export function varianceComponents(groups: number[][]): {
+  within: number | null;
+  between: number | null;
+  share: number | null;
+} {
   const used = groups.filter((g) => g.length > 0);
   const k = used.length;
   const N = used.reduce((n, g) => n + g.length, 0);
@@ -133,10 +140,22 @@ export function summarizeSpread(scores: ScoreRecord[], sampleOf: (promptId: stri
  * The score stage's fold: per-sample records (unchanged when each sample has one answer) and, when some sample has
  * several answers, the spread summary of a setup's answers (null otherwise).
  */
-export function foldAnswers(answerScores: ScoreRecord[], samples: SampleRecord[]): { scores: SampleScoreRecord[]; spreadOf: (setup: Setup) => SpreadSummary | null } {
+export function foldAnswers(
+  answerScores: ScoreRecord[],
+  samples: SampleRecord[],
+): { scores: SampleScoreRecord[]; spreadOf: (setup: Setup) => SpreadSummary | null } {
   const sampleIdOf = new Map(samples.map((s) => [s.id, baseSampleId(s)]));
   const sampleOf = (promptId: string) => sampleIdOf.get(promptId) ?? promptId;
   const scores = aggregatePerSample(answerScores, sampleOf);
   const several = scores !== answerScores;
-  return { scores, spreadOf: (setup) => (several ? summarizeSpread(answerScores.filter((s) => s.setup === setup), sampleOf) : null) };
+  return {
+    scores,
+    spreadOf: (setup) =>
+      several
+        ? summarizeSpread(
+            answerScores.filter((s) => s.setup === setup),
+            sampleOf,
+          )
+        : null,
+  };
 }

@@ -17,25 +17,38 @@ function summaryPart(domain: DomainName, models: string[]): OutputFile['part'] {
     name: domain,
     select: (json) => {
       const s = json as ScoreSummary;
-      return { models: Object.fromEntries(models.map((id) => [id, s.models?.[id]?.[domain] ?? null])), parameters: s.parameters?.[domain] ?? null };
+      return {
+        models: Object.fromEntries(models.map((id) => [id, s.models?.[id]?.[domain] ?? null])),
+        parameters: s.parameters?.[domain] ?? null,
+      };
     },
   };
 }
 
-const rowsOf = (domain: DomainName, rows: { domain: DomainName }[] | undefined) => (rows ?? []).filter((r) => r.domain === domain);
+const rowsOf = (domain: DomainName, rows: { domain: DomainName }[] | undefined) =>
+  (rows ?? []).filter((r) => r.domain === domain);
 
 export const scoreStage: StageDefinition<ScoreOptions, ScoreSummary> = {
   name: 'score',
   notebook: 'notebooks/04-score.ipynb',
   code: ['core', 'data', 'sample', 'query', 'score'],
   stampFile: (config, { domain }) => path.join(domainDir(config, 'scores'), `.stamp-score-${domain}.json`),
-  upstream: ({ domain, models }) => [{ stage: 'sample', domain }, ...(models ?? []).map((model) => ({ stage: 'query', domain, model }))],
+  upstream: ({ domain, models }) => [
+    { stage: 'sample', domain },
+    ...(models ?? []).map((model) => ({ stage: 'query', domain, model })),
+  ],
   params: (config, ref) => ({ config: { score: config.score, curves: config.curves }, models: ref.models ?? [] }),
   outputs: (config, { domain, models = [] }) => [
     ...models.map((m) => ({ file: scoresFile(config, m, domain) })),
     { file: scoreSummaryFile(config), part: summaryPart(domain, models) },
-    { file: scoreComparisonsFile(config), part: { name: domain, select: (json) => rowsOf(domain, (json as Comparisons).comparisons) } },
-    { file: scorePowerFile(config), part: { name: domain, select: (json) => rowsOf(domain, (json as PowerFile).power) } },
+    {
+      file: scoreComparisonsFile(config),
+      part: { name: domain, select: (json) => rowsOf(domain, (json as Comparisons).comparisons) },
+    },
+    {
+      file: scorePowerFile(config),
+      part: { name: domain, select: (json) => rowsOf(domain, (json as PowerFile).power) },
+    },
   ],
   async run({ config, ref, opts }) {
     const models = ref.models ?? [];

@@ -9,7 +9,16 @@ import type { Config, DomainName } from '../core/config';
 import { entropy } from '../core/entropy';
 import { readJson } from '../core/io';
 import type { SampleRecord, ScoreRecord, Setup } from '../core/types';
-import { bootstrapCurveStats, type Curve, type CurveOptions, type EdgeRule, entropyCurve, type Interval, pointInterval, type Polynomial } from './curves';
+import {
+  bootstrapCurveStats,
+  type Curve,
+  type CurveOptions,
+  type EdgeRule,
+  entropyCurve,
+  type Interval,
+  pointInterval,
+  type Polynomial,
+} from './curves';
 import { scoreSummaryFile, SETUPS } from './files';
 
 export const SCORE_SUMMARY_VERSION = 2;
@@ -86,7 +95,8 @@ export interface ScoreSummary {
 /** Reads data/scores/summary.json. */
 export function loadScoreSummary(config: Config): ScoreSummary {
   const file = scoreSummaryFile(config);
-  if (!fs.existsSync(file)) throw new Error(`no score summary: ${file} is missing; run the score stage first (npm start -- --stages score)`);
+  if (!fs.existsSync(file))
+    throw new Error(`no score summary: ${file} is missing; run the score stage first (npm start -- --stages score)`);
   const s = readJson<ScoreSummary>(file);
   if (s?.v !== SCORE_SUMMARY_VERSION || typeof s.models !== 'object' || s.models === null) {
     throw new Error(`${file}: not a score summary of version ${SCORE_SUMMARY_VERSION}; run the score stage again`);
@@ -105,7 +115,11 @@ function mean(values: number[]): number | null {
  * Number of valid picks and incomplete answers among the answers of a setup: the scored ones plus, under "best", the
  * answers without any pick that were left out.
  */
-function pickCounts(scores: ScoreRecord[], config: Config, noPicks: number): { answers: number; picks: number; incomplete: number } {
+function pickCounts(
+  scores: ScoreRecord[],
+  config: Config,
+  noPicks: number,
+): { answers: number; picks: number; incomplete: number } {
   const unscored = config.score.missingPicks === 'best' ? noPicks : 0;
   let picks = 0;
   let incomplete = unscored;
@@ -140,7 +154,13 @@ export function summarizeSetup(
   let curve: Curve;
   let departurePoint: Interval | null;
   let turningPoint: Interval | null;
-  if (bootstrap >= 1) ({ curve, departurePoint, turningPoint } = bootstrapCurveStats(x, y, { ...opts, resamples: bootstrap, confidence, seed }));
+  if (bootstrap >= 1)
+    ({ curve, departurePoint, turningPoint } = bootstrapCurveStats(x, y, {
+      ...opts,
+      resamples: bootstrap,
+      confidence,
+      seed,
+    }));
   else {
     curve = entropyCurve(x, y, opts);
     const point = (v: number | null): Interval | null => (v === null ? null : pointInterval(v));
@@ -196,7 +216,14 @@ export function setupRanges(samples: SampleRecord[], config: Config): Record<Set
   return out;
 }
 
-export function pickStats(scores: ScoreRecord[], config: Config, noPicks: number): { validPicksMean: number | null; incompleteShare: number | null } {
+export function pickStats(
+  scores: ScoreRecord[],
+  config: Config,
+  noPicks: number,
+): { validPicksMean: number | null; incompleteShare: number | null } {
   const picks = pickCounts(scores, config, noPicks);
-  return { validPicksMean: picks.answers ? picks.picks / picks.answers : null, incompleteShare: picks.answers ? picks.incomplete / picks.answers : null };
+  return {
+    validPicksMean: picks.answers ? picks.picks / picks.answers : null,
+    incompleteShare: picks.answers ? picks.incomplete / picks.answers : null,
+  };
 }

@@ -21,8 +21,17 @@ export function spawnNode(script: string, args: string[]): ChildProcess & { out:
   return child;
 }
 
-export async function startStandaloneServer(latencyMs: number): Promise<{ url: string; proc: ChildProcess; stats: () => Promise<{ chat: number }> }> {
-  const proc = spawnNode('fake-openai-server', ['--port', '0', '--latency-ms', String(latencyMs), '--model', 'fake-model-standalone']);
+export async function startStandaloneServer(
+  latencyMs: number,
+): Promise<{ url: string; proc: ChildProcess; stats: () => Promise<{ chat: number }> }> {
+  const proc = spawnNode('fake-openai-server', [
+    '--port',
+    '0',
+    '--latency-ms',
+    String(latencyMs),
+    '--model',
+    'fake-model-standalone',
+  ]);
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`standalone server did not start: ${proc.err.join('')}`)), 20_000);
     const check = () => {
@@ -35,13 +44,15 @@ export async function startStandaloneServer(latencyMs: number): Promise<{ url: s
     proc.stdout!.on('data', check);
     proc.on('exit', (code) => reject(new Error(`standalone server exited (${code}): ${proc.err.join('')}`)));
   });
-  const stats = async () => (await (await fetch(`${url.replace(/\/v1$/, '')}/__fake/stats`)).json()) as { chat: number };
+  const stats = async () =>
+    (await (await fetch(`${url.replace(/\/v1$/, '')}/__fake/stats`)).json()) as { chat: number };
   return { url, proc, stats };
 }
 
 export function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve({ code: child.exitCode, signal: child.signalCode });
+    if (child.exitCode !== null || child.signalCode !== null)
+      resolve({ code: child.exitCode, signal: child.signalCode });
     else child.on('exit', (code, signal) => resolve({ code, signal }));
   });
 }

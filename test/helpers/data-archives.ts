@@ -79,7 +79,10 @@ export interface TestServer {
  * Serves `files` (path → bytes) with HTTP Range support. `cutAfter[path] = n` makes the first full-body response
  * for that path stop after n bytes by destroying the connection (a cut download).
  */
-export async function startServer(files: Record<string, Buffer>, cutAfter: Record<string, number> = {}): Promise<TestServer> {
+export async function startServer(
+  files: Record<string, Buffer>,
+  cutAfter: Record<string, number> = {},
+): Promise<TestServer> {
   const requests: TestServer['requests'] = [];
   const cut = new Set(Object.keys(cutAfter));
   const server = http.createServer((req, res) => {
@@ -99,7 +102,11 @@ export async function startServer(files: Record<string, Buffer>, cutAfter: Recor
         res.writeHead(416, { 'content-range': `bytes */${body.length}` }).end();
         return;
       }
-      res.writeHead(206, { 'content-length': body.length - start, 'content-range': `bytes ${start}-${body.length - 1}/${body.length}`, 'accept-ranges': 'bytes' });
+      res.writeHead(206, {
+        'content-length': body.length - start,
+        'content-range': `bytes ${start}-${body.length - 1}/${body.length}`,
+        'accept-ranges': 'bytes',
+      });
     } else res.writeHead(200, { 'content-length': body.length, 'accept-ranges': 'bytes' });
     if (cut.has(p)) {
       cut.delete(p);

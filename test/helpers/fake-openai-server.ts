@@ -140,7 +140,8 @@ export interface FakeReasoningMode {
 export const REASONING_ERRORS = {
   maxTokens: {
     error: {
-      message: "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+      message:
+        "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
       type: 'invalid_request_error',
       param: 'max_tokens',
       code: 'unsupported_parameter',
@@ -156,7 +157,12 @@ export const REASONING_ERRORS = {
   }),
 };
 
-export function sendJson(res: http.ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: http.ServerResponse,
+  status: number,
+  value: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(value);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
@@ -304,7 +310,9 @@ export class FakeOpenAIServer {
       }
       if (!ctx.req.headers['api-key']) {
         ctx.log(401);
-        return sendJson(ctx.res, 401, { error: { code: '401', message: 'Access denied due to invalid subscription key or wrong API endpoint.' } });
+        return sendJson(ctx.res, 401, {
+          error: { code: '401', message: 'Access denied due to invalid subscription key or wrong API endpoint.' },
+        });
       }
       return this.chat(ctx);
     });
@@ -312,11 +320,16 @@ export class FakeOpenAIServer {
     this.route('GET', '/v1/models', (ctx) => {
       if (this.modelsStatus !== undefined) {
         ctx.log(this.modelsStatus);
-        return sendJson(ctx.res, this.modelsStatus, { error: { message: `fake: /models answers ${this.modelsStatus}`, type: 'invalid_request_error' } });
+        return sendJson(ctx.res, this.modelsStatus, {
+          error: { message: `fake: /models answers ${this.modelsStatus}`, type: 'invalid_request_error' },
+        });
       }
       const ids = this.models.length ? this.models : [this.model];
       ctx.log(200);
-      sendJson(ctx.res, 200, { object: 'list', data: ids.map((id) => ({ id, object: 'model', created: 0, owned_by: 'fake' })) });
+      sendJson(ctx.res, 200, {
+        object: 'list',
+        data: ids.map((id) => ({ id, object: 'model', created: 0, owned_by: 'fake' })),
+      });
     });
     this.route('GET', '/__fake/stats', (ctx) => sendJson(ctx.res, 200, this.stats()));
     // Lets a benchmark or test driving a standalone server change its latency or reset its counters.
@@ -391,7 +404,15 @@ export class FakeOpenAIServer {
     const body = Buffer.concat(chunks);
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const pathParts = url.pathname.split('/').filter(Boolean);
-    const entry: LoggedRequest = { method: req.method ?? 'GET', path: url.pathname, headers: req.headers, query: url.search.replace(/^\?/, ''), body: body.toString('utf8'), status: 0, at: Date.now() };
+    const entry: LoggedRequest = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      headers: req.headers,
+      query: url.search.replace(/^\?/, ''),
+      body: body.toString('utf8'),
+      status: 0,
+      at: Date.now(),
+    };
     if (!url.pathname.startsWith('/__fake/')) this.log.push(entry);
     const logStatus = (status: LoggedRequest['status']) => {
       entry.status = status;
@@ -413,7 +434,8 @@ export class FakeOpenAIServer {
         if (entry.status === 0 && res.headersSent) entry.status = res.statusCode;
       } catch (e) {
         logStatus(500);
-        if (!res.headersSent) sendJson(res, 500, { error: { message: `fake server: ${(e as Error).message}`, type: 'server_error' } });
+        if (!res.headersSent)
+          sendJson(res, 500, { error: { message: `fake server: ${(e as Error).message}`, type: 'server_error' } });
       }
       return;
     }
@@ -425,7 +447,10 @@ export class FakeOpenAIServer {
   defaultAnswer(body: ChatBody): string {
     const listed = candidatesOf(body);
     if (this.picks === 'first-listed') return pythonStyleList(listed.slice(0, this.topN));
-    const rank = (name: string) => createHash('sha256').update(`${name}\u0000${body.seed ?? ''}`).digest('hex');
+    const rank = (name: string) =>
+      createHash('sha256')
+        .update(`${name}\u0000${body.seed ?? ''}`)
+        .digest('hex');
     const ranked = listed.map((name) => ({ name, r: rank(name) })).sort((a, b) => (a.r < b.r ? -1 : a.r > b.r ? 1 : 0));
     return pythonStyleList(ranked.slice(0, this.topN).map((x) => x.name));
   }
@@ -437,7 +462,9 @@ export class FakeOpenAIServer {
       if (!Array.isArray(body.messages)) throw new Error('"messages" must be an array');
     } catch (e) {
       ctx.log(400);
-      sendJson(ctx.res, 400, { error: { message: `invalid body: ${(e as Error).message}`, type: 'invalid_request_error' } });
+      sendJson(ctx.res, 400, {
+        error: { message: `invalid body: ${(e as Error).message}`, type: 'invalid_request_error' },
+      });
       return;
     }
     const rejection = this.reasoningRejection(body);
@@ -469,7 +496,8 @@ export class FakeOpenAIServer {
     }
     if (action.kind === 'html') {
       ctx.log(200);
-      const page = '<!DOCTYPE html><html><head><title>Gateway</title></head><body><h1>Please sign in to continue</h1></body></html>';
+      const page =
+        '<!DOCTYPE html><html><head><title>Gateway</title></head><body><h1>Please sign in to continue</h1></body></html>';
       ctx.res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       ctx.res.end(page);
       return;
@@ -477,13 +505,26 @@ export class FakeOpenAIServer {
     if (action.kind === 'empty-choices') {
       ctx.log(200);
       const usage = action.usage ?? { prompt_tokens: 100, completion_tokens: 20 };
-      sendJson(ctx.res, 200, { id: `chatcmpl-empty-${n}`, object: 'chat.completion', created: 0, model: this.model, choices: [], usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens } });
+      sendJson(ctx.res, 200, {
+        id: `chatcmpl-empty-${n}`,
+        object: 'chat.completion',
+        created: 0,
+        model: this.model,
+        choices: [],
+        usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
+      });
       return;
     }
     if (action.kind === 'error') {
       ctx.log(action.status);
-      const type = action.status === 429 ? 'rate_limit_exceeded' : action.status >= 500 ? 'server_error' : 'invalid_request_error';
-      sendJson(ctx.res, action.status, { error: { message: action.message ?? `fake error ${action.status}`, type, code: null } }, action.headers);
+      const type =
+        action.status === 429 ? 'rate_limit_exceeded' : action.status >= 500 ? 'server_error' : 'invalid_request_error';
+      sendJson(
+        ctx.res,
+        action.status,
+        { error: { message: action.message ?? `fake error ${action.status}`, type, code: null } },
+        action.headers,
+      );
       return;
     }
     ctx.log(200);
@@ -509,7 +550,14 @@ export class FakeOpenAIServer {
   completion(
     body: ChatBody,
     id: string,
-    action: { text?: string; content?: null; finishReason?: string; model?: string; fingerprint?: string | null; usage?: { prompt_tokens: number; completion_tokens: number } } = {},
+    action: {
+      text?: string;
+      content?: null;
+      finishReason?: string;
+      model?: string;
+      fingerprint?: string | null;
+      usage?: { prompt_tokens: number; completion_tokens: number };
+    } = {},
   ): Record<string, unknown> {
     const text = action.content === null ? '' : (action.text ?? this.defaultAnswer(body));
     const finish = action.finishReason ?? (action.content === null ? 'content_filter' : 'stop');
@@ -518,14 +566,30 @@ export class FakeOpenAIServer {
     const visible = { prompt_tokens: roughTokens(promptText), completion_tokens: roughTokens(text) };
     // As OpenAI: completion_tokens counts the hidden reasoning tokens too; the details say how many they were.
     const usage = action.usage ?? { ...visible, completion_tokens: visible.completion_tokens + reasoning };
-    const details = reasoning > 0 ? { completion_tokens_details: { reasoning_tokens: reasoning, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 } } : {};
+    const details =
+      reasoning > 0
+        ? {
+            completion_tokens_details: {
+              reasoning_tokens: reasoning,
+              accepted_prediction_tokens: 0,
+              rejected_prediction_tokens: 0,
+            },
+          }
+        : {};
     return {
       id,
       object: 'chat.completion',
       created: Math.floor(Date.now() / 1000),
       model: action.model ?? this.model,
       system_fingerprint: action.fingerprint === undefined ? this.fingerprint : action.fingerprint,
-      choices: [{ index: 0, message: { role: 'assistant', content: action.content === null ? null : text, refusal: null }, logprobs: null, finish_reason: finish }],
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: action.content === null ? null : text, refusal: null },
+          logprobs: null,
+          finish_reason: finish,
+        },
+      ],
       usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens, ...details },
     };
   }
@@ -562,13 +626,27 @@ export class FakeOpenAIServer {
   }
 
   private addFile(purpose: string, filename: string, bytes: Buffer): FakeFile {
-    const file: FakeFile = { id: `file-fake${String(++this.fileCount).padStart(4, '0')}`, purpose, filename, bytes, created_at: Math.floor(Date.now() / 1000) };
+    const file: FakeFile = {
+      id: `file-fake${String(++this.fileCount).padStart(4, '0')}`,
+      purpose,
+      filename,
+      bytes,
+      created_at: Math.floor(Date.now() / 1000),
+    };
     this.files.set(file.id, file);
     return file;
   }
 
   private fileObject(f: FakeFile): Record<string, unknown> {
-    return { id: f.id, object: 'file', bytes: f.bytes.length, created_at: f.created_at, filename: f.filename, purpose: f.purpose, status: 'processed' };
+    return {
+      id: f.id,
+      object: 'file',
+      bytes: f.bytes.length,
+      created_at: f.created_at,
+      filename: f.filename,
+      purpose: f.purpose,
+      status: 'processed',
+    };
   }
 
   private installBatchRoutes(): void {
@@ -582,7 +660,9 @@ export class FakeOpenAIServer {
       const purpose = form.get('purpose');
       const file = form.get('file');
       if (typeof purpose !== 'string' || file === null || typeof file === 'string') {
-        sendJson(ctx.res, 400, { error: { message: 'fields "file" and "purpose" are required', type: 'invalid_request_error' } });
+        sendJson(ctx.res, 400, {
+          error: { message: 'fields "file" and "purpose" are required', type: 'invalid_request_error' },
+        });
         return;
       }
       const stored = this.addFile(purpose, file.name, Buffer.from(await file.arrayBuffer()));
@@ -590,27 +670,59 @@ export class FakeOpenAIServer {
     });
     this.route('GET', '/v1/files/:id', (ctx) => {
       const f = this.files.get(ctx.params.id);
-      if (!f) return sendJson(ctx.res, 404, { error: { message: `no file ${ctx.params.id}`, type: 'invalid_request_error' } });
+      if (!f)
+        return sendJson(ctx.res, 404, {
+          error: { message: `no file ${ctx.params.id}`, type: 'invalid_request_error' },
+        });
       sendJson(ctx.res, 200, this.fileObject(f));
     });
     this.route('GET', '/v1/files/:id/content', (ctx) => {
       const f = this.files.get(ctx.params.id);
-      if (!f) return sendJson(ctx.res, 404, { error: { message: `no file ${ctx.params.id}`, type: 'invalid_request_error' } });
+      if (!f)
+        return sendJson(ctx.res, 404, {
+          error: { message: `no file ${ctx.params.id}`, type: 'invalid_request_error' },
+        });
       ctx.res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': f.bytes.length });
       ctx.res.end(f.bytes);
     });
     this.route('POST', '/v1/batches', (ctx) => {
-      const req = JSON.parse(ctx.body.toString('utf8') || '{}') as { input_file_id?: string; endpoint?: string; completion_window?: string; metadata?: Record<string, string> };
+      const req = JSON.parse(ctx.body.toString('utf8') || '{}') as {
+        input_file_id?: string;
+        endpoint?: string;
+        completion_window?: string;
+        metadata?: Record<string, string>;
+      };
       const input = req.input_file_id ? this.files.get(req.input_file_id) : undefined;
-      if (!input) return sendJson(ctx.res, 400, { error: { message: `input_file_id ${req.input_file_id} not found`, type: 'invalid_request_error' } });
-      if (input.purpose !== 'batch') return sendJson(ctx.res, 400, { error: { message: `file ${input.id} has purpose ${input.purpose}, expected batch`, type: 'invalid_request_error' } });
+      if (!input)
+        return sendJson(ctx.res, 400, {
+          error: { message: `input_file_id ${req.input_file_id} not found`, type: 'invalid_request_error' },
+        });
+      if (input.purpose !== 'batch')
+        return sendJson(ctx.res, 400, {
+          error: {
+            message: `file ${input.id} has purpose ${input.purpose}, expected batch`,
+            type: 'invalid_request_error',
+          },
+        });
       if (req.endpoint !== '/v1/chat/completions' || req.completion_window !== '24h') {
-        return sendJson(ctx.res, 400, { error: { message: 'endpoint must be /v1/chat/completions and completion_window 24h', type: 'invalid_request_error' } });
+        return sendJson(ctx.res, 400, {
+          error: {
+            message: 'endpoint must be /v1/chat/completions and completion_window 24h',
+            type: 'invalid_request_error',
+          },
+        });
       }
       const refusal = this.batch.failCreate?.(++this.createAttempts);
       if (refusal) {
-        const type = refusal.status === 429 ? 'rate_limit_exceeded' : refusal.status >= 500 ? 'server_error' : 'invalid_request_error';
-        return sendJson(ctx.res, refusal.status, { error: { message: refusal.message ?? `fake error ${refusal.status}`, type, code: null } });
+        const type =
+          refusal.status === 429
+            ? 'rate_limit_exceeded'
+            : refusal.status >= 500
+              ? 'server_error'
+              : 'invalid_request_error';
+        return sendJson(ctx.res, refusal.status, {
+          error: { message: refusal.message ?? `fake error ${refusal.status}`, type, code: null },
+        });
       }
       const n = ++this.batchCount;
       const { lines, errors } = parseBatchInput(input.bytes.toString('utf8'), req.endpoint);
@@ -644,17 +756,29 @@ export class FakeOpenAIServer {
       const start = after ? newestFirst.findIndex((b) => b.id === after) + 1 : 0;
       const limit = Math.max(1, Math.min(100, Number(ctx.query.get('limit') ?? 20)));
       const page = newestFirst.slice(start, start + limit);
-      sendJson(ctx.res, 200, { object: 'list', data: page, first_id: page[0]?.id ?? null, last_id: page.at(-1)?.id ?? null, has_more: start + limit < newestFirst.length });
+      sendJson(ctx.res, 200, {
+        object: 'list',
+        data: page,
+        first_id: page[0]?.id ?? null,
+        last_id: page.at(-1)?.id ?? null,
+        has_more: start + limit < newestFirst.length,
+      });
     });
     this.route('GET', '/v1/batches/:id', (ctx) => {
       const b = this.batches.get(ctx.params.id);
-      if (!b) return sendJson(ctx.res, 404, { error: { message: `no batch ${ctx.params.id}`, type: 'invalid_request_error' } });
+      if (!b)
+        return sendJson(ctx.res, 404, {
+          error: { message: `no batch ${ctx.params.id}`, type: 'invalid_request_error' },
+        });
       this.advance(b);
       sendJson(ctx.res, 200, b.obj);
     });
     this.route('POST', '/v1/batches/:id/cancel', (ctx) => {
       const b = this.batches.get(ctx.params.id);
-      if (!b) return sendJson(ctx.res, 404, { error: { message: `no batch ${ctx.params.id}`, type: 'invalid_request_error' } });
+      if (!b)
+        return sendJson(ctx.res, 404, {
+          error: { message: `no batch ${ctx.params.id}`, type: 'invalid_request_error' },
+        });
       if (!TERMINAL.has(b.obj.status)) {
         b.cancelRequested = true;
         b.obj.status = 'cancelling';
@@ -671,7 +795,12 @@ export class FakeOpenAIServer {
     const polls = this.batch.pollsToFinish ?? (this.batch.finishAfterMs === undefined ? 1 : 0);
     const pollsDone = b.retrieves > polls;
     const timeDone = this.batch.finishAfterMs === undefined || Date.now() - b.createdMs >= this.batch.finishAfterMs;
-    const final = pollsDone && timeDone ? (typeof this.batch.finalStatus === 'function' ? this.batch.finalStatus(b.obj) : (this.batch.finalStatus ?? 'completed')) : null;
+    const final =
+      pollsDone && timeDone
+        ? typeof this.batch.finalStatus === 'function'
+          ? this.batch.finalStatus(b.obj)
+          : (this.batch.finalStatus ?? 'completed')
+        : null;
     if (final === 'failed') b.errors.push({ code: 'fake_failure', line: null, message: 'the batch failed (scripted)' });
     if (b.errors.length) {
       b.obj.status = 'failed';
@@ -685,7 +814,11 @@ export class FakeOpenAIServer {
     b.obj.status = 'in_progress';
     b.obj.in_progress_at ??= Math.floor(Date.now() / 1000);
     const total = b.lines.length;
-    b.obj.request_counts = { total, completed: Math.min(total, Math.floor((total * b.retrieves) / (polls + 2))), failed: 0 };
+    b.obj.request_counts = {
+      total,
+      completed: Math.min(total, Math.floor((total * b.retrieves) / (polls + 2))),
+      failed: 0,
+    };
   }
 
   private finish(b: FakeBatch, status: 'completed' | 'expired' | 'cancelled'): void {
@@ -697,33 +830,93 @@ export class FakeOpenAIServer {
     let failed = 0;
     b.lines.forEach((line, index) => {
       const reqId = `batch_req_${b.obj.id}_${index}`;
-      const action: BatchLineAction = this.batch.line?.({ batchId: b.obj.id, index, customId: line.custom_id, body: line.body }) ?? { kind: 'answer' };
+      const action: BatchLineAction = this.batch.line?.({
+        batchId: b.obj.id,
+        index,
+        customId: line.custom_id,
+        body: line.body,
+      }) ?? { kind: 'answer' };
       if (action.kind === 'unprocessed' || index >= ran) {
         if (!stopped) return; // a completed batch that silently lost a line: the client must notice the missing result
         failed++;
         const code = status === 'expired' ? 'batch_expired' : 'batch_cancelled';
-        errs.push(JSON.stringify({ id: reqId, custom_id: line.custom_id, response: null, error: { code, message: `This request could not be executed before the batch was ${status}.` } }));
+        errs.push(
+          JSON.stringify({
+            id: reqId,
+            custom_id: line.custom_id,
+            response: null,
+            error: { code, message: `This request could not be executed before the batch was ${status}.` },
+          }),
+        );
         return;
       }
       const rejection = action.kind === 'answer' ? this.reasoningRejection(line.body) : undefined;
       if (rejection) {
         failed++;
-        out.push(JSON.stringify({ id: reqId, custom_id: line.custom_id, response: { status_code: 400, request_id: `req_${index}`, body: rejection }, error: null }));
+        out.push(
+          JSON.stringify({
+            id: reqId,
+            custom_id: line.custom_id,
+            response: { status_code: 400, request_id: `req_${index}`, body: rejection },
+            error: null,
+          }),
+        );
       } else if (action.kind === 'answer') {
         completed++;
-        out.push(JSON.stringify({ id: reqId, custom_id: line.custom_id, response: { status_code: 200, request_id: `req_${index}`, body: this.completion(line.body, `chatcmpl-batch-${index}`, action) }, error: null }));
+        out.push(
+          JSON.stringify({
+            id: reqId,
+            custom_id: line.custom_id,
+            response: {
+              status_code: 200,
+              request_id: `req_${index}`,
+              body: this.completion(line.body, `chatcmpl-batch-${index}`, action),
+            },
+            error: null,
+          }),
+        );
       } else if (action.kind === 'status') {
         failed++;
-        const body = { error: { message: action.message ?? `fake error ${action.status}`, type: 'invalid_request_error', code: action.code ?? null } };
-        out.push(JSON.stringify({ id: reqId, custom_id: line.custom_id, response: { status_code: action.status, request_id: `req_${index}`, body }, error: null }));
+        const body = {
+          error: {
+            message: action.message ?? `fake error ${action.status}`,
+            type: 'invalid_request_error',
+            code: action.code ?? null,
+          },
+        };
+        out.push(
+          JSON.stringify({
+            id: reqId,
+            custom_id: line.custom_id,
+            response: { status_code: action.status, request_id: `req_${index}`, body },
+            error: null,
+          }),
+        );
       } else {
         failed++;
-        errs.push(JSON.stringify({ id: reqId, custom_id: line.custom_id, response: null, error: { code: action.code ?? 'server_error', message: action.message ?? 'fake batch error' } }));
+        errs.push(
+          JSON.stringify({
+            id: reqId,
+            custom_id: line.custom_id,
+            response: null,
+            error: { code: action.code ?? 'server_error', message: action.message ?? 'fake batch error' },
+          }),
+        );
       }
     });
     const now = Math.floor(Date.now() / 1000);
-    if (out.length) b.obj.output_file_id = this.addFile('batch_output', `${b.obj.id}_output.jsonl`, Buffer.from(`${out.join('\n')}\n`)).id;
-    if (errs.length) b.obj.error_file_id = this.addFile('batch_output', `${b.obj.id}_error.jsonl`, Buffer.from(`${errs.join('\n')}\n`)).id;
+    if (out.length)
+      b.obj.output_file_id = this.addFile(
+        'batch_output',
+        `${b.obj.id}_output.jsonl`,
+        Buffer.from(`${out.join('\n')}\n`),
+      ).id;
+    if (errs.length)
+      b.obj.error_file_id = this.addFile(
+        'batch_output',
+        `${b.obj.id}_error.jsonl`,
+        Buffer.from(`${errs.join('\n')}\n`),
+      ).id;
     b.obj.status = status;
     b.obj.finalizing_at = now;
     b.obj[`${status}_at`] = now;
@@ -804,7 +997,13 @@ export interface FakeBatchBehavior {
 }
 
 /** Reads a batch input file; problems are reported the way the API does (errors with line numbers). */
-function parseBatchInput(text: string, endpoint: string): { lines: { custom_id: string; body: ChatBody }[]; errors: { code: string; line: number | null; message: string }[] } {
+function parseBatchInput(
+  text: string,
+  endpoint: string,
+): {
+  lines: { custom_id: string; body: ChatBody }[];
+  errors: { code: string; line: number | null; message: string }[];
+} {
   const lines: { custom_id: string; body: ChatBody }[] = [];
   const errors: { code: string; line: number | null; message: string }[] = [];
   const seen = new Set<string>();
@@ -818,16 +1017,21 @@ function parseBatchInput(text: string, endpoint: string): { lines: { custom_id: 
       errors.push({ code: 'invalid_json_line', line, message: 'not valid JSON' });
       return;
     }
-    if (typeof rec.custom_id !== 'string' || rec.custom_id === '') errors.push({ code: 'missing_required_parameter', line, message: 'custom_id is required' });
-    else if (seen.has(rec.custom_id)) errors.push({ code: 'duplicate_custom_id', line, message: `duplicate custom_id ${rec.custom_id}` });
-    else if (rec.method !== 'POST' || rec.url !== endpoint) errors.push({ code: 'invalid_url', line, message: `method must be POST and url ${endpoint}` });
-    else if (!rec.body || !Array.isArray(rec.body.messages) || typeof rec.body.model !== 'string') errors.push({ code: 'invalid_body', line, message: 'body needs model and messages' });
+    if (typeof rec.custom_id !== 'string' || rec.custom_id === '')
+      errors.push({ code: 'missing_required_parameter', line, message: 'custom_id is required' });
+    else if (seen.has(rec.custom_id))
+      errors.push({ code: 'duplicate_custom_id', line, message: `duplicate custom_id ${rec.custom_id}` });
+    else if (rec.method !== 'POST' || rec.url !== endpoint)
+      errors.push({ code: 'invalid_url', line, message: `method must be POST and url ${endpoint}` });
+    else if (!rec.body || !Array.isArray(rec.body.messages) || typeof rec.body.model !== 'string')
+      errors.push({ code: 'invalid_body', line, message: 'body needs model and messages' });
     else {
       seen.add(rec.custom_id);
       lines.push({ custom_id: rec.custom_id, body: rec.body });
     }
   });
-  if (lines.length + errors.length > 50_000) errors.push({ code: 'too_many_requests', line: null, message: 'a batch holds at most 50,000 requests' });
+  if (lines.length + errors.length > 50_000)
+    errors.push({ code: 'too_many_requests', line: null, message: 'a batch holds at most 50,000 requests' });
   return { lines, errors };
 }
 
@@ -864,7 +1068,10 @@ function parseArgs(argv: string[]): FakeServerOptions {
     else if (a === '--top-n') opts.topN = Number(next());
     else if (a === '--mode') opts.script = standaloneMode(next());
     else if (a === '--models-status') opts.modelsStatus = Number(next());
-    else throw new Error(`unknown argument ${a} (known: --port N --latency-ms MS --model NAME --top-n N --mode ${Object.keys(MODES).join('|')} --models-status S)`);
+    else
+      throw new Error(
+        `unknown argument ${a} (known: --port N --latency-ms MS --model NAME --top-n N --mode ${Object.keys(MODES).join('|')} --models-status S)`,
+      );
   }
   return opts;
 }

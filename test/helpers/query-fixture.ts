@@ -9,17 +9,44 @@ import type { ModelConfig } from '../../lib/core/config';
 import { writeJsonl } from '../../lib/core/io';
 import { writeProcessed } from '../../lib/data/processed';
 import { makeRng, sampleWithoutReplacement } from '../../lib/core/rng';
-import { FORMAT_VERSION, type ItemRecord, type ProcessedSummary, type SampleRecord, type UserRecord } from '../../lib/core/types';
+import {
+  FORMAT_VERSION,
+  type ItemRecord,
+  type ProcessedSummary,
+  type SampleRecord,
+  type UserRecord,
+} from '../../lib/core/types';
 
 export interface QueryFixture {
   root: string;
   samples: SampleRecord[];
   items: ItemRecord[];
   /** Config overrides pointing every stage path into the fixture folder. */
-  paths: { processed: string; samples: string; responses: string; store: string; scores: string; runs: string; figures: string };
+  paths: {
+    processed: string;
+    samples: string;
+    responses: string;
+    store: string;
+    scores: string;
+    runs: string;
+    figures: string;
+  };
 }
 
-const WORDS = ['Heat', 'Matrix', 'Fargo', 'Vertigo', 'Alien', 'Casablanca', 'Rocky', 'Psycho', 'Jaws', 'Amadeus', 'Gandhi', 'Brazil'];
+const WORDS = [
+  'Heat',
+  'Matrix',
+  'Fargo',
+  'Vertigo',
+  'Alien',
+  'Casablanca',
+  'Rocky',
+  'Psycho',
+  'Jaws',
+  'Amadeus',
+  'Gandhi',
+  'Brazil',
+];
 
 function title(i: number): string {
   const w = WORDS[i % WORDS.length];
@@ -38,18 +65,33 @@ function title(i: number): string {
   }
 }
 
-export function makeQueryFixture(root: string, opts: { prompts: number; items?: number; candidates?: number; seed?: number }): QueryFixture {
+export function makeQueryFixture(
+  root: string,
+  opts: { prompts: number; items?: number; candidates?: number; seed?: number },
+): QueryFixture {
   const nItems = opts.items ?? 200;
   const K = opts.candidates ?? 50;
   const rng = makeRng(opts.seed ?? 7);
-  const items: ItemRecord[] = Array.from({ length: nItems }, (_, i) => ({ v: FORMAT_VERSION, id: String(i + 1), name: title(i) }));
+  const items: ItemRecord[] = Array.from({ length: nItems }, (_, i) => ({
+    v: FORMAT_VERSION,
+    id: String(i + 1),
+    name: title(i),
+  }));
   const ages = ['18-24', '25-34', '35-44'];
   const users: UserRecord[] = Array.from({ length: 30 }, (_, u) => ({
     v: FORMAT_VERSION,
     id: `u${u}`,
     proxies: { age: ages[u % 3], gender: u % 2 ? 'Male' : 'Female', occupation: 'writer' },
   }));
-  const userItems = users.map(() => Int32Array.from(sampleWithoutReplacement(rng, Array.from({ length: nItems }, (_, i) => i), 20).sort((a, b) => a - b)));
+  const userItems = users.map(() =>
+    Int32Array.from(
+      sampleWithoutReplacement(
+        rng,
+        Array.from({ length: nItems }, (_, i) => i),
+        20,
+      ).sort((a, b) => a - b),
+    ),
+  );
   const summary: ProcessedSummary = {
     v: FORMAT_VERSION,
     domain: 'movielens',

@@ -42,14 +42,19 @@ export function checkRecord(users: PlainUser[], rec: SampleRecord, o: CheckOptio
   assert.equal(rec.setup, h === 0 ? 'C' : o.settings[rec.proxy].length ? 'A' : 'B', `${where}: setup`);
   const matching = bruteForceMatching(users, rec, o.threshold);
   assert.equal(rec.groupSize, matching.length, `${where}: groupSize = |u_h| recomputed by brute force`);
-  if (h > 0) assert.ok(matching.length >= o.minMatching, `${where}: ${matching.length} matching users < ${o.minMatching}`);
+  if (h > 0)
+    assert.ok(matching.length >= o.minMatching, `${where}: ${matching.length} matching users < ${o.minMatching}`);
   const freq = rec.candidates.map((c) => matching.filter((u) => u.items.has(c)).length);
   const c1 = freq.filter((f) => f === 0).length;
   // C1 = K/2 items nobody in u_h interacted with, or all such items when fewer exist (C2 then takes the rest).
   const union = new Set<string>();
   for (const u of matching) for (const id of u.items) union.add(id);
   const neverInteracted = o.allItems.filter((id) => !union.has(id) && !rec.history.includes(id)).length;
-  assert.equal(c1, Math.min(Math.floor(o.K / 2), neverInteracted), `${where}: |C1| = min(K/2, ${neverInteracted} never-interacted items)`);
+  assert.equal(
+    c1,
+    Math.min(Math.floor(o.K / 2), neverInteracted),
+    `${where}: |C1| = min(K/2, ${neverInteracted} never-interacted items)`,
+  );
   const total = freq.reduce((a, b) => a + b, 0);
   let sum = 0;
   let entropy = 0;
@@ -61,5 +66,8 @@ export function checkRecord(users: PlainUser[], rec: SampleRecord, o: CheckOptio
     if (p > 0) entropy -= p * (Math.log(p) / Math.log(o.logBase));
   });
   assert.ok(Math.abs(sum - 1) < 1e-9, `${where}: target sums to ${sum}`);
-  assert.ok(Math.abs(rec.targetEntropy - entropy) < 1e-9, `${where}: entropy ${rec.targetEntropy} vs recomputed ${entropy}`);
+  assert.ok(
+    Math.abs(rec.targetEntropy - entropy) < 1e-9,
+    `${where}: entropy ${rec.targetEntropy} vs recomputed ${entropy}`,
+  );
 }

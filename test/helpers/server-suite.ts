@@ -12,7 +12,13 @@ import { assertSecretsAbsent, collectingLogger, makeQueryFixture, type QueryFixt
  * closed after them, the API key in the environment, temp fixtures, a config per fixture, a logger, and at the end the
  * check that no file or log line of the suite holds a secret.
  */
-export function fakeServerSuite(opts: { keyEnv: string; key: string; secrets: string[]; tmpPrefix: string; server: Parameters<typeof FakeOpenAIServer.start>[0] }) {
+export function fakeServerSuite(opts: {
+  keyEnv: string;
+  key: string;
+  secrets: string[];
+  tmpPrefix: string;
+  server: Parameters<typeof FakeOpenAIServer.start>[0];
+}) {
   let server: FakeOpenAIServer | undefined;
   const allLogs: string[] = [];
   const roots: string[] = [];

@@ -62,16 +62,28 @@ export interface BatchClientOptions {
 }
 
 export function createBatchClient(model: ModelConfig, config: Config, opts: BatchClientOptions = {}): BatchClient {
-  if (model.provider === 'baseline') throw new Error(`model "${model.id}" is a baseline; it is answered offline, not through the Batch API`);
+  if (model.provider === 'baseline')
+    throw new Error(`model "${model.id}" is a baseline; it is answered offline, not through the Batch API`);
   // Azure's batch jobs need a Global-Batch deployment and its own file endpoints, which this client does not speak.
-  if (model.provider === 'azure-openai') throw new Error(`model "${model.id}" is an Azure OpenAI deployment; Batch API mode is not supported for it, run without --batch`);
+  if (model.provider === 'azure-openai')
+    throw new Error(
+      `model "${model.id}" is an Azure OpenAI deployment; Batch API mode is not supported for it, run without --batch`,
+    );
   const env = opts.env ?? process.env;
   const apiKey = model.apiKeyEnv ? env[model.apiKeyEnv] || undefined : undefined;
   if (model.provider === 'openai' && !apiKey) {
-    throw new Error(`model "${model.id}" needs an API key: set the environment variable ${model.apiKeyEnv ?? '(none configured: add "apiKeyEnv" to the model entry)'}`);
+    throw new Error(
+      `model "${model.id}" needs an API key: set the environment variable ${model.apiKeyEnv ?? '(none configured: add "apiKeyEnv" to the model entry)'}`,
+    );
   }
   const baseURL = effectiveBaseURL(model);
-  const client = new OpenAI({ apiKey: apiKey ?? 'no-key', baseURL, maxRetries: 0, timeout: config.query.timeoutMs, logLevel: 'off' });
+  const client = new OpenAI({
+    apiKey: apiKey ?? 'no-key',
+    baseURL,
+    maxRetries: 0,
+    timeout: config.query.timeoutMs,
+    logLevel: 'off',
+  });
   const policy = retryPolicy(config, opts.retry);
   const rng = makeRng(deriveSeed(config.seed, 'batch-retry-jitter', model.id));
   const log = opts.log ?? (() => {});
@@ -94,12 +106,20 @@ export function createBatchClient(model: ModelConfig, config: Config, opts: Batc
         aborted: () => new BatchApiError(`${model.id}: ${what}: aborted`),
         giveUp: (failure, attempts) => {
           const message = redactSecrets(failure.message, secrets);
-          const why = failure.status === 404 && /POST \/files|create batch/.test(what) ? ` — does ${baseURL} implement the Batch API? Run without --batch to send synchronously` : '';
-          return new BatchApiError(`${model.id}: ${what}: ${message}${failure.retryable ? ` (gave up after ${attempts} attempts)` : ''}${why}`, failure.status);
+          const why =
+            failure.status === 404 && /POST \/files|create batch/.test(what)
+              ? ` — does ${baseURL} implement the Batch API? Run without --batch to send synchronously`
+              : '';
+          return new BatchApiError(
+            `${model.id}: ${what}: ${message}${failure.retryable ? ` (gave up after ${attempts} attempts)` : ''}${why}`,
+            failure.status,
+          );
         },
         onRetry: (failure, retry, wait) => {
           stats.retries++;
-          log(`${model.id}: ${what}: ${redactSecrets(failure.message, secrets)}; retry ${retry}/${policy.maxRetries} in ${(wait / 1000).toFixed(2)} s`);
+          log(
+            `${model.id}: ${what}: ${redactSecrets(failure.message, secrets)}; retry ${retry}/${policy.maxRetries} in ${(wait / 1000).toFixed(2)} s`,
+          );
         },
       },
     );
@@ -123,7 +143,10 @@ export function createBatchClient(model: ModelConfig, config: Config, opts: Batc
     upload: (file) =>
       call('POST /files (upload the requests)', async () => {
         // A fresh stream per attempt; the server sees the local file's name (<localId>.jsonl).
-        const created = await client.files.create({ file: fs.createReadStream(file), purpose: 'batch' }, { signal: opts.signal, timeout: transferTimeout });
+        const created = await client.files.create(
+          { file: fs.createReadStream(file), purpose: 'batch' },
+          { signal: opts.signal, timeout: transferTimeout },
+        );
         return created.id;
       }),
     create: (inputFileId, metadata, sinceSec) =>
@@ -137,13 +160,21 @@ export function createBatchClient(model: ModelConfig, config: Config, opts: Batc
         // The request may have created the batch although its answer was lost: look before asking again.
         () => find(metadata.ubp_local_id, sinceSec).catch(() => undefined),
       ),
-    retrieve: (batchId) => call(`GET batch ${batchId}`, async () => (await client.batches.retrieve(batchId, { signal: opts.signal })) as unknown as BatchObject),
+    retrieve: (batchId) =>
+      call(
+        `GET batch ${batchId}`,
+        async () => (await client.batches.retrieve(batchId, { signal: opts.signal })) as unknown as BatchObject,
+      ),
     find,
     download: (fileId) =>
       call(`download file ${fileId}`, async () => {
         const res = await client.files.content(fileId, { signal: opts.signal, timeout: transferTimeout });
         return Buffer.from(await res.arrayBuffer());
       }),
-    cancel: (batchId) => call(`cancel batch ${batchId}`, async () => (await client.batches.cancel(batchId, { signal: opts.signal })) as unknown as BatchObject),
+    cancel: (batchId) =>
+      call(
+        `cancel batch ${batchId}`,
+        async () => (await client.batches.cancel(batchId, { signal: opts.signal })) as unknown as BatchObject,
+      ),
   };
 }

@@ -45,7 +45,9 @@ export async function poll(ctx: CollectContext, b: LedgerBatch, status: Map<stri
     ctx.log(
       ctx.safe(
         `${ctx.model.id}: ${(e as Error).message}; the batch stays open in the ledger and is asked again ${refused ? 'by the next run' : 'later'}` +
-          (refused ? ` (if it can never be retrieved — another account's batch — forgetBatches(config, model, ['${id}'], reason) frees its requests)` : ''),
+          (refused
+            ? ` (if it can never be retrieved — another account's batch — forgetBatches(config, model, ['${id}'], reason) frees its requests)`
+            : ''),
       ),
     );
     return !refused;
@@ -54,13 +56,19 @@ export async function poll(ctx: CollectContext, b: LedgerBatch, status: Map<stri
   status.set(id, batch);
   if (!before || before.status !== batch.status) {
     const c = batch.request_counts;
-    ctx.log(`${ctx.model.id}: batch ${id}: ${batch.status}${c ? ` (${formatCount(c.completed)} completed, ${formatCount(c.failed)} failed of ${formatCount(c.total)})` : ''}`);
+    ctx.log(
+      `${ctx.model.id}: batch ${id}: ${batch.status}${c ? ` (${formatCount(c.completed)} completed, ${formatCount(c.failed)} failed of ${formatCount(c.total)})` : ''}`,
+    );
   }
   if (!(TERMINAL_BATCH_STATUSES as readonly string[]).includes(batch.status)) return true;
   try {
     await collect(ctx, b, batch);
   } catch (e) {
-    ctx.log(ctx.safe(`${ctx.model.id}: collecting batch ${id} failed: ${(e as Error).message}; it stays open in the ledger and is collected again later`));
+    ctx.log(
+      ctx.safe(
+        `${ctx.model.id}: collecting batch ${id} failed: ${(e as Error).message}; it stays open in the ledger and is collected again later`,
+      ),
+    );
   }
   return true;
 }
@@ -69,17 +77,23 @@ export async function poll(ctx: CollectContext, b: LedgerBatch, status: Map<stri
 async function collect(ctx: CollectContext, b: LedgerBatch, batch: BatchObject): Promise<void> {
   const { config, model, store, client, report } = ctx;
   const results: BatchResultLine[] = [];
-  for (const [kind, fileId] of [['output', batch.output_file_id], ['errors', batch.error_file_id]] as const) {
+  for (const [kind, fileId] of [
+    ['output', batch.output_file_id],
+    ['errors', batch.error_file_id],
+  ] as const) {
     if (!fileId) continue;
     const bytes = await client.download(fileId);
     const local = path.join(ctx.filesDir, `${batch.id}.${kind}.jsonl`);
     writeFileAtomic(local, bytes);
     const parsed = parseBatchResults(bytes.toString('utf8'), local);
-    for (const p of parsed.problems) ctx.log(`${model.id}: batch ${batch.id}: skipped unreadable line ${p.file}:${p.line} (${p.reason})`);
+    for (const p of parsed.problems)
+      ctx.log(`${model.id}: batch ${batch.id}: skipped unreadable line ${p.file}:${p.line} (${p.reason})`);
     results.push(...parsed.results);
   }
   const keys = new Set(b.keys);
-  const answeredAt = new Date((batch.completed_at ?? batch.expired_at ?? batch.cancelled_at ?? batch.failed_at ?? batch.created_at) * 1000);
+  const answeredAt = new Date(
+    (batch.completed_at ?? batch.expired_at ?? batch.cancelled_at ?? batch.failed_at ?? batch.created_at) * 1000,
+  );
   const failures = new Map<string, LedgerFailure>();
   const seen = new Set<string>();
   let newAnswers = 0;
@@ -116,13 +130,27 @@ async function collect(ctx: CollectContext, b: LedgerBatch, batch: BatchObject):
       report.costUsd += entry.costUsd;
     } else if (r.failure && !seen.has(r.key)) {
       seen.add(r.key);
-      failures.set(r.key, { key: r.key, ...(r.failure.status !== undefined ? { status: r.failure.status } : {}), ...(r.failure.code ? { code: r.failure.code } : {}), message: ctx.safe(r.failure.message) });
+      failures.set(r.key, {
+        key: r.key,
+        ...(r.failure.status !== undefined ? { status: r.failure.status } : {}),
+        ...(r.failure.code ? { code: r.failure.code } : {}),
+        message: ctx.safe(r.failure.message),
+      });
     }
   }
-  const batchError = batch.errors?.data?.map((d) => `${d.code ?? 'error'}${d.line ? ` (line ${d.line})` : ''}: ${d.message ?? ''}`).join('; ');
+  const batchError = batch.errors?.data
+    ?.map((d) => `${d.code ?? 'error'}${d.line ? ` (line ${d.line})` : ''}: ${d.message ?? ''}`)
+    .join('; ');
   for (const k of b.keys) {
     if (seen.has(k)) continue;
-    const code = batch.status === 'expired' ? 'batch_expired' : batch.status === 'cancelled' ? 'batch_cancelled' : batch.status === 'failed' ? 'batch_failed' : 'no_result';
+    const code =
+      batch.status === 'expired'
+        ? 'batch_expired'
+        : batch.status === 'cancelled'
+          ? 'batch_cancelled'
+          : batch.status === 'failed'
+            ? 'batch_failed'
+            : 'no_result';
     const message =
       batch.status === 'failed'
         ? `the batch failed${batchError ? `: ${batchError}` : ''}`
@@ -132,7 +160,15 @@ async function collect(ctx: CollectContext, b: LedgerBatch, batch: BatchObject):
     failures.set(k, { key: k, code, message: ctx.safe(message) });
   }
   const list = [...failures.values()];
-  for (const f of list) report.failures.push({ key: f.key, promptIds: ctx.promptIdsOf.get(f.key) ?? [], batchId: batch.id, status: f.status, code: f.code, message: f.message });
+  for (const f of list)
+    report.failures.push({
+      key: f.key,
+      promptIds: ctx.promptIdsOf.get(f.key) ?? [],
+      batchId: batch.id,
+      status: f.status,
+      code: f.code,
+      message: f.message,
+    });
   const c = batch.request_counts ?? { total: b.requests, completed: newAnswers + alreadyStored, failed: list.length };
   appendLedger(ctx.ledgerFile, {
     v: FORMAT_VERSION,
@@ -154,4 +190,3 @@ async function collect(ctx: CollectContext, b: LedgerBatch, batch: BatchObject):
       `${alreadyStored ? ` (${formatCount(alreadyStored)} were stored already)` : ''}, ${formatCount(list.length)} failed or without result`,
   );
 }
-

@@ -16,7 +16,14 @@
  * The API key is read from the environment and never written to the ledger, the files or any message.
  */
 // Internals (the lock, the steps of a run, the ledger's append) stay out: the notebooks see what batch.ts exported.
-export { BatchApiError, createBatchClient, TERMINAL_BATCH_STATUSES, type BatchClient, type BatchClientOptions, type BatchObject } from './client';
+export {
+  BatchApiError,
+  createBatchClient,
+  TERMINAL_BATCH_STATUSES,
+  type BatchClient,
+  type BatchClientOptions,
+  type BatchObject,
+} from './client';
 export {
   batchDir,
   batchLedgerFile,

@@ -140,7 +140,8 @@ export function readBatchLedger(file: string): { batches: LedgerBatch[]; problem
     const b = byId.get(e.localId);
     switch (e.event) {
       case 'creating':
-        if (!Array.isArray(e.keys) || typeof e.inputFileId !== 'string') return problem('a "creating" line needs "keys" and "inputFileId"');
+        if (!Array.isArray(e.keys) || typeof e.inputFileId !== 'string')
+          return problem('a "creating" line needs "keys" and "inputFileId"');
         if (b) return problem(`batch ${e.localId} is created twice`);
         byId.set(e.localId, batchFromCreating(e));
         return;
@@ -174,18 +175,26 @@ export function appendLedger(file: string, event: LedgerEvent): void {
 }
 
 /** Batches of this model at this base URL (a ledger file may also hold another server's batches of the same model name). */
-export function ledgerBatchesFor(config: Config, model: ModelConfig): { file: string; batches: LedgerBatch[]; problems: LedgerProblem[] } {
+export function ledgerBatchesFor(
+  config: Config,
+  model: ModelConfig,
+): { file: string; batches: LedgerBatch[]; problems: LedgerProblem[] } {
   const file = batchLedgerFile(config, model);
   const { batches, problems } = readBatchLedger(file);
   const baseURL = effectiveBaseURL(model);
-  return { file, batches: batches.filter((b) => b.baseURL === baseURL && b.provider === model.provider && b.model === model.model), problems };
+  return {
+    file,
+    batches: batches.filter((b) => b.baseURL === baseURL && b.provider === model.provider && b.model === model.model),
+    problems,
+  };
 }
 
 /** Keys waiting in open batches of the model (ledger only, no request): a run must not pay for them again. */
 export function openBatchKeys(config: Config, model: ModelConfig): Set<string> {
   if (model.provider === 'baseline') return new Set();
   const keys = new Set<string>();
-  for (const b of ledgerBatchesFor(config, model).batches) if (b.state === 'creating' || b.state === 'open') for (const k of b.keys) keys.add(k);
+  for (const b of ledgerBatchesFor(config, model).batches)
+    if (b.state === 'creating' || b.state === 'open') for (const k of b.keys) keys.add(k);
   return keys;
 }
 

@@ -16,7 +16,11 @@ export interface BatchMaintenanceOptions {
  * Asks the server to cancel the model's open batches (what already ran is still collected, at batch prices, by the
  * next run). Returns the batch ids cancelled.
  */
-export async function cancelOpenBatches(config: Config, model: ModelConfig, opts: BatchMaintenanceOptions = {}): Promise<string[]> {
+export async function cancelOpenBatches(
+  config: Config,
+  model: ModelConfig,
+  opts: BatchMaintenanceOptions = {},
+): Promise<string[]> {
   const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const client = createBatchClient(model, config, { env: opts.env, log, retry: opts.retry });
   const ledgerFile = batchLedgerFile(config, model);
@@ -45,8 +49,19 @@ export function forgetBatches(config: Config, model: ModelConfig, batchIds: stri
   const closed: string[] = [];
   try {
     for (const b of ledgerBatchesFor(config, model).batches) {
-      if ((b.state !== 'open' && b.state !== 'creating') || !(batchIds.includes(b.batchId ?? '') || batchIds.includes(b.localId))) continue;
-      appendLedger(ledgerFile, { v: FORMAT_VERSION, event: 'abandoned', localId: b.localId, at: new Date().toISOString(), batchId: b.batchId, reason: `forgotten: ${reason}` });
+      if (
+        (b.state !== 'open' && b.state !== 'creating') ||
+        !(batchIds.includes(b.batchId ?? '') || batchIds.includes(b.localId))
+      )
+        continue;
+      appendLedger(ledgerFile, {
+        v: FORMAT_VERSION,
+        event: 'abandoned',
+        localId: b.localId,
+        at: new Date().toISOString(),
+        batchId: b.batchId,
+        reason: `forgotten: ${reason}`,
+      });
       closed.push(b.localId);
     }
   } finally {

@@ -23,7 +23,14 @@ export interface BatchRunReport {
   /** Batches that reached a final status and were collected by this run. */
   collected: { batchId: string; status: string; newAnswers: number; alreadyStored: number; failed: number }[];
   /** Batches still open after the run (recorded in the ledger; a later run collects them). */
-  open: { batchId: string | null; localId: string; status: string; requests: number; completed: number; failed: number }[];
+  open: {
+    batchId: string | null;
+    localId: string;
+    status: string;
+    requests: number;
+    completed: number;
+    failed: number;
+  }[];
   /** Requested keys that wait in open batches after the run. */
   pendingKeys: string[];
   /** Requested keys neither answered, waiting nor failed: not submitted (interrupted or an earlier failure). */

@@ -14,14 +14,23 @@ export interface BatchJob {
 
 /** One line of a request JSONL: the synchronous request body, addressed by the store key. */
 export function batchRequestLine(model: ModelConfig, config: Config, job: Pick<BatchJob, 'key' | 'messages'>): string {
-  return JSON.stringify({ custom_id: job.key, method: 'POST', url: BATCH_ENDPOINT, body: chatRequestBody(model, config, job.messages) });
+  return JSON.stringify({
+    custom_id: job.key,
+    method: 'POST',
+    url: BATCH_ENDPOINT,
+    body: chatRequestBody(model, config, job.messages),
+  });
 }
 
 /**
  * Splits request lines into batches of at most `maxRequests` lines and `maxBytes` bytes (newlines included), in order.
  * A line that alone exceeds `maxBytes` cannot be sent and is returned in `tooLarge`.
  */
-export function splitBatchLines(lines: string[], maxRequests: number, maxBytes: number): { chunks: number[][]; tooLarge: number[] } {
+export function splitBatchLines(
+  lines: string[],
+  maxRequests: number,
+  maxBytes: number,
+): { chunks: number[][]; tooLarge: number[] } {
   const chunks: number[][] = [];
   const tooLarge: number[] = [];
   let current: number[] = [];

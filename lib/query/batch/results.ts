@@ -11,7 +11,10 @@ export interface BatchResultLine {
 }
 
 /** Parses a batch output or error file. Unreadable lines are reported, not fatal (their keys count as without result). */
-export function parseBatchResults(text: string, where: string): { results: BatchResultLine[]; problems: LedgerProblem[] } {
+export function parseBatchResults(
+  text: string,
+  where: string,
+): { results: BatchResultLine[]; problems: LedgerProblem[] } {
   const results: BatchResultLine[] = [];
   const problems: LedgerProblem[] = [];
   text.split('\n').forEach((raw, i) => {
@@ -35,7 +38,11 @@ export function parseBatchResults(text: string, where: string): { results: Batch
     const key = rec.custom_id;
     const requestId = rec.response?.request_id ?? rec.id;
     if (rec.error) {
-      results.push({ key, requestId, failure: { code: rec.error.code ?? undefined, message: rec.error.message ?? 'error without message' } });
+      results.push({
+        key,
+        requestId,
+        failure: { code: rec.error.code ?? undefined, message: rec.error.message ?? 'error without message' },
+      });
       return;
     }
     const status = rec.response?.status_code;
@@ -47,7 +54,11 @@ export function parseBatchResults(text: string, where: string): { results: Batch
     results.push({
       key,
       requestId,
-      failure: { status, code: body?.error?.code ?? undefined, message: body?.error?.message ?? `HTTP ${status ?? '?'} without a completion` },
+      failure: {
+        status,
+        code: body?.error?.code ?? undefined,
+        message: body?.error?.message ?? `HTTP ${status ?? '?'} without a completion`,
+      },
     });
   });
   return { results, problems };

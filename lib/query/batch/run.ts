@@ -17,17 +17,27 @@ import { submit } from './submit';
 
 function checkBatchConfig(config: Config): void {
   const q = config.query;
-  if (!(Number.isInteger(q.batchMaxRequests) && q.batchMaxRequests >= 1)) throw new Error(`config: "query.batchMaxRequests" must be a whole number >= 1, got ${q.batchMaxRequests}`);
-  if (!(Number.isInteger(q.batchMaxBytes) && q.batchMaxBytes >= 1)) throw new Error(`config: "query.batchMaxBytes" must be a whole number >= 1, got ${q.batchMaxBytes}`);
-  if (!(q.batchPollSeconds > 0)) throw new Error(`config: "query.batchPollSeconds" must be > 0, got ${q.batchPollSeconds}`);
-  if (!(q.batchDiscount > 0 && q.batchDiscount <= 1)) throw new Error(`config: "query.batchDiscount" must be in (0, 1], got ${q.batchDiscount}`);
+  if (!(Number.isInteger(q.batchMaxRequests) && q.batchMaxRequests >= 1))
+    throw new Error(`config: "query.batchMaxRequests" must be a whole number >= 1, got ${q.batchMaxRequests}`);
+  if (!(Number.isInteger(q.batchMaxBytes) && q.batchMaxBytes >= 1))
+    throw new Error(`config: "query.batchMaxBytes" must be a whole number >= 1, got ${q.batchMaxBytes}`);
+  if (!(q.batchPollSeconds > 0))
+    throw new Error(`config: "query.batchPollSeconds" must be > 0, got ${q.batchPollSeconds}`);
+  if (!(q.batchDiscount > 0 && q.batchDiscount <= 1))
+    throw new Error(`config: "query.batchDiscount" must be in (0, 1], got ${q.batchDiscount}`);
 }
 
 /**
  * Sends `jobs` (requests without a stored answer) through the Batch API and/or collects the model's open batches.
  * Answers go into `store`; the caller writes the responses file from it.
  */
-export async function runBatches(config: Config, model: ModelConfig, store: ResponseStore, jobs: BatchJob[], opts: BatchRunOptions): Promise<BatchRunReport> {
+export async function runBatches(
+  config: Config,
+  model: ModelConfig,
+  store: ResponseStore,
+  jobs: BatchJob[],
+  opts: BatchRunOptions,
+): Promise<BatchRunReport> {
   checkBatchConfig(config);
   const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const wait = opts.wait ?? config.query.batchWait;
@@ -51,7 +61,12 @@ export async function runBatches(config: Config, model: ModelConfig, store: Resp
   const secretEnv = opts.env ?? process.env;
   const secrets = [model.apiKeyEnv ? secretEnv[model.apiKeyEnv] : undefined];
   const safe = (s: string) => redactSecrets(s, secrets);
-  const client = createBatchClient(model, config, { env: opts.env, log: (l) => log(safe(l)), retry: opts.retry, signal: opts.hard });
+  const client = createBatchClient(model, config, {
+    env: opts.env,
+    log: (l) => log(safe(l)),
+    retry: opts.retry,
+    signal: opts.hard,
+  });
   const filesDir = path.join(batchDir(config), 'files');
   const release = acquireLock(ledgerFile);
   try {
@@ -65,14 +80,29 @@ export async function runBatches(config: Config, model: ModelConfig, store: Resp
         const found = await client.find(b.localId, Math.floor(Date.parse(b.reservedAt) / 1000) - 3600);
         if (found) {
           recordSubmitted(ledgerFile, b, found, true);
-          log(`${model.id}: batch ${found.id} (${formatCount(b.requests)} requests) was created before the last run stopped; collecting it instead of submitting again`);
+          log(
+            `${model.id}: batch ${found.id} (${formatCount(b.requests)} requests) was created before the last run stopped; collecting it instead of submitting again`,
+          );
         } else {
           b.state = 'abandoned';
-          appendLedger(ledgerFile, { v: FORMAT_VERSION, event: 'abandoned', localId: b.localId, at: new Date().toISOString(), batchId: null, reason: 'never created: no batch with this ubp_local_id on the server' });
-          log(`${model.id}: ${formatCount(b.requests)} requests reserved by an interrupted submission were never sent; they are free again`);
+          appendLedger(ledgerFile, {
+            v: FORMAT_VERSION,
+            event: 'abandoned',
+            localId: b.localId,
+            at: new Date().toISOString(),
+            batchId: null,
+            reason: 'never created: no batch with this ubp_local_id on the server',
+          });
+          log(
+            `${model.id}: ${formatCount(b.requests)} requests reserved by an interrupted submission were never sent; they are free again`,
+          );
         }
       } catch (e) {
-        log(safe(`${model.id}: cannot tell whether reserved batch ${b.localId} was created (${(e as Error).message}); its ${formatCount(b.requests)} requests stay reserved`));
+        log(
+          safe(
+            `${model.id}: cannot tell whether reserved batch ${b.localId} was created (${(e as Error).message}); its ${formatCount(b.requests)} requests stay reserved`,
+          ),
+        );
       }
     }
 
@@ -88,7 +118,10 @@ export async function runBatches(config: Config, model: ModelConfig, store: Resp
       const reserved = new Set(live.filter((b) => b.state === 'open' || b.state === 'creating').flatMap((b) => b.keys));
       const toSubmit = jobs.filter((j) => !store.has(j.key) && !reserved.has(j.key));
       const waiting = jobs.filter((j) => !store.has(j.key) && reserved.has(j.key)).length;
-      if (waiting) log(`${model.id} ${opts.label}: ${formatCount(waiting)} requests already wait in open batches; not submitted again`);
+      if (waiting)
+        log(
+          `${model.id} ${opts.label}: ${formatCount(waiting)} requests already wait in open batches; not submitted again`,
+        );
       if (toSubmit.length) live.push(...(await submit(ctx, toSubmit, opts)));
     }
 
@@ -148,12 +181,15 @@ export async function runBatches(config: Config, model: ModelConfig, store: Resp
         failed: s?.request_counts?.failed ?? 0,
       });
     }
-    for (const b of live.filter((x) => x.state === 'creating' || x.state === 'open')) for (const k of b.keys) if (wanted.has(k) && !store.has(k)) report.pendingKeys.push(k);
+    for (const b of live.filter((x) => x.state === 'creating' || x.state === 'open'))
+      for (const k of b.keys) if (wanted.has(k) && !store.has(k)) report.pendingKeys.push(k);
     const pending = new Set(report.pendingKeys);
     // A request that failed in a batch collected above and was submitted again is waiting, not failed.
     report.failures = report.failures.filter((f) => !store.has(f.key) && !pending.has(f.key));
     const failedKeys = new Set(report.failures.map((f) => f.key));
-    report.notSubmitted = opts.submit ? jobs.filter((j) => !store.has(j.key) && !pending.has(j.key) && !failedKeys.has(j.key)).length : 0;
+    report.notSubmitted = opts.submit
+      ? jobs.filter((j) => !store.has(j.key) && !pending.has(j.key) && !failedKeys.has(j.key)).length
+      : 0;
     if (report.open.length) {
       const n = report.pendingKeys.length;
       log(
@@ -162,7 +198,9 @@ export async function runBatches(config: Config, model: ModelConfig, store: Resp
       );
     }
     if (report.failures.length) {
-      log(`${model.id} ${opts.label}: ${formatCount(report.failures.length)} batch requests failed (listed in ${ledgerFile}; not stored — the next run, batch or synchronous, sends only them):`);
+      log(
+        `${model.id} ${opts.label}: ${formatCount(report.failures.length)} batch requests failed (listed in ${ledgerFile}; not stored — the next run, batch or synchronous, sends only them):`,
+      );
       for (const line of summarizeBatchFailures(report.failures)) log(line);
     }
   } finally {

@@ -49,7 +49,14 @@ export async function submit(ctx: CollectContext, jobs: BatchJob[], opts: BatchR
     const file = path.join(requestsDir, `${localId}.jsonl`);
     const keys = chunk.map((i) => jobs[i].key);
     const fail = (message: string) => {
-      for (const i of chunk) report.failures.push({ key: jobs[i].key, promptIds: jobs[i].promptIds, batchId: null, code: 'not_submitted', message: ctx.safe(message) });
+      for (const i of chunk)
+        report.failures.push({
+          key: jobs[i].key,
+          promptIds: jobs[i].promptIds,
+          batchId: null,
+          code: 'not_submitted',
+          message: ctx.safe(message),
+        });
     };
     writeFileAtomic(file, text);
     let inputFileId: string;
@@ -58,7 +65,11 @@ export async function submit(ctx: CollectContext, jobs: BatchJob[], opts: BatchR
     } catch (e) {
       fs.rmSync(file, { force: true });
       fail((e as Error).message);
-      ctx.log(ctx.safe(`${model.id}: ${(e as Error).message}; ${chunks.length - c} of ${chunks.length} batches not submitted`));
+      ctx.log(
+        ctx.safe(
+          `${model.id}: ${(e as Error).message}; ${chunks.length - c} of ${chunks.length} batches not submitted`,
+        ),
+      );
       break;
     }
     const reservedAt = new Date();
@@ -81,22 +92,39 @@ export async function submit(ctx: CollectContext, jobs: BatchJob[], opts: BatchR
     appendLedger(ctx.ledgerFile, entry);
     const b = batchFromCreating(entry);
     try {
-      const batch = await client.create(inputFileId, { ubp_local_id: localId, ubp_model_id: model.id.slice(0, 512) }, Math.floor(reservedAt.getTime() / 1000) - 3600);
+      const batch = await client.create(
+        inputFileId,
+        { ubp_local_id: localId, ubp_model_id: model.id.slice(0, 512) },
+        Math.floor(reservedAt.getTime() / 1000) - 3600,
+      );
       recordSubmitted(ctx.ledgerFile, b, batch, false);
       created.push(b);
       report.submitted.push({ batchId: batch.id, localId, requests: chunk.length, bytes });
-      ctx.log(`${model.id}: submitted batch ${batch.id} (${formatCount(chunk.length)} requests, ${formatCount(bytes)} bytes, part ${c + 1}/${chunks.length}); recorded in ${ctx.ledgerFile}`);
+      ctx.log(
+        `${model.id}: submitted batch ${batch.id} (${formatCount(chunk.length)} requests, ${formatCount(bytes)} bytes, part ${c + 1}/${chunks.length}); recorded in ${ctx.ledgerFile}`,
+      );
     } catch (e) {
       const message = (e as Error).message;
       const status = (e as BatchApiError).status;
       if (refusedOutright(status)) {
         // Refused outright: no batch exists, the keys are free again.
-        appendLedger(ctx.ledgerFile, { v: FORMAT_VERSION, event: 'abandoned', localId, at: new Date().toISOString(), batchId: null, reason: ctx.safe(message) });
+        appendLedger(ctx.ledgerFile, {
+          v: FORMAT_VERSION,
+          event: 'abandoned',
+          localId,
+          at: new Date().toISOString(),
+          batchId: null,
+          reason: ctx.safe(message),
+        });
         fail(message);
       } else {
         // Unknown outcome: the keys stay reserved, and the next run looks the batch up by its local id.
         created.push(b);
-        ctx.log(ctx.safe(`${model.id}: ${message}; the requests stay reserved in the ledger and the next run checks whether the batch exists`));
+        ctx.log(
+          ctx.safe(
+            `${model.id}: ${message}; the requests stay reserved in the ledger and the next run checks whether the batch exists`,
+          ),
+        );
       }
       if (c + 1 < chunks.length) ctx.log(`${model.id}: ${chunks.length - c - 1} further batches not submitted`);
       break;
