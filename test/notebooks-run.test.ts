@@ -25,15 +25,16 @@ function writeConfig(name: string, extra: Record<string, unknown> = {}): string 
 }
 
 function runNotebook(notebook: string, config: string): { code: number; out: string; copy: string } {
+  return runNotebookFile(path.join(repoRoot(), 'notebooks', notebook), config);
+}
+
+function runNotebookFile(file: string, config: string): { code: number; out: string; copy: string } {
+  const notebook = path.basename(file);
   const out = path.join(dir, 'executed');
-  const res = spawnSync(
-    process.execPath,
-    [path.join(repoRoot(), 'scripts', 'run-notebook.mjs'), '--out', out, path.join(repoRoot(), 'notebooks', notebook)],
-    {
-      encoding: 'utf8',
-      env: { ...process.env, UBP_CONFIG: config, UBP_DATA_DIR: '', UBP_DOMAIN: 'movielens' },
-    },
-  );
+  const res = spawnSync(process.execPath, [path.join(repoRoot(), 'scripts', 'run-notebook.mjs'), '--out', out, file], {
+    encoding: 'utf8',
+    env: { ...process.env, UBP_CONFIG: config, UBP_DATA_DIR: '', UBP_DOMAIN: 'movielens' },
+  });
   return { code: res.status ?? -1, out: `${res.stdout}${res.stderr}`, copy: path.join(out, notebook) };
 }
 
@@ -65,7 +66,7 @@ before(() => {
 });
 
 test(
-  'notebook 02 with UBP_CONFIG naming only age and history lengths [0, 2, 4] counts exactly those; 05 refuses scores of older samples',
+  'notebook 02 with UBP_CONFIG naming only age and history lengths [0, 2, 4] counts exactly those; 05 brings stale baselines up to date and refuses a clashing change with one clean message',
   { skip: !jupyter && 'Jupyter (nbformat, nbclient, ipykernel) is not installed' },
   () => {
     const config = writeConfig('age.json');
@@ -85,18 +86,39 @@ test(
     const figureData = path.join(dir, 'figures', 'movielens', 'figure-data.json');
     const before = fs.readFileSync(figureData);
 
-    const resampled = runNotebook('02-sample.ipynb', writeConfig('seed.json', { seed: 7 }));
+    // New samples (another seed): 05 answers the offline baselines again and re-scores before it draws, as npm start
+    // would, instead of drawing from scores of the old samples.
+    const reseeded = writeConfig('seed.json', { seed: 7 });
+    const resampled = runNotebook('02-sample.ipynb', reseeded);
     assert.equal(resampled.code, 0, resampled.out);
-    const refused = runNotebook('05-plot.ipynb', writeConfig('seed.json', { seed: 7 }));
-    assert.equal(refused.code, 1, refused.out);
-    assert.match(refused.out, /cell 8 \(code cell 4 of 11\) failed:/);
-    assert.match(refused.out, /\| ubp\.stages\.requireFreshInputs/);
-    assert.ok(
-      refused.out.includes(`no longer matches: ${path.join(dir, 'samples', 'movielens', 'samples.jsonl')}`),
-      refused.out,
+    const redrawn = runNotebook('05-plot.ipynb', reseeded);
+    assert.equal(redrawn.code, 0, redrawn.out);
+    const setupCell = cellText(redrawn.copy, 3);
+    assert.match(setupCell, /\[query\] movielens random: \d+ answers/);
+    assert.match(setupCell, /\[score\] movielens: \d+ models scored/);
+    const after = JSON.parse(fs.readFileSync(figureData, 'utf8'));
+    assert.notDeepEqual(fs.readFileSync(figureData), before, 'the figures were drawn again');
+    assert.equal(after.parameters.seed, 7);
+
+    // A change of a score-stage parameter in 05's parameter cell is refused: one message with the fix, no stack trace.
+    // Beside the real notebooks, so that its import of '../build/lib/index' resolves; removed at the end.
+    const clashing = path.join(repoRoot(), 'notebooks', `05-clash-${process.pid}.ipynb`);
+    const nb = JSON.parse(fs.readFileSync(path.join(repoRoot(), 'notebooks', '05-plot.ipynb'), 'utf8'));
+    const params = nb.cells.find((c: { source: string[] }) => c.source.join('').includes('const changes = {};'));
+    params.source = params.source.map((l: string) =>
+      l.replace('const changes = {};', 'const changes = { curves: { bins: 50 } };'),
     );
-    assert.match(refused.out, /refresh it with: npm start -- --stages score --domains movielens/);
-    assert.ok(fs.existsSync(refused.copy), 'the partially executed copy is kept');
-    assert.deepEqual(fs.readFileSync(figureData), before, 'the figures are untouched');
+    fs.writeFileSync(clashing, JSON.stringify(nb));
+    let refused: { code: number; out: string };
+    try {
+      refused = runNotebookFile(clashing, reseeded);
+    } finally {
+      fs.rmSync(clashing, { force: true });
+    }
+    assert.equal(refused.code, 1, refused.out);
+    assert.match(refused.out, /"curves\.bins" is a parameter of the score stage \(notebooks\/04-score\.ipynb\)/);
+    assert.doesNotMatch(refused.out, /^\s+at /m, 'no stack trace');
+    assert.doesNotMatch(refused.out, /\{\s*\n\s*\w+: /, 'no dump of the error object');
+    assert.equal(JSON.parse(fs.readFileSync(figureData, 'utf8')).parameters.seed, 7, 'the figures are untouched');
   },
 );

@@ -15,52 +15,10 @@ import * as path from 'node:path';
 import type { Config, DomainName, ModelConfig } from './config';
 import { configChanges } from './config-diff';
 import { digestOf, fileDigest } from './hash';
+import type { OutputFile, StageParams, StageRef, StageSpec, StageSpecs } from './stage';
+
+export type { OutputFile, StageParams, StageRef, StageSpec, StageSpecs } from './stage';
 import { readJson, writeJsonAtomic } from './io';
-
-// ---------------------------------------------------------------- what a stage declares
-
-/** One stage for one domain (query: for one model; score and plot: over a list of models). */
-export interface StageRef {
-  stage: string;
-  domain: DomainName;
-  model?: string;
-  models?: string[];
-}
-
-/**
- * A file a stage writes. `part` marks a file that several stamps share (the score summary holds every domain): only
- * the selected part of its JSON belongs to this stamp, so another domain's rewrite does not make this one stale.
- */
-export interface OutputFile {
-  file: string;
-  part?: { name: string; select: (json: unknown) => unknown };
-}
-
-/** What a stage reads of the configuration: the `config` part is what downstream notebooks take over. */
-export interface StageParams {
-  config: Record<string, unknown>;
-  model?: ModelConfig | null;
-  models?: string[];
-  description?: unknown;
-}
-
-/** The declarative half of a stage definition: everything the stamps need, nothing that computes. */
-export interface StageSpec {
-  name: string;
-  /** The notebook that runs the stage, named in refresh hints. */
-  notebook: string;
-  /** The lib folders whose code decides the stage's output (test/architecture.test.ts checks them against imports). */
-  code: readonly string[];
-  stampFile(config: Config, ref: StageRef): string;
-  /** The stages whose outputs this one reads. */
-  upstream(ref: StageRef): StageRef[];
-  params(config: Config, ref: StageRef): StageParams;
-  /** Every file the stage writes that has a fixed name, main output first (a run may add more, e.g. exported figures). */
-  outputs(config: Config, ref: StageRef): OutputFile[];
-}
-
-/** The stages of the pipeline by name: the mechanism below looks every stage up here. */
-export type StageSpecs = Readonly<Record<string, StageSpec>>;
 
 function specOf(specs: StageSpecs, ref: StageRef): StageSpec {
   const spec = specs[ref.stage];
