@@ -92,6 +92,8 @@ export function synthesizeScores(
         outsideCandidates: 0,
         duplicates: 0,
         zeroMassPositive: 0,
+        jensenShannon: 0,
+        totalVariation: 0,
       };
     });
   }

@@ -1,8 +1,17 @@
+// Paired comparisons: cluster-robust (jackknife) differences in mean gap and slope, Holm's adjustment, families.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compareAligned, comparePairs, describeDeparture, type ModelScores } from '../lib/score/compare';
-import { quantileSorted } from '../lib/score/curves';
-import { makeRng, randomInt } from '../lib/core/rng';
+import {
+  adjustComparisons,
+  compareAligned,
+  comparePairs,
+  type Comparison,
+  describeDifference,
+  holm,
+  type ModelScores,
+} from '../lib/score/compare';
+import { clusterIndex, clusteredMean, clusteredSlope } from '../lib/score/gap';
+import { makeRng } from '../lib/core/rng';
 
 const close = (a: number, b: number, tol: number, what = '') =>
   assert.ok(Math.abs(a - b) <= tol, `${what} ${a} vs ${b} (tol ${tol})`);
@@ -11,83 +20,90 @@ function model(modelId: string, x: number[], y: number[], ids = x.map((_, i) => 
   return { modelId, promptIds: ids, targetEntropy: x, crossEntropy: y };
 }
 
-const N = 2000;
-const rng = makeRng('compare-data');
-const X = Array.from({ length: N }, () => 1 + 2 * rng());
-const opts = {
-  bins: 200,
-  range: [1, 3] as [number, number],
-  departureGap: 0.1,
-  resamples: 2000,
-  confidence: 0.95,
-  seed: 'pairs',
-};
+test('the jackknife (CR3) mean and its interval on a hand-worked example', () => {
+  // Clusters {1, 3}, {2}, {6}: n = 4, mean 3. Leave-one-cluster-out means: (2+6)/2 = 4, (1+3+6)/3 = 10/3,
+  // (1+3+2)/3 = 2; their mean 28/9; V = (2/3)·Σ(θ − 28/9)² = (2/3)·(64/81 + 4/81 + 100/81) = 112/81.
+  const y = [1, 3, 2, 6];
+  const cl = clusterIndex(['a', 'a', 'b', 'c']);
+  const m = clusteredMean(y, cl, 0.95);
+  close(m.estimate, 3, 1e-15);
+  close(m.se!, Math.sqrt(112 / 81), 1e-12, 'se');
+  // t(2) at 0.975 = 4.302652729911275 (published table: 4.303).
+  close(m.high! - m.estimate, 4.302652729911275 * Math.sqrt(112 / 81), 1e-9, 'half width');
+});
 
-test('paired mean-gap difference: a constant shift has a zero-width interval (an unpaired bootstrap would not)', () => {
+test('the jackknife slope equals leave-one-cluster-out refits worked out directly', () => {
+  const x = [1, 2, 3, 4, 5, 6];
+  const y = [1.2, 1.9, 3.4, 3.8, 5.3, 5.9];
+  const labels = ['a', 'a', 'b', 'b', 'c', 'c'];
+  const ols = (xs: number[], ys: number[]) => {
+    const mx = xs.reduce((p, q) => p + q, 0) / xs.length;
+    const my = ys.reduce((p, q) => p + q, 0) / ys.length;
+    let sxx = 0;
+    let sxy = 0;
+    xs.forEach((v, i) => {
+      sxx += (v - mx) ** 2;
+      sxy += (v - mx) * (ys[i] - my);
+    });
+    return sxy / sxx;
+  };
+  const loo = ['a', 'b', 'c'].map((c) => {
+    const keep = labels.map((l, i) => (l === c ? -1 : i)).filter((i) => i >= 0);
+    return ols(
+      keep.map((i) => x[i]),
+      keep.map((i) => y[i]),
+    );
+  });
+  const avg = loo.reduce((p, q) => p + q, 0) / 3;
+  const v = (2 / 3) * loo.reduce((p, q) => p + (q - avg) ** 2, 0);
+  const s = clusteredSlope(x, y, clusterIndex(labels), 0.95);
+  close(s.estimate, ols(x, y), 1e-12);
+  close(s.se!, Math.sqrt(v), 1e-12);
+});
+
+test("Holm's adjustment reproduces R's p.adjust(method = 'holm') and keeps nulls", () => {
+  // p.adjust(c(0.01, 0.04, 0.03, 0.005), "holm") = 0.03 0.06 0.06 0.02
+  const out = holm([0.01, 0.04, null, 0.03, 0.005]);
+  assert.deepEqual(
+    out.map((v) => (v === null ? null : Number(v.toFixed(12)))),
+    [0.03, 0.06, null, 0.06, 0.02],
+  );
+  assert.deepEqual(holm([0.6, 0.9]), [1, 1], 'capped at 1');
+});
+
+test('paired differences: a constant shift is exact; the named pair forms its own family for Holm', () => {
+  const rng = makeRng('compare-data');
+  const N = 600;
+  const X = Array.from({ length: N }, () => 1 + 2 * rng());
   const ya = X.map((x) => x + 0.5 + rng());
   const yb = ya.map((y) => y + 0.25);
-  const [c] = compareAligned([model('a', X, ya), model('b', X, yb)], opts);
-  close(c.meanGapDiff!.estimate, -0.25, 1e-12);
-  close(c.meanGapDiff!.low, -0.25, 1e-12, 'low');
-  close(c.meanGapDiff!.high, -0.25, 1e-12, 'high');
-  // Independently resampling the two models would leave the spread of each mean: sd·√(2/n)·1.96 on each side.
-  const m = ya.reduce((s, v, i) => s + v - X[i], 0) / N;
-  const sd = Math.sqrt(ya.reduce((s, v, i) => s + (v - X[i] - m) ** 2, 0) / N);
-  assert.ok(1.96 * sd * Math.sqrt(2 / N) > 0.015, 'the unpaired interval would be visibly wide');
-});
-
-test('paired mean-gap interval against independent computations: the same index stream, and the normal approximation', () => {
-  const ya = X.map((x) => x + 1 + rng());
-  const yb = X.map((x) => x + 0.9 + 1.5 * rng());
-  const [c] = compareAligned([model('a', X, ya), model('b', X, yb)], opts);
-  const d = ya.map((v, i) => v - yb[i]);
-  const meanD = d.reduce((s, v) => s + v, 0) / N;
-  close(c.meanGapDiff!.estimate, meanD, 1e-12, 'estimate');
-  // (1) Recomputed here from the documented resampling (seeded makeRng, randomInt(n) per draw, one stream for both).
-  const r = makeRng(opts.seed);
-  const means: number[] = [];
-  for (let k = 0; k < opts.resamples; k++) {
-    let s = 0;
-    for (let i = 0; i < N; i++) s += d[randomInt(r, N)];
-    means.push(s / N);
-  }
-  means.sort((p, q) => p - q);
-  close(c.meanGapDiff!.low, quantileSorted(means, 0.025), 1e-12, 'low');
-  close(c.meanGapDiff!.high, quantileSorted(means, 0.975), 1e-12, 'high');
-  // (2) The normal approximation mean ± 1.96·sd/√n, which a percentile interval of a mean of 2,000 must match closely.
-  const sd = Math.sqrt(d.reduce((s, v) => s + (v - meanD) ** 2, 0) / (N - 1));
-  const half = (1.959964 * sd) / Math.sqrt(N);
-  close(c.meanGapDiff!.low, meanD - half, 0.1 * half, 'normal low');
-  close(c.meanGapDiff!.high, meanD + half, 0.1 * half, 'normal high');
-});
-
-test('paired departure difference of two step curves: known difference, tight interval; none with a model on X = Y', () => {
-  const step = (at: number) => X.map((x) => (x < at ? x + 0.8 + 0.2 * rng() : x));
-  const models = [model('sim-2.0', X, step(2.0)), model('sim-2.3', X, step(2.3)), model('oracle', X, X.slice())];
-  const out = comparePairs(models, { ...opts, resamples: 300 });
-  assert.deepEqual(
-    out.map((c) => `${c.a}|${c.b}`),
-    ['oracle|sim-2.0', 'oracle|sim-2.3', 'sim-2.0|sim-2.3'],
-    'pairs a < b, sorted',
-  );
-  const c = out[2];
-  assert.equal(c.prompts, N);
-  close(c.departureDiff!.estimate, -0.3, 0.03, 'estimate');
-  assert.ok(
-    c.departureDiff!.low <= -0.27 && c.departureDiff!.high >= -0.33 && c.departureDiff!.high < 0,
-    JSON.stringify(c.departureDiff),
-  );
-  assert.equal(c.departureDiff!.defined, 1);
-  assert.equal(out[0].departureDiff, null, 'the oracle never departs');
-  assert.match(
-    describeDeparture(c, 'bits'),
-    /^sim-2\.0 departs 0\.\d\d bits lower than sim-2\.3 \[-0\.\d\d, -0\.\d\d\]$/,
-  );
+  const yc = ya.map((y, i) => y + 0.01 * (rng() - 0.5) + (i % 2 ? 0.001 : 0));
+  const clusterOf = (id: string) => `d${Math.floor(Number(id.slice(1)) / 3)}`;
+  const out = compareAligned([model('a', X, ya), model('b', X, yb), model('c', X, yc)], {
+    confidence: 0.95,
+    clusterOf,
+    named: [['b', 'a']],
+  });
+  const ab = out.find((c) => c.a === 'a' && c.b === 'b')!;
+  close(ab.meanGapDiff!.estimate, -0.25, 1e-12);
+  close(ab.meanGapDiff!.se!, 0, 1e-12, 'a constant difference has no spread');
+  close(ab.slopeDiff!.estimate, 0, 1e-9, 'and no slope');
+  assert.equal(ab.clusters, 200);
+  assert.equal(ab.family, 'named');
+  assert.equal(out.find((c) => c.a === 'a' && c.b === 'c')!.family, 'exploratory');
+  const all: Comparison[] = out.map((c) => ({ domain: 'd', setup: 'A', ...c }));
+  adjustComparisons(all);
+  const exploratory = all.filter((c) => c.family === 'exploratory').flatMap((c) => [c.meanGapDiff!, c.slopeDiff!]);
+  const expected = holm(exploratory.map((d) => d.p));
+  exploratory.forEach((d, k) => assert.equal(d.pHolm, expected[k]));
+  assert.match(describeDifference(ab.meanGapDiff), /^-0\.250 \[-0\.250, -0\.250\], Holm p /);
 });
 
 test('comparePairs uses the prompts both models scored, aligned by prompt id', () => {
+  const rng = makeRng('compare-align');
+  const X = Array.from({ length: 400 }, () => 1 + 2 * rng());
   const ids = X.map((_, i) => `p${i}`);
-  const ya = X.map((x) => x + 1);
+  const ya = X.map((x) => x + 1 + rng());
   const a = model('a', X, ya, ids);
   // b scored every other prompt, in reverse order, with a gap 0.5 larger.
   const keep = ids
@@ -100,9 +116,9 @@ test('comparePairs uses the prompts both models scored, aligned by prompt id', (
     keep.map((i) => ya[i] + 0.5),
     keep.map((i) => ids[i]),
   );
-  const [c] = comparePairs([b, a], { ...opts, resamples: 50 });
+  const [c] = comparePairs([b, a], { confidence: 0.95 });
   assert.equal(c.a, 'a');
-  assert.equal(c.prompts, N / 2);
+  assert.equal(c.prompts, 200);
   close(c.meanGapDiff!.estimate, -0.5, 1e-12);
-  close(c.meanGapDiff!.high, -0.5, 1e-12, 'paired on the aligned prompts');
+  close(c.meanGapDiff!.high!, -0.5, 1e-12, 'paired on the aligned prompts');
 });

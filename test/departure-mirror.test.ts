@@ -1,7 +1,8 @@
 // Known answers on the real MovieLens-1M mirror, default samples: simulated models that answer like the oracle at and
-// above a target entropy departAt and like random below it must have their departure point recovered (within 0.1
-// bits in setups A and B), correctly ordered with a paired interval that excludes 0; the oracle never departs, random
-// departs at the top of the range, and the fits cover the whole data range.
+// above a target entropy departAt and like random below it must have their departure-region edge recovered (within
+// 0.1 bits in setups A and B, inside its interval), ordered, 3.9 and 4.3 separated, with a paired mean-gap difference
+// that excludes 0; the oracle's gap is 0 everywhere with no region; popularity and item-cf, whose gap grows with target
+// entropy, are reported with a positive slope and a high-end region.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -19,7 +20,7 @@ const hasMirror = fs.existsSync(path.join(mirror, 'ml-1m', 'users.dat'));
 const DEPART = [3.9, 4.1, 4.3];
 
 test(
-  'MovieLens mirror: departure points of simulated models are recovered; oracle never departs, random at the top',
+  'MovieLens mirror: simulated departures are recovered by the gap statistics; oracle 0 everywhere; real baselines by slope',
   { skip: hasMirror ? false : `no dataset mirror at ${mirror}` },
   async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-departure-'));
@@ -37,7 +38,7 @@ test(
       overrides: {
         dataDir: mirror,
         download: false,
-        curves: { bootstrap: 200 },
+        curves: { bootstrap: 200, calibration: 50 },
         paths: pathsUnder(dir),
         query: { models: sims },
       },
@@ -45,47 +46,58 @@ test(
     const quiet = { log: () => {} };
     await runPreprocess(config, 'movielens', quiet);
     runSample(config, 'movielens', quiet);
-    const models = ['oracle', 'random', ...sims.map((s) => s.id)];
+    const models = ['oracle', 'random', 'popularity', 'item-cf', ...sims.map((s) => s.id)];
     await runQuery(config, 'movielens', models, quiet);
     runScore(config, ['movielens'], models, quiet);
     const summary = loadScoreSummary(config).models;
     const setup = (id: string, s: 'A' | 'B' | 'C') => summary[id].movielens!.setups[s];
 
-    for (const s of ['A', 'B', 'C'] as const) {
-      assert.equal(setup('oracle', s).departurePoint, null, `oracle never departs in ${s}`);
-      const r = setup('random', s);
-      assert.equal(r.departurePoint?.estimate, r.curve.range[1], `random departs at the top of its range in ${s}`);
-    }
     const lines: string[] = [];
+    for (const s of ['A', 'B', 'C'] as const) {
+      const o = setup('oracle', s).gap;
+      assert.equal(o.meanGap.estimate, 0, `oracle's gap is 0 in ${s}`);
+      assert.ok(
+        o.profile.every((b) => b.gap === 0),
+        `oracle's profile is 0 everywhere in ${s}`,
+      );
+      assert.equal(o.region.direction, 'none', `oracle has no departure region in ${s}`);
+      assert.notEqual(setup('random', s).gap.region.direction, 'none', `random departs in ${s}`);
+    }
+    // Real baselines: a gap that grows with target entropy is reported as such, never as "never departs".
+    for (const id of ['popularity', 'item-cf']) {
+      const g = setup(id, 'A').gap;
+      assert.ok(g.gapSlope.low! > 0, `${id}, A: the slope's interval excludes 0: ${JSON.stringify(g.gapSlope)}`);
+      assert.ok(['high end', 'throughout'].includes(g.region.direction), `${id}, A: region ${g.region.direction}`);
+      lines.push(
+        `A ${id}: mean gap ${g.meanGap.estimate.toFixed(3)} [${g.meanGap.low!.toFixed(3)}, ${g.meanGap.high!.toFixed(3)}], slope ${g.gapSlope.estimate.toFixed(3)} [${g.gapSlope.low!.toFixed(3)}, ${g.gapSlope.high!.toFixed(3)}], region ${g.region.direction} ${JSON.stringify(g.region.ranges.map((r) => r.map((v) => +v.toFixed(2))))}, share ${g.region.share}`,
+      );
+    }
     for (const s of ['A', 'B'] as const) {
-      const points = DEPART.map((d) => setup(`sim-${d}`, s).departurePoint!);
-      DEPART.forEach((d, k) => {
-        const p = points[k];
-        assert.ok(Math.abs(p.estimate - d) <= 0.1, `sim-${d} in ${s}: departure ${p.estimate}`);
-        assert.ok(p.low <= p.estimate && p.estimate <= p.high && !p.unstable, `sim-${d} in ${s}: ${JSON.stringify(p)}`);
+      const edges = DEPART.map((d) => {
+        const g = setup(`sim-${d}`, s).gap;
+        assert.equal(g.region.direction, 'low end', `sim-${d} in ${s}: a low-end region`);
+        const e = g.region.edge!;
+        assert.ok(Math.abs(e.estimate - d) <= 0.1, `sim-${d} in ${s}: edge ${e.estimate}`);
+        assert.ok(e.low! <= d && d <= e.high!, `sim-${d} in ${s}: the edge interval holds ${d}: ${JSON.stringify(e)}`);
         const tp = setup(`sim-${d}`, s).turningPoint;
         lines.push(
-          `${s} sim-${d}: departure ${p.estimate.toFixed(3)} [${p.low.toFixed(3)}, ${p.high.toFixed(3)}], turning point ${tp ? `${tp.estimate.toFixed(3)} (bias ${(tp.estimate - d).toFixed(3)})` : 'none'}`,
+          `${s} sim-${d}: region edge ${e.estimate.toFixed(3)} [${e.low!.toFixed(3)}, ${e.high!.toFixed(3)}], share ${g.region.share}, turning point (paper method) ${tp ? `${tp.estimate.toFixed(3)} (bias ${(tp.estimate - d).toFixed(3)})` : 'none'}`,
         );
+        return e;
       });
-      assert.ok(points[0].estimate < points[1].estimate && points[1].estimate < points[2].estimate, `ordered in ${s}`);
-      for (const id of models) assert.ok(setup(id, s).curve.fitCoverage! >= 0.95, `${id} fit covers the data in ${s}`);
+      assert.ok(edges[0].estimate < edges[1].estimate && edges[1].estimate < edges[2].estimate, `ordered in ${s}`);
+      assert.ok(edges[0].high! < edges[2].low!, `sim-3.9 and sim-4.3 separated in ${s}`);
       const c = loadComparisons(config).comparisons.find(
         (x) => x.setup === s && x.a === 'sim-3.9' && x.b === 'sim-4.3',
       )!;
       assert.ok(
-        c.departureDiff && c.departureDiff.high < 0,
-        `sim-3.9 − sim-4.3 in ${s}: ${JSON.stringify(c.departureDiff)}`,
+        c.meanGapDiff!.high! < 0 && c.meanGapDiff!.pHolm! < 0.05,
+        `sim-3.9 − sim-4.3 in ${s}: ${JSON.stringify(c.meanGapDiff)}`,
       );
-      close(c.departureDiff!.estimate, points[0].estimate - points[2].estimate, 1e-12);
       const power = loadPower(config).power.filter((p) => p.domain === 'movielens' && p.setup === s);
-      assert.deepEqual(
-        power.map((p) => p.base),
-        [3.9, 4.1, 4.3],
-      );
-      assert.ok(
-        power.every((p) => p.smallestDetected !== null && p.smallestDetected <= 0.2),
-        `power in ${s}: ${JSON.stringify(power.map((p) => p.smallestDetected))}`,
+      assert.equal(power.length, 1);
+      lines.push(
+        `${s} power: mean gap ${power[0].meanGap.smallestDetected} (false positives ${power[0].meanGap.falsePositive}), slope ${power[0].slope.smallestDetected} (false positives ${power[0].slope.falsePositive})`,
       );
     }
     // The power table's spliced scores are exactly what the simulated baseline answered.

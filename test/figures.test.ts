@@ -55,6 +55,8 @@ function rec(setup: Setup, proxy: string, h: number, te: number, ce: number): Sc
     outsideCandidates: 0,
     duplicates: 0,
     zeroMassPositive: 0,
+    jensenShannon: 0,
+    totalVariation: 0,
   };
 }
 

@@ -114,6 +114,8 @@ test('variance components and per-sample folding, worked by hand', () => {
     outsideCandidates: 0,
     duplicates: 0,
     zeroMassPositive: 0,
+    jensenShannon: 0,
+    totalVariation: 0,
   });
   const single = [rec('a', 1), rec('b', 2)];
   assert.equal(

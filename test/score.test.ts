@@ -416,7 +416,7 @@ test('runScore: valid picks and incomplete answers per setup; "worst" scores ans
   assert.deepEqual([a.domain, a.a, a.b, a.prompts], ['movielens', 'm1', 'm2', 2]);
   const ce1 = -(0.5 * Math.log2(0.4975) + 0.5 * Math.log2(0.0025));
   close(a.meanGapDiff!.estimate, (ce1 - 1) / 2, 1e-12, 'mean gap difference');
-  assert.ok(a.meanGapDiff!.low <= a.meanGapDiff!.estimate && a.meanGapDiff!.estimate <= a.meanGapDiff!.high);
+  assert.ok(a.meanGapDiff!.low! <= a.meanGapDiff!.estimate && a.meanGapDiff!.estimate <= a.meanGapDiff!.high!);
   assert.deepEqual(
     comparisons.map((c) => c.setup),
     ['A', 'B', 'C'],

@@ -150,9 +150,19 @@ export interface Config {
     edges: 'shrink' | 'drop';
     /** Gap (cross-entropy − target entropy) at or above which a curve counts as departed from X = Y. */
     departureGap: number;
+    /** Resamples of every bootstrap (0: no intervals; 1 is refused: one resample is no interval). */
     bootstrap: number;
     confidence: number;
+    /** Gap profile: bins of equal prompt counts, at least this many prompts each, at most `profileBins` bins. */
+    minBinPrompts: number;
+    profileBins: number;
+    /** What is resampled together: the draw (all prompts of one trajectory), each prompt, or a demographic group. */
+    resamplingUnit: 'draw' | 'prompt' | 'group';
+    /** Simulated datasets for the measured coverage of every interval (0: not measured). */
+    calibration: number;
   };
+  /** Model pairs the user compares ("a", "b"): a family of their own for the multiplicity adjustment. */
+  comparisons: [string, string][];
   figures: {
     formats: string[];
     /** "screen": titles inside, pixel sizes; "paper": no title, text in points, sizes in inches. */

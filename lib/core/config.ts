@@ -356,6 +356,23 @@ function semanticChecks(c: Config, source: string): void {
       `${source}: "curves.departureGap" must be a number > 0 (in the log unit of score.logBase), got ${cv.departureGap}`,
     );
   wholeAtLeast(cv.bootstrap, 0, 'curves.bootstrap', ' (0 = no intervals)');
+  if (cv.bootstrap === 1)
+    throw new ConfigError(`${source}: "curves.bootstrap" must be 0 (no intervals) or >= 2 resamples, got 1`);
+  wholeAtLeast(cv.minBinPrompts, 2, 'curves.minBinPrompts');
+  wholeAtLeast(cv.profileBins, 1, 'curves.profileBins');
+  wholeAtLeast(cv.calibration, 0, 'curves.calibration', ' (0 = coverage not measured)');
+  if (!['draw', 'prompt', 'group'].includes(cv.resamplingUnit))
+    throw new ConfigError(
+      `${source}: "curves.resamplingUnit" must be "draw", "prompt" or "group", got ${JSON.stringify(cv.resamplingUnit)}`,
+    );
+  c.comparisons.forEach((pair, i) => {
+    const ok =
+      Array.isArray(pair) && pair.length === 2 && pair.every((id) => typeof id === 'string') && pair[0] !== pair[1];
+    if (!ok)
+      throw new ConfigError(
+        `${source}: "comparisons[${i}]" must be two different model ids ["a", "b"], got ${JSON.stringify(pair)}`,
+      );
+  });
   if (!(cv.confidence > 0 && cv.confidence < 1))
     throw new ConfigError(`${source}: "curves.confidence" must be in (0, 1), got ${cv.confidence}`);
   const ids = new Set<string>();

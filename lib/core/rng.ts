@@ -18,6 +18,29 @@ export function randomInt(rng: Rng, n: number): number {
   return Math.floor(rng() * n);
 }
 
+/**
+ * A fast seeded generator (sfc32, seeded from the sha256 of the seed) for the bootstrap's millions of draws, where
+ * seedrandom's ARC4 costs most of the time. Same seed, same sequence; not for anything stored draws depend on.
+ */
+export function makeFastRng(seed: number | string): Rng {
+  const h = sha256Hex(String(seed));
+  let a = parseInt(h.slice(0, 8), 16) | 0;
+  let b = parseInt(h.slice(8, 16), 16) | 0;
+  let c = parseInt(h.slice(16, 24), 16) | 0;
+  let d = parseInt(h.slice(24, 32), 16) | 0;
+  const next = () => {
+    const t = (((a + b) | 0) + d) | 0;
+    d = (d + 1) | 0;
+    a = b ^ (b >>> 9);
+    b = (c + (c << 3)) | 0;
+    c = (c << 21) | (c >>> 11);
+    c = (c + t) | 0;
+    return (t >>> 0) / 4294967296;
+  };
+  for (let i = 0; i < 12; i++) next();
+  return next;
+}
+
 /** Fisher–Yates, in place. */
 export function shuffleInPlace<T>(rng: Rng, arr: T[]): T[] {
   for (let i = arr.length - 1; i > 0; i--) {

@@ -172,6 +172,9 @@ export interface ScoreRecord {
   duplicates: number;
   /** Items with positive target probability that got zero model mass before smoothing. */
   zeroMassPositive: number;
+  /** Jensen–Shannon divergence and total variation between p and the (smoothed) q: bounded, unlike H(p, q). */
+  jensenShannon: number;
+  totalVariation: number;
 }
 
 // ---------- the stages and what a run reports of them (plain data: the report reads it without importing the pipeline) ----------

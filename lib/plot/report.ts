@@ -8,7 +8,8 @@ import { type Config, type DomainName, domainDir } from '../core/config';
 import { changesFromDefaults } from '../core/config-diff';
 import { escapeHtml, htmlTable } from './html';
 import { readJson, writeFileAtomic } from '../core/io';
-import { type Comparisons, comparisonsFile, describeDeparture } from '../score/compare';
+import { type Comparisons, comparisonsFile, describeDifference } from '../score/compare';
+import type { GapSummary } from '../score/summary';
 import { type PowerFile, scorePowerFile } from '../score/files';
 import type { FailedDomain, ProcessedSummary, SampleCounts, SkippedModel, StepResult } from '../core/types';
 import { FIGURE_DATA_FILE, figureHtmlFragment, loadFigureSpecs, plotlyScriptTag } from './figures';
@@ -85,28 +86,132 @@ export const SCORE_TABLE_HEADER = (unit: string): string[] => [
   'smoothed answers',
 ];
 
-/** Paired comparisons (data/scores/comparisons.json) of one domain as table rows: a − b in mean gap and departure. */
+/** Paired comparisons (data/scores/comparisons.json) of one domain and family as table rows: a − b in mean gap and slope. */
 export function comparisonRows(
   comparisons: Comparisons | null,
   domain: DomainName,
-  unit: string,
+  family: 'named' | 'exploratory',
 ): (string | number)[][] {
   return (comparisons?.comparisons ?? [])
-    .filter((c) => c.domain === domain)
-    .map((c) => [c.setup, c.a, c.b, c.prompts, interval(c.meanGapDiff), describeDeparture(c, unit)]);
+    .filter((c) => c.domain === domain && c.family === family)
+    .map((c) => [
+      c.setup,
+      c.a,
+      c.b,
+      c.prompts,
+      c.clusters,
+      describeDifference(c.meanGapDiff),
+      describeDifference(c.slopeDiff),
+    ]);
 }
 
 /** The power table (data/scores/power.json) of one domain as table rows. */
 export function powerRows(power: PowerFile | null, domain: DomainName): (string | number)[][] {
+  const curve = (c: { power: { delta: number; power: number }[]; smallestDetected: number | null }) =>
+    `${c.smallestDetected ?? 'none tested'} (${c.power.map((p) => `${p.delta}: ${p.power.toFixed(2)}`).join(', ')})`;
   return (power?.power ?? [])
     .filter((r) => r.domain === domain)
     .map((r) => [
       r.setup,
-      r.base,
       r.prompts,
-      r.smallestDetected ?? 'none of the tested',
-      r.checks.map((c) => `${c.delta}${c.detected ? ' ✓' : ''}`).join(', '),
+      r.clusters,
+      curve(r.meanGap),
+      curve(r.slope),
+      `${r.meanGap.falsePositive.toFixed(3)} / ${r.slope.falsePositive.toFixed(3)}`,
+      r.assumes,
     ]);
+}
+
+const est = (e: { estimate: number; low: number | null; high: number | null } | null | undefined, d = 3) =>
+  !e || !Number.isFinite(e.estimate)
+    ? '–'
+    : e.low === null || e.high === null
+      ? fmt(e.estimate, d)
+      : `${fmt(e.estimate, d)} [${fmt(e.low, d)}, ${fmt(e.high, d)}]`;
+
+export const GAP_TABLE_HEADER = (unit: string): string[] => [
+  'model',
+  'setup',
+  'prompts / clusters',
+  `mean gap (${unit}) [95% CI]`,
+  `gap slope (${unit}/${unit}) [95% CI]`,
+  'departure region',
+  'region edge [95% CI]',
+  'share of resamples with a region',
+  'Jensen–Shannon [95% CI]',
+  'total variation [95% CI]',
+  'high-end gap at λ 1e-4 / 1e-3 / 1e-2',
+];
+
+/** The gap statistics of every model and setup of a domain as table rows. */
+export function gapRows(summary: unknown, domain: DomainName): (string | number)[][] {
+  const rows: (string | number)[][] = [];
+  const models =
+    (summary as { models?: Record<string, Record<string, { setups?: Record<string, { gap?: GapSummary }> }>> })
+      ?.models ?? {};
+  for (const [model, byDomain] of Object.entries(models)) {
+    for (const [setup, s] of Object.entries(byDomain[domain]?.setups ?? {})) {
+      const g = s.gap;
+      if (!g || !g.prompts) continue;
+      const r = g.region;
+      const where = r.ranges.map(([a, b]) => `${fmt(a, 2)}–${fmt(b, 2)}`).join(', ');
+      const lambdas = g.highEndByLambda
+        ? Object.values(g.highEndByLambda)
+            .map((v) => fmt(v))
+            .join(' / ')
+        : '–';
+      rows.push([
+        model,
+        setup,
+        `${g.prompts} / ${g.clusters} ${g.unit}s`,
+        est(g.meanGap),
+        est(g.gapSlope),
+        r.direction === 'none' ? (r.share === null ? '– (no intervals)' : 'none') : `${r.direction}: ${where}`,
+        est(r.edge, 2),
+        r.share === null ? '–' : fmt(r.share, 2),
+        est(g.jensenShannon),
+        est(g.totalVariation),
+        lambdas,
+      ]);
+    }
+  }
+  return rows;
+}
+
+/** The measured coverage of each interval (one row per setup and simulated curve), from the first model that has it. */
+export function calibrationRows(summary: unknown, domain: DomainName): (string | number)[][] {
+  const models =
+    (summary as { models?: Record<string, Record<string, { setups?: Record<string, { gap?: GapSummary }> }>> })
+      ?.models ?? {};
+  for (const byDomain of Object.values(models)) {
+    const setups = byDomain[domain]?.setups ?? {};
+    const rows: (string | number)[][] = [];
+    for (const [setup, s] of Object.entries(setups)) {
+      const cal = s.gap?.calibration;
+      if (!cal) continue;
+      for (const c of cal.coverage) {
+        const curve =
+          c.model.name === 'step'
+            ? `step ${c.model.size} below ${fmt(c.model.at, 2)}`
+            : `slope ${c.model.size} below ${fmt(c.model.at, 2)}`;
+        rows.push([
+          setup,
+          curve,
+          `${cal.noiseModel} (${cal.prompts} prompts, ${cal.clusters} clusters)`,
+          c.replicates,
+          fmt(c.meanGap, 3),
+          fmt(c.gapSlope, 3),
+          fmt(c.pointwise, 3),
+          fmt(c.simultaneous, 3),
+          c.regionEdge === null ? '–' : fmt(c.regionEdge, 3),
+          fmt(c.pairedMean, 3),
+          fmt(c.pairedSlope, 3),
+        ]);
+      }
+    }
+    if (rows.length) return rows;
+  }
+  return [];
 }
 
 /** Flattens data/scores/summary.json (models → model → domain → setups → setup) into table rows. */
@@ -214,30 +319,84 @@ export async function writeReport(config: Config, input: ReportInput): Promise<s
       parts.push(table1Html(domain, counts));
     }
     if (scoreSummary) {
-      parts.push(`<h3>Scores</h3>`);
+      parts.push(`<h3>The gap: what to conclude from</h3>`);
+      parts.push(
+        `<p><b>Mean gap</b>: the mean of H(p, q) − H(p) over the setup's prompts; 0 is the ideal, X = Y. <b>Gap slope</b>: the least-squares slope of the per-prompt gap on the target entropy, in ${unit} per ${unit}; negative means the gap grows as the group narrows (the paper's hypothesis), positive the opposite. ` +
+          `<b>Departure region</b>: where the simultaneous band of the gap profile (bins of equal prompt counts) lies above ${config.curves.departureGap} ${unit}, named by the end it touches; its <b>edge</b> is where the profile crosses that threshold, and the share says in how many resamples a region exists. ` +
+          `Intervals resample ${config.curves.resamplingUnit}s (all prompts of one draw share a group and a history); their coverage is measured below. Jensen–Shannon and total variation are bounded and do not rest on the smoothing λ; the last column shows how the high-entropy quarter's gap moves with λ.</p>`,
+      );
+      parts.push(htmlTable(GAP_TABLE_HEADER(unit), gapRows(scoreSummary, domain)));
+      const cal = calibrationRows(scoreSummary, domain);
+      if (cal.length) {
+        parts.push(`<h3>Calibration: measured coverage of every interval (nominal ${config.curves.confidence})</h3>`);
+        parts.push(
+          `<p>Simulated datasets built like this run's: its draws resampled with replacement, a known gap curve, and the residual noise of a real baseline with random signs per draw. Coverage is the share of datasets whose interval holds the true value (Monte-Carlo standard error ≈ 0.015 at 200 datasets). The region edge is a discretised statistic, its interval deliberately wide.</p>`,
+        );
+        parts.push(
+          htmlTable(
+            [
+              'setup',
+              'simulated curve',
+              'noise',
+              'datasets',
+              'mean gap',
+              'gap slope',
+              'profile (pointwise)',
+              'profile (simultaneous)',
+              'region edge',
+              'paired mean difference',
+              'paired slope difference',
+            ],
+            cal,
+          ),
+        );
+      }
+      parts.push(`<h3>Scores (the paper's view)</h3>`);
       parts.push(htmlTable(SCORE_TABLE_HEADER(unit), scoreSummaryRows(scoreSummary, domain)));
       parts.push(
-        `<p>Departure point: the largest target entropy below which the curve's gap stays at or above ${config.curves.departureGap} ${unit} (– when it never leaves X = Y; the top of the range when it never follows it). Turning point: the lowest point of the fit when inside the range. "unstable": the estimate lies outside its own bootstrap interval.</p>`,
+        `<p>Paper method: the departure point is the largest target entropy below which the binned, rolling-averaged curve's gap stays at or above ${config.curves.departureGap} ${unit}; the turning point is the lowest point of its polynomial fit. Both are shown as points: a handful of prompts can move them, so conclusions rest on the gap statistics above.</p>`,
       );
     }
-    const cmpRows = comparisonRows(readIf<Comparisons>(comparisonsFile(domainDir(config, 'scores'))), domain, unit);
-    if (cmpRows.length) {
-      parts.push(`<h3>Model comparisons (paired bootstrap, a − b)</h3>`);
+    const allComparisons = readIf<Comparisons>(comparisonsFile(domainDir(config, 'scores')));
+    const cmpHeader = [
+      'setup',
+      'a',
+      'b',
+      'prompts',
+      'clusters',
+      `mean gap a − b (${unit}) [95% CI], p`,
+      `gap slope a − b [95% CI], p`,
+    ];
+    for (const family of ['named', 'exploratory'] as const) {
+      const rows = comparisonRows(allComparisons, domain, family);
+      if (!rows.length) continue;
       parts.push(
-        htmlTable(
-          ['setup', 'a', 'b', 'prompts', `mean gap a − b (${unit}) [95% CI]`, 'departure point a − b [95% CI]'],
-          cmpRows,
-        ),
+        `<h3>${family === 'named' ? 'Comparisons you named (config "comparisons")' : 'Exploratory comparisons: every other pair'}</h3>`,
       );
+      parts.push(
+        `<p>Paired differences a − b on the prompts both models scored, with cluster-robust intervals; p-values are Holm-adjusted over the ${family} comparisons of this domain (both statistics, every pair and setup).</p>`,
+      );
+      parts.push(htmlTable(cmpHeader, rows));
     }
     const pRows = powerRows(readIf<PowerFile>(scorePowerFile(config)), domain);
     if (pRows.length) {
-      parts.push(`<h3>Power: smallest detectable difference in departure point</h3>`);
+      parts.push(`<h3>Power: the smallest difference detected with 80 % probability</h3>`);
       parts.push(
-        `<p>Two simulated models (oracle at and above departAt, random below) departing at <i>base</i> and <i>base + δ</i>, compared with the paired bootstrap at this run's prompt counts; ✓: the interval excludes 0. A best case: these models depart sharply and are noise-free above the departure.</p>`,
+        `<p>For each setup, the probability that the paired comparison detects a true difference δ in mean gap (${unit}) or in gap slope, over repeated simulated datasets at this run's prompt counts; the false-positive column is the rate at δ = 0.</p>`,
       );
       parts.push(
-        htmlTable(['setup', `base departAt (${unit})`, 'prompts', `smallest δ detected (${unit})`, 'δ tested'], pRows),
+        htmlTable(
+          [
+            'setup',
+            'prompts',
+            'clusters',
+            'mean gap: smallest δ (power per δ)',
+            'slope: smallest δ (power per δ)',
+            'false positives (mean / slope)',
+            'assumes',
+          ],
+          pRows,
+        ),
       );
     }
     // The parameters the figures were drawn with, as recorded beside them (they may predate this configuration).

@@ -1,22 +1,22 @@
 /**
- * Paired comparisons between models scored on the same prompts: the difference (a − b) in mean gap and in departure
- * point, with PAIRED bootstrap intervals — every resample draws the same prompts for both models, so what the two
- * models share (which prompts are hard) cancels out of the difference instead of widening its interval.
+ * Paired comparisons between models scored on the same prompts: the difference (a − b) in mean gap and in gap slope,
+ * per prompt (d_i = gap_a,i − gap_b,i), with cluster-robust intervals and p-values (lib/score/gap.ts: the draw is the
+ * unit), so what the two models share (which prompts are hard) cancels out of the difference. p-values are Holm-adjusted
+ * within a family: the comparisons the user named (config `comparisons`) are one family, all other pairs another.
  * Written by the score stage to data/scores/comparisons.json.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readJson } from '../core/io';
-import { type BootstrapOptions, departurePoint, forEachResample, gather, percentileInterval } from './curves';
 import type { DomainName } from '../core/config';
 import type { Setup } from '../core/types';
+import { clusterIndex, clusteredMean, clusteredSlope, type Estimate } from './gap';
 
-export const COMPARISONS_VERSION = 1;
+export const COMPARISONS_VERSION = 2;
 
-export interface Difference {
-  estimate: number;
-  low: number;
-  high: number;
+export interface Difference extends Estimate {
+  /** The p-value after Holm's adjustment over the comparisons of its family (domain, named or exploratory). */
+  pHolm: number | null;
 }
 
 export interface Comparison {
@@ -24,11 +24,13 @@ export interface Comparison {
   setup: Setup;
   a: string;
   b: string;
-  /** Prompts scored by both models (the pairs compared). */
+  /** `named`: listed in config `comparisons`; `exploratory`: every other pair. */
+  family: 'named' | 'exploratory';
+  /** Prompts scored by both models (the pairs compared), and the clusters they come from. */
   prompts: number;
+  clusters: number;
   meanGapDiff: Difference | null;
-  /** null when either model has no departure point on these prompts; `defined`: share of resamples where both had one. */
-  departureDiff: (Difference & { defined: number }) | null;
+  slopeDiff: Difference | null;
 }
 
 export interface Comparisons {
@@ -44,27 +46,19 @@ export interface ModelScores {
   crossEntropy: number[];
 }
 
-export interface CompareOptions extends BootstrapOptions {
-  bins: number;
-  /** The binning range shared by the models (the departure point depends on it). */
-  range: [number, number];
-  departureGap: number;
+export interface CompareOptions {
+  confidence: number;
+  /** The resampling unit of a prompt (default: the prompt itself). */
+  clusterOf?: (promptId: string) => string;
+  /** Pairs the user named ([a, b] in either order). */
+  named?: [string, string][];
 }
 
-function meanGap(x: number[], y: number[], idx: Int32Array | null): number {
-  let s = 0;
-  const n = idx ? idx.length : x.length;
-  for (let i = 0; i < n; i++) {
-    const j = idx ? idx[i] : i;
-    s += y[j] - x[j];
-  }
-  return s / n;
-}
+const withHolm = (e: Estimate): Difference => ({ ...e, pHolm: null });
 
 /**
  * Paired comparisons of every pair (models[i], models[j]), i < j, of models scored on exactly the same prompts in the
- * same order (`models[k].targetEntropy` equal for all k). One resample stream serves every pair, so each model's
- * statistic is computed once per resample.
+ * same order (`models[k].targetEntropy` equal for all k).
  */
 export function compareAligned(models: ModelScores[], opts: CompareOptions): Omit<Comparison, 'domain' | 'setup'>[] {
   const n = models.length ? models[0].promptIds.length : 0;
@@ -75,85 +69,76 @@ export function compareAligned(models: ModelScores[], opts: CompareOptions): Omi
       );
     }
   }
-  const departureOf = (x: number[], y: number[]) =>
-    departurePoint(x, y, { bins: opts.bins, range: opts.range, departureGap: opts.departureGap });
-  const fullGap = models.map((m) => meanGap(m.targetEntropy, m.crossEntropy, null));
-  const fullDeparture = models.map((m) => departureOf(m.targetEntropy, m.crossEntropy));
-  const pairs: [number, number][] = [];
-  for (let i = 0; i < models.length; i++) for (let j = i + 1; j < models.length; j++) pairs.push([i, j]);
-  const gapDiffs: number[][] = pairs.map(() => []);
-  const departureDiffs: number[][] = pairs.map(() => []);
-  if (n > 0 && pairs.length && opts.resamples > 0) {
-    const xs = new Array<number>(n);
-    const ys = new Array<number>(n);
-    const needDeparture = models.map((_, k) =>
-      pairs.some(([i, j]) => (i === k || j === k) && fullDeparture[i] !== null && fullDeparture[j] !== null),
-    );
-    forEachResample(n, opts, (idx) => {
-      const gaps = models.map((m) => meanGap(m.targetEntropy, m.crossEntropy, idx));
-      const departures = models.map((m, k) =>
-        needDeparture[k] ? departureOf(gather(m.targetEntropy, idx, xs), gather(m.crossEntropy, idx, ys)) : null,
-      );
-      pairs.forEach(([i, j], p) => {
-        gapDiffs[p].push(gaps[i] - gaps[j]);
-        const di = departures[i];
-        const dj = departures[j];
-        if (di !== null && dj !== null) departureDiffs[p].push(di - dj);
+  const clusterOf = opts.clusterOf ?? ((id: string) => id);
+  const cl = clusterIndex(models[0]?.promptIds.map(clusterOf) ?? []);
+  const x = models[0]?.targetEntropy ?? [];
+  const named = (a: string, b: string) =>
+    (opts.named ?? []).some(([p, q]) => (p === a && q === b) || (p === b && q === a));
+  const out: Omit<Comparison, 'domain' | 'setup'>[] = [];
+  for (let i = 0; i < models.length; i++) {
+    for (let j = i + 1; j < models.length; j++) {
+      const d = x.map((h, k) => models[i].crossEntropy[k] - models[j].crossEntropy[k]);
+      out.push({
+        a: models[i].modelId,
+        b: models[j].modelId,
+        family: named(models[i].modelId, models[j].modelId) ? 'named' : 'exploratory',
+        prompts: n,
+        clusters: cl.G,
+        meanGapDiff: n ? withHolm(clusteredMean(d, cl, opts.confidence)) : null,
+        slopeDiff: n >= 3 ? withHolm(clusteredSlope(x, d, cl, opts.confidence)) : null,
       });
-    });
+    }
   }
-  return pairs.map(([i, j], p) => {
-    const gapInterval = n
-      ? percentileInterval(fullGap[i] - fullGap[j], gapDiffs[p], opts.resamples, opts.confidence)
-      : null;
-    const di = fullDeparture[i];
-    const dj = fullDeparture[j];
-    const depInterval =
-      di !== null && dj !== null
-        ? percentileInterval(di - dj, departureDiffs[p], opts.resamples, opts.confidence)
-        : null;
-    return {
-      a: models[i].modelId,
-      b: models[j].modelId,
-      prompts: n,
-      meanGapDiff: gapInterval && { estimate: gapInterval.estimate, low: gapInterval.low, high: gapInterval.high },
-      departureDiff: depInterval && {
-        estimate: depInterval.estimate,
-        low: depInterval.low,
-        high: depInterval.high,
-        defined: depInterval.defined,
-      },
-    };
-  });
+  return out;
 }
 
 /**
  * Every pair of the given models (ids ascending: a < b) on the prompts both scored, in the order of the first model.
- * Pairs that share the same common prompts are bootstrapped together (see compareAligned).
  */
 export function comparePairs(models: ModelScores[], opts: CompareOptions): Omit<Comparison, 'domain' | 'setup'>[] {
   const sorted = models.slice().sort((p, q) => (p.modelId < q.modelId ? -1 : p.modelId > q.modelId ? 1 : 0));
-  const groups = new Map<string, { promptIds: string[]; members: Set<number>; pairs: [number, number][] }>();
   const sets = sorted.map((m) => new Set(m.promptIds));
+  const out: Omit<Comparison, 'domain' | 'setup'>[] = [];
   for (let i = 0; i < sorted.length; i++) {
     for (let j = i + 1; j < sorted.length; j++) {
       const common = sorted[i].promptIds.filter((id) => sets[j].has(id));
       if (!common.length) continue;
-      const key = common.join('\n');
-      let g = groups.get(key);
-      if (!g) groups.set(key, (g = { promptIds: common, members: new Set(), pairs: [] }));
-      g.members.add(i).add(j);
-      g.pairs.push([i, j]);
+      out.push(...compareAligned([alignScores(sorted[i], common), alignScores(sorted[j], common)], opts));
     }
   }
-  const results = new Map<string, Omit<Comparison, 'domain' | 'setup'>>();
-  for (const g of groups.values()) {
-    const members = [...g.members].sort((p, q) => p - q);
-    const aligned = members.map((k) => alignScores(sorted[k], g.promptIds));
-    const wanted = new Set(g.pairs.map(([i, j]) => `${sorted[i].modelId}\n${sorted[j].modelId}`));
-    for (const c of compareAligned(aligned, opts)) if (wanted.has(`${c.a}\n${c.b}`)) results.set(`${c.a}\n${c.b}`, c);
+  return out;
+}
+
+/**
+ * Holm's step-down adjustment: the k-th smallest of m p-values is multiplied by (m − k + 1), and the adjusted values
+ * are made monotone; it controls the family-wise error rate under any dependence between the tests.
+ */
+export function holm(pValues: (number | null)[]): (number | null)[] {
+  const present = pValues.map((p, i) => ({ p, i })).filter((e): e is { p: number; i: number } => e.p !== null);
+  present.sort((a, b) => a.p - b.p || a.i - b.i);
+  const m = present.length;
+  const out: (number | null)[] = pValues.map(() => null);
+  let running = 0;
+  present.forEach((e, k) => {
+    running = Math.max(running, Math.min(1, (m - k) * e.p));
+    out[e.i] = running;
+  });
+  return out;
+}
+
+/** Holm-adjusts the comparisons in place, one family per (domain, named or exploratory), over both statistics. */
+export function adjustComparisons(comparisons: Comparison[]): void {
+  const families = new Map<string, Difference[]>();
+  for (const c of comparisons) {
+    const key = `${c.domain}\n${c.family}`;
+    const list = families.get(key) ?? [];
+    for (const d of [c.meanGapDiff, c.slopeDiff]) if (d) list.push(d);
+    families.set(key, list);
   }
-  return [...results.keys()].sort().map((k) => results.get(k)!);
+  for (const list of families.values()) {
+    const adjusted = holm(list.map((d) => d.p));
+    list.forEach((d, k) => (d.pHolm = adjusted[k]));
+  }
 }
 
 /** `m` restricted to `promptIds` (each of which it scored), in that order. */
@@ -182,12 +167,13 @@ export function readComparisons(file: string): Comparisons | null {
   return c;
 }
 
-/** "a departs 0.31 bits lower than b [0.22, 0.40]" (or higher), for tables. */
-export function describeDeparture(c: Pick<Comparison, 'a' | 'b' | 'departureDiff'>, unit: string, digits = 2): string {
-  const d = c.departureDiff;
-  if (!d) return `no departure difference (${c.a} or ${c.b} never departs from X = Y)`;
-  const f = (v: number) => Math.abs(v).toFixed(digits);
-  const ci = `[${d.low.toFixed(digits)}, ${d.high.toFixed(digits)}]`;
-  if (d.estimate === 0) return `${c.a} and ${c.b} depart at the same point ${ci}`;
-  return `${c.a} departs ${f(d.estimate)} ${unit} ${d.estimate < 0 ? 'lower' : 'higher'} than ${c.b} ${ci}`;
+/** "a − b: −0.052 [−0.071, −0.033], Holm p 0.001" for tables ("–" without an interval). */
+export function describeDifference(d: Difference | null, digits = 3): string {
+  if (!d) return '–';
+  const f = (v: number) => v.toFixed(digits);
+  if (d.low === null || d.high === null) return f(d.estimate);
+  const p = d.pHolm ?? d.p;
+  const pText =
+    p === null ? '' : `, ${d.pHolm !== null ? 'Holm ' : ''}p ${p < 0.001 ? p.toExponential(1) : p.toFixed(3)}`;
+  return `${f(d.estimate)} [${f(d.low)}, ${f(d.high)}]${pText}`;
 }

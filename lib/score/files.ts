@@ -29,6 +29,8 @@ const SCORE_NUMBER_FIELDS = [
   'outsideCandidates',
   'duplicates',
   'zeroMassPositive',
+  'jensenShannon',
+  'totalVariation',
 ] as const;
 
 function validateScore(r: unknown, where: string): ScoreRecord {
@@ -76,7 +78,7 @@ export function loadComparisons(config: Config): Comparisons {
   return c;
 }
 
-export const POWER_VERSION = 1;
+export const POWER_VERSION = 2;
 export interface PowerFile {
   v: number;
   power: ({ domain: DomainName; setup: Setup } & PowerRow)[];

@@ -1,8 +1,10 @@
 // ubp.score: the optimistic distribution, entropies, curves and their statistics, and the score stage's files.
-export { compareAligned, describeDeparture } from './compare';
+export { compareAligned, describeDifference, holm } from './compare';
 export { type Interval, bootstrapCurveStats, entropyCurve } from './curves';
 export { SETUPS, loadComparisons, loadPower, loadScores, scoreSummaryFile, scoresFile } from './files';
-export { POWER_DELTAS, simulatedDeparture } from './power';
+export { POWER_DELTAS, SLOPE_DELTAS, simulatedDeparture } from './power';
+export { gapStats } from './gap';
+export { measureCoverage } from './calibration';
 export {
   crossEntropy,
   crossEntropyTerms,

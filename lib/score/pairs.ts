@@ -5,6 +5,7 @@ import { writeJsonAtomic } from '../core/io';
 import { deriveSeed } from '../core/rng';
 import type { ScoreRecord, Setup } from '../core/types';
 import {
+  adjustComparisons,
   alignScores,
   type Comparison,
   type Comparisons,
@@ -24,17 +25,18 @@ import {
 } from './files';
 import { powerTable } from './power';
 
-/** A domain of the run: its binning range per setup and the models with scores of it. */
+/** A domain of the run: its binning range per setup, the models with scores of it, and each prompt's cluster. */
 export interface PairDomain {
   domain: DomainName;
   ranges: Record<Setup, [number, number] | null>;
   models: string[];
+  clusterOf: (promptId: string) => string;
 }
 
 /**
  * Rewrites comparisons.json (and power.json) for the given domains: every pair of the domain's `models` (those with
- * scores of the domain in the summary, not only those scored in this run), on the prompts both scored, per setup.
- * Entries of other domains are kept.
+ * scores of the domain in the summary, not only those scored in this run), on the prompts both scored, per setup, with
+ * Holm-adjusted p-values per (domain, family). Entries of other domains are kept.
  */
 export function writeComparisons(config: Config, domains: PairDomain[], log: (s: string) => void): void {
   const file = scoreComparisonsFile(config);
@@ -46,35 +48,45 @@ export function writeComparisons(config: Config, domains: PairDomain[], log: (s:
   }
   const redone = new Set(domains.map((d) => d.domain));
   const out = kept.filter((c) => !redone.has(c.domain));
+  const fresh: Comparison[] = [];
   const scoresByDomain = new Map<DomainName, Map<string, ScoreRecord[]>>();
-  for (const { domain, ranges, models } of domains) {
+  const noIntervals = config.curves.bootstrap < 2;
+  for (const { domain, ranges, models, clusterOf } of domains) {
     const scores = new Map(models.map((id) => [id, loadScores(config, id, domain)]));
     scoresByDomain.set(domain, scores);
     for (const setup of SETUPS) {
-      const range = ranges[setup];
-      if (!range) continue;
+      if (!ranges[setup]) continue;
       const perModel = models.map((id) =>
         asModelScores(
           id,
           scores.get(id)!.filter((r) => r.setup === setup),
         ),
       );
-      const { bins, departureGap, bootstrap, confidence } = config.curves;
-      const seed = deriveSeed(config.seed, 'compare', domain, setup);
-      for (const c of comparePairs(perModel, { bins, range, departureGap, resamples: bootstrap, confidence, seed })) {
-        out.push({ domain, setup, ...c });
-      }
+      const opts = { confidence: config.curves.confidence, clusterOf, named: config.comparisons };
+      for (const c of comparePairs(perModel, opts)) fresh.push({ domain, setup, ...c });
     }
   }
+  adjustComparisons(fresh);
+  // curves.bootstrap 0 means no intervals anywhere: the estimates stay, their intervals and p-values do not.
+  if (noIntervals)
+    for (const c of fresh)
+      for (const d of [c.meanGapDiff, c.slopeDiff])
+        if (d) Object.assign(d, { low: null, high: null, se: null, p: null, pHolm: null });
+  out.push(...fresh);
   out.sort((p, q) => cmp(p.domain, q.domain) || cmp(p.setup, q.setup) || cmp(p.a, q.a) || cmp(p.b, q.b));
   const result: Comparisons = { v: COMPARISONS_VERSION, comparisons: out };
   writeJsonAtomic(file, result);
   writePower(config, domains, scoresByDomain);
 }
 
+/** Two baselines whose paired difference is realistic noise for the power table (popularity-like, history-based). */
+const NOISE_PAIR_KINDS = ['popularity', 'item-cf', 'group-popularity'];
+
 /**
- * power.json for the given domains, from the oracle and random baselines (the first configured model of each kind that
- * has scores of the domain); a domain without both is left out. Entries of other domains are kept.
+ * power.json for the given domains: per setup, the smallest difference in mean gap and in slope a paired comparison
+ * detects with 80 % probability (lib/score/power.ts), with the noise of two realistic baselines' paired differences (the
+ * first two of popularity, item-cf, group-popularity scored in the domain). A domain without two such baselines is left
+ * out. Entries of other domains are kept.
  */
 function writePower(
   config: Config,
@@ -92,39 +104,41 @@ function writePower(
   }
   const redone = new Set(domains.map((d) => d.domain));
   const out = kept.filter((r) => !redone.has(r.domain));
-  const idOfKind = (kind: string, domain: DomainName) =>
-    config.query.models.find(
-      (m) => m.provider === 'baseline' && m.model === kind && scoresByDomain.get(domain)?.has(m.id),
-    )?.id;
-  for (const { domain, ranges } of domains) {
-    const oracleId = idOfKind('oracle', domain);
-    const randomId = idOfKind('random', domain);
-    if (!oracleId || !randomId) continue;
-    const scores = scoresByDomain.get(domain)!;
-    for (const setup of SETUPS) {
-      const range = ranges[setup];
-      if (!range) continue;
-      const bySetup = (id: string) =>
-        asModelScores(
-          id,
-          scores.get(id)!.filter((r) => r.setup === setup),
+  if (config.curves.calibration > 0 && config.curves.bootstrap >= 2) {
+    for (const { domain, clusterOf } of domains) {
+      const scores = scoresByDomain.get(domain)!;
+      const pair = NOISE_PAIR_KINDS.flatMap((kind) =>
+        config.query.models
+          .filter((m) => m.provider === 'baseline' && m.model === kind && scores.has(m.id))
+          .map((m) => m.id),
+      ).slice(0, 2);
+      if (pair.length < 2) continue;
+      for (const setup of SETUPS) {
+        const bySetup = (id: string) =>
+          asModelScores(
+            id,
+            scores.get(id)!.filter((r) => r.setup === setup),
+          );
+        const [a, b] = comparePairsInput(bySetup(pair[0]), bySetup(pair[1]));
+        if (a.promptIds.length < 3) continue;
+        const row = powerTable(
+          {
+            x: a.targetEntropy,
+            cluster: a.promptIds.map(clusterOf),
+            noise: a.crossEntropy.map((v, i) => v - b.crossEntropy[i]),
+            noiseLabel: `${pair[0]} − ${pair[1]}`,
+          },
+          {
+            confidence: config.curves.confidence,
+            replicates: config.curves.calibration,
+            seed: deriveSeed(config.seed, 'power', domain, setup),
+          },
         );
-      const [oracle, random] = comparePairsInput(bySetup(oracleId), bySetup(randomId));
-      if (!oracle.promptIds.length) continue;
-      const { bins, departureGap, bootstrap, confidence } = config.curves;
-      const seed = deriveSeed(config.seed, 'power', domain, setup);
-      for (const row of powerTable(oracle, random, {
-        bins,
-        range,
-        departureGap,
-        resamples: bootstrap,
-        confidence,
-        seed,
-      }))
         out.push({ domain, setup, ...row });
+      }
     }
   }
-  out.sort((p, q) => cmp(p.domain, q.domain) || cmp(p.setup, q.setup) || p.base - q.base);
+  out.sort((p, q) => cmp(p.domain, q.domain) || cmp(p.setup, q.setup));
   writeJsonAtomic(file, { v: POWER_VERSION, power: out });
 }
 

