@@ -3,6 +3,7 @@ export { compareAligned, describeDeparture } from './compare';
 export { type Interval, bootstrapCurveStats, entropyCurve } from './curves';
 export { SETUPS, loadComparisons, loadPower, loadScores, scoreSummaryFile, scoresFile } from './files';
 export { POWER_DELTAS, simulatedDeparture } from './power';
+export { simulatePositionTest } from './position-bias-calibration';
 export {
   crossEntropy,
   crossEntropyTerms,
