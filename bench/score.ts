@@ -13,6 +13,7 @@ import { entropyCurve, bootstrapCurveStats } from '../lib/score/curves';
 import { writeJsonl } from '../lib/core/io';
 import { makeRng, sampleWithoutReplacement, type Rng } from '../lib/core/rng';
 import { entropy, runScore, loadScores } from '../lib/score/score';
+import { simulatePositionTest } from '../lib/score/position-bias-calibration';
 import type { ResponseRecord, SampleRecord, Setup } from '../lib/core/types';
 import { type BenchResult, peakRssMb, timed } from './common';
 
@@ -165,6 +166,18 @@ export async function run(): Promise<BenchResult[]> {
       stage: 'score',
       name: `bootstrap ${config.curves.bootstrap} resamples of ${x.length} prompts`,
       seconds: boot.seconds,
+    });
+    // The position test's calibration as the score stage runs it for a model and domain of this size (memoised per
+    // shape in a run: models naming the same numbers of picks share one).
+    const calibration = await timed(() =>
+      simulatePositionTest({ K, classes: [{ multiplicities: new Array<number>(TOP_N).fill(1), listings: PROMPTS }] }),
+    );
+    const fpr = calibration.value.corrected;
+    results.push({
+      stage: 'score',
+      name: `position-bias calibration: ${calibration.value.datasets} order-blind datasets of ${PROMPTS} prompts × ${TOP_N} picks`,
+      seconds: calibration.seconds,
+      note: `false-positive rate ${fpr.rate.toFixed(3)} [${fpr.low.toFixed(3)}, ${fpr.high.toFixed(3)}] at 0.05`,
     });
     const mirror = await movielensBaselines();
     if (mirror) results.push(mirror);

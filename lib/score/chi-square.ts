@@ -70,3 +70,17 @@ export function chiSquareSurvival(x: number, df: number): number {
     throw new RangeError(`chiSquareSurvival: df must be a whole number >= 1, got ${df}`);
   return upperRegularizedGamma(df / 2, Math.max(0, x) / 2);
 }
+
+/** The critical value x with P(X >= x) = alpha for X ~ χ²(df) (bisection on the survival function, to 1e-10). */
+export function chiSquareCritical(alpha: number, df: number): number {
+  if (!(alpha > 0 && alpha < 1)) throw new RangeError(`chiSquareCritical: alpha must lie in (0, 1), got ${alpha}`);
+  let lo = 0;
+  let hi = df + 10 * Math.sqrt(2 * df) + 50;
+  while (chiSquareSurvival(hi, df) > alpha) hi *= 2;
+  while (hi - lo > 1e-10 * Math.max(1, hi)) {
+    const mid = (lo + hi) / 2;
+    if (chiSquareSurvival(mid, df) > alpha) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}

@@ -5,6 +5,7 @@ export { SETUPS, loadComparisons, loadPower, loadScores, scoreSummaryFile, score
 export { POWER_DELTAS, SLOPE_DELTAS, simulatedDeparture } from './power';
 export { gapStats } from './gap';
 export { measureCoverage } from './calibration';
+export { simulatePositionTest } from './position-bias-calibration';
 export {
   crossEntropy,
   crossEntropyTerms,
