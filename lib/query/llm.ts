@@ -249,7 +249,7 @@ export function storedAnswerFor(
 }
 
 /** A signal that aborts when any of `parts` does (AbortSignal.any without the typings it lacks here). */
-function eitherSignal(parts: (AbortSignal | undefined)[]): AbortSignal {
+export function eitherSignal(parts: (AbortSignal | undefined)[]): AbortSignal {
   const ac = new AbortController();
   // Every request in flight listens on it (and removes its listener when done): concurrency, not a leak.
   setMaxListeners(0, ac.signal);
