@@ -16,6 +16,7 @@ import type { Config, DomainName, ModelConfig } from './config';
 import { configChanges } from './config-diff';
 import { digestOf, fileDigest } from './hash';
 import { readJson, writeJsonAtomic } from './io';
+import { redact } from './secrets';
 
 // ---------------------------------------------------------------- what a stage declares
 
@@ -410,8 +411,9 @@ export interface StageRun {
   pending(detail: string): void;
 }
 
+/** A failure's reason as a stamp records it: its first line, without any secret (stamps are files the tool writes). */
 function reasonOf(error: unknown): string {
-  return error instanceof Error ? error.message.split('\n')[0] : String(error);
+  return redact(error instanceof Error ? error.message.split('\n')[0] : String(error));
 }
 
 /**
@@ -469,7 +471,10 @@ export function beginStage(specs: StageSpecs, config: Config, ref: StageRef, ext
       );
     },
     pending(detail) {
-      writeJsonAtomic(file, orderedStamp({ ...base, status: 'pending', detail, finishedAt: new Date().toISOString() }));
+      writeJsonAtomic(
+        file,
+        orderedStamp({ ...base, status: 'pending', detail: redact(detail), finishedAt: new Date().toISOString() }),
+      );
     },
   };
 }

@@ -8,6 +8,7 @@ import { type Config, type DomainName, domainDir } from '../core/config';
 import { changesFromDefaults } from '../core/config-diff';
 import { escapeHtml, htmlTable } from './html';
 import { readJson, writeFileAtomic } from '../core/io';
+import { redact } from '../core/secrets';
 import { type Comparisons, comparisonsFile, describeDeparture } from '../score/compare';
 import { type PowerFile, scorePowerFile } from '../score/files';
 import type { FailedDomain, ProcessedSummary, SampleCounts, SkippedModel, StepResult } from '../core/types';
@@ -278,7 +279,7 @@ pre { background: #f7f7f7; padding: 1rem; overflow-x: auto; font-size: 0.8rem; }
 </style>
 ${plotlyScriptTag()}
 </head><body>
-${parts.join('\n')}
+${redact(parts.join('\n'))}
 </body></html>
 `;
   writeFileAtomic(out, html);

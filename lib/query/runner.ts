@@ -13,6 +13,7 @@
 import * as fs from 'node:fs';
 import { setMaxListeners } from 'node:events';
 import type { Config, DomainName, ModelConfig } from '../core/config';
+import { redact } from '../core/secrets';
 import type { Usage } from '../core/types';
 import { createBaseline } from './baselines';
 import { openBatchKeys, runBatches, type BatchJob, type BatchRunReport } from './batch';
@@ -514,7 +515,9 @@ export async function runQuery(
   modelIds: string[],
   opts: QueryOptions = {},
 ): Promise<QueryRunSummary[]> {
-  const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
+  const print = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
+  // Every line of the stage (the clients', the batch code's, the store's) leaves without a key in it.
+  const log = (line: string) => print(redact(line));
   const models = resolveModels(config, modelIds);
   const inputs = loadQueryInputs(config, domain);
   const asks = querySamplesOf(config);
