@@ -236,6 +236,7 @@ const KNOWN_ERRORS = [
   'DescriptionError',
   'DataFormatError',
   'ChecksumError',
+  'StoreRefusedError',
 ];
 
 /** An error that prints as its message alone (no stack, no own fields), for what the user can fix. */

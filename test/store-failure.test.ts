@@ -70,7 +70,7 @@ test('a folder in the store file’s place: the run stops before the first reque
   await assert.rejects(
     runQuery(config, 'movielens', ['fake'], { log: logger().log, retry: fastRetry }),
     new RegExp(
-      `^Error: fake movielens: the response store ${escape(storePath(fx))} cannot be written \\(EISDIR: illegal operation on a directory\\); ` +
+      `^StoreRefusedError: fake movielens: the response store ${escape(storePath(fx))} cannot be written \\(EISDIR: illegal operation on a directory\\); ` +
         'nothing was sent\\. Fix: a store file must be a regular file',
     ),
   );

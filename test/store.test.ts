@@ -306,6 +306,15 @@ test('the first failed append breaks the store: ENOSPC names the file, that answ
     await store.putDurable(entry(keyOf(1)));
     assert.equal(store.unstored.length, 2, 'an answer already stored needs no write and is not kept again');
     assert.throws(() => store.put(entry(keyOf(4))), StoreWriteError);
+    let produced = 0;
+    await assert.rejects(
+      store.fetchOnce(keyOf(5), async () => {
+        produced++;
+        return entry(keyOf(5));
+      }),
+      StoreWriteError,
+    );
+    assert.equal(produced, 0, 'nothing is produced (paid for) for a broken store');
     assert.equal(store.unstored.length, 2, 'put (answers put back from a file) keeps nothing: the file still has them');
   } finally {
     fs.rmSync(file);

@@ -119,12 +119,14 @@ export async function sendMissing(
         addUsage(summary.usage, entry.usage);
         summary.costUsd += entry.costUsd;
       } catch (e) {
-        if (e instanceof StoreWriteError) {
+        if (e instanceof StoreWriteError && !e.entry) {
+          // Refused before it was sent: the store had broken meanwhile.
+          attempted--;
+          unsentPrompts += promptIds.length;
+        } else if (e instanceof StoreWriteError && e.entry) {
           // Paid for and not stored: counted in what the run spent; the runner keeps it in the recovery file.
-          if (e.entry) {
-            addUsage(summary.usage, e.entry.usage);
-            summary.costUsd += e.entry.costUsd;
-          }
+          addUsage(summary.usage, e.entry.usage);
+          summary.costUsd += e.entry.costUsd;
           if (!toldBroken) {
             toldBroken = true;
             log(

@@ -14,6 +14,14 @@ import { checkAppendable, storeWriteError, StoreWriteError, storeWriteFix, type 
 
 const again = 'then run the same command again';
 
+/** The run stopped before sending because the store cannot take answers: the message names the file and the fix. */
+export class StoreRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreRefusedError';
+  }
+}
+
 /** The store file's lock for a run (see lockStore); a folder that refuses the lock file stops the run, naming it. */
 export async function lockStoreForRun(
   config: Config,
@@ -29,7 +37,7 @@ export async function lockStoreForRun(
     // The lock file is created next to the store file: a folder that refuses it refuses the answers too.
     if (!(e as NodeJS.ErrnoException).code) throw e;
     const err = storeWriteError(`${file}.lock`, e);
-    throw new Error(
+    throw new StoreRefusedError(
       `${model.id} ${domain}: ${err.message}, so the store's folder cannot take answers; nothing was sent. Fix: ${storeWriteFix(err.code)}, ${again}`,
     );
   }
@@ -42,7 +50,7 @@ export function requireAppendable(config: Config, model: ModelConfig, domain: Do
   } catch (e) {
     if (!(e instanceof StoreWriteError)) throw e;
     const recovery = recoveryFile(config, model.id, domain);
-    throw new Error(
+    throw new StoreRefusedError(
       `${model.id} ${domain}: ${e.message}; nothing was sent. Fix: ${storeWriteFix(e.code)}, ${again}` +
         (fs.existsSync(recovery) ? ` (the answers waiting in ${recovery} are stored first)` : ''),
     );
@@ -77,7 +85,7 @@ export function putBackAnswers(
     recovered = recoverFromResponses(config, domain, model, store, new Set(wanted.filter((k) => !store.has(k))));
   } catch (e) {
     if (!(e instanceof StoreWriteError)) throw e;
-    throw new Error(
+    throw new StoreRefusedError(
       `${model.id} ${domain}: ${e.message} while putting back the answers kept in ${from} (the file is kept); nothing was sent. Fix: ${storeWriteFix(e.code)}, ${again}`,
     );
   }

@@ -394,6 +394,8 @@ export class ResponseStore {
   fetchOnce(key: string, produce: () => Promise<StoredAnswer>): Promise<StoredAnswer> {
     const stored = this.entries.get(key);
     if (stored) return Promise.resolve(stored);
+    // Nothing is produced (paid for) for a store that has refused a write.
+    if (this.broken !== null) return Promise.reject(this.broken);
     const pending = this.inflight.get(key);
     if (pending) return pending;
     const p = (async () => {
