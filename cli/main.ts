@@ -8,6 +8,7 @@ import {
   loadConfig,
   withCatalogueModels,
 } from '../lib/core/config';
+import { redact } from '../lib/core/secrets';
 import { STAGES, type StageName, parseStages, runPipeline } from '../lib/pipeline';
 
 const USAGE = `Usage: npm start -- [options]
@@ -41,6 +42,11 @@ Environment: UBP_DATA_DIR (local dataset folder holding ml-1m/ and lastfm-1k/), 
 the API key variables named by each model's apiKeyEnv (e.g. OPENAI_API_KEY).`;
 
 class UsageError extends Error {}
+
+// What the command prints goes through the redaction of lib/core/secrets.ts: the API keys the run read (trimmed or
+// not, whole or in pieces) and anything shaped like a provider's key never reach the terminal or a log file.
+const say = (text: string) => console.log(redact(text));
+const warn = (text: unknown) => console.error(redact(String(text)));
 
 interface CliArgs {
   configFile?: string;
@@ -162,11 +168,11 @@ async function main(): Promise<number> {
   try {
     args = parseArgs(process.argv.slice(2));
   } catch (e) {
-    console.error(`${(e as Error).message}\n\n${USAGE}`);
+    warn(`${(e as Error).message}\n\n${USAGE}`);
     return 2;
   }
   if (args.help) {
-    console.log(USAGE);
+    say(USAGE);
     return 0;
   }
   let config: Config;
@@ -181,7 +187,7 @@ async function main(): Promise<number> {
     );
   } catch (e) {
     if (e instanceof ConfigError) {
-      console.error(`configuration error: ${e.message}`);
+      warn(`configuration error: ${e.message}`);
       return 2;
     }
     throw e;
@@ -189,14 +195,14 @@ async function main(): Promise<number> {
   const known = config.query.models.map((m) => m.id);
   const unknownModels = (args.models ?? []).filter((id) => !known.includes(id));
   if (unknownModels.length) {
-    console.error(
+    warn(
       `--models: ${unknownModels.map((id) => `"${id}"`).join(', ')} ${unknownModels.length > 1 ? 'are' : 'is'} not configured (configured models: ${known.join(', ')})\n\n${USAGE}`,
     );
     return 2;
   }
   const unknown = (args.domains ?? []).filter((d) => !(d in config.datasets));
   if (unknown.length) {
-    console.error(
+    warn(
       `unknown domain "${unknown[0]}" (domains: ${Object.keys(config.datasets).join(', ')}; add one with --dataset FILE)\n\n${USAGE}`,
     );
     return 2;
@@ -214,27 +220,27 @@ async function main(): Promise<number> {
     report: args.report,
   });
   const secs = ((Date.now() - t0) / 1000).toFixed(1);
-  console.log('');
+  say('');
   const outcome = !result.ok
     ? 'some steps failed'
     : result.pending
       ? 'submitted; answers are pending in open Batch API jobs'
       : 'everything requested ran';
-  console.log(`Finished in ${secs}s: ${outcome}.`);
+  say(`Finished in ${secs}s: ${outcome}.`);
   const counts = new Map<string, number>();
   for (const s of result.steps) counts.set(s.status, (counts.get(s.status) ?? 0) + 1);
-  console.log(`Steps: ${[...counts].map(([k, v]) => `${v} ${k}`).join(', ') || 'none'}.`);
+  say(`Steps: ${[...counts].map(([k, v]) => `${v} ${k}`).join(', ') || 'none'}.`);
   for (const s of result.steps.filter((x) => x.stage === 'query' && x.status === 'ran' && x.detail))
-    console.log(`Query ${s.domain} ${s.model}: ${s.detail}`);
-  for (const m of result.skippedModels) console.log(`Model skipped: ${m.id}: ${m.reason}`);
+    say(`Query ${s.domain} ${s.model}: ${s.detail}`);
+  for (const m of result.skippedModels) say(`Model skipped: ${m.id}: ${m.reason}`);
   for (const f of result.failedDomains)
-    console.log(`Domain ${f.domain} failed: ${f.reason}${f.fix ? `\n  Fix: ${f.fix}` : ''}`);
+    say(`Domain ${f.domain} failed: ${f.reason}${f.fix ? `\n  Fix: ${f.fix}` : ''}`);
   for (const s of result.steps.filter(
     (x) => x.status === 'failed' && !result.failedDomains.some((f) => f.domain === x.domain),
   )) {
-    console.log(`Failed: ${s.stage}${s.domain ? ` ${s.domain}` : ''}${s.model ? ` ${s.model}` : ''}: ${s.detail}`);
+    say(`Failed: ${s.stage}${s.domain ? ` ${s.domain}` : ''}${s.model ? ` ${s.model}` : ''}: ${s.detail}`);
   }
-  if (result.reportFile) console.log(`Report: ${result.reportFile}`);
+  if (result.reportFile) say(`Report: ${result.reportFile}`);
   return result.ok ? 0 : 1;
 }
 
@@ -243,7 +249,7 @@ main().then(
     process.exitCode = code;
   },
   (e) => {
-    console.error(e instanceof Error ? (e.stack ?? e.message) : e);
+    warn(e instanceof Error ? (e.stack ?? e.message) : e);
     process.exitCode = 1;
   },
 );

@@ -5,6 +5,7 @@
  */
 import { type ConfigChange, changesFromDefaults } from './core/config-diff';
 import { type Config, ConfigError, type DomainName, loadConfig, mergeConfig } from './core/config';
+import { redact } from './core/secrets';
 import { readStamp } from './core/stamps';
 import type { StageRef } from './core/stamps';
 import * as stages from './stages';
@@ -235,13 +236,20 @@ const KNOWN_ERRORS = [
   'DescriptionError',
   'DataFormatError',
   'ChecksumError',
+  'StoreRefusedError',
 ];
 
 /** An error that prints as its message alone (no stack, no own fields), for what the user can fix. */
 export function cleanError(e: unknown): unknown {
-  if (!(e instanceof Error) || (!KNOWN_ERRORS.includes(e.name) && !KNOWN_ERRORS.includes(e.constructor.name))) return e;
+  if (!(e instanceof Error)) return e;
+  if (!KNOWN_ERRORS.includes(e.name) && !KNOWN_ERRORS.includes(e.constructor.name)) {
+    // Printed by the kernel with its stack: neither may show a key.
+    e.message = redact(e.message);
+    if (e.stack) e.stack = redact(e.stack);
+    return e;
+  }
   const fix = (e as { fix?: string }).fix;
-  const text = `${e.message}${fix && !e.message.includes(fix) ? `\n  Fix: ${fix}` : ''}`;
+  const text = redact(`${e.message}${fix && !e.message.includes(fix) ? `\n  Fix: ${fix}` : ''}`);
   const clean = new Error(text);
   clean.name = e.name;
   // The kernel prints `stack`; without the frames it is the message and its fix, nothing else.

@@ -6,6 +6,7 @@
  * domain still runs.
  */
 import { type Config, type DomainName, type ModelConfig } from './core/config';
+import { redact } from './core/secrets';
 import type { StageRef } from './core/stamps';
 import type { FailedDomain, SkippedModel, StepResult, StepStatus } from './core/types';
 import { DatasetUnavailableError } from './data/datasets';
@@ -79,15 +80,17 @@ export async function selectModels(
     const avail = await modelAvailability(m);
     if (avail.available) models.push(m);
     else {
-      skipped.push({ id: m.id, reason: avail.reason ?? 'not available' });
-      log(`[models] skipping ${m.id}: ${avail.reason ?? 'not available'}`);
+      const reason = redact(avail.reason ?? 'not available');
+      skipped.push({ id: m.id, reason });
+      log(`[models] skipping ${m.id}: ${reason}`);
     }
   }
   return { models, skipped };
 }
 
 export async function runPipeline(config: Config, opts: PipelineOptions = {}): Promise<PipelineResult> {
-  const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
+  const print = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
+  const log = (line: string) => print(redact(line));
   const stages = opts.stages && opts.stages.length ? opts.stages : [...STAGES];
   const domains = opts.domains && opts.domains.length ? opts.domains : config.domains;
   const forced = (s: StageName) => opts.force === true || (Array.isArray(opts.force) && opts.force.includes(s));
@@ -112,6 +115,8 @@ export async function runPipeline(config: Config, opts: PipelineOptions = {}): P
       const outcome = await runStage(config, ref, { log, ...stageOpts } as never, { force: forced(stage), log });
       const seconds = (Date.now() - t0) / 1000;
       if (outcome.status === 'failed') throw new Error(outcome.detail);
+      // Step details reach the console, the report and the CLI's summary: no key in any of them.
+      const detail = redact(outcome.detail);
       const status: StepStatus = outcome.status === 'done' ? 'ran' : outcome.status;
       steps.push({
         stage,
@@ -119,18 +124,19 @@ export async function runPipeline(config: Config, opts: PipelineOptions = {}): P
         model,
         status,
         seconds,
-        detail: status === 'ran' ? outcome.detail : status === 'pending' ? outcome.detail : undefined,
+        detail: status === 'ran' || status === 'pending' ? detail : undefined,
       });
       log(
-        `${where}: ${status === 'up-to-date' ? 'up to date, skipped' : status === 'pending' ? outcome.detail : `done in ${seconds.toFixed(1)}s`}`,
+        `${where}: ${status === 'up-to-date' ? 'up to date, skipped' : status === 'pending' ? detail : `done in ${seconds.toFixed(1)}s`}`,
       );
       return status !== 'pending';
     } catch (e) {
       const err = e as Error;
-      const fix = err instanceof DatasetUnavailableError ? err.fix : undefined;
-      steps.push({ stage, domain, model, status: 'failed', seconds: (Date.now() - t0) / 1000, detail: err.message });
-      log(`${where}: FAILED: ${err.message}`);
-      if (!failedDomains.some((f) => f.domain === domain)) failedDomains.push({ domain, reason: err.message, fix });
+      const fix = err instanceof DatasetUnavailableError ? redact(err.fix) : undefined;
+      const reason = redact(err.message);
+      steps.push({ stage, domain, model, status: 'failed', seconds: (Date.now() - t0) / 1000, detail: reason });
+      log(`${where}: FAILED: ${reason}`);
+      if (!failedDomains.some((f) => f.domain === domain)) failedDomains.push({ domain, reason, fix });
       return false;
     }
   }
@@ -179,7 +185,7 @@ export async function runPipeline(config: Config, opts: PipelineOptions = {}): P
         stage: 'report',
         status: 'failed',
         seconds: (Date.now() - t0) / 1000,
-        detail: (e as Error).message,
+        detail: redact((e as Error).message),
       });
       log(`[report] FAILED: ${(e as Error).message}`);
     }

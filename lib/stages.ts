@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import { type Config, ConfigError, type DomainName, type ModelConfig, domainDir, runConfigFile } from './core/config';
 import { writeJsonAtomic } from './core/io';
+import { redact } from './core/secrets';
 import type { StageDefinition, StageOutcome } from './core/stage';
 import * as stamps from './core/stamps';
 import type { StageRef, StageSpecs } from './core/stamps';
@@ -73,8 +74,9 @@ export async function runStage<S extends StageName>(
   how: RunStageOptions = {},
 ): Promise<StageOutcome<StageResult<S>>> {
   const def = STAGE_DEFINITIONS[ref.stage] as unknown as StageDefinition<StageOptions<S>, StageResult<S>>;
-  const log =
+  const print =
     how.log ?? (opts as { log?: (line: string) => void }).log ?? ((s: string) => process.stderr.write(`${s}\n`));
+  const log = (line: string) => print(redact(line));
   let prepared: { external: unknown; opts: StageOptions<S> } = { external: undefined, opts };
   if (def.prepare) {
     try {

@@ -4,11 +4,14 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import {
   canonicalJson,
+  checkAppendable,
   ResponseStore,
   storeFileName,
   storeKey,
+  StoreWriteError,
   type StoredAnswer,
   type StoreKeyInput,
 } from '../lib/query/store';
@@ -224,4 +227,103 @@ test('putDurable: concurrent appends share fsyncs, every line lands whole, and a
   assert.equal(reopened.size, 200);
   assert.equal(reopened.tornLines, 0);
   for (let i = 0; i < 200; i++) assert.equal(reopened.get(keyOf(i))?.raw, `["answer ${i}"]`);
+});
+
+// ---------- a store that cannot be written ----------
+
+/** chattr +i on `file`, or false where the file system or the user cannot set the immutable attribute. */
+function makeImmutable(file: string): boolean {
+  return spawnSync('chattr', ['+i', file]).status === 0;
+}
+
+test('checkAppendable: creates a missing folder and file, leaves an existing file unchanged, refuses a folder, a device and an immutable file, naming the file', (t) => {
+  const dir = tmpDir();
+  const file = path.join(dir, 'a', 'b', storeFileName('openai', 'gpt-4o'));
+  checkAppendable(file);
+  assert.equal(fs.readFileSync(file, 'utf8'), '', 'created empty');
+  fs.writeFileSync(file, '{"v":1}\n');
+  checkAppendable(file);
+  assert.equal(fs.readFileSync(file, 'utf8'), '{"v":1}\n', 'an append of nothing changes nothing');
+
+  const folder = path.join(dir, 'folder.jsonl');
+  fs.mkdirSync(folder);
+  assert.throws(
+    () => checkAppendable(folder),
+    (e: unknown) =>
+      e instanceof StoreWriteError &&
+      e.code === 'EISDIR' &&
+      e.message === `the response store ${folder} cannot be written (EISDIR: illegal operation on a directory)`,
+  );
+  if (fs.existsSync('/dev/full')) {
+    const device = path.join(dir, 'device.jsonl');
+    fs.symlinkSync('/dev/full', device);
+    assert.throws(() => checkAppendable(device), /device\.jsonl cannot be written \(ENOTFILE: not a regular file/);
+  }
+  const immutable = path.join(dir, 'immutable.jsonl');
+  fs.writeFileSync(immutable, '');
+  if (!makeImmutable(immutable)) return t.diagnostic('chattr +i is not available here: the immutable case is skipped');
+  try {
+    assert.throws(
+      () => checkAppendable(immutable),
+      (e: unknown) => e instanceof StoreWriteError && e.code === 'EPERM' && e.message.includes(immutable),
+    );
+  } finally {
+    spawnSync('chattr', ['-i', immutable]);
+  }
+});
+
+test('the first failed append breaks the store: ENOSPC names the file, that answer and every later one are kept in unstored, nothing more is appended', async (t) => {
+  if (!fs.existsSync('/dev/full')) return t.skip('no /dev/full to fill');
+  const dir = tmpDir();
+  const store = ResponseStore.open(dir);
+  await store.putDurable(entry(keyOf(1)));
+  const file = path.join(dir, storeFileName('openai', 'gpt-4o-2024-08-06'));
+  const other = path.join(dir, storeFileName('openai', 'gpt-4o-mini'));
+  // The disk fills up: every write to the store file fails with a real ENOSPC from the kernel.
+  fs.renameSync(file, `${file}.healthy`);
+  fs.symlinkSync('/dev/full', file);
+  try {
+    assert.equal(store.brokenSignal.aborted, false);
+    await assert.rejects(
+      store.putDurable(entry(keyOf(2))),
+      (e: unknown) =>
+        e instanceof StoreWriteError &&
+        e.code === 'ENOSPC' &&
+        e.file === file &&
+        e.entry?.key === keyOf(2) &&
+        /cannot be written \(ENOSPC: no space left on device\)$/.test(e.message),
+    );
+    assert.equal(store.broken?.code, 'ENOSPC');
+    assert.equal(store.brokenSignal.aborted, true, 'callers are told at once');
+    assert.ok(!store.has(keyOf(2)));
+    // Another model's file is healthy, but a broken store appends nothing more: its answer is kept too.
+    await assert.rejects(store.putDurable(entry(keyOf(3), '["x"]', 'gpt-4o-mini')), StoreWriteError);
+    assert.ok(!fs.existsSync(other), 'nothing appended after the first failure');
+    assert.deepEqual(
+      store.unstored.map((e) => e.key),
+      [keyOf(2), keyOf(3)],
+    );
+    await store.putDurable(entry(keyOf(1)));
+    assert.equal(store.unstored.length, 2, 'an answer already stored needs no write and is not kept again');
+    assert.throws(() => store.put(entry(keyOf(4))), StoreWriteError);
+    let produced = 0;
+    await assert.rejects(
+      store.fetchOnce(keyOf(5), async () => {
+        produced++;
+        return entry(keyOf(5));
+      }),
+      StoreWriteError,
+    );
+    assert.equal(produced, 0, 'nothing is produced (paid for) for a broken store');
+    assert.equal(store.unstored.length, 2, 'put (answers put back from a file) keeps nothing: the file still has them');
+  } finally {
+    fs.rmSync(file);
+    fs.renameSync(`${file}.healthy`, file);
+  }
+  assert.deepEqual(
+    ResponseStore.open(dir)
+      .all()
+      .map((e) => e.key),
+    [keyOf(1)],
+  );
 });

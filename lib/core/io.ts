@@ -127,6 +127,14 @@ export function readJson<T = unknown>(file: string): T {
 }
 
 /**
+ * Writes every byte: a write to a nearly full disk may take part of the buffer and return its count instead of
+ * failing, and the next call then fails with ENOSPC (a line silently cut short would otherwise count as written).
+ */
+function writeAll(fd: number, buf: Buffer): void {
+  for (let off = 0; off < buf.length;) off += fs.writeSync(fd, buf, off, buf.length - off);
+}
+
+/**
  * Appends one line. A file whose last byte is not a newline ends in a fragment torn by a crash mid-append:
  * the new line starts on a line of its own instead of being glued onto it (readers skip the fragment).
  */
@@ -141,7 +149,7 @@ export function appendLine(file: string, line: string, opts: { fsync: boolean })
       fs.readSync(fd, last, 0, 1, size - 1);
       if (last[0] !== 0x0a) prefix = '\n';
     }
-    fs.writeSync(fd, `${prefix}${line.endsWith('\n') ? line : `${line}\n`}`);
+    writeAll(fd, Buffer.from(`${prefix}${line.endsWith('\n') ? line : `${line}\n`}`, 'utf8'));
     if (opts.fsync) fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);

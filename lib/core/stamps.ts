@@ -19,6 +19,7 @@ import type { OutputFile, StageParams, StageRef, StageSpec, StageSpecs } from '.
 
 export type { OutputFile, StageParams, StageRef, StageSpec, StageSpecs } from './stage';
 import { readJson, writeJsonAtomic } from './io';
+import { redact } from './secrets';
 
 function specOf(specs: StageSpecs, ref: StageRef): StageSpec {
   const spec = specs[ref.stage];
@@ -368,8 +369,9 @@ export interface StageRun {
   pending(detail: string): void;
 }
 
+/** A failure's reason as a stamp records it: its first line, without any secret (stamps are files the tool writes). */
 function reasonOf(error: unknown): string {
-  return error instanceof Error ? error.message.split('\n')[0] : String(error);
+  return redact(error instanceof Error ? error.message.split('\n')[0] : String(error));
 }
 
 /**
@@ -427,7 +429,10 @@ export function beginStage(specs: StageSpecs, config: Config, ref: StageRef, ext
       );
     },
     pending(detail) {
-      writeJsonAtomic(file, orderedStamp({ ...base, status: 'pending', detail, finishedAt: new Date().toISOString() }));
+      writeJsonAtomic(
+        file,
+        orderedStamp({ ...base, status: 'pending', detail: redact(detail), finishedAt: new Date().toISOString() }),
+      );
     },
   };
 }

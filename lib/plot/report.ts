@@ -10,6 +10,7 @@ import { escapeHtml, htmlTable } from './html';
 import { readJson, writeFileAtomic } from '../core/io';
 import { type Comparisons, comparisonsFile, describeDifference } from '../score/compare';
 import type { GapSummary } from '../score/summary';
+import { redact } from '../core/secrets';
 import { type PowerFile, scorePowerFile } from '../score/files';
 import type { FailedDomain, ProcessedSummary, SampleCounts, SkippedModel, StepResult } from '../core/types';
 import { FIGURE_DATA_FILE, figureHtmlFragment, loadFigureSpecs, plotlyScriptTag } from './figures';
@@ -437,7 +438,7 @@ pre { background: #f7f7f7; padding: 1rem; overflow-x: auto; font-size: 0.8rem; }
 </style>
 ${plotlyScriptTag()}
 </head><body>
-${parts.join('\n')}
+${redact(parts.join('\n'))}
 </body></html>
 `;
   writeFileAtomic(out, html);

@@ -49,6 +49,15 @@ export function responsesFile(config: Config, modelId: string, domain: DomainNam
   return path.join(domainDir(config, 'responses'), modelId, `${domain}.jsonl`);
 }
 
+/**
+ * Where a run keeps the answers it paid for and could not store (the store broke mid-run): next to the model's
+ * responses, in a folder of its own so no domain's responses file can be mistaken for it. The next run of the model
+ * on the domain puts them into the store before it sends anything (lib/query/recover.ts).
+ */
+export function recoveryFile(config: Config, modelId: string, domain: DomainName): string {
+  return path.join(domainDir(config, 'responses'), modelId, 'recovered', `${domain}.jsonl`);
+}
+
 export function storeDir(config: Config): string {
   return domainDir(config, 'store');
 }

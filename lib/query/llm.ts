@@ -24,6 +24,7 @@ import {
 } from './retry';
 import { normalizeBaseURL, storeKey, type GenerationParams, type StoredAnswer } from './store';
 import type { Usage } from '../core/types';
+import { redact, registerSecret } from '../core/secrets';
 
 export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
 
@@ -169,19 +170,26 @@ export function usageFromCompletion(usage: CompletionLike['usage']): Usage {
   return { inputTokens, outputTokens, reasoningTokens: reasoning };
 }
 
+/** How much of a reply that is not a completion its error message quotes. */
+const BODY_START_CHARS = 200;
+
 /**
  * Reads a 200 reply's body as a chat completion, or throws NotACompletionError with its content type, its first
- * 200 characters and any usage it reported (the reply was billed even when it holds no answer).
+ * 200 characters and any usage it reported (the reply was billed even when it holds no answer). The body is redacted
+ * (`secrets`, and every key the process read) before it is cut: a key the cut went through would leave a piece.
  */
-export async function readCompletion(response: Response): Promise<CompletionLike> {
+export async function readCompletion(
+  response: Response,
+  secrets: (string | undefined | null)[] = [],
+): Promise<CompletionLike> {
   const text = await response.text();
   const contentType = response.headers.get('content-type') ?? '';
-  const start = text.slice(0, 200);
+  const start = () => redact(text, secrets).slice(0, BODY_START_CHARS);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (e) {
-    throw new NotACompletionError(`the body is not JSON (${(e as Error).message})`, contentType, start, null);
+    throw new NotACompletionError(`the body is not JSON (${(e as Error).message})`, contentType, start(), null);
   }
   const completion = parsed as CompletionLike;
   if (
@@ -193,7 +201,7 @@ export async function readCompletion(response: Response): Promise<CompletionLike
     throw new NotACompletionError(
       'the body has no "choices"',
       contentType,
-      start,
+      start(),
       completion && typeof completion === 'object' && completion.usage ? usageFromCompletion(completion.usage) : null,
     );
   }
@@ -249,7 +257,7 @@ export function storedAnswerFor(
 }
 
 /** A signal that aborts when any of `parts` does (AbortSignal.any without the typings it lacks here). */
-function eitherSignal(parts: (AbortSignal | undefined)[]): AbortSignal {
+export function eitherSignal(parts: (AbortSignal | undefined)[]): AbortSignal {
   const ac = new AbortController();
   // Every request in flight listens on it (and removes its listener when done): concurrency, not a leak.
   setMaxListeners(0, ac.signal);
@@ -264,21 +272,38 @@ function eitherSignal(parts: (AbortSignal | undefined)[]): AbortSignal {
 // ---------- secrets ----------
 
 /**
- * Replaces every occurrence of each secret (and anything shaped like an OpenAI key) with a marker. A configured key is
- * redacted whatever its length: a short key is still a key (local servers take any string), and printing it is the leak.
+ * `text` without the given secrets, any 12-character piece of them, every key this process has read (lib/core/secrets.ts)
+ * and anything shaped like a provider's key. A configured key is redacted whatever its length: a short key is still a
+ * key (local servers take any string), and printing it is the leak.
  */
 export function redactSecrets(text: string, secrets: (string | undefined | null)[]): string {
-  let out = text;
-  // Longest first, so a key that contains another is not half-redacted.
-  for (const s of [...secrets].filter((x): x is string => !!x).sort((a, b) => b.length - a.length))
-    out = out.split(s).join('[REDACTED]');
-  return out.replace(/\bsk-[A-Za-z0-9_*-]{8,}/g, 'sk-[REDACTED]');
+  return redact(text, secrets);
 }
 
-function apiKeyFor(model: ModelConfig, env: NodeJS.ProcessEnv): string | undefined {
+const warnedPadded = new Set<string>();
+
+/**
+ * The API key a model names, trimmed and registered for redaction (raw and trimmed). A key with spaces or a newline
+ * around it is used trimmed, with a warning (once per variable): HTTP strips them from a header value anyway, so the
+ * server always received the trimmed key; refusing it would stop runs that work over a copy-paste artifact.
+ */
+export function readApiKey(
+  model: ModelConfig,
+  env: NodeJS.ProcessEnv,
+  log?: (line: string) => void,
+): string | undefined {
   if (!model.apiKeyEnv) return undefined;
   const v = env[model.apiKeyEnv];
-  return v === undefined || v.trim() === '' ? undefined : v;
+  if (v === undefined || v.trim() === '') return undefined;
+  registerSecret(v);
+  const key = v.trim();
+  if (key !== v && log && !warnedPadded.has(model.apiKeyEnv)) {
+    warnedPadded.add(model.apiKeyEnv);
+    log(
+      `${model.id}: warning: the API key in ${model.apiKeyEnv} has spaces or a line break around it; it is used without them (remove them from the variable to silence this)`,
+    );
+  }
+  return key;
 }
 
 /** Why a model's key cannot be used: "is not set" and "is empty" are different mistakes with different fixes. */
@@ -339,14 +364,14 @@ export function createApiResponder(model: ModelConfig, config: Config, opts: Api
   if (model.provider === 'baseline')
     throw new Error(`model "${model.id}" is a baseline; it is answered offline, not through an API`);
   const env = opts.env ?? process.env;
-  const apiKey = apiKeyFor(model, env);
+  const log = opts.log ?? (() => {});
+  const apiKey = readApiKey(model, env, log);
   if ((model.provider === 'openai' || model.provider === 'azure-openai') && !apiKey) {
     throw new Error(`model "${model.id}" needs an API key: ${missingKeyReason(model, env)}`);
   }
   const baseURL = effectiveBaseURL(model, env);
   const policy = retryPolicy(config, opts.retry);
   const rng = opts.rng ?? makeRng(deriveSeed(config.seed, 'retry-jitter', model.id));
-  const log = opts.log ?? (() => {});
   const secrets = [apiKey];
   const client = apiClient(model, { apiKey, env, timeoutMs: opts.timeoutMs ?? config.query.timeoutMs });
   const adapter = adapterFor(baseURL, model.model);
@@ -404,7 +429,7 @@ export function createApiResponder(model: ModelConfig, config: Config, opts: Api
                 stats.requests++;
                 // The raw reply, so a 200 that is not a completion is seen with its content type and body (and its usage kept).
                 const response = await client.chat.completions.create(body, { signal: perRequest.signal }).asResponse();
-                return readCompletion(response);
+                return readCompletion(response, secrets);
               },
               (adaptation, learned) => {
                 stats.rejected++;
@@ -563,7 +588,7 @@ export async function modelAvailability(
   timeoutMs = 3000,
 ): Promise<Availability> {
   if (model.provider === 'baseline') return { available: true };
-  const apiKey = apiKeyFor(model, env);
+  const apiKey = readApiKey(model, env);
   if (model.provider === 'openai' || model.provider === 'azure-openai') {
     if (!apiKey) return { available: false, reason: missingKeyReason(model, env) };
     if (model.provider === 'azure-openai') {

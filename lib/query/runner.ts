@@ -10,8 +10,10 @@
  * into the same store. Either way a run first collects the model's finished open batches and never sends a prompt
  * that still waits in an open batch.
  */
+import * as fs from 'node:fs';
 import { setMaxListeners } from 'node:events';
 import type { Config, DomainName, ModelConfig } from '../core/config';
+import { redact } from '../core/secrets';
 import type { Usage } from '../core/types';
 import { createBaseline } from './baselines';
 import { openBatchKeys, runBatches, type BatchJob, type BatchRunReport } from './batch';
@@ -29,7 +31,6 @@ import {
 import { addUsage, modelAvailability, requestKey } from './llm';
 import { cellOf, measuredAnswers, pilotSelection, type PilotSummary } from './pilot';
 import { keepEarlierAnswers } from './retry-finish';
-import { recoverFromResponses } from './recover';
 import type { PromptJob } from './models';
 import {
   emptyParseSummary,
@@ -41,10 +42,16 @@ import {
 } from './responses';
 import type { RetryPolicy } from './retry';
 import { sendMissing, type PromptFailure, type RunControl } from './send';
-import { lockStore } from './lock';
 import { querySamplesOf, repeatedJobs } from './repeats';
 import { orderOf } from '../sample/orders';
 import { ResponseStore, storeFileName } from './store';
+import {
+  keepUnstoredAnswers,
+  lockStoreForRun,
+  putBackAnswers,
+  requireAppendable,
+  storeWillBeWritten,
+} from './store-guard';
 
 export interface QueryOptions {
   /** Count what would be sent and what it would cost; send nothing, write nothing. */
@@ -136,8 +143,17 @@ export interface QueryRunSummary {
   tornStoreLines: number;
   /** Store lines that are neither answers nor torn appends (garbage, edits, damage): reported with line numbers. */
   corruptStoreLines: number;
-  /** Answers missing from the store (torn line, damaged or deleted store) put back from the responses file. */
+  /**
+   * Answers missing from the store put back without paying: from the responses file (torn line, damaged or deleted
+   * store) and from the recovery file an earlier run wrote when the store broke.
+   */
   recovered: number;
+  /** Answers this run paid for and could not store (the store broke): kept in `recoveryFile`. */
+  unstored: number;
+  /** Where the unstored answers are kept (null when they could not be written anywhere). */
+  recoveryFile?: string | null;
+  /** Why the run stopped when the store refused a write: what was paid and not stored, where it is, the fix. */
+  storeFailure?: string;
   interrupted: boolean;
   /** Why the model could not be asked, when it could not. */
   unavailable?: string;
@@ -229,7 +245,7 @@ async function runApiModel(
   log: (s: string) => void,
 ): Promise<void> {
   // One run at a time per store file: a second run waits, then finds the first run's answers stored instead of paying again.
-  const release = opts.dryRun ? () => {} : await lockStore(storeFile(config, model), model.id, control.stop, log);
+  const release = opts.dryRun ? () => {} : await lockStoreForRun(config, model, domain, control.stop, log);
   if (typeof release === 'string') {
     Object.assign(summary, {
       interrupted: true,
@@ -249,6 +265,9 @@ async function runApiModel(
 /** runApiModel's work once the store lock is held (same arguments). */
 async function queryLocked(...args: Parameters<typeof runApiModel>): Promise<void> {
   const [config, domain, model, inputs, keyed, summary, control, opts, log] = args;
+  const file = storeFile(config, model);
+  // A folder (or a device) in the store file's place cannot even be read.
+  if (!opts.dryRun && fs.existsSync(file) && !fs.statSync(file).isFile()) requireAppendable(config, model, domain);
   const store = ResponseStore.open(storeDir(config), { files: [storeFileName(model.provider, model.model)] });
   summary.tornStoreLines = store.tornLines;
   summary.corruptStoreLines = store.corruptLines;
@@ -263,19 +282,11 @@ async function queryLocked(...args: Parameters<typeof runApiModel>): Promise<voi
       );
   }
   const distinct = distinctRequests(keyed);
-  if (!opts.dryRun) {
-    const recovered = recoverFromResponses(
-      config,
-      domain,
-      model,
-      store,
-      new Set([...distinct.keys()].filter((k) => !store.has(k))),
-    );
-    summary.recovered = recovered;
-    if (recovered)
-      log(
-        `${model.id} ${domain}: ${formatCount(recovered)} answers missing from the store were recovered from ${responsesFile(config, model.id, domain)} (not paid again)`,
-      );
+  const unstored = [...distinct.keys()].filter((k) => !store.has(k));
+  if (!opts.dryRun && storeWillBeWritten(config, model, domain, unstored.length > 0)) {
+    // Nothing is sent, and nothing put back, into a store that cannot take it.
+    requireAppendable(config, model, domain);
+    summary.recovered = putBackAnswers(config, domain, model, store, unstored, log);
   }
   let missing = [...distinct].filter(([key]) => !store.has(key));
   const reuse = opts.retryFinish?.length
@@ -356,9 +367,26 @@ async function queryLocked(...args: Parameters<typeof runApiModel>): Promise<voi
               `${model.id} ${domain}: ${formatCount(waitingPrompts)} prompts wait in open batches and are not sent synchronously; run with --batch to collect them`,
             );
         }
-        if (missing.length) await sendMissing(config, model, store, missing, summary, control, opts, log);
+        if (missing.length && !store.broken)
+          await sendMissing(config, model, store, missing, summary, control, opts, log);
       }
     }
+  }
+  if (store.broken) {
+    // What was paid and not stored is kept and named; the responses file waits for the run that stores it.
+    const { message, recoveryFile } = keepUnstoredAnswers(config, domain, model, store, summary.notSent);
+    const answered = keyed.filter((k) => has(k.key)).length;
+    Object.assign(summary, {
+      unstored: store.unstored.length,
+      recoveryFile,
+      storeFailure: message,
+      answered,
+      missing: summary.prompts - answered,
+      failed: summary.failures.reduce((n, f) => n + f.promptIds.length, 0),
+      outputFile: responsesFile(config, model.id, domain),
+    });
+    log(message);
+    return;
   }
 
   if (summary.pilot) {
@@ -487,7 +515,9 @@ export async function runQuery(
   modelIds: string[],
   opts: QueryOptions = {},
 ): Promise<QueryRunSummary[]> {
-  const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
+  const print = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
+  // Every line of the stage (the clients', the batch code's, the store's) leaves without a key in it.
+  const log = (line: string) => print(redact(line));
   const models = resolveModels(config, modelIds);
   const inputs = loadQueryInputs(config, domain);
   const asks = querySamplesOf(config);
@@ -551,6 +581,7 @@ export async function runQuery(
         tornStoreLines: 0,
         corruptStoreLines: 0,
         recovered: 0,
+        unstored: 0,
         interrupted: false,
         rejectedRequests: 0,
         adaptations: [],

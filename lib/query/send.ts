@@ -1,15 +1,17 @@
 /**
  * Sending a model's missing prompts synchronously: `concurrency` workers, each answer stored the moment it arrives,
- * failures listed, and the run told when the model's circuit breaker stopped it or an interrupt came.
+ * failures listed, and the run told when the model's circuit breaker stopped it or an interrupt came. The first write
+ * the store refuses stops sending at once: no new request starts (retries neither), the requests in flight are awaited
+ * and their answers kept in the store's `unstored` list for the runner's recovery file.
  */
 import type { Config, ModelConfig } from '../core/config';
 import { Progress } from '../core/progress';
 import type { Usage } from '../core/types';
 import { formatCount, formatUsd } from './format';
-import { addUsage, costUsd, createApiResponder, RequestFailedError, storedAnswerFor } from './llm';
+import { addUsage, costUsd, createApiResponder, eitherSignal, RequestFailedError, storedAnswerFor } from './llm';
 import type { PromptJob } from './models';
 import type { FailureKind, RetryPolicy } from './retry';
-import type { ResponseStore } from './store';
+import { StoreWriteError, type ResponseStore } from './store';
 
 export interface PromptFailure {
   /** The prompts that share this request (identical prompts share one). */
@@ -96,15 +98,20 @@ export async function sendMissing(
   let next = 0;
   let attempted = 0;
   let unsentPrompts = 0;
+  // Retries and waits end on an interrupt or when the store breaks; the request in flight still finishes.
+  const stop = eitherSignal([control.stop, store.brokenSignal]);
+  let inFlight = 0;
+  let toldBroken = false;
   const worker = async () => {
-    while (!control.stop.aborted && responder.stopped === null) {
+    while (!stop.aborted && responder.stopped === null) {
       const i = next++;
       if (i >= missing.length) return;
       const [key, { job, promptIds }] = missing[i];
       attempted++;
+      inFlight++;
       try {
         const entry = await store.fetchOnce(key, async () =>
-          storedAnswerFor(model, config, key, await responder.answer(job, control.hard, control.stop), 'sync', {
+          storedAnswerFor(model, config, key, await responder.answer(job, control.hard, stop), 'sync', {
             repeat: job.repeat,
           }),
         );
@@ -112,7 +119,21 @@ export async function sendMissing(
         addUsage(summary.usage, entry.usage);
         summary.costUsd += entry.costUsd;
       } catch (e) {
-        if (e instanceof RequestFailedError && e.kind === 'aborted' && e.attempts === 0) {
+        if (e instanceof StoreWriteError && !e.entry) {
+          // Refused before it was sent: the store had broken meanwhile.
+          attempted--;
+          unsentPrompts += promptIds.length;
+        } else if (e instanceof StoreWriteError && e.entry) {
+          // Paid for and not stored: counted in what the run spent; the runner keeps it in the recovery file.
+          addUsage(summary.usage, e.entry.usage);
+          summary.costUsd += e.entry.costUsd;
+          if (!toldBroken) {
+            toldBroken = true;
+            log(
+              `${model.id}: ${store.broken?.message ?? e.message}: no new request is sent; waiting for the ${inFlight - 1} requests in flight, whose answers are kept for recovery`,
+            );
+          }
+        } else if (e instanceof RequestFailedError && e.kind === 'aborted' && e.attempts === 0) {
           attempted--;
           unsentPrompts += promptIds.length;
         } else if (e instanceof RequestFailedError) {
@@ -133,6 +154,8 @@ export async function sendMissing(
             message: `${model.id}: ${(e as Error).message}`,
           });
         }
+      } finally {
+        inFlight--;
       }
       progress.tick();
     }

@@ -42,6 +42,8 @@ export const queryStage: StageDefinition<QueryOptions, QueryRunSummary> = {
     if (!summary) return { status: 'failed', result: summary, detail: 'no summary returned' };
     const waiting = summary.batch?.pendingPrompts ?? 0;
     if (opts.dryRun) return { status: 'done', result: summary, detail: 'dry run' };
+    // Before the pilot's and the pending outcomes: a store that refused a write fails the stage whatever else happened.
+    if (summary.storeFailure) return { status: 'failed', result: summary, detail: summary.storeFailure };
     if (opts.limit !== undefined) {
       if (!summary.pilot) return { status: 'done', result: summary, detail: 'pilot: nothing to ask' };
       if (summary.failed)

@@ -6,6 +6,10 @@
  * One file per provider + model under the store directory. Lines are fsync'd before `put` returns, so an answer
  * that arrived survives Ctrl-C, kill -9 and power loss once `put` has returned.
  * Synchronous answers and Batch API answers share keys; `via` tells them apart.
+ *
+ * A store that cannot be written is never paid into: `checkAppendable` refuses it before the first request, and the
+ * first failed append marks the store broken (`broken`, `brokenSignal`): the caller stops sending, and every answer
+ * that arrives from then on (the failed one included) is kept in `unstored` for a recovery file (lib/query/recovery.ts).
  */
 import { sha256Hex } from '../core/hash';
 import * as fs from 'node:fs';
@@ -100,6 +104,71 @@ function fsyncFile(file: string): Promise<void> {
   });
 }
 
+/** A write to the store that failed (full disk, immutable or read-only file, a folder in its place …). */
+export class StoreWriteError extends Error {
+  constructor(
+    readonly file: string,
+    /** The errno code (ENOSPC, EPERM, EACCES, EISDIR, EROFS …), or the kind of problem found. */
+    readonly code: string,
+    readonly reason: string,
+    /** The answer that could not be stored (kept in ResponseStore.unstored). */
+    readonly entry?: StoredAnswer,
+  ) {
+    super(`the response store ${file} cannot be written (${code}: ${reason})`);
+    this.name = 'StoreWriteError';
+  }
+}
+
+/** A failed write as a StoreWriteError naming `file` (an errno error's code and its reason without Node's decorations). */
+export function storeWriteError(file: string, e: unknown, entry?: StoredAnswer): StoreWriteError {
+  if (e instanceof StoreWriteError) return new StoreWriteError(e.file, e.code, e.reason, entry);
+  const err = e as NodeJS.ErrnoException;
+  // The reason without Node's "CODE: " prefix and ", open '<path>'" suffix: the message names the file once.
+  const reason = (err.message ?? String(e)).replace(/^[A-Z]+: /, '').replace(/, \w+( '[^']*')*( -> '[^']*')?$/, '');
+  return new StoreWriteError(file, err.code ?? 'EIO', reason, entry);
+}
+
+/** What to do about a store file that cannot be written, by errno code. */
+export function storeWriteFix(code: string): string {
+  switch (code) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return 'free space on its disk (or set paths.store to a folder on another disk)';
+    case 'EISDIR':
+    case 'ENOTFILE':
+      return 'a store file must be a regular file: move what is there away (or set paths.store to another folder)';
+    case 'EPERM':
+    case 'EACCES':
+      return 'make it writable (chmod u+w, chattr -i, or the owner of the folder) or set paths.store to a writable folder';
+    case 'EROFS':
+      return 'its file system is mounted read-only: remount it read-write or set paths.store to a writable folder';
+    default:
+      return 'check the file and its folder, or set paths.store to a writable folder';
+  }
+}
+
+/**
+ * Checks, without changing it, that answers can be appended to a store file: its folder is created when missing, the
+ * file is opened for appending (created empty when missing), must be a regular file, and a zero-byte append and an
+ * fsync succeed. Throws a StoreWriteError naming the file otherwise (immutable: EPERM, read-only: EACCES or EROFS, a
+ * folder in its place: EISDIR). A full disk passes (an empty append needs no space); the first failed append stops.
+ */
+export function checkAppendable(file: string): void {
+  let fd: number | undefined;
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fd = fs.openSync(file, 'a');
+    if (!fs.fstatSync(fd).isFile())
+      throw new StoreWriteError(file, 'ENOTFILE', 'not a regular file (a device, pipe or socket)');
+    fs.writeSync(fd, '');
+    fs.fsyncSync(fd);
+  } catch (e) {
+    throw storeWriteError(file, e);
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
 const KEY_PATTERN = /^[0-9a-f]{64}$/;
 
 function checkEntry(e: unknown): string | null {
@@ -145,6 +214,11 @@ export class ResponseStore {
   private readonly entries = new Map<string, StoredAnswer>();
   private readonly inflight = new Map<string, Promise<StoredAnswer>>();
   private readonly flushers = new Map<string, { running: Promise<void> | null; next: Promise<void> | null }>();
+  private readonly brokenController = new AbortController();
+  /** The first write that failed; from then on nothing more is appended by this store object. */
+  broken: StoreWriteError | null = null;
+  /** Answers that arrived and could not be stored (the failed one and every one after it), for a recovery file. */
+  readonly unstored: StoredAnswer[] = [];
   /** Lines cut off by a crash mid-append, skipped; never fatal. */
   tornLines = 0;
   /** Lines that no crash leaves behind (garbage, edits, disk damage), skipped and reported with their line numbers. */
@@ -214,25 +288,58 @@ export class ResponseStore {
     return path.join(this.dir, storeFileName(request.provider, request.model));
   }
 
-  /** Appends the answer and fsyncs it before returning. Refuses anything that is not a well-formed answer. */
+  /** Aborts when the store breaks (the first failed write): callers stop sending. */
+  get brokenSignal(): AbortSignal {
+    return this.brokenController.signal;
+  }
+
+  /**
+   * Appends the answer and fsyncs it before returning. Refuses anything that is not a well-formed answer. A failed
+   * write throws a StoreWriteError and breaks the store; the answer is not kept (its caller still has it: a responses
+   * or recovery file it is being put back from).
+   */
   put(entry: StoredAnswer): void {
     const file = this.append(entry);
     if (file === null) return;
-    const fd = fs.openSync(file, 'r');
+    let fd: number | undefined;
     try {
+      fd = fs.openSync(file, 'r');
       fs.fsyncSync(fd);
+    } catch (e) {
+      this.entries.delete(entry.key);
+      throw this.fail(storeWriteError(file, e));
     } finally {
-      fs.closeSync(fd);
+      if (fd !== undefined) fs.closeSync(fd);
     }
   }
 
   /**
    * Appends the answer at once (in the page cache, so it survives the process being killed) and resolves when it is
    * on disk. Concurrent calls share one fsync (group commit), so a fast stream of answers does not stall on the disk.
+   * A failed append or fsync (or any call once the store is broken) keeps the answer in `unstored` and throws a
+   * StoreWriteError carrying it: it was paid for, and the caller writes it to a recovery file.
    */
   async putDurable(entry: StoredAnswer): Promise<void> {
-    const file = this.append(entry);
-    if (file !== null) await this.flush(file);
+    let file: string | null = null;
+    try {
+      file = this.append(entry);
+      if (file !== null) await this.flush(file);
+    } catch (e) {
+      if (!(e instanceof StoreWriteError) && file === null) throw e;
+      // An fsync that failed leaves the line's fate unknown: kept for recovery too (a duplicate line is harmless).
+      this.entries.delete(entry.key);
+      this.unstored.push(entry);
+      throw this.fail(storeWriteError(file ?? this.fileFor(entry.request), e, entry));
+    }
+  }
+
+  /** Records the first failure (later ones keep their own entry but report the first cause). */
+  private fail(err: StoreWriteError): StoreWriteError {
+    if (this.broken === null) {
+      this.broken = err;
+      this.brokenController.abort();
+    }
+    return err;
   }
 
   /** Writes the line; returns the file written, or null when the key was already stored. */
@@ -241,9 +348,16 @@ export class ResponseStore {
     if (problem !== null) throw new Error(`ResponseStore.put: refusing a malformed answer (${problem})`);
     if (this.entries.has(entry.key)) return null;
     const file = this.fileFor(entry.request);
+    // After the first failure nothing more is appended: a disk that filled up may take the next short line and not
+    // the one after it, and a store with holes is worse than a run that stops at the first one.
+    if (this.broken !== null) throw this.broken;
     const line = JSON.stringify({ ...entry, v: entry.v ?? FORMAT_VERSION });
-    // Another process may have left a torn fragment since we opened the store: appendLine never glues onto it.
-    appendLine(file, line, { fsync: false });
+    try {
+      // Another process may have left a torn fragment since we opened the store: appendLine never glues onto it.
+      appendLine(file, line, { fsync: false });
+    } catch (e) {
+      throw this.fail(storeWriteError(file, e));
+    }
     this.entries.set(entry.key, entry);
     return file;
   }
@@ -280,6 +394,8 @@ export class ResponseStore {
   fetchOnce(key: string, produce: () => Promise<StoredAnswer>): Promise<StoredAnswer> {
     const stored = this.entries.get(key);
     if (stored) return Promise.resolve(stored);
+    // Nothing is produced (paid for) for a store that has refused a write.
+    if (this.broken !== null) return Promise.reject(this.broken);
     const pending = this.inflight.get(key);
     if (pending) return pending;
     const p = (async () => {

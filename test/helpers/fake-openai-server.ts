@@ -65,8 +65,8 @@ export type FakeAction =
   | { kind: 'error'; status: number; headers?: Record<string, string>; message?: string; latencyMs?: number }
   /** HTTP 200 with a body that is not JSON. */
   | { kind: 'garbage'; latencyMs?: number }
-  /** HTTP 200 with an HTML page, as a proxy or captive portal sends. */
-  | { kind: 'html'; latencyMs?: number }
+  /** HTTP 200 with an HTML page, as a proxy or captive portal sends (`page`: its text; default a sign-in page). */
+  | { kind: 'html'; latencyMs?: number; page?: string }
   /** HTTP 200, a JSON completion with no choices, whose usage says tokens were billed. */
   | { kind: 'empty-choices'; latencyMs?: number; usage?: { prompt_tokens: number; completion_tokens: number } }
   /** Destroy the socket without answering (a connection reset). */
@@ -497,6 +497,7 @@ export class FakeOpenAIServer {
     if (action.kind === 'html') {
       ctx.log(200);
       const page =
+        action.page ??
         '<!DOCTYPE html><html><head><title>Gateway</title></head><body><h1>Please sign in to continue</h1></body></html>';
       ctx.res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       ctx.res.end(page);

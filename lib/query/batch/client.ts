@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import OpenAI from 'openai';
 import type { Config, ModelConfig } from '../../core/config';
 import { deriveSeed, makeRng } from '../../core/rng';
-import { effectiveBaseURL, redactSecrets } from '../llm';
+import { effectiveBaseURL, readApiKey, redactSecrets } from '../llm';
 import { retryableStatus, retryPolicy, withRetries, type RetryPolicy } from '../retry';
 import { BATCH_ENDPOINT } from './requests';
 
@@ -70,7 +70,8 @@ export function createBatchClient(model: ModelConfig, config: Config, opts: Batc
       `model "${model.id}" is an Azure OpenAI deployment; Batch API mode is not supported for it, run without --batch`,
     );
   const env = opts.env ?? process.env;
-  const apiKey = model.apiKeyEnv ? env[model.apiKeyEnv] || undefined : undefined;
+  const log = opts.log ?? (() => {});
+  const apiKey = readApiKey(model, env, log);
   if (model.provider === 'openai' && !apiKey) {
     throw new Error(
       `model "${model.id}" needs an API key: set the environment variable ${model.apiKeyEnv ?? '(none configured: add "apiKeyEnv" to the model entry)'}`,
@@ -86,7 +87,6 @@ export function createBatchClient(model: ModelConfig, config: Config, opts: Batc
   });
   const policy = retryPolicy(config, opts.retry);
   const rng = makeRng(deriveSeed(config.seed, 'batch-retry-jitter', model.id));
-  const log = opts.log ?? (() => {});
   const stats = { requests: 0, retries: 0 };
   const secrets = [apiKey];
   // Uploads and downloads of up to 200 MB take longer than one chat request.

@@ -100,7 +100,10 @@ async function collect(ctx: CollectContext, b: LedgerBatch, batch: BatchObject):
   let alreadyStored = 0;
   for (const r of results) {
     if (!keys.has(r.key)) {
-      ctx.log(`${model.id}: batch ${batch.id}: ignoring a result for ${r.key}, which this batch did not hold`);
+      // The key cut short: 64 hex digits are also the shape of a Together API key, which every message redacts.
+      ctx.log(
+        `${model.id}: batch ${batch.id}: ignoring a result for ${r.key.slice(0, 12)}…, which this batch did not hold`,
+      );
       continue;
     }
     if (r.completion) {

@@ -60,6 +60,7 @@ export async function runBatches(
   const wanted = new Set(jobs.map((j) => j.key));
   const secretEnv = opts.env ?? process.env;
   const secrets = [model.apiKeyEnv ? secretEnv[model.apiKeyEnv] : undefined];
+  // The key's raw and trimmed forms (and its pieces) go; the ledger's failure messages are written through this too.
   const safe = (s: string) => redactSecrets(s, secrets);
   const client = createBatchClient(model, config, {
     env: opts.env,
@@ -111,10 +112,11 @@ export async function runBatches(
 
     // 2. One look at every open batch; collect the finished ones.
     const open = () => live.filter((b) => b.state === 'open');
-    for (const b of open()) await poll(ctx, b, status);
+    // A store that refused a write takes no more answers: the batches stay open and the next run collects them.
+    for (const b of open()) if (!store.broken) await poll(ctx, b, status);
 
-    // 3. Submit what is neither stored nor waiting in an open batch.
-    if (opts.submit) {
+    // 3. Submit what is neither stored nor waiting in an open batch (never into a store that refused a write).
+    if (opts.submit && !store.broken) {
       const reserved = new Set(live.filter((b) => b.state === 'open' || b.state === 'creating').flatMap((b) => b.keys));
       const toSubmit = jobs.filter((j) => !store.has(j.key) && !reserved.has(j.key));
       const waiting = jobs.filter((j) => !store.has(j.key) && reserved.has(j.key)).length;
@@ -127,7 +129,7 @@ export async function runBatches(
 
     // 4. Wait for the batches holding requested keys (or return at once with batchWait false).
     const relevant = () => open().filter((b) => b.keys.some((k) => wanted.has(k) && !store.has(k)));
-    if (wait && relevant().length && !opts.stop?.aborted) {
+    if (wait && relevant().length && !opts.stop?.aborted && !store.broken) {
       const pollMs = config.query.batchPollSeconds * 1000;
       const watched = relevant();
       const total = watched.reduce((n, b) => n + b.requests, 0);
@@ -154,7 +156,7 @@ export async function runBatches(
         }, 0);
       const unreachable = new Set<LedgerBatch>();
       const waitingFor = () => watched.filter((b) => b.state === 'open' && !unreachable.has(b));
-      while (waitingFor().length) {
+      while (waitingFor().length && !store.broken) {
         try {
           await abortableSleep(pollMs, opts.stop);
         } catch (e) {
@@ -162,7 +164,7 @@ export async function runBatches(
           if (e instanceof AbortedError) break;
           throw e;
         }
-        for (const b of waitingFor()) if (!(await poll(ctx, b, status))) unreachable.add(b);
+        for (const b of waitingFor()) if (!store.broken && !(await poll(ctx, b, status))) unreachable.add(b);
         progress.set(doneCount());
       }
       progress.finish();
