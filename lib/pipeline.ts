@@ -10,7 +10,7 @@ import { redact } from './core/secrets';
 import type { StageRef } from './core/stamps';
 import type { FailedDomain, SkippedModel, StepResult, StepStatus } from './core/types';
 import { DatasetUnavailableError } from './data/datasets';
-import { modelAvailability } from './query/llm';
+import { modelAvailability } from './query/availability';
 import { writeReport } from './plot/report';
 import { STAGES, type StageName, answeredModels, runStage, withAnsweredModels } from './stages';
 

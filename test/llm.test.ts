@@ -3,14 +3,9 @@ import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfig, type Config, type ModelConfig } from '../lib/core/config';
-import {
-  chatRequestBody,
-  createApiResponder,
-  modelAvailability,
-  redactSecrets,
-  RequestFailedError,
-  requestKey,
-} from '../lib/query/llm';
+import { chatRequestBody, createApiResponder, RequestFailedError, requestKey } from '../lib/query/llm';
+import { modelAvailability } from '../lib/query/availability';
+import { redactSecrets } from '../lib/query/keys';
 import { backoffMs, retryAfterMs } from '../lib/query/retry';
 import type { ChatMessage, PromptJob } from '../lib/query/models';
 import { makeRng } from '../lib/core/rng';

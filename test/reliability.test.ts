@@ -433,7 +433,8 @@ test('a server whose /models answers 404 or 501 is probed with one chat request 
 
 test('an API key variable that is set but empty says "is empty", an unset one "is not set"; a key of any length is redacted', async () => {
   const model = { ...fakeModel(suite.server.url), provider: 'openai' as const, apiKeyEnv: 'UBP_TEST_EMPTY_KEY' };
-  const { modelAvailability, redactSecrets } = await import('../lib/query/llm');
+  const { modelAvailability } = await import('../lib/query/availability');
+  const { redactSecrets } = await import('../lib/query/keys');
   assert.match(
     (await modelAvailability(model, { UBP_TEST_EMPTY_KEY: '' })).reason ?? '',
     /UBP_TEST_EMPTY_KEY is empty/,

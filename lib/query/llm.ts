@@ -24,7 +24,8 @@ import {
 } from './retry';
 import { normalizeBaseURL, storeKey, type GenerationParams, type StoredAnswer } from './store';
 import type { Usage } from '../core/types';
-import { redact, registerSecret } from '../core/secrets';
+import { redact } from '../core/secrets';
+import { missingKeyReason, readApiKey, redactSecrets } from './keys';
 
 export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
 
@@ -269,52 +270,6 @@ export function eitherSignal(parts: (AbortSignal | undefined)[]): AbortSignal {
   return ac.signal;
 }
 
-// ---------- secrets ----------
-
-/**
- * `text` without the given secrets, any 12-character piece of them, every key this process has read (lib/core/secrets.ts)
- * and anything shaped like a provider's key. A configured key is redacted whatever its length: a short key is still a
- * key (local servers take any string), and printing it is the leak.
- */
-export function redactSecrets(text: string, secrets: (string | undefined | null)[]): string {
-  return redact(text, secrets);
-}
-
-const warnedPadded = new Set<string>();
-
-/**
- * The API key a model names, trimmed and registered for redaction (raw and trimmed). A key with spaces or a newline
- * around it is used trimmed, with a warning (once per variable): HTTP strips them from a header value anyway, so the
- * server always received the trimmed key; refusing it would stop runs that work over a copy-paste artifact.
- */
-export function readApiKey(
-  model: ModelConfig,
-  env: NodeJS.ProcessEnv,
-  log?: (line: string) => void,
-): string | undefined {
-  if (!model.apiKeyEnv) return undefined;
-  const v = env[model.apiKeyEnv];
-  if (v === undefined || v.trim() === '') return undefined;
-  registerSecret(v);
-  const key = v.trim();
-  if (key !== v && log && !warnedPadded.has(model.apiKeyEnv)) {
-    warnedPadded.add(model.apiKeyEnv);
-    log(
-      `${model.id}: warning: the API key in ${model.apiKeyEnv} has spaces or a line break around it; it is used without them (remove them from the variable to silence this)`,
-    );
-  }
-  return key;
-}
-
-/** Why a model's key cannot be used: "is not set" and "is empty" are different mistakes with different fixes. */
-export function missingKeyReason(model: ModelConfig, env: NodeJS.ProcessEnv): string {
-  if (!model.apiKeyEnv) return `model "${model.id}" names no "apiKeyEnv" to read its API key from`;
-  const v = env[model.apiKeyEnv];
-  return v === undefined
-    ? `environment variable ${model.apiKeyEnv} is not set`
-    : `environment variable ${model.apiKeyEnv} is empty`;
-}
-
 // ---------- errors ----------
 
 /** A request that failed for good (after retries, or at once when not retryable). The message never holds the key. */
@@ -530,108 +485,4 @@ export function apiClient(
   }
   // Local servers take any key; the SDK insists on one.
   return new OpenAI({ ...common, apiKey: opts.apiKey ?? 'no-key', baseURL: effectiveBaseURL(model, opts.env) });
-}
-
-// ---------- availability ----------
-
-/**
- * One real chat request of one token, for servers without `GET /models`. A 400 still shows that the endpoint, the key
- * and the model exist (a reasoning model refuses `max_tokens`, for instance), so only other failures refuse the model.
- */
-async function probeChat(
-  model: ModelConfig,
-  baseURL: string,
-  apiKey: string | undefined,
-  timeoutMs: number,
-  why: string,
-): Promise<Availability> {
-  const client = new OpenAI({
-    apiKey: apiKey ?? 'no-key',
-    baseURL,
-    maxRetries: 0,
-    timeout: Math.max(timeoutMs, 10_000),
-    logLevel: 'off',
-  });
-  try {
-    await client.chat.completions.create({
-      model: model.model,
-      messages: [{ role: 'user', content: 'Reply with OK.' }],
-      max_tokens: 1,
-    });
-    return { available: true, reason: `${why}; a one-token chat request to ${baseURL} answered, so the model is used` };
-  } catch (e) {
-    const failure = classifyFailure(e);
-    if (failure.status === 400)
-      return {
-        available: true,
-        reason: `${why}; a one-token chat request answered HTTP 400 (${redactSecrets(failure.message, [apiKey])}), so the endpoint exists`,
-      };
-    return {
-      available: false,
-      reason: redactSecrets(`${why}, and a one-token chat request to ${baseURL} failed: ${failure.message}`, [apiKey]),
-    };
-  }
-}
-
-export interface Availability {
-  available: boolean;
-  reason?: string;
-}
-
-/**
- * Whether a model can answer now: baselines always; OpenAI models when their key variable is set;
- * OpenAI-compatible servers when `GET {baseURL}/models` answers within `timeoutMs`.
- */
-export async function modelAvailability(
-  model: ModelConfig,
-  env: NodeJS.ProcessEnv = process.env,
-  timeoutMs = 3000,
-): Promise<Availability> {
-  if (model.provider === 'baseline') return { available: true };
-  const apiKey = readApiKey(model, env);
-  if (model.provider === 'openai' || model.provider === 'azure-openai') {
-    if (!apiKey) return { available: false, reason: missingKeyReason(model, env) };
-    if (model.provider === 'azure-openai') {
-      try {
-        azureTarget(model, env);
-      } catch (e) {
-        return { available: false, reason: (e as Error).message };
-      }
-    }
-    return { available: true };
-  }
-  let baseURL: string;
-  try {
-    baseURL = effectiveBaseURL(model, env);
-  } catch (e) {
-    return { available: false, reason: (e as Error).message };
-  }
-  const url = `${baseURL}/models`;
-  try {
-    const res = await fetch(url, {
-      headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    if (!res.ok) {
-      await res.body?.cancel();
-      // Gateways and several vendors have no /models: the chat endpoint itself is the test.
-      if (res.status === 404 || res.status === 501)
-        return await probeChat(model, baseURL, apiKey, timeoutMs, `GET ${url} answered HTTP ${res.status}`);
-      return { available: false, reason: `GET ${url} answered HTTP ${res.status}` };
-    }
-    const listed = (await res.json().catch(() => null)) as { data?: { id?: string }[] } | null;
-    const ids = (listed?.data ?? []).map((d) => d.id).filter((x): x is string => typeof x === 'string');
-    if (ids.length && !ids.includes(model.model)) {
-      // Some servers (llama.cpp) serve one model whatever name is asked for, so this is a warning, not a refusal.
-      return {
-        available: true,
-        reason: `server lists ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''} but not "${model.model}"`,
-      };
-    }
-    return { available: true };
-  } catch (e) {
-    const err = e as Error & { cause?: { code?: string } };
-    const why = err.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (err.cause?.code ?? err.message);
-    return { available: false, reason: redactSecrets(`GET ${url} failed: ${why}`, [apiKey]) };
-  }
 }

@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import OpenAI from 'openai';
 import type { Config, ModelConfig } from '../../core/config';
 import { deriveSeed, makeRng } from '../../core/rng';
-import { effectiveBaseURL, readApiKey, redactSecrets } from '../llm';
+import { effectiveBaseURL } from '../llm';
+import { readApiKey, redactSecrets } from '../keys';
 import { retryableStatus, retryPolicy, withRetries, type RetryPolicy } from '../retry';
 import { BATCH_ENDPOINT } from './requests';
 

@@ -4,7 +4,7 @@ import type { Config, ModelConfig } from '../../core/config';
 import { Progress } from '../../core/progress';
 import { FORMAT_VERSION } from '../../core/types';
 import { formatCount } from '../format';
-import { redactSecrets } from '../llm';
+import { redactSecrets } from '../keys';
 import { abortableSleep, AbortedError } from '../retry';
 import type { ResponseStore } from '../store';
 import { createBatchClient, type BatchObject } from './client';
