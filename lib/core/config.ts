@@ -1,13 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {
-  BUILTIN_DESCRIPTIONS,
-  cachedDescription,
-  domainNameProblem,
-  protoKeyPath,
-  unsafePathReason,
-  type DatasetDescription,
-} from './description';
+import { BUILTIN_DESCRIPTIONS, cachedDescription, type DatasetDescription } from './description';
+import { domainNameProblem, protoKeyPath, realPath, unsafePathReason, within } from './containment';
 import { datasetSourceOf, withBuiltinDescriptions } from './builtin-defaults';
 
 export * from './config-types';
@@ -641,30 +635,8 @@ function checkDatasetNames(c: Config, source: string): void {
   }
 }
 
-/** The stage folders a dataset's raw folder must keep clear of: extraction writes there. */
-const STAGE_FOLDERS = ['processed', 'samples', 'responses', 'store', 'scores', 'figures', 'runs'] as const;
-
-/** `p` absolute, with symbolic links resolved as far as it exists (a link into the store is the store). */
-function realPath(p: string): string {
-  let dir = path.resolve(p);
-  const rest: string[] = [];
-  for (;;) {
-    try {
-      return path.join(fs.realpathSync(dir), ...rest);
-    } catch {
-      const parent = path.dirname(dir);
-      if (parent === dir) return path.join(dir, ...rest);
-      rest.unshift(path.basename(dir));
-      dir = parent;
-    }
-  }
-}
-
-/** Whether `inner` is `outer` or lies inside it. */
-function within(inner: string, outer: string): boolean {
-  const r = path.relative(outer, inner);
-  return r === '' || (r !== '..' && !r.startsWith(`..${path.sep}`) && !path.isAbsolute(r));
-}
+/** The stage folders a dataset's raw folder must keep clear of (extraction writes there), the store named first. */
+const STAGE_FOLDERS = ['store', 'processed', 'samples', 'responses', 'scores', 'figures', 'runs'] as const;
 
 /**
  * Why extracting `domain` into paths.raw/<folder> could touch what is not its own, or null. The folder must not be,
@@ -690,7 +662,7 @@ export function rawFolderProblem(config: Config, domain: DomainName, extracting 
     if (name === domain || unsafePathReason(o.folder, 'segment')) continue;
     const theirs = realPath(path.join(rawRoot, o.folder));
     if ((within(target, theirs) || within(theirs, target)) && (o.url !== src.url || o.archive !== src.archive))
-      return `${target} is the folder of the dataset "${name}" too, which comes from another archive (${o.archive})`;
+      return `${target} is the folder of the dataset "${name}" too, which comes from another archive (${o.url})`;
   }
   return null;
 }
@@ -700,10 +672,9 @@ function checkRawFolders(config: Config): void {
   for (const domain of Object.keys(config.datasets)) {
     const problem = rawFolderProblem(config, domain);
     if (problem) {
-      const from = config.datasets[domain].description;
-      throw new ConfigError(
-        `"datasets.${domain}.folder"${from ? ` (from ${from}: "folder")` : ''} is ${JSON.stringify(config.datasets[domain].folder)}: ${problem}`,
-      );
+      const { folder, description } = config.datasets[domain];
+      const from = description && descriptionOf(config, domain)?.folder === folder ? ` (${description}: "folder")` : '';
+      throw new ConfigError(`"datasets.${domain}.folder"${from} is ${JSON.stringify(folder)}: ${problem}`);
     }
   }
 }

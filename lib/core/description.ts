@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FIGURES_ROOT_FILES } from './config-types';
+import { domainNameProblem, protoKeyPath, unsafePathReason } from './containment';
 
 export interface TableFile {
   /** File names inside the dataset folder; the first that exists wins (e.g. ["ratings.dat", "ratings.dat.gz"]). */
@@ -102,57 +102,6 @@ export class DescriptionError extends Error {
     super(key ? `${file}: "${key}" ${detail}` : `${file}: ${detail}`);
     this.name = 'DescriptionError';
   }
-}
-
-const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
-
-/**
- * Why `name` cannot be a domain, or null. A domain names a folder under every stage's folder, beside the files the
- * figures folder holds itself, and a key of the configuration's maps, where "constructor" would find Object's.
- */
-export function domainNameProblem(name: string): string | null {
-  if (!NAME_PATTERN.test(name)) return 'must be lower-case letters, digits, ".", "_" or "-" (it names folders)';
-  if (name in Object.prototype) return 'is a name every JavaScript object already has; choose another';
-  const file = FIGURES_ROOT_FILES.find((f) => name === f.toLowerCase() || name.startsWith(`${f.toLowerCase()}.`));
-  if (file) return `would name a folder beside the figures folder's own "${file}"; choose another`;
-  return null;
-}
-
-/**
- * Why `p` cannot name a place inside the folder it is meant for, or null: `segment` allows one plain name,
- * `relative` plain names joined by "/". A description is untrusted input, and the tool reads, writes and replaces
- * what it names, so nothing it names may climb out (no "..", no absolute path, no "\\" that Windows reads as "/").
- */
-export function unsafePathReason(p: string, kind: 'segment' | 'relative'): string | null {
-  if (p === '') return 'is empty';
-  if (p.includes('\0')) return 'contains a NUL character';
-  if (p.includes('\\')) return 'contains "\\"';
-  if (p.startsWith('/') || /^[A-Za-z]:/.test(p)) return 'is an absolute path';
-  const parts = p.split('/');
-  if (parts.includes('..'))
-    return parts.length === 1 ? 'is ".." (the folder above)' : 'has the part ".." (it climbs out)';
-  if (parts.includes('.')) return parts.length === 1 ? 'is "." (the folder itself)' : 'has the part "."';
-  if (parts.includes('')) return 'has an empty part';
-  if (kind === 'segment' && parts.length > 1) return 'contains "/"';
-  return null;
-}
-
-/** The path of the first "__proto__" key in a parsed JSON value (assigning it would change an object's prototype). */
-export function protoKeyPath(v: unknown, where = ''): string | null {
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) {
-      const found = protoKeyPath(v[i], `${where}[${i}]`);
-      if (found !== null) return found;
-    }
-  } else if (v !== null && typeof v === 'object') {
-    for (const [k, x] of Object.entries(v)) {
-      const key = where ? `${where}.${k}` : k;
-      if (k === '__proto__') return key;
-      const found = protoKeyPath(x, key);
-      if (found !== null) return found;
-    }
-  }
-  return null;
 }
 
 /** Reads and validates a description file. */
