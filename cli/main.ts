@@ -200,7 +200,7 @@ async function main(): Promise<number> {
     );
     return 2;
   }
-  const unknown = (args.domains ?? []).filter((d) => !(d in config.datasets));
+  const unknown = (args.domains ?? []).filter((d) => !Object.hasOwn(config.datasets, d));
   if (unknown.length) {
     warn(
       `unknown domain "${unknown[0]}" (domains: ${Object.keys(config.datasets).join(', ')}; add one with --dataset FILE)\n\n${USAGE}`,

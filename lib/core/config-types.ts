@@ -182,6 +182,11 @@ export interface Config {
   };
 }
 
+/** The run report, written directly under paths.figures beside the domains' folders. */
+export const REPORT_FILE = 'report.html';
+/** Files directly under paths.figures (the committed figures/README.md too): no domain may be named like one. */
+export const FIGURES_ROOT_FILES: readonly string[] = [REPORT_FILE, 'README.md'];
+
 export const FIGURE_STYLES = ['screen', 'paper'] as const;
 export type FigureStyle = (typeof FIGURE_STYLES)[number];
 /** Column widths of a two-column paper (ACL/IEEE/ACM templates are 3.3 and 7 inches). */
@@ -191,7 +196,7 @@ export type FigureSizePreset = keyof typeof FIGURE_SIZE_PRESETS;
 export type FigureSize = FigureSizePreset | { widthIn: number; heightIn: number };
 
 export function isFigureSize(v: unknown): v is FigureSize {
-  if (typeof v === 'string') return v in FIGURE_SIZE_PRESETS;
+  if (typeof v === 'string') return Object.hasOwn(FIGURE_SIZE_PRESETS, v);
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   const o = v as Record<string, unknown>;
   return (

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BUILTIN_DESCRIPTIONS, cachedDescription, type DatasetDescription } from './description';
+import { domainNameProblem, protoKeyPath, realPath, unsafePathReason, within } from './containment';
 import { datasetSourceOf, withBuiltinDescriptions } from './builtin-defaults';
 
 export * from './config-types';
@@ -114,7 +115,7 @@ function patternOf(p: string): string {
 
 function validateAgainst(value: unknown, template: unknown, where: string, source: string): void {
   const pattern = patternOf(where);
-  const nullable = NULLABLE[pattern];
+  const nullable = Object.hasOwn(NULLABLE, pattern) ? NULLABLE[pattern] : undefined;
   if (nullable) {
     if (!nullable.accepts(value))
       throw new ConfigError(`${source}: "${where}" must be ${nullable.expected}, got ${JSON.stringify(value)}`);
@@ -138,13 +139,17 @@ function validateAgainst(value: unknown, template: unknown, where: string, sourc
     const tpl = template as Record<string, unknown>;
     if (OPEN_MAPS.has(pattern)) {
       for (const [k, v] of Object.entries(obj)) {
-        const example = k in tpl ? tpl[k] : (OPEN_EXAMPLES[pattern] ?? Object.values(tpl)[0]);
+        const example = Object.hasOwn(tpl, k)
+          ? tpl[k]
+          : Object.hasOwn(OPEN_EXAMPLES, pattern)
+            ? OPEN_EXAMPLES[pattern]
+            : Object.values(tpl)[0];
         if (example !== undefined) validateAgainst(v, example, `${where}.${k}`, source);
       }
       return;
     }
     for (const [k, v] of Object.entries(obj)) {
-      if (!(k in tpl)) {
+      if (!Object.hasOwn(tpl, k)) {
         const known = Object.keys(tpl).join(', ');
         throw new ConfigError(`${source}: unknown key "${where ? `${where}.` : ''}${k}" (known keys here: ${known})`);
       }
@@ -188,7 +193,7 @@ function validateModels(models: unknown, source: string): void {
           );
         continue;
       }
-      if (!(k in MODEL_TEMPLATE))
+      if (!Object.hasOwn(MODEL_TEMPLATE, k))
         throw new ConfigError(
           `${source}: unknown key "${where}.${k}" (known keys: ${[...Object.keys(MODEL_TEMPLATE), 'departAt'].join(', ')})`,
         );
@@ -219,7 +224,7 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
 function deepMerge(base: unknown, over: unknown): unknown {
   if (isPlainObject(base) && isPlainObject(over)) {
     const out: Record<string, unknown> = { ...base };
-    for (const [k, v] of Object.entries(over)) out[k] = k in base ? deepMerge(base[k], v) : v;
+    for (const [k, v] of Object.entries(over)) out[k] = Object.hasOwn(base, k) ? deepMerge(base[k], v) : v;
     return out;
   }
   return over;
@@ -261,7 +266,7 @@ function checkModelEntry(m: ModelConfig, source: string): void {
   }
   if (m.provider !== 'azure-openai' && m.azure)
     throw new ConfigError(`${source}: model "${m.id}" has an "azure" block but provider ${m.provider}`);
-  if (m.params && ('model' in m.params || 'messages' in m.params)) {
+  if (m.params && (Object.hasOwn(m.params, 'model') || Object.hasOwn(m.params, 'messages'))) {
     throw new ConfigError(
       `${source}: model "${m.id}": "params" may not set "model" or "messages" (they come from the entry and the prompt)`,
     );
@@ -307,6 +312,7 @@ export function withCatalogueModels(config: Config, ids: readonly string[]): Con
 }
 
 function semanticChecks(c: Config, source: string): void {
+  checkDatasetNames(c, source);
   const known = Object.keys(c.datasets);
   for (const d of c.domains)
     if (!known.includes(d))
@@ -431,6 +437,9 @@ export function defaultConfig(): Config {
 /** Merges an override object over the defaults, validating keys and types; `source` names it in errors. */
 export function mergeConfig(base: Config, override: unknown, source = 'config'): Config {
   if (!isPlainObject(override)) throw new ConfigError(`${source}: the configuration must be a JSON object`);
+  const proto = protoKeyPath(override);
+  if (proto !== null)
+    throw new ConfigError(`${source}: "${proto}" is not allowed: "__proto__" is reserved by JavaScript`);
   const { query, ...rest } = override;
   validateAgainst(rest, base, '', source);
   let merged = deepMerge(base, rest) as Config;
@@ -477,19 +486,24 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   if (env.UBP_DATA_DIR) config = { ...config, dataDir: env.UBP_DATA_DIR };
   for (const file of opts.datasets ?? []) config = addDataset(config, file);
   config = withDescriptions(config);
-  return withRun(config, config.run);
+  config = withRun(config, config.run);
+  checkRawFolders(config);
+  return config;
 }
 
 /** A dataset an override adds under "datasets" joins "domains", unless the override lists the domains itself. */
 function joinNewDatasets(before: Config, after: Config, override: unknown): Config {
-  if (isPlainObject(override) && 'domains' in override) return after;
-  const added = Object.keys(after.datasets).filter((d) => !(d in before.datasets) && !after.domains.includes(d));
+  if (isPlainObject(override) && Object.hasOwn(override, 'domains')) return after;
+  const added = Object.keys(after.datasets).filter(
+    (d) => !Object.hasOwn(before.datasets, d) && !after.domains.includes(d),
+  );
   return added.length ? { ...after, domains: [...after.domains, ...added] } : after;
 }
 
 /** The description of a domain: its configured file, else the built-in one; null for a domain without one. */
 export function descriptionOf(config: Config, domain: DomainName): DatasetDescription | null {
-  const file = config.datasets[domain]?.description ?? BUILTIN_DESCRIPTIONS[domain];
+  const own = Object.hasOwn(config.datasets, domain) ? config.datasets[domain].description : undefined;
+  const file = own ?? (Object.hasOwn(BUILTIN_DESCRIPTIONS, domain) ? BUILTIN_DESCRIPTIONS[domain] : undefined);
   if (!file) return null;
   const d = cachedDescription(resolvePath(file));
   if (d.name !== domain)
@@ -499,7 +513,9 @@ export function descriptionOf(config: Config, domain: DomainName): DatasetDescri
 
 /** What a domain's preprocessing is configured by: the built-in domains' "preprocess" section, else its description's filters. */
 export function preprocessParameters(config: Config, domain: DomainName): unknown {
-  const section = (config.preprocess as Record<string, unknown>)[domain];
+  const section = Object.hasOwn(config.preprocess, domain)
+    ? (config.preprocess as Record<string, unknown>)[domain]
+    : undefined;
   return section !== undefined ? section : (descriptionOf(config, domain)?.filters ?? null);
 }
 
@@ -530,7 +546,12 @@ export function addDataset(config: Config, file: string): Config {
   } catch (e) {
     throw new ConfigError((e as Error).message);
   }
-  const datasets = { ...config.datasets, [d.name]: { ...config.datasets[d.name], description: abs } as DatasetSource };
+  const before = Object.hasOwn(config.datasets, d.name) ? config.datasets[d.name] : undefined;
+  if (before?.description !== undefined && resolvePath(before.description) !== abs)
+    throw new ConfigError(
+      `${file}: "name" is "${d.name}", which the description ${before.description} already names ("datasets.${d.name}.description"); two datasets cannot share a domain name`,
+    );
+  const datasets = { ...config.datasets, [d.name]: { ...before, description: abs } as DatasetSource };
   const domains = config.domains.includes(d.name) ? config.domains : [...config.domains, d.name];
   return withDescriptions({ ...config, datasets, domains });
 }
@@ -540,7 +561,15 @@ function withDescriptions(config: Config): Config {
   const datasets = { ...config.datasets };
   const settings = { ...config.sample.settings };
   for (const domain of Object.keys(datasets)) {
-    if (!datasets[domain].description) continue;
+    const own = datasets[domain].description;
+    const builtin = Object.hasOwn(BUILTIN_DESCRIPTIONS, domain) ? resolvePath(BUILTIN_DESCRIPTIONS[domain]) : null;
+    // A built-in domain is read by its own parser from its own folder: another description under its name would
+    // mix the two (and mark the shared processed data failed when it fails).
+    if (own !== undefined && builtin !== null && resolvePath(own) !== builtin)
+      throw new ConfigError(
+        `${own}: "name" is "${domain}", the name of a built-in domain (built-in: ${Object.keys(BUILTIN_DESCRIPTIONS).join(', ')}); choose another name`,
+      );
+    if (!own && !builtin) continue;
     let d: DatasetDescription | null;
     try {
       d = descriptionOf(config, domain);
@@ -548,8 +577,16 @@ function withDescriptions(config: Config): Config {
       throw new ConfigError((e as Error).message);
     }
     if (!d) continue;
-    datasets[domain] = { ...datasetSourceOf(d), ...datasets[domain] };
+    if (own) datasets[domain] = { ...datasetSourceOf(d), ...datasets[domain] };
     settings[domain] ??= d.settings;
+    const proxies = d.users.proxies;
+    for (const [name, list] of Object.entries(settings[domain]))
+      list.forEach((p, j) => {
+        if (!Object.hasOwn(proxies, p))
+          throw new ConfigError(
+            `"sample.settings.${domain}.${name}[${j}]" names the proxy "${p}", which the ${domain} description does not define (proxies: ${Object.keys(proxies).join(', ')})`,
+          );
+      });
   }
   return { ...config, datasets, sample: { ...config.sample, settings } };
 }
@@ -595,4 +632,66 @@ export function pathsUnder(dir: string): Config['paths'] {
 export function domainDir(config: Config, stage: keyof Config['paths'], domain?: string): string {
   const base = resolvePath(config.paths[stage]);
   return domain ? path.join(base, domain) : base;
+}
+
+/**
+ * Every dataset's key is a usable domain name, and its folder and archive are plain names: they are joined to
+ * paths.raw and dataDir, and extraction replaces files there, so neither may climb out (`datasets.x.folder: ".."`).
+ */
+function checkDatasetNames(c: Config, source: string): void {
+  for (const [domain, src] of Object.entries(c.datasets)) {
+    const problem = domainNameProblem(domain);
+    if (problem) throw new ConfigError(`${source}: "datasets.${domain}" ${problem}`);
+    for (const key of ['folder', 'archive'] as const) {
+      const why = typeof src[key] === 'string' ? unsafePathReason(src[key], 'segment') : null;
+      if (why)
+        throw new ConfigError(
+          `${source}: "datasets.${domain}.${key}" must be one plain name (no "/", "\\", "." or "..") under paths.raw: it ${why}, got ${JSON.stringify(src[key])}`,
+        );
+    }
+  }
+}
+
+/** The stage folders a dataset's raw folder must keep clear of (extraction writes there), the store named first. */
+const STAGE_FOLDERS = ['store', 'processed', 'samples', 'responses', 'scores', 'figures', 'runs'] as const;
+
+/**
+ * Why extracting `domain` into paths.raw/<folder> could touch what is not its own, or null. The folder must not be,
+ * hold or lie inside another stage's folder (the response store above all). Extraction itself asks for more
+ * (`extracting`): the real folder lies in paths.raw, and it is no other dataset's folder unless both come from the
+ * same archive.
+ */
+export function rawFolderProblem(config: Config, domain: DomainName, extracting = false): string | null {
+  const src = config.datasets[domain];
+  const why = unsafePathReason(src.folder, 'segment');
+  if (why) return `it ${why}`;
+  const rawRoot = resolvePath(config.paths.raw);
+  const target = realPath(path.join(rawRoot, src.folder));
+  for (const stage of STAGE_FOLDERS) {
+    const other = realPath(resolvePath(config.paths[stage]));
+    if (within(target, other) || within(other, target))
+      return `${path.join(rawRoot, src.folder)} ${target === other ? 'is' : within(target, other) ? 'lies inside' : 'holds'} the ${stage === 'store' ? 'response store' : `${stage} folder`} (paths.${stage}: ${other})`;
+  }
+  if (!extracting) return null;
+  if (path.dirname(target) !== realPath(rawRoot))
+    return `${path.join(rawRoot, src.folder)} leads to ${target}, outside paths.raw (${rawRoot})`;
+  for (const [name, o] of Object.entries(config.datasets)) {
+    if (name === domain || unsafePathReason(o.folder, 'segment')) continue;
+    const theirs = realPath(path.join(rawRoot, o.folder));
+    if ((within(target, theirs) || within(theirs, target)) && (o.url !== src.url || o.archive !== src.archive))
+      return `${target} is the folder of the dataset "${name}" too, which comes from another archive (${o.url})`;
+  }
+  return null;
+}
+
+/** Refuses a configuration whose datasets' raw folders reach into a stage's folder (see rawFolderProblem). */
+function checkRawFolders(config: Config): void {
+  for (const domain of Object.keys(config.datasets)) {
+    const problem = rawFolderProblem(config, domain);
+    if (problem) {
+      const { folder, description } = config.datasets[domain];
+      const from = description && descriptionOf(config, domain)?.folder === folder ? ` (${description}: "folder")` : '';
+      throw new ConfigError(`"datasets.${domain}.folder"${from} is ${JSON.stringify(folder)}: ${problem}`);
+    }
+  }
 }

@@ -7,6 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { domainNameProblem, protoKeyPath, unsafePathReason } from './containment';
 
 export interface TableFile {
   /** File names inside the dataset folder; the first that exists wins (e.g. ["ratings.dat", "ratings.dat.gz"]). */
@@ -103,8 +104,6 @@ export class DescriptionError extends Error {
   }
 }
 
-const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
-
 /** Reads and validates a description file. */
 export function readDescription(file: string): DatasetDescription {
   let text: string;
@@ -145,6 +144,16 @@ export function validateDescription(json: unknown, file: string): DatasetDescrip
     for (const k of Object.keys(o))
       if (!keys.includes(k)) fail(key ? `${key}.${k}` : k, `is not a known key (known here: ${keys.join(', ')})`);
   };
+  // `what` says where the name points; a segment is one plain name, a relative path plain names joined by "/".
+  const safePath = (p: string, key: string, kind: 'segment' | 'relative', what: string): string => {
+    const why = unsafePathReason(p, kind);
+    const rule = kind === 'segment' ? 'one plain name (no "/", "\\", "." or "..")' : 'plain names joined by "/"';
+    if (why) fail(key, `must be ${rule}: it names ${what}; it ${why}, got ${JSON.stringify(p)}`);
+    return p;
+  };
+
+  const proto = protoKeyPath(json);
+  if (proto !== null) fail(proto, 'is not allowed: "__proto__" is reserved by JavaScript');
 
   const root = obj(json, '');
   known(root, '', [
@@ -162,8 +171,9 @@ export function validateDescription(json: unknown, file: string): DatasetDescrip
     'comment',
   ]);
   const name = str(root.name, 'name');
-  if (!NAME_PATTERN.test(name))
-    fail('name', `must be lower-case letters, digits, ".", "_" or "-" (it names folders), got ${JSON.stringify(name)}`);
+  const nameProblem = domainNameProblem(name);
+  if (nameProblem) fail('name', `${nameProblem}, got ${JSON.stringify(name)}`);
+  const folder = safePath(str(root.folder, 'folder'), 'folder', 'segment', "the dataset's folder in the data folder");
 
   const files: Record<string, TableFile> = {};
   for (const [fname, raw] of Object.entries(obj(root.files, 'files'))) {
@@ -190,7 +200,9 @@ export function validateDescription(json: unknown, file: string): DatasetDescrip
     if (f.joinExtra !== undefined && !columns.includes(f.joinExtra as string))
       fail(`${key}.joinExtra`, `names "${String(f.joinExtra)}", which is not among the columns ${columns.join(', ')}`);
     files[fname] = {
-      names: strList(f.names, `${key}.names`, false),
+      names: strList(f.names, `${key}.names`, false).map((n, i) =>
+        safePath(n, `${key}.names[${i}]`, 'relative', "a file inside the dataset's folder"),
+      ),
       separator,
       encoding: encoding as TableFile['encoding'],
       header: header as boolean,
@@ -200,7 +212,7 @@ export function validateDescription(json: unknown, file: string): DatasetDescrip
   }
   const fileRef = (v: unknown, key: string): TableFile & { key: string } => {
     const ref = str(v, key);
-    if (!files[ref])
+    if (!Object.hasOwn(files, ref))
       fail(
         key,
         `names the file "${ref}", which "files" does not describe (described: ${Object.keys(files).join(', ') || 'none'})`,
@@ -232,7 +244,7 @@ export function validateDescription(json: unknown, file: string): DatasetDescrip
       const d = obj(spec.derive, `${key}.derive`);
       known(d, `${key}.derive`, ['from', 'kind']);
       const from = str(d.from, `${key}.derive.from`);
-      if (!(from in proxiesRaw) || from === p)
+      if (!Object.hasOwn(proxiesRaw, from) || from === p)
         fail(
           `${key}.derive.from`,
           `names "${from}", which is not another proxy of "users.proxies" (proxies: ${Object.keys(proxiesRaw).join(', ')})`,
@@ -308,7 +320,7 @@ export function validateDescription(json: unknown, file: string): DatasetDescrip
   const proxyNames = Object.keys(proxies);
   const proxyRef = (v: unknown, key: string): string => {
     const p = str(v, key);
-    if (!proxies[p])
+    if (!Object.hasOwn(proxies, p))
       fail(key, `names the proxy "${p}", which "users.proxies" does not define (proxies: ${proxyNames.join(', ')})`);
     return p;
   };
@@ -373,7 +385,7 @@ export function validateDescription(json: unknown, file: string): DatasetDescrip
   }
   for (const [s, ps] of Object.entries(settings)) {
     const k = [...ps].sort().join('+');
-    if (k !== '' && demography[k] === undefined)
+    if (k !== '' && !Object.hasOwn(demography, k))
       fail(`prompt.demography`, `has no sentence for "${k}", which the setting "${s}" needs`);
   }
   const values: Record<string, Record<string, string>> = {};
@@ -404,7 +416,7 @@ export function validateDescription(json: unknown, file: string): DatasetDescrip
     );
   const download: DatasetDescription['download'] = {
     url: str(dl.url, 'download.url'),
-    archive: str(dl.archive, 'download.archive'),
+    archive: safePath(str(dl.archive, 'download.archive'), 'download.archive', 'segment', 'the archive in data/raw'),
     archiveMd5: dl.archiveMd5 as string | null,
   };
   if (dl.fileMd5 !== undefined) {
@@ -418,7 +430,7 @@ export function validateDescription(json: unknown, file: string): DatasetDescrip
   return {
     name,
     title: root.title === undefined ? name : str(root.title, 'title'),
-    folder: str(root.folder, 'folder'),
+    folder,
     files,
     users: { file: usersFile.key, id: userId, proxies },
     items: { file: itemsFile.key, id: itemId, name: itemName },
@@ -468,7 +480,7 @@ const titles = new Map<string, string>();
  * null. Figures get a domain name only, so the titles read so far are remembered here.
  */
 export function domainTitleOf(domain: string, root: string): string | null {
-  if (!titles.has(domain) && BUILTIN_DESCRIPTIONS[domain])
+  if (!titles.has(domain) && Object.hasOwn(BUILTIN_DESCRIPTIONS, domain))
     cachedDescription(path.join(root, BUILTIN_DESCRIPTIONS[domain]));
   return titles.get(domain) ?? null;
 }

@@ -12,7 +12,14 @@ import { Transform } from 'node:stream';
 import * as zlib from 'node:zlib';
 import * as tar from 'tar-stream';
 import * as yauzl from 'yauzl';
-import { type Config, type DomainName, descriptionOf, resolvePath } from '../core/config';
+import {
+  type Config,
+  ConfigError,
+  type DomainName,
+  descriptionOf,
+  rawFolderProblem,
+  resolvePath,
+} from '../core/config';
 
 /** Bad content in a raw data file: names the file, the line (1-based), the field and what was expected. */
 export class DataFormatError extends Error {
@@ -110,7 +117,8 @@ function readMarker(dir: string): VerifiedMarker | null {
 
 function markerMatches(dir: string, marker: VerifiedMarker, files: Record<string, string>): boolean {
   for (const p of Object.values(files)) {
-    const entry = marker.files[path.basename(p)];
+    const name = path.basename(p);
+    const entry = Object.hasOwn(marker.files, name) ? marker.files[name] : undefined;
     if (!entry || fs.statSync(p).size !== entry.bytes) return false;
   }
   return true;
@@ -174,11 +182,34 @@ export async function locateDataset(config: Config, domain: DomainName, opts: { 
   return { dir: rawDir, files, source: 'download' };
 }
 
-/** Extracts the dataset's files into a temporary folder, verifies per-file MD5s, writes the marker, then renames into place. */
+/**
+ * Removes from `dir` only the files extraction puts there (the wanted names and the marker), then `dir` if that
+ * leaves it empty; returns whether it is gone. Nothing else is ever deleted: a description names the folder.
+ */
+function removeOwnFiles(dir: string, wanted: Set<string>): boolean {
+  if (!fs.existsSync(dir)) return true;
+  for (const name of [...wanted, VERIFIED_MARKER]) {
+    const p = path.join(dir, name);
+    if (fs.lstatSync(p, { throwIfNoEntry: false })?.isFile()) fs.rmSync(p);
+  }
+  if (fs.readdirSync(dir).length > 0) return false;
+  fs.rmdirSync(dir);
+  return true;
+}
+
+/**
+ * Extracts the dataset's files into a temporary folder beside the target, verifies per-file MD5s, writes the marker,
+ * then moves the files into place one by one (the marker last). Only the files it extracts are replaced: whatever
+ * else the folder holds stays, and a folder that is, holds or lies in another stage's folder is refused first.
+ */
 async function extractDataset(archive: string, targetDir: string, domain: DomainName, config: Config, log: Log): Promise<void> {
+  const problem = rawFolderProblem(config, domain, true);
+  if (problem)
+    throw new ConfigError(`"datasets.${domain}.folder" is ${JSON.stringify(config.datasets[domain].folder)}: ${problem}; nothing was extracted`);
   const wanted = new Set([...Object.values(datasetFiles(config, domain)).flat(), ...EXTRA_FILES]);
   const tmpDir = `${targetDir}.extracting`;
-  fs.rmSync(tmpDir, { recursive: true, force: true });
+  if (!removeOwnFiles(tmpDir, wanted))
+    throw new Error(`${tmpDir} holds files that extraction did not put there; move them away and run again`);
   fs.mkdirSync(tmpDir, { recursive: true });
   log(`[datasets] extracting ${path.basename(archive)} into ${targetDir} ...`);
   let extracted: Record<string, { bytes: number; md5: string }>;
@@ -186,7 +217,7 @@ async function extractDataset(archive: string, targetDir: string, domain: Domain
     extracted = archive.endsWith('.zip') ? await extractZip(archive, tmpDir, wanted) : await extractTarGz(archive, tmpDir, wanted);
     const expected = config.datasets[domain].fileMd5 ?? {};
     for (const [name, md5] of Object.entries(expected)) {
-      const got = extracted[name];
+      const got = Object.hasOwn(extracted, name) ? extracted[name] : undefined;
       if (got && got.md5 !== md5) {
         // Without an archive checksum the archive itself is the suspect: remove it so the next run downloads it afresh.
         const archiveVerified = !!config.datasets[domain].archiveMd5;
@@ -195,13 +226,17 @@ async function extractDataset(archive: string, targetDir: string, domain: Domain
       }
     }
   } catch (e) {
-    fs.rmSync(tmpDir, { recursive: true, force: true });
+    removeOwnFiles(tmpDir, wanted);
     throw e;
   }
   const marker: VerifiedMarker = { source: archive, files: extracted };
   fs.writeFileSync(path.join(tmpDir, VERIFIED_MARKER), `${JSON.stringify(marker, null, 2)}\n`);
-  fs.rmSync(targetDir, { recursive: true, force: true });
-  fs.renameSync(tmpDir, targetDir);
+  fs.mkdirSync(targetDir, { recursive: true });
+  // The old marker goes first: a crash while files are being replaced leaves the folder unverified, extracted again.
+  fs.rmSync(path.join(targetDir, VERIFIED_MARKER), { force: true });
+  for (const name of Object.keys(extracted)) fs.renameSync(path.join(tmpDir, name), path.join(targetDir, name));
+  fs.renameSync(path.join(tmpDir, VERIFIED_MARKER), path.join(targetDir, VERIFIED_MARKER));
+  fs.rmdirSync(tmpDir);
 }
 
 /** The entry's file name with the archive's top folder stripped, or null when it is not wanted or unsafe. */

@@ -41,6 +41,7 @@ function readUsers(desc: DatasetDescription, descFile: string, file: string): Ra
   const ids: string[] = [];
   const raw: string[][] = direct.map(() => []);
   const seen = new Map<string, number>();
+  const where = `${descFile} "files.${desc.users.file}"`;
   readTable(file, table, [idCol, ...cols], (row) => {
     const id = row.buf.toString(table.encoding, row.start[idCol], row.end[idCol]);
     if (id === '') throw new DataFormatError(file, row.line, desc.users.id, 'expected a user id, got an empty field');
@@ -49,7 +50,7 @@ function readUsers(desc: DatasetDescription, descFile: string, file: string): Ra
     seen.set(id, row.line);
     ids.push(id);
     for (let k = 0; k < cols.length; k++) raw[k].push(row.buf.toString(table.encoding, row.start[cols[k]], row.end[cols[k]]).trim());
-  });
+  }, where);
   const values: Record<string, (string | null)[]> = {};
   direct.forEach(([name, spec], k) => {
     values[name] = resolveProxy(name, spec, raw[k], descFile, file, seen);
@@ -76,7 +77,8 @@ function resolveProxy(name: string, spec: ProxySpec, raw: string[], descFile: st
     const used = new Set<string>();
     const out = raw.map((v, u) => {
       if (missing.has(v)) return null;
-      const label = labels[v];
+      // A value such as "constructor" must not find Object's own members.
+      const label = Object.hasOwn(labels, v) ? labels[v] : undefined;
       if (label === undefined) {
         const id = [...lineOf.keys()][u];
         throw new DataFormatError(file, lineOf.get(id) ?? null, spec.column ?? name, `value ${JSON.stringify(v)} has no label in ${descFile} "${key}.labels" (labelled: ${Object.keys(labels).map((l) => JSON.stringify(l)).join(', ')}; unknown: ${[...missing].map((m) => JSON.stringify(m)).join(', ')})`);
@@ -118,7 +120,7 @@ function grow(a: Int32Array, n: number): Int32Array {
   return b;
 }
 
-function readInteractions(desc: DatasetDescription, files: Record<string, string>, users: RawUsers): Rows {
+function readInteractions(desc: DatasetDescription, descFile: string, files: Record<string, string>, users: RawUsers): Rows {
   const interKey = desc.interactions.file;
   const table = desc.files[interKey];
   const file = files[interKey];
@@ -144,7 +146,7 @@ function readInteractions(desc: DatasetDescription, files: Record<string, string
       itemIndex.set(id, itemIds.length);
       itemIds.push(id);
       itemNames.push(itemNameOf(row));
-    });
+    }, `${descFile} "files.${desc.items.file}"`);
   }
   // A first guess of the row count from the file size (64 bytes a row), grown by half when exceeded.
   let cap = Math.max(1024, Math.ceil(fs.statSync(file).size / 64));
@@ -242,14 +244,14 @@ function readInteractions(desc: DatasetDescription, files: Record<string, string
     itemArr[n] = i;
     if (countArr) countArr[n] = count;
     n++;
-  });
+  }, `${descFile} "files.${interKey}"`);
   return { user: userArr, item: itemArr, count: countArr, n, itemIds, itemNames, skipped };
 }
 
 /** Reads and filters a described dataset in memory; `files` maps the description's file keys to paths. */
 export function processDescribed(desc: DatasetDescription, descFile: string, files: Record<string, string>): DescribedData {
   const users = readUsers(desc, descFile, files[desc.users.file]);
-  const rows = readInteractions(desc, files, users);
+  const rows = readInteractions(desc, descFile, files, users);
   const nUsers = users.ids.length;
   // Rows per user in CSR form (a counting sort by user keeps each user's rows in file order).
   const start = new Int32Array(nUsers + 1);

@@ -17,7 +17,7 @@ export const preprocessStage: StageDefinition<PreprocessOptions, ProcessedSummar
   // A described domain's files, proxies and filters are its description (the `config` part, which notebooks take over
   // as configuration, holds the built-in domains' "preprocess" section only).
   params: (config, { domain }) => ({
-    config: domain in config.preprocess ? { preprocess: { [domain]: preprocessParameters(config, domain) } } : {},
+    config: Object.hasOwn(config.preprocess, domain) ? { preprocess: { [domain]: preprocessParameters(config, domain) } } : {},
     description: descriptionOf(config, domain),
   }),
   outputs: (config, { domain }) => PROCESSED_FILES.map((f) => ({ file: path.join(domainDir(config, 'processed', domain), f) })),

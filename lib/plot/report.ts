@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type Config, type DomainName, domainDir } from '../core/config';
+import { type Config, type DomainName, REPORT_FILE, domainDir } from '../core/config';
 import { changesFromDefaults } from '../core/config-diff';
 import { escapeHtml, htmlTable } from './html';
 import { readJson, writeFileAtomic } from '../core/io';
@@ -245,7 +245,7 @@ export function scoreSummaryRows(summary: unknown, domain: DomainName): (string 
 }
 
 export async function writeReport(config: Config, input: ReportInput): Promise<string> {
-  const out = path.join(domainDir(config, 'figures'), 'report.html');
+  const out = path.join(domainDir(config, 'figures'), REPORT_FILE);
   const parts: string[] = [];
   const unit =
     config.score.logBase === 2

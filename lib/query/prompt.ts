@@ -118,7 +118,7 @@ export function pythonList(items: readonly string[]): string {
 // ---------- rendering ----------
 
 function fill(template: string, values: Record<string, string>): string {
-  return template.replace(/\{(\w+)\}/g, (whole, key: string) => (key in values ? values[key] : whole));
+  return template.replace(/\{(\w+)\}/g, (whole, key: string) => (Object.hasOwn(values, key) ? values[key] : whole));
 }
 
 /** "a" or "an" by how the next word sounds: an 18-24, an under 18, an unemployed, a Male, a European. */
@@ -141,7 +141,7 @@ export function renderDemography(
 ): string | null {
   const key = demographyKey(demography);
   if (key === '') return null;
-  const sentence = template.demography[key];
+  const sentence = Object.hasOwn(template.demography, key) ? template.demography[key] : undefined;
   if (sentence === undefined) {
     throw new Error(
       `prompt words of ${domain} (its dataset description, "prompt.demography"): no sentence for the proxies "${key}"; known: ${Object.keys(template.demography).join(', ')}`,
@@ -149,8 +149,9 @@ export function renderDemography(
   }
   const phrases: Record<string, string> = {};
   for (const [proxy, value] of Object.entries(demography)) {
-    const forms = template.values[proxy];
-    const pattern = forms ? (forms[value] ?? forms['*'] ?? '{value}') : '{value}';
+    // Own keys only: a value such as "constructor" must not find Object's members.
+    const forms = Object.hasOwn(template.values, proxy) ? template.values[proxy] : undefined;
+    const pattern = forms ? ((Object.hasOwn(forms, value) ? forms[value] : forms['*']) ?? '{value}') : '{value}';
     phrases[proxy] = fill(pattern, { value });
   }
   const filled = fill(sentence, phrases);
