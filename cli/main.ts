@@ -224,9 +224,11 @@ async function main(): Promise<number> {
   const outcome = !result.ok
     ? 'some steps failed'
     : result.pending
-      ? 'submitted; answers are pending in open Batch API jobs'
+      ? 'some steps are pending (a later run finishes them)'
       : 'everything requested ran';
   say(`Finished in ${secs}s: ${outcome}.`);
+  for (const s of result.steps.filter((x) => x.status === 'pending'))
+    say(`Pending: ${s.stage} ${s.domain ?? ''}${s.model ? ` ${s.model}` : ''}: ${s.detail ?? ''}`);
   const counts = new Map<string, number>();
   for (const s of result.steps) counts.set(s.status, (counts.get(s.status) ?? 0) + 1);
   say(`Steps: ${[...counts].map(([k, v]) => `${v} ${k}`).join(', ') || 'none'}.`);

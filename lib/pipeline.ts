@@ -166,7 +166,7 @@ export async function runPipeline(config: Config, opts: PipelineOptions = {}): P
 
   let reportFile: string | null = null;
   // A run whose every plot step failed would replace the last good report with an empty one.
-  const plotted = steps.some((s) => s.stage === 'plot' && (s.status === 'ran' || s.status === 'up-to-date'));
+  const plotted = steps.some((s) => s.stage === 'plot' && s.status !== 'failed');
   const wantReport = opts.report ?? (stages.includes('plot') && !opts.dryRun && opts.limit === undefined && plotted);
   if (wantReport) {
     const t0 = Date.now();
