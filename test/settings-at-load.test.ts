@@ -65,6 +65,17 @@ const MORE_CASES: BadCase[] = [
   ['preprocess.lastfm.regions', { preprocess: { lastfm: { regions: [] } } }, /at least one region/],
   ['figures.pngScale', { figures: { pngScale: 0 } }, /in \(0, 25\]/],
   ['figures.width', { figures: { width: 0 } }, /whole number >= 100/],
+  ['curves.bootstrap', { curves: { bootstrap: 1 } }, /0 \(no intervals\) or >= 2 resamples, got 1/],
+  [
+    'comparisons[1]',
+    {
+      comparisons: [
+        ['random', 'oracle'],
+        ['random', 'random'],
+      ],
+    },
+    /two different model ids/,
+  ],
 ];
 
 const BAD = [...ISSUE_CASES, ...MORE_CASES];
