@@ -5,6 +5,8 @@ import {
   ConfigError,
   DOMAINS,
   type DomainName,
+  RUN_NAME_RULE,
+  isRunName,
   loadConfig,
   withCatalogueModels,
 } from '../lib/core/config';
@@ -31,10 +33,13 @@ Options:
   --batch             query stage: send OpenAI models' prompts through the Batch API (half price)
   --retry-finish LIST query stage: after raising query.maxTokens, ask again only the prompts whose earlier
                       answer ended with these finish reasons (length, content_filter); keep the others
-  --force [LIST]      recompute stages even when up to date (all requested stages, or the listed ones)
+  --force [LIST]      recompute stages even when up to date (all requested stages, or the listed ones);
+                      with --run, also recompute a named run under a changed configuration
   --run NAME          a named run: samples, responses, scores, figures and the report go under
-                      data/runs/NAME/ (paths.runs) with the effective configuration saved there;
-                      raw and processed data and the response store stay shared
+                      data/runs/NAME/ (paths.runs), and config.json there records the configuration
+                      they were computed with; a later run under the name with other settings is
+                      refused unless --force is given. Raw and processed data and the response
+                      store stay shared
   --no-report         do not write figures/report.html
   -h, --help          this text
 
@@ -146,6 +151,10 @@ export function parseArgs(argv: string[]): CliArgs {
       case '--run': {
         const v = value();
         if (!v || v.startsWith('--')) throw new UsageError('--run needs a name');
+        if (!isRunName(v))
+          throw new UsageError(
+            `--run: "${v.length > 40 ? `${v.slice(0, 40)}…" (${v.length} characters)` : `${v}"`} is not a run name: ${RUN_NAME_RULE}`,
+          );
         args.run = v;
         break;
       }
@@ -208,17 +217,27 @@ async function main(): Promise<number> {
     return 2;
   }
   const t0 = Date.now();
-  const result = await runPipeline(config, {
-    stages: args.stages,
-    domains: args.domains,
-    models: args.models,
-    dryRun: args.dryRun,
-    limit: args.limit,
-    batch: args.batch,
-    retryFinish: args.retryFinish,
-    force: args.force,
-    report: args.report,
-  });
+  let result: Awaited<ReturnType<typeof runPipeline>>;
+  try {
+    result = await runPipeline(config, {
+      stages: args.stages,
+      domains: args.domains,
+      models: args.models,
+      dryRun: args.dryRun,
+      limit: args.limit,
+      batch: args.batch,
+      retryFinish: args.retryFinish,
+      force: args.force,
+      report: args.report,
+    });
+  } catch (e) {
+    // The pipeline refuses a configuration (a named run's changed settings) before any stage runs.
+    if (e instanceof ConfigError) {
+      warn(`configuration error: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
   const secs = ((Date.now() - t0) / 1000).toFixed(1);
   say('');
   const outcome = !result.ok

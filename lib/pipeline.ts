@@ -6,6 +6,7 @@
  * domain still runs.
  */
 import { type Config, type DomainName, type ModelConfig } from './core/config';
+import { checkRunConfig } from './core/run-config';
 import { redact } from './core/secrets';
 import type { StageRef } from './core/stamps';
 import type { FailedDomain, SkippedModel, StepResult, StepStatus } from './core/types';
@@ -25,7 +26,10 @@ export interface PipelineOptions {
   dryRun?: boolean;
   /** A pilot: the query stage asks only this many prompts per (setting, history length); later stages do not run. */
   limit?: number;
-  /** Recompute these stages even when up to date (true = all requested stages). */
+  /**
+   * Recompute these stages even when up to date (true = all requested stages). Any force also lets a named run be
+   * recomputed with a configuration other than the one its outputs were computed with.
+   */
   force?: boolean | StageName[];
   batch?: boolean;
   /** Query stage: finish reasons whose earlier answers are asked again after raising query.maxTokens (--retry-finish). */
@@ -88,9 +92,11 @@ export async function selectModels(
   return { models, skipped };
 }
 
+/** Throws ConfigError, before any work, for a named run whose configuration changed without --force. */
 export async function runPipeline(config: Config, opts: PipelineOptions = {}): Promise<PipelineResult> {
   const print = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const log = (line: string) => print(redact(line));
+  checkRunConfig(config, opts.force === true || (Array.isArray(opts.force) && opts.force.length > 0));
   const stages = opts.stages && opts.stages.length ? opts.stages : [...STAGES];
   const domains = opts.domains && opts.domains.length ? opts.domains : config.domains;
   const forced = (s: StageName) => opts.force === true || (Array.isArray(opts.force) && opts.force.includes(s));

@@ -5,8 +5,8 @@
  * knows one stage from another except by its definition.
  */
 import * as fs from 'node:fs';
-import { type Config, ConfigError, type DomainName, type ModelConfig, domainDir, runConfigFile } from './core/config';
-import { writeJsonAtomic } from './core/io';
+import { type Config, ConfigError, type DomainName, type ModelConfig, domainDir } from './core/config';
+import { recordRunConfig } from './core/run-config';
 import { redact } from './core/secrets';
 import type { StageDefinition, StageOutcome } from './core/stage';
 import * as stamps from './core/stamps';
@@ -95,8 +95,6 @@ export async function runStage<S extends StageName>(
   if (!how.force && stamps.isStageUpToDate(SPECS, config, ref, prepared.external))
     return { status: 'up-to-date', detail: 'up to date' };
   const run = stamps.beginStage(SPECS, config, ref, prepared.external);
-  const saved = runConfigFile(config);
-  if (saved) writeJsonAtomic(saved, config);
   let r;
   try {
     r = await def.run({ config, ref, opts: prepared.opts, code, log });
@@ -104,8 +102,11 @@ export async function runStage<S extends StageName>(
     run.fail(e);
     throw e;
   }
-  if (r.status === 'done') run.finish(r.files, r.external);
-  else if (r.status === 'pending') run.pending(r.detail);
+  if (r.status === 'done') {
+    run.finish(r.files, r.external);
+    // A named run's config.json says what its outputs were computed with: written when one of them is (not by shared stages).
+    recordRunConfig(config, stampFile(config, ref));
+  } else if (r.status === 'pending') run.pending(r.detail);
   else run.fail(r.detail);
   return r.status === 'done' ? { status: 'done', result: r.result, detail: r.detail } : r;
 }

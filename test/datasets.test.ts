@@ -61,6 +61,63 @@ test('a missing dataset says where it looked and how to get it', async () => {
     assert.match(e.message, /"download" is false/);
     assert.match(e.fix, /lastfm-dataset-1K\.tar\.gz/);
     assert.match(e.fix, /UBP_DATA_DIR/);
+    assert.ok(!e.message.includes(e.fix.slice(0, 40)), 'the fix is not repeated in the message');
+    return true;
+  });
+});
+
+test('with dataDir set, a dataset missing there is reported, not downloaded, even with "download": true', async () => {
+  const root = tmp();
+  const mirror = path.join(root, 'mirror');
+  fs.mkdirSync(mirror, { recursive: true });
+  const zip = makeZip(Object.entries(ML_FILES).map(([name, data]) => ({ name: `ml-1m/${name}`, data })));
+  const server = await startServer({ '/ml-1m.zip': zip });
+  try {
+    const config = configFor(root, {
+      dataDir: mirror,
+      download: true,
+      datasets: { movielens: { url: `${server.url}/ml-1m.zip`, archiveMd5: md5(zip) } },
+    });
+    await assert.rejects(locateDataset(config, 'movielens', quiet), (e: unknown) => {
+      assert.ok(e instanceof DatasetUnavailableError);
+      assert.match(e.lookedIn[2], /ml-1m\.zip: not present, and nothing is downloaded: "dataDir" is set/);
+      assert.ok(e.fix.includes(`extract it so that ${path.join(mirror, 'ml-1m')}/ holds users.dat`), e.fix);
+      assert.match(
+        e.fix,
+        /Or remove "dataDir" from your config \(and unset UBP_DATA_DIR\) and let the project fetch it/,
+      );
+      assert.ok(!e.message.includes(e.fix) && !/To get it/.test(e.message), 'the fix is printed once, by the caller');
+      return true;
+    });
+    assert.equal(server.requests.length, 0, 'nothing was requested');
+    assert.ok(!fs.existsSync(path.join(root, 'raw', 'ml-1m.zip.part')));
+  } finally {
+    await server.close();
+  }
+});
+
+test('a host name that does not resolve fails at the first attempt, with the reason and the fix', async () => {
+  const root = tmp();
+  const lines: string[] = [];
+  const t0 = Date.now();
+  // .invalid never resolves (RFC 2606): without a network the real hosts fail the same way.
+  await assert.rejects(
+    downloadFile('http://ubp-no-such-host.invalid/ml-1m.zip', path.join(root, 'ml-1m.zip'), {
+      log: (s) => lines.push(s),
+      retryDelayMs: 5000,
+    }),
+    /the host ubp-no-such-host\.invalid could not be resolved \((ENOTFOUND|EAI_AGAIN)\): no network connection, or a wrong URL$/,
+  );
+  assert.deepEqual(lines, [], 'no retry');
+  assert.ok(Date.now() - t0 < 5000, 'no retry delay');
+  const config = configFor(root, { datasets: { movielens: { url: 'http://ubp-no-such-host.invalid/ml-1m.zip' } } });
+  await assert.rejects(locateDataset(config, 'movielens', quiet), (e: unknown) => {
+    assert.ok(e instanceof DatasetUnavailableError);
+    assert.match(e.lookedIn[2], /download failed: .*could not be resolved/);
+    assert.match(
+      e.fix,
+      /^check the network connection and run again .*, or download http:\/\/ubp-no-such-host\.invalid/,
+    );
     return true;
   });
 });

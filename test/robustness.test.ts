@@ -204,10 +204,8 @@ test('query.samples = 2: each prompt is asked exactly twice with two seeds; a re
       runQuery(configFor(fx, { samples: 2 }), 'movielens', ['fake'], { ...quiet, batch: true }),
       /Batch API mode does not send repeated samples/,
     );
-    await assert.rejects(
-      runQuery(configFor(fx, { samples: 0 }), 'movielens', ['fake'], quiet),
-      /"query.samples" must be a whole number >= 1, got 0/,
-    );
+    // Refused when the configuration is loaded, before the query stage could start.
+    assert.throws(() => configFor(fx, { samples: 0 }), /"query.samples" must be a whole number >= 1 .*got 0/);
   } finally {
     server.script = undefined;
     server.picks = 'first-listed';

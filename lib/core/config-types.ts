@@ -164,6 +164,7 @@ export interface Config {
   /** Model pairs the user compares ("a", "b"): a family of their own for the multiplicity adjustment. */
   comparisons: [string, string][];
   figures: {
+    /** Some of FIGURE_FORMATS. */
     formats: string[];
     /** "screen": titles inside, pixel sizes; "paper": no title, text in points, sizes in inches. */
     style: FigureStyle;
@@ -186,6 +187,22 @@ export interface Config {
 export const REPORT_FILE = 'report.html';
 /** Files directly under paths.figures (the committed figures/README.md too): no domain may be named like one. */
 export const FIGURES_ROOT_FILES: readonly string[] = [REPORT_FILE, 'README.md'];
+
+/** The figure files the plot stage can write (`figures.formats`); lib/plot/export.ts writes them. */
+export const FIGURE_FORMATS = ['html', 'svg', 'pdf', 'png'] as const;
+export type FigureFormat = (typeof FIGURE_FORMATS)[number];
+
+/** Longest run name: it becomes a folder name under `paths.runs`, and each stage adds its own folders below it. */
+export const MAX_RUN_NAME_LENGTH = 64;
+/** Node's timers (setTimeout, AbortSignal.timeout) take at most 2^31 − 1 ms; a longer delay is cut to 1 ms. */
+export const MAX_TIMER_MS = 2_147_483_647;
+/**
+ * Highest `curves.order`: lib/score/curves.ts fits by the normal equations in t ∈ [−1, 1], whose condition number grows
+ * about 5.6-fold per order (for 200 evenly spaced points: 4.9e10 at order 15, 2.9e14 at 20, about 1e16 — the end of
+ * double precision, where the solve may report a singular matrix — at 22). Up to 15 the coefficients keep at least 5
+ * significant digits; the paper fits order 4.
+ */
+export const MAX_CURVE_ORDER = 15;
 
 export const FIGURE_STYLES = ['screen', 'paper'] as const;
 export type FigureStyle = (typeof FIGURE_STYLES)[number];

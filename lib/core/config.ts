@@ -5,8 +5,10 @@ import { domainNameProblem, protoKeyPath, realPath, unsafePathReason, within } f
 import { datasetSourceOf, withBuiltinDescriptions } from './builtin-defaults';
 
 export * from './config-types';
+export { RUN_NAME_RULE, isRunName } from './config-checks';
 import type { Config, DatasetSource, DomainName, ModelConfig, Provider } from './config-types';
-import { FIGURE_SIZE_PRESETS, FIGURE_STYLES, PROVIDERS, isFigureSize } from './config-types';
+import { MAX_RUN_NAME_LENGTH, PROVIDERS } from './config-types';
+import { NULLABLE, RUN_NAME_RULE, isRunName, settingProblem } from './config-checks';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -31,65 +33,8 @@ export const DEFAULT_CONFIG_FILE = 'config/default.json';
 /** Ready model entries selectable by id (`--models ID`) without being in the configuration. */
 export const CATALOGUE_FILE = 'config/models.json';
 
-const isString = (v: unknown): v is string => typeof v === 'string';
-
-/** Run names become folder names: no separators, no leading dot. */
-const RUN_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.+-]*$/;
 /** The stage folders a named run keeps apart; raw, processed and the response store are shared by every run. */
 const RUN_SCOPED_PATHS = ['samples', 'responses', 'scores', 'figures'] as const;
-
-/**
- * Keys whose default is null (or whose value may take several shapes), what they accept and how to say it.
- * Every other key must have the same JSON type as its default.
- */
-const NULLABLE: Record<string, { accepts: (v: unknown) => boolean; expected: string }> = {
-  run: {
-    accepts: (v) => v === null || (isString(v) && RUN_NAME.test(v)),
-    expected: 'null or a run name (letters, digits, _ . + -, not starting with a dot)',
-  },
-  dataDir: { accepts: (v) => v === null || isString(v), expected: 'null or a folder path' },
-  'datasets.*.archiveMd5': {
-    accepts: (v) => v === null || (isString(v) && /^[0-9a-f]{32}$/.test(v)),
-    expected: 'null or 32 hex digits',
-  },
-  'query.models[].baseURL': { accepts: (v) => v === null || isString(v), expected: 'null or a URL' },
-  'query.models[].apiKeyEnv': {
-    accepts: (v) => v === null || isString(v),
-    expected: 'null or an environment variable name',
-  },
-  'query.models[].params': {
-    accepts: (v) => isPlainObject(v),
-    expected: 'an object of request parameters (null removes a default)',
-  },
-  'query.models[].pricesAsOf': {
-    accepts: (v) => isString(v) && /^\d{4}-\d{2}-\d{2}$/.test(v),
-    expected: 'a date YYYY-MM-DD',
-  },
-  'query.models[].priceSource': { accepts: isString, expected: 'a URL' },
-  'query.models[].quirks': {
-    accepts: (v) =>
-      Array.isArray(v) &&
-      v.every((q) => isPlainObject(q) && isString(q.note) && isString(q.source) && Object.keys(q).length === 2),
-    expected: 'an array of {"note": text, "source": documentation URL}',
-  },
-  'query.models[].azure': {
-    accepts: (v) =>
-      isPlainObject(v) &&
-      Object.keys(v).sort().join() === 'apiVersionEnv,deploymentEnv,endpointEnv' &&
-      Object.values(v).every(isString),
-    expected: 'an object {"endpointEnv", "deploymentEnv", "apiVersionEnv"} naming environment variables',
-  },
-  'curves.range': {
-    accepts: (v) => v === null || (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number')),
-    expected: 'null or [low, high]',
-  },
-  'figures.size': {
-    accepts: (v) => v === null || isFigureSize(v),
-    expected: `${Object.keys(FIGURE_SIZE_PRESETS)
-      .map((k) => `"${k}"`)
-      .join(', ')}, {"widthIn": 3.3, "heightIn": 2.4} or null`,
-  },
-};
 
 /** Objects whose keys are user-chosen (not checked against the defaults' keys). */
 const OPEN_MAPS = new Set(['sample.settings', 'sample.settings.*', 'datasets', 'datasets.*.fileMd5']);
@@ -113,12 +58,18 @@ function patternOf(p: string): string {
     .replace(/^sample\.settings\.[^.]+/, 'sample.settings.*');
 }
 
+/** A value as JSON for an error message, cut when long (a 300-character run name need not be printed whole). */
+function shortJson(v: unknown): string {
+  const json = JSON.stringify(v);
+  return json.length > 80 ? `${json.slice(0, 60)}… (${json.length} characters)` : json;
+}
+
 function validateAgainst(value: unknown, template: unknown, where: string, source: string): void {
   const pattern = patternOf(where);
   const nullable = Object.hasOwn(NULLABLE, pattern) ? NULLABLE[pattern] : undefined;
   if (nullable) {
     if (!nullable.accepts(value))
-      throw new ConfigError(`${source}: "${where}" must be ${nullable.expected}, got ${JSON.stringify(value)}`);
+      throw new ConfigError(`${source}: "${where}" must be ${nullable.expected}, got ${shortJson(value)}`);
     return;
   }
   const want = jsonType(template);
@@ -319,68 +270,8 @@ function semanticChecks(c: Config, source: string): void {
       throw new ConfigError(
         `${source}: "domains" has unknown domain "${d}" (known: ${known.join(', ')}; add one with --dataset FILE or "datasets")`,
       );
-  const s = c.sample;
-  if (!(Number.isInteger(s.K) && s.K >= 2)) throw new ConfigError(`${source}: "sample.K" must be a whole number >= 2`);
-  if (!(s.matchThreshold > 0 && s.matchThreshold <= 1))
-    throw new ConfigError(`${source}: "sample.matchThreshold" must be in (0, 1]`);
-  for (const h of s.historyLengths)
-    if (!(Number.isInteger(h) && h >= 0))
-      throw new ConfigError(`${source}: "sample.historyLengths" must hold whole numbers >= 0, got ${h}`);
-  if (!['group', 'catalogue', 'user'].includes(s.historySource))
-    throw new ConfigError(`${source}: "sample.historySource" must be "group", "catalogue" or "user"`);
-  if (!(c.score.logBase > 1))
-    throw new ConfigError(`${source}: "score.logBase" must be > 1 (2 for bits, 2.718281828459045 for nats)`);
-  if (!(c.score.smoothing >= 0 && c.score.smoothing < 1))
-    throw new ConfigError(`${source}: "score.smoothing" must be in [0, 1)`);
-  const wholeAtLeast = (value: unknown, min: number, key: string, why = '') => {
-    if (!(Number.isInteger(value) && (value as number) >= min)) {
-      throw new ConfigError(`${source}: "${key}" must be a whole number >= ${min}${why}, got ${JSON.stringify(value)}`);
-    }
-  };
-  wholeAtLeast(c.query.topN, 1, 'query.topN');
-  if (c.query.topN > s.K) {
-    throw new ConfigError(
-      `${source}: "query.topN" (${c.query.topN}) must not exceed "sample.K" (${s.K}): a prompt cannot ask for more items than it offers candidates`,
-    );
-  }
-  wholeAtLeast(c.query.maxTokens, 1, 'query.maxTokens');
-  wholeAtLeast(c.query.maxRetries, 0, 'query.maxRetries');
-  if (!(c.query.timeoutMs > 0))
-    throw new ConfigError(`${source}: "query.timeoutMs" must be > 0, got ${JSON.stringify(c.query.timeoutMs)}`);
-  wholeAtLeast(c.curves.bins, 1, 'curves.bins');
-  wholeAtLeast(c.curves.window, 1, 'curves.window');
-  wholeAtLeast(c.curves.order, 0, 'curves.order');
-  if (!['worst', 'best'].includes(c.score.missingPicks))
-    throw new ConfigError(
-      `${source}: "score.missingPicks" must be "worst" or "best", got ${JSON.stringify(c.score.missingPicks)}`,
-    );
-  const cv = c.curves;
-  if (!['shrink', 'drop'].includes(cv.edges))
-    throw new ConfigError(`${source}: "curves.edges" must be "shrink" or "drop", got ${JSON.stringify(cv.edges)}`);
-  if (!(Number.isFinite(cv.departureGap) && cv.departureGap > 0))
-    throw new ConfigError(
-      `${source}: "curves.departureGap" must be a number > 0 (in the log unit of score.logBase), got ${cv.departureGap}`,
-    );
-  wholeAtLeast(cv.bootstrap, 0, 'curves.bootstrap', ' (0 = no intervals)');
-  if (cv.bootstrap === 1)
-    throw new ConfigError(`${source}: "curves.bootstrap" must be 0 (no intervals) or >= 2 resamples, got 1`);
-  wholeAtLeast(cv.minBinPrompts, 2, 'curves.minBinPrompts');
-  wholeAtLeast(cv.profileBins, 1, 'curves.profileBins');
-  wholeAtLeast(cv.calibration, 0, 'curves.calibration', ' (0 = coverage not measured)');
-  if (!['draw', 'prompt', 'group'].includes(cv.resamplingUnit))
-    throw new ConfigError(
-      `${source}: "curves.resamplingUnit" must be "draw", "prompt" or "group", got ${JSON.stringify(cv.resamplingUnit)}`,
-    );
-  c.comparisons.forEach((pair, i) => {
-    const ok =
-      Array.isArray(pair) && pair.length === 2 && pair.every((id) => typeof id === 'string') && pair[0] !== pair[1];
-    if (!ok)
-      throw new ConfigError(
-        `${source}: "comparisons[${i}]" must be two different model ids ["a", "b"], got ${JSON.stringify(pair)}`,
-      );
-  });
-  if (!(cv.confidence > 0 && cv.confidence < 1))
-    throw new ConfigError(`${source}: "curves.confidence" must be in (0, 1), got ${cv.confidence}`);
+  const problem = settingProblem(c);
+  if (problem) throw new ConfigError(`${source}: ${problem}`);
   const ids = new Set<string>();
   for (const m of c.query.models) {
     const simulated = m.provider === 'baseline' && m.model === 'departure';
@@ -396,18 +287,6 @@ function semanticChecks(c: Config, source: string): void {
     ids.add(m.id);
     checkModelEntry(m, source);
   }
-  const f = c.figures;
-  if (!(FIGURE_STYLES as readonly string[]).includes(f.style))
-    throw new ConfigError(
-      `${source}: "figures.style" must be ${FIGURE_STYLES.map((x) => `"${x}"`).join(' or ')}, got ${JSON.stringify(f.style)}`,
-    );
-  if (!(f.fontPt >= 4 && f.fontPt <= 24))
-    throw new ConfigError(
-      `${source}: "figures.fontPt" must be a text size in points between 4 and 24, got ${f.fontPt}`,
-    );
-  if (!(f.dpi >= 50 && f.dpi <= 2400))
-    throw new ConfigError(`${source}: "figures.dpi" must be between 50 and 2400, got ${f.dpi}`);
-  if (!f.font.trim()) throw new ConfigError(`${source}: "figures.font" must name a font family (e.g. "DejaVu Sans")`);
 }
 
 export function readJsonFile(file: string): unknown {
@@ -597,8 +476,10 @@ function withDescriptions(config: Config): Config {
  */
 export function withRun(config: Config, run: string | null): Config {
   if (run === null) return { ...config, run: null };
-  if (!RUN_NAME.test(run))
-    throw new ConfigError(`run name "${run}" must be letters, digits, "_", ".", "+" or "-" (it becomes a folder name)`);
+  if (!isRunName(run))
+    throw new ConfigError(
+      `run name "${run.length > MAX_RUN_NAME_LENGTH ? `${run.slice(0, 20)}…" (${run.length} characters)` : `${run}"`} must be ${RUN_NAME_RULE}`,
+    );
   const paths = { ...config.paths };
   for (const key of RUN_SCOPED_PATHS) paths[key] = path.join(config.paths.runs, run, key);
   return { ...config, run, paths };

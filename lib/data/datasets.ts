@@ -47,13 +47,14 @@ export class ChecksumError extends Error {
   }
 }
 
+/** The message says where it looked; `fix` says how to get the data (printed once, by whoever shows the error). */
 export class DatasetUnavailableError extends Error {
   constructor(
     readonly domain: DomainName,
     readonly lookedIn: string[],
     readonly fix: string,
   ) {
-    super(`the ${domain} dataset is not available. Looked in:\n${lookedIn.map((l) => `  - ${l}`).join('\n')}\nTo get it: ${fix}`);
+    super(`the ${domain} dataset is not available. Looked in:\n${lookedIn.map((l) => `  - ${l}`).join('\n')}`);
     this.name = 'DatasetUnavailableError';
   }
 }
@@ -92,14 +93,25 @@ function findFiles(dir: string, config: Config, domain: DomainName): { files: Re
   return { files, missing };
 }
 
-function howToGet(config: Config, domain: DomainName): string {
+/** How to get a dataset that was not found; `downloadFailed`: the project's own download was tried and failed. */
+function howToGet(config: Config, domain: DomainName, downloadFailed = false): string {
   const src = config.datasets[domain];
-  return (
-    `download ${src.url} and extract it so that ${path.join('<dir>', src.folder)}/ holds ${Object.values(datasetFiles(config, domain))
-      .map((a) => a.join(' or '))
-      .join(', ')}; then set "dataDir" in your config file (or the environment variable UBP_DATA_DIR) to <dir>. ` +
-    `Or set "download": true and let the project fetch it into ${resolvePath(config.paths.raw)}.`
-  );
+  const files = Object.values(datasetFiles(config, domain))
+    .map((a) => a.join(' or '))
+    .join(', ');
+  if (config.dataDir) {
+    const dir = path.join(resolvePath(config.dataDir), src.folder);
+    return (
+      `download ${src.url} and extract it so that ${dir}/ holds ${files}. ` +
+      `Or remove "dataDir" from your config (and unset UBP_DATA_DIR)${config.download ? '' : ', set "download": true,'} and let the project fetch it into ${resolvePath(config.paths.raw)}.`
+    );
+  }
+  const local =
+    `download ${src.url} and extract it so that ${path.join('<dir>', src.folder)}/ holds ${files}; ` +
+    `then set "dataDir" in your config file (or the environment variable UBP_DATA_DIR) to <dir>.`;
+  if (downloadFailed) return `check the network connection and run again (a download resumes where it stopped), or ${local}`;
+  if (config.download) return local;
+  return `${local} Or set "download": true and let the project fetch it into ${resolvePath(config.paths.raw)}.`;
 }
 
 interface VerifiedMarker {
@@ -148,8 +160,13 @@ export async function locateDataset(config: Config, domain: DomainName, opts: { 
   }
 
   const archive = path.join(rawRoot, src.archive);
-  if (!config.download && !fs.existsSync(archive)) {
-    lookedIn.push(`${archive}: not present, and "download" is false`);
+  // A configured data directory means the data is meant to be local: a missing file there is reported, not fetched.
+  const offline = [
+    ...(config.download ? [] : ['"download" is false']),
+    ...(config.dataDir ? ['"dataDir" is set (the data is expected there)'] : []),
+  ];
+  if (offline.length && !fs.existsSync(archive)) {
+    lookedIn.push(`${archive}: not present, and nothing is downloaded: ${offline.join(' and ')}`);
     throw new DatasetUnavailableError(domain, lookedIn, howToGet(config, domain));
   }
   if (!fs.existsSync(archive)) {
@@ -158,7 +175,7 @@ export async function locateDataset(config: Config, domain: DomainName, opts: { 
     } catch (e) {
       if (e instanceof ChecksumError) throw e;
       lookedIn.push(`${src.url}: download failed: ${(e as Error).message}`);
-      throw new DatasetUnavailableError(domain, lookedIn, howToGet(config, domain));
+      throw new DatasetUnavailableError(domain, lookedIn, howToGet(config, domain, true));
     }
   } else log(`[datasets] using the archive already at ${archive}`);
 
@@ -325,6 +342,9 @@ export interface DownloadOptions {
   idleTimeoutMs?: number;
 }
 
+/** getaddrinfo's answers for a name it cannot resolve: not found, or no resolver reachable. */
+const DNS_FAILURES = ['ENOTFOUND', 'EAI_AGAIN'];
+
 class HttpStatusError extends Error {
   constructor(
     readonly status: number,
@@ -357,9 +377,16 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
     } catch (e) {
       lastError = e as Error;
       if (e instanceof HttpStatusError && e.status >= 400 && e.status < 500) break;
+      // A host name that does not resolve (no network, no DNS, a wrong URL) will not resolve a second later either.
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code && DNS_FAILURES.includes(code)) {
+        lastError = new Error(`the host ${new URL(url).hostname} could not be resolved (${code}): no network connection, or a wrong URL`);
+        break;
+      }
     }
   }
-  throw new Error(`cannot download ${url}: ${lastError?.message ?? 'unknown error'} (partial data kept in ${part}; running again resumes)`);
+  const kept = fs.existsSync(part) ? ` (partial data kept in ${part}; running again resumes)` : '';
+  throw new Error(`cannot download ${url}: ${lastError?.message ?? 'unknown error'}${kept}`);
 }
 
 function request(url: string, headers: Record<string, string>, idleTimeoutMs: number, redirects = 5): Promise<{ res: http.IncomingMessage; url: string }> {

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { repoRoot } from '../core/config';
+import { FIGURE_FORMATS, type FigureFormat, repoRoot } from '../core/config';
 import { escapeHtml } from './html';
 import { writeFileAtomic } from '../core/io';
 import { Progress } from '../core/progress';
@@ -17,8 +17,7 @@ export interface PlotlyFigure {
   layout: Record<string, unknown>;
 }
 
-export const FIGURE_FORMATS = ['html', 'svg', 'pdf', 'png'] as const;
-export type FigureFormat = (typeof FIGURE_FORMATS)[number];
+export { FIGURE_FORMATS, type FigureFormat } from '../core/config';
 const STATIC_FORMATS: readonly FigureFormat[] = ['svg', 'pdf', 'png'];
 
 export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
