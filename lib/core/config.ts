@@ -1,12 +1,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BUILTIN_DESCRIPTIONS, cachedDescription, type DatasetDescription } from './description';
-import { domainNameProblem, protoKeyPath, realPath, unsafePathReason, within } from './containment';
+import { domainNameProblem, protoKeyPath, unsafePathReason } from './containment';
 import { datasetSourceOf, withBuiltinDescriptions } from './builtin-defaults';
 
 export * from './config-types';
+export * from './paths';
+import { repoRoot, resolvePath, rawFolderProblem } from './paths';
 export { RUN_NAME_RULE, isRunName } from './config-checks';
-import type { Config, DatasetSource, DomainName, ModelConfig, Provider } from './config-types';
+import type { Config, DatasetSource, DomainName, ModelConfig } from './config-types';
 import { MAX_RUN_NAME_LENGTH, PROVIDERS } from './config-types';
 import { NULLABLE, RUN_NAME_RULE, isRunName, settingProblem } from './config-checks';
 
@@ -14,18 +16,6 @@ export class ConfigError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'ConfigError';
-  }
-}
-
-/** Repository root: the folder holding package.json, found from this file whether it runs from source or from build/. */
-export function repoRoot(): string {
-  let dir = __dirname;
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'config', 'default.json')))
-      return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`cannot find the repository root above ${__dirname}`);
-    dir = parent;
   }
 }
 
@@ -398,21 +388,6 @@ export function preprocessParameters(config: Config, domain: DomainName): unknow
   return section !== undefined ? section : (descriptionOf(config, domain)?.filters ?? null);
 }
 
-/** Every analysis parameter a domain's results depend on, written into summary.json, figure-data.json and the report. */
-export function analysisParameters(config: Config, domain: DomainName, models: string[]): Record<string, unknown> {
-  const { models: _all, ...query } = config.query;
-  return {
-    run: config.run,
-    seed: config.seed,
-    preprocess: preprocessParameters(config, domain),
-    sample: { ...config.sample, settings: config.sample.settings[domain] },
-    query,
-    models,
-    score: config.score,
-    curves: config.curves,
-  };
-}
-
 /**
  * Adds the domain a description file names (the --dataset option): its download, folder and settings become
  * `datasets.<name>` and `sample.settings.<name>` (values the configuration already holds win), and it joins "domains".
@@ -485,36 +460,6 @@ export function withRun(config: Config, run: string | null): Config {
   return { ...config, run, paths };
 }
 
-/** Where a named run keeps its effective configuration, or null for the default layout. */
-export function runConfigFile(config: Config): string | null {
-  return config.run === null ? null : path.join(resolvePath(config.paths.runs), config.run, 'config.json');
-}
-
-/** Resolves a configured path against the repository root (absolute paths are kept). */
-export function resolvePath(p: string): string {
-  return path.isAbsolute(p) ? p : path.join(repoRoot(), p);
-}
-
-/** Every stage folder under one directory, in the default layout: for scratch runs, tests and benchmarks. */
-export function pathsUnder(dir: string): Config['paths'] {
-  const p = (...parts: string[]) => path.join(dir, ...parts);
-  return {
-    raw: p('raw'),
-    processed: p('processed'),
-    samples: p('samples'),
-    responses: p('responses'),
-    store: p('responses', 'store'),
-    scores: p('scores'),
-    figures: p('figures'),
-    runs: p('runs'),
-  };
-}
-
-export function domainDir(config: Config, stage: keyof Config['paths'], domain?: string): string {
-  const base = resolvePath(config.paths[stage]);
-  return domain ? path.join(base, domain) : base;
-}
-
 /**
  * Every dataset's key is a usable domain name, and its folder and archive are plain names: they are joined to
  * paths.raw and dataDir, and extraction replaces files there, so neither may climb out (`datasets.x.folder: ".."`).
@@ -531,38 +476,6 @@ function checkDatasetNames(c: Config, source: string): void {
         );
     }
   }
-}
-
-/** The stage folders a dataset's raw folder must keep clear of (extraction writes there), the store named first. */
-const STAGE_FOLDERS = ['store', 'processed', 'samples', 'responses', 'scores', 'figures', 'runs'] as const;
-
-/**
- * Why extracting `domain` into paths.raw/<folder> could touch what is not its own, or null. The folder must not be,
- * hold or lie inside another stage's folder (the response store above all). Extraction itself asks for more
- * (`extracting`): the real folder lies in paths.raw, and it is no other dataset's folder unless both come from the
- * same archive.
- */
-export function rawFolderProblem(config: Config, domain: DomainName, extracting = false): string | null {
-  const src = config.datasets[domain];
-  const why = unsafePathReason(src.folder, 'segment');
-  if (why) return `it ${why}`;
-  const rawRoot = resolvePath(config.paths.raw);
-  const target = realPath(path.join(rawRoot, src.folder));
-  for (const stage of STAGE_FOLDERS) {
-    const other = realPath(resolvePath(config.paths[stage]));
-    if (within(target, other) || within(other, target))
-      return `${path.join(rawRoot, src.folder)} ${target === other ? 'is' : within(target, other) ? 'lies inside' : 'holds'} the ${stage === 'store' ? 'response store' : `${stage} folder`} (paths.${stage}: ${other})`;
-  }
-  if (!extracting) return null;
-  if (path.dirname(target) !== realPath(rawRoot))
-    return `${path.join(rawRoot, src.folder)} leads to ${target}, outside paths.raw (${rawRoot})`;
-  for (const [name, o] of Object.entries(config.datasets)) {
-    if (name === domain || unsafePathReason(o.folder, 'segment')) continue;
-    const theirs = realPath(path.join(rawRoot, o.folder));
-    if ((within(target, theirs) || within(theirs, target)) && (o.url !== src.url || o.archive !== src.archive))
-      return `${target} is the folder of the dataset "${name}" too, which comes from another archive (${o.url})`;
-  }
-  return null;
 }
 
 /** Refuses a configuration whose datasets' raw folders reach into a stage's folder (see rawFolderProblem). */

@@ -6,7 +6,15 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type Config, ConfigError, isPlainObject, resolvePath, runConfigFile } from './config';
+import {
+  type Config,
+  ConfigError,
+  type DomainName,
+  isPlainObject,
+  preprocessParameters,
+  resolvePath,
+  runConfigFile,
+} from './config';
 import { type ConfigChange, configChanges } from './config-diff';
 import { readJson, writeJsonAtomic } from './io';
 
@@ -133,5 +141,20 @@ function withEarlierEntries(config: Config, saved: Config): Config {
     preprocess: { ...saved.preprocess, ...config.preprocess },
     sample: { ...config.sample, settings: { ...saved.sample.settings, ...config.sample.settings } },
     query: { ...config.query, models: [...config.query.models, ...saved.query.models.filter((m) => !ids.has(m.id))] },
+  };
+}
+
+/** Every analysis parameter a domain's results depend on, written into summary.json, figure-data.json and the report. */
+export function analysisParameters(config: Config, domain: DomainName, models: string[]): Record<string, unknown> {
+  const { models: _all, ...query } = config.query;
+  return {
+    run: config.run,
+    seed: config.seed,
+    preprocess: preprocessParameters(config, domain),
+    sample: { ...config.sample, settings: config.sample.settings[domain] },
+    query,
+    models,
+    score: config.score,
+    curves: config.curves,
   };
 }

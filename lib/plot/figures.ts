@@ -10,7 +10,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { analysisParameters, type Config, type DomainName, domainDir } from '../core/config';
+import { type Config, type DomainName, domainDir } from '../core/config';
+import { analysisParameters } from '../core/run-config';
 import { type FigureFormat, type PlotlyFigure, checkFormats, exportFigures } from './export';
 import { readJson, writeJsonAtomic } from '../core/io';
 import { fileDigest } from '../core/hash';

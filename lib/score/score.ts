@@ -17,7 +17,8 @@
  *   optimistic rule would give an empty list q = p, the oracle's perfect score.
  */
 import * as fs from 'node:fs';
-import { analysisParameters, type Config, type DomainName } from '../core/config';
+import { type Config, type DomainName } from '../core/config';
+import { analysisParameters } from '../core/run-config';
 import type { MissingPicksRule } from '../core/config-types';
 import { loadScores as loadScoresOf, scoresFile, scoreSummaryFile, SETUPS } from './files';
 import { writeComparisons } from './pairs';
