@@ -394,7 +394,7 @@ export function beginStage(specs: StageSpecs, config: Config, ref: StageRef, ext
     startedAt: new Date().toISOString(),
     finishedAt: null,
   };
-  writeJsonAtomic(file, orderedStamp(base));
+  writeJsonAtomic(file, base);
   const dir = path.dirname(file);
   return {
     stampFile: file,
@@ -419,20 +419,24 @@ export function beginStage(specs: StageSpecs, config: Config, ref: StageRef, ext
         outputs: recorded,
         finishedAt: new Date().toISOString(),
       };
-      writeJsonAtomic(file, orderedStamp(stamp));
+      writeJsonAtomic(file, stamp);
       return stamp;
     },
     fail(error) {
-      writeJsonAtomic(
-        file,
-        orderedStamp({ ...base, status: 'failed', detail: reasonOf(error), finishedAt: new Date().toISOString() }),
-      );
+      writeJsonAtomic(file, {
+        ...base,
+        status: 'failed',
+        detail: reasonOf(error),
+        finishedAt: new Date().toISOString(),
+      });
     },
     pending(detail) {
-      writeJsonAtomic(
-        file,
-        orderedStamp({ ...base, status: 'pending', detail: redact(detail), finishedAt: new Date().toISOString() }),
-      );
+      writeJsonAtomic(file, {
+        ...base,
+        status: 'pending',
+        detail: redact(detail),
+        finishedAt: new Date().toISOString(),
+      });
     },
   };
 }
@@ -442,44 +446,10 @@ export function markStageFailed(specs: StageSpecs, config: Config, ref: StageRef
   const file = specOf(specs, ref).stampFile(config, ref);
   const stamp = readStamp(file);
   if (stamp)
-    writeJsonAtomic(
-      file,
-      orderedStamp({ ...stamp, status: 'failed', detail: reasonOf(error), finishedAt: new Date().toISOString() }),
-    );
-}
-
-/** A stamp with its fields in one order, so a stamp reads the same whichever path wrote it. */
-function orderedStamp(s: Stamp): Stamp {
-  const {
-    v,
-    stage,
-    domain,
-    model,
-    status,
-    detail,
-    code,
-    params,
-    upstream,
-    external,
-    inputs,
-    outputs,
-    startedAt,
-    finishedAt,
-  } = s;
-  return {
-    v,
-    stage,
-    domain,
-    model,
-    status,
-    detail,
-    code,
-    params,
-    upstream,
-    external,
-    inputs,
-    outputs,
-    startedAt,
-    finishedAt,
-  };
+    writeJsonAtomic(file, {
+      ...stamp,
+      status: 'failed',
+      detail: reasonOf(error),
+      finishedAt: new Date().toISOString(),
+    });
 }
