@@ -84,9 +84,9 @@ const NOISE_PAIR_KINDS = ['popularity', 'item-cf', 'group-popularity'];
 
 /**
  * power.json for the given domains: per setup, the smallest difference in mean gap and in slope a paired comparison
- * detects with 80 % probability (lib/score/power.ts), with the noise of two realistic baselines' paired differences (the
- * first two of popularity, item-cf, group-popularity scored in the domain). A domain without two such baselines is left
- * out. Entries of other domains are kept.
+ * detects with 80 % probability (lib/score/power.ts), with the noise of two realistic baselines' paired differences:
+ * the first pair of popularity, item-cf and group-popularity scored in the domain whose answers differ in the setup.
+ * A setup without such a pair is left out. Entries of other domains are kept.
  */
 function writePower(
   config: Config,
@@ -107,26 +107,34 @@ function writePower(
   if (config.curves.calibration > 0 && config.curves.bootstrap >= 2) {
     for (const { domain, clusterOf } of domains) {
       const scores = scoresByDomain.get(domain)!;
-      const pair = NOISE_PAIR_KINDS.flatMap((kind) =>
+      const realistic = NOISE_PAIR_KINDS.flatMap((kind) =>
         config.query.models
           .filter((m) => m.provider === 'baseline' && m.model === kind && scores.has(m.id))
           .map((m) => m.id),
-      ).slice(0, 2);
-      if (pair.length < 2) continue;
+      );
+      const pairs = realistic.flatMap((p, i) => realistic.slice(i + 1).map((q) => [p, q] as const));
       for (const setup of SETUPS) {
         const bySetup = (id: string) =>
           asModelScores(
             id,
             scores.get(id)!.filter((r) => r.setup === setup),
           );
-        const [a, b] = comparePairsInput(bySetup(pair[0]), bySetup(pair[1]));
-        if (a.promptIds.length < 3) continue;
+        // The first pair whose difference is noise at all: two baselines can answer alike in a setup (popularity and
+        // item-cf without a history), and a noise-free difference would claim any δ is detected with certainty.
+        const noisy = pairs
+          .map(([p, q]) => ({ p, q, ab: comparePairsInput(bySetup(p), bySetup(q)) }))
+          .find(
+            ({ ab: [a, b] }) =>
+              a.promptIds.length >= 3 && a.crossEntropy.some((v, i) => Math.abs(v - b.crossEntropy[i]) > 1e-9),
+          );
+        if (!noisy) continue;
+        const [a, b] = noisy.ab;
         const row = powerTable(
           {
             x: a.targetEntropy,
             cluster: a.promptIds.map(clusterOf),
             noise: a.crossEntropy.map((v, i) => v - b.crossEntropy[i]),
-            noiseLabel: `${pair[0]} − ${pair[1]}`,
+            noiseLabel: `${noisy.p} − ${noisy.q}`,
           },
           {
             confidence: config.curves.confidence,
