@@ -1,8 +1,8 @@
 // Calibration shown, not assumed: on a design built like a run's (draws of 1–5 prompts of one group, target entropies
 // crowded at the top of the range, noise correlated within a draw and larger at low entropy), every interval of the gap
 // statistics must cover its true value 93–97 % of the time at nominal 95 %, for a step and a soft departure (the
-// simultaneous band and the paired slope are held to the range they reach today); the region edge, a discretised
-// statistic, must cover at least 93 % (its interval is deliberately wide).
+// simultaneous band is held to two Monte-Carlo errors below that range, where it sits today); the region edge of a sharp
+// step, pinned between two adjacent prompts, must cover at least 93 %.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeRng } from '../lib/core/rng';
@@ -29,25 +29,28 @@ function runLikeDesign(seed: string, draws: number): Design {
   return { x, cluster, noiseGap };
 }
 
-const opts = { minBinPrompts: 40, maxBins: 20, threshold: 0.1, resamples: 200, confidence: 0.95, replicates: 400 };
+const opts = { minBinPrompts: 40, maxBins: 20, threshold: 0.1, resamples: 200, confidence: 0.95, replicates: 600 };
 
 for (const model of [
   { name: 'step', at: 4.1, size: 0.5 },
   { name: 'soft', at: 4.3, size: 0.5 },
 ] as const) {
-  test(`measured coverage of every interval lies in 0.93–0.97 for a ${model.name} departure (400 simulated datasets)`, () => {
+  test(`measured coverage of every interval lies in 0.93–0.97 for a ${model.name} departure (600 simulated datasets)`, () => {
     const design = runLikeDesign('calibration-design', 300);
     const c = measureCoverage(design, model, { ...opts, seed: `calibration-${model.name}` });
     const report = JSON.stringify(c);
-    for (const key of ['meanGap', 'gapSlope', 'pointwise', 'pairedMean'] as const) {
+    console.log(`${model.name}: ${report}`);
+    for (const key of ['meanGap', 'gapSlope', 'pointwise', 'pairedMean', 'pairedSlope'] as const) {
       assert.ok(c[key] >= 0.93 && c[key] <= 0.97, `${key}: ${c[key]} (${report})`);
     }
-    // Not yet within 0.93–0.97 on every seed (measured 0.91–0.95 and 0.94–0.975): held to what they reach, so that a
-    // change that makes them worse fails here; see docs/decisions.md.
-    assert.ok(c.simultaneous >= 0.9 && c.simultaneous <= 0.97, `simultaneous: ${report}`);
-    assert.ok(c.pairedSlope >= 0.93 && c.pairedSlope <= 0.98, `pairedSlope: ${report}`);
+    // The simultaneous band reaches 0.928–0.955 here (0.930–0.935 over 1,000 datasets): at the range's lower end, held
+    // within two Monte-Carlo errors of it so that a change that makes it worse fails (docs/decisions.md).
+    assert.ok(c.simultaneous >= 0.93 - 2 * c.monteCarloError && c.simultaneous <= 0.97, `simultaneous: ${report}`);
     assert.ok(c.regionFound >= 0.95, `the low-end region is found: ${report}`);
-    assert.ok(c.regionEdge !== null && c.regionEdge >= 0.93, `region edge: ${report}`);
+    // The edge is a change point between two prompts: for the soft rise its interval is calibrated; for a sharp step the
+    // data pin it between the same two prompts in almost every dataset, and an interval that holds them covers ~0.99.
+    if (model.name === 'soft') assert.ok(c.regionEdge! >= 0.93 && c.regionEdge! <= 0.97, `region edge: ${report}`);
+    else assert.ok(c.regionEdge !== null && c.regionEdge >= 0.93, `region edge: ${report}`);
   });
 }
 

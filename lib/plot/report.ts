@@ -331,7 +331,7 @@ export async function writeReport(config: Config, input: ReportInput): Promise<s
       if (cal.length) {
         parts.push(`<h3>Calibration: measured coverage of every interval (nominal ${config.curves.confidence})</h3>`);
         parts.push(
-          `<p>Simulated datasets built like this run's: its draws resampled with replacement, a known gap curve, and the residual noise of a real baseline with random signs per draw. Coverage is the share of datasets whose interval holds the true value (Monte-Carlo standard error ≈ 0.015 at 200 datasets). The region edge is a discretised statistic, its interval deliberately wide.</p>`,
+          `<p>Simulated datasets built like this run's: its draws resampled with replacement, a known gap curve, and the residual noise of a real baseline with random signs per draw. Coverage is the share of datasets whose interval holds the true value (Monte-Carlo standard error ≈ 0.015 at 200 datasets). The region edge is a change point between two prompts: for a sharp step the data pin it between the same two prompts, and its interval covers close to 1.</p>`,
         );
         parts.push(
           htmlTable(

@@ -26,6 +26,8 @@ export interface SimulatedCurve {
 export interface Coverage {
   model: SimulatedCurve;
   replicates: number;
+  /** Monte-Carlo standard error of a coverage of exactly the nominal level at this many replicates. */
+  monteCarloError: number;
   meanGap: number;
   gapSlope: number;
   /** Per-bin pointwise bands, averaged over bins. */
@@ -196,6 +198,7 @@ export function measureCoverage(
   return {
     model,
     replicates: R,
+    monteCarloError: Math.sqrt((opts.confidence * (1 - opts.confidence)) / R),
     meanGap: mean / R,
     gapSlope: slope / R,
     pointwise: pointwiseBins ? pointwise / pointwiseBins : NaN,
