@@ -30,6 +30,7 @@ import { domainTitle } from './figure-common';
 
 // ---------------------------------------------------------------- the model
 
+/** One table cell: text, a number at fixed digits, an estimate with its interval, a p-value, or missing with why. */
 export type Cell =
   | { kind: 'text'; text: string }
   | { kind: 'number'; value: number; digits: number }
@@ -44,6 +45,7 @@ export interface Column {
   wrap?: boolean;
 }
 
+/** A table as the report shows it: columns, typed rows, a caption (LaTeX) and why it may have no rows. */
 export interface Table {
   /** File name and label: one of TABLE_NAMES. */
   name: TableName;
@@ -54,6 +56,7 @@ export interface Table {
   empty: string;
 }
 
+/** The tables of a domain, in report order; each is written as `<name>.csv` and `<name>.tex`. */
 export const TABLE_NAMES = [
   'table1',
   'gap',
@@ -131,6 +134,7 @@ export function missingReasons(t: Table): string[] {
   return out;
 }
 
+/** The table as the report's HTML (numeric columns right-aligned, a missing value's reason as its tooltip). */
 export function tableHtml(t: Table): string {
   const num = numericColumns(t);
   const th = t.columns.map((c) => `<th>${escapeHtml(c.header)}</th>`).join('');
@@ -152,6 +156,7 @@ export function csvField(s: string): string {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
+/** The table as RFC 4180 CSV: CRLF line ends, the report's digits, a missing value as an empty field. */
 export function tableCsv(t: Table): string {
   const lines = [t.columns.map((c) => csvField(c.header))];
   for (const r of t.rows) lines.push(r.map((c) => csvField(c.kind === 'missing' ? '' : cellText(c))));
@@ -269,6 +274,7 @@ function latexCell(c: Cell): string {
   return c.kind === 'text' ? s : s.replace(/(^|[\s[(])-(?=\d)/g, '$1$$-$$');
 }
 
+/** The table as a LaTeX `table` float (booktabs, caption, `\label{tab:<domain>-<name>}`); needs only booktabs. */
 export function tableLatex(t: Table, domain: string): string {
   const num = numericColumns(t);
   const spec = t.columns.map((c, j) => (num[j] ? 'r' : c.wrap ? 'p{4.5cm}' : 'l')).join('');
