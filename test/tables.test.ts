@@ -22,7 +22,7 @@ import {
   tableHtml,
   tableLatex,
   text,
-} from '../lib/plot/tables';
+} from '../lib/plot/table-format';
 import { runCli } from './helpers/cli-child';
 
 const NASTY = 'gpt_4o&co%#1';

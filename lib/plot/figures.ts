@@ -6,7 +6,8 @@
  * - Table 1 (prompts per setting and history length), ours beside the paper's (table1-figure.ts);
  * - position bias of the picks per model, from the score summary (position-bias-figure.ts).
  * `runPlot` loads the scores, builds every figure, writes figures/<domain>/figure-data.json and figures.json, the
- * report's tables as CSV and LaTeX (tables.ts), and exports each figure in the configured formats. The curve maths lives in curves.ts; nothing here recomputes it.
+ * report's tables as CSV and LaTeX (tables.ts), and exports each figure in the configured formats. The curve maths
+ * lives in curves.ts; nothing here recomputes it.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

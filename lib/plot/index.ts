@@ -7,14 +7,6 @@ export { buildFigures, loadPlotInputs, trendUncertainty } from './figures';
 export { dataFrameHtml, escapeHtml, htmlTable } from './html';
 export { closeDisplayRenderer, displaySvg, notebookPlotlyInit, showFigure } from './plotly-display';
 export { PAPER_TABLE1, table1Figure } from './table1-figure';
-export {
-  type Cell,
-  type Table,
-  TABLE_NAMES,
-  domainTables,
-  exportTables,
-  tableCsv,
-  tableHtml,
-  tableLatex,
-} from './tables';
+export { type Cell, type Table, TABLE_NAMES, tableCsv, tableHtml, tableLatex } from './table-format';
+export { domainTables, exportTables } from './tables';
 export type { TrendFigureData } from './trend-figure';
