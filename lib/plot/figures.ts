@@ -5,8 +5,9 @@
  * - detailed curves per proxy setting (Figures 8–15): binned means, rolling mean, polynomial fit (detail-figure.ts);
  * - Table 1 (prompts per setting and history length), ours beside the paper's (table1-figure.ts);
  * - position bias of the picks per model, from the score summary (position-bias-figure.ts).
- * `runPlot` loads the scores, builds every figure, writes figures/<domain>/figure-data.json and figures.json, and
- * exports each figure in the configured formats. The curve maths lives in curves.ts; nothing here recomputes it.
+ * `runPlot` loads the scores, builds every figure, writes figures/<domain>/figure-data.json and figures.json, the
+ * report's tables as CSV and LaTeX (tables.ts), and exports each figure in the configured formats. The curve maths
+ * lives in curves.ts; nothing here recomputes it.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -40,6 +41,7 @@ import { proxyHistoryFigure } from './distribution-figure';
 import { PAPER_TABLE1, table1Figure } from './table1-figure';
 import { type CurveUncertainty, type TrendUncertainty, entropyTrendFigure } from './trend-figure';
 import { positionBiasFigure } from './position-bias-figure';
+import { exportTables } from './tables';
 
 export { figureHtmlFragment, plotlyScriptTag } from './export';
 export type { PlotlyFigure } from './export';
@@ -283,6 +285,7 @@ export async function runPlot(
     domain,
     figures: Object.fromEntries(figures.map((f) => [f.name, f.figure])),
   });
+  const tables = exportTables(config, domain, { models: modelIds, log });
   log(`plot ${domain}: ${figures.length} figures (${modelIds.join(', ')}) → ${dir} [${formats.join(', ')}]`);
   const exported = await exportFigures(figures, dir, formats, {
     pngScale: config.figures.pngScale,
@@ -291,7 +294,7 @@ export async function runPlot(
   });
   for (const s of exported.skipped) log(`plot ${domain}: skipped ${s.format}`);
   return {
-    files: [figureData, path.join(dir, FIGURE_SPECS_FILE), ...exported.files],
+    files: [figureData, path.join(dir, FIGURE_SPECS_FILE), ...tables.files, ...exported.files],
     figureData,
     skipped: exported.skipped,
     figures,

@@ -1,4 +1,4 @@
-// ubp.plot: the figures, their display in a notebook, and HTML tables.
+// ubp.plot: the figures, their display in a notebook, HTML tables, and the report's tables as CSV and LaTeX.
 export { detailFigure } from './detail-figure';
 export { proxyHistoryFigure } from './distribution-figure';
 export { exportFigure } from './export';
@@ -7,4 +7,6 @@ export { buildFigures, loadPlotInputs, trendUncertainty } from './figures';
 export { dataFrameHtml, escapeHtml, htmlTable } from './html';
 export { closeDisplayRenderer, displaySvg, notebookPlotlyInit, showFigure } from './plotly-display';
 export { PAPER_TABLE1, table1Figure } from './table1-figure';
+export { type Cell, type Table, TABLE_NAMES, tableCsv, tableHtml, tableLatex } from './table-format';
+export { domainTables, exportTables } from './tables';
 export type { TrendFigureData } from './trend-figure';

@@ -1,6 +1,7 @@
 /**
  * figures/report.html: one self-contained page (Plotly inlined once, no network) with the configuration, the dataset
- * summaries, Table 1, the score summary and every figure of the run.
+ * summaries, Table 1, the score summary and every figure of the run. Its result tables come from tables.ts, the same
+ * model the plot stage's CSV and LaTeX files are written from.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -8,13 +9,11 @@ import { type Config, type DomainName, REPORT_FILE, domainDir } from '../core/co
 import { changesFromDefaults } from '../core/config-diff';
 import { escapeHtml, htmlTable } from './html';
 import { readJson, writeFileAtomic } from '../core/io';
-import { type Comparisons, comparisonsFile, describeDifference } from '../score/compare';
-import type { GapSummary } from '../score/summary';
 import { redact } from '../core/secrets';
-import { type PowerFile, scorePowerFile } from '../score/files';
-import type { FailedDomain, ProcessedSummary, SampleCounts, SkippedModel, StepResult } from '../core/types';
+import type { FailedDomain, ProcessedSummary, SkippedModel, StepResult } from '../core/types';
 import { FIGURE_DATA_FILE, figureHtmlFragment, loadFigureSpecs, plotlyScriptTag } from './figures';
-import { PAPER_TABLE1 } from './table1-figure';
+import { tableHtml } from './table-format';
+import { domainTables } from './tables';
 import { SAMPLE_COUNTS_FILE } from '../sample/sample';
 import { scoreSummaryFile } from '../score/files';
 import { PROCESSED_SUMMARY_FILE } from '../data/processed';
@@ -27,221 +26,8 @@ export interface ReportInput {
   steps: StepResult[];
 }
 
-function fmt(x: unknown, digits = 3): string {
-  if (typeof x === 'number') return Number.isFinite(x) ? x.toFixed(digits) : String(x);
-  if (x === null || x === undefined) return '–';
-  return String(x);
-}
-
 function readIf<T>(file: string): T | null {
   return fs.existsSync(file) ? readJson<T>(file) : null;
-}
-
-export function table1Html(domain: DomainName, counts: SampleCounts): string {
-  const paper = (PAPER_TABLE1 as Record<string, SampleCounts | undefined>)[domain];
-  const rows: (string | number)[][] = [];
-  for (const [setting, byH] of Object.entries(counts)) {
-    for (const [h, n] of Object.entries(byH)) rows.push([setting, h, n, paper?.[setting]?.[h] ?? '–']);
-  }
-  return htmlTable(['setting', '# history', 'prompts (ours)', 'prompts (paper)'], rows);
-}
-
-interface IntervalLike {
-  estimate: number;
-  low: number;
-  high: number;
-  unstable?: boolean;
-}
-
-interface SetupSummaryLike {
-  prompts: number;
-  smoothed: number;
-  validPicksMean?: number | null;
-  incompleteShare?: number | null;
-  meanTargetEntropy: number;
-  meanCrossEntropy: number;
-  meanGap: number;
-  departurePoint?: IntervalLike | null;
-  turningPoint: IntervalLike | null;
-  curve?: { fitCoverage?: number | null };
-}
-
-function interval(iv: IntervalLike | null | undefined): string {
-  return iv && typeof iv.estimate === 'number'
-    ? `${fmt(iv.estimate, 2)} [${fmt(iv.low, 2)}, ${fmt(iv.high, 2)}]${iv.unstable ? ' unstable' : ''}`
-    : '–';
-}
-
-export const SCORE_TABLE_HEADER = (unit: string): string[] => [
-  'model',
-  'setup',
-  'prompts',
-  'valid picks (mean)',
-  'incomplete answers',
-  `mean target entropy (${unit})`,
-  `mean cross-entropy (${unit})`,
-  'mean gap',
-  'fit coverage',
-  'departure point [95% CI]',
-  'turning point [95% CI]',
-  'smoothed answers',
-];
-
-/** Paired comparisons (data/scores/comparisons.json) of one domain and family as table rows: a − b in mean gap and slope. */
-export function comparisonRows(
-  comparisons: Comparisons | null,
-  domain: DomainName,
-  family: 'named' | 'exploratory',
-): (string | number)[][] {
-  return (comparisons?.comparisons ?? [])
-    .filter((c) => c.domain === domain && c.family === family)
-    .map((c) => [
-      c.setup,
-      c.a,
-      c.b,
-      c.prompts,
-      c.clusters,
-      describeDifference(c.meanGapDiff),
-      describeDifference(c.slopeDiff),
-    ]);
-}
-
-/** The power table (data/scores/power.json) of one domain as table rows. */
-export function powerRows(power: PowerFile | null, domain: DomainName): (string | number)[][] {
-  const curve = (c: { power: { delta: number; power: number }[]; smallestDetected: number | null }) =>
-    `${c.smallestDetected ?? 'none tested'} (${c.power.map((p) => `${p.delta}: ${p.power.toFixed(2)}`).join(', ')})`;
-  return (power?.power ?? [])
-    .filter((r) => r.domain === domain)
-    .map((r) => [
-      r.setup,
-      r.prompts,
-      r.clusters,
-      curve(r.meanGap),
-      curve(r.slope),
-      `${r.meanGap.falsePositive.toFixed(3)} / ${r.slope.falsePositive.toFixed(3)}`,
-      r.assumes,
-    ]);
-}
-
-const est = (e: { estimate: number; low: number | null; high: number | null } | null | undefined, d = 3) =>
-  !e || !Number.isFinite(e.estimate)
-    ? '–'
-    : e.low === null || e.high === null
-      ? fmt(e.estimate, d)
-      : `${fmt(e.estimate, d)} [${fmt(e.low, d)}, ${fmt(e.high, d)}]`;
-
-export const GAP_TABLE_HEADER = (unit: string): string[] => [
-  'model',
-  'setup',
-  'prompts / clusters',
-  `mean gap (${unit}) [95% CI]`,
-  `gap slope (${unit}/${unit}) [95% CI]`,
-  'departure region',
-  'region edge [95% CI]',
-  'share of resamples with a region',
-  'Jensen–Shannon [95% CI]',
-  'total variation [95% CI]',
-  'high-end gap at λ 1e-4 / 1e-3 / 1e-2',
-];
-
-/** The gap statistics of every model and setup of a domain as table rows. */
-export function gapRows(summary: unknown, domain: DomainName): (string | number)[][] {
-  const rows: (string | number)[][] = [];
-  const models =
-    (summary as { models?: Record<string, Record<string, { setups?: Record<string, { gap?: GapSummary }> }>> })
-      ?.models ?? {};
-  for (const [model, byDomain] of Object.entries(models)) {
-    for (const [setup, s] of Object.entries(byDomain[domain]?.setups ?? {})) {
-      const g = s.gap;
-      if (!g || !g.prompts) continue;
-      const r = g.region;
-      const where = r.ranges.map(([a, b]) => `${fmt(a, 2)}–${fmt(b, 2)}`).join(', ');
-      const lambdas = g.highEndByLambda
-        ? Object.values(g.highEndByLambda)
-            .map((v) => fmt(v))
-            .join(' / ')
-        : '–';
-      rows.push([
-        model,
-        setup,
-        `${g.prompts} / ${g.clusters} ${g.unit}s`,
-        est(g.meanGap),
-        est(g.gapSlope),
-        r.direction === 'none' ? (r.share === null ? '– (no intervals)' : 'none') : `${r.direction}: ${where}`,
-        est(r.edge, 2),
-        r.share === null ? '–' : fmt(r.share, 2),
-        est(g.jensenShannon),
-        est(g.totalVariation),
-        lambdas,
-      ]);
-    }
-  }
-  return rows;
-}
-
-/** The measured coverage of each interval (one row per setup and simulated curve), from the first model that has it. */
-export function calibrationRows(summary: unknown, domain: DomainName): (string | number)[][] {
-  const models =
-    (summary as { models?: Record<string, Record<string, { setups?: Record<string, { gap?: GapSummary }> }>> })
-      ?.models ?? {};
-  for (const byDomain of Object.values(models)) {
-    const setups = byDomain[domain]?.setups ?? {};
-    const rows: (string | number)[][] = [];
-    for (const [setup, s] of Object.entries(setups)) {
-      const cal = s.gap?.calibration;
-      if (!cal) continue;
-      for (const c of cal.coverage) {
-        const curve =
-          c.model.name === 'step'
-            ? `step ${c.model.size} below ${fmt(c.model.at, 2)}`
-            : `slope ${c.model.size} below ${fmt(c.model.at, 2)}`;
-        rows.push([
-          setup,
-          curve,
-          `${cal.noiseModel} (${cal.prompts} prompts, ${cal.clusters} clusters)`,
-          c.replicates,
-          fmt(c.meanGap, 3),
-          fmt(c.gapSlope, 3),
-          fmt(c.pointwise, 3),
-          fmt(c.simultaneous, 3),
-          c.regionEdge === null ? '–' : fmt(c.regionEdge, 3),
-          fmt(c.pairedMean, 3),
-          fmt(c.pairedSlope, 3),
-        ]);
-      }
-    }
-    if (rows.length) return rows;
-  }
-  return [];
-}
-
-/** Flattens data/scores/summary.json (models → model → domain → setups → setup) into table rows. */
-export function scoreSummaryRows(summary: unknown, domain: DomainName): (string | number)[][] {
-  const rows: (string | number)[][] = [];
-  const models =
-    (summary as { models?: Record<string, Record<string, { setups?: Record<string, SetupSummaryLike> }>> })?.models ??
-    {};
-  for (const [model, byDomain] of Object.entries(models)) {
-    const setups = byDomain[domain]?.setups;
-    if (!setups) continue;
-    for (const [setup, s] of Object.entries(setups)) {
-      rows.push([
-        model,
-        setup,
-        fmt(s.prompts, 0),
-        fmt(s.validPicksMean, 2),
-        fmt(s.incompleteShare, 3),
-        fmt(s.meanTargetEntropy),
-        fmt(s.meanCrossEntropy),
-        fmt(s.meanGap),
-        fmt(s.curve?.fitCoverage, 3),
-        interval(s.departurePoint),
-        interval(s.turningPoint),
-        fmt(s.smoothed, 0),
-      ]);
-    }
-  }
-  return rows;
 }
 
 export async function writeReport(config: Config, input: ReportInput): Promise<string> {
@@ -314,10 +100,11 @@ export async function writeReport(config: Config, input: ReportInput): Promise<s
           ),
         );
     }
-    const counts = readIf<SampleCounts>(path.join(domainDir(config, 'samples', domain), SAMPLE_COUNTS_FILE));
-    if (counts) {
+    // The same table model as the CSV and LaTeX files the plot stage writes (tables.ts).
+    const tables = Object.fromEntries(domainTables(config, domain).map((t) => [t.name, t]));
+    if (fs.existsSync(path.join(domainDir(config, 'samples', domain), SAMPLE_COUNTS_FILE))) {
       parts.push(`<h3>Table 1: prompts per setting</h3>`);
-      parts.push(table1Html(domain, counts));
+      parts.push(tableHtml(tables.table1));
     }
     if (scoreSummary) {
       parts.push(`<h3>The gap: what to conclude from</h3>`);
@@ -326,79 +113,42 @@ export async function writeReport(config: Config, input: ReportInput): Promise<s
           `<b>Departure region</b>: where the simultaneous band of the gap profile (bins of equal prompt counts) lies above ${config.curves.departureGap} ${unit}, named by the end it touches; its <b>edge</b> is where the profile crosses that threshold, and the share says in how many resamples a region exists. ` +
           `Intervals resample ${config.curves.resamplingUnit}s (all prompts of one draw share a group and a history); their coverage is measured below. Jensen–Shannon and total variation are bounded and do not rest on the smoothing λ; the last column shows how the high-entropy quarter's gap moves with λ.</p>`,
       );
-      parts.push(htmlTable(GAP_TABLE_HEADER(unit), gapRows(scoreSummary, domain)));
-      const cal = calibrationRows(scoreSummary, domain);
-      if (cal.length) {
+      parts.push(tableHtml(tables.gap));
+      if (tables.calibration.rows.length) {
         parts.push(`<h3>Calibration: measured coverage of every interval (nominal ${config.curves.confidence})</h3>`);
         parts.push(
           `<p>Simulated datasets built like this run's: its draws resampled with replacement, a known gap curve, and the residual noise of a real baseline with random signs per draw. Coverage is the share of datasets whose interval holds the true value (Monte-Carlo standard error ≈ 0.015 at 200 datasets). The region edge is a change point between two prompts: for a sharp step the data pin it between the same two prompts, and its interval covers close to 1.</p>`,
         );
-        parts.push(
-          htmlTable(
-            [
-              'setup',
-              'simulated curve',
-              'noise',
-              'datasets',
-              'mean gap',
-              'gap slope',
-              'profile (pointwise)',
-              'profile (simultaneous)',
-              'region edge',
-              'paired mean difference',
-              'paired slope difference',
-            ],
-            cal,
-          ),
-        );
+        parts.push(tableHtml(tables.calibration));
       }
       parts.push(`<h3>Scores (the paper's view)</h3>`);
-      parts.push(htmlTable(SCORE_TABLE_HEADER(unit), scoreSummaryRows(scoreSummary, domain)));
+      parts.push(tableHtml(tables.scores));
       parts.push(
         `<p>Paper method: the departure point is the largest target entropy below which the binned, rolling-averaged curve's gap stays at or above ${config.curves.departureGap} ${unit}; the turning point is the lowest point of its polynomial fit. Both are shown as points: a handful of prompts can move them, so conclusions rest on the gap statistics above.</p>`,
       );
     }
-    const allComparisons = readIf<Comparisons>(comparisonsFile(domainDir(config, 'scores')));
-    const cmpHeader = [
-      'setup',
-      'a',
-      'b',
-      'prompts',
-      'clusters',
-      `mean gap a − b (${unit}) [95% CI], p`,
-      `gap slope a − b [95% CI], p`,
-    ];
     for (const family of ['named', 'exploratory'] as const) {
-      const rows = comparisonRows(allComparisons, domain, family);
-      if (!rows.length) continue;
+      const table = tables[`comparisons-${family}`];
+      if (!table.rows.length) continue;
       parts.push(
         `<h3>${family === 'named' ? 'Comparisons you named (config "comparisons")' : 'Exploratory comparisons: every other pair'}</h3>`,
       );
       parts.push(
         `<p>Paired differences a − b on the prompts both models scored, with cluster-robust intervals; p-values are Holm-adjusted over the ${family} comparisons of this domain (both statistics, every pair and setup).</p>`,
       );
-      parts.push(htmlTable(cmpHeader, rows));
+      parts.push(tableHtml(table));
     }
-    const pRows = powerRows(readIf<PowerFile>(scorePowerFile(config)), domain);
-    if (pRows.length) {
+    if (tables.power.rows.length) {
       parts.push(`<h3>Power: the smallest difference detected with 80 % probability</h3>`);
       parts.push(
         `<p>For each setup, the probability that the paired comparison detects a true difference δ in mean gap (${unit}) or in gap slope, over repeated simulated datasets at this run's prompt counts; the false-positive column is the rate at δ = 0.</p>`,
       );
-      parts.push(
-        htmlTable(
-          [
-            'setup',
-            'prompts',
-            'clusters',
-            'mean gap: smallest δ (power per δ)',
-            'slope: smallest δ (power per δ)',
-            'false positives (mean / slope)',
-            'assumes',
-          ],
-          pRows,
-        ),
-      );
+      parts.push(tableHtml(tables.power));
+    }
+    if (tables['position-bias'].rows.length) {
+      parts.push(`<h3>Position bias of the picks</h3>`);
+      parts.push(`<p>${escapeHtml(tables['position-bias'].caption)}</p>`);
+      parts.push(tableHtml(tables['position-bias']));
     }
     // The parameters the figures were drawn with, as recorded beside them (they may predate this configuration).
     const params = readIf<{ parameters?: Record<string, unknown> }>(

@@ -167,13 +167,17 @@ export function readComparisons(file: string): Comparisons | null {
   return c;
 }
 
+/** A p-value for tables: 3 decimals, or exponent form below 0.001 ("4.2e-5"). */
+export function formatPValue(p: number): string {
+  return p < 0.001 ? p.toExponential(1) : p.toFixed(3);
+}
+
 /** "a − b: −0.052 [−0.071, −0.033], Holm p 0.001" for tables ("–" without an interval). */
 export function describeDifference(d: Difference | null, digits = 3): string {
   if (!d) return '–';
   const f = (v: number) => v.toFixed(digits);
   if (d.low === null || d.high === null) return f(d.estimate);
   const p = d.pHolm ?? d.p;
-  const pText =
-    p === null ? '' : `, ${d.pHolm !== null ? 'Holm ' : ''}p ${p < 0.001 ? p.toExponential(1) : p.toFixed(3)}`;
+  const pText = p === null ? '' : `, ${d.pHolm !== null ? 'Holm ' : ''}p ${formatPValue(p)}`;
   return `${f(d.estimate)} [${f(d.low)}, ${f(d.high)}]${pText}`;
 }
