@@ -368,3 +368,47 @@ test('the exported HTML draws the figure in a browser with the network cut off',
     await browser.close();
   }
 });
+
+test('a responsive fragment takes its container width up to the layout width and follows the container', async (t) => {
+  if (!HAVE_CHROMIUM) return t.skip(NO_CHROMIUM);
+  // The renderer's page already holds Plotly (loading the 4.8 MB bundle into a fresh page takes seconds here).
+  const page = (renderer as unknown as { plotPage: import('playwright-core').Page }).plotPage;
+  // A contextual fragment runs its scripts when inserted, as a notebook output does.
+  await page.evaluate(
+    (html) => {
+      const host = document.createElement('div');
+      host.id = 'responsive-test';
+      host.appendChild(document.createRange().createContextualFragment(html));
+      document.body.appendChild(host);
+    },
+    `<div id="box" style="width:500px">${figureHtmlFragment(testFigure(), 'r1', { responsive: true })}</div>` +
+      `<div style="width:500px">${figureHtmlFragment(testFigure(), 'f1')}</div>`,
+  );
+  try {
+    await page.waitForSelector('#r1 .main-svg');
+    await page.waitForSelector('#f1 .main-svg');
+    const widths = () =>
+      page.evaluate(() => ({
+        responsive: document.querySelector('#r1 .svg-container')!.getBoundingClientRect().width,
+        fixed: document.querySelector('#f1 .svg-container')!.getBoundingClientRect().width,
+        height: document.querySelector('#r1 .svg-container')!.getBoundingClientRect().height,
+      }));
+    // The container is resized by the page itself (no window resize), as a JupyterLab side panel does.
+    const at = async (px: number) => {
+      await page.evaluate((w) => (document.getElementById('box')!.style.width = `${w}px`), px);
+      await page.waitForFunction(
+        (w) => document.querySelector('#r1 .svg-container')!.getBoundingClientRect().width === w,
+        Math.min(px, 640),
+        { timeout: 5000 },
+      );
+      return widths();
+    };
+    // Laid out for 640 × 360: drawn at 500 in a 500-px box, where the fixed fragment keeps 640 and overflows.
+    assert.deepEqual(await widths(), { responsive: 500, fixed: 640, height: 360 });
+    assert.deepEqual(await at(400), { responsive: 400, fixed: 640, height: 360 });
+    // Never wider than the layout it was built for.
+    assert.deepEqual(await at(900), { responsive: 640, fixed: 640, height: 360 });
+  } finally {
+    await page.evaluate(() => document.getElementById('responsive-test')?.remove());
+  }
+});

@@ -9,7 +9,7 @@ import { digestOf } from '../lib/core/hash';
 import { canonicalJson } from '../lib/core/canonical-json';
 import { invertIndex, loadProcessed, writeProcessed } from '../lib/data/processed';
 import type { UserRecord } from '../lib/core/types';
-import { dataFrameHtml, escapeHtml, htmlTable } from '../lib/plot/html';
+import { dataFrameHtml, escapeHtml, htmlTable, withTableOfContents } from '../lib/plot/html';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-io-'));
 
@@ -178,4 +178,51 @@ test('HTML tables escape their cells; a DataFrame-like shows its title, rows and
   assert.equal((html.match(/<tr>/g) ?? []).length, 3, 'header + 2 rows');
   assert.match(html, /… 1 more rows/);
   assert.match(dataFrameHtml({ columns: ['x'], values: [], shape: [0, 1] }), /<tbody>\n\n<\/tbody>/);
+});
+
+test('HTML tables let a long unspaced value (JSON, a path) break anywhere, and nothing else', () => {
+  const json = JSON.stringify({ topN: 10, samples: 1, temperature: 0, seed: 0 }); // 44 characters, no space
+  const t = htmlTable(
+    ['k', 'v'],
+    [
+      ['a key', json],
+      ['interval', '0.123 [0.100, 0.150] and some words here'],
+    ],
+  );
+  assert.equal((t.match(/overflow-wrap:anywhere/g) ?? []).length, 1, t);
+  assert.ok(t.includes(`<td style="overflow-wrap:anywhere;min-width:12em">${escapeHtml(json)}</td>`), t);
+  assert.match(t, /<td>0\.123 \[0\.100, 0\.150\] and some words here<\/td>/);
+  // 31 characters without a space stay as they are; 32 may break.
+  assert.doesNotMatch(htmlTable(['x'], [['a'.repeat(31)]]), /anywhere/);
+  assert.match(htmlTable(['x'], [['a'.repeat(32)]]), /anywhere/);
+});
+
+test('the table of contents links every h2 and h3 by a unique id, nested, before the first section', () => {
+  const body = [
+    '<h1>Report</h1><p>intro</p>',
+    '<h2>Run</h2><p>r</p>',
+    '<h2>movielens</h2><h3>Dataset</h3><h3>Table 1: prompts &amp; settings</h3><h4>not listed</h4>',
+    '<h2>lastfm</h2><h3>Dataset</h3>',
+    '<h2>Run</h2>',
+    '<h2 id="kept">Has an id</h2>',
+  ].join('\n');
+  const out = withTableOfContents(body);
+  const nav = /<nav class="toc"[^>]*>([\s\S]*?)<\/nav>/.exec(out);
+  assert.ok(nav, out);
+  assert.ok(out.indexOf('<nav') > out.indexOf('<p>intro</p>') && out.indexOf('<nav') < out.indexOf('>Run</h2>'));
+  const links = [...nav![1].matchAll(/<a href="#([^"]+)">(.*?)<\/a>/g)].map((m) => [m[1], m[2]]);
+  assert.deepEqual(links, [
+    ['run', 'Run'],
+    ['movielens', 'movielens'],
+    ['movielens-dataset', 'Dataset'],
+    ['movielens-table-1-prompts-settings', 'Table 1: prompts &amp; settings'],
+    ['lastfm', 'lastfm'],
+    ['lastfm-dataset', 'Dataset'],
+    ['run-2', 'Run'],
+  ]);
+  for (const [id] of links) assert.equal(out.split(` id="${id}"`).length, 2, `one element with id ${id}`);
+  // h3s nest under their h2: the movielens item holds its own list.
+  assert.match(nav![1], /<li><a href="#movielens">movielens<\/a><ul><li><a href="#movielens-dataset">/);
+  assert.match(out, /<h2 id="kept">Has an id<\/h2>/);
+  assert.equal(withTableOfContents('<p>no sections</p>'), '<p>no sections</p>');
 });

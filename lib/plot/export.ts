@@ -99,7 +99,10 @@ export function jsonForScript(value: unknown): string {
 export interface FragmentOptions {
   /** Plotly's image-button file name. */
   filename?: string;
-  /** Responsive width: the div takes the page width instead of layout.width. */
+  /**
+   * Responsive width: the figure takes its container's width (at most layout.width, the width it was laid out for)
+   * and redraws when the container changes size; its height stays layout.height.
+   */
   responsive?: boolean;
 }
 
@@ -112,8 +115,9 @@ export function figureHtmlFragment(fig: PlotlyFigure, divId: string, opts: Fragm
     throw new Error(`figure div id "${divId}" must start with a letter and hold only letters, digits, "_" and "-"`);
   const width = typeof fig.layout.width === 'number' ? fig.layout.width : null;
   const height = typeof fig.layout.height === 'number' ? fig.layout.height : 450;
-  const style =
-    opts.responsive || width === null
+  const style = opts.responsive
+    ? `width:100%;${width === null ? '' : `max-width:${width}px;`}height:${height}px`
+    : width === null
       ? `width:100%;height:${height}px`
       : `width:${width}px;height:${height}px;max-width:100%`;
   const config = {
@@ -131,7 +135,13 @@ export function figureHtmlFragment(fig: PlotlyFigure, divId: string, opts: Fragm
     '  var tries = 0;',
     '  function draw() {',
     `    var div = document.getElementById(${jsonForScript(divId)});`,
-    '    if (window.Plotly && div) { window.Plotly.newPlot(div, fig.data, fig.layout, config); return; }',
+    '    if (window.Plotly && div) {',
+    '      window.Plotly.newPlot(div, fig.data, fig.layout, config);',
+    // Plotly's `responsive` follows only window resizes; a notebook's output area also changes width on its own
+    // (JupyterLab side panels, VS Code's editor split, an output shown after being hidden).
+    `      if (config.responsive && window.ResizeObserver) new ResizeObserver(function () { if (div.offsetWidth) window.Plotly.Plots.resize(div); }).observe(div);`,
+    '      return;',
+    '    }',
     '    if (++tries < 100) { setTimeout(draw, 50); return; }',
     "    if (div) div.textContent = 'Plotly is not loaded: run ubp.notebookPlotlyInit() (or include plotlyScriptTag()) before this figure; in Jupyter, trust the notebook.';",
     '  }',

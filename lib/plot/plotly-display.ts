@@ -40,9 +40,12 @@ export function notebookPlotlyInit(): string {
   return `${plotlyScriptTag()}\n<div style="color:#666;font-size:12px">Plotly loaded inline (offline): figures below are interactive.</div>`;
 }
 
-/** The HTML of one figure for a notebook output (needs notebookPlotlyInit() displayed earlier). */
+/**
+ * The HTML of one figure for a notebook output (needs notebookPlotlyInit() displayed earlier): responsive, so it fits
+ * the output area of classic Notebook, JupyterLab and VS Code whatever width it was laid out for.
+ */
 export function figureNotebookHtml(fig: PlotlyFigure, divId = nextFigureId()): string {
-  return figureHtmlFragment(fig, divId);
+  return figureHtmlFragment(fig, divId, { responsive: true });
 }
 
 /** Shows an interactive figure in the current tslab cell. */

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Config, type DomainName, REPORT_FILE, domainDir } from '../core/config';
 import { changesFromDefaults } from '../core/config-diff';
-import { escapeHtml, htmlTable } from './html';
+import { escapeHtml, htmlTable, withTableOfContents } from './html';
 import { readJson, writeFileAtomic } from '../core/io';
 import { redact } from '../core/secrets';
 import type { FailedDomain, ProcessedSummary, SkippedModel, StepResult } from '../core/types';
@@ -170,7 +170,7 @@ export async function writeReport(config: Config, input: ReportInput): Promise<s
         // Table 1 is already above as a plain table.
         if (name === 'table1') continue;
         parts.push(`<h4>${escapeHtml(name)}</h4>`);
-        parts.push(figureHtmlFragment(fig, `fig-${domain}-${figureCount++}`));
+        parts.push(figureHtmlFragment(fig, `fig-${domain}-${figureCount++}`, { responsive: true }));
       }
     }
   }
@@ -180,15 +180,18 @@ export async function writeReport(config: Config, input: ReportInput): Promise<s
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>User behavior prediction: run report</title>
 <style>
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1300px; color: #222; }
-table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.9rem; }
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1300px; padding: 0 1rem; color: #222; }
+p, li, h1, h2, h3, h4 { overflow-wrap: anywhere; }
+table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.9rem; display: block; max-width: 100%; overflow-x: auto; }
 th, td { border: 1px solid #ccc; padding: 0.2rem 0.5rem; text-align: left; }
 th { background: #f3f3f3; }
 pre { background: #f7f7f7; padding: 1rem; overflow-x: auto; font-size: 0.8rem; }
+nav.toc { background: #f7f7f7; padding: 0.5rem 1rem; font-size: 0.9rem; }
+nav.toc ul { margin: 0.2rem 0; padding-left: 1.2rem; }
 </style>
 ${plotlyScriptTag()}
 </head><body>
-${redact(parts.join('\n'))}
+${withTableOfContents(redact(parts.join('\n')))}
 </body></html>
 `;
   writeFileAtomic(out, html);
