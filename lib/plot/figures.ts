@@ -41,6 +41,7 @@ import { proxyHistoryFigure } from './distribution-figure';
 import { PAPER_TABLE1, table1Figure } from './table1-figure';
 import { type CurveUncertainty, type TrendUncertainty, entropyTrendFigure } from './trend-figure';
 import { positionBiasFigure } from './position-bias-figure';
+import { type GapProfiles, gapProfileFigure } from './gap-figure';
 import { exportTables } from './tables';
 
 export { figureHtmlFragment, plotlyScriptTag } from './export';
@@ -212,6 +213,35 @@ export interface PlotResult {
   figures: BuiltFigure[];
 }
 
+/**
+ * The gap-profile figure of a domain from the score summary (its profiles, bands and regions are the score stage's),
+ * or null when there is no summary or no profile.
+ */
+export function gapFigure(
+  config: Config,
+  domain: DomainName,
+  modelIds: string[],
+  opts: FigureOptions,
+): BuiltFigure | null {
+  const file = scoreSummaryFile(config);
+  const summary = fs.existsSync(file) ? readJson<ScoreSummary>(file) : null;
+  if (!summary) return null;
+  const profiles: GapProfiles = {};
+  for (const setup of opts.setups) {
+    const bySetup: GapProfiles[Setup] = {};
+    for (const id of modelIds) {
+      const g = summary.models?.[id]?.[domain]?.setups?.[setup]?.gap;
+      if (g) bySetup[id] = { prompts: g.prompts, profile: g.profile, region: g.region };
+    }
+    profiles[setup] = bySetup;
+  }
+  return gapProfileFigure(domain, profiles, opts, {
+    threshold: config.curves.departureGap,
+    confidence: config.curves.confidence,
+    unit: entropyUnit(opts.logBase),
+  });
+}
+
 /** Each model's position bias in the score summary (absent when the summary or the entry is missing). */
 function positionBiasOf(config: Config, domain: DomainName, modelIds: string[]) {
   const file = scoreSummaryFile(config);
@@ -246,6 +276,8 @@ export async function runPlot(
     fo,
     trendUncertainty(config, domain, input.scoresByModel, fo),
   );
+  const gap = gapFigure(config, domain, modelIds, fo);
+  if (gap) figures.splice(1, 0, gap);
   const bias = positionBiasFigure(domain, positionBiasOf(config, domain, modelIds), fo.look);
   if (bias) figures.push(bias);
   const dir = figuresDir(config, domain);

@@ -3,7 +3,7 @@ export { detailFigure } from './detail-figure';
 export { proxyHistoryFigure } from './distribution-figure';
 export { exportFigure } from './export';
 export { type BuiltFigure, curveOf, figureOptions } from './figure-common';
-export { buildFigures, loadPlotInputs, trendUncertainty } from './figures';
+export { buildFigures, gapFigure, loadPlotInputs, trendUncertainty } from './figures';
 export { dataFrameHtml, escapeHtml, htmlTable } from './html';
 export { closeDisplayRenderer, displaySvg, notebookPlotlyInit, showFigure } from './plotly-display';
 export { PAPER_TABLE1, table1Figure } from './table1-figure';
