@@ -49,8 +49,8 @@ export interface MeasuredDistribution {
 }
 
 /**
- * `entries` are the answer's (candidate id, value) pairs in the order written — pairs, not an object, so that a
- * repeated key is seen (JSON.parse keeps only its last value).
+ * q from a stated answer: the values per candidate id, normalised. `entries` are the answer's (candidate id, value)
+ * pairs in the order written — pairs, not an object, so that a repeated key is seen (JSON.parse keeps only its last).
  */
 export function statedDistribution(
   candidates: readonly string[],
