@@ -47,6 +47,7 @@ function main(): void {
     a.n++;
   };
   let notConverged = 0;
+  let maxIterations = 0;
   const t0 = Date.now();
   for (const s of samples) {
     const qStar = knownDistributionOf(s, known, seed);
@@ -65,13 +66,14 @@ function main(): void {
       for (const alpha of alphas) {
         const m = samplesDistribution(s.candidates.length, rankings, { alpha });
         if (!m.fit!.converged) notConverged++;
+        maxIterations = Math.max(maxIterations, m.fit!.iterations);
         add(s.setup, `n=${n} α=${alpha}`, scoreMeasured(s.target, m.q!, opts).crossEntropy - truth);
       }
     }
   }
   console.log(
     `${samples.length} prompts, q* = softmax(log(target + ${known.eps}) / ${known.tau} + ${known.noise}·z), seed ${seed}; ` +
-      `mean (measured − true) H in bits [mean |difference|]; ${notConverged} fits not converged; ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+      `mean (measured − true) H in bits [mean |difference|]; ${notConverged} fits not converged (at most ${maxIterations} iterations); ${((Date.now() - t0) / 1000).toFixed(1)} s`,
   );
   const cols = [...acc.values().next().value!.keys()];
   console.log(['setup', 'prompts', ...cols].join('\t'));
