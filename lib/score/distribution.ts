@@ -21,7 +21,7 @@ export function entropyUnit(logBase: number): string {
 }
 
 /** H(p, q) = −Σ p log q over items with p > 0; Infinity when some item with p > 0 has q = 0. */
-export function crossEntropy(p: number[], q: number[], logBase: number): number {
+export function crossEntropy(p: readonly number[], q: readonly number[], logBase: number): number {
   if (p.length !== q.length) throw new RangeError(`crossEntropy: p has ${p.length} entries but q has ${q.length}`);
   const lnBase = checkBase(logBase);
   let h = 0;
@@ -86,7 +86,7 @@ export function crossEntropyTerms(p: number[], q: number[], logBase: number): nu
 }
 
 /** Jensen–Shannon divergence: ½ KL(p ‖ m) + ½ KL(q ‖ m), m = (p + q)/2; at most 1 bit. */
-export function jensenShannon(p: number[], q: number[], logBase: number): number {
+export function jensenShannon(p: readonly number[], q: readonly number[], logBase: number): number {
   const lnBase = checkBase(logBase);
   let d = 0;
   for (let i = 0; i < p.length; i++) {
@@ -99,20 +99,20 @@ export function jensenShannon(p: number[], q: number[], logBase: number): number
 }
 
 /** Total variation distance: ½ Σ |p − q|, in [0, 1]. */
-export function totalVariation(p: number[], q: number[]): number {
+export function totalVariation(p: readonly number[], q: readonly number[]): number {
   let d = 0;
   for (let i = 0; i < p.length; i++) d += Math.abs(p[i] - q[i]);
   return d / 2;
 }
 
 /** q' = (1 − λ)·q + λ/K. */
-export function smoothDistribution(q: number[], lambda: number): number[] {
+export function smoothDistribution(q: readonly number[], lambda: number): number[] {
   const K = q.length;
   return q.map((v) => (1 - lambda) * v + lambda / K);
 }
 
 /** Number of items with positive target probability that get zero model mass. */
-export function zeroMassPositive(p: number[], q: number[]): number {
+export function zeroMassPositive(p: readonly number[], q: readonly number[]): number {
   let n = 0;
   for (let i = 0; i < p.length; i++) if (p[i] > 0 && !(q[i] > 0)) n++;
   return n;

@@ -1,10 +1,12 @@
-// ubp.score: the optimistic distribution, entropies, curves and their statistics, and the score stage's files.
+// ubp.score: the optimistic and the measured distributions, entropies, curves and their statistics, and the score
+// stage's files.
 export { compareAligned, describeDifference, holm } from './compare';
 export { type Interval, bootstrapCurveStats, entropyCurve } from './curves';
 export { SETUPS, loadComparisons, loadPower, loadScores, scoreSummaryFile, scoresFile } from './files';
 export { POWER_DELTAS, SLOPE_DELTAS, simulatedDeparture } from './power';
 export { gapStats } from './gap';
 export { measureCoverage } from './calibration';
+export { logprobsDistribution, samplesDistribution, scoreMeasured, statedDistribution } from './measured';
 export { simulatePositionTest } from './position-bias-calibration';
 export {
   crossEntropy,
