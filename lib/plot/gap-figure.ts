@@ -1,8 +1,8 @@
 /**
  * The gap profile, the primary result (lib/score/gap.ts): per setup, each model's mean gap H(p, q) − H(p) on bins of
  * equal prompt counts against target entropy, its pointwise band shaded and its simultaneous band dotted, the zero
- * line (the model follows X = Y), the threshold `curves.departureGap`, and the departure region drawn on the threshold
- * line. The numbers are the score stage's (summary.json); nothing is recomputed here.
+ * line (the model follows X = Y) and the threshold `curves.departureGap`; bins of the departure region have filled
+ * markers, the others open ones. The numbers are the score stage's (summary.json); nothing is recomputed here.
  */
 import type { DomainName } from '../core/config';
 import type { Setup } from '../core/types';
@@ -33,7 +33,15 @@ const SHORT_SETUP_TITLES: Record<Setup, string> = { A: 'Setup A', B: 'Setup B', 
 const THRESHOLD_KEY = 'departure threshold';
 const POINTWISE_KEY = 'pointwise band (shaded)';
 const SIMULTANEOUS_KEY = 'simultaneous band (dotted)';
-const REGION_KEY = 'departure region';
+const REGION_KEY = 'filled: bin in the departure region';
+
+function inRegion(b: ProfileBin, region: DepartureRegion): boolean {
+  return region.ranges.some(([lo, hi]) => b.lo >= lo - 1e-12 && b.hi <= hi + 1e-12);
+}
+
+function openSymbol(symbol: string): string {
+  return symbol.endsWith('-open') ? symbol : `${symbol}-open`;
+}
 
 /** The figure, or null when no model has a profile in any setup (nothing scored, or too few prompts for one bin). */
 export function gapProfileFigure(
@@ -162,30 +170,35 @@ export function gapProfileFigure(
         yaxis: ya,
         name: model,
         legendgroup: model,
-        showlegend: first(model),
+        showlegend: false,
         line: { color: st.color, dash: st.dash, width: st.width * lw },
-        marker: { symbol: st.symbol, color: st.color, size: markerPx },
+        // A bin of the departure region (its simultaneous lower edge clears the threshold) has a filled marker.
+        marker: {
+          symbol: bins.map((b) => (inRegion(b, p.region) ? st.symbol : openSymbol(st.symbol))),
+          color: st.color,
+          size: markerPx,
+        },
         hovertemplate:
           `${model} (${setup})<br>target %{x:.3f} ${stats.unit}<br>mean gap %{y:.3f} ` +
           `[%{customdata[2]:.3f}, %{customdata[3]:.3f}]<br>%{customdata[0]} prompts, %{customdata[1]} draws<extra></extra>`,
         meta: { role: 'profile', model, setup },
       });
-      for (const [lo, hi] of p.region.ranges) {
+      // The legend shows the model's own (filled) marker, whatever its first bin's.
+      if (first(model))
         traces.push({
           type: 'scatter',
-          mode: 'lines',
-          x: [lo, hi],
-          y: [stats.threshold, stats.threshold],
+          mode: 'lines+markers',
+          x: [null],
+          y: [null],
           xaxis: xa,
           yaxis: ya,
-          name: `${model} departure region`,
+          name: model,
           legendgroup: model,
-          showlegend: false,
-          line: { color: st.color, width: 4 * lw },
-          hovertemplate: `${model} (${setup}) departure region<br>${lo.toFixed(3)}–${hi.toFixed(3)} ${stats.unit} (${p.region.direction})<extra></extra>`,
-          meta: { role: 'region', model, setup },
+          line: { color: st.color, dash: st.dash, width: st.width * lw },
+          marker: { symbol: st.symbol, color: st.color, size: markerPx },
+          hoverinfo: 'skip',
+          meta: { role: 'legend-key', model },
         });
-      }
     }
     layout[layoutAxisKey('x', i)] = { ...grid.xAxis(i), range: xRange };
     layout[layoutAxisKey('y', i)] = grid.yAxis(i);
@@ -203,7 +216,7 @@ export function gapProfileFigure(
     });
   if (anyPointwise) key(POINTWISE_KEY, { mode: 'lines', line: { color: 'rgba(90,90,90,0.35)', width: 8 * lw } });
   if (anySimultaneous) key(SIMULTANEOUS_KEY, { mode: 'lines', line: { color: '#555555', dash: 'dot', width: lw } });
-  if (anyRegion) key(REGION_KEY, { mode: 'lines', line: { color: '#555555', width: 4 * lw } });
+  if (anyRegion) key(REGION_KEY, { mode: 'markers', marker: { symbol: 'circle', color: '#555555', size: markerPx } });
   layout.annotations = [...grid.annotations];
   const data: GapFigureData = {
     unit: stats.unit,
