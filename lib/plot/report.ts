@@ -9,13 +9,14 @@ import { changesFromDefaults } from '../core/config-diff';
 import { escapeHtml, htmlTable } from './html';
 import { readJson, writeFileAtomic } from '../core/io';
 import { type Comparisons, comparisonsFile, describeDifference } from '../score/compare';
-import type { GapSummary } from '../score/summary';
+import { type GapSummary, tooFewPromptsNote } from '../score/summary';
 import { redact } from '../core/secrets';
 import { type PowerFile, scorePowerFile } from '../score/files';
 import type { FailedDomain, ProcessedSummary, SampleCounts, SkippedModel, StepResult } from '../core/types';
 import { FIGURE_DATA_FILE, figureHtmlFragment, loadFigureSpecs, plotlyScriptTag } from './figures';
 import { PAPER_TABLE1 } from './table1-figure';
 import { SAMPLE_COUNTS_FILE } from '../sample/sample';
+import { NO_PAPER_COUNTERPART, sampleCountRows, sampleCountTotalRows } from '../sample/table1';
 import { scoreSummaryFile } from '../score/files';
 import { PROCESSED_SUMMARY_FILE } from '../data/processed';
 
@@ -37,13 +38,20 @@ function readIf<T>(file: string): T | null {
   return fs.existsSync(file) ? readJson<T>(file) : null;
 }
 
-export function table1Html(domain: DomainName, counts: SampleCounts): string {
+/** Table 1 of the report: the configured settings and lengths only, the paper's counts beside ours where it has them. */
+export function table1Html(domain: DomainName, counts: SampleCounts, settingsOrder: string[] = []): string {
   const paper = (PAPER_TABLE1 as Record<string, SampleCounts | undefined>)[domain];
-  const rows: (string | number)[][] = [];
-  for (const [setting, byH] of Object.entries(counts)) {
-    for (const [h, n] of Object.entries(byH)) rows.push([setting, h, n, paper?.[setting]?.[h] ?? '–']);
-  }
-  return htmlTable(['setting', '# history', 'prompts (ours)', 'prompts (paper)'], rows);
+  const rows = sampleCountRows(counts, paper ?? {}, settingsOrder);
+  const paperCell = (v: number | null) => (paper === undefined ? '–' : (v ?? NO_PAPER_COUNTERPART));
+  return htmlTable(
+    ['setting', '# history', 'setup', 'prompts (ours)', 'prompts (paper)'],
+    [
+      ...rows.map((r) => [r.setting, r.historyLength, r.setup, r.ours, paperCell(r.paper)]),
+      ...(paper === undefined
+        ? [['total', '', '', rows.reduce((t, r) => t + r.ours, 0), '–']]
+        : sampleCountTotalRows(rows).map(([label, ours, theirs]) => [label, '', '', ours, theirs])),
+    ],
+  );
 }
 
 interface IntervalLike {
@@ -55,6 +63,7 @@ interface IntervalLike {
 
 interface SetupSummaryLike {
   prompts: number;
+  tooFewPrompts?: boolean;
   smoothed: number;
   validPicksMean?: number | null;
   incompleteShare?: number | null;
@@ -70,6 +79,14 @@ function interval(iv: IntervalLike | null | undefined): string {
   return iv && typeof iv.estimate === 'number'
     ? `${fmt(iv.estimate, 2)} [${fmt(iv.low, 2)}, ${fmt(iv.high, 2)}]${iv.unstable ? ' unstable' : ''}`
     : '–';
+}
+
+/**
+ * The setup cell of a table row: a setup below `curves.minCurvePrompts` says so, so that its numbers are not read as a
+ * trend (its curve-derived cells are left empty).
+ */
+export function setupCell(setup: string, prompts: number, flagged: boolean): string {
+  return flagged ? `${setup}: ${tooFewPromptsNote(prompts)}` : setup;
 }
 
 export const SCORE_TABLE_HEADER = (unit: string): string[] => [
@@ -92,11 +109,12 @@ export function comparisonRows(
   comparisons: Comparisons | null,
   domain: DomainName,
   family: 'named' | 'exploratory',
+  minCurvePrompts = 0,
 ): (string | number)[][] {
   return (comparisons?.comparisons ?? [])
     .filter((c) => c.domain === domain && c.family === family)
     .map((c) => [
-      c.setup,
+      setupCell(c.setup, c.prompts, c.prompts < minCurvePrompts),
       c.a,
       c.b,
       c.prompts,
@@ -107,13 +125,13 @@ export function comparisonRows(
 }
 
 /** The power table (data/scores/power.json) of one domain as table rows. */
-export function powerRows(power: PowerFile | null, domain: DomainName): (string | number)[][] {
+export function powerRows(power: PowerFile | null, domain: DomainName, minCurvePrompts = 0): (string | number)[][] {
   const curve = (c: { power: { delta: number; power: number }[]; smallestDetected: number | null }) =>
     `${c.smallestDetected ?? 'none tested'} (${c.power.map((p) => `${p.delta}: ${p.power.toFixed(2)}`).join(', ')})`;
   return (power?.power ?? [])
     .filter((r) => r.domain === domain)
     .map((r) => [
-      r.setup,
+      setupCell(r.setup, r.prompts, r.prompts < minCurvePrompts),
       r.prompts,
       r.clusters,
       curve(r.meanGap),
@@ -148,13 +166,20 @@ export const GAP_TABLE_HEADER = (unit: string): string[] => [
 export function gapRows(summary: unknown, domain: DomainName): (string | number)[][] {
   const rows: (string | number)[][] = [];
   const models =
-    (summary as { models?: Record<string, Record<string, { setups?: Record<string, { gap?: GapSummary }> }>> })
-      ?.models ?? {};
+    (
+      summary as {
+        models?: Record<
+          string,
+          Record<string, { setups?: Record<string, { gap?: GapSummary; tooFewPrompts?: boolean }> }>
+        >;
+      }
+    )?.models ?? {};
   for (const [model, byDomain] of Object.entries(models)) {
     for (const [setup, s] of Object.entries(byDomain[domain]?.setups ?? {})) {
       const g = s.gap;
       if (!g || !g.prompts) continue;
       const r = g.region;
+      const flagged = (s as SetupSummaryLike).tooFewPrompts === true;
       const where = r.ranges.map(([a, b]) => `${fmt(a, 2)}–${fmt(b, 2)}`).join(', ');
       const lambdas = g.highEndByLambda
         ? Object.values(g.highEndByLambda)
@@ -163,13 +188,19 @@ export function gapRows(summary: unknown, domain: DomainName): (string | number)
         : '–';
       rows.push([
         model,
-        setup,
+        setupCell(setup, g.prompts, flagged),
         `${g.prompts} / ${g.clusters} ${g.unit}s`,
         est(g.meanGap),
         est(g.gapSlope),
-        r.direction === 'none' ? (r.share === null ? '– (no intervals)' : 'none') : `${r.direction}: ${where}`,
-        est(r.edge, 2),
-        r.share === null ? '–' : fmt(r.share, 2),
+        flagged
+          ? '–'
+          : r.direction === 'none'
+            ? r.share === null
+              ? '– (no intervals)'
+              : 'none'
+            : `${r.direction}: ${where}`,
+        flagged ? '–' : est(r.edge, 2),
+        flagged || r.share === null ? '–' : fmt(r.share, 2),
         est(g.jensenShannon),
         est(g.totalVariation),
         lambdas,
@@ -182,8 +213,14 @@ export function gapRows(summary: unknown, domain: DomainName): (string | number)
 /** The measured coverage of each interval (one row per setup and simulated curve), from the first model that has it. */
 export function calibrationRows(summary: unknown, domain: DomainName): (string | number)[][] {
   const models =
-    (summary as { models?: Record<string, Record<string, { setups?: Record<string, { gap?: GapSummary }> }>> })
-      ?.models ?? {};
+    (
+      summary as {
+        models?: Record<
+          string,
+          Record<string, { setups?: Record<string, { gap?: GapSummary; tooFewPrompts?: boolean }> }>
+        >;
+      }
+    )?.models ?? {};
   for (const byDomain of Object.values(models)) {
     const setups = byDomain[domain]?.setups ?? {};
     const rows: (string | number)[][] = [];
@@ -196,7 +233,7 @@ export function calibrationRows(summary: unknown, domain: DomainName): (string |
             ? `step ${c.model.size} below ${fmt(c.model.at, 2)}`
             : `slope ${c.model.size} below ${fmt(c.model.at, 2)}`;
         rows.push([
-          setup,
+          setupCell(setup, cal.prompts, s.tooFewPrompts === true),
           curve,
           `${cal.noiseModel} (${cal.prompts} prompts, ${cal.clusters} clusters)`,
           c.replicates,
@@ -225,18 +262,21 @@ export function scoreSummaryRows(summary: unknown, domain: DomainName): (string 
     const setups = byDomain[domain]?.setups;
     if (!setups) continue;
     for (const [setup, s] of Object.entries(setups)) {
+      // A setup without prompts has nothing to show (older summaries still list it).
+      if (!s.prompts) continue;
+      const flagged = s.tooFewPrompts === true;
       rows.push([
         model,
-        setup,
+        setupCell(setup, s.prompts, flagged),
         fmt(s.prompts, 0),
         fmt(s.validPicksMean, 2),
         fmt(s.incompleteShare, 3),
         fmt(s.meanTargetEntropy),
         fmt(s.meanCrossEntropy),
         fmt(s.meanGap),
-        fmt(s.curve?.fitCoverage, 3),
-        interval(s.departurePoint),
-        interval(s.turningPoint),
+        flagged ? '–' : fmt(s.curve?.fitCoverage, 3),
+        flagged ? '–' : interval(s.departurePoint),
+        flagged ? '–' : interval(s.turningPoint),
         fmt(s.smoothed, 0),
       ]);
     }
@@ -317,7 +357,7 @@ export async function writeReport(config: Config, input: ReportInput): Promise<s
     const counts = readIf<SampleCounts>(path.join(domainDir(config, 'samples', domain), SAMPLE_COUNTS_FILE));
     if (counts) {
       parts.push(`<h3>Table 1: prompts per setting</h3>`);
-      parts.push(table1Html(domain, counts));
+      parts.push(table1Html(domain, counts, Object.keys(config.sample.settings[domain] ?? {})));
     }
     if (scoreSummary) {
       parts.push(`<h3>The gap: what to conclude from</h3>`);
@@ -325,6 +365,9 @@ export async function writeReport(config: Config, input: ReportInput): Promise<s
         `<p><b>Mean gap</b>: the mean of H(p, q) − H(p) over the setup's prompts; 0 is the ideal, X = Y. <b>Gap slope</b>: the least-squares slope of the per-prompt gap on the target entropy, in ${unit} per ${unit}; negative means the gap grows as the group narrows (the paper's hypothesis), positive the opposite. ` +
           `<b>Departure region</b>: where the simultaneous band of the gap profile (bins of equal prompt counts) lies above ${config.curves.departureGap} ${unit}, named by the end it touches; its <b>edge</b> is where the profile crosses that threshold, and the share says in how many resamples a region exists. ` +
           `Intervals resample ${config.curves.resamplingUnit}s (all prompts of one draw share a group and a history); their coverage is measured below. Jensen–Shannon and total variation are bounded and do not rest on the smoothing λ; the last column shows how the high-entropy quarter's gap moves with λ.</p>`,
+      );
+      parts.push(
+        `<p>A setup with fewer than ${config.curves.minCurvePrompts} prompts (<code>curves.minCurvePrompts</code>) is marked "too few prompts (n = …)": its curve-derived cells are left empty and its other numbers rest on too few prompts to read as a trend. A setup without prompts is not listed.</p>`,
       );
       parts.push(htmlTable(GAP_TABLE_HEADER(unit), gapRows(scoreSummary, domain)));
       const cal = calibrationRows(scoreSummary, domain);
@@ -369,7 +412,7 @@ export async function writeReport(config: Config, input: ReportInput): Promise<s
       `gap slope a − b [95% CI], p`,
     ];
     for (const family of ['named', 'exploratory'] as const) {
-      const rows = comparisonRows(allComparisons, domain, family);
+      const rows = comparisonRows(allComparisons, domain, family, config.curves.minCurvePrompts);
       if (!rows.length) continue;
       parts.push(
         `<h3>${family === 'named' ? 'Comparisons you named (config "comparisons")' : 'Exploratory comparisons: every other pair'}</h3>`,
@@ -379,7 +422,7 @@ export async function writeReport(config: Config, input: ReportInput): Promise<s
       );
       parts.push(htmlTable(cmpHeader, rows));
     }
-    const pRows = powerRows(readIf<PowerFile>(scorePowerFile(config)), domain);
+    const pRows = powerRows(readIf<PowerFile>(scorePowerFile(config)), domain, config.curves.minCurvePrompts);
     if (pRows.length) {
       parts.push(`<h3>Power: the smallest difference detected with 80 % probability</h3>`);
       parts.push(
