@@ -45,14 +45,11 @@ export function table1Figure(
   const totals = sampleCountTotals(rows);
   // With rows the paper lacks, its total is set against ours over the same rows only, and our full total stands apart.
   const split = paper !== null && totals.unmatchedRows > 0;
+  // Short labels (a cell wraps, and the row heights are computed for one line); the note under the table spells them out.
   const totalRows: [string, number, string][] = split
     ? [
-        [
-          short ? "Total (paper's rows)" : 'Total over the rows the paper has',
-          totals.matched.ours,
-          totals.matched.rows ? String(totals.matched.paper) : '–',
-        ],
-        [short ? 'Total (all ours)' : 'Total, all our rows', totals.ours, '–'],
+        ['Total (matched)', totals.matched.ours, totals.matched.rows ? String(totals.matched.paper) : '–'],
+        ['Total (all ours)', totals.ours, '–'],
       ]
     : [['Total', totals.ours, String(totals.matched.paper)]];
   const cell = (v: number | null) => (v === null ? '–' : String(v));
@@ -76,8 +73,7 @@ export function table1Figure(
   const rowH = Math.ceil(f * 1.3 + 16);
   const fill = [...rows.map((r) => (r.historyLength === 0 ? '#F2F2F2' : '#FFFFFF')), ...totalRows.map(() => '#E8E8E8')];
   // The paper's "–" is explained once under the table (a cell is too narrow for the words at column width).
-  const unmatchedNote = paper !== null && totals.unmatchedRows > 0;
-  const noteH = unmatchedNote ? rowH : 0;
+  const noteH = split ? 2 * rowH : 0;
   return {
     name: 'table1',
     title: `${domainTitle(domain)}: Table 1, prompts per setting`,
@@ -125,17 +121,18 @@ export function table1Figure(
         width: look.style === 'paper' || look.request.size !== null ? look.widthPx : Math.min(640, look.widthPx),
         height: look.heightPx ?? (short ? 8 : 60 + 2 * f) + (rows.length + totalRows.length + 2) * rowH + 8 + noteH,
         margin: { l: 4, r: 4, t: short ? 4 : 60 + 2 * f - 20, b: 4 + noteH },
-        ...(unmatchedNote
+        ...(split
           ? {
               annotations: [
                 {
-                  text: `– ${NO_PAPER_COUNTERPART}`,
+                  text: `– ${NO_PAPER_COUNTERPART}<br>matched: the rows the paper has`,
                   xref: 'paper',
                   yref: 'paper',
                   x: 0,
                   y: 0,
                   xanchor: 'left',
                   yanchor: 'top',
+                  align: 'left',
                   yshift: -2,
                   showarrow: false,
                   font: { size: f, color: '#555555' },
