@@ -169,6 +169,56 @@ test('trend figure: a chosen subset of setups; a setup without prompts is left o
   assert.throws(() => figureOptions(CONFIG, 'movielens', [], { setups: ['D' as Setup] }), /unknown setup "D"/);
 });
 
+test('a setup or setting below curves.minCurvePrompts: its prompts as points with a note, no fit, band or departure', () => {
+  // Setup A from the synthetic scores (hundreds of prompts); setup C cut to 5 hand-made prompts of one setting.
+  const few = [3.1, 3.4, 3.6, 3.9, 4.2].map((te, k) => rec('C', 'age', 0, te, te + 0.2 * k));
+  const scores = { item: [...SCORES['item-cf'].filter((s) => s.setup === 'A'), ...few] };
+  const opts = figureOptions(CONFIG, 'movielens', ['item']);
+  assert.equal(opts.minCurvePrompts, 30);
+  const uncertainty = {
+    C: {
+      item: {
+        band: [
+          { x: 3, low: 3, high: 4 },
+          { x: 4, low: 3, high: 4 },
+        ],
+        departure: { estimate: 3.5, low: 3.2, high: 3.8 },
+      },
+    },
+  };
+  const trend = entropyTrendFigure('movielens', scores, opts, uncertainty as never);
+  const roles = (setup: string) =>
+    (trend.figure.data as Trace[]).filter((t) => t.meta?.setup === setup).map((t) => t.meta?.role);
+  // The given band and departure are not drawn for 5 prompts; the 5 points are, in the order of their target entropy.
+  assert.deepEqual(roles('C').sort(), ['identity', 'prompt-points']);
+  assert.ok(roles('A').includes('fit'));
+  const points = (trend.figure.data as Trace[]).find((t) => t.meta?.role === 'prompt-points')!;
+  assert.deepEqual(points.x, [3.1, 3.4, 3.6, 3.9, 4.2]);
+  assert.deepEqual(
+    (points.y as number[]).map((y) => Math.round(y * 10) / 10),
+    [3.1, 3.6, 4, 4.5, 5],
+  );
+  const c = (trend.data as TrendFigureData).curves.C.item;
+  assert.deepEqual(
+    [c.tooFewPrompts, c.fitted.length, c.band, c.departure, c.turningPoint],
+    [true, 0, null, null, null],
+  );
+  const notes = (trend.figure.layout.annotations as { text: string }[]).map((a) => a.text);
+  assert.equal(notes.filter((t) => t === 'too few prompts (n = 5)').length, 1);
+  // The detail figure: the "age" setting of these 5 prompts alone (setup C only) is points with the same note.
+  const detail = detailFigure(
+    'movielens',
+    'item',
+    few,
+    figureOptions(CONFIG, 'movielens', ['item'], { setups: ['C'] }),
+  );
+  const detailRoles = (detail.figure.data as Trace[]).map((t) => t.meta?.role);
+  assert.ok(detailRoles.includes('prompt-points'));
+  for (const r of ['fit', 'rolling', 'departure-point', 'turning-point', 'points'])
+    assert.ok(!detailRoles.includes(r), r);
+  assert.ok((detail.figure.layout.annotations as { text: string }[]).some((a) => a.text === 'too few prompts (n = 5)'));
+});
+
 // ---------- distributions ----------
 
 test('boxStats against hand-worked quartiles (linear interpolation) and Tukey whiskers', () => {

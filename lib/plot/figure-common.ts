@@ -242,6 +242,7 @@ export function valueOnFit(fitted: XY[], x: number): number | null {
 /**
  * The curve for a set of scores; non-finite cross-entropies are counted and left out (curves need finite numbers).
  * With `boot`, the departure point gets its bootstrap interval (the same seed as the score summary gives the same one).
+ * Fewer finite prompts than `minCurvePrompts`: no curve, the prompts themselves as points (`tooFewPrompts`).
  */
 export function curveOf(
   scores: ScoreRecord[],
