@@ -50,7 +50,7 @@ test(
     await runQuery(config, 'movielens', models, quiet);
     runScore(config, ['movielens'], models, quiet);
     const summary = loadScoreSummary(config).models;
-    const setup = (id: string, s: 'A' | 'B' | 'C') => summary[id].movielens!.setups[s];
+    const setup = (id: string, s: 'A' | 'B' | 'C') => summary[id].movielens!.setups[s]!;
 
     const lines: string[] = [];
     for (const s of ['A', 'B', 'C'] as const) {

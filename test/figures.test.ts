@@ -169,6 +169,56 @@ test('trend figure: a chosen subset of setups; a setup without prompts is left o
   assert.throws(() => figureOptions(CONFIG, 'movielens', [], { setups: ['D' as Setup] }), /unknown setup "D"/);
 });
 
+test('a setup or setting below curves.minCurvePrompts: its prompts as points with a note, no fit, band or departure', () => {
+  // Setup A from the synthetic scores (hundreds of prompts); setup C cut to 5 hand-made prompts of one setting.
+  const few = [3.1, 3.4, 3.6, 3.9, 4.2].map((te, k) => rec('C', 'age', 0, te, te + 0.2 * k));
+  const scores = { item: [...SCORES['item-cf'].filter((s) => s.setup === 'A'), ...few] };
+  const opts = figureOptions(CONFIG, 'movielens', ['item']);
+  assert.equal(opts.minCurvePrompts, 30);
+  const uncertainty = {
+    C: {
+      item: {
+        band: [
+          { x: 3, low: 3, high: 4 },
+          { x: 4, low: 3, high: 4 },
+        ],
+        departure: { estimate: 3.5, low: 3.2, high: 3.8 },
+      },
+    },
+  };
+  const trend = entropyTrendFigure('movielens', scores, opts, uncertainty as never);
+  const roles = (setup: string) =>
+    (trend.figure.data as Trace[]).filter((t) => t.meta?.setup === setup).map((t) => t.meta?.role);
+  // The given band and departure are not drawn for 5 prompts; the 5 points are, in the order of their target entropy.
+  assert.deepEqual(roles('C').sort(), ['identity', 'prompt-points']);
+  assert.ok(roles('A').includes('fit'));
+  const points = (trend.figure.data as Trace[]).find((t) => t.meta?.role === 'prompt-points')!;
+  assert.deepEqual(points.x, [3.1, 3.4, 3.6, 3.9, 4.2]);
+  assert.deepEqual(
+    (points.y as number[]).map((y) => Math.round(y * 10) / 10),
+    [3.1, 3.6, 4, 4.5, 5],
+  );
+  const c = (trend.data as TrendFigureData).curves.C.item;
+  assert.deepEqual(
+    [c.tooFewPrompts, c.fitted.length, c.band, c.departure, c.turningPoint],
+    [true, 0, null, null, null],
+  );
+  const notes = (trend.figure.layout.annotations as { text: string }[]).map((a) => a.text);
+  assert.equal(notes.filter((t) => t === 'too few prompts (n = 5)').length, 1);
+  // The detail figure: the "age" setting of these 5 prompts alone (setup C only) is points with the same note.
+  const detail = detailFigure(
+    'movielens',
+    'item',
+    few,
+    figureOptions(CONFIG, 'movielens', ['item'], { setups: ['C'] }),
+  );
+  const detailRoles = (detail.figure.data as Trace[]).map((t) => t.meta?.role);
+  assert.ok(detailRoles.includes('prompt-points'));
+  for (const r of ['fit', 'rolling', 'departure-point', 'turning-point', 'points'])
+    assert.ok(!detailRoles.includes(r), r);
+  assert.ok((detail.figure.layout.annotations as { text: string }[]).some((a) => a.text === 'too few prompts (n = 5)'));
+});
+
 // ---------- distributions ----------
 
 test('boxStats against hand-worked quartiles (linear interpolation) and Tukey whiskers', () => {
@@ -301,30 +351,42 @@ test('colours agree across the trend, distribution and detail figures', () => {
 
 // ---------- Table 1 ----------
 
-test('Table 1: ours beside the paper, "(Def)" rows, missing cells and totals', () => {
+test('Table 1: only our settings and lengths, the paper beside them where it has them, totals over the same rows', () => {
   const counts: SampleCounts = { none: { '0': 1, '1': 10, '20': 0 }, all: { '0': 4, '1': 7, '20': 0 } };
   const t = table1Figure('movielens', counts, PAPER_TABLE1.movielens, {
     settingsOrder: ['none', 'age', 'gender', 'occupation', 'all'],
   });
   const cells = (t.figure.data[0] as { cells: { values: string[][] } }).cells.values;
   const [labels, hs, setups, ours, paper] = cells;
-  assert.deepEqual(labels.slice(0, 3), ['No Proxy (Def)', 'No Proxy', 'No Proxy']);
-  assert.deepEqual(hs.slice(0, 6), ['0', '1', '3', '5', '10', '20']);
-  assert.deepEqual(setups.slice(0, 2), ['C', 'B']);
-  // Rows we lack show "–"; the paper lists no h = 20 row for "All".
-  const allRows = labels.map((l, i) => [l, hs[i], ours[i], paper[i]]).filter((r) => String(r[0]).startsWith('All'));
+  // Our two settings × three lengths, nothing of the paper's other settings or lengths (h = 3, 5, 10; age, …).
+  assert.deepEqual(labels, [
+    'No Proxy (Def)',
+    'No Proxy',
+    'No Proxy',
+    'All (Def)',
+    'All',
+    'All',
+    '<b>Total (matched)</b>',
+    '<b>Total (all ours)</b>',
+  ]);
+  assert.deepEqual(hs, ['0', '1', '20', '0', '1', '20', '', '']);
+  assert.deepEqual(setups, ['C', 'B', 'B', 'C', 'A', 'A', '', '']);
+  // The paper's None row: 1, 300, 5; All: 51, 300 and no h = 20 entry ("–", explained under the table).
+  assert.deepEqual(paper.slice(0, 6), ['1', '300', '5', '51', '300', '–']);
+  // Matched rows (all but All/20): ours 1 + 10 + 0 + 4 + 7 = 22 against the paper's 1 + 300 + 5 + 51 + 300 = 657;
+  // all our rows: 22 as well (All/20 has 0), with no paper total beside it.
+  assert.deepEqual(ours.slice(6), ['<b>22</b>', '<b>22</b>']);
+  assert.deepEqual(paper.slice(6), ['<b>657</b>', '<b>–</b>']);
+  const notes = (t.figure.layout.annotations as { text: string }[]).map((a) => a.text);
+  assert.match(notes.join(' '), /– no counterpart in the paper/);
+  // When the paper has every row: one total, the paper's over the same rows, and no note.
+  const same = table1Figure('movielens', { age: { '0': 7, '1': 290 } }, PAPER_TABLE1.movielens);
+  const sameCells = (same.figure.data[0] as { cells: { values: string[][] } }).cells.values;
   assert.deepEqual(
-    allRows.find((r) => r[1] === '20'),
-    ['All', '20', '0', '–'],
+    sameCells.map((c) => c[c.length - 1]),
+    ['<b>Total</b>', '', '', '<b>297</b>', '<b>307</b>'],
   );
-  assert.deepEqual(
-    allRows.find((r) => r[1] === '3'),
-    ['All', '3', '–', '300'],
-  );
-  // Totals: ours 1 + 10 + 4 + 7 = 22; the paper's movie total is 995 + 1059 + 1017 + 1031 + 994 = 5096.
-  assert.equal(ours[ours.length - 1], '<b>22</b>');
-  assert.equal(paper[paper.length - 1], '<b>5096</b>');
-  assert.equal(labels.length, hs.length);
+  assert.equal(same.figure.layout.annotations, undefined);
   // Without the paper's numbers there is no paper column.
   assert.equal(
     (table1Figure('movielens', counts).figure.data[0] as { cells: { values: string[][] } }).cells.values.length,

@@ -242,7 +242,7 @@ test('a server that picks the first 10 listed: position bias p < 0.001, within-s
   );
   assert.ok(bias.pValue < 0.001);
   for (const setup of ['A', 'B', 'C'] as const) {
-    const spread = firstSummary.setups[setup].spread!;
+    const spread = firstSummary.setups[setup]!.spread!;
     assert.equal(spread.samples, 20);
     assert.equal(spread.answers, 60);
     assert.ok((spread.withinShare as number) > 0.8, `setup ${setup}: within-sample share ${spread.withinShare}`);
@@ -260,7 +260,7 @@ test('a server that picks the first 10 listed: position bias p < 0.001, within-s
   // Blind to the order: every order of a sample gets the same picks, so no within-sample variance beyond rounding
   // (the orders sum the same terms in another order).
   for (const setup of ['A', 'B', 'C'] as const)
-    assert.ok((blindSummary.setups[setup].spread!.withinShare as number) < 1e-9);
+    assert.ok((blindSummary.setups[setup]!.spread!.withinShare as number) < 1e-9);
   const figure = positionBiasFigure(
     'movielens',
     { fake: bias, blind: blindSummary.positionBias },
@@ -278,7 +278,7 @@ test('a server that picks the first 10 listed: position bias p < 0.001, within-s
   );
   console.log(
     `first-listed: χ² = ${bias.chiSquare.toFixed(1)}, p = ${bias.pValue.toExponential(2)}, within-sample shares ` +
-      `${(['A', 'B', 'C'] as const).map((s) => firstSummary.setups[s].spread!.withinShare!.toFixed(3)).join(' / ')}; ` +
+      `${(['A', 'B', 'C'] as const).map((s) => firstSummary.setups[s]!.spread!.withinShare!.toFixed(3)).join(' / ')}; ` +
       `order-blind: p = ${blindSummary.positionBias!.pValue.toFixed(3)}`,
   );
 });
@@ -353,7 +353,7 @@ test(
     assert.deepEqual(summary.models.random.movielens!.positionBias, bias);
     assert.ok(bias.pValue > 0.01, `random baseline position bias p = ${bias.pValue}`);
     console.log(
-      `random on the mirror, 3 orders: ${bias.picks} picks, shares ${bias.bins.map((b) => b.share.toFixed(4)).join(' ')}, χ² = ${bias.chiSquare.toFixed(2)}, p = ${bias.pValue.toFixed(3)}; within-sample share ${(['A', 'B', 'C'] as const).map((s) => summary.models.random.movielens!.setups[s].spread?.withinShare?.toFixed(3)).join(' / ')}`,
+      `random on the mirror, 3 orders: ${bias.picks} picks, shares ${bias.bins.map((b) => b.share.toFixed(4)).join(' ')}, χ² = ${bias.chiSquare.toFixed(2)}, p = ${bias.pValue.toFixed(3)}; within-sample share ${(['A', 'B', 'C'] as const).map((s) => summary.models.random.movielens!.setups[s]?.spread?.withinShare?.toFixed(3)).join(' / ')}`,
     );
   },
 );

@@ -366,7 +366,7 @@ test('runScore writes per-prompt scores and a summary with the right counts and 
   );
   assert.equal(m.unit, 'bits');
   assert.equal(m.smoothing, 0.01);
-  const { A, B, C } = m.setups;
+  const { A, B, C } = m.setups as Required<typeof m.setups>;
   assert.deepEqual([A.prompts, A.missing, A.noPicks, A.smoothed], [2, 0, 0, 1]);
   assert.deepEqual([B.prompts, B.missing, B.noPicks, B.smoothed], [1, 0, 1, 1]);
   assert.deepEqual([C.prompts, C.missing, C.noPicks, C.smoothed], [1, 1, 0, 0]);
@@ -403,9 +403,9 @@ test('runScore: valid picks and incomplete answers per setup; "worst" scores ans
   runScore(config, ['movielens'], ['m1', 'm2'], { log: () => {} });
   const m = loadScoreSummary(config).models.m1.movielens!;
   // "best" (the fixture): A has 1 and 2 picks; B has 2 picks and an empty answer (left out, counted as 0 picks); C has 4.
-  assert.deepEqual([m.setups.A.validPicksMean, m.setups.A.incompleteShare], [1.5, 1]);
-  assert.deepEqual([m.setups.B.validPicksMean, m.setups.B.incompleteShare], [1, 1]);
-  assert.deepEqual([m.setups.C.validPicksMean, m.setups.C.incompleteShare], [4, 1]);
+  assert.deepEqual([m.setups.A!.validPicksMean, m.setups.A!.incompleteShare], [1.5, 1]);
+  assert.deepEqual([m.setups.B!.validPicksMean, m.setups.B!.incompleteShare], [1, 1]);
+  assert.deepEqual([m.setups.C!.validPicksMean, m.setups.C!.incompleteShare], [4, 1]);
   assert.deepEqual(
     [m.validPicksMean, m.incompleteShare, m.missingPicks, m.topN],
     [(1 + 2 + 2 + 0 + 4) / 5, 1, 'best', 10],
@@ -431,7 +431,7 @@ test('runScore: valid picks and incomplete answers per setup; "worst" scores ans
   assert.equal(s4.validPicks, 0);
   const w = loadScoreSummary(worst).models.m1.movielens!;
   assert.deepEqual(
-    [w.scored, w.noPicks, w.setups.B.prompts, w.setups.B.validPicksMean, w.missingPicks],
+    [w.scored, w.noPicks, w.setups.B!.prompts, w.setups.B!.validPicksMean, w.missingPicks],
     [5, 1, 2, 1, 'worst'],
   );
 });
@@ -455,7 +455,7 @@ test('runScore is byte-identical on rerun and merges the summary across models',
   const m2 = merged.models.m2.movielens!;
   assert.equal(m2.scored, 6);
   assert.equal(m2.smoothed, 0);
-  for (const s of ['A', 'B', 'C'] as const) assert.equal(m2.setups[s].meanGap, 0, `oracle gap in setup ${s}`);
+  for (const s of ['A', 'B', 'C'] as const) assert.equal(m2.setups[s]!.meanGap, 0, `oracle gap in setup ${s}`);
   // Order of scoring does not matter: m2 then m1 gives the same bytes.
   fs.rmSync(summaryFile);
   runScore(config, ['movielens'], ['m2'], quiet);

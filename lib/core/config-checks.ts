@@ -235,6 +235,7 @@ export const SETTING_RULES: Readonly<Record<string, Rule>> = {
   'curves.confidence': numberWhere((v) => v > 0 && v < 1, 'in (0, 1)'),
   'curves.minBinPrompts': wholeAtLeast(2),
   'curves.profileBins': wholeAtLeast(1),
+  'curves.minCurvePrompts': wholeAtLeast(1, ' (prompts a setup or curve needs for a fitted curve)'),
   'curves.resamplingUnit': oneOf(['draw', 'prompt', 'group']),
   'curves.calibration': wholeAtLeast(0, ' (0 = coverage not measured)'),
   comparisons: (v) => {

@@ -156,6 +156,11 @@ export interface Config {
     /** Gap profile: bins of equal prompt counts, at least this many prompts each, at most `profileBins` bins. */
     minBinPrompts: number;
     profileBins: number;
+    /**
+     * A setup or curve with fewer prompts is drawn as points with a "too few prompts" note, without fit, band or
+     * departure marker, and its statistics are flagged (docs/configuration.md says why 30).
+     */
+    minCurvePrompts: number;
     /** What is resampled together: the draw (all prompts of one trajectory), each prompt, or a demographic group. */
     resamplingUnit: 'draw' | 'prompt' | 'group';
     /** Simulated datasets for the measured coverage of every interval (0: not measured). */

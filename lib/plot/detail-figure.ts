@@ -7,6 +7,7 @@ import { type CurveOptions } from '../score/curves';
 import { entropyUnit } from '../score/score';
 import type { ScoreRecord } from '../core/types';
 import { deriveSeed } from '../core/rng';
+import { tooFewPromptsNote } from '../score/summary';
 import {
   settingLabel,
   domainTitle,
@@ -19,6 +20,7 @@ import {
   departureTrace,
   paddedRange,
   emptyNote,
+  panelNote,
   type BuiltFigure,
   fileSafe,
 } from './figure-common';
@@ -99,11 +101,16 @@ export function detailFigure(
     const xa = axisName('x', i);
     const ya = axisName('y', i);
     const subset = kept.filter((s) => s.proxy === setting);
-    const c = curveOf(subset, opts.curve, {
-      resamples: opts.bootstrap.resamples,
-      confidence: opts.bootstrap.confidence,
-      seed: deriveSeed(opts.bootstrap.seed, 'bootstrap', modelId, domain, 'setting', setting),
-    });
+    const c = curveOf(
+      subset,
+      opts.curve,
+      {
+        resamples: opts.bootstrap.resamples,
+        confidence: opts.bootstrap.confidence,
+        seed: deriveSeed(opts.bootstrap.seed, 'bootstrap', modelId, domain, 'setting', setting),
+      },
+      opts.minCurvePrompts,
+    );
     data.curves[setting] = c;
     const xRange = opts.curve.range
       ? paddedRange(opts.curve.range, 0.02)
@@ -132,13 +139,25 @@ export function detailFigure(
       text: c.points.map((p) => `n = ${p.n}`),
       xaxis: xa,
       yaxis: ya,
-      name: legendNames[1],
-      legendgroup: 'points',
-      showlegend: legend('points'),
-      marker: { color: st.color, size: markerPx, opacity: 0.35 },
-      hovertemplate: `bin %{x:.3f} ${unit}<br>mean cross-entropy %{y:.3f}<br>%{text}<extra></extra>`,
-      meta: { role: 'points', setting },
+      // Too few prompts: the prompts themselves, opaque (no curve is drawn over them), outside the binned means' entry.
+      ...(c.tooFewPrompts
+        ? {
+            name: `${settingLabel(setting)} (prompts)`,
+            showlegend: false,
+            marker: { color: st.color, size: markerPx * 1.5, opacity: 0.9 },
+            hovertemplate: `one prompt: target %{x:.3f} ${unit}<br>cross-entropy %{y:.3f}<extra></extra>`,
+            meta: { role: 'prompt-points', setting },
+          }
+        : {
+            name: legendNames[1],
+            legendgroup: 'points',
+            showlegend: legend('points'),
+            marker: { color: st.color, size: markerPx, opacity: 0.35 },
+            hovertemplate: `bin %{x:.3f} ${unit}<br>mean cross-entropy %{y:.3f}<br>%{text}<extra></extra>`,
+            meta: { role: 'points', setting },
+          }),
     });
+    if (c.tooFewPrompts) annotations.push(panelNote(i, tooFewPromptsNote(c.n)));
     // The rolling mean is drawn dark and solid over the pale binned means and under the coloured fit, so all three read apart.
     if (c.rolling.length) {
       traces.push({

@@ -18,6 +18,7 @@ import type { NamedFigure } from './export';
 import { type FigureLook, type LookOverrides, axisName, figureLook, fontStack } from './figure-look';
 export { axisName, layoutAxisKey } from './figure-look';
 import { SETUPS } from '../score/score';
+import { tooFewPrompts, tooFewPromptsNote } from '../score/summary';
 import type { ScoreRecord, Setup } from '../core/types';
 
 export const SETUP_TITLES: Record<Setup, string> = {
@@ -148,6 +149,8 @@ export interface FigureOptions {
   showPoints: boolean;
   /** Bootstrap of the departure points drawn with their intervals (0 resamples: estimates only); seeds derive from `seed`. */
   bootstrap: { resamples: number; confidence: number; seed: number };
+  /** `curves.minCurvePrompts`: a curve of fewer prompts is drawn as its points with a note, without fit or band. */
+  minCurvePrompts: number;
 }
 
 export interface FigureOverrides {
@@ -177,6 +180,7 @@ export function figureOptions(
       departureGap: overrides.curve?.departureGap ?? config.curves.departureGap,
     },
     bootstrap: { resamples: config.curves.bootstrap, confidence: config.curves.confidence, seed: config.seed },
+    minCurvePrompts: config.curves.minCurvePrompts,
     logBase: config.score.logBase,
     styles: modelStyles(config, modelIds),
     look: figureLook(config.figures, overrides.look),
@@ -219,6 +223,8 @@ export interface CurveData {
   rolling: XY[];
   fitted: XY[];
   notes: string[];
+  /** Fewer prompts than `curves.minCurvePrompts`: `points` are the prompts themselves, and there is no fit. */
+  tooFewPrompts: boolean;
 }
 
 /** Linear interpolation in the fitted grid: independent of how the polynomial's coefficients are ordered. */
@@ -236,11 +242,13 @@ export function valueOnFit(fitted: XY[], x: number): number | null {
 /**
  * The curve for a set of scores; non-finite cross-entropies are counted and left out (curves need finite numbers).
  * With `boot`, the departure point gets its bootstrap interval (the same seed as the score summary gives the same one).
+ * Fewer finite prompts than `minCurvePrompts`: no curve, the prompts themselves as points (`tooFewPrompts`).
  */
 export function curveOf(
   scores: ScoreRecord[],
   curve: CurveOptions,
   boot?: { resamples: number; confidence: number; seed: string },
+  minCurvePrompts = 0,
 ): CurveData {
   const x: number[] = [];
   const y: number[] = [];
@@ -251,6 +259,7 @@ export function curveOf(
       y.push(s.crossEntropy);
     } else excluded++;
   }
+  if (x.length && tooFewPrompts(x.length, minCurvePrompts)) return promptPoints(x, y, curve, excluded);
   let c: Curve;
   let departurePoint: Interval | null;
   if (boot && boot.resamples >= 1 && x.length)
@@ -277,6 +286,35 @@ export function curveOf(
     rolling: c.rolling,
     fitted: c.fitted,
     notes,
+    tooFewPrompts: false,
+  };
+}
+
+/**
+ * Too few prompts for a curve: the prompts themselves (sorted by target entropy, so the data are the same for the same
+ * prompts in any order), no binning, fit, turning or departure point — any of them would be read as a trend.
+ */
+function promptPoints(x: number[], y: number[], curve: CurveOptions, excluded: number): CurveData {
+  const points = x.map((xi, i) => ({ x: xi, y: y[i], n: 1 })).sort((a, b) => a.x - b.x || a.y - b.y);
+  const notes = [tooFewPromptsNote(x.length)];
+  if (excluded) notes.push(`${excluded} prompt(s) with a non-finite cross-entropy left out (set score.smoothing > 0)`);
+  return {
+    n: x.length,
+    excludedNonFinite: excluded,
+    range: curve.range ?? [points[0].x, points[points.length - 1].x],
+    fitRange: null,
+    window: curve.window,
+    order: curve.order,
+    polynomial: null,
+    fitCoverage: null,
+    turningPoint: null,
+    turningPointY: null,
+    departurePoint: null,
+    points,
+    rolling: [],
+    fitted: [],
+    notes,
+    tooFewPrompts: true,
   };
 }
 
@@ -368,6 +406,22 @@ export function emptyNote(axis: number, text: string): Record<string, unknown> {
     y: 0.5,
     showarrow: false,
     font: { color: '#888' },
+  };
+}
+
+/** A short grey note at the top left inside a panel (e.g. "too few prompts (n = 7)"). */
+export function panelNote(axis: number, text: string): Record<string, unknown> {
+  return {
+    text,
+    xref: `${axisName('x', axis)} domain`,
+    yref: `${axisName('y', axis)} domain`,
+    x: 0.02,
+    y: 0.98,
+    xanchor: 'left',
+    yanchor: 'top',
+    showarrow: false,
+    font: { color: '#666' },
+    name: 'too-few-prompts',
   };
 }
 

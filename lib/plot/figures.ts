@@ -26,6 +26,7 @@ import {
   type ScoreSummary,
 } from '../score/score';
 import { bootstrapFitBand } from '../score/band';
+import { tooFewPrompts } from '../score/summary';
 import { deriveSeed } from '../core/rng';
 import { type FigureLook, type LookOverrides, PX_PER_IN, figureLook } from './figure-look';
 import type { SampleCounts, ScoreRecord, Setup } from '../core/types';
@@ -39,7 +40,7 @@ import {
 import { detailFigure } from './detail-figure';
 import { proxyHistoryFigure } from './distribution-figure';
 import { PAPER_TABLE1, table1Figure } from './table1-figure';
-import { type CurveUncertainty, type TrendUncertainty, entropyTrendFigure } from './trend-figure';
+import { type CurveUncertainty, type TrendFigureData, type TrendUncertainty, entropyTrendFigure } from './trend-figure';
 import { positionBiasFigure } from './position-bias-figure';
 import { type GapProfiles, gapProfileFigure } from './gap-figure';
 import { exportTables } from './tables';
@@ -169,6 +170,11 @@ export function trendUncertainty(
         (r) => r.setup === setup && Number.isFinite(r.crossEntropy) && Number.isFinite(r.targetEntropy),
       );
       if (!finite.length) continue;
+      // Too few prompts for a curve: nothing to surround with a band, no departure to mark (trend-figure.ts draws points).
+      if (tooFewPrompts(finite.length, config.curves.minCurvePrompts)) {
+        bySetup[model] = { departure: null };
+        continue;
+      }
       const u: CurveUncertainty = {};
       if (config.curves.bootstrap >= 1) {
         u.band = bootstrapFitBand(
@@ -288,7 +294,8 @@ export async function runPlot(
     unit: entropyUnit(fo.logBase),
     logBase: fo.logBase,
     curveOptions: fo.curve,
-    setups: fo.setups,
+    // The setups shown: a requested setup without prompts is absent here as in every figure.
+    setups: (figures.find((f) => f.name === 'entropy-trend')?.data as TrendFigureData | undefined)?.drawnSetups ?? [],
     // What shaped the figures beyond the numbers; the analysis parameters follow the figures.
     figureParameters: {
       code: opts.code ?? null,

@@ -113,6 +113,9 @@ export async function writeReport(config: Config, input: ReportInput): Promise<s
           `<b>Departure region</b>: where the simultaneous band of the gap profile (bins of equal prompt counts) lies above ${config.curves.departureGap} ${unit}, named by the end it touches; its <b>edge</b> is where the profile crosses that threshold, and the share says in how many resamples a region exists. ` +
           `Intervals resample ${config.curves.resamplingUnit}s (all prompts of one draw share a group and a history); their coverage is measured below. Jensen–Shannon and total variation are bounded and do not rest on the smoothing λ; the last column shows how the high-entropy quarter's gap moves with λ.</p>`,
       );
+      parts.push(
+        `<p>A setup with fewer than ${config.curves.minCurvePrompts} prompts (<code>curves.minCurvePrompts</code>) is marked "too few prompts (n = …)": its curve-derived cells are left empty and its other numbers rest on too few prompts to read as a trend. A setup without prompts is not listed.</p>`,
+      );
       parts.push(tableHtml(tables.gap));
       if (tables.calibration.rows.length) {
         parts.push(`<h3>Calibration: measured coverage of every interval (nominal ${config.curves.confidence})</h3>`);

@@ -1,7 +1,13 @@
 /** Table 1 (prompts per setting and history length) as a figure: ours, and the paper's beside it. */
-import { PAPER_SAMPLE_COUNTS } from '../sample/table1';
+import {
+  NO_PAPER_COUNTERPART,
+  PAPER_SAMPLE_COUNTS,
+  type SampleCountRow,
+  sampleCountRows,
+  sampleCountTotals,
+} from '../sample/table1';
 import type { DomainName } from '../core/config';
-import type { SampleCounts, Setup } from '../core/types';
+import type { SampleCounts } from '../core/types';
 import { settingLabel, domainTitle, baseLayout, type BuiltFigure } from './figure-common';
 import { type FigureLook, figureLook } from './figure-look';
 import { defaultConfig } from '../core/config';
@@ -9,38 +15,20 @@ import { defaultConfig } from '../core/config';
 /** The paper's Table 1 (appendix A.2) under our setting names; the movie "All" row has no h = 20 entry. */
 export const PAPER_TABLE1: Record<DomainName, SampleCounts> = PAPER_SAMPLE_COUNTS;
 
-export interface Table1Row {
-  setting: string;
+export interface Table1Row extends SampleCountRow {
   label: string;
-  historyLength: number;
-  setup: Setup;
-  ours: number | null;
-  paper: number | null;
 }
 
+/** Our Table 1 rows (lib/sample/table1.ts) with the paper's setting names. */
 export function table1Rows(
   counts: SampleCounts,
   paper: SampleCounts | null,
   settingsOrder: string[] = [],
 ): Table1Row[] {
-  const present = [...Object.keys(counts), ...Object.keys(paper ?? {})];
-  const known = settingsOrder.filter((s) => present.includes(s));
-  const settings = [...known, ...[...new Set(present)].filter((s) => !known.includes(s))];
-  const rows: Table1Row[] = [];
-  for (const setting of settings) {
-    const hs = new Set([...Object.keys(counts[setting] ?? {}), ...Object.keys(paper?.[setting] ?? {})]);
-    for (const h of [...hs].map(Number).sort((a, b) => a - b)) {
-      rows.push({
-        setting,
-        label: h === 0 ? `${settingLabel(setting)} (Def)` : settingLabel(setting),
-        historyLength: h,
-        setup: h === 0 ? 'C' : setting === 'none' ? 'B' : 'A',
-        ours: counts[setting]?.[String(h)] ?? null,
-        paper: paper ? (paper[setting]?.[String(h)] ?? null) : null,
-      });
-    }
-  }
-  return rows;
+  return sampleCountRows(counts, paper ?? {}, settingsOrder).map((r) => ({
+    ...r,
+    label: r.historyLength === 0 ? `${settingLabel(r.setting)} (Def)` : settingLabel(r.setting),
+  }));
 }
 
 /** Table 1 as a Plotly table: ours, and the paper's beside it when given. */
@@ -54,27 +42,38 @@ export function table1Figure(
   const look = opts.look ?? figureLook(defaultConfig().figures);
   const short = look.style === 'paper';
   const rows = table1Rows(counts, paper, opts.settingsOrder);
-  const total = (k: 'ours' | 'paper') => rows.reduce((s, r) => s + (r[k] ?? 0), 0);
+  const totals = sampleCountTotals(rows);
+  // With rows the paper lacks, its total is set against ours over the same rows only, and our full total stands apart.
+  const split = paper !== null && totals.unmatchedRows > 0;
+  // Short labels (a cell wraps, and the row heights are computed for one line); the note under the table spells them out.
+  const totalRows: [string, number, string][] = split
+    ? [
+        ['Total (matched)', totals.matched.ours, totals.matched.rows ? String(totals.matched.paper) : '–'],
+        ['Total (all ours)', totals.ours, '–'],
+      ]
+    : [['Total', totals.ours, String(totals.matched.paper)]];
   const cell = (v: number | null) => (v === null ? '–' : String(v));
   const columns: string[][] = [
-    [...rows.map((r) => r.label), '<b>Total</b>'],
-    [...rows.map((r) => String(r.historyLength)), ''],
-    [...rows.map((r) => r.setup), ''],
-    [...rows.map((r) => cell(r.ours)), `<b>${total('ours')}</b>`],
+    [...rows.map((r) => r.label), ...totalRows.map((t) => `<b>${t[0]}</b>`)],
+    [...rows.map((r) => String(r.historyLength)), ...totalRows.map(() => '')],
+    [...rows.map((r) => r.setup), ...totalRows.map(() => '')],
+    [...rows.map((r) => cell(r.ours)), ...totalRows.map((t) => `<b>${t[1]}</b>`)],
   ];
   // Paper style: short headers, the caption says what the columns are.
   const header = short
     ? ['<b>Setting</b>', '<b>h</b>', '<b>Setup</b>', '<b>Ours</b>']
     : ['<b>Setting</b>', '<b># History</b>', '<b>Setup</b>', '<b>Prompts (ours)</b>'];
   if (paper) {
-    columns.push([...rows.map((r) => cell(r.paper)), `<b>${total('paper')}</b>`]);
+    columns.push([...rows.map((r) => cell(r.paper)), ...totalRows.map((t) => `<b>${t[2]}</b>`)]);
     header.push(short ? '<b>Paper</b>' : '<b>Prompts (paper)</b>');
   }
   const f = look.fontPx;
   // Plotly lays out a cell holding markup ("&", "<b>") at its text height plus 8 px above and below, whatever height is
   // asked for; asking that for every row keeps the rows even (and the figure's height right).
   const rowH = Math.ceil(f * 1.3 + 16);
-  const fill = [...rows.map((r) => (r.historyLength === 0 ? '#F2F2F2' : '#FFFFFF')), '#E8E8E8'];
+  const fill = [...rows.map((r) => (r.historyLength === 0 ? '#F2F2F2' : '#FFFFFF')), ...totalRows.map(() => '#E8E8E8')];
+  // The paper's "–" is explained once under the table (a cell is too narrow for the words at column width).
+  const noteH = split ? 2 * rowH : 0;
   return {
     name: 'table1',
     title: `${domainTitle(domain)}: Table 1, prompts per setting`,
@@ -120,11 +119,30 @@ export function table1Figure(
               },
             }),
         width: look.style === 'paper' || look.request.size !== null ? look.widthPx : Math.min(640, look.widthPx),
-        height: look.heightPx ?? (short ? 8 : 60 + 2 * f) + (rows.length + 3) * rowH + 8,
-        margin: { l: 4, r: 4, t: short ? 4 : 60 + 2 * f - 20, b: 4 },
+        height: look.heightPx ?? (short ? 8 : 60 + 2 * f) + (rows.length + totalRows.length + 2) * rowH + 8 + noteH,
+        margin: { l: 4, r: 4, t: short ? 4 : 60 + 2 * f - 20, b: 4 + noteH },
+        ...(split
+          ? {
+              annotations: [
+                {
+                  text: `– ${NO_PAPER_COUNTERPART}<br>matched: the rows the paper has`,
+                  xref: 'paper',
+                  yref: 'paper',
+                  x: 0,
+                  y: 0,
+                  xanchor: 'left',
+                  yanchor: 'top',
+                  align: 'left',
+                  yshift: -2,
+                  showarrow: false,
+                  font: { size: f, color: '#555555' },
+                },
+              ],
+            }
+          : {}),
       },
     },
     look,
-    data: { rows, total: { ours: total('ours'), paper: paper ? total('paper') : null } },
+    data: { rows, total: paper ? totals : { ours: totals.ours } },
   };
 }

@@ -11,13 +11,13 @@ import { type Config, type DomainName, domainDir } from '../core/config';
 import { readJson, writeFileAtomic } from '../core/io';
 import type { SampleCounts } from '../core/types';
 import { SAMPLE_COUNTS_FILE } from '../sample/sample';
-import { PAPER_SAMPLE_COUNTS } from '../sample/table1';
+import { NO_PAPER_COUNTERPART, PAPER_SAMPLE_COUNTS, sampleCountRows, sampleCountTotalRows } from '../sample/table1';
 import { type Comparisons, type Difference, comparisonsFile, readComparisons } from '../score/compare';
 import { entropyUnit } from '../score/distribution';
 import { type PowerFile, loadPower, scorePowerFile, scoreSummaryFile } from '../score/files';
 import type { Interval } from '../score/curves';
 import type { PositionBias } from '../score/position-bias';
-import { type ScoreSummary, type SetupSummary, loadScoreSummary } from '../score/summary';
+import { type ScoreSummary, type SetupSummary, loadScoreSummary, tooFewPromptsNote } from '../score/summary';
 import { domainTitle } from './figure-common';
 import {
   type Cell,
@@ -49,26 +49,38 @@ function entriesOf(summary: ScoreSummary | null, domain: DomainName, models?: st
 
 const NO_SUMMARY = 'no score summary: run the score stage';
 
-/** Table 1 as the report shows it: our counts per setting and history length beside the paper's. */
-export function table1Table(domain: DomainName, counts: SampleCounts | null): Table {
+/**
+ * Table 1 as the report shows it: the configured settings and lengths only (counts.json holds what was sampled), the
+ * paper's count beside ours where it has that row, and totals that compare like with like.
+ */
+export function table1Table(domain: DomainName, counts: SampleCounts | null, settingsOrder: string[] = []): Table {
   const paper = (PAPER_SAMPLE_COUNTS as Record<string, SampleCounts | undefined>)[domain];
-  const rows: Cell[][] = [];
-  for (const [setting, byH] of Object.entries(counts ?? {}))
-    for (const [h, n] of Object.entries(byH)) {
-      const p = paper?.[setting]?.[h];
-      rows.push([
-        text(setting),
-        num(Number(h), 0),
-        num(n, 0),
-        p === undefined ? missing('no counterpart in the paper') : num(p, 0),
-      ]);
-    }
+  const sampled = sampleCountRows(counts ?? {}, paper ?? {}, settingsOrder);
+  const paperCell = (v: number | string | null): Cell =>
+    paper === undefined
+      ? missing('no paper counts for this dataset')
+      : typeof v === 'number'
+        ? num(v, 0)
+        : missing(NO_PAPER_COUNTERPART);
+  const rows: Cell[][] = sampled.map((r) => [
+    text(r.setting),
+    num(r.historyLength, 0),
+    text(r.setup),
+    num(r.ours, 0),
+    paperCell(r.paper),
+  ]);
+  if (sampled.length)
+    for (const [label, ours, theirs] of paper === undefined
+      ? ([['total', sampled.reduce((t, r) => t + r.ours, 0), null]] as [string, number, null][])
+      : sampleCountTotalRows(sampled))
+      rows.push([text(label), missing('total'), missing('total'), num(ours, 0), paperCell(theirs)]);
   return {
     name: 'table1',
     caption: `${domainTitle(domain)}: prompts per proxy setting and history length, ours beside the paper's Table 1.`,
     columns: [
       { header: 'setting' },
       { header: '# history' },
+      { header: 'setup' },
       { header: 'prompts (ours)' },
       { header: 'prompts (paper)' },
     ],
@@ -76,6 +88,16 @@ export function table1Table(domain: DomainName, counts: SampleCounts | null): Ta
     empty: counts ? 'no prompts' : 'no sample counts: run the sample stage',
   };
 }
+
+/**
+ * The setup cell of a row: a setup below `curves.minCurvePrompts` says so, so that its numbers are not read as a trend
+ * (its curve-derived cells are left empty).
+ */
+function setupCell(setup: string, prompts: number, flagged: boolean): Cell {
+  return text(flagged ? `${setup}: ${tooFewPromptsNote(prompts)}` : setup);
+}
+
+const TOO_FEW = 'too few prompts for a curve (curves.minCurvePrompts)';
 
 export function gapTable(summary: ScoreSummary | null, domain: DomainName, unit: string, models?: string[]): Table {
   const rows: Cell[][] = [];
@@ -86,23 +108,32 @@ export function gapTable(summary: ScoreSummary | null, domain: DomainName, unit:
       if (!g || !g.prompts) continue;
       clusterUnit ??= g.unit;
       const r = g.region;
+      const flagged = s.tooFewPrompts === true;
       const noIntervals = r.share === null;
       const where = r.ranges.map(([a, b]) => `${fixed(a, 2)}–${fixed(b, 2)}`).join(', ');
       const lambdas = g.highEndByLambda ? Object.values(g.highEndByLambda).map((v) => fixed(v, 3)) : null;
       rows.push([
         text(model),
-        text(setup),
+        setupCell(setup, g.prompts, flagged),
         num(g.prompts, 0),
         num(g.clusters, 0),
         estimateCell(g.meanGap, 3, 'no prompts'),
         estimateCell(g.gapSlope, 3, 'too few prompts for a slope'),
-        r.direction === 'none'
-          ? noIntervals
-            ? missing('no intervals (curves.bootstrap < 2)')
-            : text('none')
-          : text(`${r.direction}: ${where}`),
-        estimateCell(r.edge, 2, r.direction === 'none' ? 'no departure region' : 'no single edge (not an end region)'),
-        num(r.share, 2, 'no intervals (curves.bootstrap < 2)'),
+        flagged
+          ? missing(TOO_FEW)
+          : r.direction === 'none'
+            ? noIntervals
+              ? missing('no intervals (curves.bootstrap < 2)')
+              : text('none')
+            : text(`${r.direction}: ${where}`),
+        flagged
+          ? missing(TOO_FEW)
+          : estimateCell(
+              r.edge,
+              2,
+              r.direction === 'none' ? 'no departure region' : 'no single edge (not an end region)',
+            ),
+        flagged ? missing(TOO_FEW) : num(r.share, 2, 'no intervals (curves.bootstrap < 2)'),
         estimateCell(g.jensenShannon, 3, 'not computed'),
         estimateCell(g.totalVariation, 3, 'not computed'),
         lambdas ? text(lambdas.join(' / ')) : missing('λ sensitivity not computed'),
@@ -149,7 +180,7 @@ export function calibrationTable(
       for (const c of cal.coverage) {
         const what = c.model.name === 'step' ? 'step' : 'slope';
         rows.push([
-          text(setup),
+          setupCell(setup, cal.prompts, s.tooFewPrompts === true),
           text(`${what} ${c.model.size} below ${fixed(c.model.at, 2)}`),
           text(`${cal.noiseModel} (${cal.prompts} prompts, ${cal.clusters} clusters)`),
           num(c.replicates, 0),
@@ -198,18 +229,21 @@ export function scoresTable(summary: ScoreSummary | null, domain: DomainName, un
   for (const [model, entry] of entriesOf(summary, domain, models)) {
     for (const [setup, s] of Object.entries(entry.setups ?? {}) as [string, SetupSummary][]) {
       const none = 'no prompts';
+      // A setup without prompts has nothing to show (older summaries still list it).
+      if (!s.prompts) continue;
+      const flagged = s.tooFewPrompts === true;
       rows.push([
         text(model),
-        text(setup),
+        setupCell(setup, s.prompts, flagged),
         num(s.prompts, 0),
         num(s.validPicksMean, 2, 'no answers'),
         num(s.incompleteShare, 3, 'no answers'),
         num(s.meanTargetEntropy, 3, none),
         num(s.meanCrossEntropy, 3, none),
         num(s.meanGap, 3, none),
-        num(s.curve?.fitCoverage, 3, 'no fitted curve'),
-        pointCell(s.departurePoint, 'the curve never leaves X = Y'),
-        pointCell(s.turningPoint, 'no turning point inside the fit range'),
+        flagged ? missing(TOO_FEW) : num(s.curve?.fitCoverage, 3, 'no fitted curve'),
+        flagged ? missing(TOO_FEW) : pointCell(s.departurePoint, 'the curve never leaves X = Y'),
+        flagged ? missing(TOO_FEW) : pointCell(s.turningPoint, 'no turning point inside the fit range'),
         num(s.smoothed, 0),
       ]);
     }
@@ -247,12 +281,13 @@ export function comparisonsTable(
   family: 'named' | 'exploratory',
   unit: string,
   models?: string[],
+  minCurvePrompts = 0,
 ): Table {
   const rows = (comparisons?.comparisons ?? [])
     .filter((c) => c.domain === domain && c.family === family)
     .filter((c) => !models || (models.includes(c.a) && models.includes(c.b)))
     .map((c) => [
-      text(c.setup),
+      setupCell(c.setup, c.prompts, c.prompts < minCurvePrompts),
       text(c.a),
       text(c.b),
       num(c.prompts, 0),
@@ -292,7 +327,12 @@ function decimalsOf(v: number): number {
   return s.includes('.') ? s.length - s.indexOf('.') - 1 : 0;
 }
 
-export function powerSummaryTable(power: PowerFile | null, domain: DomainName, unit: string): Table {
+export function powerSummaryTable(
+  power: PowerFile | null,
+  domain: DomainName,
+  unit: string,
+  minCurvePrompts = 0,
+): Table {
   const perDelta = (c: { power: { delta: number; power: number }[] }) =>
     text(c.power.map((p) => `${p.delta}: ${p.power.toFixed(2)}`).join(', '));
   const smallest = (c: { smallestDetected: number | null }) =>
@@ -302,7 +342,7 @@ export function powerSummaryTable(power: PowerFile | null, domain: DomainName, u
   const rows = (power?.power ?? [])
     .filter((r) => r.domain === domain)
     .map((r) => [
-      text(r.setup),
+      setupCell(r.setup, r.prompts, r.prompts < minCurvePrompts),
       num(r.prompts, 0),
       num(r.clusters, 0),
       smallest(r.meanGap),
@@ -396,14 +436,15 @@ export function domainTables(config: Config, domain: DomainName, opts: TableOpti
   const comparisons = readComparisons(comparisonsFile(domainDir(config, 'scores')));
   const power = fs.existsSync(scorePowerFile(config)) ? loadPower(config) : null;
   const m = opts.models;
+  const min = config.curves.minCurvePrompts;
   return [
-    table1Table(domain, counts),
+    table1Table(domain, counts, Object.keys(config.sample.settings[domain] ?? {})),
     gapTable(summary, domain, unit, m),
     calibrationTable(summary, domain, config.curves.confidence, m),
     scoresTable(summary, domain, unit, m),
-    comparisonsTable(comparisons, domain, 'named', unit, m),
-    comparisonsTable(comparisons, domain, 'exploratory', unit, m),
-    powerSummaryTable(power, domain, unit),
+    comparisonsTable(comparisons, domain, 'named', unit, m, min),
+    comparisonsTable(comparisons, domain, 'exploratory', unit, m, min),
+    powerSummaryTable(power, domain, unit, min),
     positionBiasTable(summary, domain, m),
   ];
 }

@@ -18,12 +18,14 @@ import {
   pooledRange,
   trendXRange,
   emptyNote,
+  panelNote,
   type BuiltFigure,
   markerIndices,
   valueOnFit,
 } from './figure-common';
 import { axisName, gridLayout, layoutAxisKey } from './figure-look';
 import type { BandPoint } from '../score/band';
+import { tooFewPromptsNote } from '../score/summary';
 
 /** What the score stage knows about one model × setup beyond the curve: the bootstrap band and the departure point. */
 export interface CurveUncertainty {
@@ -36,8 +38,7 @@ export interface CurveUncertainty {
 export type TrendUncertainty = Partial<Record<Setup, Record<string, CurveUncertainty>>>;
 
 export interface TrendFigureData {
-  setups: Setup[];
-  /** Setups drawn (those with prompts). */
+  /** Setups drawn: those asked for that have prompts (a setup without any is absent from every field). */
   drawnSetups: Setup[];
   unit: string;
   curveOptions: CurveOptions;
@@ -72,7 +73,6 @@ export function entropyTrendFigure(
   const unit = entropyUnit(opts.logBase);
   const models = Object.keys(scoresByModel);
   const data: TrendFigureData = {
-    setups: [...opts.setups],
     drawnSetups: [],
     unit,
     curveOptions: { ...opts.curve },
@@ -87,14 +87,19 @@ export function entropyTrendFigure(
     models.forEach((model, k) => {
       if (!bySetup[k].length) return;
       const u = uncertainty[setup]?.[model];
+      const c = curveOf(bySetup[k], { ...opts.curve, range }, undefined, opts.minCurvePrompts);
+      // Too few prompts: no band or departure either, whatever was computed for them.
       data.curves[setup][model] = {
-        ...curveOf(bySetup[k], { ...opts.curve, range }),
-        band: u?.band ?? null,
-        departure: u?.departure ?? null,
+        ...c,
+        band: c.tooFewPrompts ? null : (u?.band ?? null),
+        departure: c.tooFewPrompts ? null : (u?.departure ?? null),
       };
     });
-    data.xRange[setup] = trendXRange(Object.values(data.curves[setup]), opts);
-    if (data.xRange[setup] && Object.keys(data.curves[setup]).length) data.drawnSetups.push(setup);
+    const xRange = trendXRange(Object.values(data.curves[setup]), opts);
+    if (xRange && Object.keys(data.curves[setup]).length) {
+      data.xRange[setup] = xRange;
+      data.drawnSetups.push(setup);
+    } else delete data.curves[setup];
   }
   // Panels without prompts are left out; with none at all, one empty panel says so.
   const drawn = data.drawnSetups.length ? data.drawnSetups : [opts.setups[0] ?? 'A'];
@@ -186,38 +191,56 @@ export function entropyTrendFigure(
           meta: { role: 'points', model, setup },
         });
       }
-      if (c.fitted.length === 0) return;
-      // The curve, its sparse markers, and (once) a legend entry showing line and marker together: Plotly sizes a
-      // legend marker from the trace's sizes, which for the sparse markers would be tiny or huge.
-      traces.push({
-        type: 'scatter',
-        mode: 'lines',
-        x: c.fitted.map((p) => p.x),
-        y: c.fitted.map((p) => p.y),
-        xaxis: xa,
-        yaxis: ya,
-        name: model,
-        legendgroup: model,
-        showlegend: false,
-        line: { color: st.color, dash: st.dash, width: st.width * lw },
-        hovertemplate: `${model} (${setup})<br>target %{x:.3f} ${unit}<br>fit %{y:.3f} ${unit}<extra></extra>`,
-        meta: { role: 'fit', model, setup },
-      });
-      const marks = markerIndices(c.fitted.length, modelIndex);
-      traces.push({
-        type: 'scatter',
-        mode: 'markers',
-        x: marks.map((k) => c.fitted[k].x),
-        y: marks.map((k) => c.fitted[k].y),
-        xaxis: xa,
-        yaxis: ya,
-        name: `${model} markers`,
-        legendgroup: model,
-        showlegend: false,
-        marker: { symbol: st.symbol, color: st.color, size: markerPx },
-        hoverinfo: 'skip',
-        meta: { role: 'fit-markers', model, setup },
-      });
+      if (c.tooFewPrompts) {
+        traces.push({
+          type: 'scatter',
+          mode: 'markers',
+          x: c.points.map((p) => p.x),
+          y: c.points.map((p) => p.y),
+          xaxis: xa,
+          yaxis: ya,
+          name: `${model} (prompts)`,
+          legendgroup: model,
+          showlegend: false,
+          marker: { symbol: st.symbol, color: st.color, size: markerPx },
+          hovertemplate: `${model} (${setup}), one prompt<br>target %{x:.3f} ${unit}<br>cross-entropy %{y:.3f} ${unit}<extra></extra>`,
+          meta: { role: 'prompt-points', model, setup },
+        });
+      }
+      if (c.fitted.length === 0 && !c.tooFewPrompts) return;
+      if (c.fitted.length) {
+        // The curve, its sparse markers, and (once) a legend entry showing line and marker together: Plotly sizes a
+        // legend marker from the trace's sizes, which for the sparse markers would be tiny or huge.
+        traces.push({
+          type: 'scatter',
+          mode: 'lines',
+          x: c.fitted.map((p) => p.x),
+          y: c.fitted.map((p) => p.y),
+          xaxis: xa,
+          yaxis: ya,
+          name: model,
+          legendgroup: model,
+          showlegend: false,
+          line: { color: st.color, dash: st.dash, width: st.width * lw },
+          hovertemplate: `${model} (${setup})<br>target %{x:.3f} ${unit}<br>fit %{y:.3f} ${unit}<extra></extra>`,
+          meta: { role: 'fit', model, setup },
+        });
+        const marks = markerIndices(c.fitted.length, modelIndex);
+        traces.push({
+          type: 'scatter',
+          mode: 'markers',
+          x: marks.map((k) => c.fitted[k].x),
+          y: marks.map((k) => c.fitted[k].y),
+          xaxis: xa,
+          yaxis: ya,
+          name: `${model} markers`,
+          legendgroup: model,
+          showlegend: false,
+          marker: { symbol: st.symbol, color: st.color, size: markerPx },
+          hoverinfo: 'skip',
+          meta: { role: 'fit-markers', model, setup },
+        });
+      }
       if (firstInLegend(model)) {
         traces.push({
           type: 'scatter',
@@ -265,6 +288,14 @@ export function entropyTrendFigure(
         });
       }
     });
+    const few = [
+      ...new Set(
+        Object.values(data.curves[setup] ?? {})
+          .filter((c) => c.tooFewPrompts)
+          .map((c) => c.n),
+      ),
+    ].sort((a, b) => a - b);
+    if (few.length) annotations.push(panelNote(i, tooFewPromptsNote(few.join(', '))));
     layout[layoutAxisKey('x', i)] = { ...grid.xAxis(i), ...(xRange ? { range: xRange } : {}) };
     layout[layoutAxisKey('y', i)] = grid.yAxis(i);
   });

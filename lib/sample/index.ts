@@ -3,4 +3,10 @@ export { sampleDomain, sampleTrajectory } from './algorithm';
 export { readableSample } from './display';
 export { reorderedSample } from './orders';
 export { loadSamples, samplesFile } from './sample';
-export { PAPER_SAMPLE_COUNTS, type SampleCountRow, sampleCountRows } from './table1';
+export {
+  NO_PAPER_COUNTERPART,
+  PAPER_SAMPLE_COUNTS,
+  type SampleCountRow,
+  sampleCountRows,
+  sampleCountTotalRows,
+} from './table1';

@@ -27,27 +27,77 @@ export interface SampleCountRow {
   historyLength: number;
   /** "(Def)" rows are setup C (h = 0). */
   setup: Setup;
-  ours: number | null;
+  ours: number;
+  /** null: the paper has no such setting or history length. */
   paper: number | null;
 }
 
-/** Our Table 1 beside the paper's, one row per (setting, history length) present in either. */
-export function sampleCountRows(ours: SampleCounts, paper: SampleCounts = {}): SampleCountRow[] {
-  const settings = [...Object.keys(ours), ...Object.keys(paper).filter((s) => !(s in ours))];
+/** What a Table 1 cell says where the paper has no count for that setting and history length. */
+export const NO_PAPER_COUNTERPART = 'no counterpart in the paper';
+
+/**
+ * Our Table 1 beside the paper's: one row per (setting, history length) we sampled — counts.json holds every configured
+ * setting and length, so a tweak shows only its own settings — with the paper's count where it has that setting.
+ * Settings follow `settingsOrder` (the configuration's), others after in their order in `ours`.
+ */
+export function sampleCountRows(
+  ours: SampleCounts,
+  paper: SampleCounts = {},
+  settingsOrder: string[] = [],
+): SampleCountRow[] {
+  const present = Object.keys(ours);
+  const known = settingsOrder.filter((s) => present.includes(s));
   const rows: SampleCountRow[] = [];
-  for (const setting of settings) {
-    const hs = new Set([...Object.keys(ours[setting] ?? {}), ...Object.keys(paper[setting] ?? {})]);
-    for (const h of [...hs].map(Number).sort((a, b) => a - b)) {
+  for (const setting of [...known, ...present.filter((s) => !known.includes(s))]) {
+    for (const h of Object.keys(ours[setting])
+      .map(Number)
+      .sort((a, b) => a - b)) {
+      const theirs = Object.hasOwn(paper, setting) ? paper[setting][String(h)] : undefined;
       rows.push({
         setting,
         historyLength: h,
         setup: h === 0 ? 'C' : setting === 'none' ? 'B' : 'A',
-        ours: ours[setting]?.[String(h)] ?? null,
-        paper: paper[setting]?.[String(h)] ?? null,
+        ours: ours[setting][String(h)],
+        paper: theirs ?? null,
       });
     }
   }
   return rows;
+}
+
+export interface SampleCountTotals {
+  /** All our prompts. */
+  ours: number;
+  /** Over the rows the paper also has: our prompts and the paper's, like with like. */
+  matched: { ours: number; paper: number; rows: number };
+  /** Rows without a counterpart in the paper. */
+  unmatchedRows: number;
+}
+
+export function sampleCountTotals(rows: SampleCountRow[]): SampleCountTotals {
+  const matched = rows.filter((r) => r.paper !== null);
+  return {
+    ours: rows.reduce((s, r) => s + r.ours, 0),
+    matched: {
+      ours: matched.reduce((s, r) => s + r.ours, 0),
+      paper: matched.reduce((s, r) => s + (r.paper ?? 0), 0),
+      rows: matched.length,
+    },
+    unmatchedRows: rows.length - matched.length,
+  };
+}
+
+/**
+ * The total rows of Table 1 as [label, ours, paper]: one "total" when the paper has every row; otherwise the total
+ * over the rows the paper has (ours against the paper's, the same settings and lengths) and our total over all rows.
+ */
+export function sampleCountTotalRows(rows: SampleCountRow[]): [string, number, number | string][] {
+  const t = sampleCountTotals(rows);
+  if (!t.unmatchedRows) return [['total', t.ours, t.matched.paper]];
+  return [
+    ['total over the rows the paper has', t.matched.ours, t.matched.rows ? t.matched.paper : NO_PAPER_COUNTERPART],
+    ['total, all our rows', t.ours, NO_PAPER_COUNTERPART],
+  ];
 }
 
 /** Fixed-width text of sampleCountRows, for logs and tests. */
@@ -57,8 +107,8 @@ export function formatSampleCounts(rows: SampleCountRow[]): string {
     r.setting + (r.historyLength === 0 ? ' (Def)' : ''),
     String(r.historyLength),
     r.setup,
-    r.ours === null ? '–' : String(r.ours),
-    r.paper === null ? '–' : String(r.paper),
+    String(r.ours),
+    r.paper === null ? NO_PAPER_COUNTERPART : String(r.paper),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   return [head, ...cells]

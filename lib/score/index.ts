@@ -18,4 +18,4 @@ export {
   scoreResponses,
   smoothDistribution,
 } from './score';
-export { type ScoreSummary, curveOptions, loadScoreSummary, setupRanges } from './summary';
+export { type ScoreSummary, curveOptions, loadScoreSummary, setupRanges, tooFewPromptsNote } from './summary';

@@ -338,12 +338,16 @@ function scoreModelDomain(
     write: log,
     intervalMs: 5000,
   });
-  const setups = {} as Record<Setup, SetupSummary>;
+  const setups: Partial<Record<Setup, SetupSummary>> = {};
   const clusterOf = clusterLabels(samples, config.curves.resamplingUnit);
   const highEnd = highEndByLambda(samples, responses, config, modelId, file);
   for (const setup of SETUPS) {
+    const rows = scores.filter((s) => s.setup === setup);
+    progress.tick();
+    // A setup without scored prompts has no statistic to show; its missing answers still count in the totals below.
+    if (!rows.length) continue;
     setups[setup] = summarizeSetup(
-      scores.filter((s) => s.setup === setup),
+      rows,
       config,
       deriveSeed(config.seed, 'bootstrap', modelId, domain, setup),
       { missing: missing[setup], noPicks: noPicks[setup] },
@@ -351,22 +355,17 @@ function scoreModelDomain(
       { clusterOf, highEndByLambda: highEnd[setup] },
     );
     const spread = spreadOf(setup);
-    if (spread) setups[setup].spread = spread;
-    progress.tick();
+    if (spread) setups[setup]!.spread = spread;
   }
-  const sum = (f: (s: SetupSummary) => number) => SETUPS.reduce((acc, s) => acc + f(setups[s]), 0);
+  const sum = (counts: Record<Setup, number>) => SETUPS.reduce((acc, s) => acc + counts[s], 0);
   const summary: ModelDomainSummary = {
     samples: samples.length,
     answers,
     scored: scores.length,
-    missing: sum((s) => s.missing),
-    noPicks: sum((s) => s.noPicks),
-    smoothed: sum((s) => s.smoothed),
-    ...pickStats(
-      scores,
-      config,
-      sum((s) => s.noPicks),
-    ),
+    missing: sum(missing),
+    noPicks: sum(noPicks),
+    smoothed: scores.filter((s) => s.smoothed).length,
+    ...pickStats(scores, config, sum(noPicks)),
     ignoredAnswers,
     logBase: config.score.logBase,
     unit: entropyUnit(config.score.logBase),
@@ -430,7 +429,10 @@ function calibrate(
         replicates,
         seed: deriveSeed(config.seed, 'calibration', domain, setup),
       });
-      for (const e of entries) e.summary.setups[setup].gap.calibration = measured;
+      for (const e of entries) {
+        const entry = e.summary.setups[setup];
+        if (entry) entry.gap.calibration = measured;
+      }
     }
     log(
       `[score] ${domain}: coverage of the intervals measured on ${replicates} simulated datasets per setup (noise: ${noise}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,

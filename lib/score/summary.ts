@@ -27,6 +27,11 @@ export const SCORE_SUMMARY_VERSION = 2;
 export interface SetupSummary {
   /** Prompts scored. */
   prompts: number;
+  /**
+   * Fewer prompts than `curves.minCurvePrompts`: the curve, its points and the statistics below rest on too few prompts
+   * to be read as a trend; figures draw the points only and tables say "too few prompts (n = …)".
+   */
+  tooFewPrompts: boolean;
   /** Prompts of this setup without an answer in the responses file. */
   missing: number;
   /** Answers without any valid pick: scored under missingPicks "worst", left out under "best" (q = p there). */
@@ -97,7 +102,8 @@ export interface ModelDomainSummary {
   topN: number;
   seed: number;
   curves: Config['curves'];
-  setups: Record<Setup, SetupSummary>;
+  /** The setups with prompts: a setup without any (setup B when every setting has a proxy) is absent. */
+  setups: Partial<Record<Setup, SetupSummary>>;
   /** Where the valid picks sit in the listed candidates, against an order-blind model (lib/score/position-bias.ts). */
   positionBias?: PositionBias | null;
 }
@@ -146,6 +152,16 @@ function pickCounts(
     if (s.validPicks < config.query.topN) incomplete++;
   }
   return { answers: scores.length + unscored, picks, incomplete };
+}
+
+/** Whether a setup or curve of `prompts` prompts is below `curves.minCurvePrompts` (too few for a fitted curve). */
+export function tooFewPrompts(prompts: number, minCurvePrompts: number): boolean {
+  return prompts < minCurvePrompts;
+}
+
+/** The one wording of the flag, in figures and tables alike. */
+export function tooFewPromptsNote(prompts: number | string): string {
+  return `too few prompts (n = ${prompts})`;
 }
 
 /** The curve options of the config, with the binning range of this (domain, setup). */
@@ -217,6 +233,7 @@ export function summarizeSetup(
   };
   return {
     prompts: scores.length,
+    tooFewPrompts: tooFewPrompts(scores.length, config.curves.minCurvePrompts),
     missing: counts.missing,
     noPicks: counts.noPicks,
     smoothed: scores.filter((s) => s.smoothed).length,
