@@ -274,10 +274,10 @@ test('the CSV numbers are those of the run files, read independently', onRun, ()
   const t1 = rows('table1');
   assert.deepEqual(
     t1.find((r) => r[0] === 'age' && r[1] === '10'),
-    ['age', '10', String(counts.age['10']), '147'],
+    ['age', '10', 'A', String(counts.age['10']), '147'],
   );
   const all20 = t1.find((r) => r[0] === 'all' && r[1] === '20');
-  if (all20) assert.equal(all20[3], '', 'no paper counterpart: an empty field');
+  if (all20) assert.equal(all20[4], '', 'no paper counterpart: an empty field');
   // Gap: the nasty model's mean gap and interval in setup A, at 3 decimals.
   const g = summary.models[NASTY].movielens.setups.A.gap.meanGap;
   const gap = rows('gap');
