@@ -45,9 +45,9 @@ function outputsOf(file: string): { source: string; text: string }[] {
   }));
 }
 
-/** The rows of the first HTML table after a heading, as cell texts. */
+/** The rows of the first HTML table after a heading (the heading element, not its entry in the contents), as cell texts. */
 function tableAfter(html: string, heading: string): string[][] {
-  const at = html.indexOf(heading);
+  const at = html.search(new RegExp(`<h[23][^>]*>${heading.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
   assert.ok(at >= 0, `the report has "${heading}"`);
   const table = html.slice(at, html.indexOf('</table>', at));
   return [...table.matchAll(/<tr>(.*?)<\/tr>/gs)].map((m) =>
