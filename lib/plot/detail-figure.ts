@@ -55,7 +55,17 @@ export function detailFigure(
     Math.max(1, settings.length),
     Math.max(1, Math.floor(opts.look.widthPx / (1.35 * PX_PER_IN))),
   );
-  const rows = Math.max(1, Math.ceil(settings.length / cols));
+  const curves = settings.map((setting) =>
+    curveOf(
+      kept.filter((s) => s.proxy === setting),
+      opts.curve,
+      {
+        resamples: opts.bootstrap.resamples,
+        confidence: opts.bootstrap.confidence,
+        seed: deriveSeed(opts.bootstrap.seed, 'bootstrap', modelId, domain, 'setting', setting),
+      },
+    ),
+  );
   // In the order the traces are added: Plotly fills the legend rows in that order, and the rows reserved must match.
   const legendNames = [
     IDENTITY_LINE.name,
@@ -65,8 +75,16 @@ export function detailFigure(
     'departure point [95% CI]',
     'turning point',
   ];
+  // Entries only for marks some panel draws.
+  const drawnKinds = [
+    curves.length > 0,
+    curves.some((c) => c.points.length > 0),
+    curves.some((c) => c.rolling.length > 0),
+    curves.some((c) => c.fitted.length > 0),
+    curves.some((c) => c.departurePoint !== null),
+    curves.some((c) => c.turningPoint !== null && c.turningPointY !== null),
+  ];
   const grid = gridLayout(opts.look, {
-    rows,
     cols,
     panels: Math.max(1, settings.length),
     panelTitles: settings.map((s) => [
@@ -75,7 +93,7 @@ export function detailFigure(
     ]),
     xTitle: `Target entropy (${unit})`,
     yTitle: `Cross-entropy (${unit})`,
-    legendItems: legendNames,
+    legendItems: legendNames.filter((_, k) => drawnKinds[k]),
     title: `${modelId}: detailed entropy curves per proxy setting — ${domainTitle(domain)}`,
     xTickChars: 4,
     xCategories: null,
@@ -99,11 +117,7 @@ export function detailFigure(
     const xa = axisName('x', i);
     const ya = axisName('y', i);
     const subset = kept.filter((s) => s.proxy === setting);
-    const c = curveOf(subset, opts.curve, {
-      resamples: opts.bootstrap.resamples,
-      confidence: opts.bootstrap.confidence,
-      seed: deriveSeed(opts.bootstrap.seed, 'bootstrap', modelId, domain, 'setting', setting),
-    });
+    const c = curves[i];
     data.curves[setting] = c;
     const xRange = opts.curve.range
       ? paddedRange(opts.curve.range, 0.02)
@@ -207,7 +221,9 @@ export function detailFigure(
     annotations.push(emptyNote(0, 'no prompts'));
   }
   layout.annotations = annotations;
+  const legendFigure = grid.finish(layout, traces);
   return {
+    legend: legendFigure,
     name: `detail-${fileSafe(modelId)}`,
     title: `${domainTitle(domain)}: ${modelId}, detailed curves per proxy setting`,
     figure: { data: traces, layout },

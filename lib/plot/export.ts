@@ -420,6 +420,8 @@ export interface NamedFigure {
   figure: PlotlyFigure;
   /** The look it was built for (sizes in inches, PNG scale). */
   look?: FigureLook;
+  /** The legend as a figure of its own, when it is placed outside (written as `<name>-legend.<format>`). */
+  legend?: PlotlyFigure | null;
 }
 
 /** A figure that can be built again for another look (buildFigures attaches `rebuild`, not enumerable). */

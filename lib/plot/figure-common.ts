@@ -148,6 +148,8 @@ export interface FigureOptions {
   showPoints: boolean;
   /** Bootstrap of the departure points drawn with their intervals (0 resamples: estimates only); seeds derive from `seed`. */
   bootstrap: { resamples: number; confidence: number; seed: number };
+  /** A band is drawn only where its rolling window holds at least this many prompts (`curves.minBinPrompts`). */
+  bandMinPrompts: number;
 }
 
 export interface FigureOverrides {
@@ -177,6 +179,7 @@ export function figureOptions(
       departureGap: overrides.curve?.departureGap ?? config.curves.departureGap,
     },
     bootstrap: { resamples: config.curves.bootstrap, confidence: config.curves.confidence, seed: config.seed },
+    bandMinPrompts: config.curves.minBinPrompts,
     logBase: config.score.logBase,
     styles: modelStyles(config, modelIds),
     look: figureLook(config.figures, overrides.look),
@@ -329,6 +332,38 @@ export function departureTrace(
     hovertemplate: `${label} departs from X = Y at %{x:.3f} ${unit} [${d.low.toFixed(3)}, ${d.high.toFixed(3)}]${d.unstable ? ' (unstable)' : ''}<extra></extra>`,
     meta: { role: 'departure-point', ...meta },
   };
+}
+
+/**
+ * The part of a band drawn: where the curve's rolling window (`window` bins around x) holds at least `minPrompts`
+ * prompts, the longest such stretch. Where a few prompts carry the fit, resampled polynomials swing widely and the
+ * band would spike; `dropped` says how many of its points were left out.
+ */
+export function clipBand<P extends { x: number }>(
+  band: P[],
+  c: Pick<CurveData, 'points' | 'range' | 'window'>,
+  bins: number,
+  minPrompts: number,
+): { band: P[]; dropped: number } {
+  const halfWidth = (((c.range[1] - c.range[0]) / Math.max(1, bins)) * c.window) / 2;
+  const dense = band.map((p) => {
+    let n = 0;
+    for (const q of c.points) if (Math.abs(q.x - p.x) <= halfWidth + 1e-12) n += q.n;
+    return n >= minPrompts;
+  });
+  let best: [number, number] = [0, 0];
+  for (let i = 0; i < band.length; ) {
+    if (!dense[i]) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < band.length && dense[j]) j++;
+    if (j - i > best[1] - best[0]) best = [i, j];
+    i = j;
+  }
+  const kept = band.slice(best[0], best[1]);
+  return { band: kept, dropped: band.length - kept.length };
 }
 
 /** Padded [min, max] of the target entropies, so that the x-axis shows the narrow band the data live in. */

@@ -8,7 +8,9 @@ import {
   type Config,
   type FigureSize,
   type FigureStyle,
+  type LegendPlacement,
   FIGURE_SIZE_PRESETS,
+  LEGEND_PLACEMENTS,
   FIGURE_STYLES,
   isFigureSize,
 } from '../core/config';
@@ -31,8 +33,17 @@ export interface FigureLook {
   fontFamily: string;
   /** PNG pixels per CSS pixel: dpi / 96 for sizes in inches, `figures.pngScale` at the screen size. */
   pngScale: number;
+  /** "auto": below or beside the panels, whichever fits (outside when neither does); "outside": its own file. */
+  legend: LegendPlacement;
   /** What was asked for, as written to figure-data.json. */
-  request: { style: FigureStyle; size: FigureSize | null; fontPt: number | null; font: string; dpi: number | null };
+  request: {
+    style: FigureStyle;
+    size: FigureSize | null;
+    fontPt: number | null;
+    font: string;
+    dpi: number | null;
+    legend: LegendPlacement;
+  };
 }
 
 export interface LookOverrides {
@@ -41,6 +52,7 @@ export interface LookOverrides {
   fontPt?: number;
   font?: string;
   dpi?: number;
+  legend?: LegendPlacement;
 }
 
 export function figureLook(figures: Config['figures'], o: LookOverrides = {}): FigureLook {
@@ -58,8 +70,18 @@ export function figureLook(figures: Config['figures'], o: LookOverrides = {}): F
   const dpi = o.dpi ?? figures.dpi;
   if (!(fontPt > 0)) throw new Error(`font size must be > 0 pt, got ${fontPt}`);
   if (!(dpi > 0)) throw new Error(`dpi must be > 0, got ${dpi}`);
+  const legend = o.legend ?? figures.legend;
+  if (!(LEGEND_PLACEMENTS as readonly string[]).includes(legend))
+    throw new Error(`figures.legend must be ${LEGEND_PLACEMENTS.join(' or ')}, got ${JSON.stringify(legend)}`);
   const fontPx = style === 'paper' ? fontPt * PX_PER_PT : SCREEN_FONT_PX;
-  const request = { style, size, fontPt: style === 'paper' ? fontPt : null, font, dpi: size === null ? null : dpi };
+  const request = {
+    style,
+    size,
+    fontPt: style === 'paper' ? fontPt : null,
+    font,
+    dpi: size === null ? null : dpi,
+    legend,
+  };
   if (size === null) {
     return {
       style,
@@ -70,6 +92,7 @@ export function figureLook(figures: Config['figures'], o: LookOverrides = {}): F
       lineScale: style === 'paper' ? 0.6 : 1,
       fontFamily: font,
       pngScale: figures.pngScale,
+      legend,
       request,
     };
   }
@@ -84,6 +107,7 @@ export function figureLook(figures: Config['figures'], o: LookOverrides = {}): F
     lineScale: style === 'paper' ? 0.6 : 1,
     fontFamily: font,
     pngScale: dpi / PX_PER_IN,
+    legend,
     request,
   };
 }
@@ -93,16 +117,36 @@ export function fontStack(look: FigureLook): string {
   return [...new Set([look.fontFamily, 'DejaVu Sans', 'Liberation Sans', 'Helvetica', 'sans-serif'])].join(', ');
 }
 
+/** DejaVu Sans' advance widths of ASCII 32–126 in thousandths of an em (measured in Chromium with canvas measureText). */
+const DEJAVU_SANS_WIDTHS = [
+  318, 401, 460, 838, 636, 950, 780, 275, 390, 390, 500, 838, 318, 361, 318, 337, 636, 636, 636, 636, 636, 636, 636, 636,
+  636, 636, 337, 337, 838, 838, 838, 531, 1000, 684, 686, 698, 770, 632, 575, 775, 752, 295, 295, 656, 557, 863, 748, 787,
+  603, 787, 695, 635, 611, 732, 684, 989, 685, 611, 685, 390, 337, 390, 838, 500, 500, 613, 635, 550, 635, 615, 352, 635,
+  634, 278, 278, 579, 278, 974, 634, 612, 635, 635, 411, 521, 392, 634, 592, 818, 592, 592, 525, 636, 337, 636, 838,
+];
+
 /**
- * A generous estimate of a line's width: DejaVu Sans (the default) is wide, about 0.55 em per character on average;
- * 0.62 em leaves room for capitals and digits. Markup tags are not drawn.
+ * A line's width, markup tags not drawn: in DejaVu Sans (the default font) from its character widths plus 3 %; in any
+ * other font a generous 0.62 em per character.
  */
-export function textWidthPx(text: string, fontPx: number): number {
-  return text.replace(/<[^>]*>/g, '').length * 0.62 * fontPx;
+export function textWidthPx(text: string, fontPx: number, family = 'DejaVu Sans'): number {
+  const plain = text.replace(/<[^>]*>/g, '');
+  if (!/^dejavu sans$/i.test(family.trim())) return plain.length * 0.62 * fontPx;
+  let w = 0;
+  for (const ch of plain) {
+    const c = ch.codePointAt(0) ?? 0;
+    w += c >= 32 && c < 127 ? DEJAVU_SANS_WIDTHS[c - 32] : ch === '–' ? 500 : 1000;
+  }
+  return (w / 1000) * fontPx * 1.03;
 }
 
+/** A tick label's characters are mostly digits: 0.636 em each in DejaVu Sans, a little more for a '%' or '-'. */
+const DIGIT_EM = 0.66;
+
 export interface GridSpec {
-  rows: number;
+  /** Ignored: the rows follow from `panels` and the columns the grid settles on. */
+  rows?: number;
+  /** Most panels side by side; fewer when a panel would be narrower than `minPanelWidthPx` allows. */
   cols: number;
   /** Panels actually drawn (row-major); the last row may be short. */
   panels: number;
@@ -110,14 +154,19 @@ export interface GridSpec {
   panelTitles: string[][] | null;
   xTitle: string;
   yTitle: string;
-  /** Legend entries' names (for the number of legend rows). */
+  /** Legend entries' names, in the order of their traces (each drawn trace's `name`). */
   legendItems: string[];
   /** Screen style only: the title above the figure. */
   title: string;
   /** Longest x tick label in characters and, on category axes, the number of categories: per panel, or one for all. */
   xTickChars: number | number[];
   xCategories: number | number[] | null;
+  /** Lines of each category label (default 1). */
+  xTickLines?: number;
+  /** Room for the y tick labels, in characters: the ticks are chosen so that their labels fit it. */
   yTickChars: number;
+  /** Y tick labels as percentages of values in [0, 1]. */
+  yPercent?: boolean;
   /** Panel height / width when the figure chooses its height. */
   aspect: number;
   /** Every panel shares the first panel's y-axis (tick labels on the left column only). */
@@ -131,10 +180,16 @@ export interface PanelCell {
   col: number;
 }
 
+/** Where the legend went: under the panels, in the grid's empty cells beside the last row, or into its own figure. */
+export type LegendPlace = 'none' | 'below' | 'beside' | 'outside';
+
 export interface GridLayout {
   widthPx: number;
   heightPx: number;
   fontPx: number;
+  rows: number;
+  cols: number;
+  legendPlace: LegendPlace;
   /** Layout keys shared by every panel figure: size, margins, font, legend, title; axes and annotations are added. */
   layout: Record<string, unknown>;
   cells: PanelCell[];
@@ -142,22 +197,17 @@ export interface GridLayout {
   annotations: Record<string, unknown>[];
   xAxis(i: number): Record<string, unknown>;
   yAxis(i: number): Record<string, unknown>;
+  /**
+   * Call once the traces and axes are in the layout: sets every numeric axis's range (kept when already set) and
+   * ticks from the data drawn, gives legend entries their wrapped names, and returns the legend as its own figure
+   * when it is placed outside (else null).
+   */
+  finish(layout: Record<string, unknown>, traces: Record<string, unknown>[]): LegendFigure | null;
 }
 
-function legendRows(items: string[], widthPx: number, fontPx: number): number {
-  if (items.length === 0) return 0;
-  let rows = 1;
-  let used = 0;
-  for (const item of items) {
-    // Plotly's entry: a 40 px symbol (itemwidth 30 + padding) then the text.
-    const w = 46 + textWidthPx(item, fontPx);
-    if (used > 0 && used + w > widthPx - 8) {
-      rows++;
-      used = 0;
-    }
-    used += w;
-  }
-  return rows;
+export interface LegendFigure {
+  data: Record<string, unknown>[];
+  layout: Record<string, unknown>;
 }
 
 export function axisName(kind: 'x' | 'y', i: number): string {
@@ -167,6 +217,250 @@ export function layoutAxisKey(kind: 'x' | 'y', i: number): string {
   return i === 0 ? `${kind}axis` : `${kind}axis${i + 1}`;
 }
 
+// ---------- legend ----------
+
+/**
+ * Plotly's legend geometry (plotly.js src/components/legend): an entry is its symbol (itemwidth 30 + two 5 px gaps)
+ * then its text; its height is max(lines × 1.3 em, 16) + 3; a legend adds 5 px above and below its entries.
+ */
+const LEGEND_SYMBOL_PX = 40;
+const LEGEND_END_PAD = 10;
+export const LEGEND_MAX_SHARE = 0.25;
+
+function legendEntryHeight(lines: number, f: number): number {
+  return Math.max(lines * 1.3 * f, 16) + 3;
+}
+
+/** Splits after '-', '_', '/', '.', ':' or at a space; a part longer than a line is cut. Null: more than maxLines. */
+export function wrapText(
+  text: string,
+  maxPx: number,
+  fontPx: number,
+  maxLines: number,
+  family = 'DejaVu Sans',
+): string[] | null {
+  const fits = (t: string) => textWidthPx(t.trimEnd(), fontPx, family) <= maxPx;
+  const parts = text.match(/[^-_/.: ]*[-_/.:]|[^-_/.: ]+ ?| /g) ?? [text];
+  const lines: string[] = [];
+  let cur = '';
+  for (let part of parts) {
+    while (part.length > 0) {
+      if (fits(cur + part)) {
+        cur += part;
+        part = '';
+      } else if (cur) {
+        lines.push(cur.trimEnd());
+        cur = '';
+      } else {
+        let n = 1;
+        while (n < part.length && fits(part.slice(0, n + 1))) n++;
+        lines.push(part.slice(0, n));
+        part = part.slice(n);
+      }
+    }
+  }
+  if (cur.trim()) lines.push(cur.trimEnd());
+  return lines.length <= maxLines ? lines : null;
+}
+
+interface LegendGrid {
+  cols: number;
+  /** Per item, its text with `<br>` where it wraps. */
+  names: string[];
+  height: number;
+}
+
+/**
+ * The legend as a grid of equal columns across `widthPx` (Plotly's `entrywidthmode: 'fraction'`), rows filled left to
+ * right; of the column counts whose names fit in two lines, the lowest legend wins (then the fewest wrapped names).
+ */
+function legendGrid(
+  items: string[],
+  widthPx: number,
+  f: number,
+  family: string,
+  maxCols = items.length,
+  maxLines = 2,
+): LegendGrid | null {
+  let best: (LegendGrid & { wrapped: number }) | null = null;
+  for (let cols = Math.max(1, Math.min(items.length, maxCols)); cols >= 1; cols--) {
+    const room = widthPx / cols - LEGEND_SYMBOL_PX - 0.5 * f;
+    if (room < 3 * f) continue;
+    const lines = items.map((it) => wrapText(it, room, f, maxLines, family));
+    if (lines.some((l) => l === null)) continue;
+    const ls = lines as string[][];
+    let height = LEGEND_END_PAD;
+    for (let r = 0; r * cols < items.length; r++)
+      height += legendEntryHeight(Math.max(...ls.slice(r * cols, (r + 1) * cols).map((l) => l.length)), f);
+    const wrapped = ls.filter((l) => l.length > 1).length;
+    if (!best || height < best.height - 0.5 || (Math.abs(height - best.height) <= 0.5 && wrapped < best.wrapped))
+      best = { cols, names: ls.map((l) => l.join('<br>')), height, wrapped };
+  }
+  return best && { cols: best.cols, names: best.names, height: best.height };
+}
+
+// ---------- ticks ----------
+
+export interface Ticks {
+  tick0: number;
+  dtick: number;
+  values: number[];
+  labels: string[];
+  /** d3 format of the labels, for Plotly's `tickformat`. */
+  format: string;
+  /** The range, widened to the next tick (by at most 15 %) when that gives a third label. */
+  range: [number, number];
+}
+
+function tickLabel(v: number, decimals: number, percent: boolean): string {
+  return percent ? `${(v * 100).toFixed(Math.max(0, decimals - 2))}%` : v.toFixed(decimals);
+}
+
+/**
+ * Round ticks over [lo, hi] drawn along `lengthPx`: steps of 1, 2, 2.5 or 5 × 10^k, the most (up to 8) whose labels
+ * are at most `maxChars` long and stand at least `spacingPx(chars)` apart, and at least three labels (the range may
+ * widen to the next tick for the third); when no step satisfies all that, the fewest (three or more) and shortest.
+ */
+export function niceTicks(
+  lo: number,
+  hi: number,
+  lengthPx: number,
+  spacingPx: (chars: number) => number,
+  maxChars: number,
+  percent = false,
+): Ticks {
+  if (!(hi > lo)) throw new Error(`niceTicks: empty range [${lo}, ${hi}]`);
+  const candidates: (Ticks & { chars: number; apart: number })[] = [];
+  const span = hi - lo;
+  const e = Math.floor(Math.log10(span));
+  for (let k = e - 3; k <= e + 1; k++) {
+    for (const m of [1, 2, 2.5, 5]) {
+      const step = m * 10 ** k;
+      let first = Math.ceil(lo / step - 1e-9);
+      let last = Math.floor(hi / step + 1e-9);
+      let range: [number, number] = [lo, hi];
+      if (last - first + 1 === 2) {
+        if (lo - (first - 1) * step <= 0.15 * span) range = [(--first) * step, hi];
+        else if ((last + 1) * step - hi <= 0.15 * span) range = [lo, (++last) * step];
+      }
+      const count = last - first + 1;
+      if (count < 3 || count > 12) continue;
+      const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9) + (m === 2.5 ? 1 : 0));
+      const values = Array.from({ length: count }, (_, j) => Number(((first + j) * step).toFixed(decimals + 2)));
+      const labels = values.map((v) => tickLabel(v, decimals, percent));
+      const format = percent ? `.${Math.max(0, decimals - 2)}%` : `.${decimals}f`;
+      const chars = Math.max(...labels.map((l) => l.length));
+      const apart = (step / (range[1] - range[0])) * lengthPx;
+      if (apart < spacingPx(chars) && count > 3) continue;
+      candidates.push({ tick0: values[0], dtick: step, values, labels, format, range, chars, apart });
+    }
+  }
+  if (candidates.length === 0) throw new Error(`niceTicks: no ticks for [${lo}, ${hi}]`);
+  const ok = (c: { values: number[]; chars: number; apart: number }) =>
+    c.values.length <= 8 && c.chars <= maxChars && c.apart >= spacingPx(c.chars);
+  const pool = candidates.some(ok) ? candidates.filter(ok) : candidates;
+  // Most ticks within the limits; beyond them, the fewest and shortest.
+  if (pool === candidates) pool.sort((a, b) => a.values.length - b.values.length || a.chars - b.chars);
+  else pool.sort((a, b) => b.values.length - a.values.length || a.chars - b.chars);
+  const { chars: _chars, apart: _apart, ...best } = pool[0];
+  return best;
+}
+
+/** [min, max] of the numbers a trace draws on one axis (box fences, bar bases and error bars included). */
+function traceExtent(t: Record<string, unknown>, kind: 'x' | 'y'): [number, number] | null {
+  let lo = Infinity;
+  let hi = -Infinity;
+  const take = (v: unknown) => {
+    if (typeof v === 'number' && Number.isFinite(v)) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+  };
+  const list = (v: unknown) => (Array.isArray(v) ? v : []);
+  if (t.type === 'box' && kind === 'y') {
+    for (const k of ['lowerfence', 'upperfence', 'q1', 'q3', 'median', 'mean']) list(t[k]).forEach(take);
+  } else if (t.type === 'bar' && kind === 'y') {
+    list(t.y).forEach(take);
+    take(0);
+  } else if (t.type === 'scatter') {
+    const vals = list(t[kind]);
+    const err = t[`error_${kind}`] as { array?: unknown; arrayminus?: unknown } | undefined;
+    vals.forEach((v, i) => {
+      take(v);
+      if (err && typeof v === 'number') {
+        take(v + Number(list(err.array)[i] ?? 0));
+        take(v - Number(list(err.arrayminus ?? err.array)[i] ?? 0));
+      }
+    });
+  }
+  return hi >= lo ? [lo, hi] : null;
+}
+
+function padRange(r: [number, number], fraction: number, floorAtZero: boolean): [number, number] {
+  const span = r[1] - r[0];
+  const pad = span > 0 ? span * fraction : Math.max(0.05, Math.abs(r[0]) * 0.05);
+  return [floorAtZero && r[0] >= 0 ? Math.max(0, r[0] - pad) : r[0] - pad, r[1] + pad];
+}
+
+// ---------- the grid ----------
+
+interface Geometry {
+  cols: number;
+  rows: number;
+  l0: number;
+  r: number;
+  hgap: number;
+  panelW: number;
+  rotate: boolean[];
+  rowTickH: number[];
+  xTickH: number;
+  t: number;
+  panelTitleH: number;
+  vgaps: number[];
+  /** Bottom margin without a legend: the x tick labels and the x title. */
+  b0: number;
+}
+
+function geometry(look: FigureLook, spec: GridSpec, cols: number, yTitleLines: 1 | 2): Geometry {
+  const f = look.fontPx;
+  const W = look.widthPx;
+  const line = 1.25 * f;
+  const pad = Math.max(3, 0.35 * f);
+  const tickLen = 3;
+  const yTickW = spec.yTickChars * DIGIT_EM * f;
+  const l0 = pad + line * yTitleLines + pad + yTickW + tickLen + 2;
+  // Half the last x tick label may stand out right of the panels.
+  const r = Math.max(6, 0.5 * textWidthPx('0.00', f));
+  const hgap = spec.sharedY ? 1.2 * f : yTickW + 2 * f;
+  const rows = Math.ceil(spec.panels / cols);
+  const panelW = (W - l0 - r - hgap * (cols - 1)) / cols;
+  // Category labels rotate to vertical when they do not fit in their slot; each row leaves room for its own labels.
+  const perPanel = (v: number | number[], i: number) => (Array.isArray(v) ? (v[i] ?? 1) : v);
+  const lines = spec.xTickLines ?? 1;
+  const rotate = Array.from(
+    { length: spec.panels },
+    (_, i) =>
+      spec.xCategories !== null &&
+      perPanel(spec.xTickChars, i) * 0.62 * f > (panelW / perPanel(spec.xCategories, i)) * 0.9,
+  );
+  const tickHOf = (i: number) => (rotate[i] ? perPanel(spec.xTickChars, i) * 0.58 * f : line * lines) + tickLen + 2;
+  const rowTickH = Array.from({ length: rows }, (_, r) =>
+    Math.max(line + tickLen + 2, ...rotate.map((_, i) => (Math.floor(i / cols) === r ? tickHOf(i) : 0))),
+  );
+  const xTickH = rowTickH[rows - 1];
+  const panelTitleH = spec.panelTitles ? 1.5 * f : 0;
+  const titleH = look.style === 'paper' ? 0 : 2.2 * f;
+  const t = pad + titleH + panelTitleH + (spec.panelTitles ? 0 : 0.6 * f);
+  const vgaps = rowTickH.slice(0, -1).map((h) => h + panelTitleH + pad);
+  const b0 = pad + (spec.xTitle ? line : 0) + pad + xTickH;
+  return { cols, rows, l0, r, hgap, panelW, rotate, rowTickH, xTickH, t, panelTitleH, vgaps, b0 };
+}
+
+/** A panel narrower than this gets the grid fewer columns: 1.25 in, or 38 % of a narrower figure (single column). */
+function minPanelWidthPx(look: FigureLook): number {
+  return Math.min(0.38 * look.widthPx, 1.25 * PX_PER_IN);
+}
+
 /**
  * The layout of a grid of panels for a look. Axis titles are drawn once for the figure (below the grid, left of it),
  * so narrow panels never collide over them; x tick labels rotate when categories do not fit side by side.
@@ -174,13 +468,102 @@ export function layoutAxisKey(kind: 'x' | 'y', i: number): string {
 export function gridLayout(look: FigureLook, spec: GridSpec): GridLayout {
   const oneLine = gridLayoutWith(look, spec, 1);
   // A y-axis title longer than the panels are high goes on two lines (the left margin grows by one line).
-  // Judged at DejaVu Sans' average width (0.55 em), not the generous 0.62 em used for margins, and against the plot
-  // area plus the top margin on either side (the title is centred; left of the panels, the margins are free): one line
-  // reads better than two, and the browser test checks that it stays in the figure.
+  // Judged against the plot area plus the top margin on either side (the title is centred; left of the panels, the
+  // margins are free): one line reads better than two, and the browser test checks that it stays in the figure.
   const room = oneLine.plotHeightPx + 2 * Math.max(0, Number((oneLine.layout.margin as { t: number }).t) - 2);
-  const fits = (textWidthPx(spec.yTitle, look.fontPx) * 0.55) / 0.62 <= room;
+  const fits = textWidthPx(spec.yTitle, look.fontPx, look.fontFamily) <= room;
   if (!spec.yTitle || fits || !spec.yTitle.includes(' ')) return oneLine;
   return gridLayoutWith(look, spec, 2);
+}
+
+interface Plan {
+  g: Geometry;
+  heightPx: number;
+  panelH: number;
+  place: LegendPlace;
+  legend: LegendGrid | null;
+  /** Left edge of the legend beside the panels (CSS px). */
+  besideX: number;
+}
+
+/** Heights, and where the legend goes: beside when it fits there, else below within a quarter of the height, else outside. */
+function plan(look: FigureLook, spec: GridSpec, g: Geometry): Plan {
+  const f = look.fontPx;
+  const W = look.widthPx;
+  const pad = Math.max(3, 0.35 * f);
+  const gaps = g.vgaps.reduce((a, v) => a + v, 0);
+  const fixed = look.heightPx;
+  const heightOf = (panelH: number, legendBelow: number) => g.t + g.b0 + legendBelow + g.rows * panelH + gaps;
+  // The height a figure chooses for its panels; at most this much more to make room for a legend.
+  const natural =
+    look.screenRowPx !== null
+      ? look.screenRowPx - g.t - g.b0
+      : Math.min(Math.max(g.panelW * spec.aspect, 0.9 * PX_PER_IN), 2.4 * PX_PER_IN);
+  const tallest = Math.max(natural, Math.min(natural * 1.6, 2.6 * PX_PER_IN));
+  const items = spec.legendItems;
+  // A size preset's height is a whole hundredth of an inch, so it reads cleanly in figure-data.json and LaTeX.
+  const sized = (panelH: number, legendBelow: number): { heightPx: number; panelH: number } => {
+    if (fixed !== null) return { heightPx: fixed, panelH: (fixed - heightOf(0, legendBelow)) / g.rows };
+    if (look.screenRowPx !== null) return { heightPx: heightOf(panelH, legendBelow), panelH };
+    const heightPx = (Math.ceil((heightOf(panelH, legendBelow) / PX_PER_IN) * 100) / 100) * PX_PER_IN;
+    return { heightPx, panelH: (heightPx - heightOf(0, legendBelow)) / g.rows };
+  };
+  const none = (place: LegendPlace): Plan => ({ g, ...sized(natural, 0), place, legend: null, besideX: 0 });
+  if (items.length === 0) return none('none');
+  const outside = (): Plan => ({
+    ...none('outside'),
+    legend: legendGrid(items, W - 2 * pad, f, look.fontFamily) ?? { cols: 1, names: items, height: items.length * 2 * f },
+  });
+  if (look.legend === 'outside') return outside();
+  const options: Plan[] = [];
+  // Beside: in the empty cells right of the last row's panels, from that row's titles down to the figure's bottom.
+  const inLastRow = spec.panels - (g.rows - 1) * g.cols;
+  if (inLastRow < g.cols) {
+    const besideX = g.l0 + inLastRow * (g.panelW + g.hgap) - 0.5 * g.hgap;
+    const beside = legendGrid(items, W - besideX - 2, f, look.fontFamily, 1, 3);
+    if (beside) {
+      const need = beside.height - g.panelTitleH - g.b0;
+      const s = sized(Math.max(natural, need), 0);
+      if (s.panelH >= need - 0.01 && (fixed !== null || s.panelH <= tallest))
+        options.push({ g, ...s, place: 'beside', legend: beside, besideX });
+    }
+  }
+  // Below: across the plot area (Plotly wraps a horizontal legend at its width), at most a quarter of the height.
+  const below = legendGrid(items, W - g.l0 - g.r, f, look.fontFamily);
+  if (below) {
+    const L = below.height + pad;
+    // A figure that chooses its height grows its panels until the legend is at most a quarter of it.
+    const s = sized(Math.max(natural, (below.height / LEGEND_MAX_SHARE - heightOf(0, L)) / g.rows), L);
+    if (below.height <= LEGEND_MAX_SHARE * s.heightPx + 0.5 && (fixed !== null || s.panelH <= tallest + 1))
+      options.push({ g, ...s, place: 'below', legend: below, besideX: 0 });
+  }
+  const usable = options.filter((o) => o.panelH >= 3 * f);
+  if (usable.length === 0) return look.legend === 'auto' ? outside() : none('none');
+  // The shortest figure (beside first on a tie: it uses space the grid leaves empty anyway).
+  usable.sort((a, b) => a.heightPx - b.heightPx || (a.place === 'beside' ? -1 : 1));
+  return usable[0];
+}
+
+function chooseGeometry(look: FigureLook, spec: GridSpec, yTitleLines: 1 | 2): Plan {
+  const f = look.fontPx;
+  let last: Plan | null = null;
+  for (let cols = Math.max(1, Math.min(spec.cols, spec.panels)); cols >= 1; cols--) {
+    const g = geometry(look, spec, cols, yTitleLines);
+    if (g.panelW < 4 * f) continue;
+    const p = plan(look, spec, g);
+    last = p;
+    // Fewer columns only when the panels are too narrow, and (at a fixed height) the taller grid still fits.
+    if (cols === 1 || g.panelW >= minPanelWidthPx(look)) return p;
+    if (look.heightPx !== null) {
+      const fewer = plan(look, spec, geometry(look, spec, cols - 1, yTitleLines));
+      if (fewer.panelH < 0.9 * PX_PER_IN) return p;
+    }
+  }
+  if (last) return last;
+  const W = look.widthPx;
+  throw new Error(
+    `${spec.title}: a ${(W / PX_PER_IN).toFixed(2)} in wide figure is too narrow for its panels at ${(f / PX_PER_PT).toFixed(1)} pt text`,
+  );
 }
 
 function gridLayoutWith(look: FigureLook, spec: GridSpec, yTitleLines: 1 | 2): GridLayout & { plotHeightPx: number } {
@@ -190,64 +573,23 @@ function gridLayoutWith(look: FigureLook, spec: GridSpec, yTitleLines: 1 | 2): G
   const pad = Math.max(3, 0.35 * f);
   const tickLen = 3;
   const paper = look.style === 'paper';
-  const yTickW = spec.yTickChars * 0.62 * f;
-  const l0 = pad + line * yTitleLines + pad + yTickW + tickLen + 2;
-  const r = Math.max(6, 0.5 * textWidthPx('0.00', f));
-  const plotW0 = W - l0 - r;
-  const hgap = spec.sharedY ? 1.6 * f : yTickW + 2 * f;
-  const panelW = (plotW0 - hgap * (spec.cols - 1)) / spec.cols;
-  if (panelW < 4 * f)
-    throw new Error(
-      `${spec.title}: a ${(W / PX_PER_IN).toFixed(2)} in wide figure is too narrow for ${spec.cols} panels side by side at ${(f / PX_PER_PT).toFixed(1)} pt text`,
-    );
-  // Category labels rotate to vertical when they do not fit in their slot; each row leaves room for its own labels.
-  const perPanel = (v: number | number[], i: number) => (Array.isArray(v) ? (v[i] ?? 1) : v);
-  const rotate = Array.from(
-    { length: spec.panels },
-    (_, i) =>
-      spec.xCategories !== null &&
-      perPanel(spec.xTickChars, i) * 0.62 * f > (panelW / perPanel(spec.xCategories, i)) * 0.9,
-  );
-  const tickHOf = (i: number) => (rotate[i] ? perPanel(spec.xTickChars, i) * 0.58 * f : line) + tickLen + 2;
-  const rowTickH = Array.from({ length: spec.rows }, (_, r) =>
-    Math.max(line + tickLen + 2, ...rotate.map((_, i) => (Math.floor(i / spec.cols) === r ? tickHOf(i) : 0))),
-  );
-  const xTickH = rowTickH[spec.rows - 1];
-  const lRows = legendRows(spec.legendItems, W, f);
-  const legendH = lRows ? lRows * (1.6 * f + 2) + 4 : 0;
-  const b = pad + legendH + line + pad + xTickH;
-  const panelTitleH = spec.panelTitles ? 1.5 * f : 0;
-  const titleH = paper ? 0 : 2.2 * f;
-  const t = pad + titleH + panelTitleH + (spec.panelTitles ? 0 : 0.6 * f);
-  // Gap below row r: its tick labels, the next row's panel titles.
-  const vgaps = rowTickH.slice(0, -1).map((h) => h + panelTitleH + pad);
-  const gapsTotal = vgaps.reduce((a, g) => a + g, 0);
-  let heightPx: number;
-  let panelH: number;
-  if (look.heightPx !== null) {
-    heightPx = look.heightPx;
-    panelH = (heightPx - t - b - gapsTotal) / spec.rows;
-  } else if (look.screenRowPx !== null) {
-    panelH = look.screenRowPx - t - b;
-    heightPx = t + b + spec.rows * panelH + gapsTotal;
-  } else {
-    panelH = Math.min(Math.max(panelW * spec.aspect, 0.9 * PX_PER_IN), 2.4 * PX_PER_IN);
-    // A whole hundredth of an inch, so the size reads cleanly in figure-data.json and LaTeX.
-    heightPx = (Math.ceil(((t + b + spec.rows * panelH + gapsTotal) / PX_PER_IN) * 100) / 100) * PX_PER_IN;
-    panelH = (heightPx - t - b - gapsTotal) / spec.rows;
-  }
+  const yTickW = spec.yTickChars * DIGIT_EM * f;
+  const p = chooseGeometry(look, spec, yTitleLines);
+  const { g, heightPx, panelH } = p;
+  const { l0, r, rows, cols, panelW, hgap, rotate, xTickH, t, panelTitleH, vgaps } = g;
   if (panelH < 3 * f)
     throw new Error(
       `${spec.title}: a ${(heightPx / PX_PER_IN).toFixed(2)} in high figure leaves ${(panelH / PX_PER_IN).toFixed(2)} in per panel row; make it taller or use a size preset`,
     );
+  const b = heightPx - t - rows * panelH - vgaps.reduce((a, v) => a + v, 0);
   const plotW = W - l0 - r;
   const plotH = heightPx - t - b;
   const cells: PanelCell[] = [];
   for (let i = 0; i < spec.panels; i++) {
-    const row = Math.floor(i / spec.cols);
-    const col = i % spec.cols;
+    const row = Math.floor(i / cols);
+    const col = i % cols;
     const x0 = (col * (panelW + hgap)) / plotW;
-    const yTop = 1 - (row * panelH + vgaps.slice(0, row).reduce((a, g) => a + g, 0)) / plotH;
+    const yTop = 1 - (row * panelH + vgaps.slice(0, row).reduce((a, v) => a + v, 0)) / plotH;
     cells.push({ x: [x0, Math.min(1, x0 + panelW / plotW)], y: [Math.max(0, yTop - panelH / plotH), yTop], row, col });
   }
   const annotations: Record<string, unknown>[] = [];
@@ -258,7 +600,7 @@ function gridLayoutWith(look: FigureLook, spec: GridSpec, yTitleLines: 1 | 2): G
     let level = 0;
     while (
       level < levels - 1 &&
-      titles.some((o) => textWidthPx(o[Math.min(level, o.length - 1)] ?? '', f * 1.05) > panelW)
+      titles.some((o) => textWidthPx(o[Math.min(level, o.length - 1)] ?? '', f * 1.05, look.fontFamily) > panelW)
     )
       level++;
     cells.forEach((c, i) => {
@@ -279,14 +621,17 @@ function gridLayoutWith(look: FigureLook, spec: GridSpec, yTitleLines: 1 | 2): G
       });
     });
   }
-  // Figure-wide axis titles, placed in the margins the tick labels leave free.
+  // Figure-wide axis titles, placed in the margins the tick labels leave free; with the legend beside the last row,
+  // the x title centres under that row's panels.
   const bottomOfGrid = Math.min(...cells.map((c) => c.y[0]));
+  const lastRow = cells.filter((c) => c.row === rows - 1);
+  const xTitleAt = p.place === 'beside' ? (lastRow[0].x[0] + lastRow[lastRow.length - 1].x[1]) / 2 : 0.5;
   if (spec.xTitle)
     annotations.push({
       text: spec.xTitle,
       xref: 'paper',
       yref: 'paper',
-      x: 0.5,
+      x: xTitleAt,
       y: bottomOfGrid,
       yshift: -(xTickH + pad * 0.5),
       xanchor: 'center',
@@ -309,8 +654,6 @@ function gridLayoutWith(look: FigureLook, spec: GridSpec, yTitleLines: 1 | 2): G
       showarrow: false,
       meta: { role: 'y-title' },
     });
-  const xTicks = Math.max(3, Math.floor(panelW / (2.6 * f)));
-  const yTicks = Math.max(3, Math.floor(panelH / (1.8 * f)));
   const axisBase = {
     showline: true,
     linecolor: '#444',
@@ -322,6 +665,43 @@ function gridLayoutWith(look: FigureLook, spec: GridSpec, yTitleLines: 1 | 2): G
     automargin: false,
     tickfont: { size: f },
   };
+  const legendBase = {
+    font: { size: f },
+    itemwidth: 30,
+    traceorder: 'normal',
+    tracegroupgap: 0,
+    bgcolor: 'rgba(0,0,0,0)',
+    // Never a scrolling legend: the plan leaves it room for all its entries.
+    maxheight: heightPx,
+  };
+  let legend: Record<string, unknown>;
+  if (p.place === 'beside') {
+    const lastTop = lastRow[0].y[1];
+    const topPx = t + (1 - lastTop) * plotH - panelTitleH;
+    legend = {
+      ...legendBase,
+      orientation: 'v',
+      xref: 'container',
+      yref: 'container',
+      x: p.besideX / W,
+      xanchor: 'left',
+      y: 1 - topPx / heightPx,
+      yanchor: 'top',
+    };
+  } else {
+    legend = {
+      ...legendBase,
+      orientation: 'h',
+      entrywidthmode: 'fraction',
+      entrywidth: 1 / (p.legend?.cols ?? 1),
+      xref: 'container',
+      yref: 'container',
+      x: l0 / W,
+      xanchor: 'left',
+      y: 0,
+      yanchor: 'bottom',
+    };
+  }
   const layout: Record<string, unknown> = {
     font: { family: fontStack(look), size: f, color: '#222' },
     paper_bgcolor: '#ffffff',
@@ -330,20 +710,8 @@ function gridLayoutWith(look: FigureLook, spec: GridSpec, yTitleLines: 1 | 2): G
     width: W,
     height: heightPx,
     margin: { l: l0, r, t, b, pad: 0, autoexpand: false },
-    showlegend: spec.legendItems.length > 0,
-    legend: {
-      orientation: 'h',
-      xref: 'container',
-      yref: 'container',
-      x: 0.5,
-      xanchor: 'center',
-      y: 0,
-      yanchor: 'bottom',
-      font: { size: f },
-      itemwidth: 30,
-      tracegroupgap: 0,
-      bgcolor: 'rgba(0,0,0,0)',
-    },
+    showlegend: p.place === 'below' || p.place === 'beside',
+    legend,
   };
   if (!paper)
     layout.title = {
@@ -356,26 +724,115 @@ function gridLayoutWith(look: FigureLook, spec: GridSpec, yTitleLines: 1 | 2): G
       pad: { t: pad },
       font: { size: f * 1.25 },
     };
+  const legendNames = new Map(spec.legendItems.map((it, k) => [it, p.legend?.names[k] ?? it]));
+  const finish = (lay: Record<string, unknown>, traces: Record<string, unknown>[]): LegendFigure | null => {
+    for (const tr of traces) {
+      const name = typeof tr.name === 'string' ? tr.name : null;
+      if (tr.showlegend !== false && name !== null && legendNames.has(name)) tr.name = legendNames.get(name);
+    }
+    const onAxis = (kind: 'x' | 'y', i: number) =>
+      traces.filter((tr) => (tr[`${kind}axis`] ?? kind) === axisName(kind, i) && tr.visible !== false);
+    const extentOf = (list: Record<string, unknown>[], kind: 'x' | 'y'): [number, number] | null => {
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (const tr of list) {
+        const e = traceExtent(tr, kind);
+        if (e) [lo, hi] = [Math.min(lo, e[0]), Math.max(hi, e[1])];
+      }
+      return hi >= lo ? [lo, hi] : null;
+    };
+    const panelsDrawn = Math.max(1, spec.panels);
+    for (let i = 0; i < panelsDrawn; i++) {
+      const key = layoutAxisKey('x', i);
+      const ax = (lay[key] ??= {}) as Record<string, unknown>;
+      if (ax.type === 'category') continue;
+      const given = Array.isArray(ax.range) ? (ax.range as [number, number]) : null;
+      const extent = given ?? extentOf(onAxis('x', i), 'x');
+      if (!extent) continue;
+      const range = given ?? padRange(extent, 0.04, false);
+      const xt = niceTicks(range[0], range[1], panelW, (c) => (c * DIGIT_EM + 0.9) * f, 4);
+      Object.assign(ax, { range: xt.range, tickmode: 'linear', tick0: xt.tick0, dtick: xt.dtick, tickformat: xt.format });
+    }
+    const yKeys = Array.from({ length: panelsDrawn }, (_, i) => i);
+    const groups = spec.sharedY ? [yKeys] : yKeys.map((i) => [i]);
+    for (const group of groups) {
+      const first = (lay[layoutAxisKey('y', group[0])] ??= {}) as Record<string, unknown>;
+      const given = Array.isArray(first.range) ? (first.range as [number, number]) : null;
+      const extent =
+        given ??
+        extentOf(
+          group.flatMap((i) => onAxis('y', i)),
+          'y',
+        );
+      if (!extent) continue;
+      const range = given ?? padRange(extent, 0.05, true);
+      const yt = niceTicks(range[0], range[1], panelH, () => 1.9 * f, spec.yTickChars, spec.yPercent ?? false);
+      for (const i of group) {
+        const ax = (lay[layoutAxisKey('y', i)] ??= {}) as Record<string, unknown>;
+        Object.assign(ax, { tickmode: 'linear', tick0: yt.tick0, dtick: yt.dtick, tickformat: yt.format });
+        if (i === group[0] || !spec.sharedY) ax.range = yt.range;
+      }
+    }
+    if (p.place !== 'outside' || !p.legend) return null;
+    // The legend alone: the same traces (so the same symbols), drawn outside a plot area kept one pixel high.
+    const shown = traces.filter((tr) => tr.showlegend !== false && tr.visible !== false);
+    const axes: Record<string, unknown> = {};
+    for (const tr of shown)
+      for (const kind of ['x', 'y'] as const) {
+        const key = `${kind}axis${String(tr[`${kind}axis`] ?? kind).slice(1)}`;
+        axes[key] = { visible: false, range: [1e9, 1e9 + 1], fixedrange: true };
+      }
+    const H = Math.ceil(p.legend.height + 2);
+    return {
+      data: shown.map((tr) => ({ ...tr, hoverinfo: 'skip', hovertemplate: undefined })),
+      layout: {
+        font: layout.font,
+        paper_bgcolor: '#ffffff',
+        plot_bgcolor: 'rgba(0,0,0,0)',
+        width: W,
+        height: H,
+        margin: { l: pad, r: pad, t: 0, b: H - 1, pad: 0, autoexpand: false },
+        showlegend: true,
+        legend: {
+          ...legendBase,
+          orientation: 'h',
+          entrywidthmode: 'fraction',
+          entrywidth: 1 / p.legend.cols,
+          xref: 'container',
+          yref: 'container',
+          x: pad / W,
+          xanchor: 'left',
+          y: 0,
+          yanchor: 'bottom',
+          maxheight: H,
+        },
+        ...axes,
+      },
+    };
+  };
   return {
     plotHeightPx: plotH,
     widthPx: W,
     heightPx,
     fontPx: f,
+    rows,
+    cols,
+    legendPlace: p.place,
     layout,
     cells,
     annotations,
+    finish,
     xAxis: (i) => ({
       ...axisBase,
       domain: cells[i].x,
       anchor: axisName('y', i),
-      ...(spec.xCategories === null ? { nticks: xTicks } : { type: 'category', tickmode: 'linear', dtick: 1 }),
+      ...(spec.xCategories === null ? {} : { type: 'category', tickmode: 'linear', dtick: 1 }),
       tickangle: rotate[i] ? -90 : 0,
     }),
     yAxis: (i) => ({
       ...axisBase,
       domain: cells[i].y,
       anchor: axisName('x', i),
-      nticks: yTicks,
       ...(spec.sharedY && i > 0 ? { matches: 'y', showticklabels: cells[i].col === 0 } : {}),
     }),
   };

@@ -21,6 +21,7 @@ import {
   type BuiltFigure,
   markerIndices,
   valueOnFit,
+  clipBand,
 } from './figure-common';
 import { axisName, gridLayout, layoutAxisKey } from './figure-look';
 import type { BandPoint } from '../score/band';
@@ -44,7 +45,15 @@ export interface TrendFigureData {
   /** setup → model → curve (with its bootstrap band and departure point when known) */
   curves: Record<
     string,
-    Record<string, CurveData & { band: BandPoint[] | null; departure: CurveUncertainty['departure'] | null }>
+    Record<
+      string,
+      CurveData & {
+        band: BandPoint[] | null;
+        departure: CurveUncertainty['departure'] | null;
+        /** Band points not drawn: too few prompts in their rolling window (`curves.minBinPrompts`). */
+        bandDropped: number;
+      }
+    >
   >;
   xRange: Record<string, [number, number] | null>;
 }
@@ -87,10 +96,13 @@ export function entropyTrendFigure(
     models.forEach((model, k) => {
       if (!bySetup[k].length) return;
       const u = uncertainty[setup]?.[model];
+      const c = curveOf(bySetup[k], { ...opts.curve, range });
+      const band = u?.band ? clipBand(u.band, c, opts.curve.bins, opts.bandMinPrompts) : null;
       data.curves[setup][model] = {
-        ...curveOf(bySetup[k], { ...opts.curve, range }),
-        band: u?.band ?? null,
+        ...c,
+        band: band?.band ?? null,
         departure: u?.departure ?? null,
+        bandDropped: band?.dropped ?? 0,
       };
     });
     data.xRange[setup] = trendXRange(Object.values(data.curves[setup]), opts);
@@ -98,8 +110,12 @@ export function entropyTrendFigure(
   }
   // Panels without prompts are left out; with none at all, one empty panel says so.
   const drawn = data.drawnSetups.length ? data.drawnSetups : [opts.setups[0] ?? 'A'];
-  const anyDeparture = Object.values(data.curves).some((byModel) =>
-    Object.values(byModel).some((c) => c.departure || c.turningPoint !== null),
+  // The key is listed only when some marker is drawn: a point on its fitted curve.
+  const anyDeparture = drawn.some((setup) =>
+    Object.values(data.curves[setup] ?? {}).some((c) => {
+      const x = c.departure?.estimate ?? c.turningPoint;
+      return c.fitted.length > 0 && x !== null && valueOnFit(c.fitted, x) !== null;
+    }),
   );
   const legendItems = [IDENTITY_LINE.name, ...models, ...(anyDeparture ? [DEPARTURE_KEY] : [])];
   const grid = gridLayout(opts.look, {
@@ -284,12 +300,14 @@ export function entropyTrendFigure(
     });
   }
   layout.annotations = annotations;
+  const legend = grid.finish(layout, traces);
   return {
     name: 'entropy-trend',
     title: `${domainTitle(domain)}: entropy trend by setup`,
     figure: { data: traces, layout },
     look: opts.look,
     data,
+    legend,
   };
 }
 
