@@ -352,7 +352,7 @@ export function clipBand<P extends { x: number }>(
     return n >= minPrompts;
   });
   let best: [number, number] = [0, 0];
-  for (let i = 0; i < band.length; ) {
+  for (let i = 0; i < band.length;) {
     if (!dense[i]) {
       i++;
       continue;

@@ -119,10 +119,11 @@ export function fontStack(look: FigureLook): string {
 
 /** DejaVu Sans' advance widths of ASCII 32–126 in thousandths of an em (measured in Chromium with canvas measureText). */
 const DEJAVU_SANS_WIDTHS = [
-  318, 401, 460, 838, 636, 950, 780, 275, 390, 390, 500, 838, 318, 361, 318, 337, 636, 636, 636, 636, 636, 636, 636, 636,
-  636, 636, 337, 337, 838, 838, 838, 531, 1000, 684, 686, 698, 770, 632, 575, 775, 752, 295, 295, 656, 557, 863, 748, 787,
-  603, 787, 695, 635, 611, 732, 684, 989, 685, 611, 685, 390, 337, 390, 838, 500, 500, 613, 635, 550, 635, 615, 352, 635,
-  634, 278, 278, 579, 278, 974, 634, 612, 635, 635, 411, 521, 392, 634, 592, 818, 592, 592, 525, 636, 337, 636, 838,
+  318, 401, 460, 838, 636, 950, 780, 275, 390, 390, 500, 838, 318, 361, 318, 337, 636, 636, 636, 636, 636, 636, 636,
+  636, 636, 636, 337, 337, 838, 838, 838, 531, 1000, 684, 686, 698, 770, 632, 575, 775, 752, 295, 295, 656, 557, 863,
+  748, 787, 603, 787, 695, 635, 611, 732, 684, 989, 685, 611, 685, 390, 337, 390, 838, 500, 500, 613, 635, 550, 635,
+  615, 352, 635, 634, 278, 278, 579, 278, 974, 634, 612, 635, 635, 411, 521, 392, 634, 592, 818, 592, 592, 525, 636,
+  337, 636, 838,
 ];
 
 /**
@@ -319,7 +320,7 @@ function tickLabel(v: number, decimals: number, percent: boolean): string {
 /**
  * Round ticks over [lo, hi] drawn along `lengthPx`: steps of 1, 2, 2.5 or 5 × 10^k, the most (up to 8) whose labels
  * are at most `maxChars` long and stand at least `spacingPx(chars)` apart, and at least three labels (the range may
- * widen to the next tick for the third); when no step satisfies all that, the fewest (three or more) and shortest.
+ * widen to the next tick for the third); when no step satisfies all that, the fewest (three or more) and shortest (after trying a range up to 40 % wider).
  */
 export function niceTicks(
   lo: number,
@@ -328,6 +329,7 @@ export function niceTicks(
   spacingPx: (chars: number) => number,
   maxChars: number,
   percent = false,
+  widen = 0.15,
 ): Ticks {
   if (!(hi > lo)) throw new Error(`niceTicks: empty range [${lo}, ${hi}]`);
   const candidates: (Ticks & { chars: number; apart: number })[] = [];
@@ -340,8 +342,8 @@ export function niceTicks(
       let last = Math.floor(hi / step + 1e-9);
       let range: [number, number] = [lo, hi];
       if (last - first + 1 === 2) {
-        if (lo - (first - 1) * step <= 0.15 * span) range = [(--first) * step, hi];
-        else if ((last + 1) * step - hi <= 0.15 * span) range = [lo, (++last) * step];
+        if (lo - (first - 1) * step <= widen * span) range = [--first * step, hi];
+        else if ((last + 1) * step - hi <= widen * span) range = [lo, ++last * step];
       }
       const count = last - first + 1;
       if (count < 3 || count > 12) continue;
@@ -351,13 +353,14 @@ export function niceTicks(
       const format = percent ? `.${Math.max(0, decimals - 2)}%` : `.${decimals}f`;
       const chars = Math.max(...labels.map((l) => l.length));
       const apart = (step / (range[1] - range[0])) * lengthPx;
-      if (apart < spacingPx(chars) && count > 3) continue;
       candidates.push({ tick0: values[0], dtick: step, values, labels, format, range, chars, apart });
     }
   }
   if (candidates.length === 0) throw new Error(`niceTicks: no ticks for [${lo}, ${hi}]`);
   const ok = (c: { values: number[]; chars: number; apart: number }) =>
     c.values.length <= 8 && c.chars <= maxChars && c.apart >= spacingPx(c.chars);
+  // A short panel may need a wider range for three well-spaced labels.
+  if (!candidates.some(ok) && widen < 0.4) return niceTicks(lo, hi, lengthPx, spacingPx, maxChars, percent, 0.4);
   const pool = candidates.some(ok) ? candidates.filter(ok) : candidates;
   // Most ticks within the limits; beyond them, the fewest and shortest.
   if (pool === candidates) pool.sort((a, b) => a.values.length - b.values.length || a.chars - b.chars);
@@ -449,11 +452,17 @@ function geometry(look: FigureLook, spec: GridSpec, cols: number, yTitleLines: 1
   );
   const xTickH = rowTickH[rows - 1];
   const panelTitleH = spec.panelTitles ? 1.5 * f : 0;
-  const titleH = look.style === 'paper' ? 0 : 2.2 * f;
+  const titleH = look.style === 'paper' ? 0 : 2.2 * f + (screenTitle(look, spec.title).length - 1) * 1.3 * 1.25 * f;
   const t = pad + titleH + panelTitleH + (spec.panelTitles ? 0 : 0.6 * f);
   const vgaps = rowTickH.slice(0, -1).map((h) => h + panelTitleH + pad);
   const b0 = pad + (spec.xTitle ? line : 0) + pad + xTickH;
   return { cols, rows, l0, r, hgap, panelW, rotate, rowTickH, xTickH, t, panelTitleH, vgaps, b0 };
+}
+
+/** The screen style's title, on as many lines as the figure's width needs. */
+function screenTitle(look: FigureLook, title: string): string[] {
+  const f = look.fontPx * 1.25;
+  return wrapText(title, look.widthPx - 2 * f, f, 4, look.fontFamily) ?? [title];
 }
 
 /** A panel narrower than this gets the grid fewer columns: 1.25 in, or 38 % of a narrower figure (single column). */
@@ -512,7 +521,11 @@ function plan(look: FigureLook, spec: GridSpec, g: Geometry): Plan {
   if (items.length === 0) return none('none');
   const outside = (): Plan => ({
     ...none('outside'),
-    legend: legendGrid(items, W - 2 * pad, f, look.fontFamily) ?? { cols: 1, names: items, height: items.length * 2 * f },
+    legend: legendGrid(items, W - 2 * pad, f, look.fontFamily) ?? {
+      cols: 1,
+      names: items,
+      height: items.length * 2 * f,
+    },
   });
   if (look.legend === 'outside') return outside();
   const options: Plan[] = [];
@@ -715,13 +728,14 @@ function gridLayoutWith(look: FigureLook, spec: GridSpec, yTitleLines: 1 | 2): G
   };
   if (!paper)
     layout.title = {
-      text: spec.title,
+      text: screenTitle(look, spec.title).join('<br>'),
       x: 0.5,
       xanchor: 'center',
       y: 1,
       yref: 'container',
       yanchor: 'top',
-      pad: { t: pad },
+      // Plotly places a title's first line at the anchor: further lines push it down by their height.
+      pad: { t: pad + (screenTitle(look, spec.title).length - 1) * 1.3 * 1.25 * f },
       font: { size: f * 1.25 },
     };
   const legendNames = new Map(spec.legendItems.map((it, k) => [it, p.legend?.names[k] ?? it]));
@@ -751,7 +765,13 @@ function gridLayoutWith(look: FigureLook, spec: GridSpec, yTitleLines: 1 | 2): G
       if (!extent) continue;
       const range = given ?? padRange(extent, 0.04, false);
       const xt = niceTicks(range[0], range[1], panelW, (c) => (c * DIGIT_EM + 0.9) * f, 4);
-      Object.assign(ax, { range: xt.range, tickmode: 'linear', tick0: xt.tick0, dtick: xt.dtick, tickformat: xt.format });
+      Object.assign(ax, {
+        range: xt.range,
+        tickmode: 'linear',
+        tick0: xt.tick0,
+        dtick: xt.dtick,
+        tickformat: xt.format,
+      });
     }
     const yKeys = Array.from({ length: panelsDrawn }, (_, i) => i);
     const groups = spec.sharedY ? [yKeys] : yKeys.map((i) => [i]);
