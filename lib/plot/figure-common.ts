@@ -148,7 +148,10 @@ export interface FigureOptions {
   showPoints: boolean;
   /** Bootstrap of the departure points drawn with their intervals (0 resamples: estimates only); seeds derive from `seed`. */
   bootstrap: { resamples: number; confidence: number; seed: number };
-  /** A band is drawn only where its rolling window holds at least this many prompts (`curves.minBinPrompts`). */
+  /**
+   * A band is drawn only where its rolling window holds at least this many prompts: twice the fit's coefficients
+   * (10 at order 4). Fewer leave the resampled polynomials free to swing, and the band spikes.
+   */
   bandMinPrompts: number;
 }
 
@@ -179,7 +182,7 @@ export function figureOptions(
       departureGap: overrides.curve?.departureGap ?? config.curves.departureGap,
     },
     bootstrap: { resamples: config.curves.bootstrap, confidence: config.curves.confidence, seed: config.seed },
-    bandMinPrompts: config.curves.minBinPrompts,
+    bandMinPrompts: 2 * ((overrides.curve?.order ?? config.curves.order) + 1),
     logBase: config.score.logBase,
     styles: modelStyles(config, modelIds),
     look: figureLook(config.figures, overrides.look),

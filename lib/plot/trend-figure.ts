@@ -50,7 +50,7 @@ export interface TrendFigureData {
       CurveData & {
         band: BandPoint[] | null;
         departure: CurveUncertainty['departure'] | null;
-        /** Band points not drawn: too few prompts in their rolling window (`curves.minBinPrompts`). */
+        /** Band points not drawn: too few prompts in their rolling window (FigureOptions.bandMinPrompts). */
         bandDropped: number;
       }
     >
