@@ -22,7 +22,7 @@ import { buildFigures, trendUncertainty } from '../lib/plot/figures';
 import { entropyTrendFigure } from '../lib/plot/trend-figure';
 import { proxyHistoryFigure } from '../lib/plot/distribution-figure';
 import { detailFigure } from '../lib/plot/detail-figure';
-import { LEGEND_MAX_SHARE } from '../lib/plot/figure-look';
+import { LEGEND_MAX_SHARE } from '../lib/plot/figure-legend';
 import { positionBiasFigure } from '../lib/plot/position-bias-figure';
 import { PAPER_TABLE1, table1Figure } from '../lib/plot/table1-figure';
 import type { PositionBias } from '../lib/score/position-bias';

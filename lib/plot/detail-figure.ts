@@ -22,7 +22,8 @@ import {
   type BuiltFigure,
   fileSafe,
 } from './figure-common';
-import { PX_PER_IN, axisName, gridLayout, layoutAxisKey } from './figure-look';
+import { PX_PER_IN } from './figure-look';
+import { axisName, gridLayout, layoutAxisKey } from './figure-grid';
 
 const ROLLING_COLOR = '#333333';
 

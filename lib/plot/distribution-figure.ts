@@ -14,7 +14,7 @@ import {
   type BuiltFigure,
   fileSafe,
 } from './figure-common';
-import { gridLayout, layoutAxisKey } from './figure-look';
+import { gridLayout, layoutAxisKey } from './figure-grid';
 
 export interface BoxStats {
   n: number;

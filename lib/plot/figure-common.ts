@@ -15,8 +15,9 @@ import {
   type XY,
 } from '../score/curves';
 import type { NamedFigure } from './export';
-import { type FigureLook, type LookOverrides, axisName, figureLook, fontStack } from './figure-look';
-export { axisName, layoutAxisKey } from './figure-look';
+import { type FigureLook, type LookOverrides, figureLook, fontStack } from './figure-look';
+import { axisName } from './figure-grid';
+export { axisName, layoutAxisKey } from './figure-grid';
 import { SETUPS } from '../score/score';
 import type { ScoreRecord, Setup } from '../core/types';
 

@@ -6,7 +6,8 @@
 import type { DomainName } from '../core/config';
 import type { PositionBias } from '../score/position-bias';
 import { domainTitle, type BuiltFigure } from './figure-common';
-import { type FigureLook, gridLayout } from './figure-look';
+import type { FigureLook } from './figure-look';
+import { gridLayout } from './figure-grid';
 
 const BIN_COLORS = ['#08306B', '#2171B5', '#6BAED6', '#C6DBEF', '#E6EEF6'];
 

@@ -23,7 +23,7 @@ import {
   valueOnFit,
   clipBand,
 } from './figure-common';
-import { axisName, gridLayout, layoutAxisKey } from './figure-look';
+import { axisName, gridLayout, layoutAxisKey } from './figure-grid';
 import type { BandPoint } from '../score/band';
 
 /** What the score stage knows about one model × setup beyond the curve: the bootstrap band and the departure point. */
