@@ -16,6 +16,7 @@ import { buildFigures, trendUncertainty } from '../lib/plot/figures';
 import { PAPER_TABLE1 } from '../lib/plot/table1-figure';
 import { PX_PER_IN } from '../lib/plot/figure-look';
 import { SYNTHETIC_MODELS, synthesizeScores } from '../bench/figures';
+import { type TextBox, layoutProblems } from './helpers/text-boxes';
 
 const CHROMIUM = chromiumPath();
 const HAVE_CHROMIUM = fs.existsSync(CHROMIUM);
@@ -62,14 +63,6 @@ after(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-interface TextBox {
-  text: string;
-  left: number;
-  top: number;
-  right: number;
-  bottom: number;
-}
-
 /** Outlines of the visible text elements of an SVG shown in a fresh page, relative to the SVG's own box. */
 async function textBoxes(svg: string): Promise<{ width: number; height: number; boxes: TextBox[] }> {
   const page = await (renderer as unknown as { plotPage: import('playwright-core').Page }).plotPage.context().newPage();
@@ -104,31 +97,6 @@ async function textBoxes(svg: string): Promise<{ width: number; height: number; 
   } finally {
     await page.close();
   }
-}
-
-/** Text boxes include the font's ascent and descent; neighbours within half a pixel are not counted as touching. */
-const TOLERANCE = 0.5;
-
-function layoutProblems(width: number, height: number, boxes: TextBox[]): string[] {
-  const problems: string[] = [];
-  for (const b of boxes) {
-    if (b.left < -TOLERANCE || b.top < -TOLERANCE || b.right > width + TOLERANCE || b.bottom > height + TOLERANCE) {
-      problems.push(
-        `"${b.text}" lies outside the ${width.toFixed(0)} × ${height.toFixed(0)} figure (${b.left.toFixed(1)}, ${b.top.toFixed(1)})–(${b.right.toFixed(1)}, ${b.bottom.toFixed(1)})`,
-      );
-    }
-  }
-  for (let i = 0; i < boxes.length; i++) {
-    for (let j = i + 1; j < boxes.length; j++) {
-      const a = boxes[i];
-      const b = boxes[j];
-      const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
-      const h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
-      if (w > TOLERANCE && h > TOLERANCE)
-        problems.push(`"${a.text}" overlaps "${b.text}" by ${w.toFixed(1)} × ${h.toFixed(1)} px`);
-    }
-  }
-  return problems;
 }
 
 for (const [domain, size] of DOMAINS.flatMap((d) =>

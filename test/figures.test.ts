@@ -440,6 +440,7 @@ test('runPlot writes byte-identical figure data for the same inputs, and the spe
     fontPt: null,
     font: 'DejaVu Sans',
     dpi: null,
+    legend: 'auto',
   });
   assert.deepEqual(
     [fd.figureParameters.band.resamples, fd.figureParameters.band.seed],

@@ -183,6 +183,8 @@ export interface Config {
     dpi: number;
     /** PNG pixel density at the screen size. */
     pngScale: number;
+    /** Where the legend goes: "auto" (below or beside the panels, its own file when neither fits) or "outside". */
+    legend: LegendPlacement;
     width: number;
     height: number;
   };
@@ -211,6 +213,9 @@ export const MAX_CURVE_ORDER = 15;
 
 export const FIGURE_STYLES = ['screen', 'paper'] as const;
 export type FigureStyle = (typeof FIGURE_STYLES)[number];
+/** "outside": the figure has no legend and `<name>-legend.<format>` holds it (for a caption or a shared key). */
+export const LEGEND_PLACEMENTS = ['auto', 'outside'] as const;
+export type LegendPlacement = (typeof LEGEND_PLACEMENTS)[number];
 /** Column widths of a two-column paper (ACL/IEEE/ACM templates are 3.3 and 7 inches). */
 export const FIGURE_SIZE_PRESETS = { 'single-column': 3.3, 'double-column': 7 } as const;
 export type FigureSizePreset = keyof typeof FIGURE_SIZE_PRESETS;

@@ -24,7 +24,8 @@ import {
   type BuiltFigure,
   fileSafe,
 } from './figure-common';
-import { PX_PER_IN, axisName, gridLayout, layoutAxisKey } from './figure-look';
+import { PX_PER_IN } from './figure-look';
+import { axisName, gridLayout, layoutAxisKey } from './figure-grid';
 
 const ROLLING_COLOR = '#333333';
 
@@ -57,7 +58,18 @@ export function detailFigure(
     Math.max(1, settings.length),
     Math.max(1, Math.floor(opts.look.widthPx / (1.35 * PX_PER_IN))),
   );
-  const rows = Math.max(1, Math.ceil(settings.length / cols));
+  const curves = settings.map((setting) =>
+    curveOf(
+      kept.filter((s) => s.proxy === setting),
+      opts.curve,
+      {
+        resamples: opts.bootstrap.resamples,
+        confidence: opts.bootstrap.confidence,
+        seed: deriveSeed(opts.bootstrap.seed, 'bootstrap', modelId, domain, 'setting', setting),
+      },
+      opts.minCurvePrompts,
+    ),
+  );
   // In the order the traces are added: Plotly fills the legend rows in that order, and the rows reserved must match.
   const legendNames = [
     IDENTITY_LINE.name,
@@ -67,8 +79,16 @@ export function detailFigure(
     'departure point [95% CI]',
     'turning point',
   ];
+  // Entries only for marks some panel draws.
+  const drawnKinds = [
+    curves.length > 0,
+    curves.some((c) => c.points.length > 0),
+    curves.some((c) => c.rolling.length > 0),
+    curves.some((c) => c.fitted.length > 0),
+    curves.some((c) => c.departurePoint !== null),
+    curves.some((c) => c.turningPoint !== null && c.turningPointY !== null),
+  ];
   const grid = gridLayout(opts.look, {
-    rows,
     cols,
     panels: Math.max(1, settings.length),
     panelTitles: settings.map((s) => [
@@ -77,7 +97,7 @@ export function detailFigure(
     ]),
     xTitle: `Target entropy (${unit})`,
     yTitle: `Cross-entropy (${unit})`,
-    legendItems: legendNames,
+    legendItems: legendNames.filter((_, k) => drawnKinds[k]),
     title: `${modelId}: detailed entropy curves per proxy setting — ${domainTitle(domain)}`,
     xTickChars: 4,
     xCategories: null,
@@ -101,16 +121,7 @@ export function detailFigure(
     const xa = axisName('x', i);
     const ya = axisName('y', i);
     const subset = kept.filter((s) => s.proxy === setting);
-    const c = curveOf(
-      subset,
-      opts.curve,
-      {
-        resamples: opts.bootstrap.resamples,
-        confidence: opts.bootstrap.confidence,
-        seed: deriveSeed(opts.bootstrap.seed, 'bootstrap', modelId, domain, 'setting', setting),
-      },
-      opts.minCurvePrompts,
-    );
+    const c = curves[i];
     data.curves[setting] = c;
     const xRange = opts.curve.range
       ? paddedRange(opts.curve.range, 0.02)
@@ -226,7 +237,9 @@ export function detailFigure(
     annotations.push(emptyNote(0, 'no prompts'));
   }
   layout.annotations = annotations;
+  const legendFigure = grid.finish(layout, traces);
   return {
+    legend: legendFigure,
     name: `detail-${fileSafe(modelId)}`,
     title: `${domainTitle(domain)}: ${modelId}, detailed curves per proxy setting`,
     figure: { data: traces, layout },

@@ -14,7 +14,7 @@ import {
   type BuiltFigure,
   fileSafe,
 } from './figure-common';
-import { gridLayout, layoutAxisKey } from './figure-look';
+import { gridLayout, layoutAxisKey } from './figure-grid';
 
 export interface BoxStats {
   n: number;
@@ -197,7 +197,7 @@ export function proxyHistoryFigure(
     panelTitles: drawn.map((p) => p.titles),
     xTitle: '',
     yTitle: `Entropy (${unit})`,
-    legendItems: [`cross-entropy (${modelId})`, 'target entropy'],
+    legendItems: panels.length ? [`cross-entropy (${modelId})`, 'target entropy'] : [],
     title: `${modelId}: cross-entropy by proxy setting and history length — ${domainTitle(domain)}`,
     xTickChars: drawn.map((p) => Math.max(1, ...p.groups.map((g) => g.label.length))),
     xCategories: drawn.map((p) => Math.max(1, p.groups.length)),
@@ -216,7 +216,9 @@ export function proxyHistoryFigure(
   });
   if (panels.length === 0) annotations.push(emptyNote(0, 'no prompts'));
   layout.annotations = annotations;
+  const legend = grid.finish(layout, traces);
   return {
+    legend,
     name: `proxy-history-${fileSafe(modelId)}`,
     title: `${domainTitle(domain)}: ${modelId}, cross-entropy by proxy and history`,
     figure: { data: traces, layout },

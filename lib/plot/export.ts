@@ -366,10 +366,12 @@ export async function exportFigure(
   const lookOverrides = lookOverridesOf(layoutChanges);
   let plotly: PlotlyFigure;
   let look: FigureLook | null = null;
+  let legend: PlotlyFigure | null = null;
   if ('figure' in fig) {
     const built = lookOverrides ? rebuildFigure(fig, { ...lookOverrides, ...(dpi !== undefined ? { dpi } : {}) }) : fig;
     plotly = built.figure;
     look = built.look ?? null;
+    legend = built.legend ?? null;
   } else {
     if (lookOverrides || dpi !== undefined)
       throw new Error(
@@ -393,29 +395,35 @@ export async function exportFigure(
       : null;
   const renderer = ownRenderer ? ownRenderer.renderer : (opts.renderer ?? null);
   const unavailable = ownRenderer?.unavailable ?? opts.unavailableReason ?? 'no renderer (Chromium) was given';
-  let svg: string | null = null;
   try {
-    for (const format of wanted) {
-      const file = `${fileBase}.${format}`;
-      if (format === 'html') {
-        writeFileAtomic(file, figureHtmlPage(sized, opts.title ?? path.basename(fileBase)));
+    // A legend placed outside the figure is written beside it, in the same formats.
+    const parts: [PlotlyFigure, string][] = [[sized, fileBase]];
+    if (legend) parts.push([legend, `${fileBase}-legend`]);
+    for (const [part, base] of parts) {
+      const partSize = part === sized ? size : figureSize(part);
+      let svg: string | null = null;
+      for (const format of wanted) {
+        const file = `${base}.${format}`;
+        if (format === 'html') {
+          writeFileAtomic(file, figureHtmlPage(part, opts.title ?? path.basename(base)));
+          result.files.push(file);
+          continue;
+        }
+        if (!renderer) {
+          if (part === sized) result.skipped.push({ format, reason: unavailable });
+          continue;
+        }
+        if (format === 'svg') {
+          svg ??= await renderer.svg(part, partSize);
+          writeFileAtomic(file, inInches ? svgInInches(svg, partSize) : svg);
+        } else if (format === 'pdf') {
+          svg ??= await renderer.svg(part, partSize);
+          writeFileAtomic(file, await renderer.pdf(part, partSize, svg, opts.title ?? path.basename(base)));
+        } else {
+          writeFileAtomic(file, await renderer.png(part, partSize, scale));
+        }
         result.files.push(file);
-        continue;
       }
-      if (!renderer) {
-        result.skipped.push({ format, reason: unavailable });
-        continue;
-      }
-      if (format === 'svg') {
-        svg ??= await renderer.svg(sized, size);
-        writeFileAtomic(file, inInches ? svgInInches(svg, size) : svg);
-      } else if (format === 'pdf') {
-        svg ??= await renderer.svg(sized, size);
-        writeFileAtomic(file, await renderer.pdf(sized, size, svg, opts.title ?? path.basename(fileBase)));
-      } else {
-        writeFileAtomic(file, await renderer.png(sized, size, scale));
-      }
-      result.files.push(file);
     }
   } finally {
     if (ownRenderer) await ownRenderer.renderer?.close();
@@ -430,6 +438,8 @@ export interface NamedFigure {
   figure: PlotlyFigure;
   /** The look it was built for (sizes in inches, PNG scale). */
   look?: FigureLook;
+  /** The legend as a figure of its own, when it is placed outside (written as `<name>-legend.<format>`). */
+  legend?: PlotlyFigure | null;
 }
 
 /** A figure that can be built again for another look (buildFigures attaches `rebuild`, not enumerable). */
@@ -463,7 +473,7 @@ export async function exportFigures(
     if (wanted.includes('html')) {
       for (const f of figures)
         all.files.push(
-          ...(await exportFigure(f.figure, path.join(dir, f.name), ['html'], { title: f.title, renderer: null })).files,
+          ...(await exportFigure(f, path.join(dir, f.name), ['html'], { title: f.title, renderer: null })).files,
         );
     }
     if (!pending) return all;

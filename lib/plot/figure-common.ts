@@ -15,8 +15,9 @@ import {
   type XY,
 } from '../score/curves';
 import type { NamedFigure } from './export';
-import { type FigureLook, type LookOverrides, axisName, figureLook, fontStack } from './figure-look';
-export { axisName, layoutAxisKey } from './figure-look';
+import { type FigureLook, type LookOverrides, figureLook, fontStack } from './figure-look';
+import { axisName } from './figure-grid';
+export { axisName, layoutAxisKey } from './figure-grid';
 import { SETUPS } from '../score/score';
 import { tooFewPrompts, tooFewPromptsNote } from '../score/summary';
 import type { ScoreRecord, Setup } from '../core/types';
@@ -151,6 +152,11 @@ export interface FigureOptions {
   bootstrap: { resamples: number; confidence: number; seed: number };
   /** `curves.minCurvePrompts`: a curve of fewer prompts is drawn as its points with a note, without fit or band. */
   minCurvePrompts: number;
+  /**
+   * A band is drawn only where its rolling window holds at least this many prompts: twice the fit's coefficients
+   * (10 at order 4). Fewer leave the resampled polynomials free to swing, and the band spikes.
+   */
+  bandMinPrompts: number;
 }
 
 export interface FigureOverrides {
@@ -181,6 +187,7 @@ export function figureOptions(
     },
     bootstrap: { resamples: config.curves.bootstrap, confidence: config.curves.confidence, seed: config.seed },
     minCurvePrompts: config.curves.minCurvePrompts,
+    bandMinPrompts: 2 * ((overrides.curve?.order ?? config.curves.order) + 1),
     logBase: config.score.logBase,
     styles: modelStyles(config, modelIds),
     look: figureLook(config.figures, overrides.look),
@@ -367,6 +374,38 @@ export function departureTrace(
     hovertemplate: `${label} departs from X = Y at %{x:.3f} ${unit} [${d.low.toFixed(3)}, ${d.high.toFixed(3)}]${d.unstable ? ' (unstable)' : ''}<extra></extra>`,
     meta: { role: 'departure-point', ...meta },
   };
+}
+
+/**
+ * The part of a band drawn: where the curve's rolling window (`window` bins around x) holds at least `minPrompts`
+ * prompts, the longest such stretch. Where a few prompts carry the fit, resampled polynomials swing widely and the
+ * band would spike; `dropped` says how many of its points were left out.
+ */
+export function clipBand<P extends { x: number }>(
+  band: P[],
+  c: Pick<CurveData, 'points' | 'range' | 'window'>,
+  bins: number,
+  minPrompts: number,
+): { band: P[]; dropped: number } {
+  const halfWidth = (((c.range[1] - c.range[0]) / Math.max(1, bins)) * c.window) / 2;
+  const dense = band.map((p) => {
+    let n = 0;
+    for (const q of c.points) if (Math.abs(q.x - p.x) <= halfWidth + 1e-12) n += q.n;
+    return n >= minPrompts;
+  });
+  let best: [number, number] = [0, 0];
+  for (let i = 0; i < band.length;) {
+    if (!dense[i]) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < band.length && dense[j]) j++;
+    if (j - i > best[1] - best[0]) best = [i, j];
+    i = j;
+  }
+  const kept = band.slice(best[0], best[1]);
+  return { band: kept, dropped: band.length - kept.length };
 }
 
 /** Padded [min, max] of the target entropies, so that the x-axis shows the narrow band the data live in. */

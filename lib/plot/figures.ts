@@ -99,6 +99,7 @@ function requestOverrides(look: FigureLook): LookOverrides {
     ...(r.size !== null ? { size: r.size } : {}),
     ...(r.fontPt !== null ? { fontPt: r.fontPt } : {}),
     ...(r.dpi !== null ? { dpi: r.dpi } : {}),
+    legend: r.legend,
   };
 }
 

@@ -8,7 +8,7 @@ import type { DomainName } from '../core/config';
 import type { Setup } from '../core/types';
 import type { DepartureRegion, ProfileBin } from '../score/gap';
 import { type BuiltFigure, type FigureOptions, SETUP_TITLES, domainTitle, styleOf } from './figure-common';
-import { axisName, gridLayout, layoutAxisKey } from './figure-look';
+import { axisName, gridLayout, layoutAxisKey } from './figure-grid';
 import { withAlpha } from './trend-figure';
 
 /** What the figure draws of one model × setup. */
@@ -218,6 +218,7 @@ export function gapProfileFigure(
   if (anySimultaneous) key(SIMULTANEOUS_KEY, { mode: 'lines', line: { color: '#555555', dash: 'dot', width: lw } });
   if (anyRegion) key(REGION_KEY, { mode: 'markers', marker: { symbol: 'circle', color: '#555555', size: markerPx } });
   layout.annotations = [...grid.annotations];
+  const legend = grid.finish(layout, traces);
   const data: GapFigureData = {
     unit: stats.unit,
     threshold: stats.threshold,
@@ -230,5 +231,5 @@ export function gapProfileFigure(
       ]),
     ),
   };
-  return { name: 'gap-profile', title, figure: { data: traces, layout }, look: opts.look, data };
+  return { name: 'gap-profile', title, figure: { data: traces, layout }, look: opts.look, data, legend };
 }

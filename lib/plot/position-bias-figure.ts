@@ -5,8 +5,9 @@
  */
 import type { DomainName } from '../core/config';
 import type { PositionBias } from '../score/position-bias';
-import { baseLayout, domainTitle, type BuiltFigure } from './figure-common';
+import { domainTitle, type BuiltFigure } from './figure-common';
 import type { FigureLook } from './figure-look';
+import { gridLayout } from './figure-grid';
 
 const BIN_COLORS = ['#08306B', '#2171B5', '#6BAED6', '#C6DBEF', '#E6EEF6'];
 
@@ -21,91 +22,72 @@ export function positionBiasFigure(
   look: FigureLook,
 ): BuiltFigure | null {
   const models = Object.entries(byModel).filter((e): e is [string, PositionBias] => !!e[1]);
-  const paper = look.style === 'paper';
-  const f = look.fontPx;
   if (models.length === 0) return null;
   const nBins = Math.max(...models.map(([, b]) => b.bins.length));
-  const labels = models.map(([id, b]) => `${id}<br><sub>${formatP(b.pValue)}</sub>`);
-  const data: Record<string, unknown>[] = [];
-  for (let k = 0; k < nBins; k++) {
+  // The model on the first line of its label, its p-value on the second (smaller).
+  const labels = models.map(([id, b]) => `${id}<br><span style="font-size:85%">${formatP(b.pValue)}</span>`);
+  const binNames = Array.from({ length: nBins }, (_, k) => {
     const first = models.find(([, b]) => b.bins[k])![1].bins[k];
-    data.push({
-      type: 'bar',
-      name: `positions ${first.from}–${first.to}`,
-      x: labels,
-      y: models.map(([, b]) => b.bins[k]?.share ?? null),
-      marker: { color: BIN_COLORS[k % BIN_COLORS.length], line: { color: '#555555', width: 0.5 } },
-      hovertemplate: `%{x}<br>positions ${first.from}–${first.to}: %{y:.1%} of valid picks<extra></extra>`,
-    });
-  }
+    return `positions ${first.from}–${first.to}`;
+  });
   const expected = models[0][1].bins.map((b) => b.expectedShare);
   const uniform = expected.every((e) => Math.abs(e - expected[0]) < 1e-12);
-  const shapes = uniform
-    ? [
-        {
-          type: 'line',
-          xref: 'paper',
-          x0: 0,
-          x1: 1,
-          y0: expected[0],
-          y1: expected[0],
-          line: { color: '#C00000', dash: 'dash', width: 1.5 },
-        },
-      ]
-    : [];
+  const pct = `${(expected[0] * 100).toFixed(0)} %`;
+  const title = `${domainTitle(domain)}: share of valid picks by position in the listed candidates`;
+  const grid = gridLayout(look, {
+    cols: 1,
+    panels: 1,
+    // Above the panel, where it never sits on a bar.
+    panelTitles: uniform ? [[`dashed line: order-blind, ${pct} each`, `order-blind: ${pct}`]] : null,
+    xTitle: '',
+    yTitle: 'share of valid picks',
+    legendItems: binNames,
+    title,
+    xTickChars: Math.max(...models.map(([id, b]) => Math.max(id.length, formatP(b.pValue).length))),
+    xCategories: models.length,
+    xTickLines: 2,
+    yTickChars: 3,
+    yPercent: true,
+    aspect: 0.55,
+    sharedY: true,
+  });
+  const data: Record<string, unknown>[] = binNames.map((name, k) => ({
+    type: 'bar',
+    name,
+    x: labels,
+    y: models.map(([, b]) => b.bins[k]?.share ?? null),
+    marker: { color: BIN_COLORS[k % BIN_COLORS.length], line: { color: '#555555', width: 0.5 } },
+    hovertemplate: `%{x}<br>${name}: %{y:.1%} of valid picks<extra></extra>`,
+  }));
+  const layout: Record<string, unknown> = {
+    ...grid.layout,
+    barmode: 'group',
+    xaxis: grid.xAxis(0),
+    yaxis: grid.yAxis(0),
+    // The order-blind share as a dashed line, named in the panel's title.
+    shapes: uniform
+      ? [
+          {
+            type: 'line',
+            xref: 'x domain',
+            yref: 'y',
+            x0: 0,
+            x1: 1,
+            y0: expected[0],
+            y1: expected[0],
+            line: { color: '#C00000', dash: 'dash', width: 1.5 * look.lineScale },
+          },
+        ]
+      : [],
+    annotations: grid.annotations,
+  };
+  const legend = grid.finish(layout, data);
   return {
     name: 'position-bias',
     title: `${domainTitle(domain)}: position bias of the picks`,
-    figure: {
-      data,
-      layout: {
-        ...baseLayout(look),
-        // Paper style: the caption belongs to the paper, so no title inside the figure.
-        ...(paper
-          ? {}
-          : {
-              title: {
-                text: `${domainTitle(domain)}: share of valid picks by position in the listed candidates`,
-                x: 0.5,
-                xanchor: 'center',
-                font: { size: Math.round(f * 1.25) },
-              },
-            }),
-        barmode: 'group',
-        width: look.widthPx,
-        height: look.heightPx ?? Math.round(look.widthPx * (paper ? 0.62 : 0.35)),
-        xaxis: { tickfont: { size: f }, automargin: true },
-        yaxis: {
-          title: { text: 'share of valid picks', font: { size: f } },
-          tickformat: '.0%',
-          rangemode: 'tozero',
-          tickfont: { size: f },
-          automargin: true,
-        },
-        shapes,
-        annotations: uniform
-          ? [
-              {
-                xref: 'paper',
-                x: 1,
-                xanchor: 'right',
-                y: expected[0],
-                yanchor: 'bottom',
-                text: `order-blind: ${(expected[0] * 100).toFixed(0)} % each`,
-                showarrow: false,
-                font: { size: Math.max(6, f - 1), color: '#C00000' },
-              },
-            ]
-          : [],
-        legend: { orientation: 'h', x: 0.5, xanchor: 'center', y: -0.22, yanchor: 'top', font: { size: f } },
-        margin: {
-          l: Math.round(f * 5),
-          r: Math.round(f),
-          t: paper ? Math.round(f * 1.5) : Math.round(f * 4.5),
-          b: Math.round(f * 8),
-        },
-      },
-    },
+    figure: { data, layout },
+    look,
     data: { models: models.map(([id, b]) => ({ id, ...b })) },
+    legend,
   };
 }

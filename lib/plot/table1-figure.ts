@@ -119,7 +119,8 @@ export function table1Figure(
               },
             }),
         width: look.style === 'paper' || look.request.size !== null ? look.widthPx : Math.min(640, look.widthPx),
-        height: look.heightPx ?? (short ? 8 : 60 + 2 * f) + (rows.length + totalRows.length + 2) * rowH + 8 + noteH,
+        // The rows set the height: an explicit size's height would cut the table or leave it floating.
+        height: (short ? 8 : 60 + 2 * f) + (rows.length + totalRows.length + 2) * rowH + 8 + noteH,
         margin: { l: 4, r: 4, t: short ? 4 : 60 + 2 * f - 20, b: 4 + noteH },
         ...(split
           ? {

@@ -22,8 +22,9 @@ import {
   type BuiltFigure,
   markerIndices,
   valueOnFit,
+  clipBand,
 } from './figure-common';
-import { axisName, gridLayout, layoutAxisKey } from './figure-look';
+import { axisName, gridLayout, layoutAxisKey } from './figure-grid';
 import type { BandPoint } from '../score/band';
 import { tooFewPromptsNote } from '../score/summary';
 
@@ -45,7 +46,15 @@ export interface TrendFigureData {
   /** setup → model → curve (with its bootstrap band and departure point when known) */
   curves: Record<
     string,
-    Record<string, CurveData & { band: BandPoint[] | null; departure: CurveUncertainty['departure'] | null }>
+    Record<
+      string,
+      CurveData & {
+        band: BandPoint[] | null;
+        departure: CurveUncertainty['departure'] | null;
+        /** Band points not drawn: too few prompts in their rolling window (FigureOptions.bandMinPrompts). */
+        bandDropped: number;
+      }
+    >
   >;
   xRange: Record<string, [number, number] | null>;
 }
@@ -89,10 +98,12 @@ export function entropyTrendFigure(
       const u = uncertainty[setup]?.[model];
       const c = curveOf(bySetup[k], { ...opts.curve, range }, undefined, opts.minCurvePrompts);
       // Too few prompts: no band or departure either, whatever was computed for them.
+      const band = u?.band && !c.tooFewPrompts ? clipBand(u.band, c, opts.curve.bins, opts.bandMinPrompts) : null;
       data.curves[setup][model] = {
         ...c,
-        band: c.tooFewPrompts ? null : (u?.band ?? null),
+        band: band?.band ?? null,
         departure: c.tooFewPrompts ? null : (u?.departure ?? null),
+        bandDropped: band?.dropped ?? 0,
       };
     });
     const xRange = trendXRange(Object.values(data.curves[setup]), opts);
@@ -103,8 +114,12 @@ export function entropyTrendFigure(
   }
   // Panels without prompts are left out; with none at all, one empty panel says so.
   const drawn = data.drawnSetups.length ? data.drawnSetups : [opts.setups[0] ?? 'A'];
-  const anyDeparture = Object.values(data.curves).some((byModel) =>
-    Object.values(byModel).some((c) => c.departure || c.turningPoint !== null),
+  // The key is listed only when some marker is drawn: a point on its fitted curve.
+  const anyDeparture = drawn.some((setup) =>
+    Object.values(data.curves[setup] ?? {}).some((c) => {
+      const x = c.departure?.estimate ?? c.turningPoint;
+      return c.fitted.length > 0 && x !== null && valueOnFit(c.fitted, x) !== null;
+    }),
   );
   const legendItems = [IDENTITY_LINE.name, ...models, ...(anyDeparture ? [DEPARTURE_KEY] : [])];
   const grid = gridLayout(opts.look, {
@@ -315,12 +330,14 @@ export function entropyTrendFigure(
     });
   }
   layout.annotations = annotations;
+  const legend = grid.finish(layout, traces);
   return {
     name: 'entropy-trend',
     title: `${domainTitle(domain)}: entropy trend by setup`,
     figure: { data: traces, layout },
     look: opts.look,
     data,
+    legend,
   };
 }
 
