@@ -12,10 +12,8 @@ import {
   chromiumPath,
   exportFigure,
   exportFigures,
-  figureHtmlFragment,
-  plotlyBundlePath,
-  plotlyScriptTag,
 } from '../lib/plot/export';
+import { figureHtmlFragment, plotlyBundlePath, plotlyScriptTag } from '../lib/plot/plotly-html';
 
 const CHROMIUM = chromiumPath();
 const HAVE_CHROMIUM = fs.existsSync(CHROMIUM);

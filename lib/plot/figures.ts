@@ -45,7 +45,7 @@ import { positionBiasFigure } from './position-bias-figure';
 import { type GapProfiles, gapProfileFigure } from './gap-figure';
 import { exportTables } from './tables';
 
-export { figureHtmlFragment, plotlyScriptTag } from './export';
+export { figureHtmlFragment, plotlyScriptTag } from './plotly-html';
 export type { PlotlyFigure } from './export';
 
 export const FIGURE_DATA_FILE = 'figure-data.json';

@@ -6,14 +6,8 @@
  *   every notebook viewer displays (also untrusted notebooks and GitHub), at the cost of interactivity.
  * tslab is loaded lazily: the CLI and tests import this module without a kernel.
  */
-import {
-  type FigureRenderer,
-  type PlotlyFigure,
-  figureHtmlFragment,
-  figureSize,
-  openRenderer,
-  plotlyScriptTag,
-} from './export';
+import { type FigureRenderer, type PlotlyFigure, figureSize, openRenderer } from './export';
+import { figureHtmlFragment, plotlyScriptTag } from './plotly-html';
 
 type TslabDisplay = { html(s: string): void; svg(s: string): void };
 
