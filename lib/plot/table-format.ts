@@ -20,7 +20,8 @@ export type Cell =
   | { kind: 'interval'; estimate: number; low: number; high: number; digits: number; note?: string }
   /** A p-value: fixed to 3 decimals, or in exponent form below 0.001. */
   | { kind: 'p'; value: number }
-  | { kind: 'missing'; reason: string };
+  /** `spelled`: the report shows the reason itself in the cell (a short one a reader must not miss), not "–". */
+  | { kind: 'missing'; reason: string; spelled?: boolean };
 
 export interface Column {
   header: string;
@@ -54,6 +55,8 @@ export type TableName = (typeof TABLE_NAMES)[number];
 
 export const text = (s: unknown): Cell => ({ kind: 'text', text: String(s) });
 export const missing = (reason: string): Cell => ({ kind: 'missing', reason });
+/** Missing, with the reason written in the report's cell (CSV: an empty field; LaTeX: "--" and the reason below). */
+export const missingSpelled = (reason: string): Cell => ({ kind: 'missing', reason, spelled: true });
 export const num = (value: number | null | undefined, digits: number, why = 'not computed'): Cell =>
   typeof value !== 'number'
     ? missing(why)
@@ -84,7 +87,7 @@ export function fixed(v: number, digits: number): string {
   return Number.isFinite(v) ? v.toFixed(digits) : String(v);
 }
 
-/** A cell as the report, the notebooks and the CSV show it ("–" for a missing value). */
+/** A cell as the report and the notebooks show it ("–" for a missing value, unless its reason is spelled out). */
 export function cellText(c: Cell): string {
   switch (c.kind) {
     case 'text':
@@ -96,14 +99,16 @@ export function cellText(c: Cell): string {
     case 'p':
       return formatPValue(c.value);
     case 'missing':
-      return MISSING;
+      return c.spelled ? c.reason : MISSING;
   }
 }
 
 /** Numeric columns (every present cell a number, interval or p-value) are right-aligned. */
 export function numericColumns(t: Table): boolean[] {
   return t.columns.map((_, j) => {
-    const present = t.rows.map((r) => r[j]).filter((c) => c && c.kind !== 'missing');
+    const present = t.rows
+      .map((r) => r[j])
+      .filter((c) => c && c.kind !== 'missing' && !(c.kind === 'text' && c.text === ''));
     return present.length > 0 && present.every((c) => c.kind !== 'text');
   });
 }

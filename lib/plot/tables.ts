@@ -26,6 +26,7 @@ import {
   estimateCell,
   fixed,
   missing,
+  missingSpelled,
   num,
   pCell,
   tableCsv,
@@ -61,7 +62,7 @@ export function table1Table(domain: DomainName, counts: SampleCounts | null, set
       ? missing('no paper counts for this dataset')
       : typeof v === 'number'
         ? num(v, 0)
-        : missing(NO_PAPER_COUNTERPART);
+        : missingSpelled(NO_PAPER_COUNTERPART);
   const rows: Cell[][] = sampled.map((r) => [
     text(r.setting),
     num(r.historyLength, 0),
@@ -73,7 +74,7 @@ export function table1Table(domain: DomainName, counts: SampleCounts | null, set
     for (const [label, ours, theirs] of paper === undefined
       ? ([['total', sampled.reduce((t, r) => t + r.ours, 0), null]] as [string, number, null][])
       : sampleCountTotalRows(sampled))
-      rows.push([text(label), missing('total'), missing('total'), num(ours, 0), paperCell(theirs)]);
+      rows.push([text(label), text(''), text(''), num(ours, 0), paperCell(theirs)]);
   return {
     name: 'table1',
     caption: `${domainTitle(domain)}: prompts per proxy setting and history length, ours beside the paper's Table 1.`,
