@@ -90,6 +90,8 @@ export interface Binning {
   bins: number;
   lo: number[];
   hi: number[];
+  /** Prompts by ascending entropy (ties by index). */
+  order: Int32Array;
 }
 
 /**
@@ -100,7 +102,7 @@ export function equalCountBins(x: ArrayLike<number>, minBinPrompts: number, maxB
   const n = x.length;
   const bins = Math.min(maxBins, Math.floor(n / Math.max(1, minBinPrompts)));
   if (bins < 1) return null;
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => x[a] - x[b] || a - b);
+  const order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => x[a] - x[b] || a - b);
   const bin = new Int32Array(n);
   const lo: number[] = [];
   const hi: number[] = [];
@@ -111,7 +113,7 @@ export function equalCountBins(x: ArrayLike<number>, minBinPrompts: number, maxB
     lo.push(b === 0 ? x[order[0]] : (x[order[from - 1]] + x[order[from]]) / 2);
     hi.push(b === bins - 1 ? x[order[n - 1]] : (x[order[to - 1]] + x[order[to]]) / 2);
   }
-  return { bin, bins, lo, hi };
+  return { bin, bins, lo, hi, order };
 }
 
 function quantile(sorted: Float64Array | number[], q: number): number {
@@ -301,7 +303,7 @@ export function gapStats(input: GapInput, opts: GapOptions): GapStats {
     }
   }
   const endRegion = direction === 'low end' || direction === 'high end' ? direction : null;
-  const edge = endRegion ? changePointEdge(input, cl, endRegion, opts) : null;
+  const edge = endRegion ? changePointEdge(input, cl, binning.order, endRegion, opts) : null;
   return {
     prompts: n,
     clusters: cl.G,
@@ -327,31 +329,34 @@ export function gapStats(input: GapInput, opts: GapOptions): GapStats {
 function changePointEdge(
   input: GapInput,
   cl: Clustered,
+  ascending: Int32Array,
   end: 'low end' | 'high end',
   opts: GapOptions,
 ): Estimate | null {
   const n = cl.n;
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) =>
-    end === 'low end' ? input.x[a] - input.x[b] || a - b : input.x[b] - input.x[a] || a - b,
-  );
+  const order = end === 'low end' ? ascending : fromHighEnd(ascending, input.x);
   const xs = Float64Array.from(order, (i) => input.x[i]);
   const excess = Float64Array.from(order, (i) => input.gap[i] - opts.threshold);
   const clusterAt = Int32Array.from(order, (i) => cl.of[i]);
-  // The last prompt before the peak of the running sum (only between distinct entropies); -1 when it never rises.
-  const peak = (weight: Int32Array | null): number => {
+  // A peak may only fall between distinct entropies.
+  const between = new Uint8Array(n);
+  for (let k = 0; k < n - 1; k++) between[k] = xs[k + 1] !== xs[k] ? 1 : 0;
+  // The last prompt before the peak of the running sum (cluster weights from a resample); -1 when it never rises.
+  // One loop for the data and another for resamples: the resample loop runs thousands of times per calibration.
+  const peak = (weight: Int32Array): number => {
     let sum = 0;
     let best = 0;
     let at = -1;
     for (let k = 0; k < n - 1; k++) {
-      sum += weight ? weight[clusterAt[k]] * excess[k] : excess[k];
-      if (sum > best && xs[k + 1] !== xs[k]) {
+      sum += weight[clusterAt[k]] * excess[k];
+      if (sum > best && between[k] === 1) {
         best = sum;
         at = k;
       }
     }
     return at;
   };
-  const k = peak(null);
+  const k = peak(new Int32Array(cl.G).fill(1));
   if (k < 0) return null;
   const lower: number[] = [];
   const upper: number[] = [];
@@ -380,4 +385,18 @@ function changePointEdge(
     se: null,
     p: null,
   };
+}
+
+/** Prompts by descending entropy, ties by ascending index, from the ascending order (ties by ascending index). */
+function fromHighEnd(ascending: Int32Array, x: ArrayLike<number>): Int32Array {
+  const n = ascending.length;
+  const out = new Int32Array(n);
+  let w = 0;
+  for (let k = n - 1; k >= 0;) {
+    let j = k;
+    while (j > 0 && x[ascending[j - 1]] === x[ascending[k]]) j--;
+    for (let m = j; m <= k; m++) out[w++] = ascending[m];
+    k = j - 1;
+  }
+  return out;
 }
