@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeRng } from '../lib/core/rng';
-import { type Design, measureCoverage, trueEdge, trueGap } from '../lib/score/calibration';
+import { type Design, measureCoverage, trueEdge, trueGap, underCoverage } from '../lib/score/calibration';
 import { gapStats } from '../lib/score/gap';
 
 function runLikeDesign(seed: string, draws: number): Design {
@@ -85,4 +85,35 @@ test('a handful of prompts cannot flip the slope: replacing 3 answers with rando
     `${base.gapSlope.estimate} → ${after.gapSlope.estimate}`,
   );
   assert.equal(after.region.direction, base.region.direction, 'the region keeps its direction');
+});
+
+test('an interval measured clearly too narrow is named: below 0.93 by more than two Monte-Carlo errors', () => {
+  // At 200 datasets the Monte-Carlo error of a 0.95 coverage is sqrt(0.95 · 0.05 / 200) = 0.01541, so the floor is
+  // 0.93 − 0.03082 = 0.89918: 0.89 is named, 0.90 is within the noise, a missing edge is skipped.
+  const base = {
+    replicates: 200,
+    monteCarloError: Math.sqrt((0.95 * 0.05) / 200),
+    meanGap: 0.95,
+    gapSlope: 0.95,
+    pointwise: 0.9,
+    simultaneous: 0.89,
+    regionEdge: null,
+    regionFound: 1,
+    pairedMean: 0.95,
+    pairedSlope: 0.95,
+  };
+  const cal = {
+    noiseModel: 'popularity',
+    prompts: 900,
+    clusters: 300,
+    resamples: 200,
+    coverage: [
+      { ...base, model: { name: 'step' as const, at: 4.1, size: 0.5 } },
+      { ...base, simultaneous: 0.95, pairedSlope: 0.5, model: { name: 'soft' as const, at: 4.3, size: 0.5 } },
+    ],
+  };
+  assert.deepEqual(underCoverage(cal, 0.95), [
+    'profile (simultaneous) 0.890 (step curve, 200 datasets)',
+    'paired slope difference 0.500 (soft curve, 200 datasets)',
+  ]);
 });

@@ -13,9 +13,10 @@ import { redact } from '../core/secrets';
 import type { FailedDomain, ProcessedSummary, SkippedModel, StepResult } from '../core/types';
 import { FIGURE_DATA_FILE, figureHtmlFragment, loadFigureSpecs, plotlyScriptTag } from './figures';
 import { tableHtml } from './table-format';
-import { domainTables } from './tables';
+import { domainTables, underCoveredSetups } from './tables';
 import { SAMPLE_COUNTS_FILE } from '../sample/sample';
 import { scoreSummaryFile } from '../score/files';
+import type { ScoreSummary } from '../score/summary';
 import { PROCESSED_SUMMARY_FILE } from '../data/processed';
 
 export interface ReportInput {
@@ -123,6 +124,11 @@ export async function writeReport(config: Config, input: ReportInput): Promise<s
           `<p>Simulated datasets built like this run's: its draws resampled with replacement, a known gap curve, and the residual noise of a real baseline with random signs per draw. Coverage is the share of datasets whose interval holds the true value (Monte-Carlo standard error ≈ 0.015 at 200 datasets). The region edge is a change point between two prompts: for a sharp step the data pin it between the same two prompts, and its interval covers close to 1.</p>`,
         );
         parts.push(tableHtml(tables.calibration));
+        const low = underCoveredSetups(scoreSummary as ScoreSummary, domain, config.curves.confidence);
+        if (low.length)
+          parts.push(
+            `<p><b>Too narrow here</b> (coverage below ${(config.curves.confidence - 0.02 * ((1 - config.curves.confidence) / 0.05)).toFixed(2)} by more than two Monte-Carlo errors): ${low.map(escapeHtml).join('; ')}. Read those intervals as too narrow for this design; more prompts per bin (<code>curves.minBinPrompts</code>) or more draws bring them closer.</p>`,
+          );
       }
       parts.push(`<h3>Scores (the paper's view)</h3>`);
       parts.push(tableHtml(tables.scores));

@@ -265,3 +265,30 @@ export function calibrateSetup(
     ),
   };
 }
+
+/**
+ * The intervals whose measured coverage lies clearly below the nominal level: under the 0.93 a calibrated 95 %
+ * interval reaches (scaled to other levels) by more than two Monte-Carlo errors. Read those intervals as too narrow.
+ * The region edge is exempt from the upper side only: a sharp step pins it between two prompts and it covers ~1.
+ */
+export function underCoverage(cal: SetupCalibration, confidence: number): string[] {
+  const out: string[] = [];
+  const labels: [keyof Coverage, string][] = [
+    ['meanGap', 'mean gap'],
+    ['gapSlope', 'gap slope'],
+    ['pointwise', 'profile (pointwise)'],
+    ['simultaneous', 'profile (simultaneous)'],
+    ['regionEdge', 'region edge'],
+    ['pairedMean', 'paired mean difference'],
+    ['pairedSlope', 'paired slope difference'],
+  ];
+  for (const c of cal.coverage) {
+    const floor = confidence - 0.02 * ((1 - confidence) / 0.05) - 2 * c.monteCarloError;
+    for (const [key, label] of labels) {
+      const v = c[key];
+      if (typeof v === 'number' && v < floor)
+        out.push(`${label} ${v.toFixed(3)} (${c.model.name} curve, ${c.replicates} datasets)`);
+    }
+  }
+  return out;
+}
