@@ -6,7 +6,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeRng } from '../lib/core/rng';
-import { type Design, measureCoverage, trueEdge, trueGap, underCoverage } from '../lib/score/calibration';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  type Design,
+  calibrateSetup,
+  calibrateSetupCached,
+  measureCoverage,
+  trueEdge,
+  trueGap,
+  underCoverage,
+} from '../lib/score/calibration';
 import { gapStats } from '../lib/score/gap';
 
 function runLikeDesign(seed: string, draws: number): Design {
@@ -116,4 +127,26 @@ test('an interval measured clearly too narrow is named: below 0.93 by more than 
     'profile (simultaneous) 0.890 (step curve, 200 datasets)',
     'paired slope difference 0.500 (soft curve, 200 datasets)',
   ]);
+});
+
+test('a calibration is remembered under the digest of its inputs: unchanged inputs read it, any change measures again', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-calcache-'));
+  try {
+    const design = runLikeDesign('cache-design', 60);
+    const small = { ...opts, resamples: 20, replicates: 6, seed: 'cache' };
+    const cache = { dir, name: 'movielens-A' };
+    const first = calibrateSetupCached(design, 'popularity', small, cache);
+    const again = calibrateSetupCached(design, 'popularity', small, cache);
+    assert.deepEqual([first.cached, again.cached], [false, true]);
+    assert.deepEqual(again.calibration, first.calibration);
+    // Byte-identical to measuring without the cache.
+    assert.equal(JSON.stringify(again.calibration), JSON.stringify(calibrateSetup(design, 'popularity', small)));
+    // Another threshold, another noise or a changed design measure again; the older entry is replaced.
+    assert.equal(calibrateSetupCached(design, 'popularity', { ...small, threshold: 0.2 }, cache).cached, false);
+    const moved = { ...design, noiseGap: design.noiseGap.map((g, i) => (i === 0 ? g + 0.01 : g)) };
+    assert.equal(calibrateSetupCached(moved, 'popularity', small, cache).cached, false);
+    assert.equal(fs.readdirSync(dir).filter((f) => f.startsWith('movielens-A.')).length, 1);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -246,10 +246,10 @@ test(
         els.map((e) => (e.textContent ?? '').slice(0, 500)),
       );
       const figures = await page.$$eval('.output_area svg.main-svg', (els) => els.length);
-      // Table 1, the entropy trend, then per model (five) a distribution and a detail figure.
+      // Table 1, the entropy trend, the gap profile, then per model (five) a distribution and a detail figure.
       const inCell = { areaSelector: '.output_subarea', stopAt: '.cell' };
       const fitsWide = await page.evaluate(measureFigures, inCell);
-      assert.equal(fitsWide.length, 1 + 1 + 5 + 5, 'every figure of the notebook is drawn');
+      assert.equal(fitsWide.length, 1 + 1 + 1 + 5 + 5, 'every figure of the notebook is drawn');
       assertFiguresFit(fitsWide, 'window 1400 px');
       // Narrower than the layouts' own width: the figures follow their output area.
       await page.setViewportSize({ width: 1000, height: 1000 });

@@ -12,6 +12,10 @@
  * Coverage is the share of replicates whose interval holds the true value; its Monte-Carlo standard error at 200
  * replicates is about 0.015 at a true 0.95.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { digestOf, fileDigest } from '../core/hash';
+import { readJson, writeJsonAtomic } from '../core/io';
 import { makeFastRng } from '../core/rng';
 import { clusterIndex, clusteredMean, clusteredSlope, equalCountBins, type GapOptions, gapStats } from './gap';
 
@@ -291,4 +295,40 @@ export function underCoverage(cal: SetupCalibration, confidence: number): string
     }
   }
   return out;
+}
+
+/** The code a calibration runs: a change to any of these files measures again. */
+const CALIBRATION_CODE = ['calibration', 'gap', 'clustered', 'band', '../core/rng', '../query/pilot'].map((m) =>
+  path.join(__dirname, `${m}${path.extname(__filename)}`),
+);
+
+/**
+ * calibrateSetup, remembered in `cacheDir` under the digest of everything it depends on (the design's entropies,
+ * clusters and noise, the options and seed, and the calibration's own code): a rerun after a change that leaves them
+ * alone (a paper-curve parameter, another model's answers) reads the measured coverage instead of simulating it again,
+ * and any change to them measures again. `name` keeps one file per domain and setup (older ones are removed).
+ */
+export function calibrateSetupCached(
+  design: Design,
+  noiseModel: string,
+  opts: GapOptions & { replicates: number; seed: string },
+  cache: { dir: string; name: string },
+): { calibration: SetupCalibration; cached: boolean } {
+  const code = CALIBRATION_CODE.filter((f) => fs.existsSync(f)).map((f) => fileDigest(f));
+  const key = digestOf('calibration', code, design, noiseModel, opts).slice(0, 24);
+  const file = path.join(cache.dir, `${cache.name}.${key}.json`);
+  if (fs.existsSync(file)) {
+    try {
+      return { calibration: readJson<SetupCalibration>(file), cached: true };
+    } catch {
+      // A damaged entry is measured again and replaced.
+    }
+  }
+  const calibration = calibrateSetup(design, noiseModel, opts);
+  if (fs.existsSync(cache.dir))
+    for (const old of fs.readdirSync(cache.dir))
+      if (old.startsWith(`${cache.name}.`) && old !== path.basename(file))
+        fs.rmSync(path.join(cache.dir, old), { force: true });
+  writeJsonAtomic(file, calibration);
+  return { calibration, cached: false };
 }

@@ -17,6 +17,7 @@
  *   optimistic rule would give an empty list q = p, the oracle's perfect score.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { type Config, type DomainName } from '../core/config';
 import { analysisParameters } from '../core/run-config';
 import type { MissingPicksRule } from '../core/config-types';
@@ -42,7 +43,7 @@ import { FORMAT_VERSION, type ResponseRecord, type SampleRecord, type ScoreRecor
 import { positionBias, type PositionBias } from './position-bias';
 import { foldAnswers, type SpreadSummary } from './spread';
 import { baseSampleId } from '../sample/orders';
-import { calibrateSetup, noiseModelOf } from './calibration';
+import { calibrateSetupCached, noiseModelOf } from './calibration';
 
 // The files of the stage live in files.ts; re-exported so that callers keep one import.
 export {
@@ -410,6 +411,7 @@ function calibrate(
       continue;
     }
     const t0 = Date.now();
+    const reused: Setup[] = [];
     const scores = foldAnswers(loadScoresOf(config, noise, domain), samples).scores;
     const clusterOf = clusterLabels(samples, config.curves.resamplingUnit);
     for (const setup of SETUPS) {
@@ -420,22 +422,29 @@ function calibrate(
         cluster: rows.map((r) => clusterOf(r.promptId)),
         noiseGap: rows.map((r) => r.crossEntropy - r.targetEntropy),
       };
-      const measured = calibrateSetup(design, noise, {
-        minBinPrompts,
-        maxBins: profileBins,
-        threshold: departureGap,
-        resamples: bootstrap,
-        confidence,
-        replicates,
-        seed: deriveSeed(config.seed, 'calibration', domain, setup),
-      });
+      const { calibration: measured, cached } = calibrateSetupCached(
+        design,
+        noise,
+        {
+          minBinPrompts,
+          maxBins: profileBins,
+          threshold: departureGap,
+          resamples: bootstrap,
+          confidence,
+          replicates,
+          seed: deriveSeed(config.seed, 'calibration', domain, setup),
+        },
+        // Beside the summary: a cache of measurements, never read by another stage.
+        { dir: path.join(path.dirname(scoreSummaryFile(config)), '.calibration'), name: `${domain}-${setup}` },
+      );
+      if (cached) reused.push(setup);
       for (const e of entries) {
         const entry = e.summary.setups[setup];
         if (entry) entry.gap.calibration = measured;
       }
     }
     log(
-      `[score] ${domain}: coverage of the intervals measured on ${replicates} simulated datasets per setup (noise: ${noise}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+      `[score] ${domain}: coverage of the intervals measured on ${replicates} simulated datasets per setup (noise: ${noise}) in ${((Date.now() - t0) / 1000).toFixed(1)} s${reused.length ? ` (setups ${reused.join(', ')}: unchanged design and options, read from the last measurement)` : ''}`,
     );
   }
 }
