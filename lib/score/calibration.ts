@@ -13,7 +13,9 @@
  * replicates is about 0.015 at a true 0.95.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import { digestOf, fileDigest } from '../core/hash';
 import { readJson, writeJsonAtomic } from '../core/io';
 import { makeFastRng } from '../core/rng';
@@ -259,14 +261,58 @@ export function calibrateSetup(
   opts: GapOptions & { replicates: number; seed: string },
 ): SetupCalibration {
   const resamples = Math.min(opts.resamples, 200);
+  const [step, soft] = simulatedCurves(design.x);
+  const optsOf = (m: SimulatedCurve) => ({ ...opts, resamples, seed: `${opts.seed}/${m.name}` });
+  // The step curve in a worker thread while this thread measures the soft one: each is seeded by its own name, so the
+  // numbers are those of measuring them one after the other.
+  const inWorker = design.x.length >= PARALLEL_FROM_PROMPTS ? startInWorker(design, step, optsOf(step)) : null;
+  const t0 = Date.now();
+  const softCoverage = measureCoverage(design, soft, optsOf(soft));
+  // The same work as the soft curve: a worker far slower than that is stuck (or gone), and this thread does it.
+  const stepCoverage = inWorker?.(10 * (Date.now() - t0) + 5000) ?? measureCoverage(design, step, optsOf(step));
   return {
     noiseModel,
     prompts: design.x.length,
     clusters: clusterIndex(design.cluster).G,
     resamples,
-    coverage: simulatedCurves(design.x).map((m) =>
-      measureCoverage(design, m, { ...opts, resamples, seed: `${opts.seed}/${m.name}` }),
-    ),
+    coverage: [stepCoverage, softCoverage],
+  };
+}
+
+/** Below this many prompts a worker's start-up (~0.1 s) costs more than it saves. */
+const PARALLEL_FROM_PROMPTS = 500;
+
+/**
+ * measureCoverage in a worker thread; returns a function that blocks until it is done and gives its result, or null
+ * when no worker can help (one core, running from TypeScript sources, or the worker cannot start). Synchronous on
+ * purpose: the score stage and notebooks call the calibration as a plain function.
+ */
+function startInWorker(
+  design: Design,
+  model: SimulatedCurve,
+  opts: GapOptions & { replicates: number; seed: string },
+): ((timeoutMs: number) => Coverage | null) | null {
+  const entry = path.join(__dirname, 'calibration-worker.js');
+  if (path.extname(__filename) !== '.js' || os.availableParallelism() < 2 || !fs.existsSync(entry)) return null;
+  const done = new Int32Array(new SharedArrayBuffer(4));
+  const { port1, port2 } = new MessageChannel();
+  let worker: Worker;
+  try {
+    worker = new Worker(entry, { workerData: { design, model, opts, port: port2, done }, transferList: [port2] });
+  } catch {
+    port1.close();
+    return null;
+  }
+  worker.unref();
+  return (timeoutMs) => {
+    const finished = Atomics.wait(done, 0, 0, timeoutMs) !== 'timed-out';
+    const reply = finished
+      ? (receiveMessageOnPort(port1)?.message as { coverage?: Coverage; error?: string } | undefined)
+      : undefined;
+    port1.close();
+    void worker.terminate();
+    if (reply?.error) throw new Error(`calibration worker failed: ${reply.error}`);
+    return reply?.coverage ?? null;
   };
 }
 
@@ -298,9 +344,15 @@ export function underCoverage(cal: SetupCalibration, confidence: number): string
 }
 
 /** The code a calibration runs: a change to any of these files measures again. */
-const CALIBRATION_CODE = ['calibration', 'gap', 'clustered', 'band', '../core/rng', '../query/pilot'].map((m) =>
-  path.join(__dirname, `${m}${path.extname(__filename)}`),
-);
+const CALIBRATION_CODE = [
+  'calibration',
+  'calibration-worker',
+  'gap',
+  'clustered',
+  'band',
+  '../core/rng',
+  '../query/pilot',
+].map((m) => path.join(__dirname, `${m}${path.extname(__filename)}`));
 
 /**
  * calibrateSetup, remembered in `cacheDir` under the digest of everything it depends on (the design's entropies,
