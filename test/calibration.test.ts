@@ -12,12 +12,12 @@ import * as path from 'node:path';
 import {
   type Design,
   calibrateSetup,
-  calibrateSetupCached,
   measureCoverage,
   trueEdge,
   trueGap,
   underCoverage,
 } from '../lib/score/calibration';
+import { startCalibration } from '../lib/score/calibration-run';
 import { gapStats } from '../lib/score/gap';
 
 function runLikeDesign(seed: string, draws: number): Design {
@@ -54,8 +54,9 @@ for (const model of [
     for (const key of ['meanGap', 'gapSlope', 'pointwise', 'pairedMean', 'pairedSlope'] as const) {
       assert.ok(c[key] >= 0.93 && c[key] <= 0.97, `${key}: ${c[key]} (${report})`);
     }
-    // The simultaneous band reaches 0.928–0.955 here (0.930–0.935 over 1,000 datasets): at the range's lower end, held
-    // within two Monte-Carlo errors of it so that a change that makes it worse fails (docs/decisions.md).
+    // The simultaneous band reaches 0.91–0.955 here depending on the random stream (0.943 and 0.947 with this one): at the
+    // range's lower end for the step, held within two Monte-Carlo errors of it so that a change that makes it worse
+    // fails (docs/decisions.md).
     assert.ok(c.simultaneous >= 0.93 - 2 * c.monteCarloError && c.simultaneous <= 0.97, `simultaneous: ${report}`);
     assert.ok(c.regionFound >= 0.95, `the low-end region is found: ${report}`);
     // The edge is a change point between two prompts: for the soft rise its interval is calibrated; for a sharp step the
@@ -134,19 +135,40 @@ test('a calibration is remembered under the digest of its inputs: unchanged inpu
   try {
     const design = runLikeDesign('cache-design', 60);
     const small = { ...opts, resamples: 20, replicates: 6, seed: 'cache' };
-    const cache = { dir, name: 'movielens-A' };
-    const first = calibrateSetupCached(design, 'popularity', small, cache);
-    const again = calibrateSetupCached(design, 'popularity', small, cache);
+    const run = (d: Design, o: typeof small) =>
+      startCalibration([{ name: 'movielens-A', design: d, noiseModel: 'popularity', opts: o }], dir)().get(
+        'movielens-A',
+      )!;
+    const first = run(design, small);
+    const again = run(design, small);
     assert.deepEqual([first.cached, again.cached], [false, true]);
     assert.deepEqual(again.calibration, first.calibration);
-    // Byte-identical to measuring without the cache.
+    // Byte-identical to measuring without the cache, in this thread.
     assert.equal(JSON.stringify(again.calibration), JSON.stringify(calibrateSetup(design, 'popularity', small)));
     // Another threshold, another noise or a changed design measure again; the older entry is replaced.
-    assert.equal(calibrateSetupCached(design, 'popularity', { ...small, threshold: 0.2 }, cache).cached, false);
+    assert.equal(run(design, { ...small, threshold: 0.2 }).cached, false);
     const moved = { ...design, noiseGap: design.noiseGap.map((g, i) => (i === 0 ? g + 0.01 : g)) };
-    assert.equal(calibrateSetupCached(moved, 'popularity', small, cache).cached, false);
-    assert.equal(fs.readdirSync(dir).filter((f) => f.startsWith('movielens-A.')).length, 1);
+    assert.equal(run(moved, small).cached, false);
+    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.startsWith('movielens-A.')).length, 1);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('setups measured in worker threads give the numbers of measuring them one by one in this thread', () => {
+  // Two setups of 900 and 600 prompts: above the size where workers are used (on a machine with two cores or more).
+  const a = runLikeDesign('parallel-a', 300);
+  const b = runLikeDesign('parallel-b', 200);
+  const small = { ...opts, resamples: 30, replicates: 8 };
+  const requests = [
+    { name: 'x-A', design: a, noiseModel: 'popularity', opts: { ...small, seed: 'pa' } },
+    { name: 'x-B', design: b, noiseModel: 'popularity', opts: { ...small, seed: 'pb' } },
+  ];
+  const parallel = startCalibration(requests, null)();
+  for (const r of requests)
+    assert.equal(
+      JSON.stringify(parallel.get(r.name)!.calibration),
+      JSON.stringify(calibrateSetup(r.design, r.noiseModel, r.opts)),
+      r.name,
+    );
 });

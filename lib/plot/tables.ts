@@ -14,7 +14,6 @@ import { SAMPLE_COUNTS_FILE } from '../sample/sample';
 import { NO_PAPER_COUNTERPART, PAPER_SAMPLE_COUNTS, sampleCountRows, sampleCountTotalRows } from '../sample/table1';
 import { type Comparisons, type Difference, comparisonsFile, readComparisons } from '../score/compare';
 import { entropyUnit } from '../score/distribution';
-import { underCoverage } from '../score/calibration';
 import { type PowerFile, loadPower, scorePowerFile, scoreSummaryFile } from '../score/files';
 import type { Interval } from '../score/curves';
 import type { PositionBias } from '../score/position-bias';
@@ -164,23 +163,6 @@ export function gapTable(summary: ScoreSummary | null, domain: DomainName, unit:
     rows,
     empty: summary ? 'no scored prompts' : NO_SUMMARY,
   };
-}
-
-/** The intervals that measured clearly too narrow, per setup, from the calibration the table shows. */
-export function underCoveredSetups(
-  summary: ScoreSummary | null,
-  domain: DomainName,
-  confidence: number,
-  models?: string[],
-): string[] {
-  for (const [, entry] of entriesOf(summary, domain, models)) {
-    const found = Object.entries(entry.setups ?? {}).filter(([, s]) => s.gap?.calibration);
-    if (!found.length) continue;
-    return found.flatMap(([setup, s]) =>
-      underCoverage(s.gap!.calibration!, confidence).map((note) => `setup ${setup}: ${note}`),
-    );
-  }
-  return [];
 }
 
 /** The measured coverage of each interval (one row per setup and simulated curve), from the first model that has it. */

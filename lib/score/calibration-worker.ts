@@ -1,25 +1,17 @@
 /**
- * Worker thread entry for calibrateSetup: measures one simulated curve's coverage while the main thread measures the
- * other (they cost the same on the same design). The answer is posted on the port it was given, then the shared flag
- * is raised so that a main thread blocked in Atomics.wait can take it synchronously.
+ * Worker thread entry of the calibration (calibration-run.ts): takes the next chunk job from the shared counter until
+ * none is left, posting each job's counts on its port, then raises the shared flag so that the main thread, blocked in
+ * Atomics.wait, can take them.
  */
-import { type MessagePort, workerData } from 'node:worker_threads';
-import type { Design, SimulatedCurve } from './calibration';
-import type { GapOptions } from './gap';
+import { workerData } from 'node:worker_threads';
+import type { WorkerJob } from './calibration-run';
 
-interface Job {
-  design: Design;
-  model: SimulatedCurve;
-  opts: GapOptions & { replicates: number; seed: string };
-  port: MessagePort;
-  done: Int32Array;
-}
-
-const job = workerData as Job;
+const job = workerData as WorkerJob;
 try {
   // Loaded here, inside the try: a module that fails to load is reported, never left as a silent, waiting thread.
-  const { measureCoverage } = require('./calibration') as typeof import('./calibration');
-  job.port.postMessage({ coverage: measureCoverage(job.design, job.model, job.opts) });
+  const { runChunk } = require('./calibration') as typeof import('./calibration');
+  for (let j = Atomics.add(job.next, 0, 1); j < job.jobs.length; j = Atomics.add(job.next, 0, 1))
+    job.port.postMessage({ job: j, counts: runChunk(job.jobs[j]) });
 } catch (e) {
   job.port.postMessage({ error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
 } finally {

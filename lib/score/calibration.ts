@@ -12,12 +12,6 @@
  * Coverage is the share of replicates whose interval holds the true value; its Monte-Carlo standard error at 200
  * replicates is about 0.015 at a true 0.95.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
-import { digestOf, fileDigest } from '../core/hash';
-import { readJson, writeJsonAtomic } from '../core/io';
 import { makeFastRng } from '../core/rng';
 import { clusterIndex, clusteredMean, clusteredSlope, equalCountBins, type GapOptions, gapStats } from './gap';
 
@@ -87,6 +81,33 @@ function olsSlope(x: ArrayLike<number>, y: ArrayLike<number>): number {
 
 const inside = (v: number, lo: number | null, hi: number | null) => lo !== null && hi !== null && v >= lo && v <= hi;
 
+/** Datasets per chunk: a curve's datasets are simulated in chunks, each seeded by its index, so that threads can share
+ * them and the numbers do not depend on which thread did which. */
+export const CHUNK_REPLICATES = 25;
+
+/** Hits of each interval over a chunk of simulated datasets (summed over chunks into a Coverage). */
+export interface CoverageCounts {
+  replicates: number;
+  mean: number;
+  slope: number;
+  pointwise: number;
+  pointwiseBins: number;
+  simultaneous: number;
+  edgeHits: number;
+  edgeTries: number;
+  found: number;
+  pairedMean: number;
+  pairedSlope: number;
+}
+
+/** The chunks of `replicates` datasets: CHUNK_REPLICATES each, the last one the rest. */
+export function chunksOf(replicates: number): { index: number; replicates: number }[] {
+  return Array.from({ length: Math.ceil(replicates / CHUNK_REPLICATES) }, (_, index) => ({
+    index,
+    replicates: Math.min(CHUNK_REPLICATES, replicates - index * CHUNK_REPLICATES),
+  }));
+}
+
 /**
  * Coverage of the gap statistics' intervals for one simulated curve on one design. A replicate draws the run's clusters
  * with replacement (the draws are a sample: a new run would draw other groups and histories) and gives each drawn
@@ -98,6 +119,72 @@ export function measureCoverage(
   model: SimulatedCurve,
   opts: GapOptions & { replicates: number; seed: string },
 ): Coverage {
+  return coverageOf(
+    model,
+    chunksOf(opts.replicates).map((chunk) => coverageCounts(design, model, opts, chunk)),
+    opts.confidence,
+  );
+}
+
+/** Coverage from the counts of a curve's chunks. */
+export function coverageOf(model: SimulatedCurve, chunks: CoverageCounts[], confidence: number): Coverage {
+  const t = chunks.reduce((a, c) => {
+    for (const k of Object.keys(a) as (keyof CoverageCounts)[]) a[k] += c[k];
+    return a;
+  }, chunksTotal());
+  const R = t.replicates;
+  return {
+    model,
+    replicates: R,
+    monteCarloError: Math.sqrt((confidence * (1 - confidence)) / R),
+    meanGap: t.mean / R,
+    gapSlope: t.slope / R,
+    pointwise: t.pointwiseBins ? t.pointwise / t.pointwiseBins : NaN,
+    simultaneous: t.simultaneous / R,
+    regionEdge: t.edgeTries ? t.edgeHits / t.edgeTries : null,
+    regionFound: t.found / R,
+    pairedMean: t.pairedMean / R,
+    pairedSlope: t.pairedSlope / R,
+  };
+}
+
+function chunksTotal(): CoverageCounts {
+  return {
+    replicates: 0,
+    mean: 0,
+    slope: 0,
+    pointwise: 0,
+    pointwiseBins: 0,
+    simultaneous: 0,
+    edgeHits: 0,
+    edgeTries: 0,
+    found: 0,
+    pairedMean: 0,
+    pairedSlope: 0,
+  };
+}
+
+interface Prepared {
+  cl: ReturnType<typeof clusterIndex>;
+  resid: Float64Array;
+  f: number[];
+  truthMean: number;
+  truthSlope: number;
+  truthBetween: (lo: number, hi: number) => number;
+  edge: number | null;
+  wantDirection: 'none' | 'low end';
+  largest: number;
+}
+
+// What every chunk of a curve on a design shares, computed once per thread (a design is one object in a thread).
+const preparedOf = new WeakMap<Design, Map<string, Prepared>>();
+
+function prepared(design: Design, model: SimulatedCurve, opts: GapOptions): Prepared {
+  const key = [model.name, model.at, model.size, opts.threshold, opts.minBinPrompts, opts.maxBins].join('|');
+  let byKey = preparedOf.get(design);
+  if (!byKey) preparedOf.set(design, (byKey = new Map()));
+  const hit = byKey.get(key);
+  if (hit) return hit;
   const n = design.x.length;
   const cl = clusterIndex(design.cluster);
   const binning = equalCountBins(design.x, opts.minBinPrompts, opts.maxBins);
@@ -113,8 +200,6 @@ export function measureCoverage(
     for (let i = 0; i < n; i++) resid[i] = design.noiseGap[i] - s[binning.bin[i]] / k[binning.bin[i]];
   }
   const f = design.x.map((x) => trueGap(model, x));
-  const truthMean = f.reduce((a, b) => a + b, 0) / n;
-  const truthSlope = olsSlope(design.x, f);
   const sortedX = design.x.map((x, i) => [x, f[i]]).sort((a, b) => a[0] - b[0]);
   // The population's mean gap between two entropies (the truth for a profile bin of a replicate).
   const truthBetween = (lo: number, hi: number) => {
@@ -129,11 +214,37 @@ export function measureCoverage(
     return k ? s / k : NaN;
   };
   const edge = trueEdge(model, opts.threshold);
-  const wantDirection = edge === null ? 'none' : 'low end';
-  const rng = makeFastRng(opts.seed);
-  // One replicate: G clusters drawn with replacement, each with a random sign on its residuals (buffers reused).
   let largest = 0;
   for (let c = 0; c < cl.G; c++) largest = Math.max(largest, cl.start[c + 1] - cl.start[c]);
+  const out: Prepared = {
+    cl,
+    resid,
+    f,
+    truthMean: f.reduce((a, b) => a + b, 0) / n,
+    truthSlope: olsSlope(design.x, f),
+    truthBetween,
+    edge,
+    wantDirection: edge === null ? 'none' : 'low end',
+    largest,
+  };
+  byKey.set(key, out);
+  return out;
+}
+
+/** One chunk of a curve's simulated datasets: its own random stream (`<seed>/chunk<index>`). */
+export function coverageCounts(
+  design: Design,
+  model: SimulatedCurve,
+  opts: GapOptions & { seed: string },
+  chunk: { index: number; replicates: number },
+): CoverageCounts {
+  const { cl, resid, f, truthMean, truthSlope, truthBetween, edge, wantDirection, largest } = prepared(
+    design,
+    model,
+    opts,
+  );
+  const rng = makeFastRng(`${opts.seed}/chunk${chunk.index}`);
+  // One replicate: G clusters drawn with replacement, each with a random sign on its residuals (buffers reused).
   const size = cl.G * largest;
   const x = new Float64Array(size);
   const fx = new Float64Array(size);
@@ -165,9 +276,10 @@ export function measureCoverage(
   let found = 0;
   let pairedMean = 0;
   let pairedSlope = 0;
-  for (let r = 0; r < opts.replicates; r++) {
+  for (let r = 0; r < chunk.replicates; r++) {
     const rep = replicate();
-    const st = gapStats({ x: rep.x, gap: rep.g, cluster: rep.cluster }, { ...opts, seed: `${opts.seed}/${r}` });
+    const seed = `${opts.seed}/${chunk.index * CHUNK_REPLICATES + r}`;
+    const st = gapStats({ x: rep.x, gap: rep.g, cluster: rep.cluster }, { ...opts, seed });
     if (inside(truthMean, st.meanGap.low, st.meanGap.high)) mean++;
     if (inside(truthSlope, st.gapSlope.low, st.gapSlope.high)) slope++;
     let all = st.profile.length > 0;
@@ -200,19 +312,18 @@ export function measureCoverage(
     if (inside(0, dm.low, dm.high)) pairedMean++;
     if (inside(0, ds.low, ds.high)) pairedSlope++;
   }
-  const R = opts.replicates;
   return {
-    model,
-    replicates: R,
-    monteCarloError: Math.sqrt((opts.confidence * (1 - opts.confidence)) / R),
-    meanGap: mean / R,
-    gapSlope: slope / R,
-    pointwise: pointwiseBins ? pointwise / pointwiseBins : NaN,
-    simultaneous: simultaneous / R,
-    regionEdge: edgeTries ? edgeHits / edgeTries : null,
-    regionFound: found / R,
-    pairedMean: pairedMean / R,
-    pairedSlope: pairedSlope / R,
+    replicates: chunk.replicates,
+    mean,
+    slope,
+    pointwise,
+    pointwiseBins,
+    simultaneous,
+    edgeHits,
+    edgeTries,
+    found,
+    pairedMean,
+    pairedSlope,
   };
 }
 
@@ -254,66 +365,61 @@ export function simulatedCurves(x: number[]): SimulatedCurve[] {
   ];
 }
 
-/** Coverage of every interval on one setup's design, for both simulated curves. */
-export function calibrateSetup(
+/** The options of one setup's calibration: the run's, with the bootstrap capped at 200 resamples for time. */
+export type CalibrationOptions = GapOptions & { replicates: number; seed: string };
+
+/** One chunk of one simulated curve's datasets: the unit of work a thread takes. */
+export interface ChunkJob {
+  design: Design;
+  model: SimulatedCurve;
+  opts: CalibrationOptions;
+  chunk: { index: number; replicates: number };
+}
+
+/** The chunk jobs of a setup, curve by curve, each seeded by its curve's name and its index (any order, any thread). */
+export function chunkJobs(design: Design, opts: CalibrationOptions): ChunkJob[] {
+  const resamples = Math.min(opts.resamples, 200);
+  return simulatedCurves(design.x).flatMap((model) =>
+    chunksOf(opts.replicates).map((chunk) => ({
+      design,
+      model,
+      opts: { ...opts, resamples, seed: `${opts.seed}/${model.name}` },
+      chunk,
+    })),
+  );
+}
+
+/** A setup's calibration from the counts of its chunk jobs (in chunkJobs' order). */
+export function setupCalibration(
   design: Design,
   noiseModel: string,
-  opts: GapOptions & { replicates: number; seed: string },
+  jobs: ChunkJob[],
+  counts: CoverageCounts[],
 ): SetupCalibration {
-  const resamples = Math.min(opts.resamples, 200);
-  const [step, soft] = simulatedCurves(design.x);
-  const optsOf = (m: SimulatedCurve) => ({ ...opts, resamples, seed: `${opts.seed}/${m.name}` });
-  // The step curve in a worker thread while this thread measures the soft one: each is seeded by its own name, so the
-  // numbers are those of measuring them one after the other.
-  const inWorker = design.x.length >= PARALLEL_FROM_PROMPTS ? startInWorker(design, step, optsOf(step)) : null;
-  const t0 = Date.now();
-  const softCoverage = measureCoverage(design, soft, optsOf(soft));
-  // The same work as the soft curve: a worker far slower than that is stuck (or gone), and this thread does it.
-  const stepCoverage = inWorker?.(10 * (Date.now() - t0) + 5000) ?? measureCoverage(design, step, optsOf(step));
+  const models = [...new Set(jobs.map((j) => j.model))];
   return {
     noiseModel,
     prompts: design.x.length,
     clusters: clusterIndex(design.cluster).G,
-    resamples,
-    coverage: [stepCoverage, softCoverage],
+    resamples: jobs[0].opts.resamples,
+    coverage: models.map((m) =>
+      coverageOf(
+        m,
+        counts.filter((_, k) => jobs[k].model === m),
+        jobs[0].opts.confidence,
+      ),
+    ),
   };
 }
 
-/** Below this many prompts a worker's start-up (~0.1 s) costs more than it saves. */
-const PARALLEL_FROM_PROMPTS = 500;
+export function runChunk(job: ChunkJob): CoverageCounts {
+  return coverageCounts(job.design, job.model, job.opts, job.chunk);
+}
 
-/**
- * measureCoverage in a worker thread; returns a function that blocks until it is done and gives its result, or null
- * when no worker can help (one core, running from TypeScript sources, or the worker cannot start). Synchronous on
- * purpose: the score stage and notebooks call the calibration as a plain function.
- */
-function startInWorker(
-  design: Design,
-  model: SimulatedCurve,
-  opts: GapOptions & { replicates: number; seed: string },
-): ((timeoutMs: number) => Coverage | null) | null {
-  const entry = path.join(__dirname, 'calibration-worker.js');
-  if (path.extname(__filename) !== '.js' || os.availableParallelism() < 2 || !fs.existsSync(entry)) return null;
-  const done = new Int32Array(new SharedArrayBuffer(4));
-  const { port1, port2 } = new MessageChannel();
-  let worker: Worker;
-  try {
-    worker = new Worker(entry, { workerData: { design, model, opts, port: port2, done }, transferList: [port2] });
-  } catch {
-    port1.close();
-    return null;
-  }
-  worker.unref();
-  return (timeoutMs) => {
-    const finished = Atomics.wait(done, 0, 0, timeoutMs) !== 'timed-out';
-    const reply = finished
-      ? (receiveMessageOnPort(port1)?.message as { coverage?: Coverage; error?: string } | undefined)
-      : undefined;
-    port1.close();
-    void worker.terminate();
-    if (reply?.error) throw new Error(`calibration worker failed: ${reply.error}`);
-    return reply?.coverage ?? null;
-  };
+/** Coverage of every interval on one setup's design, for both simulated curves (in this thread). */
+export function calibrateSetup(design: Design, noiseModel: string, opts: CalibrationOptions): SetupCalibration {
+  const jobs = chunkJobs(design, opts);
+  return setupCalibration(design, noiseModel, jobs, jobs.map(runChunk));
 }
 
 /**
@@ -341,46 +447,4 @@ export function underCoverage(cal: SetupCalibration, confidence: number): string
     }
   }
   return out;
-}
-
-/** The code a calibration runs: a change to any of these files measures again. */
-const CALIBRATION_CODE = [
-  'calibration',
-  'calibration-worker',
-  'gap',
-  'clustered',
-  'band',
-  '../core/rng',
-  '../query/pilot',
-].map((m) => path.join(__dirname, `${m}${path.extname(__filename)}`));
-
-/**
- * calibrateSetup, remembered in `cacheDir` under the digest of everything it depends on (the design's entropies,
- * clusters and noise, the options and seed, and the calibration's own code): a rerun after a change that leaves them
- * alone (a paper-curve parameter, another model's answers) reads the measured coverage instead of simulating it again,
- * and any change to them measures again. `name` keeps one file per domain and setup (older ones are removed).
- */
-export function calibrateSetupCached(
-  design: Design,
-  noiseModel: string,
-  opts: GapOptions & { replicates: number; seed: string },
-  cache: { dir: string; name: string },
-): { calibration: SetupCalibration; cached: boolean } {
-  const code = CALIBRATION_CODE.filter((f) => fs.existsSync(f)).map((f) => fileDigest(f));
-  const key = digestOf('calibration', code, design, noiseModel, opts).slice(0, 24);
-  const file = path.join(cache.dir, `${cache.name}.${key}.json`);
-  if (fs.existsSync(file)) {
-    try {
-      return { calibration: readJson<SetupCalibration>(file), cached: true };
-    } catch {
-      // A damaged entry is measured again and replaced.
-    }
-  }
-  const calibration = calibrateSetup(design, noiseModel, opts);
-  if (fs.existsSync(cache.dir))
-    for (const old of fs.readdirSync(cache.dir))
-      if (old.startsWith(`${cache.name}.`) && old !== path.basename(file))
-        fs.rmSync(path.join(cache.dir, old), { force: true });
-  writeJsonAtomic(file, calibration);
-  return { calibration, cached: false };
 }

@@ -20,8 +20,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Config, type DomainName } from '../core/config';
 import { analysisParameters } from '../core/run-config';
-import type { MissingPicksRule } from '../core/config-types';
-import { loadScores as loadScoresOf, scoresFile, scoreSummaryFile, SETUPS } from './files';
+import { scoresFile, scoreSummaryFile, SETUPS } from './files';
 import { writeComparisons } from './pairs';
 import {
   loadScoreSummary,
@@ -34,16 +33,16 @@ import {
   summarizeSetup,
 } from './summary';
 import { writeJsonAtomic, writeJsonl } from '../core/io';
-import { entropy } from '../core/entropy';
 import { Progress } from '../core/progress';
 import { deriveSeed } from '../core/rng';
 import { loadResponses, responsesFile } from '../query/inputs';
 import { loadSamples } from '../sample/sample';
-import { FORMAT_VERSION, type ResponseRecord, type SampleRecord, type ScoreRecord, type Setup } from '../core/types';
-import { positionBias, type PositionBias } from './position-bias';
-import { foldAnswers, type SpreadSummary } from './spread';
+import type { ResponseRecord, SampleRecord, Setup } from '../core/types';
+import { positionBias } from './position-bias';
+import { type SampleScoreRecord, foldAnswers } from './spread';
 import { baseSampleId } from '../sample/orders';
-import { calibrateSetupCached, noiseModelOf } from './calibration';
+import { noiseModelOf } from './calibration';
+import { startCalibration } from './calibration-run';
 
 // The files of the stage live in files.ts; re-exported so that callers keep one import.
 export {
@@ -83,41 +82,10 @@ export {
   totalVariation,
   zeroMassPositive,
 } from './distribution';
-import { crossEntropy, entropyUnit, jensenShannon, modelDistribution, totalVariation } from './distribution';
+import { entropyUnit } from './distribution';
+import { clusterLabels, scoreResponses } from './answers';
+export { clusterLabels, type ScoredAnswers, scorePrompt, scoreResponses } from './answers';
 export { entropy } from '../core/entropy';
-
-/**
- * Scores one prompt. `response` null (or without valid picks) is scored by the paper's rule literally — q = the sorted
- * target, i.e. q = p, the oracle's score — which is why runScore counts such prompts instead of scoring them.
- * The cross-entropy is Infinity when smoothing is needed and `score.smoothing` is 0.
- */
-export function scorePrompt(sample: SampleRecord, response: ResponseRecord | null, config: Config): ScoreRecord {
-  const { logBase, smoothing, missingPicks } = config.score;
-  const { ranked, q, zeroMass, smoothed } = modelDistribution(sample, response, {
-    smoothing,
-    missingPicks,
-    topN: config.query.topN,
-  });
-  return {
-    v: FORMAT_VERSION,
-    promptId: sample.id,
-    modelId: response?.modelId ?? '',
-    domain: sample.domain,
-    setup: sample.setup,
-    proxy: sample.proxy,
-    historyLength: sample.history.length,
-    groupSize: sample.groupSize,
-    targetEntropy: entropy(sample.target, logBase),
-    crossEntropy: crossEntropy(sample.target, q, logBase),
-    smoothed,
-    validPicks: ranked.length,
-    outsideCandidates: response?.diagnostics?.unmatched?.length ?? 0,
-    duplicates: response?.diagnostics?.duplicates?.length ?? 0,
-    zeroMassPositive: zeroMass,
-    jensenShannon: jensenShannon(sample.target, q, logBase),
-    totalVariation: totalVariation(sample.target, q),
-  };
-}
 
 function sortedKeys<T>(obj: Record<string, T>): Record<string, T> {
   const out: Record<string, T> = {};
@@ -148,7 +116,6 @@ export function runScore(
     clusterOf: (id: string) => string;
   }[] = [];
   const failures: string[] = [];
-  const samplesByDomain = new Map<DomainName, SampleRecord[]>();
   for (const domain of domains) {
     let samples: SampleRecord[];
     try {
@@ -157,18 +124,35 @@ export function runScore(
       failures.push((e as Error).message);
       continue;
     }
-    samplesByDomain.set(domain, samples);
     const ranges = setupRanges(samples, config);
+    // The calibration starts first, in worker threads, on the noise baseline's gaps, while the models are scored here.
+    const planned = noiseModelOf(config.query.models, modelIds);
+    let finishCalibration = planned ? startDomainCalibration(config, domain, samples, planned, log) : null;
+    const scored: typeof fresh = [];
     for (const modelId of modelIds) {
       try {
-        fresh.push(scoreModelDomain(config, domain, modelId, samples, ranges, log));
+        scored.push(scoreModelDomain(config, domain, modelId, samples, ranges, log));
       } catch (e) {
         failures.push((e as Error).message);
       }
     }
+    // The planned baseline could not be scored: another realistic one of those scored.
+    const fallback =
+      !finishCalibration && planned
+        ? noiseModelOf(
+            config.query.models,
+            scored.map((f) => f.modelId).filter((id) => id !== planned),
+          )
+        : null;
+    if (fallback) finishCalibration = startDomainCalibration(config, domain, samples, fallback, log);
+    if (finishCalibration) finishCalibration(scored);
+    else if (!planned && config.curves.calibration > 0 && config.curves.bootstrap >= 2)
+      log(
+        `[score] ${domain}: no baseline with realistic noise was scored (popularity, item-cf); coverage not measured`,
+      );
+    fresh.push(...scored);
     compareDomains.push({ domain, ranges, clusterOf: clusterLabels(samples, config.curves.resamplingUnit) });
   }
-  calibrate(config, fresh, samplesByDomain, log);
   // The summary records what did succeed, so it always agrees with the score files on disk.
   const merged = mergeSummary(
     config,
@@ -195,115 +179,48 @@ export function runScore(
   return merged;
 }
 
-export interface ScoredAnswers {
-  /** One record per scored prompt, in sample order (may hold Infinity when smoothing is 0 — see `infinite`). */
-  scores: ScoreRecord[];
-  /** Per setup: prompts without an answer, and answers without a valid pick (not scored). */
-  missing: Record<Setup, number>;
-  noPicks: Record<Setup, number>;
-  /** Answers for prompt ids that are not in the samples. */
-  ignoredAnswers: number;
-  /** Answers read for prompts in the samples (a later answer for the same prompt replaces an earlier one). */
-  answers: number;
-  /** Prompt ids whose cross-entropy is infinite (zero model mass on a positive item and smoothing 0). */
-  infinite: string[];
-}
-
-/**
- * Scores a model's answers against the samples in memory (what runScore does before writing), e.g. to compare
- * smoothing values without touching the score files. `source` names the answers in error messages.
- */
-export function scoreResponses(
-  samples: SampleRecord[],
-  responses: ResponseRecord[],
-  config: Config,
-  modelId: string,
-  source = 'responses',
-): ScoredAnswers {
-  const sampleIds = new Set(samples.map((s) => s.id));
-  // Per prompt, its answers by ask index (query.samples > 1 asks each prompt several times; absent = the only ask).
-  const byPrompt = new Map<string, Map<number, { r: ResponseRecord; line: number }>>();
-  let ignoredAnswers = 0;
-  let answers = 0;
-  responses.forEach((r, i) => {
-    if (!sampleIds.has(r.promptId)) ignoredAnswers++;
-    else {
-      const asks = byPrompt.get(r.promptId) ?? new Map<number, { r: ResponseRecord; line: number }>();
-      if (!asks.has(r.sample ?? 0)) answers++;
-      asks.set(r.sample ?? 0, { r, line: i + 1 });
-      byPrompt.set(r.promptId, asks);
-    }
-  });
-  const scores: ScoreRecord[] = [];
-  const missing: Record<Setup, number> = { A: 0, B: 0, C: 0 };
-  const noPicks: Record<Setup, number> = { A: 0, B: 0, C: 0 };
-  const infinite: string[] = [];
-  for (const sample of samples) {
-    const asks = byPrompt.get(sample.id);
-    if (!asks) {
-      missing[sample.setup]++;
-      continue;
-    }
-    for (const found of [...asks.entries()].sort(([a], [b]) => a - b).map(([, f]) => f)) {
-      if (found.r.ranked.length === 0) {
-        noPicks[sample.setup]++;
-        // Under "best" an empty answer would get q = p, the oracle's score; under "worst" it gets the worst one.
-        if (config.score.missingPicks === 'best') continue;
-      }
-      let rec: ScoreRecord;
-      try {
-        rec = scorePrompt(sample, found.r, config);
-      } catch (e) {
-        throw new Error(`${source}:${found.line}: answer for prompt ${sample.id}: ${(e as Error).message}`);
-      }
-      if (!Number.isFinite(rec.crossEntropy)) infinite.push(sample.id);
-      scores.push({ ...rec, modelId });
-    }
-  }
-  return { scores, missing, noPicks, ignoredAnswers, answers, infinite };
-}
-
-/**
- * The resampling unit of every prompt (after candidate orders are folded into their base sample): its draw (all
- * prompts of one trajectory share a group and a history), the prompt itself, or its demographic group.
- */
-export function clusterLabels(
-  samples: SampleRecord[],
-  unit: Config['curves']['resamplingUnit'],
-): (promptId: string) => string {
-  const label = new Map<string, string>();
-  for (const s of samples) {
-    const group = `${s.setup}/${s.proxy}/${JSON.stringify(s.demography)}`;
-    label.set(baseSampleId(s), unit === 'draw' ? s.drawId : unit === 'group' ? group : baseSampleId(s));
-  }
-  return (promptId) => label.get(promptId) ?? promptId;
-}
-
 /** λ values at which the high-entropy end of each curve is shown (the smoothing is ours, not the model's). */
 export const SENSITIVITY_LAMBDAS = [1e-4, 1e-3, 1e-2];
 
 /**
  * Per setup, the mean gap of the highest-entropy quarter of its prompts when the answers are scored with each λ of
- * SENSITIVITY_LAMBDAS: how much of the high end is the smoothing rather than the model.
+ * SENSITIVITY_LAMBDAS: how much of the high end is the smoothing rather than the model. Which prompts form the quarter
+ * does not depend on λ (nor does a prompt's score on the others'), so only they are scored again, and not at all for
+ * the run's own λ, whose scores are `scores`.
  */
 function highEndByLambda(
   samples: SampleRecord[],
   responses: ResponseRecord[],
+  scores: SampleScoreRecord[],
   config: Config,
   modelId: string,
   file: string,
 ): Record<Setup, Record<string, number> | null> {
   const out = { A: null, B: null, C: null } as Record<Setup, Record<string, number> | null>;
+  const topOf = (rows: SampleScoreRecord[], setup: Setup) => {
+    const inSetup = rows.filter((r) => r.setup === setup).sort((a, b) => a.targetEntropy - b.targetEntropy);
+    return inSetup.length < 4 ? null : inSetup.slice(Math.floor((inSetup.length * 3) / 4));
+  };
+  const tops = SETUPS.map((setup) => topOf(scores, setup));
+  const top = new Set(tops.flatMap((t) => (t ?? []).map((r) => r.promptId)));
+  const topSamples = samples.filter((s) => top.has(baseSampleId(s)));
+  const topSampleIds = new Set(topSamples.map((s) => s.id));
+  const topResponses = responses.filter((r) => topSampleIds.has(r.promptId));
   for (const lambda of SENSITIVITY_LAMBDAS) {
     const withLambda = { ...config, score: { ...config.score, smoothing: lambda } };
-    const { scores } = foldAnswers(scoreResponses(samples, responses, withLambda, modelId, file).scores, samples);
-    for (const setup of SETUPS) {
-      const rows = scores.filter((r) => r.setup === setup).sort((a, b) => a.targetEntropy - b.targetEntropy);
-      if (rows.length < 4) continue;
-      const top = rows.slice(Math.floor((rows.length * 3) / 4));
-      const gap = top.reduce((acc, r) => acc + r.crossEntropy - r.targetEntropy, 0) / top.length;
+    const rescored =
+      lambda === config.score.smoothing
+        ? null
+        : foldAnswers(scoreResponses(topSamples, topResponses, withLambda, modelId, file).scores, topSamples).scores;
+    SETUPS.forEach((setup, k) => {
+      if (!tops[k]) return;
+      // The same rows in the same order as the quarter of the full set: the sums, and so the gaps, are identical.
+      const rows = rescored
+        ? rescored.filter((r) => r.setup === setup).sort((a, b) => a.targetEntropy - b.targetEntropy)
+        : tops[k]!;
+      const gap = rows.reduce((acc, r) => acc + r.crossEntropy - r.targetEntropy, 0) / rows.length;
       out[setup] = { ...(out[setup] ?? {}), [String(lambda)]: gap };
-    }
+    });
   }
   return out;
 }
@@ -341,7 +258,7 @@ function scoreModelDomain(
   });
   const setups: Partial<Record<Setup, SetupSummary>> = {};
   const clusterOf = clusterLabels(samples, config.curves.resamplingUnit);
-  const highEnd = highEndByLambda(samples, responses, config, modelId, file);
+  const highEnd = highEndByLambda(samples, responses, scores, config, modelId, file);
   for (const setup of SETUPS) {
     const rows = scores.filter((s) => s.setup === setup);
     progress.tick();
@@ -387,66 +304,70 @@ function scoreModelDomain(
 }
 
 /**
- * Measures the coverage of the gap statistics' intervals on each domain's own design (lib/score/calibration.ts) and
- * attaches it to every fresh entry's setups: the noise is the residuals of one realistic baseline of the run.
+ * Starts measuring the coverage of the gap statistics' intervals on a domain's own design (lib/score/calibration.ts):
+ * the noise is the residuals of one realistic baseline of the run, scored already. Returns the function that waits for
+ * the measurement and attaches it to the domain's fresh entries (null when the domain has no such baseline or the
+ * calibration is off).
  */
-function calibrate(
+function startDomainCalibration(
   config: Config,
-  fresh: { modelId: string; domain: DomainName; summary: ModelDomainSummary }[],
-  samplesByDomain: Map<DomainName, SampleRecord[]>,
+  domain: DomainName,
+  samples: SampleRecord[],
+  noise: string,
   log: (s: string) => void,
-): void {
+): ((entries: { modelId: string; domain: DomainName; summary: ModelDomainSummary }[]) => void) | null {
   const { calibration: replicates, bootstrap, confidence, minBinPrompts, profileBins, departureGap } = config.curves;
-  if (!(replicates > 0) || bootstrap < 2) return;
-  for (const [domain, samples] of samplesByDomain) {
-    const entries = fresh.filter((f) => f.domain === domain);
-    const noise = noiseModelOf(
-      config.query.models,
-      entries.map((e) => e.modelId),
-    );
-    if (!noise) {
-      log(
-        `[score] ${domain}: no baseline with realistic noise was scored (popularity, item-cf); coverage not measured`,
-      );
-      continue;
-    }
-    const t0 = Date.now();
+  if (!(replicates > 0) || bootstrap < 2) return null;
+  const t0 = Date.now();
+  // Its gaps as the score stage computes them (what it writes to its score file), without the summary's statistics.
+  let scores: SampleScoreRecord[];
+  try {
+    const file = responsesFile(config, noise, domain);
+    scores = foldAnswers(
+      scoreResponses(samples, loadResponses(config, noise, domain), config, noise, file).scores,
+      samples,
+    ).scores;
+  } catch {
+    return null; // scoring it reports why
+  }
+  if (scores.some((r) => !Number.isFinite(r.crossEntropy))) return null;
+  const clusterOf = clusterLabels(samples, config.curves.resamplingUnit);
+  const requests = SETUPS.flatMap((setup) => {
+    const rows = scores.filter((r) => r.setup === setup);
+    if (!rows.length) return [];
+    const design = {
+      x: rows.map((r) => r.targetEntropy),
+      cluster: rows.map((r) => clusterOf(r.promptId)),
+      noiseGap: rows.map((r) => r.crossEntropy - r.targetEntropy),
+    };
+    const opts = {
+      minBinPrompts,
+      maxBins: profileBins,
+      threshold: departureGap,
+      resamples: bootstrap,
+      confidence,
+      replicates,
+      seed: deriveSeed(config.seed, 'calibration', domain, setup),
+    };
+    return [{ name: `${domain}-${setup}`, setup, design, noiseModel: noise, opts }];
+  });
+  // Beside the summary: a cache of measurements, never read by another stage.
+  const collect = startCalibration(requests, path.join(path.dirname(scoreSummaryFile(config)), '.calibration'));
+  return (entries) => {
+    const measured = collect();
     const reused: Setup[] = [];
-    const scores = foldAnswers(loadScoresOf(config, noise, domain), samples).scores;
-    const clusterOf = clusterLabels(samples, config.curves.resamplingUnit);
-    for (const setup of SETUPS) {
-      const rows = scores.filter((r) => r.setup === setup);
-      if (!rows.length) continue;
-      const design = {
-        x: rows.map((r) => r.targetEntropy),
-        cluster: rows.map((r) => clusterOf(r.promptId)),
-        noiseGap: rows.map((r) => r.crossEntropy - r.targetEntropy),
-      };
-      const { calibration: measured, cached } = calibrateSetupCached(
-        design,
-        noise,
-        {
-          minBinPrompts,
-          maxBins: profileBins,
-          threshold: departureGap,
-          resamples: bootstrap,
-          confidence,
-          replicates,
-          seed: deriveSeed(config.seed, 'calibration', domain, setup),
-        },
-        // Beside the summary: a cache of measurements, never read by another stage.
-        { dir: path.join(path.dirname(scoreSummaryFile(config)), '.calibration'), name: `${domain}-${setup}` },
-      );
-      if (cached) reused.push(setup);
+    for (const r of requests) {
+      const got = measured.get(r.name)!;
+      if (got.cached) reused.push(r.setup);
       for (const e of entries) {
-        const entry = e.summary.setups[setup];
-        if (entry) entry.gap.calibration = measured;
+        const entry = e.summary.setups[r.setup];
+        if (entry) entry.gap.calibration = got.calibration;
       }
     }
     log(
-      `[score] ${domain}: coverage of the intervals measured on ${replicates} simulated datasets per setup (noise: ${noise}) in ${((Date.now() - t0) / 1000).toFixed(1)} s${reused.length ? ` (setups ${reused.join(', ')}: unchanged design and options, read from the last measurement)` : ''}`,
+      `[score] ${domain}: coverage of the intervals measured on ${replicates} simulated datasets per setup (noise: ${noise}) in ${((Date.now() - t0) / 1000).toFixed(1)} s, alongside the scoring${reused.length ? ` (setups ${reused.join(', ')}: unchanged design and options, read from the last measurement)` : ''}`,
     );
-  }
+  };
 }
 
 function mergeSummary(
