@@ -370,7 +370,7 @@ test('the exported HTML draws the figure in a browser with the network cut off',
 test('a responsive fragment takes its container width up to the layout width and follows the container', async (t) => {
   if (!HAVE_CHROMIUM) return t.skip(NO_CHROMIUM);
   // The renderer's page already holds Plotly (loading the 4.8 MB bundle into a fresh page takes seconds here).
-  const page = (renderer as unknown as { plotPage: import('playwright-core').Page }).plotPage;
+  const page = renderer!.plotlyPage;
   // A contextual fragment runs its scripts when inserted, as a notebook output does.
   await page.evaluate(
     (html) => {

@@ -65,7 +65,7 @@ after(async () => {
 
 /** Outlines of the visible text elements of an SVG shown in a fresh page, relative to the SVG's own box. */
 async function textBoxes(svg: string): Promise<{ width: number; height: number; boxes: TextBox[] }> {
-  const page = await (renderer as unknown as { plotPage: import('playwright-core').Page }).plotPage.context().newPage();
+  const page = await renderer!.plotlyPage.context().newPage();
   try {
     await page.setContent(`<!DOCTYPE html><html><body style="margin:0">${svg}</body></html>`);
     return await page.evaluate(() => {

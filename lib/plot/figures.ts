@@ -13,7 +13,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Config, type DomainName, domainDir } from '../core/config';
 import { analysisParameters } from '../core/run-config';
-import { type FigureFormat, type PlotlyFigure, checkFormats, exportFigures } from './export';
+import {
+  type FigureFormat,
+  type PlotlyFigure,
+  checkFormats,
+  chromiumPath,
+  exportFigures,
+  openRenderer,
+} from './export';
 import { readJson, writeJsonAtomic } from '../core/io';
 import { fileDigest } from '../core/hash';
 import { SAMPLE_COUNTS_FILE } from '../sample/sample';
@@ -122,6 +129,35 @@ export function buildFigures(
   opts: FigureOptions,
   uncertainty: TrendUncertainty = {},
 ): BuiltFigure[] {
+  return drain(figureSteps(domain, scoresByModel, counts, opts, uncertainty));
+}
+
+/**
+ * Runs a computation written as steps to its end. The plot stage runs the same steps with a pause for the event loop
+ * between them (`inSteps`), so the browser it started goes on loading meanwhile.
+ */
+function drain<T>(steps: Generator<void, T>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+async function inSteps<T>(steps: Generator<void, T>): Promise<T> {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+function* figureSteps(
+  domain: DomainName,
+  scoresByModel: Record<string, ScoreRecord[]>,
+  counts: SampleCounts | null,
+  opts: FigureOptions,
+  uncertainty: TrendUncertainty,
+): Generator<void, BuiltFigure[]> {
   const makers: ((o: FigureOptions) => BuiltFigure)[] = [
     (o) => entropyTrendFigure(domain, scoresByModel, o, uncertainty),
   ];
@@ -133,7 +169,12 @@ export function buildFigures(
     makers.push((o) => proxyHistoryFigure(domain, model, scores, o));
   for (const [model, scores] of Object.entries(scoresByModel))
     makers.push((o) => detailFigure(domain, model, scores, o));
-  return makers.map((make) => restylable(make, opts));
+  const figures: BuiltFigure[] = [];
+  for (const make of makers) {
+    figures.push(restylable(make, opts));
+    yield;
+  }
+  return figures;
 }
 
 /** CSS pixels as inches, to 1/10000 in (3.3 in is 316.8 px, which divides back to 3.2999999999999994). */
@@ -157,6 +198,15 @@ export function trendUncertainty(
   scoresByModel: Record<string, ScoreRecord[]>,
   opts: FigureOptions,
 ): TrendUncertainty {
+  return drain(trendUncertaintySteps(config, domain, scoresByModel, opts));
+}
+
+function* trendUncertaintySteps(
+  config: Config,
+  domain: DomainName,
+  scoresByModel: Record<string, ScoreRecord[]>,
+  opts: FigureOptions,
+): Generator<void, TrendUncertainty> {
   const summaryFile = scoreSummaryFile(config);
   const summary = fs.existsSync(summaryFile) ? loadScoreSummary(config) : null;
   const out: TrendUncertainty = {};
@@ -194,6 +244,7 @@ export function trendUncertainty(
       const dp = summary?.models[model]?.[domain]?.setups[setup]?.departurePoint;
       if (dp !== undefined) u.departure = dp ? { estimate: dp.estimate, low: dp.low, high: dp.high } : null;
       bySetup[model] = u;
+      yield;
     }
     out[setup] = bySetup;
   }
@@ -270,19 +321,42 @@ export async function runPlot(
   const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const formats = checkFormats(opts.formats ?? config.figures.formats);
   if (modelIds.length === 0) throw new Error(`plot ${domain}: no models given`);
+  // Chromium starts and loads Plotly (~2 s) in its own processes while the figures are built here.
+  const opening = formats.some((f) => f !== 'html') ? openRenderer(opts.executable ?? chromiumPath()) : null;
+  let handedOver = false;
+  try {
+    const built = await buildPlot(config, domain, modelIds, opts, formats, log);
+    handedOver = true;
+    const exported = await exportFigures(built.figures, built.dir, formats, {
+      pngScale: config.figures.pngScale,
+      log,
+      executable: opts.executable,
+      opening,
+    });
+    for (const s of exported.skipped) log(`plot ${domain}: skipped ${s.format}`);
+    return { ...built.result, files: [...built.result.files, ...exported.files], skipped: exported.skipped };
+  } finally {
+    if (opening && !handedOver) await (await opening.catch(() => ({ renderer: null }))).renderer?.close();
+  }
+}
+
+/** Everything of the plot stage but the static export: the figures built, their data, specs and tables written. */
+async function buildPlot(
+  config: Config,
+  domain: DomainName,
+  modelIds: string[],
+  opts: PlotOptions,
+  formats: FigureFormat[],
+  log: (s: string) => void,
+): Promise<{ figures: BuiltFigure[]; dir: string; result: PlotResult }> {
   const input = loadPlotInputs(config, domain, modelIds);
   if (!input.counts)
     log(
       `plot ${domain}: no ${path.join(domainDir(config, 'samples', domain), SAMPLE_COUNTS_FILE)}; Table 1 is left out`,
     );
   const fo = figureOptions(config, domain, modelIds, opts.figure);
-  const figures = buildFigures(
-    domain,
-    input.scoresByModel,
-    input.counts,
-    fo,
-    trendUncertainty(config, domain, input.scoresByModel, fo),
-  );
+  const uncertainty = await inSteps(trendUncertaintySteps(config, domain, input.scoresByModel, fo));
+  const figures = await inSteps(figureSteps(domain, input.scoresByModel, input.counts, fo, uncertainty));
   const gap = gapFigure(config, domain, modelIds, fo);
   if (gap) figures.splice(1, 0, gap);
   const bias = positionBiasFigure(domain, positionBiasOf(config, domain, modelIds), fo.look);
@@ -327,16 +401,14 @@ export async function runPlot(
   });
   const tables = exportTables(config, domain, { models: modelIds, log });
   log(`plot ${domain}: ${figures.length} figures (${modelIds.join(', ')}) → ${dir} [${formats.join(', ')}]`);
-  const exported = await exportFigures(figures, dir, formats, {
-    pngScale: config.figures.pngScale,
-    log,
-    executable: opts.executable,
-  });
-  for (const s of exported.skipped) log(`plot ${domain}: skipped ${s.format}`);
   return {
-    files: [figureData, path.join(dir, FIGURE_SPECS_FILE), ...tables.files, ...exported.files],
-    figureData,
-    skipped: exported.skipped,
     figures,
+    dir,
+    result: {
+      files: [figureData, path.join(dir, FIGURE_SPECS_FILE), ...tables.files],
+      figureData,
+      skipped: [],
+      figures,
+    },
   };
 }

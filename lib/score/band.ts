@@ -9,9 +9,10 @@ import {
   type CurveOptions,
   entropyCurve,
   evalPolynomial,
+  fixedBinning,
   forEachResample,
-  gather,
   quantileSorted,
+  resampledFit,
 } from './curves';
 
 export interface BandPoint {
@@ -36,15 +37,13 @@ export function bootstrapFitBand(
     edges: opts.edges,
   };
   const valuesAt: number[][] = full.fitted.map(() => []);
-  const xs: number[] = new Array(targetEntropy.length);
-  const ys: number[] = new Array(targetEntropy.length);
+  const binning = fixedBinning(targetEntropy, opts.bins, full.range);
   forEachResample(targetEntropy.length, opts, (idx) => {
-    const c = entropyCurve(gather(targetEntropy, idx, xs), gather(crossEntropy, idx, ys), fixed);
-    if (!c.fitRange || !c.polynomial) return;
-    const [a, b] = c.fitRange;
-    const poly = c.polynomial;
+    const fit = resampledFit(binning, crossEntropy, idx, fixed);
+    if (!fit) return;
+    const [a, b] = fit.fitRange;
     full.fitted.forEach((p, k) => {
-      if (p.x >= a && p.x <= b) valuesAt[k].push(evalPolynomial(poly, p.x));
+      if (p.x >= a && p.x <= b) valuesAt[k].push(evalPolynomial(fit.polynomial, p.x));
     });
   });
   const alpha = (1 - opts.confidence) / 2;

@@ -133,31 +133,54 @@ export function binMeans(x: number[], y: number[], bins: number, range?: [number
   if (x.length === 0) return [];
   const [lo, hi] = range ?? dataRange(x);
   if (!(hi >= lo)) throw new RangeError(`binMeans: range [${lo}, ${hi}] is empty`);
+  return binnedMeans(fixedBinning(x, bins, [lo, hi]), y);
+}
+
+/**
+ * The bin of every x under binMeans' rule for a fixed range, worked out once: a bootstrap that keeps the range of the
+ * full data (as every resampling here does) bins its resamples by looking the bins up (binnedMeans with indices),
+ * which gives binMeans' numbers exactly without gathering the resampled values.
+ */
+export interface FixedBinning {
+  count: number;
+  /** Bin of x[i], −1 outside the range. */
+  of: Int32Array;
+  centre: (bin: number) => number;
+}
+
+export function fixedBinning(x: ArrayLike<number>, bins: number, range: [number, number]): FixedBinning {
+  const [lo, hi] = range;
+  const of = new Int32Array(x.length);
   if (hi === lo) {
-    let sum = 0;
-    let n = 0;
-    for (let i = 0; i < x.length; i++) {
-      if (x[i] === lo) {
-        sum += y[i];
-        n++;
-      }
-    }
-    return n ? [{ x: lo, y: sum / n, n }] : [];
+    // One point where every x equals the range's single value.
+    for (let i = 0; i < x.length; i++) of[i] = x[i] === lo ? 0 : -1;
+    return { count: 1, of, centre: () => lo };
   }
   const width = (hi - lo) / bins;
-  const sums = new Float64Array(bins);
-  const counts = new Int32Array(bins);
   for (let i = 0; i < x.length; i++) {
     const v = x[i];
-    if (v < lo || v > hi) continue;
-    let b = Math.floor((v - lo) / width);
-    if (b >= bins) b = bins - 1; // v === hi belongs to the last, closed bin
-    sums[b] += y[i];
+    if (v < lo || v > hi) of[i] = -1;
+    else of[i] = Math.min(Math.floor((v - lo) / width), bins - 1); // v === hi belongs to the last, closed bin
+  }
+  return { count: bins, of, centre: (b) => lo + (b + 0.5) * width };
+}
+
+/** Means of y per bin of `binning` over the values idx[0], idx[1], … (a resample; all values in order without it). */
+export function binnedMeans(binning: FixedBinning, y: ArrayLike<number>, idx?: Int32Array): BinnedPoint[] {
+  const sums = new Float64Array(binning.count);
+  const counts = new Int32Array(binning.count);
+  const of = binning.of;
+  const n = idx ? idx.length : y.length;
+  for (let i = 0; i < n; i++) {
+    const j = idx ? idx[i] : i;
+    const b = of[j];
+    if (b < 0) continue;
+    sums[b] += y[j];
     counts[b]++;
   }
   const out: BinnedPoint[] = [];
-  for (let b = 0; b < bins; b++) {
-    if (counts[b] > 0) out.push({ x: lo + (b + 0.5) * width, y: sums[b] / counts[b], n: counts[b] });
+  for (let b = 0; b < binning.count; b++) {
+    if (counts[b] > 0) out.push({ x: binning.centre(b), y: sums[b] / counts[b], n: counts[b] });
   }
   return out;
 }
@@ -397,7 +420,9 @@ export function departurePointOf(gapPoints: BinnedPoint[], threshold: number, to
   const m = gapPoints.length;
   if (m === 0) return null;
   const half = (DEPARTURE_MEDIAN_BINS - 1) / 2;
-  const smoothed = gapPoints.map((_, i) => {
+  // Smoothed only as far as the scan goes: most resamples stop within the first bins (a bootstrap calls this ~1,000
+  // times per curve).
+  const smoothedAt = (i: number): number => {
     const from = Math.max(0, i - half);
     const to = Math.min(m - 1, i + half);
     const window = gapPoints.slice(from, to + 1);
@@ -405,14 +430,17 @@ export function departurePointOf(gapPoints: BinnedPoint[], threshold: number, to
       window.map((p) => p.y),
       window.map((p) => p.n),
     );
-  });
-  if (smoothed[0] < threshold) return null;
+  };
+  let previous = smoothedAt(0);
+  if (previous < threshold) return null;
   for (let i = 1; i < m; i++) {
-    if (smoothed[i] < threshold) {
+    const current = smoothedAt(i);
+    if (current < threshold) {
       const x0 = gapPoints[i - 1].x;
       const x1 = gapPoints[i].x;
-      return x0 + ((smoothed[i - 1] - threshold) / (smoothed[i - 1] - smoothed[i])) * (x1 - x0);
+      return x0 + ((previous - threshold) / (previous - current)) * (x1 - x0);
     }
+    previous = current;
   }
   return top;
 }
@@ -425,6 +453,55 @@ export function departurePoint(
 ): number | null {
   const gap = y.map((v, i) => v - x[i]);
   return departurePointOf(binMeans(x, gap, opts.bins, opts.range), opts.departureGap, opts.range[1]);
+}
+
+/** The rolling means of binned points and the polynomial fitted to them; notes (when given) say what was lowered. */
+function rollingFit(
+  points: BinnedPoint[],
+  opts: CurveOptions,
+  edges: EdgeRule,
+  notes: string[] | null,
+): { window: number; rolling: XY[]; order: number; polynomial: Polynomial; fitRange: [number, number] } {
+  const m = points.length;
+  let window = Math.min(opts.window, m);
+  // Full windows only: m − w + 1 rolling points, of which the fit needs order + 1.
+  if (edges === 'drop' && m - window + 1 < opts.order + 1) window = Math.max(1, m - opts.order);
+  if (window !== opts.window)
+    notes?.push(
+      `only ${m} non-empty bins: rolling window lowered from ${opts.window} to ${window} so that the fit has enough points`,
+    );
+  const rollX = rollingMean(
+    points.map((p) => p.x),
+    window,
+    edges,
+  );
+  const rollY = rollingMean(
+    points.map((p) => p.y),
+    window,
+    edges,
+  );
+  const rolling: XY[] = rollX.map((x, i) => ({ x, y: rollY[i] }));
+  const order = Math.min(opts.order, rolling.length - 1);
+  if (order !== opts.order)
+    notes?.push(`only ${rolling.length} rolling point(s): polynomial order lowered from ${opts.order} to ${order}`);
+  const polynomial = polyfit(rollX, rollY, order);
+  return { window, rolling, order, polynomial, fitRange: [rollX[0], rollX[rollX.length - 1]] };
+}
+
+/**
+ * The fitted polynomial and its range for a resample of prompts binned by `binning` (entropyCurve's fit on the
+ * resampled prompts, without the parts a bootstrap does not use); null when no prompt falls in a bin.
+ */
+export function resampledFit(
+  binning: FixedBinning,
+  crossEntropy: ArrayLike<number>,
+  idx: Int32Array,
+  opts: CurveOptions,
+): { polynomial: Polynomial; fitRange: [number, number] } | null {
+  const points = binnedMeans(binning, crossEntropy, idx);
+  if (!points.length) return null;
+  const { polynomial, fitRange } = rollingFit(points, opts, opts.edges ?? 'shrink', null);
+  return { polynomial, fitRange };
 }
 
 export function entropyCurve(targetEntropy: number[], crossEntropy: number[], opts: CurveOptions): Curve {
@@ -475,30 +552,7 @@ export function entropyCurve(targetEntropy: number[], crossEntropy: number[], op
   const m = points.length;
   if (m === 0) return empty('no data: no fit');
 
-  let window = Math.min(opts.window, m);
-  // Full windows only: m − w + 1 rolling points, of which the fit needs order + 1.
-  if (edges === 'drop' && m - window + 1 < opts.order + 1) window = Math.max(1, m - opts.order);
-  if (window !== opts.window)
-    notes.push(
-      `only ${m} non-empty bins: rolling window lowered from ${opts.window} to ${window} so that the fit has enough points`,
-    );
-  const rollX = rollingMean(
-    points.map((p) => p.x),
-    window,
-    edges,
-  );
-  const rollY = rollingMean(
-    points.map((p) => p.y),
-    window,
-    edges,
-  );
-  const rolling: XY[] = rollX.map((x, i) => ({ x, y: rollY[i] }));
-
-  const order = Math.min(opts.order, rolling.length - 1);
-  if (order !== opts.order)
-    notes.push(`only ${rolling.length} rolling point(s): polynomial order lowered from ${opts.order} to ${order}`);
-  const polynomial = polyfit(rollX, rollY, order);
-  const fitRange: [number, number] = [rollX[0], rollX[rollX.length - 1]];
+  const { window, rolling, order, polynomial, fitRange } = rollingFit(points, opts, edges, notes);
   const fitted: XY[] = [];
   if (fitRange[1] > fitRange[0]) {
     for (let i = 0; i < FIT_GRID; i++) {
@@ -642,16 +696,17 @@ export function bootstrapCurveStats(
   const xs = new Array<number>(n);
   const ys = new Array<number>(n);
   const refit = full.turningPoint !== null && !opts.departureOnly;
-  if (refit || full.departurePoint !== null) {
+  if (!refit && full.departurePoint !== null) {
+    // The departure point alone: the resampled gaps binned by look-up (departurePoint's numbers exactly).
+    const binning = fixedBinning(targetEntropy, opts.bins, full.range);
+    const gap = crossEntropy.map((v, i) => v - targetEntropy[i]);
     forEachResample(n, opts, (idx) => {
-      gather(targetEntropy, idx, xs);
-      gather(crossEntropy, idx, ys);
-      if (!refit) {
-        const d = departurePoint(xs, ys, { bins: fixed.bins, range: full.range, departureGap: opts.departureGap! });
-        if (d !== null) departure.push(d);
-        return;
-      }
-      const c = entropyCurve(xs, ys, fixed);
+      const d = departurePointOf(binnedMeans(binning, gap, idx), opts.departureGap!, full.range[1]);
+      if (d !== null) departure.push(d);
+    });
+  } else if (refit) {
+    forEachResample(n, opts, (idx) => {
+      const c = entropyCurve(gather(targetEntropy, idx, xs), gather(crossEntropy, idx, ys), fixed);
       if (c.turningPoint !== null) turning.push(c.turningPoint);
       if (c.departurePoint !== null) departure.push(c.departurePoint);
     });
