@@ -13,7 +13,13 @@ import {
   exportFigure,
   exportFigures,
 } from '../lib/plot/export';
-import { figureHtmlFragment, plotlyBundlePath, plotlyScriptTag } from '../lib/plot/plotly-html';
+import {
+  FIGURE_BUNDLE_TRACES,
+  bundleKindFor,
+  figureHtmlFragment,
+  plotlyBundlePath,
+  plotlyScriptTag,
+} from '../lib/plot/plotly-html';
 
 const CHROMIUM = chromiumPath();
 const HAVE_CHROMIUM = fs.existsSync(CHROMIUM);
@@ -208,12 +214,39 @@ test('HTML export inlines Plotly, loads nothing from the network and embeds the 
   assert.doesNotMatch(html, /<link[^>]*href\s*=\s*["']?https?:/i);
   // The bundle itself is in the page: its banner and a large size.
   assert.match(html, /plotly\.js v\d+\.\d+\.\d+/);
-  assert.ok(html.length > fs.statSync(plotlyBundlePath()).size, 'the page holds the whole bundle');
+  assert.ok(html.length > fs.statSync(plotlyBundlePath('figures')).size, 'the page holds the whole bundle');
   // The data: trace names and an exact number of the figure.
   assert.match(html, /"name":"alpha-model"/);
   assert.match(html, /4\.125/);
   assert.match(html, /Plotly\.newPlot\(/);
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test("the project's Plotly bundle is of the installed release; figures of other trace types get the full one", () => {
+  const own = fs.readFileSync(plotlyBundlePath('figures'), 'utf8');
+  const full = fs.readFileSync(plotlyBundlePath('full'), 'utf8');
+  const release = (text: string) => /plotly\.js v(\d+\.\d+\.\d+)/.exec(text)?.[1];
+  assert.ok(release(full), 'the full bundle names its release');
+  assert.equal(release(own), release(full), 'vendor/plotly is built from the installed plotly.js-dist-min release');
+  assert.ok(own.length < full.length / 3, `${own.length} bytes against ${full.length}`);
+  assert.deepEqual([...FIGURE_BUNDLE_TRACES].sort(), ['bar', 'box', 'scatter', 'table']);
+  const withTrace = (type?: string): PlotlyFigure => ({ data: [type ? { type } : {}], layout: {} });
+  // A trace without a type is a scatter trace in Plotly.
+  assert.equal(bundleKindFor([withTrace(), withTrace('box'), withTrace('table'), withTrace('bar')]), 'figures');
+  assert.equal(bundleKindFor([withTrace('scatter'), withTrace('heatmap')]), 'full');
+  // The page of a figure holds the bundle its traces need.
+  const dir = tmpDir();
+  const page = (fig: PlotlyFigure, name: string) =>
+    exportFigure(fig, path.join(dir, name), ['html'], { renderer: null }).then(() =>
+      fs.readFileSync(path.join(dir, `${name}.html`), 'utf8'),
+    );
+  return Promise.all([page(withTrace('scatter'), 'small'), page(withTrace('heatmap'), 'large')]).then(
+    ([small, large]) => {
+      assert.ok(small.length < own.length + 10_000 && small.length > own.length, `${small.length}`);
+      assert.ok(large.length > full.length, `${large.length}`);
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  );
 });
 
 test('figure fragments cannot break out of their script element', () => {
@@ -365,6 +398,28 @@ test('the exported HTML draws the figure in a browser with the network cut off',
   } finally {
     await browser.close();
   }
+});
+
+test("a figure of a trace type outside the project's bundle is drawn with the full bundle", async (t) => {
+  if (!HAVE_CHROMIUM) return t.skip(NO_CHROMIUM);
+  const heatmap: PlotlyFigure = {
+    data: [
+      {
+        type: 'heatmap',
+        z: [
+          [1, 2],
+          [3, 4],
+        ],
+        name: 'heat',
+      },
+    ],
+    layout: { width: 300, height: 200 },
+  };
+  const svg = await renderer!.svg(heatmap, { width: 300, height: 200 });
+  assert.match(svg, /class="[^"]*\bhm\b/, 'a heatmap layer is drawn');
+  // The figures bundle alone does not know the trace type (Plotly would draw empty axes).
+  const page = renderer!.plotlyPage;
+  assert.equal(await page.evaluate(() => 'heatmap' in (window as any).Plotly.PlotSchema.get().traces), false);
 });
 
 test('a responsive fragment takes its container width up to the layout width and follows the container', async (t) => {

@@ -17,7 +17,7 @@ import type { Browser, Page } from 'playwright-core';
 import { type DomainName, type FigureSize, loadConfig, pathsUnder } from '../lib/core/config';
 import { makeRng, randomInt, type Rng } from '../lib/core/rng';
 import { CHROMIUM_ARGS, FigureRenderer, chromiumPath, exportFigure } from '../lib/plot/export';
-import { plotlyBundle } from '../lib/plot/plotly-html';
+import { FIGURE_BUNDLE_TRACES, bundleKindFor, plotlyBundle } from '../lib/plot/plotly-html';
 import { type BuiltFigure, figureOptions } from '../lib/plot/figure-common';
 import { buildFigures, trendUncertainty } from '../lib/plot/figures';
 import { entropyTrendFigure } from '../lib/plot/trend-figure';
@@ -342,6 +342,69 @@ test('sweep: any model set, style and size — no text overlaps or leaves a figu
   }
   assert.ok(drawn > 60, `${drawn} figures drawn`);
   assert.deepEqual(problems, []);
+});
+
+/**
+ * An SVG without what Plotly draws at random (element ids, the clip paths and classes built from them), each tag's
+ * attributes in one order (a redraw writes the same attributes in another order).
+ */
+function withoutRandomIds(svg: string): string {
+  return svg
+    .replace(/\s(id|class|clip-path|href|xlink:href)="[^"]*"/g, '')
+    .replace(/<([\w:-]+)((?:\s[\w:-]+="[^"]*")*)(\s*\/?)>/g, (_, name: string, attrs: string, end: string) => {
+      const sorted = (attrs.match(/\s[\w:-]+="[^"]*"/g) ?? []).sort().join('');
+      return `<${name}${sorted}${end}>`;
+    });
+}
+
+/**
+ * Where two SVGs differ: the same text between their numbers, and numbers within 0.01 (text measured in two pages
+ * can differ in the fifth decimal of a pixel); null when they agree.
+ */
+function svgDifference(a: string, b: string): string | null {
+  const number = /-?\d+(?:\.\d+)?(?:e-?\d+)?/g;
+  const textA = a.split(number);
+  const textB = b.split(number);
+  const numA = a.match(number) ?? [];
+  const numB = b.match(number) ?? [];
+  if (textA.length !== textB.length) return `${textA.length} against ${textB.length} text parts`;
+  for (let i = 0; i < textA.length; i++) {
+    if (textA[i] !== textB[i]) return `text part ${i}: ${textA[i].slice(0, 120)} against ${textB[i].slice(0, 120)}`;
+    if (i < numA.length && Math.abs(Number(numA[i]) - Number(numB[i])) > 0.01)
+      return `number ${i} after ${textA[i].slice(-80)}: ${numA[i]} against ${numB[i]}`;
+  }
+  return null;
+}
+
+test("the project's Plotly bundle holds every trace type of every figure and draws each as the full bundle does (Chromium)", async (t) => {
+  const cases = sweepCases().filter((_, k) => k % 4 === 0);
+  const figures = cases.flatMap((c) => figuresOf(c, true).map((f) => ({ c, f })));
+  const types = new Set(figures.flatMap(({ f }) => f.figure.data.map((d) => String(d.type ?? 'scatter'))));
+  assert.deepEqual(
+    [...types].filter((type) => !FIGURE_BUNDLE_TRACES.includes(type)),
+    [],
+  );
+  assert.ok(types.has('scatter') && types.has('table') && types.has('box'), [...types].join(', '));
+  assert.equal(bundleKindFor(figures.map(({ f }) => f.figure)), 'figures');
+  if (!HAVE_CHROMIUM) return t.skip(NO_CHROMIUM);
+  let compared = 0;
+  for (const { c, f } of figures) {
+    const size = { width: Number(f.figure.layout.width), height: Number(f.figure.layout.height) };
+    // `page` holds the full bundle (plotly.js-dist-min); the renderer draws with vendor/plotly's.
+    const full = await page!.evaluate(
+      async ({ fig, size }) =>
+        (window as unknown as { Plotly: { toImage: (f: unknown, o: unknown) => Promise<string> } }).Plotly.toImage(
+          { data: fig.data, layout: fig.layout },
+          { format: 'svg', ...size, imageDataOnly: true },
+        ),
+      { fig: f.figure, size },
+    );
+    const own = await renderer!.svg(f.figure, size);
+    const difference = svgDifference(withoutRandomIds(own), withoutRandomIds(full));
+    assert.equal(difference, null, `${c.label}: ${f.name}`);
+    compared++;
+  }
+  assert.ok(compared >= 20, `${compared} figures compared`);
 });
 
 test('the reported cases: legend entries only for marks drawn; B keeps three x labels; legend beside the panels at single column', () => {

@@ -1,32 +1,30 @@
 /**
  * Figure export: interactive HTML with Plotly inlined (works offline), and SVG, PDF (vector) and PNG rendered by
- * Plotly itself in headless Chromium through playwright-core. Plotly is browser-only, so every static format goes
- * through one browser page that holds the bundle; a run opens the browser once and reuses it for all its figures.
+ * Plotly itself in headless Chromium (renderer.ts). A run opens the browser once and reuses it for all its figures.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FIGURE_FORMATS, type FigureFormat, repoRoot } from '../core/config';
-import { escapeHtml } from './html';
-import { type PlotlyFigure, figureHtmlPage, plotlyBundlePath } from './plotly-html';
+import { FIGURE_FORMATS, type FigureFormat } from '../core/config';
+import { type PlotlyFigure, figureHtmlPage } from './plotly-html';
 import { writeFileAtomic } from '../core/io';
 import { Progress } from '../core/progress';
 import { type FigureLook, type LookOverrides, PX_PER_IN } from './figure-look';
+import { type FigureRenderer, type ImageSize, type OpeningRenderer, chromiumPath, openRenderer } from './renderer';
 
+export {
+  CHROMIUM_ARGS,
+  ChromiumUnavailableError,
+  DEFAULT_CHROMIUM,
+  FigureRenderer,
+  type ImageSize,
+  type OpeningRenderer,
+  chromiumMissingMessage,
+  chromiumPath,
+  openRenderer,
+} from './renderer';
 export type { PlotlyFigure } from './plotly-html';
 
 export { FIGURE_FORMATS, type FigureFormat } from '../core/config';
 const STATIC_FORMATS: readonly FigureFormat[] = ['svg', 'pdf', 'png'];
-
-export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
 
 export function checkFormats(formats: readonly string[]): FigureFormat[] {
   for (const f of formats) {
@@ -37,210 +35,6 @@ export function checkFormats(formats: readonly string[]): FigureFormat[] {
     }
   }
   return [...new Set(formats)] as FigureFormat[];
-}
-
-// ---------- headless Chromium ----------
-
-export function chromiumPath(env: NodeJS.ProcessEnv = process.env): string {
-  return env.UBP_CHROMIUM || DEFAULT_CHROMIUM;
-}
-
-export function chromiumMissingMessage(executable: string, detail?: string): string {
-  return (
-    `Chromium is needed for SVG, PDF and PNG export but ${detail ?? `was not found at ${executable}`}.\n` +
-    '  Debian/Ubuntu: sudo apt-get install -y chromium\n' +
-    '  macOS: brew install --cask chromium\n' +
-    '  Or point UBP_CHROMIUM at a Chromium or Chrome executable. The HTML export does not need it.'
-  );
-}
-
-type PwBrowser = import('playwright-core').Browser;
-type PwPage = import('playwright-core').Page;
-
-export interface ImageSize {
-  width: number;
-  height: number;
-}
-
-/** The address the renderer's page is served from (intercepted, never fetched): Plotly loads as a script file. */
-const RENDER_ORIGIN = 'http://ubp-figures.invalid';
-
-/**
- * One page of the renderer, used by one task at a time: each page is its own Chromium process, so three pages
- * (drawing, rasterising, printing) work on three figures at once while each keeps its order.
- */
-class SerialPage {
-  private chain: Promise<unknown> = Promise.resolve();
-
-  constructor(readonly page: PwPage) {}
-
-  run<T>(task: (page: PwPage) => Promise<T>): Promise<T> {
-    const done = this.chain.then(() => task(this.page));
-    this.chain = done.catch(() => undefined);
-    return done;
-  }
-}
-
-/** One headless browser with the Plotly bundle loaded; render many figures, then `close()`. */
-export class FigureRenderer {
-  private readonly plot: SerialPage;
-  private readonly raster: SerialPage;
-  private readonly print: SerialPage;
-
-  private constructor(
-    private readonly browser: PwBrowser,
-    plotPage: PwPage,
-    rasterPage: PwPage,
-    printPage: PwPage,
-  ) {
-    this.plot = new SerialPage(plotPage);
-    this.raster = new SerialPage(rasterPage);
-    this.print = new SerialPage(printPage);
-  }
-
-  /** Launches Chromium; throws with the install command when it is missing or does not start. */
-  static async launch(executable = chromiumPath()): Promise<FigureRenderer> {
-    if (!fs.existsSync(executable)) throw new ChromiumUnavailableError(chromiumMissingMessage(executable));
-    const { chromium } = await import('playwright-core');
-    let browser: PwBrowser;
-    try {
-      browser = await chromium.launch({ executablePath: executable, headless: true, args: CHROMIUM_ARGS });
-    } catch (e) {
-      const first = String((e as Error).message).split('\n')[0];
-      throw new ChromiumUnavailableError(
-        chromiumMissingMessage(executable, `did not start from ${executable} (${first})`),
-      );
-    }
-    try {
-      const context = await browser.newContext();
-      // Nothing a figure needs comes from the network; refuse every request so an export can never depend on it.
-      await context.route(/^https?:/, (route) => route.abort());
-      // The page and the Plotly bundle are answered here from the installed package (a later route takes
-      // precedence). Loaded as a script file it starts in about half the time of a 4.8 MB inline script.
-      const bundle = plotlyBundlePath();
-      await context.route(`${RENDER_ORIGIN}/**`, (route) =>
-        route.request().url().endsWith('/plotly.js')
-          ? route.fulfill({ path: bundle, contentType: 'text/javascript; charset=utf-8' })
-          : route.fulfill({
-              contentType: 'text/html; charset=utf-8',
-              body: '<!DOCTYPE html><html><head><meta charset="utf-8"><script src="/plotly.js"></script></head><body></body></html>',
-            }),
-      );
-      const [plotPage, rasterPage, printPage] = await Promise.all([
-        context.newPage(),
-        context.newPage(),
-        context.newPage(),
-      ]);
-      await plotPage.goto(`${RENDER_ORIGIN}/index.html`);
-      const ok = await plotPage.evaluate(() => typeof (window as unknown as { Plotly?: unknown }).Plotly === 'object');
-      if (!ok) throw new Error(`the Plotly bundle (${bundle}) did not define window.Plotly`);
-      return new FigureRenderer(browser, plotPage, rasterPage, printPage);
-    } catch (e) {
-      await browser.close().catch(() => undefined);
-      throw e;
-    }
-  }
-
-  /**
-   * The page that holds Plotly, for a caller that shows figures itself (a test of the interactive output); use it
-   * between exports, not during one.
-   */
-  get plotlyPage(): PwPage {
-    return this.plot.page;
-  }
-
-  /** Plotly's SVG of the figure at this size, drawn as Plotly.toImage draws it. */
-  async svg(fig: PlotlyFigure, size: ImageSize): Promise<string> {
-    return this.plot.run((page) =>
-      page.evaluate(
-        async ({ fig, size }) => {
-          const P = (window as unknown as { Plotly: { toImage: (f: unknown, o: unknown) => Promise<string> } }).Plotly;
-          return P.toImage(
-            { data: fig.data, layout: fig.layout },
-            { format: 'svg', width: size.width, height: size.height, imageDataOnly: true },
-          );
-        },
-        { fig, size },
-      ),
-    );
-  }
-
-  /**
-   * The PNG of a figure: its SVG (drawn when not given) rasterised at width·scale × height·scale pixels, the way
-   * Plotly's svgToImg does it (an image of the SVG drawn on a canvas), on a page of its own.
-   */
-  async png(fig: PlotlyFigure, size: ImageSize, scale: number, svg?: string): Promise<Buffer> {
-    const markup = svg ?? (await this.svg(fig, size));
-    const url = await this.raster.run((page) =>
-      page.evaluate(
-        async ({ svg, size, scale }) => {
-          const canvas = document.createElement('canvas');
-          canvas.width = scale * size.width;
-          canvas.height = scale * size.height;
-          const src = URL.createObjectURL(new Blob([svg], { type: 'image/svg+xml;charset=utf-8' }));
-          try {
-            const img = new Image();
-            await new Promise((resolve, reject) => {
-              img.onload = resolve;
-              img.onerror = () => reject(new Error('the SVG did not load as an image'));
-              img.src = src;
-            });
-            canvas.getContext('2d')!.drawImage(img, 0, 0, canvas.width, canvas.height);
-          } finally {
-            URL.revokeObjectURL(src);
-          }
-          return canvas.toDataURL('image/png');
-        },
-        // A canvas floors width × scale; 3.3 in × 300 dpi computed as 316.8 px × 3.125 is 989.99…, so nudge it up.
-        { svg: markup, size, scale: scale * (1 + 1e-9) },
-      ),
-    );
-    const prefix = 'data:image/png;base64,';
-    if (!url.startsWith(prefix)) throw new Error(`the PNG came back as an unexpected data URL (${url.slice(0, 40)}…)`);
-    return Buffer.from(url.slice(prefix.length), 'base64');
-  }
-
-  /** Vector PDF: Chromium prints Plotly's SVG on one page of exactly the figure's size. */
-  async pdf(fig: PlotlyFigure, size: ImageSize, svg?: string, title = 'figure'): Promise<Buffer> {
-    const markup = svg ?? (await this.svg(fig, size));
-    const html =
-      `<!DOCTYPE html><html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title><style>` +
-      `@page{size:${size.width}px ${size.height}px;margin:0}html,body{margin:0;padding:0;overflow:hidden}svg{display:block}` +
-      `</style></head><body>${markup}</body></html>`;
-    return this.print.run(async (page) => {
-      await page.setContent(html);
-      // Chromium prints 96 CSS px per inch, so the page is exactly the figure's size in inches (points = px × 0.75).
-      return page.pdf({
-        width: `${size.width / PX_PER_IN}in`,
-        height: `${size.height / PX_PER_IN}in`,
-        printBackground: true,
-        pageRanges: '1',
-      });
-    });
-  }
-
-  async close(): Promise<void> {
-    await this.browser.close();
-  }
-}
-
-export class ChromiumUnavailableError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ChromiumUnavailableError';
-  }
-}
-
-/** Launches the renderer, or explains why static export is unavailable (never throws for a missing browser). */
-export async function openRenderer(
-  executable = chromiumPath(),
-): Promise<{ renderer: FigureRenderer | null; unavailable: string | null }> {
-  try {
-    return { renderer: await FigureRenderer.launch(executable), unavailable: null };
-  } catch (e) {
-    if (e instanceof ChromiumUnavailableError) return { renderer: null, unavailable: e.message };
-    throw e;
-  }
 }
 
 // ---------- writing files ----------
@@ -399,9 +193,6 @@ export function rebuildFigure(fig: RestylableFigure, look: LookOverrides): Named
   if (!fig.rebuild) throw new Error(`figure "${fig.name}" cannot be restyled: build it with buildFigures or runPlot`);
   return fig.rebuild(look);
 }
-
-/** A renderer on its way (openRenderer's promise): a caller can start Chromium before its figures are built. */
-export type OpeningRenderer = Promise<{ renderer: FigureRenderer | null; unavailable: string | null }>;
 
 /** Figures in flight at once: one is drawn while those before it are rasterised and printed (every page busy). */
 const FIGURES_IN_FLIGHT = 3;

@@ -14,10 +14,39 @@ export interface PlotlyFigure {
 }
 
 /**
- * The browser bundle. plotly.js-dist ships only the unminified `plotly.js` (10 MB); the minified copy of the same
- * release comes from plotly.js-dist-min (4.8 MB), which halves every self-contained HTML file.
+ * Which Plotly: `figures`, the project's own bundle with only the trace types its figures use (FIGURE_BUNDLE_TRACES;
+ * 1.2 MB, starts in a page in ~0.5 s), or `full`, every trace type (4.8 MB, ~2.3 s). Figures of other trace types,
+ * and notebooks where a researcher may draw anything, get the full one.
  */
-export function plotlyBundlePath(): string {
+export type PlotlyBundleKind = 'figures' | 'full';
+
+/** The trace types in vendor/plotly/plotly-figures.min.js (scripts/build-plotly-bundle.mjs registers the same). */
+export const FIGURE_BUNDLE_TRACES: readonly string[] = ['scatter', 'bar', 'box', 'table'];
+
+function figureBundleFile(): string {
+  return path.join(repoRoot(), 'vendor', 'plotly', 'plotly-figures.min.js');
+}
+
+/** `figures` when every trace of every figure is of a type the project's bundle holds, else `full`. */
+export function bundleKindFor(figures: readonly PlotlyFigure[]): PlotlyBundleKind {
+  const covered = figures.every((f) =>
+    f.data.every((trace) => FIGURE_BUNDLE_TRACES.includes(typeof trace.type === 'string' ? trace.type : 'scatter')),
+  );
+  return covered && fs.existsSync(figureBundleFile()) ? 'figures' : 'full';
+}
+
+/**
+ * The browser bundle. plotly.js-dist ships only the unminified `plotly.js` (10 MB); the minified copy of the same
+ * release comes from plotly.js-dist-min (4.8 MB), which halves every self-contained HTML file. The `figures` bundle is
+ * built from the same release (scripts/build-plotly-bundle.mjs).
+ */
+export function plotlyBundlePath(kind: PlotlyBundleKind = 'full'): string {
+  if (kind === 'figures') {
+    const file = figureBundleFile();
+    if (!fs.existsSync(file))
+      throw new Error(`cannot find ${file}; run \`npm run plotly-bundle\` in ${repoRoot()} to build it`);
+    return file;
+  }
   const candidates = [
     ['plotly.js-dist-min', 'plotly.min.js'],
     ['plotly.js-dist', 'plotly.min.js'],
@@ -39,20 +68,21 @@ export function plotlyBundlePath(): string {
   throw new Error(`cannot find the Plotly browser bundle; tried ${tried.join(', ')}. Run \`npm ci\` in ${repoRoot()}.`);
 }
 
-let bundleCache: string | null = null;
+const bundleCache = new Map<PlotlyBundleKind, string>();
 
-export function plotlyBundle(): string {
-  if (bundleCache === null) {
-    const text = fs.readFileSync(plotlyBundlePath(), 'utf8');
+export function plotlyBundle(kind: PlotlyBundleKind = 'full'): string {
+  let text = bundleCache.get(kind);
+  if (text === undefined) {
     // An HTML parser ends a script element at the first "</script"; the bundle must not contain one.
-    bundleCache = text.replace(/<\/script/gi, '<\\/script');
+    text = fs.readFileSync(plotlyBundlePath(kind), 'utf8').replace(/<\/script/gi, '<\\/script');
+    bundleCache.set(kind, text);
   }
-  return bundleCache;
+  return text;
 }
 
 /** The inlined bundle as one script element: put it once in a page (or a notebook) before any figure fragment. */
-export function plotlyScriptTag(): string {
-  return `<script type="text/javascript">${plotlyBundle()}</script>`;
+export function plotlyScriptTag(kind: PlotlyBundleKind = 'full'): string {
+  return `<script type="text/javascript">${plotlyBundle(kind)}</script>`;
 }
 
 /** JSON that is safe inside an HTML script element. */
@@ -129,7 +159,7 @@ export function figureHtmlPage(fig: PlotlyFigure, title: string): string {
     '<meta charset="utf-8">',
     `<title>${escapeHtml(title)}</title>`,
     '<style>body{margin:16px;font-family:sans-serif;background:#fff}</style>',
-    plotlyScriptTag(),
+    plotlyScriptTag(bundleKindFor([fig])),
     '</head>',
     '<body>',
     figureHtmlFragment(fig, 'figure', { filename: title.replace(/[^\w.-]+/g, '_') }),

@@ -12,6 +12,7 @@ import { readJson, writeFileAtomic } from '../core/io';
 import { redact } from '../core/secrets';
 import type { FailedDomain, ProcessedSummary, SkippedModel, StepResult } from '../core/types';
 import { FIGURE_DATA_FILE, figureHtmlFragment, loadFigureSpecs, plotlyScriptTag } from './figures';
+import { type PlotlyFigure, bundleKindFor } from './plotly-html';
 import { tableHtml } from './table-format';
 import { domainTables } from './tables';
 import { underCoverage } from '../score/calibration';
@@ -82,6 +83,7 @@ export async function writeReport(config: Config, input: ReportInput): Promise<s
 
   const scoreSummary = readIf<unknown>(scoreSummaryFile(config));
   let figureCount = 0;
+  const shown: PlotlyFigure[] = [];
   for (const domain of input.domains) {
     parts.push(`<h2>${escapeHtml(domain)}</h2>`);
     const summary = readIf<ProcessedSummary>(path.join(domainDir(config, 'processed', domain), PROCESSED_SUMMARY_FILE));
@@ -181,6 +183,7 @@ export async function writeReport(config: Config, input: ReportInput): Promise<s
         if (name === 'table1') continue;
         parts.push(`<h4>${escapeHtml(name)}</h4>`);
         parts.push(figureHtmlFragment(fig, `fig-${domain}-${figureCount++}`, { responsive: true }));
+        shown.push(fig);
       }
     }
   }
@@ -199,7 +202,7 @@ pre { background: #f7f7f7; padding: 1rem; overflow-x: auto; font-size: 0.8rem; }
 nav.toc { background: #f7f7f7; padding: 0.5rem 1rem; font-size: 0.9rem; }
 nav.toc ul { margin: 0.2rem 0; padding-left: 1.2rem; }
 </style>
-${plotlyScriptTag()}
+${plotlyScriptTag(bundleKindFor(shown))}
 </head><body>
 ${withTableOfContents(redact(parts.join('\n')))}
 </body></html>
