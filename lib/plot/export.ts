@@ -194,8 +194,8 @@ export function rebuildFigure(fig: RestylableFigure, look: LookOverrides): Named
   return fig.rebuild(look);
 }
 
-/** Figures in flight at once: one is drawn while those before it are rasterised and printed (every page busy). */
-const FIGURES_IN_FLIGHT = 3;
+/** Figures in flight at once: the drawing page goes on while earlier figures wait to be rasterised and printed. */
+const FIGURES_IN_FLIGHT = 6;
 
 /**
  * Exports many figures into `dir`, opening Chromium once when a static format is asked for (it starts while the HTML

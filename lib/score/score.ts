@@ -83,7 +83,7 @@ export {
   zeroMassPositive,
 } from './distribution';
 import { entropyUnit } from './distribution';
-import { clusterLabels, scoreResponses } from './answers';
+import { type ScoredAnswers, clusterLabels, scoreResponses } from './answers';
 export { clusterLabels, type ScoredAnswers, scorePrompt, scoreResponses } from './answers';
 export { entropy } from '../core/entropy';
 
@@ -127,11 +127,17 @@ export function runScore(
     const ranges = setupRanges(samples, config);
     // The calibration starts first, in worker threads, on the noise baseline's gaps, while the models are scored here.
     const planned = noiseModelOf(config.query.models, modelIds);
-    let finishCalibration = planned ? startDomainCalibration(config, domain, samples, planned, log) : null;
+    // The noise baseline's answers, scored for the calibration, are not read and scored a second time.
+    const scoredEarlier = new Map<string, ReadAndScored>();
+    let finishCalibration = planned
+      ? startDomainCalibration(config, domain, samples, planned, log, scoredEarlier)
+      : null;
     const scored: typeof fresh = [];
     for (const modelId of modelIds) {
       try {
-        scored.push(scoreModelDomain(config, domain, modelId, samples, ranges, log));
+        const earlier = scoredEarlier.get(modelId);
+        scoredEarlier.delete(modelId);
+        scored.push(scoreModelDomain(config, domain, modelId, samples, ranges, log, earlier));
       } catch (e) {
         failures.push((e as Error).message);
       }
@@ -144,7 +150,7 @@ export function runScore(
             scored.map((f) => f.modelId).filter((id) => id !== planned),
           )
         : null;
-    if (fallback) finishCalibration = startDomainCalibration(config, domain, samples, fallback, log);
+    if (fallback) finishCalibration = startDomainCalibration(config, domain, samples, fallback, log, new Map());
     if (finishCalibration) finishCalibration(scored);
     else if (!planned && config.curves.calibration > 0 && config.curves.bootstrap >= 2)
       log(
@@ -225,6 +231,12 @@ function highEndByLambda(
   return out;
 }
 
+/** A model's answers as read and scored (before folding), kept when they were needed before the model's turn. */
+interface ReadAndScored {
+  responses: ResponseRecord[];
+  scored: ScoredAnswers;
+}
+
 function scoreModelDomain(
   config: Config,
   domain: DomainName,
@@ -232,10 +244,11 @@ function scoreModelDomain(
   samples: SampleRecord[],
   ranges: Record<Setup, [number, number] | null>,
   log: (s: string) => void,
+  earlier?: ReadAndScored,
 ): { modelId: string; domain: DomainName; summary: ModelDomainSummary } {
   const file = responsesFile(config, modelId, domain);
-  const responses = loadResponses(config, modelId, domain);
-  const scored = scoreResponses(samples, responses, config, modelId, file);
+  const responses = earlier?.responses ?? loadResponses(config, modelId, domain);
+  const scored = earlier?.scored ?? scoreResponses(samples, responses, config, modelId, file);
   const { missing, noPicks, ignoredAnswers, answers, infinite } = scored;
   // Candidate orders and repeated asks: one record per sample (mean and spread), the spread per setup (lib/score/spread.ts).
   const { scores, spreadOf } = foldAnswers(scored.scores, samples);
@@ -315,6 +328,7 @@ function startDomainCalibration(
   samples: SampleRecord[],
   noise: string,
   log: (s: string) => void,
+  scoredEarlier: Map<string, ReadAndScored>,
 ): ((entries: { modelId: string; domain: DomainName; summary: ModelDomainSummary }[]) => void) | null {
   const { calibration: replicates, bootstrap, confidence, minBinPrompts, profileBins, departureGap } = config.curves;
   if (!(replicates > 0) || bootstrap < 2) return null;
@@ -323,10 +337,10 @@ function startDomainCalibration(
   let scores: SampleScoreRecord[];
   try {
     const file = responsesFile(config, noise, domain);
-    scores = foldAnswers(
-      scoreResponses(samples, loadResponses(config, noise, domain), config, noise, file).scores,
-      samples,
-    ).scores;
+    const responses = loadResponses(config, noise, domain);
+    const answers = scoreResponses(samples, responses, config, noise, file);
+    scoredEarlier.set(noise, { responses, scored: answers });
+    scores = foldAnswers(answers.scores, samples).scores;
   } catch {
     return null; // scoring it reports why
   }
