@@ -230,6 +230,24 @@ test('changing only curves.bins and curves.departureGap recomputes score and plo
   assert.doesNotMatch(again.out, /: done in/);
 });
 
+test('changing only a plot setting (style, size, formats) re-plots without re-scoring: the scores stay byte-identical', async () => {
+  const dir = copyOfBase('replot');
+  const scoresBefore = digests(path.join(dir, 'scores'));
+  const config = writeConfig(dir, {
+    figures: { style: 'paper', size: 'single-column', formats: ['html', 'svg'] },
+  });
+  const run = await runCli(['--config', config, ...MODELS]);
+  assert.equal(run.code, 0, run.out);
+  assert.match(run.out, /\[score\] movielens: up to date, skipped/);
+  assert.match(run.out, /\[plot\] movielens: done in/);
+  assert.deepEqual(digests(path.join(dir, 'scores')), scoresBefore);
+  const figureData = JSON.parse(fs.readFileSync(path.join(dir, 'figures', 'movielens', 'figure-data.json'), 'utf8'));
+  assert.equal(figureData.figureParameters.look.style, 'paper');
+  assert.ok(
+    fs.existsSync(path.join(dir, 'figures', 'movielens', 'entropy-trend.svg')) || !fs.existsSync('/usr/bin/chromium'),
+  );
+});
+
 test('a model defined once, for the query stage, is scored and plotted by default (CLI and notebooks)', async () => {
   const dir = copyOfBase('defined-once');
   // The model exists only in the configuration of the query run: later stages must take it from the query stamp.
