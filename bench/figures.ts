@@ -170,7 +170,7 @@ export async function run(): Promise<BenchResult[]> {
       stage: 'figures',
       name: 'movielens: export once the browser is up',
       seconds: exported.seconds,
-      note: `${exported.value.files.length} files; ~1 figure/s (12–13 s) in issue 24`,
+      note: `${exported.value.files.length} files; ~1 figure/s in issue 24`,
       target: '< 6 s',
     },
   ];
