@@ -404,8 +404,15 @@ test('runPlot writes byte-identical figure data for the same inputs, and the spe
   const a = await runPlot(config, 'movielens', MODELS, { formats: ['html'], log: () => undefined, code });
   const first = fs.readFileSync(a.figureData);
   fs.rmSync(path.join(dir, 'figures'), { recursive: true });
-  const b = await runPlot(config, 'movielens', MODELS, { formats: ['html'], log: () => undefined, code });
+  const logged: string[] = [];
+  const b = await runPlot(config, 'movielens', MODELS, { formats: ['html'], log: (l) => logged.push(l), code });
   assert.equal(b.figureData, path.join(dir, 'figures', 'movielens', FIGURE_DATA_FILE));
+  // The build (bands and figures, seconds on a slow machine) shows its progress: counts, rate, share and ETA.
+  const steps = 3 * MODELS.length + 2 + 2 * MODELS.length;
+  assert.ok(
+    logged.some((l) => new RegExp(`^build movielens: \\d+/${steps} steps, .* steps/s, .*%, ETA `).test(l)),
+    logged.join('\n'),
+  );
   assert.ok(fs.readFileSync(b.figureData).equals(first), 'figure-data.json differs between two runs');
   const fd = JSON.parse(first.toString('utf8'));
   assert.equal(fd.unit, 'bits');

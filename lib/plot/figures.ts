@@ -22,6 +22,7 @@ import {
   openRenderer,
 } from './export';
 import { readJson, writeJsonAtomic } from '../core/io';
+import { Progress } from '../core/progress';
 import { fileDigest } from '../core/hash';
 import { SAMPLE_COUNTS_FILE } from '../sample/sample';
 import {
@@ -143,10 +144,11 @@ function drain<T>(steps: Generator<void, T>): T {
   }
 }
 
-async function inSteps<T>(steps: Generator<void, T>): Promise<T> {
+async function inSteps<T>(steps: Generator<void, T>, progress?: Progress): Promise<T> {
   for (;;) {
     const r = steps.next();
     if (r.done) return r.value;
+    progress?.tick();
     await new Promise((resolve) => setImmediate(resolve));
   }
 }
@@ -217,6 +219,8 @@ function* trendUncertaintySteps(
       opts.curve.range ??
       pooledRange(Object.values(scoresByModel).map((records) => records.filter((r) => r.setup === setup)));
     for (const [model, records] of Object.entries(scoresByModel)) {
+      // One step per model and setup, band or not (the plot stage counts them for its progress line).
+      yield;
       const finite = records.filter(
         (r) => r.setup === setup && Number.isFinite(r.crossEntropy) && Number.isFinite(r.targetEntropy),
       );
@@ -244,7 +248,6 @@ function* trendUncertaintySteps(
       const dp = summary?.models[model]?.[domain]?.setups[setup]?.departurePoint;
       if (dp !== undefined) u.departure = dp ? { estimate: dp.estimate, low: dp.low, high: dp.high } : null;
       bySetup[model] = u;
-      yield;
     }
     out[setup] = bySetup;
   }
@@ -355,8 +358,17 @@ async function buildPlot(
       `plot ${domain}: no ${path.join(domainDir(config, 'samples', domain), SAMPLE_COUNTS_FILE)}; Table 1 is left out`,
     );
   const fo = figureOptions(config, domain, modelIds, opts.figure);
-  const uncertainty = await inSteps(trendUncertaintySteps(config, domain, input.scoresByModel, fo));
-  const figures = await inSteps(figureSteps(domain, input.scoresByModel, input.counts, fo, uncertainty));
+  // The bands (a bootstrap per model and setup) and the figures, with a progress line every 2 s (~4 s in all here).
+  const models = Object.keys(input.scoresByModel).length;
+  const progress = new Progress({
+    label: `build ${domain}`,
+    total: fo.setups.length * models + 1 + (input.counts ? 1 : 0) + 2 * models,
+    unit: 'steps',
+    intervalMs: 2000,
+    write: log,
+  });
+  const uncertainty = await inSteps(trendUncertaintySteps(config, domain, input.scoresByModel, fo), progress);
+  const figures = await inSteps(figureSteps(domain, input.scoresByModel, input.counts, fo, uncertainty), progress);
   const gap = gapFigure(config, domain, modelIds, fo);
   if (gap) figures.splice(1, 0, gap);
   const bias = positionBiasFigure(domain, positionBiasOf(config, domain, modelIds), fo.look);
