@@ -130,38 +130,18 @@ export function buildFigures(
   opts: FigureOptions,
   uncertainty: TrendUncertainty = {},
 ): BuiltFigure[] {
-  return drain(figureSteps(domain, scoresByModel, counts, opts, uncertainty));
+  return figureMakers(domain, scoresByModel, counts, () => uncertainty).map((make) => restylable(make, opts));
 }
 
-/**
- * Runs a computation written as steps to its end. The plot stage runs the same steps with a pause for the event loop
- * between them (`inSteps`), so the browser it started goes on loading meanwhile.
- */
-function drain<T>(steps: Generator<void, T>): T {
-  for (;;) {
-    const r = steps.next();
-    if (r.done) return r.value;
-  }
-}
-
-async function inSteps<T>(steps: Generator<void, T>, progress?: Progress): Promise<T> {
-  for (;;) {
-    const r = steps.next();
-    if (r.done) return r.value;
-    progress?.tick();
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
-
-function* figureSteps(
+/** buildFigures' makers in its order; the trend asks for its uncertainty when it is built (and rebuilt). */
+function figureMakers(
   domain: DomainName,
   scoresByModel: Record<string, ScoreRecord[]>,
   counts: SampleCounts | null,
-  opts: FigureOptions,
-  uncertainty: TrendUncertainty,
-): Generator<void, BuiltFigure[]> {
+  uncertainty: () => TrendUncertainty,
+): ((o: FigureOptions) => BuiltFigure)[] {
   const makers: ((o: FigureOptions) => BuiltFigure)[] = [
-    (o) => entropyTrendFigure(domain, scoresByModel, o, uncertainty),
+    (o) => entropyTrendFigure(domain, scoresByModel, o, uncertainty()),
   ];
   if (counts)
     makers.push((o) =>
@@ -171,12 +151,29 @@ function* figureSteps(
     makers.push((o) => proxyHistoryFigure(domain, model, scores, o));
   for (const [model, scores] of Object.entries(scoresByModel))
     makers.push((o) => detailFigure(domain, model, scores, o));
-  const figures: BuiltFigure[] = [];
-  for (const make of makers) {
-    figures.push(restylable(make, opts));
-    yield;
+  return makers;
+}
+
+/** Runs a computation written as steps to its end (the plot stage runs them with `inSteps`). */
+function drain<T>(steps: Generator<void, T>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
   }
-  return figures;
+}
+
+/** A pause for the event loop after each step, so the browser the plot stage started goes on loading meanwhile. */
+function pause(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+async function inSteps<T>(steps: Generator<void, T>, progress: Progress): Promise<T> {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    progress.tick();
+    await pause();
+  }
 }
 
 /** CSS pixels as inches, to 1/10000 in (3.3 in is 316.8 px, which divides back to 3.2999999999999994). */
@@ -358,17 +355,23 @@ async function buildPlot(
       `plot ${domain}: no ${path.join(domainDir(config, 'samples', domain), SAMPLE_COUNTS_FILE)}; Table 1 is left out`,
     );
   const fo = figureOptions(config, domain, modelIds, opts.figure);
+  let uncertainty: TrendUncertainty = {};
+  const makers = figureMakers(domain, input.scoresByModel, input.counts, () => uncertainty);
   // The bands (a bootstrap per model and setup) and the figures, with a progress line every 2 s (~4 s in all here).
-  const models = Object.keys(input.scoresByModel).length;
   const progress = new Progress({
     label: `build ${domain}`,
-    total: fo.setups.length * models + 1 + (input.counts ? 1 : 0) + 2 * models,
+    total: fo.setups.length * Object.keys(input.scoresByModel).length + makers.length,
     unit: 'steps',
     intervalMs: 2000,
     write: log,
   });
-  const uncertainty = await inSteps(trendUncertaintySteps(config, domain, input.scoresByModel, fo), progress);
-  const figures = await inSteps(figureSteps(domain, input.scoresByModel, input.counts, fo, uncertainty), progress);
+  uncertainty = await inSteps(trendUncertaintySteps(config, domain, input.scoresByModel, fo), progress);
+  const figures: BuiltFigure[] = [];
+  for (const make of makers) {
+    figures.push(restylable(make, fo));
+    progress.tick();
+    await pause();
+  }
   const gap = gapFigure(config, domain, modelIds, fo);
   if (gap) figures.splice(1, 0, gap);
   const bias = positionBiasFigure(domain, positionBiasOf(config, domain, modelIds), fo.look);

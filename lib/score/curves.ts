@@ -660,12 +660,6 @@ export function pointInterval(estimate: number): Interval {
   return { estimate, low: estimate, high: estimate, defined: 0, unstable: false };
 }
 
-/** Gathers xs[idx[i]] into `out`. */
-export function gather(values: number[], idx: Int32Array, out: number[]): number[] {
-  for (let i = 0; i < idx.length; i++) out[i] = values[idx[i]];
-  return out;
-}
-
 /**
  * Percentile bootstrap intervals for the departure and turning points: prompts are resampled with replacement
  * (seeded), and each resample's curve is built with the same options and the SAME binning range as the full data (so
