@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// Builds vendor/plotly/plotly-figures.min.js: plotly.js with only the trace types this tool's figures use (scatter,
-// bar, box, table), from the same release as the installed plotly.js-dist-min. The full bundle (4.8 MB) takes ~2.3 s
-// to start in a page on a 2-core machine; this one (1.2 MB) ~0.5 s, and every self-contained figure page shrinks by
-// 3.6 MB. Run it after changing the plotly.js-dist-min version: `npm run plotly-bundle`. It installs plotly.js and
-// esbuild into a temporary folder (about 170 MB, 30 s), so it is not part of `npm ci` or the tests; the tests check
-// that the committed bundle is of the installed release and draws every figure as the full bundle does.
+// Builds .cache/plotly/plotly-figures.min.js (git-ignored): plotly.js with only the trace types this tool's figures
+// use (scatter, bar, box, table), from the same release as the installed plotly.js-dist-min. The full bundle (4.8 MB)
+// takes ~2.3 s to start in a page on a 2-core machine; this one (1.2 MB) ~0.5 s, and every self-contained figure page
+// shrinks by 3.6 MB. It installs plotly.js and esbuild into a temporary folder (about 170 MB, 30 s) and is deterministic.
+// `npm run plotly-bundle` builds it; scripts/setup.mjs (before `npm start` and `npm test`) runs it with
+// `--if-needed --best-effort`: only when the bundle is missing or of another release, and a failure (no registry)
+// leaves the figures on the full bundle with a warning instead of stopping the set-up.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -19,7 +20,13 @@ const ESBUILD = '0.28.2';
 // The trace types of lib/plot's figures; lib/plot/plotly-html.ts FIGURE_BUNDLE_TRACES lists the same.
 const TRACES = ['bar', 'box', 'table'];
 
-const out = path.join(root, 'vendor', 'plotly', 'plotly-figures.min.js');
+const out = path.join(root, '.cache', 'plotly', 'plotly-figures.min.js');
+const ifNeeded = process.argv.includes('--if-needed');
+const bestEffort = process.argv.includes('--best-effort');
+// The header names the release (lib/plot/plotly-html.ts and the tests read it the same way).
+const builtRelease = () =>
+  fs.existsSync(out) ? /plotly\.js v(\d+\.\d+\.\d+)/.exec(fs.readFileSync(out, 'utf8').slice(0, 300))?.[1] : undefined;
+if (ifNeeded && builtRelease() === version) process.exit(0);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-plotly-bundle-'));
 try {
   console.error(`[plotly-bundle] installing plotly.js@${version} and esbuild@${ESBUILD} into ${tmp} ...`);
@@ -58,12 +65,18 @@ try {
   });
   const header =
     `/*! plotly.js v${version} (plotly-figures: the core, with scatter, and ${TRACES.join(', ')}; ` +
-    `built by scripts/build-plotly-bundle.mjs; MIT-licensed, vendor/plotly/LICENSE) */\n`;
+    `built by scripts/build-plotly-bundle.mjs; MIT-licensed, LICENSE beside it) */\n`;
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(`${out}.tmp`, header + fs.readFileSync(built, 'utf8'));
   fs.renameSync(`${out}.tmp`, out);
   fs.copyFileSync(tmpRequire.resolve('plotly.js/LICENSE'), path.join(path.dirname(out), 'LICENSE'));
   console.error(`[plotly-bundle] wrote ${path.relative(root, out)} (${(fs.statSync(out).size / 1e6).toFixed(2)} MB)`);
+} catch (e) {
+  if (!bestEffort) throw e;
+  console.error(
+    `[plotly-bundle] could not build the figures' Plotly bundle (${e instanceof Error ? e.message.split('\n')[0] : e}); ` +
+      'figures use the full bundle (slower to export). Run `npm run plotly-bundle` to try again.',
+  );
 } finally {
   fs.rmSync(tmp, { recursive: true, force: true });
 }

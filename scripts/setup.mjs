@@ -1,5 +1,6 @@
 // Makes a fresh clone runnable: installs npm packages when they are missing or stale, then compiles lib/ with tsc
-// when a source is newer than the last build. Uses only Node built-ins so it runs before anything is installed.
+// when a source is newer than the last build, and builds the figures' Plotly bundle when it is missing. Uses only Node
+// built-ins so it runs before anything is installed.
 import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -51,3 +52,6 @@ if (mtime(builtMarker) > sourcesChanged) {
   run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')]);
   writeFileSync(builtMarker, `${new Date().toISOString()}\n`);
 }
+
+// The figures' Plotly build (git-ignored, ~30 s once): only when missing or of another release than the installed one.
+run(process.execPath, [join(root, 'scripts', 'build-plotly-bundle.mjs'), '--if-needed', '--best-effort']);

@@ -227,7 +227,7 @@ test("the project's Plotly bundle is of the installed release; figures of other 
   const full = fs.readFileSync(plotlyBundlePath('full'), 'utf8');
   const release = (text: string) => /plotly\.js v(\d+\.\d+\.\d+)/.exec(text)?.[1];
   assert.ok(release(full), 'the full bundle names its release');
-  assert.equal(release(own), release(full), 'vendor/plotly is built from the installed plotly.js-dist-min release');
+  assert.equal(release(own), release(full), '.cache/plotly is built from the installed plotly.js-dist-min release');
   assert.ok(own.length < full.length / 3, `${own.length} bytes against ${full.length}`);
   assert.deepEqual([...FIGURE_BUNDLE_TRACES].sort(), ['bar', 'box', 'scatter', 'table']);
   const withTrace = (type?: string): PlotlyFigure => ({ data: [type ? { type } : {}], layout: {} });

@@ -390,7 +390,7 @@ test("the project's Plotly bundle holds every trace type of every figure and dra
   let compared = 0;
   for (const { c, f } of figures) {
     const size = { width: Number(f.figure.layout.width), height: Number(f.figure.layout.height) };
-    // `page` holds the full bundle (plotly.js-dist-min); the renderer draws with vendor/plotly's.
+    // `page` holds the full bundle (plotly.js-dist-min); the renderer draws with the project's (.cache/plotly).
     const full = await page!.evaluate(
       async ({ fig, size }) =>
         (window as unknown as { Plotly: { toImage: (f: unknown, o: unknown) => Promise<string> } }).Plotly.toImage(

@@ -16,15 +16,16 @@ export interface PlotlyFigure {
 /**
  * Which Plotly: `figures`, the project's own bundle with only the trace types its figures use (FIGURE_BUNDLE_TRACES;
  * 1.2 MB, starts in a page in ~0.5 s), or `full`, every trace type (4.8 MB, ~2.3 s). Figures of other trace types,
- * and notebooks where a researcher may draw anything, get the full one.
+ * and notebooks where a researcher may draw anything, get the full one, as does every figure while the project's bundle
+ * is not built (scripts/setup.mjs builds it; without a registry it stays missing).
  */
 export type PlotlyBundleKind = 'figures' | 'full';
 
-/** The trace types in vendor/plotly/plotly-figures.min.js (scripts/build-plotly-bundle.mjs registers the same). */
+/** The trace types in .cache/plotly/plotly-figures.min.js (scripts/build-plotly-bundle.mjs registers the same). */
 export const FIGURE_BUNDLE_TRACES: readonly string[] = ['scatter', 'bar', 'box', 'table'];
 
 function figureBundleFile(): string {
-  return path.join(repoRoot(), 'vendor', 'plotly', 'plotly-figures.min.js');
+  return path.join(repoRoot(), '.cache', 'plotly', 'plotly-figures.min.js');
 }
 
 /** `figures` when every trace of every figure is of a type the project's bundle holds, else `full`. */
