@@ -8,7 +8,15 @@ import type { Config, DomainName } from './config-types';
 import { realPath, unsafePathReason, within } from './containment';
 
 /** Repository root: the folder holding package.json, found from this file whether it runs from source or from build/. */
+let root: string | null = null;
+
+/** The repository holding this code (constant for a process, so it is looked up once: prompts ask for it per item). */
 export function repoRoot(): string {
+  root ??= findRepoRoot();
+  return root;
+}
+
+function findRepoRoot(): string {
   let dir = __dirname;
   for (;;) {
     if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'config', 'default.json')))

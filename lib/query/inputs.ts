@@ -7,7 +7,7 @@ import type { ResponseRecord, SampleRecord } from '../core/types';
 import { loadProcessed, type ProcessedDomain } from '../data/processed';
 import { loadSamples } from '../sample/sample';
 import type { PromptJob } from './models';
-import { renderPrompt } from './prompt';
+import { promptTemplate, renderPrompt } from './prompt';
 import { storeFileName } from './store';
 
 export function resolveModels(config: Config, modelIds: string[]): ModelConfig[] {
@@ -41,7 +41,11 @@ export function loadQueryInputs(config: Config, domain: DomainName): QueryInputs
       );
     return data.items[i].name;
   };
-  const jobs = samples.map((sample) => ({ sample, messages: renderPrompt(sample, itemName, config, domain) }));
+  const template = promptTemplate(config, domain);
+  const jobs = samples.map((sample) => ({
+    sample,
+    messages: renderPrompt(sample, itemName, config, domain, template),
+  }));
   return { samples, data, itemName, jobs };
 }
 

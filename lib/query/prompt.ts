@@ -93,6 +93,14 @@ const NON_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
 
 /** The string exactly as Python 3's repr() prints it: single quotes unless the text holds a ' and no ". */
 export function pythonRepr(s: string): string {
+  // Most names are printable ASCII without quotes or backslashes: repr only wraps them.
+  if (PLAIN_ASCII.test(s)) return s.includes("'") ? (s.includes('"') ? slowRepr(s) : `"${s}"`) : `'${s}'`;
+  return slowRepr(s);
+}
+
+const PLAIN_ASCII = /^[\x20-\x5b\x5d-\x7e]*$/;
+
+function slowRepr(s: string): string {
   const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
   let out = quote;
   for (const ch of s) {
@@ -175,8 +183,8 @@ export function renderPrompt(
   itemName: (id: string) => string,
   config: Config,
   domain: DomainName,
+  template: DomainPromptTemplate = promptTemplate(config, domain),
 ): ChatMessage[] {
-  const template = promptTemplate(config, domain);
   if (sample.domain !== domain)
     throw new Error(`sample ${sample.id} belongs to domain "${sample.domain}", not "${domain}"`);
   const paragraphs: string[] = [template.intro];
