@@ -4,6 +4,7 @@ import {
   binMeans,
   bootstrapCurveStats,
   departurePoint,
+  luSolve,
   derivative,
   entropyCurve,
   evalPolynomial,
@@ -17,7 +18,7 @@ import {
   toMonomial,
 } from '../lib/score/curves';
 import { makeRng } from '../lib/core/rng';
-import { all, type BigNumber, create } from 'mathjs';
+import { all, type BigNumber, create, lusolve } from 'mathjs';
 
 const close = (a: number, b: number, tol: number, what = '') =>
   assert.ok(Math.abs(a - b) <= tol, `${what} ${a} vs ${b} (tol ${tol})`);
@@ -428,4 +429,69 @@ test('percentileInterval: numpy percentiles, defined share, and the unstable fla
   assert.equal(i.unstable, false);
   assert.equal(percentileInterval(9.5, values, 10, 0.8).unstable, true, 'estimate above the interval');
   assert.deepEqual(percentileInterval(3, [], 10, 0.95), { estimate: 3, low: 3, high: 3, defined: 0, unstable: false });
+});
+
+test('luSolve: hand-worked systems, including row pivoting by a 3-cycle and a singular matrix', () => {
+  // x2 = 1, x3 = 2, x1 = 3
+  assert.deepEqual(
+    luSolve(
+      [
+        [0, 1, 0],
+        [0, 0, 1],
+        [1, 0, 0],
+      ],
+      [1, 2, 3],
+    ),
+    [3, 1, 2],
+  );
+  // x + 2y = 1, 3x + 4y = 2  →  x = 0, y = 1/2
+  assert.deepEqual(
+    luSolve(
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      [1, 2],
+    ),
+    [0, 0.5],
+  );
+  assert.throws(
+    () =>
+      luSolve(
+        [
+          [1, 2],
+          [2, 4],
+        ],
+        [1, 3],
+      ),
+    /singular/,
+  );
+});
+
+test('luSolve gives bit for bit what mathjs lusolve gives (the fits it replaced), zeros and pivoting included', () => {
+  const rng = makeRng('lusolve-parity');
+  for (let t = 0; t < 3000; t++) {
+    const k = 1 + (t % 7);
+    let M: number[][];
+    if (t % 3 === 0)
+      M = Array.from({ length: k }, () => Array.from({ length: k }, () => (rng() < 0.2 ? 0 : rng() * 2 - 1)));
+    else {
+      // Normal equations of a polynomial fit in t ∈ [−1, 1], on continuous or on tied x values.
+      const xs = Array.from({ length: k + Math.floor(rng() * 50) }, () =>
+        t % 3 === 1 ? Math.round(rng() * 8) / 4 - 1 : rng() * 2 - 1,
+      );
+      M = Array.from({ length: k }, (_, a) =>
+        Array.from({ length: k }, (_, b) => xs.reduce((s, x) => s + x ** (a + b), 0)),
+      );
+    }
+    const b = Array.from({ length: k }, () => (rng() < 0.1 ? 0 : rng() * 4 - 2));
+    let expected: number[] | 'singular';
+    try {
+      expected = (lusolve(M, b) as number[][]).map((r) => r[0]);
+    } catch {
+      expected = 'singular';
+    }
+    if (expected === 'singular') assert.throws(() => luSolve(M, b), /singular/, JSON.stringify(M));
+    else assert.deepEqual(luSolve(M, b), expected, JSON.stringify({ M, b }));
+  }
 });

@@ -24,7 +24,6 @@
  * - Degenerate data never throws: with fewer non-empty bins than the window the window shrinks, with too few rolling
  *   points the order drops, with no data there is no fit. Every such change is written to `notes`.
  */
-import { lusolve } from 'mathjs';
 import { makeFastRng, randomInt } from '../core/rng';
 
 export type EdgeRule = 'shrink' | 'drop';
@@ -264,8 +263,7 @@ export function toMonomial(p: Polynomial): number[] {
 /**
  * Least-squares polynomial of the given order, in the scaled variable t = (x − mid)/half ∈ [−1, 1], which keeps the
  * normal equations well conditioned (for order ≤ 6 their condition number stays far from double precision's limit);
- * they are solved by mathjs `lusolve` (LU with partial pivoting) plus one step of iterative refinement.
- * (mathjs `qr` is the textbook alternative but costs ~30 ms per fit, too slow for bootstrap intervals.)
+ * they are solved by LU with partial pivoting (`luSolve`) plus one step of iterative refinement.
  */
 export function polyfit(x: number[], y: number[], order: number): Polynomial {
   if (x.length !== y.length) throw new RangeError(`polyfit: x has ${x.length} values but y has ${y.length}`);
@@ -296,7 +294,7 @@ export function polyfit(x: number[], y: number[], order: number): Polynomial {
     }
   }
   for (let r = 0; r < k; r++) for (let c = 0; c < r; c++) M[r][c] = M[c][r];
-  const solve = (rhs: number[]): number[] => (lusolve(M, rhs) as number[][]).map((r) => r[0]);
+  const solve = (rhs: number[]): number[] => luSolve(M, rhs);
   const a = solve(b);
   // One step of iterative refinement against the normal equations' residual.
   const resid = b.map((bi, r) => bi - M[r].reduce((s, m, c) => s + m * a[c], 0));
@@ -304,6 +302,71 @@ export function polyfit(x: number[], y: number[], order: number): Polynomial {
   for (let j = 0; j < k; j++) a[j] += delta[j];
   for (const c of a) if (!Number.isFinite(c)) throw new RangeError('polyfit: the least-squares system is singular');
   return { center: mid, halfWidth: half, coefficients: a };
+}
+
+/** Within mathjs's default tolerances of each other (relTol 1e-12, absTol 1e-15). */
+function nearlyEqual(a: number, b: number): boolean {
+  if (a === b) return true;
+  return Math.abs(a - b) <= Math.max(1e-12 * Math.max(Math.abs(a), Math.abs(b)), 1e-15);
+}
+
+/**
+ * Solves M·a = rhs for a small dense square M: mathjs 15's `lusolve` step for step (column-wise LU with partial
+ * pivoting, its pivot and zero tolerances, its permutation of the right-hand side, forward and back substitution),
+ * so fits are bit-identical to those it gave; loading mathjs took ~0.6 s of every process for this one call.
+ */
+export function luSolve(M: readonly (readonly number[])[], rhs: readonly number[]): number[] {
+  const n = M.length;
+  const a = M.map((row) => [...row]);
+  const p = Array.from({ length: n }, (_, i) => i);
+  for (let j = 0; j < n; j++) {
+    if (j > 0)
+      for (let i = 0; i < n; i++) {
+        let s = 0;
+        for (let k = 0; k < Math.min(i, j); k++) s += a[i][k] * a[k][j];
+        a[i][j] -= s;
+      }
+    let pi = j;
+    let pabsv = 0;
+    let vjj = 0;
+    for (let i = j; i < n; i++) {
+      const absv = Math.abs(a[i][j]);
+      if (absv > pabsv && !nearlyEqual(absv, pabsv)) {
+        pi = i;
+        pabsv = absv;
+        vjj = a[i][j];
+      }
+    }
+    if (j !== pi) {
+      [p[j], p[pi]] = [p[pi], p[j]];
+      [a[j], a[pi]] = [a[pi], a[j]];
+    }
+    for (let i = j + 1; i < n; i++) if (!nearlyEqual(a[i][j], 0)) a[i][j] /= vjj;
+  }
+  const b = p.map((row) => rhs[row]);
+  // L (unit diagonal) then U, column by column, skipping columns whose value is zero within tolerance.
+  const y = new Array<number>(n);
+  for (let j = 0; j < n; j++) {
+    const bj = b[j] || 0;
+    if (nearlyEqual(bj, 0)) {
+      y[j] = 0;
+      continue;
+    }
+    y[j] = bj / 1;
+    for (let i = j + 1; i < n; i++) b[i] = (b[i] || 0) - y[j] * a[i][j];
+  }
+  const x = new Array<number>(n);
+  for (let j = n - 1; j >= 0; j--) {
+    const yj = y[j] || 0;
+    if (nearlyEqual(yj, 0)) {
+      x[j] = 0;
+      continue;
+    }
+    if (nearlyEqual(a[j][j], 0)) throw new RangeError('polyfit: the least-squares system is singular');
+    x[j] = yj / a[j][j];
+    for (let i = j - 1; i >= 0; i--) y[i] = (y[i] || 0) - x[j] * a[i][j];
+  }
+  return x;
 }
 
 export interface SignChange {
