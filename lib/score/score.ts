@@ -116,6 +116,9 @@ export function runScore(
     clusterOf: (id: string) => string;
   }[] = [];
   const failures: string[] = [];
+  // Each domain's calibration is collected last: comparisons and power need none of it, and this thread computes them
+  // while the worker threads go on calibrating (collected first, they kept a core idle for ~2 s).
+  const collectCalibrations: (() => void)[] = [];
   for (const domain of domains) {
     let samples: SampleRecord[];
     try {
@@ -151,8 +154,10 @@ export function runScore(
           )
         : null;
     if (fallback) finishCalibration = startDomainCalibration(config, domain, samples, fallback, log, new Map());
-    if (finishCalibration) finishCalibration(scored);
-    else if (!planned && config.curves.calibration > 0 && config.curves.bootstrap >= 2)
+    if (finishCalibration) {
+      const finish = finishCalibration;
+      collectCalibrations.push(() => finish(scored));
+    } else if (!planned && config.curves.calibration > 0 && config.curves.bootstrap >= 2)
       log(
         `[score] ${domain}: no baseline with realistic noise was scored (popularity, item-cf); coverage not measured`,
       );
@@ -176,6 +181,9 @@ export function runScore(
     })),
     log,
   );
+  // The calibrations attach to the fresh entries, which the merged summary holds: it is written once they are in.
+  for (const collect of collectCalibrations) collect();
+  writeJsonAtomic(scoreSummaryFile(config), merged);
   if (failures.length)
     throw new Error(
       failures.length === 1
@@ -384,6 +392,7 @@ function startDomainCalibration(
   };
 }
 
+/** The summary file's content with the fresh entries merged in (not written: their calibrations may still come). */
 function mergeSummary(
   config: Config,
   fresh: { modelId: string; domain: DomainName; summary: ModelDomainSummary }[],
@@ -417,6 +426,5 @@ function mergeSummary(
     }),
   );
   out.parameters = sortedKeys({ ...merged.parameters, ...withModels });
-  writeJsonAtomic(summaryFile, out);
   return out;
 }
