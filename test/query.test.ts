@@ -6,6 +6,7 @@ import { getEncoding } from 'js-tiktoken';
 import { loadConfig, repoRoot, type Config, type ModelConfig } from '../lib/core/config';
 import { writeJsonl } from '../lib/core/io';
 import { runQuery, type QueryRunSummary } from '../lib/query/runner';
+import { samplesFile } from '../lib/sample/sample';
 import { loadResponses, responsesFile } from '../lib/query/inputs';
 import { renderPrompt } from '../lib/query/prompt';
 import { ResponseStore, storeFileName } from '../lib/query/store';
@@ -428,4 +429,28 @@ test('Ctrl-C (SIGINT) mid-run: the child stops sending, stores what was in fligh
     standalone.proc.kill('SIGTERM');
     await exited(standalone.proc);
   }
+});
+
+test('the prompts read for one model are reused for the next only while samples, items and settings are unchanged', async () => {
+  const fx = fixture(9);
+  suite.server.reset();
+  const config = configFor(fx);
+  const { log } = logger();
+  await runQuery(config, 'movielens', ['oracle'], { log });
+  const first = loadResponses(config, 'oracle', 'movielens');
+  assert.equal(first.length, 9);
+  // The same configuration object (as the pipeline passes it from model to model), the samples rewritten with 5.
+  writeJsonl(samplesFile(config, 'movielens'), fx.samples.slice(0, 5));
+  await runQuery(config, 'movielens', ['oracle'], { log });
+  assert.deepEqual(
+    loadResponses(config, 'oracle', 'movielens').map((r) => r.promptId),
+    fx.samples.slice(0, 5).map((s) => s.id),
+  );
+  // A setting the prompt shows, changed on the same object: the prompts are rendered again.
+  config.query.topN = 5;
+  await runQuery(config, 'movielens', ['oracle'], { log });
+  const again = loadResponses(config, 'oracle', 'movielens');
+  assert.equal(again[0].ranked.length, 5);
+  assert.deepEqual(again[0].messages, renderPrompt(fx.samples[0], nameOf(fx), config, 'movielens'));
+  assert.notDeepEqual(again[0].messages, first[0].messages);
 });

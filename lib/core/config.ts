@@ -369,10 +369,15 @@ function joinNewDatasets(before: Config, after: Config, override: unknown): Conf
   return added.length ? { ...after, domains: [...after.domains, ...added] } : after;
 }
 
+/** The description file of a domain as configured (its own, else the built-in one), or null when it has none. */
+export function descriptionFileOf(config: Config, domain: DomainName): string | null {
+  const own = Object.hasOwn(config.datasets, domain) ? config.datasets[domain].description : undefined;
+  return own ?? (Object.hasOwn(BUILTIN_DESCRIPTIONS, domain) ? BUILTIN_DESCRIPTIONS[domain] : null);
+}
+
 /** The description of a domain: its configured file, else the built-in one; null for a domain without one. */
 export function descriptionOf(config: Config, domain: DomainName): DatasetDescription | null {
-  const own = Object.hasOwn(config.datasets, domain) ? config.datasets[domain].description : undefined;
-  const file = own ?? (Object.hasOwn(BUILTIN_DESCRIPTIONS, domain) ? BUILTIN_DESCRIPTIONS[domain] : undefined);
+  const file = descriptionFileOf(config, domain);
   if (!file) return null;
   const d = cachedDescription(resolvePath(file));
   if (d.name !== domain)

@@ -74,7 +74,12 @@ export function writeJsonAtomic(file: string, value: unknown): void {
 export function writeJsonl(file: string, records: Iterable<unknown>): void {
   const parts: string[] = [];
   for (const r of records) parts.push(JSON.stringify(r));
-  writeFileAtomic(file, parts.length ? `${parts.join('\n')}\n` : '');
+  writeJsonLines(file, parts);
+}
+
+/** JSON Lines from lines already stringified, written atomically. */
+export function writeJsonLines(file: string, lines: string[]): void {
+  writeFileAtomic(file, lines.length ? `${lines.join('\n')}\n` : '');
 }
 
 export interface JsonlReadResult<T> {

@@ -1,10 +1,10 @@
 // The responses file: one parsed record per answered prompt, in sample order.
 import * as path from 'node:path';
 import type { Config, DomainName, ModelConfig } from '../core/config';
-import { writeJsonl } from '../core/io';
+import { writeJsonLines } from '../core/io';
 import { FORMAT_VERSION, type ParseDiagnostics, type ResponseRecord, type Usage } from '../core/types';
 import { responsesFile, storeDir } from './inputs';
-import type { PromptJob } from './models';
+import type { ChatMessage, PromptJob } from './models';
 import { parseAnswer } from './parse-answer';
 import { formatCount } from './format';
 
@@ -88,7 +88,7 @@ export function writeResponses(
   itemName: (id: string) => string,
   answerFor: (key: string) => AnswerForRecord | undefined,
 ): { file: string; written: number; parse: ParseSummary } {
-  const records: ResponseRecord[] = [];
+  const lines: string[] = [];
   const parse = emptyParseSummary();
   const costed = new Set<string>();
   for (const { job, key } of keyed) {
@@ -105,13 +105,13 @@ export function writeResponses(
     // Identical prompts share one paid answer: its cost is counted once, so the file's costs sum to what was spent.
     const cost = costed.has(key) ? 0 : a.costUsd;
     costed.add(key);
-    records.push({
+    const record: Omit<ResponseRecord, 'messages'> & { messages: string } = {
       v: FORMAT_VERSION,
       promptId: job.sample.id,
       ...(job.repeat === undefined ? {} : { sample: job.repeat }),
       key,
       modelId: model.id,
-      messages: job.messages.map((m) => ({ role: m.role, content: m.content })),
+      messages: MESSAGES_SLOT,
       raw: a.raw,
       ranked,
       diagnostics,
@@ -123,7 +123,8 @@ export function writeResponses(
       finishReason: a.finishReason,
       via: a.via,
       answeredAt: a.answeredAt,
-    });
+    };
+    lines.push(withMessages(JSON.stringify(record), job.messages));
   }
   const file = responsesFile(config, model.id, domain);
   if (path.resolve(path.dirname(file)) === path.resolve(storeDir(config))) {
@@ -131,8 +132,25 @@ export function writeResponses(
       `model id "${model.id}" would write its responses into the response store folder ${storeDir(config)}; rename the model`,
     );
   }
-  writeJsonl(file, records);
-  return { file, written: records.length, parse };
+  writeJsonLines(file, lines);
+  return { file, written: lines.length, parse };
+}
+
+// The prompt's messages are ~90 % of a record and the same for every model: their JSON is made once per prompt and
+// put in place of this slot (the bytes are those of stringifying the whole record).
+const MESSAGES_SLOT = '\u0000messages\u0000';
+const SLOT_AFTER_KEY = `,"messages":${JSON.stringify(MESSAGES_SLOT)}`;
+const messagesJson = new WeakMap<readonly ChatMessage[], string>();
+
+function withMessages(json: string, messages: readonly ChatMessage[]): string {
+  let text = messagesJson.get(messages);
+  if (text === undefined) {
+    text = JSON.stringify(messages.map((m) => ({ role: m.role, content: m.content })));
+    messagesJson.set(messages, text);
+  }
+  // Inside a JSON string a quote is escaped, so the key and its slot can only be the field itself.
+  const at = json.indexOf(SLOT_AFTER_KEY);
+  return `${json.slice(0, at)},"messages":${text}${json.slice(at + SLOT_AFTER_KEY.length)}`;
 }
 
 /** " (finish: stop 10, length 2; 2 cut off by max tokens, 1 empty answer)": what the answers' replies say. */
