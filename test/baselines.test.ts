@@ -315,7 +315,7 @@ test('answers carry zero usage, the baseline id, no fingerprint and a measured l
 test('clear errors: unknown kind (listing the kinds), unknown item, other domain', async () => {
   assert.throws(
     () => createBaseline(baselineModel('magic'), TOY, CONFIG7),
-    /unknown baseline kind "magic" \(known kinds: random, popularity, group-popularity, item-cf, oracle, departure\)/,
+    /unknown baseline kind "magic" \(known kinds: random, popularity, group-popularity, item-cf, oracle, departure, known-distribution\)/,
   );
   const responder = createBaseline(baselineModel('popularity'), TOY, CONFIG7);
   await assert.rejects(

@@ -287,3 +287,30 @@ export function settingProblem(config: Config): string | null {
   }
   return null;
 }
+
+/** What is wrong with a known-distribution baseline's "known" options, or null. */
+function knownOptionsProblem(v: unknown): string | null {
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    return `must be an object such as {"tau": 1, "noise": 0.5, "eps": 0.001}`;
+  const rules: Record<string, [(x: number) => boolean, string]> = {
+    tau: [(x) => x > 0, 'a number > 0'],
+    noise: [(x) => x >= 0, 'a number >= 0'],
+    eps: [(x) => x > 0, 'a number > 0'],
+  };
+  for (const [key, value] of Object.entries(v as Record<string, unknown>)) {
+    if (!Object.hasOwn(rules, key)) return `has unknown key "${key}" (known keys: tau, noise, eps)`;
+    const [ok, expected] = rules[key];
+    if (typeof value !== 'number' || !Number.isFinite(value) || !ok(value))
+      return `"${key}" must be ${expected}, got ${JSON.stringify(value)}`;
+  }
+  return null;
+}
+
+/** The keys only the simulated baselines take (departure, known-distribution), and what is wrong with a value, or null. */
+export const SIMULATED_MODEL_KEYS: Record<string, (v: unknown) => string | null> = {
+  departAt: (v) =>
+    typeof v !== 'number' || !Number.isFinite(v) || v < 0
+      ? `must be a finite number >= 0 (a target entropy), got ${JSON.stringify(v)}`
+      : null,
+  known: knownOptionsProblem,
+};

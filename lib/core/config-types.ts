@@ -51,6 +51,11 @@ export interface ModelConfig {
    * answers like `random` (at and above it, like `oracle`), in the configured log unit.
    */
   departAt?: number;
+  /**
+   * Only for the simulated baseline (provider "baseline", model "known-distribution"): how its own distribution q* is
+   * made from the target (lib/query/known-distribution.ts; defaults tau 1, noise 0.5, eps 0.001).
+   */
+  known?: { tau?: number; noise?: number; eps?: number };
   /** Request parameters of this model, over the query defaults (snake case as sent; null removes a default). */
   params?: Record<string, ParamValue>;
   /** The day the prices were read (YYYY-MM-DD) and the page they were read from. */

@@ -10,7 +10,7 @@ import { repoRoot, resolvePath, rawFolderProblem } from './paths';
 export { RUN_NAME_RULE, isRunName } from './config-checks';
 import type { Config, DatasetSource, DomainName, ModelConfig } from './config-types';
 import { MAX_RUN_NAME_LENGTH, PROVIDERS } from './config-types';
-import { NULLABLE, RUN_NAME_RULE, isRunName, settingProblem } from './config-checks';
+import { NULLABLE, RUN_NAME_RULE, SIMULATED_MODEL_KEYS, isRunName, settingProblem } from './config-checks';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -127,16 +127,15 @@ function validateModels(models: unknown, source: string): void {
     if (typeof entry.id !== 'string' || entry.id === '')
       throw new ConfigError(`${source}: "${where}.id" must be a non-empty string`);
     for (const [k, v] of Object.entries(entry)) {
-      if (k === 'departAt') {
-        if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
-          throw new ConfigError(
-            `${source}: "${where}.departAt" must be a finite number >= 0 (a target entropy), got ${JSON.stringify(v)}`,
-          );
+      const simulatedKey = Object.hasOwn(SIMULATED_MODEL_KEYS, k) ? SIMULATED_MODEL_KEYS[k] : undefined;
+      if (simulatedKey) {
+        const problem = simulatedKey(v);
+        if (problem) throw new ConfigError(`${source}: "${where}.${k}" ${problem}`);
         continue;
       }
       if (!Object.hasOwn(MODEL_TEMPLATE, k))
         throw new ConfigError(
-          `${source}: unknown key "${where}.${k}" (known keys: ${[...Object.keys(MODEL_TEMPLATE), 'departAt'].join(', ')})`,
+          `${source}: unknown key "${where}.${k}" (known keys: ${[...Object.keys(MODEL_TEMPLATE), ...Object.keys(SIMULATED_MODEL_KEYS)].join(', ')})`,
         );
       validateAgainst(v, (MODEL_TEMPLATE as unknown as Record<string, unknown>)[k], `${where}.${k}`, source);
     }
@@ -272,6 +271,10 @@ function semanticChecks(c: Config, source: string): void {
     if (!simulated && m.departAt !== undefined)
       throw new ConfigError(
         `${source}: model "${m.id}": "departAt" applies only to provider "baseline" with model "departure"`,
+      );
+    if (m.known !== undefined && !(m.provider === 'baseline' && m.model === 'known-distribution'))
+      throw new ConfigError(
+        `${source}: model "${m.id}": "known" applies only to provider "baseline" with model "known-distribution"`,
       );
     if (ids.has(m.id)) throw new ConfigError(`${source}: model id "${m.id}" appears twice in "query.models"`);
     ids.add(m.id);

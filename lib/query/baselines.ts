@@ -1,7 +1,8 @@
 /**
  * Offline baselines that answer prompts without an API: the paper's random baseline, reference rankers, and a
- * simulated model with a known answer (`departure`: the oracle at and above a target entropy `departAt`, random
- * below it), which checks that the score stage recovers a departure point that is known in advance.
+ * simulated models with a known answer — `departure` (the oracle at and above a target entropy `departAt`, random
+ * below it), which checks that the score stage recovers a departure point known in advance, and `known-distribution`
+ * (rankings drawn from a known q*), which checks that a measured distribution recovers H(p, q*).
  * Each renders its picks as a Python list of item names, so its answers go through the same parser as an LLM's.
  */
 import { performance } from 'node:perf_hooks';
@@ -12,8 +13,18 @@ import { pythonList } from './prompt';
 import { deriveSeed, makeRng, sampleWithoutReplacement } from '../core/rng';
 import type { SampleRecord } from '../core/types';
 import { entropy } from '../core/entropy';
+import { baseSampleId } from '../sample/orders';
+import { KNOWN_DISTRIBUTION_DEFAULTS, knownDistributionForSample, samplePlackettLuce } from './known-distribution';
 
-export const BASELINE_KINDS = ['random', 'popularity', 'group-popularity', 'item-cf', 'oracle', 'departure'] as const;
+export const BASELINE_KINDS = [
+  'random',
+  'popularity',
+  'group-popularity',
+  'item-cf',
+  'oracle',
+  'departure',
+  'known-distribution',
+] as const;
 export type BaselineKind = (typeof BASELINE_KINDS)[number];
 
 export function isBaselineKind(kind: string): kind is BaselineKind {
@@ -161,6 +172,20 @@ export function createBaseline(model: ModelConfig, data: ProcessedDomain, config
       const logBase = config.score.logBase;
       rank = (sample, cands, topN, repeat) =>
         (entropy(sample.target, logBase) >= departAt ? oracleRank : randomRank)(sample, cands, topN, repeat);
+      break;
+    }
+    case 'known-distribution': {
+      // A model whose own distribution q* is known: each ask is a ranking drawn from the Plackett–Luce model with
+      // choice probabilities q* (asks of one sample, in any candidate order, share q*), so a score of its measured
+      // distribution can be checked against H(p, q*).
+      const options = { ...KNOWN_DISTRIBUTION_DEFAULTS, ...model.known };
+      rank = (sample, cands, topN, repeat) => {
+        const base = baseSampleId(sample);
+        const q = knownDistributionForSample(sample, base, options, config.seed);
+        const rng = makeRng(deriveSeed(config.seed, 'known-distribution-ask', sample.id, repeat ?? 0));
+        const [positions] = samplePlackettLuce(q, 1, Math.min(topN, cands.length), rng);
+        return positions.map((p) => cands[p]);
+      };
       break;
     }
   }

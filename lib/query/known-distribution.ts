@@ -46,6 +46,28 @@ export function knownDistributionOf(
 }
 
 /**
+ * q* of a sample whatever order its candidates are listed in: drawn over the candidates sorted by id, from the base
+ * sample's seed, and put back in the sample's order, so every candidate order of one sample has the same q* per
+ * candidate (a model's own distribution does not depend on the listing).
+ */
+export function knownDistributionForSample(
+  sample: { candidates: readonly string[]; target: readonly number[] },
+  baseId: string,
+  options: KnownDistributionOptions,
+  seed: number | string,
+): number[] {
+  const byId = sample.candidates.map((id, i) => ({ id, i })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const q = knownDistribution(
+    byId.map((c) => sample.target[c.i]),
+    options,
+    makeRng(deriveSeed(seed, 'known-distribution', baseId)),
+  );
+  const out = new Array<number>(sample.candidates.length);
+  byId.forEach((c, k) => (out[c.i] = q[k]));
+  return out;
+}
+
+/**
  * n rankings of the top k candidates (positions), each drawn from the Plackett–Luce model with choice probabilities
  * q: the first pick with probability q_i, each next one from the candidates left, in proportion to their q.
  */

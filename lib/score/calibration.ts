@@ -351,7 +351,9 @@ export function noiseModelOf(
   const ok = models.filter((m) => scored.includes(m.id));
   const kind = ok.find((m) => m.provider === 'baseline' && NOISE_KINDS.includes(m.model));
   if (kind) return kind.id;
-  const other = ok.find((m) => !(m.provider === 'baseline' && ['oracle', 'random', 'departure'].includes(m.model)));
+  const other = ok.find(
+    (m) => !(m.provider === 'baseline' && ['oracle', 'random', 'departure', 'known-distribution'].includes(m.model)),
+  );
   return other?.id ?? null;
 }
 

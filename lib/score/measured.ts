@@ -10,6 +10,7 @@
  * Scoring applies the score stage's rule for zero mass unchanged: only when some candidate with p > 0 has q exactly 0
  * is q smoothed, q' = (1 − λ)·q + λ/K, so an answer that gives every candidate some mass is scored as measured.
  */
+import type { ResponseRecord, SampleRecord } from '../core/types';
 import { candidateLabel, type TokenLogprob } from '../query/known-distribution';
 import { crossEntropy, jensenShannon, smoothDistribution, totalVariation, zeroMassPositive } from './distribution';
 import { firstPickFrequencies, fitPlackettLuce } from './plackett-luce';
@@ -229,4 +230,59 @@ export function scoreMeasured(
     zeroMassPositive: zero,
     smoothed: zero > 0,
   };
+}
+
+/** A sample's `samples` distribution scored, with the number of rankings fitted and whether the fit converged. */
+export interface MeasuredSamplesScore extends MeasuredScore {
+  rankings: number;
+  converged: boolean;
+}
+
+/**
+ * The `samples` method on a model's answers: per sample asked at least twice (query.samples ≥ 2), q from the
+ * Plackett–Luce fit of its rankings (the asks of every candidate order pooled, read as candidate ids), scored against
+ * the target. Keyed by the sample id (`sampleOf` of its prompts' ids), as the folded score records are. A later answer
+ * to the same prompt and ask replaces an earlier one, as in the score stage.
+ */
+export function measuredSamplesScores(
+  samples: readonly SampleRecord[],
+  responses: readonly ResponseRecord[],
+  sampleOf: (promptId: string) => string,
+  options: { smoothing: number; logBase: number } & SamplesOptions,
+): Map<string, MeasuredSamplesScore> {
+  const reference = new Map<string, SampleRecord>();
+  for (const s of samples) if (!reference.has(sampleOf(s.id))) reference.set(sampleOf(s.id), s);
+  const latest = new Map<string, ResponseRecord>();
+  for (const r of responses)
+    if (reference.has(sampleOf(r.promptId))) latest.set(`${r.promptId}\u0000${r.sample ?? 0}`, r);
+  const rankings = new Map<string, number[][]>();
+  for (const r of latest.values()) {
+    const id = sampleOf(r.promptId);
+    const position = positionsOf(reference.get(id)!);
+    const picks = r.ranked.map((c) => position.get(c)).filter((p): p is number => p !== undefined);
+    const list = rankings.get(id);
+    if (list) list.push(picks);
+    else rankings.set(id, [picks]);
+  }
+  const out = new Map<string, MeasuredSamplesScore>();
+  for (const [id, list] of rankings) {
+    if (list.length < 2) continue;
+    const sample = reference.get(id)!;
+    const measured = samplesDistribution(sample.candidates.length, list, options);
+    if (!measured.q || !measured.fit) continue;
+    out.set(id, {
+      ...scoreMeasured(sample.target, measured.q, options),
+      rankings: measured.fit.rankings,
+      converged: measured.fit.converged,
+    });
+  }
+  return out;
+}
+
+const positions = new WeakMap<SampleRecord, Map<string, number>>();
+
+function positionsOf(sample: SampleRecord): Map<string, number> {
+  let map = positions.get(sample);
+  if (!map) positions.set(sample, (map = new Map(sample.candidates.map((c, i) => [c, i]))));
+  return map;
 }

@@ -39,7 +39,8 @@ import { loadResponses, responsesFile } from '../query/inputs';
 import { loadSamples } from '../sample/sample';
 import type { ResponseRecord, SampleRecord, Setup } from '../core/types';
 import { positionBias } from './position-bias';
-import { type SampleScoreRecord, foldAnswers } from './spread';
+import { type SampleScoreRecord, foldAnswers, sampleIdOf } from './spread';
+import { type MeasuredSamplesScore, measuredSamplesScores } from './measured';
 import { baseSampleId } from '../sample/orders';
 import { noiseModelOf } from './calibration';
 import { startCalibration } from './calibration-run';
@@ -260,6 +261,18 @@ function scoreModelDomain(
   const { missing, noPicks, ignoredAnswers, answers, infinite } = scored;
   // Candidate orders and repeated asks: one record per sample (mean and spread), the spread per setup (lib/score/spread.ts).
   const { scores, spreadOf } = foldAnswers(scored.scores, samples);
+  // Asked several times (query.samples ≥ 2): the model's own distribution, measured from its rankings.
+  const measured =
+    config.query.samples >= 2
+      ? measuredSamplesScores(samples, responses, sampleIdOf(samples), {
+          smoothing: config.score.smoothing,
+          logBase: config.score.logBase,
+        })
+      : new Map<string, MeasuredSamplesScore>();
+  for (const r of scores) {
+    const m = measured.get(r.promptId);
+    if (m) r.measured = { samples: m };
+  }
   if (ignoredAnswers)
     log(`[score] ${file}: ${ignoredAnswers} answers are for prompts not in the current samples; ignored`);
   if (infinite.length) {
@@ -319,7 +332,7 @@ function scoreModelDomain(
   writeJsonl(scoresFile(config, modelId, domain), scores);
   log(
     `[score] ${modelId}/${domain}: ${scores.length} scored, ${summary.missing} missing, ${summary.noPicks} without valid picks, ` +
-      `${summary.smoothed} smoothed → ${scoresFile(config, modelId, domain)}`,
+      `${summary.smoothed} smoothed${measured.size ? `, ${measured.size} with a measured distribution (Plackett–Luce fit of ${config.query.samples} asks)` : ''} → ${scoresFile(config, modelId, domain)}`,
   );
   return { modelId, domain, summary };
 }

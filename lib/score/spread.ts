@@ -12,6 +12,7 @@
  */
 import type { SampleRecord, ScoreRecord, Setup } from '../core/types';
 import { baseSampleId } from '../sample/orders';
+import type { MeasuredSamplesScore } from './measured';
 
 /** A score record that may stand for several answers of one sample. */
 export interface SampleScoreRecord extends ScoreRecord {
@@ -19,6 +20,8 @@ export interface SampleScoreRecord extends ScoreRecord {
   answers?: number;
   /** Standard deviation (n − 1) of the answers' cross-entropies; null with one answer. */
   crossEntropySpread?: number | null;
+  /** The model's own distribution as measured from its answers (query.samples ≥ 2), scored (lib/score/measured.ts). */
+  measured?: { samples: MeasuredSamplesScore };
 }
 
 export interface SpreadSummary {
@@ -138,6 +141,12 @@ export function summarizeSpread(scores: ScoreRecord[], sampleOf: (promptId: stri
   };
 }
 
+/** Prompt id → the id of the sample it is an order or an ask of (itself when it is not in `samples`). */
+export function sampleIdOf(samples: readonly SampleRecord[]): (promptId: string) => string {
+  const ids = new Map(samples.map((s) => [s.id, baseSampleId(s)]));
+  return (promptId) => ids.get(promptId) ?? promptId;
+}
+
 /**
  * The score stage's fold: per-sample records (unchanged when each sample has one answer) and, when some sample has
  * several answers, the spread summary of a setup's answers (null otherwise).
@@ -146,8 +155,7 @@ export function foldAnswers(
   answerScores: ScoreRecord[],
   samples: SampleRecord[],
 ): { scores: SampleScoreRecord[]; spreadOf: (setup: Setup) => SpreadSummary | null } {
-  const sampleIdOf = new Map(samples.map((s) => [s.id, baseSampleId(s)]));
-  const sampleOf = (promptId: string) => sampleIdOf.get(promptId) ?? promptId;
+  const sampleOf = sampleIdOf(samples);
   const scores = aggregatePerSample(answerScores, sampleOf);
   const several = scores !== answerScores;
   return {

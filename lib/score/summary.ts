@@ -3,7 +3,8 @@
  * curve and bootstrap intervals of its departure and turning points, over one binning range per (domain, setup).
  */
 import type { PositionBias } from './position-bias';
-import type { SpreadSummary } from './spread';
+import type { SampleScoreRecord, SpreadSummary } from './spread';
+import type { MeasuredSamplesScore } from './measured';
 import * as fs from 'node:fs';
 import type { Config, DomainName } from '../core/config';
 import { entropy } from '../core/entropy';
@@ -67,6 +68,30 @@ export interface SetupSummary {
    * the resampling unit they assume; the bounded divergences; and the measured coverage of their intervals.
    */
   gap: GapSummary;
+  /** The model's own distribution, measured from its repeated answers (query.samples ≥ 2); absent otherwise. */
+  measured?: { samples: MeasuredSetupSummary };
+}
+
+/**
+ * How the measured distribution scores beside the paper's optimistic one, on the prompts that have it. `flatters` is
+ * the paired mean of (measured − optimistic) cross-entropy: above 0, imposing the target's values on the model's
+ * ranking made it look closer to the group than its own distribution is, by that many bits. The Plackett–Luce fit of n
+ * asks overstates H(p, q) by a bias that falls with n (0.40, 0.11, 0.057, 0.026 bits at 5, 20, 40, 80 asks on the
+ * test fixture, docs/decisions.md), and `flatters` with it. Intervals: the jackknife over the resampling unit, as
+ * for the mean gap.
+ */
+export interface MeasuredSetupSummary {
+  prompts: number;
+  /** Mean number of rankings fitted per prompt. */
+  rankingsMean: number;
+  meanGap: Estimate;
+  optimisticMeanGap: Estimate;
+  flatters: Estimate;
+  jensenShannon: Estimate;
+  totalVariation: Estimate;
+  /** Prompts whose measured q was exactly 0 on some item of the group (smoothed with λ), and fits that did not converge. */
+  smoothed: number;
+  notConverged: number;
 }
 
 export interface GapSummary extends GapStats {
@@ -175,7 +200,7 @@ export function curveOptions(config: Config, range: [number, number] | null): Cu
  * `range` is the binning range shared by every model of the (domain, setup) (see setupRanges).
  */
 export function summarizeSetup(
-  scores: ScoreRecord[],
+  scores: SampleScoreRecord[],
   config: Config,
   seed: string,
   counts: { missing: number; noPicks: number } = { missing: 0, noPicks: 0 },
@@ -231,6 +256,7 @@ export function summarizeSetup(
     highEndByLambda: extra.highEndByLambda ?? null,
     calibration: null,
   };
+  const measured = measuredSummary(scores, clusterOf, confidence, noInterval);
   return {
     prompts: scores.length,
     tooFewPrompts: tooFewPrompts(scores.length, config.curves.minCurvePrompts),
@@ -255,6 +281,37 @@ export function summarizeSetup(
       notes: curve.notes,
     },
     gap,
+    ...(measured ? { measured: { samples: measured } } : {}),
+  };
+}
+
+function measuredSummary(
+  scores: SampleScoreRecord[],
+  clusterOf: (promptId: string) => string,
+  confidence: number,
+  noInterval: (e: Estimate) => Estimate,
+): MeasuredSetupSummary | null {
+  const rows = scores.filter((r) => r.measured?.samples);
+  if (!rows.length) return null;
+  const cl = clusterIndex(rows.map((r) => clusterOf(r.promptId)));
+  const of = (f: (r: SampleScoreRecord, m: MeasuredSamplesScore) => number) =>
+    noInterval(
+      clusteredMean(
+        rows.map((r) => f(r, r.measured!.samples)),
+        cl,
+        confidence,
+      ),
+    );
+  return {
+    prompts: rows.length,
+    rankingsMean: mean(rows.map((r) => r.measured!.samples.rankings)) as number,
+    meanGap: of((r, m) => m.crossEntropy - r.targetEntropy),
+    optimisticMeanGap: of((r) => r.crossEntropy - r.targetEntropy),
+    flatters: of((r, m) => m.crossEntropy - r.crossEntropy),
+    jensenShannon: of((_r, m) => m.jensenShannon),
+    totalVariation: of((_r, m) => m.totalVariation),
+    smoothed: rows.filter((r) => r.measured!.samples.smoothed).length,
+    notConverged: rows.filter((r) => !r.measured!.samples.converged).length,
   };
 }
 
