@@ -14,6 +14,7 @@ import { loadResponses } from '../lib/query/inputs';
 import { loadScores } from '../lib/score/files';
 import { loadScoreSummary, runScore } from '../lib/score/score';
 import type { SampleScoreRecord } from '../lib/score/spread';
+import { domainTables } from '../lib/plot/tables';
 import { makeQueryFixture, type QueryFixture } from './helpers/query-fixture';
 
 const quiet = { log: () => {} };
@@ -99,6 +100,33 @@ test('the summary sets the measured distribution beside the optimistic one, per 
     // better than its own q* does (and at 20 asks the fit's upward bias adds to the difference).
     assert.ok(m.flatters.estimate > 0, `${setup}: flatters ${m.flatters.estimate}`);
   }
+});
+
+test('the report table of measured distributions: a row per setup, and the reason when nothing was measured', async () => {
+  const { config } = await measuredErrors(20);
+  const summary = loadScoreSummary(config).models.known.movielens!;
+  const table = domainTables(config, 'movielens').find((t) => t.name === 'measured')!;
+  assert.deepEqual(
+    table.rows.map((r) => (r[1] as { text: string }).text),
+    ['A', 'B', 'C'],
+  );
+  const flatters = table.rows[0][6];
+  assert.equal(flatters.kind, 'interval');
+  const f = summary.setups.A!.measured!.samples.flatters;
+  assert.deepEqual(
+    [
+      (flatters as { estimate: number }).estimate,
+      (flatters as { low: number }).low,
+      (flatters as { high: number }).high,
+    ],
+    [f.estimate, f.low, f.high],
+  );
+  const once = setUp(1, 9).config;
+  await runQuery(once, 'movielens', ['known'], quiet);
+  runScore(once, ['movielens'], ['known'], quiet);
+  const empty = domainTables(once, 'movielens').find((t) => t.name === 'measured')!;
+  assert.equal(empty.rows.length, 0);
+  assert.match(empty.empty, /query\.samples = 1/);
 });
 
 test('asked once (the paper design), nothing is measured: no field in the scores and none in the summary', async () => {

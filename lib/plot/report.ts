@@ -138,6 +138,13 @@ export async function writeReport(config: Config, input: ReportInput): Promise<s
       parts.push(
         `<p>Paper method: the departure point is the largest target entropy below which the binned, rolling-averaged curve's gap stays at or above ${config.curves.departureGap} ${unit}; the turning point is the lowest point of its polynomial fit. Both are shown as points: a handful of prompts can move them, so conclusions rest on the gap statistics above.</p>`,
       );
+      if (tables.measured.rows.length) {
+        parts.push(`<h3>The model's own distribution beside the optimistic one</h3>`);
+        parts.push(
+          `<p>The paper imposes the group's own probabilities on a model's top ${config.query.topN} (an optimistic estimate). Asked ${config.query.samples} times per prompt, a model shows its own distribution: a Plackett–Luce fit of its rankings, scored the same way. <b>Flatters</b> is how many ${unit} the optimistic estimate takes off the model's cross-entropy; the fit overstates H(p, q) by about 0.1 ${unit} at 20 answers and 0.06 at 40, and that bias is part of it.</p>`,
+        );
+        parts.push(tableHtml(tables.measured));
+      }
     }
     for (const family of ['named', 'exploratory'] as const) {
       const table = tables[`comparisons-${family}`];

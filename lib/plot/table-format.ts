@@ -46,6 +46,7 @@ export const TABLE_NAMES = [
   'gap',
   'calibration',
   'scores',
+  'measured',
   'comparisons-named',
   'comparisons-exploratory',
   'power',

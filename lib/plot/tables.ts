@@ -1,6 +1,6 @@
 /**
  * Every table the run report shows — Table 1, the gap statistics and their measured coverage, the paper's score view,
- * the comparisons, power and position bias — built from the run's files as the table model of table-format.ts, which
+ * the measured distributions beside it, the comparisons, power and position bias — built from the run's files as the table model of table-format.ts, which
  * the report renders to HTML and the plot stage writes to `<figures>/<domain>/tables/<name>.csv` and `.tex`
  * (TABLE_NAMES: a fixed set, so the stage's stamp covers them; a table without rows is written with its header and the
  * reason).
@@ -19,6 +19,8 @@ import type { Interval } from '../score/curves';
 import type { PositionBias } from '../score/position-bias';
 import { type ScoreSummary, type SetupSummary, loadScoreSummary, tooFewPromptsNote } from '../score/summary';
 import { domainTitle } from './figure-common';
+import { measuredTable } from './measured-table';
+import { NO_SUMMARY, entriesOf } from './summary-entries';
 import {
   type Cell,
   type Table,
@@ -35,20 +37,6 @@ import {
 } from './table-format';
 
 // ---------------------------------------------------------------- the report's tables, built from the run's files
-
-type ModelEntries<T> = [string, T][];
-
-/** (model, this domain's entry) of the summary, restricted to `models` when given, in the summary's order. */
-function entriesOf(summary: ScoreSummary | null, domain: DomainName, models?: string[]) {
-  const out: ModelEntries<NonNullable<ScoreSummary['models'][string][DomainName]>> = [];
-  for (const [model, byDomain] of Object.entries(summary?.models ?? {})) {
-    const e = byDomain[domain];
-    if (e && (!models || models.includes(model))) out.push([model, e]);
-  }
-  return out;
-}
-
-const NO_SUMMARY = 'no score summary: run the score stage';
 
 /**
  * Table 1 as the report shows it: the configured settings and lengths only (counts.json holds what was sampled), the
@@ -443,6 +431,7 @@ export function domainTables(config: Config, domain: DomainName, opts: TableOpti
     gapTable(summary, domain, unit, m),
     calibrationTable(summary, domain, config.curves.confidence, m),
     scoresTable(summary, domain, unit, m),
+    measuredTable(summary, domain, unit, m),
     comparisonsTable(comparisons, domain, 'named', unit, m, min),
     comparisonsTable(comparisons, domain, 'exploratory', unit, m, min),
     powerSummaryTable(power, domain, unit, min),
