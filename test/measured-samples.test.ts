@@ -15,7 +15,8 @@ import { loadScores } from '../lib/score/files';
 import { loadScoreSummary, runScore } from '../lib/score/score';
 import type { SampleScoreRecord } from '../lib/score/spread';
 import { domainTables } from '../lib/plot/tables';
-import { makeQueryFixture, type QueryFixture } from './helpers/query-fixture';
+import { knownAnswerSamples } from '../lib/score/known-answer';
+import { filesUnder, makeQueryFixture, type QueryFixture } from './helpers/query-fixture';
 
 const quiet = { log: () => {} };
 const KNOWN = { tau: 1, noise: 0.5 };
@@ -82,6 +83,26 @@ test('a model asked 40 times: its measured cross-entropy recovers H(p, q*), and 
   const first = responses.filter((r) => r.promptId === many.rows[0].promptId).map((r) => r.ranked.join(','));
   assert.equal(first.length, 40);
   assert.ok(new Set(first).size > 30, `${new Set(first).size} distinct rankings of 40`);
+});
+
+test('knownAnswerSamples (notebook 04) gives the errors computed here, leaves the run untouched, and falls with the asks', async () => {
+  const direct = await measuredErrors(40);
+  const { fx, config } = setUp(1);
+  const before = filesUnder(fx.root).sort();
+  const rows = await knownAnswerSamples(config, 'movielens', { prompts: 30, asks: [5, 40], known: KNOWN });
+  assert.deepEqual(filesUnder(fx.root).sort(), before, 'no file of the run was written');
+  assert.deepEqual(
+    rows.map((r) => [r.asks, r.prompts]),
+    [
+      [5, 30],
+      [40, 30],
+    ],
+  );
+  assert.ok(
+    Math.abs(rows[1].meanError - meanOf(direct.errors)) < 1e-12,
+    `${rows[1].meanError} vs ${meanOf(direct.errors)}`,
+  );
+  assert.ok(rows[1].meanAbsError < rows[0].meanAbsError / 2);
 });
 
 test('the summary sets the measured distribution beside the optimistic one, per setup, with paired intervals', async () => {

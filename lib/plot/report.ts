@@ -141,7 +141,7 @@ export async function writeReport(config: Config, input: ReportInput): Promise<s
       if (tables.measured.rows.length) {
         parts.push(`<h3>The model's own distribution beside the optimistic one</h3>`);
         parts.push(
-          `<p>The paper imposes the group's own probabilities on a model's top ${config.query.topN} (an optimistic estimate). Asked ${config.query.samples} times per prompt, a model shows its own distribution: a Plackett–Luce fit of its rankings, scored the same way. <b>Flatters</b> is how many ${unit} the optimistic estimate takes off the model's cross-entropy; the fit overstates H(p, q) by about 0.1 ${unit} at 20 answers and 0.06 at 40, and that bias is part of it.</p>`,
+          `<p>The paper imposes the group's own probabilities on a model's top ${config.query.topN} (an optimistic estimate). Asked ${config.query.samples} times per prompt, a model shows its own distribution: a Plackett–Luce fit of its rankings, scored the same way. <b>Flatters</b> is the measured minus the optimistic mean cross-entropy: above 0 the optimistic estimate makes the model look closer to the group than its own distribution does, below 0 further. The fit overstates H(p, q) by about 0.1 ${unit} at 20 answers and 0.04 at 50, and that bias is part of it.</p>`,
         );
         parts.push(tableHtml(tables.measured));
       }

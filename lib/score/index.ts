@@ -6,6 +6,7 @@ export { SETUPS, loadComparisons, loadPower, loadScores, scoreSummaryFile, score
 export { POWER_DELTAS, SLOPE_DELTAS, simulatedDeparture } from './power';
 export { gapStats } from './gap';
 export { measureCoverage } from './calibration';
+export { knownAnswerSamples } from './known-answer';
 export { logprobsDistribution, samplesDistribution, scoreMeasured, statedDistribution } from './measured';
 export { simulatePositionTest } from './position-bias-calibration';
 export {
