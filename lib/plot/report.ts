@@ -124,7 +124,7 @@ export async function writeReport(config: Config, input: ReportInput): Promise<s
       if (tables.calibration.rows.length) {
         parts.push(`<h3>Calibration: measured coverage of every interval (nominal ${config.curves.confidence})</h3>`);
         parts.push(
-          `<p>Simulated datasets built like this run's: its draws resampled with replacement, a known gap curve, and the residual noise of a real baseline with random signs per draw. Coverage is the share of datasets whose interval holds the true value (Monte-Carlo standard error ≈ 0.015 at 200 datasets). The region edge is a change point between two prompts: for a sharp step the data pin it between the same two prompts, and its interval covers close to 1.</p>`,
+          `<p>Simulated datasets built like this run's: its draws resampled with replacement, a known gap curve, and the residual noise of a real baseline with random signs per draw. Coverage is the share of datasets whose interval holds the true value (Monte-Carlo standard error ≈ 0.015 at 200 datasets). The region edge is a change point between two prompts: for a sharp step the data pin it between the same two prompts, and its interval covers close to 1. A departure that barely clears the threshold is located less well, and this calibration does not measure it: with a step of 0.15 bits against a 0.1-bit threshold the edge interval covered 0.69–0.78 in our simulations (docs/decisions.md), so read such an edge as indicative.</p>`,
         );
         parts.push(tableHtml(tables.calibration));
         const low = underCoveredSetups(scoreSummary as ScoreSummary, domain, config.curves.confidence);
