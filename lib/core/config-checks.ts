@@ -306,11 +306,14 @@ function knownOptionsProblem(v: unknown): string | null {
   return null;
 }
 
-/** The keys only the simulated baselines take (departure, known-distribution), and what is wrong with a value, or null. */
-export const SIMULATED_MODEL_KEYS: Record<string, (v: unknown) => string | null> = {
-  departAt: (v) =>
-    typeof v !== 'number' || !Number.isFinite(v) || v < 0
-      ? `must be a finite number >= 0 (a target entropy), got ${JSON.stringify(v)}`
-      : null,
-  known: knownOptionsProblem,
+/** The keys only a simulated baseline takes: the baseline kind that takes each, and what is wrong with a value, or null. */
+export const SIMULATED_MODEL_KEYS: Record<string, { kind: string; problem: (v: unknown) => string | null }> = {
+  departAt: {
+    kind: 'departure',
+    problem: (v) =>
+      typeof v !== 'number' || !Number.isFinite(v) || v < 0
+        ? `must be a finite number >= 0 (a target entropy), got ${JSON.stringify(v)}`
+        : null,
+  },
+  known: { kind: 'known-distribution', problem: knownOptionsProblem },
 };

@@ -129,7 +129,7 @@ function validateModels(models: unknown, source: string): void {
     for (const [k, v] of Object.entries(entry)) {
       const simulatedKey = Object.hasOwn(SIMULATED_MODEL_KEYS, k) ? SIMULATED_MODEL_KEYS[k] : undefined;
       if (simulatedKey) {
-        const problem = simulatedKey(v);
+        const problem = simulatedKey.problem(v);
         if (problem) throw new ConfigError(`${source}: "${where}.${k}" ${problem}`);
         continue;
       }
@@ -263,19 +263,18 @@ function semanticChecks(c: Config, source: string): void {
   if (problem) throw new ConfigError(`${source}: ${problem}`);
   const ids = new Set<string>();
   for (const m of c.query.models) {
-    const simulated = m.provider === 'baseline' && m.model === 'departure';
-    if (simulated && m.departAt === undefined)
+    if (m.provider === 'baseline' && m.model === 'departure' && m.departAt === undefined)
       throw new ConfigError(
         `${source}: model "${m.id}" (baseline "departure") needs "departAt", the target entropy below which it answers like random`,
       );
-    if (!simulated && m.departAt !== undefined)
-      throw new ConfigError(
-        `${source}: model "${m.id}": "departAt" applies only to provider "baseline" with model "departure"`,
-      );
-    if (m.known !== undefined && !(m.provider === 'baseline' && m.model === 'known-distribution'))
-      throw new ConfigError(
-        `${source}: model "${m.id}": "known" applies only to provider "baseline" with model "known-distribution"`,
-      );
+    for (const [key, { kind }] of Object.entries(SIMULATED_MODEL_KEYS))
+      if (
+        (m as unknown as Record<string, unknown>)[key] !== undefined &&
+        !(m.provider === 'baseline' && m.model === kind)
+      )
+        throw new ConfigError(
+          `${source}: model "${m.id}": "${key}" applies only to provider "baseline" with model "${kind}"`,
+        );
     if (ids.has(m.id)) throw new ConfigError(`${source}: model id "${m.id}" appears twice in "query.models"`);
     ids.add(m.id);
     checkModelEntry(m, source);

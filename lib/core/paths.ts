@@ -7,10 +7,12 @@ import * as path from 'node:path';
 import type { Config, DomainName } from './config-types';
 import { realPath, unsafePathReason, within } from './containment';
 
-/** Repository root: the folder holding package.json, found from this file whether it runs from source or from build/. */
 let root: string | null = null;
 
-/** The repository holding this code (constant for a process, so it is looked up once: prompts ask for it per item). */
+/**
+ * Repository root: the folder holding package.json, found from this file whether it runs from source or from build/.
+ * Constant for a process, so it is looked up once (prompts ask for it per item).
+ */
 export function repoRoot(): string {
   root ??= findRepoRoot();
   return root;

@@ -1,7 +1,8 @@
 /**
  * Every table the run report shows — Table 1, the gap statistics and their measured coverage, the paper's score view,
- * the measured distributions beside it, the comparisons, power and position bias — built from the run's files as the table model of table-format.ts, which
- * the report renders to HTML and the plot stage writes to `<figures>/<domain>/tables/<name>.csv` and `.tex`
+ * the measured distributions beside it, the comparisons, power and position bias — built from the run's files as the
+ * table model of table-format.ts, which the report renders to HTML and the plot stage writes to
+ * `<figures>/<domain>/tables/<name>.csv` and `.tex`
  * (TABLE_NAMES: a fixed set, so the stage's stamp covers them; a table without rows is written with its header and the
  * reason).
  */

@@ -59,10 +59,11 @@ function filesIdentity(files: string[]): string {
  */
 export function loadQueryInputs(config: Config, domain: DomainName): QueryInputs {
   const processed = domainDir(config, 'processed', domain);
+  const description = descriptionFileOf(config, domain);
   const files = `${filesIdentity([
     samplesFile(config, domain),
     ...PROCESSED_FILES.map((f) => path.join(processed, f)),
-    ...[descriptionFileOf(config, domain) ?? ''].filter(Boolean).map((f) => resolvePath(f)),
+    ...(description ? [resolvePath(description)] : []),
   ])}|topN ${config.query.topN}`;
   let byDomain = loaded.get(config);
   if (!byDomain) loaded.set(config, (byDomain = new Map()));
