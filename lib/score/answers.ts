@@ -53,6 +53,8 @@ export interface ScoredAnswers {
   answers: number;
   /** Prompt ids whose cross-entropy is infinite (zero model mass on a positive item and smoothing 0). */
   infinite: string[];
+  /** The answer kept per prompt and ask (a later one replaces an earlier one), in sample and ask order. */
+  kept: ResponseRecord[];
 }
 
 /**
@@ -84,6 +86,7 @@ export function scoreResponses(
   const missing: Record<Setup, number> = { A: 0, B: 0, C: 0 };
   const noPicks: Record<Setup, number> = { A: 0, B: 0, C: 0 };
   const infinite: string[] = [];
+  const kept: ResponseRecord[] = [];
   for (const sample of samples) {
     const asks = byPrompt.get(sample.id);
     if (!asks) {
@@ -91,6 +94,7 @@ export function scoreResponses(
       continue;
     }
     for (const found of [...asks.entries()].sort(([a], [b]) => a - b).map(([, f]) => f)) {
+      kept.push(found.r);
       if (found.r.ranked.length === 0) {
         noPicks[sample.setup]++;
         // Under "best" an empty answer would get q = p, the oracle's score; under "worst" it gets the worst one.
@@ -106,7 +110,7 @@ export function scoreResponses(
       scores.push({ ...rec, modelId });
     }
   }
-  return { scores, missing, noPicks, ignoredAnswers, answers, infinite };
+  return { scores, missing, noPicks, ignoredAnswers, answers, infinite, kept };
 }
 
 /**

@@ -241,22 +241,20 @@ export interface MeasuredSamplesScore extends MeasuredScore {
 /**
  * The `samples` method on a model's answers: per sample asked at least twice (query.samples ≥ 2), q from the
  * Plackett–Luce fit of its rankings (the asks of every candidate order pooled, read as candidate ids), scored against
- * the target. Keyed by the sample id (`sampleOf` of its prompts' ids), as the folded score records are. A later answer
- * to the same prompt and ask replaces an earlier one, as in the score stage.
+ * the target. Keyed by the sample id (`sampleOf` of its prompts' ids), as the folded score records are. `answers` are
+ * those the score stage kept, one per prompt and ask (`ScoredAnswers.kept`).
  */
 export function measuredSamplesScores(
   samples: readonly SampleRecord[],
-  responses: readonly ResponseRecord[],
+  answers: readonly ResponseRecord[],
   sampleOf: (promptId: string) => string,
   options: { smoothing: number; logBase: number } & SamplesOptions,
 ): Map<string, MeasuredSamplesScore> {
   const reference = new Map<string, SampleRecord>();
   for (const s of samples) if (!reference.has(sampleOf(s.id))) reference.set(sampleOf(s.id), s);
-  const latest = new Map<string, ResponseRecord>();
-  for (const r of responses)
-    if (reference.has(sampleOf(r.promptId))) latest.set(`${r.promptId}\u0000${r.sample ?? 0}`, r);
   const rankings = new Map<string, number[][]>();
-  for (const r of latest.values()) {
+  for (const r of answers) {
+    if (!reference.has(sampleOf(r.promptId))) continue;
     const id = sampleOf(r.promptId);
     const position = positionsOf(reference.get(id)!);
     const picks = r.ranked.map((c) => position.get(c)).filter((p): p is number => p !== undefined);

@@ -264,7 +264,7 @@ function scoreModelDomain(
   // Asked several times (query.samples ≥ 2): the model's own distribution, measured from its rankings.
   const measured =
     config.query.samples >= 2
-      ? measuredSamplesScores(samples, responses, sampleIdOf(samples), {
+      ? measuredSamplesScores(samples, scored.kept, sampleIdOf(samples), {
           smoothing: config.score.smoothing,
           logBase: config.score.logBase,
         })
