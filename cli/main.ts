@@ -12,6 +12,7 @@ import {
 } from '../lib/core/config';
 import { redact } from '../lib/core/secrets';
 import { STAGES, type StageName, parseStages, runPipeline } from '../lib/pipeline';
+import { checkElicitation } from '../lib/query/elicit';
 
 const USAGE = `Usage: npm start -- [options]
 
@@ -215,6 +216,16 @@ async function main(): Promise<number> {
       `unknown domain "${unknown[0]}" (domains: ${Object.keys(config.datasets).join(', ')}; add one with --dataset FILE)\n\n${USAGE}`,
     );
     return 2;
+  }
+  try {
+    // A method a model cannot serve is refused before any stage runs, so nothing is sent (lib/query/elicit.ts).
+    checkElicitation(config, args.models ?? known);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      warn(`configuration error: ${e.message}`);
+      return 2;
+    }
+    throw e;
   }
   const t0 = Date.now();
   let result: Awaited<ReturnType<typeof runPipeline>>;

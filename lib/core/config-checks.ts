@@ -8,6 +8,7 @@
  */
 import {
   type Config,
+  ELICITATION_METHODS,
   FIGURE_FORMATS,
   FIGURE_SIZE_PRESETS,
   FIGURE_STYLES,
@@ -208,6 +209,9 @@ export const SETTING_RULES: Readonly<Record<string, Rule>> = {
       ? `(${v}) must not exceed "sample.K" (${c.sample.K}): a prompt cannot ask for more items than it offers candidates`
       : null),
   'query.samples': wholeAtLeast(1, " (asks per prompt; 1 = the paper's single answer)"),
+  'query.elicitation': elicitation,
+  'query.statedMaxTokens': wholeAtLeast(1),
+  'query.topLogprobs': wholeAtLeast(1, ' (the top-k of the first token)'),
   'query.temperature': numberWhere((v) => v >= 0, 'a number >= 0'),
   'query.seed': whole(' (sent to the API, which takes whole numbers)'),
   'query.maxTokens': wholeAtLeast(1),
@@ -307,6 +311,22 @@ function knownOptionsProblem(v: unknown): string | null {
 }
 
 /** The keys only a simulated baseline takes: the baseline kind that takes each, and what is wrong with a value, or null. */
+/**
+ * `query.elicitation`: known methods, each once, the ranking among them (every method is scored beside it), and
+ * "samples" exactly when the prompt is asked several times.
+ */
+function elicitation(v: unknown, c: Config): string | null {
+  const known = ELICITATION_METHODS as readonly unknown[];
+  if (!Array.isArray(v) || v.some((m) => !known.includes(m)))
+    return `must be a list of methods from ${ELICITATION_METHODS.join(', ')}, got ${shown(v)}`;
+  if (new Set(v).size !== v.length) return `names a method twice: ${shown(v)}`;
+  if (!v.includes('ranking'))
+    return `must include "ranking" (the paper's answer, which every other method is compared with), got ${shown(v)}`;
+  if (v.includes('samples') && c.query.samples < 2)
+    return `lists "samples", which needs "query.samples" >= 2 asks per prompt (20 recommended), but query.samples is ${c.query.samples}`;
+  return null;
+}
+
 export const SIMULATED_MODEL_KEYS: Record<string, { kind: string; problem: (v: unknown) => string | null }> = {
   departAt: {
     kind: 'departure',

@@ -20,6 +20,35 @@ export const PROVIDERS: readonly Provider[] = ['openai', 'azure-openai', 'openai
  */
 export type MissingPicksRule = 'worst' | 'best';
 
+/** The ways of reading a model's answer (issue 22); "ranking" is the paper's. */
+export const ELICITATION_METHODS = ['ranking', 'samples', 'stated', 'logprobs'] as const;
+export type ElicitationMethod = (typeof ELICITATION_METHODS)[number];
+
+/**
+ * What a model's server can return beyond a chat answer; a method that needs what the entry says is missing is refused
+ * before any request. Unsaid (absent) counts as unknown: the request is tried and the server's answer read.
+ */
+/** What a new model entry must say: which model it is, how hard to ask it and its prices (the rest is optional). */
+export const REQUIRED_MODEL_KEYS = [
+  'id',
+  'provider',
+  'model',
+  'concurrency',
+  'inputPricePerMTok',
+  'outputPricePerMTok',
+];
+
+export interface ModelCapabilities {
+  /** `logprobs: true` with `top_logprobs` is answered (Anthropic's compatibility layer ignores it, Groq rejects it). */
+  logprobs?: boolean;
+  /** The largest `top_logprobs` accepted (OpenAI 20; vLLM its --max-logprobs). */
+  topLogprobs?: number;
+  /** Several choices from one request (`n`). */
+  n?: boolean;
+  /** `response_format: {type: "json_schema"}` (structured outputs). */
+  jsonSchema?: boolean;
+}
+
 export interface ModelQuirk {
   note: string;
   source: string;
@@ -62,6 +91,7 @@ export interface ModelConfig {
   pricesAsOf?: string;
   priceSource?: string;
   quirks?: ModelQuirk[];
+  capabilities?: ModelCapabilities;
   /** Provider "azure-openai" only. */
   azure?: AzureSettings;
 }
@@ -123,6 +153,17 @@ export interface Config {
     topN: number;
     /** Times each prompt is asked, with seeds query.seed, query.seed + 1, …; 1 = the paper's single answer. */
     samples: number;
+    /**
+     * How the model's answer is read (lib/query/elicit.ts): "ranking" (the paper's prompt, always asked), "samples"
+     * (the `query.samples` asks of it, fitted as a distribution), "stated" (probabilities written per candidate) and
+     * "logprobs" (the first token's logprobs over the candidates' numbers); each method besides the ranking is one more
+     * request per prompt.
+     */
+    elicitation: ElicitationMethod[];
+    /** `stated`: the most tokens of its answer (about 50 numbers with their ids). */
+    statedMaxTokens: number;
+    /** `logprobs`: the top-k asked for (capped by the model's `capabilities.topLogprobs`). */
+    topLogprobs: number;
     temperature: number;
     seed: number;
     maxTokens: number;

@@ -9,7 +9,7 @@ export * from './paths';
 import { repoRoot, resolvePath, rawFolderProblem } from './paths';
 export { RUN_NAME_RULE, isRunName } from './config-checks';
 import type { Config, DatasetSource, DomainName, ModelConfig } from './config-types';
-import { MAX_RUN_NAME_LENGTH, PROVIDERS } from './config-types';
+import { MAX_RUN_NAME_LENGTH, PROVIDERS, REQUIRED_MODEL_KEYS } from './config-types';
 import { NULLABLE, RUN_NAME_RULE, SIMULATED_MODEL_KEYS, isRunName, settingProblem } from './config-checks';
 
 export class ConfigError extends Error {
@@ -112,11 +112,12 @@ const MODEL_TEMPLATE: ModelConfig = {
   pricesAsOf: '2000-01-01',
   priceSource: '',
   quirks: [],
+  capabilities: { logprobs: true, topLogprobs: 20, n: true, jsonSchema: true },
   azure: { endpointEnv: 'X', deploymentEnv: 'X', apiVersionEnv: 'X' },
 };
 
-/** Keys a new model entry may leave out. */
-const OPTIONAL_MODEL_KEYS = new Set(['baseURL', 'apiKeyEnv', 'params', 'pricesAsOf', 'priceSource', 'quirks', 'azure']);
+/** Keys a new model entry may leave out: all but what says which model it is, how hard to ask it and its prices. */
+const OPTIONAL_MODEL_KEYS = new Set(Object.keys(MODEL_TEMPLATE).filter((k) => !REQUIRED_MODEL_KEYS.includes(k)));
 
 function validateModels(models: unknown, source: string): void {
   if (!Array.isArray(models)) throw new ConfigError(`${source}: "query.models" must be an array of model entries`);

@@ -152,6 +152,32 @@ export interface ResponseRecord {
   answeredAt: string;
 }
 
+/**
+ * data/responses/<model>/<domain>.<method>.jsonl: the answer to a `stated` or `logprobs` prompt (lib/query/elicit.ts),
+ * kept as returned; the score stage reads the model's distribution from it.
+ */
+export interface ElicitedRecord {
+  v: number;
+  promptId: string;
+  method: 'stated' | 'logprobs';
+  key: string;
+  modelId: string;
+  messages: { role: 'system' | 'user'; content: string }[];
+  raw: string;
+  /** The first answer token's top logprobs (`logprobs`); absent when the server returned none. */
+  topLogprobs?: { token: string; logprob: number }[];
+  /** "empty answer", "cut off by max tokens": what the reply itself says is wrong with it. */
+  answerIssues?: string[];
+  usage: Usage;
+  costUsd: number;
+  model: string;
+  fingerprint: string | null;
+  latencyMs: number;
+  finishReason: string | null;
+  via: 'sync' | 'batch' | 'baseline';
+  answeredAt: string;
+}
+
 // ---------- score → data/scores/<model>/<domain>.jsonl ----------
 
 export interface ScoreRecord {

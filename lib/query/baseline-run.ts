@@ -37,6 +37,7 @@ export async function runBaseline(
       finishReason: 'stop',
       via: 'baseline',
       answeredAt: '',
+      ...(a.topLogprobs ? { topLogprobs: a.topLogprobs } : {}),
     });
   }
   summary.newAnswers = answers.size;

@@ -14,7 +14,14 @@ import { deriveSeed, makeRng, sampleWithoutReplacement } from '../core/rng';
 import type { SampleRecord } from '../core/types';
 import { entropy } from '../core/entropy';
 import { baseSampleId } from '../sample/orders';
-import { KNOWN_DISTRIBUTION_DEFAULTS, knownDistributionForSample, samplePlackettLuce } from './known-distribution';
+import {
+  KNOWN_DISTRIBUTION_DEFAULTS,
+  firstTokenLogprobs,
+  knownDistributionForSample,
+  samplePlackettLuce,
+  statedProbabilities,
+} from './known-distribution';
+import { elicitationRefusal, topLogprobsFor } from './elicit';
 
 export const BASELINE_KINDS = [
   'random',
@@ -97,6 +104,8 @@ export function createBaseline(model: ModelConfig, data: ProcessedDomain, config
   };
 
   let rank: Ranker;
+  // The distribution over a sample's candidates, for the baselines that have one (lib/query/elicit.ts).
+  let distributionOf: ((sample: SampleRecord) => number[]) | null = null;
   switch (kind) {
     case 'random':
       rank = randomRank;
@@ -179,6 +188,8 @@ export function createBaseline(model: ModelConfig, data: ProcessedDomain, config
       // choice probabilities q* (asks of one sample, in any candidate order, share q*), so a score of its measured
       // distribution can be checked against H(p, q*).
       const options = { ...KNOWN_DISTRIBUTION_DEFAULTS, ...model.known };
+      // Asked for its distribution (stated, logprobs) it gives q* as a model would: rounded, or the top-k labels.
+      distributionOf = (sample) => knownDistributionForSample(sample, baseSampleId(sample), options, config.seed);
       rank = (sample, cands, topN, repeat) => {
         const base = baseSampleId(sample);
         const q = knownDistributionForSample(sample, base, options, config.seed);
@@ -201,6 +212,13 @@ export function createBaseline(model: ModelConfig, data: ProcessedDomain, config
           `baseline "${model.id}": sample ${sample.id} is from domain "${sample.domain}" but the baseline was built on "${data.domain}"`,
         );
       }
+      if (job.elicit) {
+        if (!distributionOf) throw new Error(`baseline "${model.id}": ${elicitationRefusal(model, job.elicit)}`);
+        return {
+          ...distributionAnswer(job.elicit, sample, distributionOf(sample), topLogprobsFor(config, model)),
+          model: model.id,
+        };
+      }
       const cands = Int32Array.from(sample.candidates, (id) => itemIndexOf(data, id, sample));
       const picks = rank(sample, cands, topN, job.repeat ?? 0);
       const text = pythonList(picks.map((i) => data.items[i].name));
@@ -213,6 +231,24 @@ export function createBaseline(model: ModelConfig, data: ProcessedDomain, config
       };
     },
   };
+}
+
+/** A simulated model's answer to a `stated` or `logprobs` prompt when its distribution over the candidates is q. */
+function distributionAnswer(
+  method: 'stated' | 'logprobs',
+  sample: SampleRecord,
+  q: readonly number[],
+  topK: number,
+): Omit<ModelAnswer, 'model'> {
+  const free = { usage: { inputTokens: 0, outputTokens: 0 }, fingerprint: null, latencyMs: 0 };
+  if (method === 'stated') {
+    // Written out in candidate order (an object would put integer-like ids first, sorted).
+    const stated = statedProbabilities(q);
+    const text = `{${sample.candidates.map((id, i) => `${JSON.stringify(id)}: ${stated[i]}`).join(', ')}}`;
+    return { ...free, text };
+  }
+  const topLogprobs = firstTokenLogprobs(q, topK);
+  return { ...free, text: topLogprobs[0].token, topLogprobs };
 }
 
 function itemIndexOf(data: ProcessedDomain, id: string, sample: SampleRecord): number {

@@ -94,8 +94,9 @@ function readQueryInputs(config: Config, domain: DomainName): QueryInputs {
   return { samples, data, itemName, jobs };
 }
 
-export function responsesFile(config: Config, modelId: string, domain: DomainName): string {
-  return path.join(domainDir(config, 'responses'), modelId, `${domain}.jsonl`);
+/** data/responses/<model>/<domain>.jsonl, or <domain>.<method>.jsonl for an elicitation method of its own request. */
+export function responsesFile(config: Config, modelId: string, domain: DomainName, method?: string): string {
+  return path.join(domainDir(config, 'responses'), modelId, method ? `${domain}.${method}.jsonl` : `${domain}.jsonl`);
 }
 
 /**

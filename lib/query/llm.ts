@@ -24,7 +24,10 @@ import {
 } from './retry';
 import { normalizeBaseURL, storeKey, type GenerationParams, type StoredAnswer } from './store';
 import type { Usage } from '../core/types';
-import { redact } from '../core/secrets';
+import { methodParams } from './elicit';
+import { answerFromCompletion, readCompletion } from './completion';
+
+export { answerFromCompletion, readCompletion, usageFromCompletion, type CompletionLike } from './completion';
 import { missingKeyReason, readApiKey, redactSecrets } from './keys';
 
 export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
@@ -71,12 +74,15 @@ export function generationParams(
   config: Config,
   model?: Pick<ModelConfig, 'model' | 'params'>,
   repeat = 0,
+  method?: GenerationParams,
 ): GenerationParams {
   // Ask `repeat` (query.samples > 1) of a prompt moves the seed by the ask index, so the asks differ.
   const params: Record<string, unknown> = {
     temperature: config.query.temperature,
     seed: config.query.seed + repeat,
     max_tokens: config.query.maxTokens,
+    // An elicitation method's own parameters (lib/query/elicit.ts), before the family's rules rename or drop them.
+    ...method,
   };
   const family = model ? modelFamily(model.model) : undefined;
   if (family) {
@@ -94,11 +100,17 @@ export function generationParams(
 }
 
 /** The exact chat-completions body sent for a prompt (also the body of a Batch API request line). */
-export function chatRequestBody(model: ModelConfig, config: Config, messages: ChatMessage[], repeat = 0) {
+export function chatRequestBody(
+  model: ModelConfig,
+  config: Config,
+  messages: ChatMessage[],
+  repeat = 0,
+  method?: GenerationParams,
+) {
   return {
     model: model.model,
     messages: messages.map((m) => ({ role: m.role, content: m.content })),
-    ...generationParams(config, model, repeat),
+    ...generationParams(config, model, repeat, method),
   };
 }
 
@@ -112,6 +124,7 @@ export function requestKey(
   messages: ChatMessage[],
   env: NodeJS.ProcessEnv = process.env,
   repeat = 0,
+  method?: GenerationParams,
 ): string {
   const baseURL = model.provider === 'baseline' ? null : effectiveBaseURL(model, env);
   return storeKey({
@@ -119,7 +132,7 @@ export function requestKey(
     baseURL,
     model: model.model,
     messages,
-    params: generationParams(config, model, repeat),
+    params: generationParams(config, model, repeat, method),
     repeat,
   });
 }
@@ -145,85 +158,6 @@ export function addUsage(total: Usage, u: Usage): void {
   if (u.reasoningTokens !== undefined) total.reasoningTokens = (total.reasoningTokens ?? 0) + u.reasoningTokens;
 }
 
-/** Shape of a chat completion as far as we read it (the SDK's type, or a Batch API output line's body). */
-export interface CompletionLike {
-  model?: string;
-  system_fingerprint?: string | null;
-  usage?: {
-    prompt_tokens?: number;
-    completion_tokens?: number;
-    total_tokens?: number;
-    completion_tokens_details?: { reasoning_tokens?: number | null } | null;
-  } | null;
-  choices?: { message?: { content?: string | null; refusal?: string | null } | null; finish_reason?: string | null }[];
-}
-
-/**
- * Tokens of a completion. OpenAI counts reasoning tokens inside completion_tokens; a server that reports them only in
- * total_tokens (total = prompt + completion + reasoning) has them added, so output always includes what is billed.
- */
-export function usageFromCompletion(usage: CompletionLike['usage']): Usage {
-  const inputTokens = usage?.prompt_tokens ?? 0;
-  let outputTokens = usage?.completion_tokens ?? 0;
-  const reasoning = usage?.completion_tokens_details?.reasoning_tokens;
-  if (typeof reasoning !== 'number') return { inputTokens, outputTokens };
-  if (reasoning > 0 && usage?.total_tokens === inputTokens + outputTokens + reasoning) outputTokens += reasoning;
-  return { inputTokens, outputTokens, reasoningTokens: reasoning };
-}
-
-/** How much of a reply that is not a completion its error message quotes. */
-const BODY_START_CHARS = 200;
-
-/**
- * Reads a 200 reply's body as a chat completion, or throws NotACompletionError with its content type, its first
- * 200 characters and any usage it reported (the reply was billed even when it holds no answer). The body is redacted
- * (`secrets`, and every key the process read) before it is cut: a key the cut went through would leave a piece.
- */
-export async function readCompletion(
-  response: Response,
-  secrets: (string | undefined | null)[] = [],
-): Promise<CompletionLike> {
-  const text = await response.text();
-  const contentType = response.headers.get('content-type') ?? '';
-  const start = () => redact(text, secrets).slice(0, BODY_START_CHARS);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (e) {
-    throw new NotACompletionError(`the body is not JSON (${(e as Error).message})`, contentType, start(), null);
-  }
-  const completion = parsed as CompletionLike;
-  if (
-    completion === null ||
-    typeof completion !== 'object' ||
-    !Array.isArray(completion.choices) ||
-    completion.choices.length === 0
-  ) {
-    throw new NotACompletionError(
-      'the body has no "choices"',
-      contentType,
-      start(),
-      completion && typeof completion === 'object' && completion.usage ? usageFromCompletion(completion.usage) : null,
-    );
-  }
-  return completion;
-}
-
-export function answerFromCompletion(completion: CompletionLike, latencyMs: number): ModelAnswer {
-  const choice = completion.choices?.[0];
-  if (!choice) throw new Error('the server returned a completion without choices');
-  // An empty or refused answer is still an answer (temperature 0 would give it again): it is stored and parses as unparseable.
-  const text = choice.message?.content ?? choice.message?.refusal ?? '';
-  return {
-    text,
-    usage: usageFromCompletion(completion.usage),
-    model: completion.model ?? '',
-    fingerprint: completion.system_fingerprint ?? null,
-    latencyMs,
-    finishReason: choice.finish_reason ?? null,
-  };
-}
-
 /** A store entry for an answer to `messages` from `model`. */
 export function storedAnswerFor(
   model: ModelConfig,
@@ -231,7 +165,13 @@ export function storedAnswerFor(
   key: string,
   answer: ModelAnswer,
   via: 'sync' | 'batch',
-  extra: { discount?: number; meta?: Record<string, unknown>; answeredAt?: Date; repeat?: number } = {},
+  extra: {
+    discount?: number;
+    meta?: Record<string, unknown>;
+    answeredAt?: Date;
+    repeat?: number;
+    method?: GenerationParams;
+  } = {},
 ): StoredAnswer {
   const adapted = answer.adaptations?.length ? { adapted: answer.adaptations } : {};
   const meta = extra.meta || answer.adaptations?.length ? { ...extra.meta, ...adapted } : undefined;
@@ -242,9 +182,10 @@ export function storedAnswerFor(
       provider: model.provider,
       baseURL: effectiveBaseURL(model),
       model: model.model,
-      params: generationParams(config, model, extra.repeat),
+      params: generationParams(config, model, extra.repeat, extra.method),
     },
     raw: answer.text,
+    ...(answer.topLogprobs ? { topLogprobs: answer.topLogprobs } : {}),
     usage: answer.usage,
     model: answer.model,
     fingerprint: answer.fingerprint,
@@ -359,7 +300,7 @@ export function createApiResponder(model: ModelConfig, config: Config, opts: Api
   const stoppedReason = () => (breaker.reason === null ? null : redactSecrets(breaker.reason, secrets));
 
   async function answer(job: PromptJob, signal?: AbortSignal, retrySignal?: AbortSignal): Promise<ModelAnswer> {
-    const configured = chatRequestBody(model, config, job.messages, job.repeat);
+    const configured = chatRequestBody(model, config, job.messages, job.repeat, methodParams(config, model, job));
     const inFlight = anyOf(signal, breaker.abandonSignal);
     const between = anyOf(signal, retrySignal, breaker.signal);
     // Wait out a probe before the retry loop, so a prompt stopped meanwhile counts as never sent.

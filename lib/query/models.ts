@@ -15,6 +15,8 @@ export interface PromptJob {
   messages: ChatMessage[];
   /** Which ask of the prompt this is when `query.samples` > 1 (0-based, lib/query/repeats.ts); absent when asked once. */
   repeat?: number;
+  /** The elicitation method of its own request (lib/query/elicit.ts); absent for the paper's ranking prompt. */
+  elicit?: 'stated' | 'logprobs';
 }
 
 export interface ModelAnswer {
@@ -29,6 +31,8 @@ export interface ModelAnswer {
   adaptations?: string[];
   /** Why the model stopped ("stop", "length" = cut off by max tokens, "content_filter" …); null when not reported. */
   finishReason?: string | null;
+  /** The first answer token's top logprobs, when the request asked for them and the server returned them. */
+  topLogprobs?: { token: string; logprob: number }[];
 }
 
 export interface Responder {

@@ -27,6 +27,8 @@ export interface DomainPromptTemplate {
    * Placeholders: {<proxy>} for each proxy's phrase, and {a} for "a"/"an" chosen by the word that follows it.
    */
   demography: Record<string, string>;
+  /** The request sentences of the `stated` and `logprobs` prompts (lib/query/elicit.ts), in the same words. */
+  elicit: { statedRequest: string; statedFormat: string; logprobsRequest: string };
   /**
    * How a proxy value is phrased: per proxy, value → phrase, with "*" as the default pattern ({value} = the value).
    * Proxies without an entry are shown as their value.
@@ -52,6 +54,7 @@ const FORMAT_SENTENCE =
 export function templateFromWords(words: PromptWords): DomainPromptTemplate {
   const { itemSingular, itemPlural, verb, verbPast, historyNoun } = words;
   const basis = `based on their background, previous ${historyNoun} history, or a combination of both.`;
+  const userBasis = `based on the user's background, previous ${historyNoun} history, or a combination of both.`;
   return {
     system: AI_RULES,
     intro: `You are proficient in recommending new ${itemSingular} for users to ${verb} ${basis}`,
@@ -62,6 +65,12 @@ export function templateFromWords(words: PromptWords): DomainPromptTemplate {
     paragraphSeparator: '\n\n',
     demography: words.demography,
     values: words.values ?? {},
+    elicit: {
+      statedRequest: `For each candidate listed below, give the probability that it is the next ${itemSingular} the user will ${verb}, ${userBasis}`,
+      statedFormat:
+        "Format your response as a JSON object with each candidate's id as a key and its probability, a number between 0 and 1, as the value. The probabilities must add up to 1.",
+      logprobsRequest: `Which ${itemSingular} from the numbered candidates listed below will the user ${verb} next, ${userBasis.replace(/\.$/, '?')}`,
+    },
   };
 }
 
@@ -185,6 +194,23 @@ export function renderPrompt(
   domain: DomainName,
   template: DomainPromptTemplate = promptTemplate(config, domain),
 ): ChatMessage[] {
+  const paragraphs = promptParagraphs(sample, itemName, domain, template);
+  paragraphs.push(fill(template.request, { topN: String(config.query.topN) }));
+  paragraphs.push(template.format);
+  paragraphs.push(fill(template.candidates, { candidates: pythonList(sample.candidates.map(itemName)) }));
+  return [
+    { role: 'system', content: template.system },
+    { role: 'user', content: paragraphs.join(template.paragraphSeparator) },
+  ];
+}
+
+/** The paragraphs before the request, shared by every method's prompt: introduction, demography, history. */
+export function promptParagraphs(
+  sample: SampleRecord,
+  itemName: (id: string) => string,
+  domain: DomainName,
+  template: DomainPromptTemplate,
+): string[] {
   if (sample.domain !== domain)
     throw new Error(`sample ${sample.id} belongs to domain "${sample.domain}", not "${domain}"`);
   const paragraphs: string[] = [template.intro];
@@ -195,13 +221,7 @@ export function renderPrompt(
   if (sample.setup !== 'C' && sample.history.length > 0) {
     paragraphs.push(fill(template.history, { history: pythonList(sample.history.map(itemName)) }));
   }
-  paragraphs.push(fill(template.request, { topN: String(config.query.topN) }));
-  paragraphs.push(template.format);
-  paragraphs.push(fill(template.candidates, { candidates: pythonList(sample.candidates.map(itemName)) }));
-  return [
-    { role: 'system', content: template.system },
-    { role: 'user', content: paragraphs.join(template.paragraphSeparator) },
-  ];
+  return paragraphs;
 }
 
 /** The messages as one readable text, for notebooks and logs. */

@@ -2,7 +2,13 @@
 import * as path from 'node:path';
 import type { Config, DomainName, ModelConfig } from '../core/config';
 import { writeJsonLines } from '../core/io';
-import { FORMAT_VERSION, type ParseDiagnostics, type ResponseRecord, type Usage } from '../core/types';
+import {
+  type ElicitedRecord,
+  FORMAT_VERSION,
+  type ParseDiagnostics,
+  type ResponseRecord,
+  type Usage,
+} from '../core/types';
 import { responsesFile, storeDir } from './inputs';
 import type { ChatMessage, PromptJob } from './models';
 import { parseAnswer } from './parse-answer';
@@ -77,6 +83,7 @@ export interface AnswerForRecord {
   finishReason: string | null;
   via: ResponseRecord['via'];
   answeredAt: string;
+  topLogprobs?: { token: string; logprob: number }[];
 }
 
 /** Builds and writes the responses file: one parsed record per prompt that has an answer, in sample order. */
@@ -94,17 +101,21 @@ export function writeResponses(
   for (const { job, key } of keyed) {
     const a = answerFor(key);
     if (!a) continue;
+    const reason = a.finishReason ?? 'unknown';
+    parse.byFinishReason[reason] = (parse.byFinishReason[reason] ?? 0) + 1;
+    // Identical prompts share one paid answer: its cost is counted once, so the file's costs sum to what was spent.
+    const cost = costed.has(key) ? 0 : a.costUsd;
+    costed.add(key);
+    if (job.elicit) {
+      lines.push(withMessages(JSON.stringify(elicitedRecord(job, key, model, a, cost)), job.messages));
+      continue;
+    }
     const candidates = job.sample.candidates.map((id) => ({ id, name: itemName(id) }));
     const parsed = parseAnswer(a.raw, candidates, config.query.topN);
     const issues = answerIssues(a.raw, a.finishReason);
     const diagnostics = issues.length ? { ...parsed.diagnostics, answerIssues: issues } : parsed.diagnostics;
     const ranked = parsed.ranked;
     addDiagnostics(parse, diagnostics);
-    const reason = a.finishReason ?? 'unknown';
-    parse.byFinishReason[reason] = (parse.byFinishReason[reason] ?? 0) + 1;
-    // Identical prompts share one paid answer: its cost is counted once, so the file's costs sum to what was spent.
-    const cost = costed.has(key) ? 0 : a.costUsd;
-    costed.add(key);
     const record: Omit<ResponseRecord, 'messages'> & { messages: string } = {
       v: FORMAT_VERSION,
       promptId: job.sample.id,
@@ -126,7 +137,7 @@ export function writeResponses(
     };
     lines.push(withMessages(JSON.stringify(record), job.messages));
   }
-  const file = responsesFile(config, model.id, domain);
+  const file = responsesFile(config, model.id, domain, keyed[0]?.job.elicit);
   if (path.resolve(path.dirname(file)) === path.resolve(storeDir(config))) {
     throw new Error(
       `model id "${model.id}" would write its responses into the response store folder ${storeDir(config)}; rename the model`,
@@ -134,6 +145,39 @@ export function writeResponses(
   }
   writeJsonLines(file, lines);
   return { file, written: lines.length, parse };
+}
+
+/** The record of a `stated` or `logprobs` answer: kept as returned, read by the score stage. */
+function elicitedRecord(
+  job: PromptJob,
+  key: string,
+  model: ModelConfig,
+  a: AnswerForRecord,
+  cost: number,
+): Omit<ElicitedRecord, 'messages'> & { messages: string } {
+  // A logprobs answer is read from its first token: being cut off after it (max_tokens 2) is no fault.
+  const issues = answerIssues(a.raw, a.finishReason).filter(
+    (issue) => job.elicit !== 'logprobs' || issue !== 'cut off by max tokens',
+  );
+  return {
+    v: FORMAT_VERSION,
+    promptId: job.sample.id,
+    method: job.elicit!,
+    key,
+    modelId: model.id,
+    messages: MESSAGES_SLOT,
+    raw: a.raw,
+    ...(a.topLogprobs ? { topLogprobs: a.topLogprobs } : {}),
+    ...(issues.length ? { answerIssues: issues } : {}),
+    usage: a.usage,
+    costUsd: cost,
+    model: a.model,
+    fingerprint: a.fingerprint,
+    latencyMs: a.latencyMs,
+    finishReason: a.finishReason,
+    via: a.via,
+    answeredAt: a.answeredAt,
+  };
 }
 
 // The prompt's messages are ~90 % of a record and the same for every model: their JSON is made once per prompt and

@@ -57,6 +57,10 @@ export interface BatchModeSummary {
 
 export interface QueryRunSummary {
   modelId: string;
+  /** The elicitation method these requests asked (lib/query/elicit.ts); absent for the paper's ranking prompt. */
+  method?: 'stated' | 'logprobs';
+  /** The same model's passes for the elicitation methods of their own request (the query stage's summary). */
+  methods?: QueryRunSummary[];
   provider: ModelConfig['provider'];
   domain: DomainName;
   dryRun: boolean;

@@ -38,6 +38,7 @@ import { sendMissing, type PromptFailure, type RunControl } from './send';
 import { querySamplesOf, repeatedJobs } from './repeats';
 import { orderOf } from '../sample/orders';
 import { ResponseStore, storeFileName } from './store';
+import { assumedOutputTokens, elicitationPasses, methodLog, methodParams } from './elicit';
 import {
   keepUnstoredAnswers,
   lockStoreForRun,
@@ -95,7 +96,8 @@ async function runApiModel(
 
 /** runApiModel's work once the store lock is held (same arguments). */
 async function queryLocked(...args: Parameters<typeof runApiModel>): Promise<void> {
-  const [config, domain, model, inputs, keyed, summary, control, opts, log] = args;
+  const [config, domain, model, inputs, keyed, summary, control, opts, runLog] = args;
+  const log = methodLog(runLog, model, domain, summary.method);
   const file = storeFile(config, model);
   // A folder (or a device) in the store file's place cannot even be read.
   if (!opts.dryRun && fs.existsSync(file) && !fs.statSync(file).isFile()) requireAppendable(config, model, domain);
@@ -132,7 +134,11 @@ async function queryLocked(...args: Parameters<typeof runApiModel>): Promise<voi
 
   if (opts.dryRun) {
     const measured = measuredAnswers(distinct, (key) => store.get(key)?.usage);
-    const { toSend, estimate } = estimateDryRun(config, domain, model, missing, summary.alreadyStored, log, measured);
+    // An elicitation method's answer is not a ranking's length: its own assumption prices it (a pilot measures it).
+    const priced = summary.method
+      ? { ...config, query: { ...config.query, outputTokensEstimate: assumedOutputTokens(summary.method, config) } }
+      : config;
+    const { toSend, estimate } = estimateDryRun(priced, domain, model, missing, summary.alreadyStored, log, measured);
     Object.assign(summary, {
       toSend,
       estimate,
@@ -214,7 +220,7 @@ async function queryLocked(...args: Parameters<typeof runApiModel>): Promise<voi
       answered,
       missing: summary.prompts - answered,
       failed: summary.failures.reduce((n, f) => n + f.promptIds.length, 0),
-      outputFile: responsesFile(config, model.id, domain),
+      outputFile: responsesFile(config, model.id, domain, summary.method),
     });
     log(message);
     return;
@@ -236,7 +242,7 @@ async function queryLocked(...args: Parameters<typeof runApiModel>): Promise<voi
     summary.interrupted ||
     summary.unavailable !== undefined ||
     summary.stopped !== undefined;
-  const previous = countRecords(responsesFile(config, model.id, domain));
+  const previous = countRecords(responsesFile(config, model.id, domain, summary.method));
   const answerable = keyed.filter((k) => has(k.key)).length;
   if (failedRun && answerable < previous) {
     // The store (with what was recovered) holds fewer answers than the file: keep the file rather than shrink it.
@@ -244,11 +250,11 @@ async function queryLocked(...args: Parameters<typeof runApiModel>): Promise<voi
       written: 0,
       answered: answerable,
       missing: summary.prompts - answerable,
-      outputFile: responsesFile(config, model.id, domain),
+      outputFile: responsesFile(config, model.id, domain, summary.method),
     });
     summary.failed = summary.failures.reduce((n, f) => n + f.promptIds.length, 0);
     log(
-      `${model.id} ${domain}: the run did not complete and has ${formatCount(answerable)} answers, fewer than the ${formatCount(previous)} records of ${responsesFile(config, model.id, domain)}; that file is left as it was`,
+      `${model.id} ${domain}: the run did not complete and has ${formatCount(answerable)} answers, fewer than the ${formatCount(previous)} records of ${responsesFile(config, model.id, domain, summary.method)}; that file is left as it was`,
     );
     return;
   }
@@ -269,6 +275,7 @@ async function queryLocked(...args: Parameters<typeof runApiModel>): Promise<voi
         finishReason: e.finishReason ?? null,
         via: e.via,
         answeredAt: e.answeredAt,
+        ...(e.topLogprobs ? { topLogprobs: e.topLogprobs } : {}),
       }
     );
   });
@@ -359,6 +366,7 @@ export async function runQuery(
   }
   const jobs = repeatedJobs(inputs.jobs, config);
   if (opts.dryRun) logMultipliers(inputs, asks, domain, log);
+  const passes = elicitationPasses(config, domain, inputs, jobs, models, !!opts.batch);
 
   const stop = new AbortController();
   const hard = new AbortController();
@@ -381,12 +389,16 @@ export async function runQuery(
 
   const summaries: QueryRunSummary[] = [];
   try {
-    for (const model of models) {
+    for (const [model, { method, jobs }] of models.flatMap((m) => passes.map((p) => [m, p] as const))) {
       const started = Date.now();
-      const all = jobs.map((job) => ({ job, key: requestKey(model, config, job.messages, opts.env, job.repeat) }));
+      const all = jobs.map((job) => ({
+        job,
+        key: requestKey(model, config, job.messages, opts.env, job.repeat, methodParams(config, model, job)),
+      }));
       const keyed = opts.limit === undefined ? all : pilotSelection(all, (k) => k.job.sample, opts.limit);
       const summary: QueryRunSummary = {
         modelId: model.id,
+        ...(method ? { method } : {}),
         provider: model.provider,
         domain,
         dryRun: !!opts.dryRun,
@@ -437,7 +449,17 @@ export async function runQuery(
           log(
             `[dry run] ${model.id} ${domain}: ${formatCount(keyed.length)} prompts, answered offline (free, nothing sent)`,
           );
-        else await runBaseline(config, domain, model, inputs, keyed, summary, control, log);
+        else
+          await runBaseline(
+            config,
+            domain,
+            model,
+            inputs,
+            keyed,
+            summary,
+            control,
+            methodLog(log, model, domain, method),
+          );
       } else {
         await runApiModel(config, domain, model, inputs, keyed, summary, control, opts, log);
       }

@@ -9,6 +9,7 @@ import { Progress } from '../core/progress';
 import type { Usage } from '../core/types';
 import { formatCount, formatUsd } from './format';
 import { addUsage, costUsd, createApiResponder, eitherSignal, RequestFailedError, storedAnswerFor } from './llm';
+import { methodParams } from './elicit';
 import type { PromptJob } from './models';
 import type { FailureKind, RetryPolicy } from './retry';
 import { StoreWriteError, type ResponseStore } from './store';
@@ -113,6 +114,7 @@ export async function sendMissing(
         const entry = await store.fetchOnce(key, async () =>
           storedAnswerFor(model, config, key, await responder.answer(job, control.hard, stop), 'sync', {
             repeat: job.repeat,
+            method: methodParams(config, model, job),
           }),
         );
         summary.newAnswers++;

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { descriptionOf, domainDir } from '../core/config';
 import type { StageDefinition } from '../core/stage';
 import { resolveModels, responsesFile, storeIdentity } from './inputs';
+import { elicitMethodsOf } from './elicit';
 import { formatFinishReasons } from './responses';
 import { type QueryOptions, type QueryRunSummary, runQuery } from './runner';
 
@@ -28,7 +29,10 @@ export const queryStage: StageDefinition<QueryOptions, QueryRunSummary> = {
       description: descriptionOf(config, ref.domain)?.prompt ?? null,
     };
   },
-  outputs: (config, ref) => [{ file: responsesFile(config, ref.model ?? '', ref.domain) }],
+  outputs: (config, ref) =>
+    [undefined, ...elicitMethodsOf(config)].map((method) => ({
+      file: responsesFile(config, ref.model ?? '', ref.domain, method),
+    })),
   // The store file's identity is an input: a damaged or truncated store is noticed by a normal rerun.
   prepare: async (config, ref, opts) => ({
     external: storeIdentity(config, resolveModels(config, [ref.model ?? ''])[0]),
@@ -38,8 +42,21 @@ export const queryStage: StageDefinition<QueryOptions, QueryRunSummary> = {
   makesOutput: (opts) => !opts.dryRun && opts.limit === undefined,
   async run({ config, ref, opts }) {
     const model = resolveModels(config, [ref.model ?? ''])[0];
-    const [summary] = await runQuery(config, ref.domain, [model.id], opts);
+    const [summary, ...methods] = await runQuery(config, ref.domain, [model.id], opts);
     if (!summary) return { status: 'failed', result: summary, detail: 'no summary returned' };
+    if (methods.length) summary.methods = methods;
+    // An elicitation method's requests count like the ranking's: any failed or unanswered fails the stage.
+    const methodGaps = methods
+      .filter((m) => !opts.dryRun && opts.limit === undefined && (m.failed > 0 || m.missing > 0 || m.storeFailure))
+      .map(
+        (m) => `${m.method}: ${m.storeFailure ?? `${m.failed} prompts failed and ${m.missing} are still unanswered`}`,
+      );
+    if (methodGaps.length)
+      return {
+        status: 'failed',
+        result: summary,
+        detail: `${methodGaps.join('; ')}; rerun to retry them (stored answers are kept)`,
+      };
     const waiting = summary.batch?.pendingPrompts ?? 0;
     if (opts.dryRun) return { status: 'done', result: summary, detail: 'dry run' };
     // Before the pilot's and the pending outcomes: a store that refused a write fails the stage whatever else happened.

@@ -52,6 +52,8 @@ export interface StoredAnswer {
   request: StoredRequest;
   /** The answer text exactly as returned. */
   raw: string;
+  /** The first answer token's top logprobs (the `logprobs` method); absent when none were returned. */
+  topLogprobs?: { token: string; logprob: number }[];
   usage: Usage;
   /** Model snapshot reported by the server. */
   model: string;

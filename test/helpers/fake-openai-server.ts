@@ -54,6 +54,8 @@ export type FakeAction =
   | {
       kind: 'answer';
       text?: string;
+      /** The first token's top logprobs, returned as OpenAI does (`choices[0].logprobs.content[0].top_logprobs`). */
+      topLogprobs?: { token: string; logprob: number }[];
       content?: null;
       finishReason?: string;
       latencyMs?: number;
@@ -553,6 +555,7 @@ export class FakeOpenAIServer {
     id: string,
     action: {
       text?: string;
+      topLogprobs?: { token: string; logprob: number }[];
       content?: null;
       finishReason?: string;
       model?: string;
@@ -587,7 +590,19 @@ export class FakeOpenAIServer {
         {
           index: 0,
           message: { role: 'assistant', content: action.content === null ? null : text, refusal: null },
-          logprobs: null,
+          logprobs: action.topLogprobs
+            ? {
+                content: [
+                  {
+                    token: action.topLogprobs[0]?.token ?? text,
+                    logprob: action.topLogprobs[0]?.logprob ?? 0,
+                    bytes: null,
+                    top_logprobs: action.topLogprobs.map((t) => ({ ...t, bytes: null })),
+                  },
+                ],
+                refusal: null,
+              }
+            : null,
           finish_reason: finish,
         },
       ],
