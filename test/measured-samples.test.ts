@@ -110,11 +110,11 @@ test('the summary sets the measured distribution beside the optimistic one, per 
   const summary = loadScoreSummary(config).models.known.movielens!;
   for (const setup of ['A', 'B', 'C'] as const) {
     const inSetup = rows.filter((r) => r.setup === setup);
-    const m = summary.setups[setup]!.measured!.samples;
+    const m = summary.setups[setup]!.measured!.samples!;
     assert.equal(m.prompts, inSetup.length);
-    const flatters = meanOf(inSetup.map((r) => r.measured!.samples.crossEntropy - r.crossEntropy));
+    const flatters = meanOf(inSetup.map((r) => r.measured!.samples!.crossEntropy - r.crossEntropy));
     assert.ok(Math.abs(m.flatters.estimate - flatters) < 1e-12, `${setup}: ${m.flatters.estimate} vs ${flatters}`);
-    const measuredGap = meanOf(inSetup.map((r) => r.measured!.samples.crossEntropy - r.targetEntropy));
+    const measuredGap = meanOf(inSetup.map((r) => r.measured!.samples!.crossEntropy - r.targetEntropy));
     assert.ok(Math.abs(m.meanGap.estimate - measuredGap) < 1e-12);
     assert.ok(m.flatters.low! <= m.flatters.estimate && m.flatters.estimate <= m.flatters.high!);
     // This model's picks follow the target's order on average, so imposing the target's values on them scores it
@@ -131,9 +131,9 @@ test('the report table of measured distributions: a row per setup, and the reaso
     table.rows.map((r) => (r[1] as { text: string }).text),
     ['A', 'B', 'C'],
   );
-  const flatters = table.rows[0][6];
+  const flatters = table.rows[0][7];
   assert.equal(flatters.kind, 'interval');
-  const f = summary.setups.A!.measured!.samples.flatters;
+  const f = summary.setups.A!.measured!.samples!.flatters;
   assert.deepEqual(
     [
       (flatters as { estimate: number }).estimate,

@@ -7,6 +7,7 @@ export { POWER_DELTAS, SLOPE_DELTAS, simulatedDeparture } from './power';
 export { gapStats } from './gap';
 export { measureCoverage } from './calibration';
 export { knownAnswerSamples } from './known-answer';
+export { elicitationExamples } from './elicited';
 export { logprobsDistribution, samplesDistribution, scoreMeasured, statedDistribution } from './measured';
 export { simulatePositionTest } from './position-bias-calibration';
 export {

@@ -96,7 +96,7 @@ export async function knownAnswerSamples(
       const setups = loadScoreSummary(scratch).models[model.id]?.[domain]?.setups ?? {};
       const flatters: Partial<Record<Setup, number>> = {};
       for (const [setup, entry] of Object.entries(setups))
-        if (entry?.measured) flatters[setup as Setup] = entry.measured.samples.flatters.estimate;
+        if (entry?.measured?.samples) flatters[setup as Setup] = entry.measured.samples.flatters.estimate;
       const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
       rows.push({
         asks,

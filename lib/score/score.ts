@@ -41,6 +41,8 @@ import type { ResponseRecord, SampleRecord, Setup } from '../core/types';
 import { positionBias } from './position-bias';
 import { type SampleScoreRecord, foldAnswers, sampleIdOf } from './spread';
 import { type MeasuredSamplesScore, measuredSamplesScores } from './measured';
+import { loadElicited, measuredElicitedScores } from './elicited';
+import { elicitMethodsOf } from '../query/elicit';
 import { baseSampleId } from '../sample/orders';
 import { noiseModelOf } from './calibration';
 import { startCalibration } from './calibration-run';
@@ -273,6 +275,20 @@ function scoreModelDomain(
     const m = measured.get(r.promptId);
     if (m) r.measured = { samples: m };
   }
+  // The methods asked with prompts of their own (stated, logprobs): the distribution the model gave, scored.
+  const elicitedNotes: string[] = [];
+  for (const method of elicitMethodsOf(config)) {
+    const methodFile = responsesFile(config, modelId, domain, method);
+    const byId = measuredElicitedScores(samples, loadElicited(methodFile, method), sampleIdOf(samples), {
+      smoothing: config.score.smoothing,
+      logBase: config.score.logBase,
+    });
+    for (const r of scores) {
+      const m = byId.get(r.promptId);
+      if (m) r.measured = { ...r.measured, [method]: m };
+    }
+    elicitedNotes.push(`${byId.size} with a ${method} distribution`);
+  }
   if (ignoredAnswers)
     log(`[score] ${file}: ${ignoredAnswers} answers are for prompts not in the current samples; ignored`);
   if (infinite.length) {
@@ -332,7 +348,7 @@ function scoreModelDomain(
   writeJsonl(scoresFile(config, modelId, domain), scores);
   log(
     `[score] ${modelId}/${domain}: ${scores.length} scored, ${summary.missing} missing, ${summary.noPicks} without valid picks, ` +
-      `${summary.smoothed} smoothed${measured.size ? `, ${measured.size} with a measured distribution (Plackett–Luce fit of ${config.query.samples} asks)` : ''} → ${scoresFile(config, modelId, domain)}`,
+      `${summary.smoothed} smoothed${measured.size ? `, ${measured.size} with a measured distribution (Plackett–Luce fit of ${config.query.samples} asks)` : ''}${elicitedNotes.map((n) => `, ${n}`).join('')} → ${scoresFile(config, modelId, domain)}`,
   );
   return { modelId, domain, summary };
 }

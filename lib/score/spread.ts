@@ -10,6 +10,7 @@
  *   unbalanced-design group size; share = σ²_within / (σ²_within + σ²_between). Unlike the share of sums of squares it
  *   is not biased down by the few answers per sample: answers that differ only by noise give a share near 1.
  */
+import type { MeasuredElicitedScore } from './elicited';
 import type { SampleRecord, ScoreRecord, Setup } from '../core/types';
 import { baseSampleId } from '../sample/orders';
 import type { MeasuredSamplesScore } from './measured';
@@ -21,7 +22,7 @@ export interface SampleScoreRecord extends ScoreRecord {
   /** Standard deviation (n − 1) of the answers' cross-entropies; null with one answer. */
   crossEntropySpread?: number | null;
   /** The model's own distribution as measured from its answers (query.samples ≥ 2), scored (lib/score/measured.ts). */
-  measured?: { samples: MeasuredSamplesScore };
+  measured?: { samples?: MeasuredSamplesScore; stated?: MeasuredElicitedScore; logprobs?: MeasuredElicitedScore };
 }
 
 export interface SpreadSummary {

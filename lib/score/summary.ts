@@ -4,7 +4,7 @@
  */
 import type { PositionBias } from './position-bias';
 import type { SampleScoreRecord, SpreadSummary } from './spread';
-import type { MeasuredSamplesScore } from './measured';
+import type { MeasuredMethod, MeasuredScore } from './measured';
 import * as fs from 'node:fs';
 import type { Config, DomainName } from '../core/config';
 import { entropy } from '../core/entropy';
@@ -69,7 +69,7 @@ export interface SetupSummary {
    */
   gap: GapSummary;
   /** The model's own distribution, measured from its repeated answers (query.samples ≥ 2); absent otherwise. */
-  measured?: { samples: MeasuredSetupSummary };
+  measured?: Partial<Record<MeasuredMethod, MeasuredSetupSummary>>;
 }
 
 /**
@@ -83,8 +83,12 @@ export interface SetupSummary {
  */
 export interface MeasuredSetupSummary {
   prompts: number;
-  /** Mean number of rankings fitted per prompt. */
-  rankingsMean: number;
+  /** samples: the mean number of rankings fitted per prompt. */
+  rankingsMean?: number;
+  /** logprobs: the mean probability the top-k gave to the candidates' labels (the rest was filled in). */
+  coveredMean?: number;
+  /** stated, logprobs: prompts whose answers had diagnostics (missing, repeated, non-numeric entries …). */
+  withDiagnostics?: number;
   meanGap: Estimate;
   optimisticMeanGap: Estimate;
   flatters: Estimate;
@@ -92,7 +96,7 @@ export interface MeasuredSetupSummary {
   totalVariation: Estimate;
   /** Prompts whose measured q was exactly 0 on some item of the group (smoothed with λ), and fits that did not converge. */
   smoothed: number;
-  notConverged: number;
+  notConverged?: number;
 }
 
 export interface GapSummary extends GapStats {
@@ -282,7 +286,7 @@ export function summarizeSetup(
       notes: curve.notes,
     },
     gap,
-    ...(measured ? { measured: { samples: measured } } : {}),
+    ...(measured ? { measured } : {}),
   };
 }
 
@@ -291,29 +295,39 @@ function measuredSummary(
   clusterOf: (promptId: string) => string,
   confidence: number,
   noInterval: (e: Estimate) => Estimate,
-): MeasuredSetupSummary | null {
-  const rows = scores.filter((r) => r.measured?.samples);
-  if (!rows.length) return null;
-  const cl = clusterIndex(rows.map((r) => clusterOf(r.promptId)));
-  const of = (f: (r: SampleScoreRecord, m: MeasuredSamplesScore) => number) =>
-    noInterval(
-      clusteredMean(
-        rows.map((r) => f(r, r.measured!.samples)),
-        cl,
-        confidence,
-      ),
-    );
-  return {
-    prompts: rows.length,
-    rankingsMean: mean(rows.map((r) => r.measured!.samples.rankings)) as number,
-    meanGap: of((r, m) => m.crossEntropy - r.targetEntropy),
-    optimisticMeanGap: of((r) => r.crossEntropy - r.targetEntropy),
-    flatters: of((r, m) => m.crossEntropy - r.crossEntropy),
-    jensenShannon: of((_r, m) => m.jensenShannon),
-    totalVariation: of((_r, m) => m.totalVariation),
-    smoothed: rows.filter((r) => r.measured!.samples.smoothed).length,
-    notConverged: rows.filter((r) => !r.measured!.samples.converged).length,
-  };
+): Partial<Record<MeasuredMethod, MeasuredSetupSummary>> | null {
+  const out: Partial<Record<MeasuredMethod, MeasuredSetupSummary>> = {};
+  for (const method of ['samples', 'stated', 'logprobs'] as const) {
+    const rows = scores.filter((r) => r.measured?.[method]);
+    if (!rows.length) continue;
+    const m = (r: SampleScoreRecord) => r.measured![method]!;
+    const cl = clusterIndex(rows.map((r) => clusterOf(r.promptId)));
+    const of = (f: (r: SampleScoreRecord, m: MeasuredScore) => number) =>
+      noInterval(
+        clusteredMean(
+          rows.map((r) => f(r, m(r))),
+          cl,
+          confidence,
+        ),
+      );
+    const samplesFit = method === 'samples' ? rows.map((r) => r.measured!.samples!) : null;
+    const elicited = method === 'samples' ? null : rows.map((r) => r.measured![method]!);
+    const covered = elicited?.filter((e) => e.covered !== undefined).map((e) => e.covered!) ?? [];
+    out[method] = {
+      prompts: rows.length,
+      ...(samplesFit ? { rankingsMean: mean(samplesFit.map((f) => f.rankings)) as number } : {}),
+      ...(covered.length ? { coveredMean: mean(covered) as number } : {}),
+      ...(elicited ? { withDiagnostics: elicited.filter((e) => e.diagnostics > 0).length } : {}),
+      meanGap: of((r, x) => x.crossEntropy - r.targetEntropy),
+      optimisticMeanGap: of((r) => r.crossEntropy - r.targetEntropy),
+      flatters: of((r, x) => x.crossEntropy - r.crossEntropy),
+      jensenShannon: of((_r, x) => x.jensenShannon),
+      totalVariation: of((_r, x) => x.totalVariation),
+      smoothed: rows.filter((r) => m(r).smoothed).length,
+      ...(samplesFit ? { notConverged: samplesFit.filter((f) => !f.converged).length } : {}),
+    };
+  }
+  return Object.keys(out).length ? out : null;
 }
 
 /**
