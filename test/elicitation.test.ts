@@ -9,7 +9,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type Config, ConfigError, loadConfig } from '../lib/core/config';
-import { KNOWN_DISTRIBUTION_DEFAULTS, knownDistributionForSample } from '../lib/query/known-distribution';
+import {
+  KNOWN_DISTRIBUTION_DEFAULTS,
+  knownDistributionForSample,
+  knownDistributionModel,
+} from '../lib/query/known-distribution';
 import { runQuery } from '../lib/query/runner';
 import { responsesFile } from '../lib/query/inputs';
 import { checkElicitation, renderElicitPrompt, statedEntries } from '../lib/query/elicit';
@@ -25,17 +29,8 @@ import { makeQueryFixture, type QueryFixture } from './helpers/query-fixture';
 const quiet = { log: () => {} };
 const KNOWN = { tau: 1, noise: 0.5 };
 
-const knownModel = {
-  id: 'known',
-  provider: 'baseline',
-  model: 'known-distribution',
-  baseURL: null,
-  apiKeyEnv: null,
-  concurrency: 64,
-  inputPricePerMTok: 0,
-  outputPricePerMTok: 0,
-  known: KNOWN,
-};
+// The simulated model's entry, renamed: the config loads it as it loads a user's entry.
+const knownModel = { ...knownDistributionModel(KNOWN), id: 'known' };
 
 function setUp(
   elicitation: string[],

@@ -7,6 +7,7 @@
  */
 import { normal } from '../data/synthetic-parts';
 import { deriveSeed, makeRng, type Rng } from '../core/rng';
+import type { ModelConfig } from '../core/config';
 
 export interface KnownDistributionOptions {
   /** Temperature on the log-target: above 1 flattens q* towards uniform, below 1 sharpens it. */
@@ -15,6 +16,21 @@ export interface KnownDistributionOptions {
   noise: number;
   /** Added to the target before the log, so the group's never-interacted candidates keep some mass. */
   eps: number;
+}
+
+/** The simulated model as an entry of its own, answered offline (notebooks' known-answer checks and examples). */
+export function knownDistributionModel(known?: Partial<KnownDistributionOptions>): ModelConfig {
+  return {
+    id: 'known-distribution',
+    provider: 'baseline',
+    model: 'known-distribution',
+    baseURL: null,
+    apiKeyEnv: null,
+    concurrency: 64,
+    inputPricePerMTok: 0,
+    outputPricePerMTok: 0,
+    ...(known ? { known } : {}),
+  };
 }
 
 export const KNOWN_DISTRIBUTION_DEFAULTS: KnownDistributionOptions = { tau: 1, noise: 0.5, eps: 1e-3 };

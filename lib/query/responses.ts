@@ -126,14 +126,7 @@ export function writeResponses(
       raw: a.raw,
       ranked,
       diagnostics,
-      usage: a.usage,
-      costUsd: cost,
-      model: a.model,
-      fingerprint: a.fingerprint,
-      latencyMs: a.latencyMs,
-      finishReason: a.finishReason,
-      via: a.via,
-      answeredAt: a.answeredAt,
+      ...answerFields(a, cost),
     };
     lines.push(withMessages(JSON.stringify(record), job.messages));
   }
@@ -169,6 +162,13 @@ function elicitedRecord(
     raw: a.raw,
     ...(a.topLogprobs ? { topLogprobs: a.topLogprobs } : {}),
     ...(issues.length ? { answerIssues: issues } : {}),
+    ...answerFields(a, cost),
+  };
+}
+
+/** What every record says of the reply it holds, in the order the files have always written it. */
+function answerFields(a: AnswerForRecord, cost: number) {
+  return {
     usage: a.usage,
     costUsd: cost,
     model: a.model,

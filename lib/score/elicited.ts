@@ -6,7 +6,8 @@
 import * as fs from 'node:fs';
 import { readJsonl } from '../core/io';
 import type { ElicitedRecord, SampleRecord } from '../core/types';
-import type { Config, DomainName, ModelConfig } from '../core/config';
+import type { Config, DomainName } from '../core/config';
+import { knownDistributionModel } from '../query/known-distribution';
 import { entropy } from '../core/entropy';
 import { OWN_REQUEST_METHODS, elicitJobs, statedEntries, type ElicitMethod } from '../query/elicit';
 import { createBaseline } from '../query/baselines';
@@ -135,17 +136,7 @@ export async function elicitationExamples(
     inputs.jobs.find((j) => j.sample.setup === setup && (setup === 'C' || j.sample.history.length > 0)) ??
     inputs.jobs[0];
   if (!job) throw new Error(`elicitationExamples: ${domain} has no samples; run the sample stage`);
-  const simulated: ModelConfig = {
-    id: 'known-distribution',
-    provider: 'baseline',
-    model: 'known-distribution',
-    baseURL: null,
-    apiKeyEnv: null,
-    concurrency: 1,
-    inputPricePerMTok: 0,
-    outputPricePerMTok: 0,
-  };
-  const responder = createBaseline(simulated, inputs.data, config);
+  const responder = createBaseline(knownDistributionModel(), inputs.data, config);
   const template = promptTemplate(config, domain);
   const sample = job.sample;
   const out: ElicitationExample[] = [];

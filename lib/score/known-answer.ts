@@ -6,10 +6,14 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type Config, type DomainName, type ModelConfig } from '../core/config';
+import type { Config, DomainName } from '../core/config';
 import { writeJsonl } from '../core/io';
 import type { Setup } from '../core/types';
-import { KNOWN_DISTRIBUTION_DEFAULTS, knownDistributionForSample } from '../query/known-distribution';
+import {
+  KNOWN_DISTRIBUTION_DEFAULTS,
+  knownDistributionForSample,
+  knownDistributionModel,
+} from '../query/known-distribution';
 import { runQuery } from '../query/runner';
 import { loadSamples } from '../sample/sample';
 import { baseSampleId } from '../sample/orders';
@@ -44,17 +48,7 @@ export async function knownAnswerSamples(
   const stride = Math.max(1, Math.floor(all.length / opts.prompts));
   const samples = all.filter((_, i) => i % stride === 0).slice(0, opts.prompts);
   const known = { ...KNOWN_DISTRIBUTION_DEFAULTS, ...opts.known };
-  const model: ModelConfig = {
-    id: 'known-distribution',
-    provider: 'baseline',
-    model: 'known-distribution',
-    baseURL: null,
-    apiKeyEnv: null,
-    concurrency: 64,
-    inputPricePerMTok: 0,
-    outputPricePerMTok: 0,
-    known,
-  };
+  const model = knownDistributionModel(known);
   const rows: KnownAnswerRow[] = [];
   for (const asks of opts.asks) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ubp-known-answer-'));
