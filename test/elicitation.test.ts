@@ -312,3 +312,40 @@ test('elicitationExamples (notebook 03): each method’s prompt, a simulated ans
   assert.ok(Math.abs(rows[0].crossEntropy - crossEntropyBits(sample.target, q)) < 0.01);
   assert.equal(fs.readdirSync(fx.root, { recursive: true }).length, before, 'no file was written');
 });
+
+test('the dry run prices each method with its own output assumption, offers no batch price for it, and sends nothing', async () => {
+  const server = await FakeOpenAIServer.start({});
+  try {
+    const { fx } = setUp(['ranking']);
+    const model = {
+      id: 'priced',
+      provider: 'openai-compatible',
+      model: 'm',
+      baseURL: server.url,
+      apiKeyEnv: null,
+      concurrency: 2,
+      inputPricePerMTok: 1,
+      outputPricePerMTok: 10,
+    };
+    const config = loadConfig({
+      env: {},
+      overrides: { paths: fx.paths, query: { models: [model], elicitation: ['ranking', 'stated', 'logprobs'] } },
+    });
+    const lines: string[] = [];
+    const dry = await runQuery(config, 'movielens', ['priced'], { dryRun: true, log: (s) => lines.push(s) });
+    assert.deepEqual(
+      dry.map((s) => [s.method ?? 'ranking', s.estimate!.outputTokensEstimate]),
+      [
+        ['ranking', 30 * config.query.outputTokensEstimate],
+        ['stated', 30 * 8 * config.sample.K],
+        ['logprobs', 30 * 2],
+      ],
+    );
+    assert.ok(dry[0].estimate!.batchCostUsd < dry[0].estimate!.costUsd);
+    for (const s of dry.slice(1)) assert.equal(s.estimate!.batchCostUsd, s.estimate!.costUsd);
+    assert.ok(lines.some((l) => /priced movielens \(stated\): .*no batch price/.test(l)));
+    assert.equal(server.log.length, 0, 'a dry run sends nothing');
+  } finally {
+    await server.close();
+  }
+});

@@ -138,7 +138,16 @@ async function queryLocked(...args: Parameters<typeof runApiModel>): Promise<voi
     const priced = summary.method
       ? { ...config, query: { ...config.query, outputTokensEstimate: assumedOutputTokens(summary.method, config) } }
       : config;
-    const { toSend, estimate } = estimateDryRun(priced, domain, model, missing, summary.alreadyStored, log, measured);
+    const { toSend, estimate } = estimateDryRun(
+      priced,
+      domain,
+      model,
+      missing,
+      summary.alreadyStored,
+      log,
+      measured,
+      !summary.method,
+    );
     Object.assign(summary, {
       toSend,
       estimate,
