@@ -18,6 +18,7 @@ import { runQuery } from '../lib/query/runner';
 import { responsesFile } from '../lib/query/inputs';
 import { checkElicitation, renderElicitPrompt, statedEntries } from '../lib/query/elicit';
 import { elicitationExamples } from '../lib/score/elicited';
+import { knownAnswerSamples } from '../lib/score/known-answer';
 import { promptTemplate } from '../lib/query/prompt';
 import { loadScores } from '../lib/score/files';
 import { loadScoreSummary, runScore } from '../lib/score/score';
@@ -348,4 +349,25 @@ test('the dry run prices each method with its own output assumption, offers no b
   } finally {
     await server.close();
   }
+});
+
+test('knownAnswerSamples with methods (notebook 04): stated recovers H(p, q*) to rounding, logprobs overstates it, each from one answer', async () => {
+  const { fx, config } = setUp(['ranking']);
+  const rows = await knownAnswerSamples(config, 'movielens', {
+    prompts: 30,
+    asks: [],
+    methods: ['stated', 'logprobs'],
+  });
+  assert.deepEqual(
+    rows.map((r) => [r.method, r.asks, r.prompts]),
+    [
+      ['stated', 1, 30],
+      ['logprobs', 1, 30],
+    ],
+  );
+  const truths = qStar(fx, config);
+  const direct = meanOf(fx.samples.map((s, k) => crossEntropyBits(s.target, truths[k])));
+  assert.ok(Math.abs(rows[0].meanTruth - direct) < 1e-12, `${rows[0].meanTruth} vs ${direct}`);
+  assert.ok(Math.abs(rows[0].meanError) < 0.01, `stated ${rows[0].meanError}`);
+  assert.ok(rows[1].meanError > 0.01, `logprobs ${rows[1].meanError}`);
 });
