@@ -114,23 +114,26 @@ test('with the default elicitation nothing new is asked or written: no method fi
   assert.ok((loadScores(config, 'known', 'movielens') as SampleScoreRecord[]).every((r) => r.measured === undefined));
 });
 
-test('a method a model cannot serve is refused before anything is asked, naming the model and the reason', async () => {
+test('an offline baseline without a distribution is a comparator: answers the ranking prompt only, never refused, no method file', async () => {
   const random = { ...knownModel, id: 'rnd', model: 'random', known: undefined };
   delete (random as Record<string, unknown>).known;
   const { config } = setUp(['ranking', 'stated'], [knownModel, random]);
-  assert.throws(
-    () => checkElicitation(config, ['known', 'rnd']),
-    (e: unknown) => {
-      assert.ok(e instanceof ConfigError);
-      assert.match(
-        (e as Error).message,
-        /model "rnd" cannot be asked "stated": offline baseline "random" has no distribution/,
-      );
-      return true;
-    },
+  assert.doesNotThrow(() => checkElicitation(config, ['known', 'rnd']));
+  const summaries = await runQuery(config, 'movielens', ['known', 'rnd'], quiet);
+  assert.deepEqual(
+    summaries.map((s) => [s.modelId, s.method ?? 'ranking']),
+    [
+      ['known', 'ranking'],
+      ['known', 'stated'],
+      ['rnd', 'ranking'],
+    ],
   );
-  await assert.rejects(runQuery(config, 'movielens', ['known', 'rnd'], quiet), /model "rnd" cannot be asked "stated"/);
-  assert.ok(!fs.existsSync(responsesFile(config, 'known', 'movielens')), 'nothing was written');
+  assert.ok(fs.existsSync(responsesFile(config, 'known', 'movielens', 'stated')));
+  assert.ok(!fs.existsSync(responsesFile(config, 'rnd', 'movielens', 'stated')), 'the comparator was not asked');
+  // Scoring reads no method file for it: its entry has no measured field and no method entry.
+  const summary = runScore(config, ['movielens'], ['known', 'rnd'], quiet);
+  assert.ok((loadScores(config, 'rnd', 'movielens') as SampleScoreRecord[]).every((r) => r.measured === undefined));
+  assert.deepEqual(Object.keys(summary.models).sort(), ['known', 'known@stated', 'rnd']);
   assert.throws(
     () => loadConfig({ env: {}, overrides: { query: { elicitation: ['stated'] } } }),
     /query\.elicitation.*must include "ranking"/,

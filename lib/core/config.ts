@@ -125,8 +125,8 @@ function validateModels(models: unknown, source: string): void {
     const where = `query.models[${i}]`;
     if (jsonType(m) !== 'object') throw new ConfigError(`${source}: "${where}" must be an object`);
     const entry = m as Record<string, unknown>;
-    if (typeof entry.id !== 'string' || entry.id === '')
-      throw new ConfigError(`${source}: "${where}.id" must be a non-empty string`);
+    if (typeof entry.id !== 'string' || entry.id === '' || entry.id.includes('@'))
+      throw new ConfigError(`${source}: "${where}.id" must be a non-empty string without "@"`);
     for (const [k, v] of Object.entries(entry)) {
       const simulatedKey = Object.hasOwn(SIMULATED_MODEL_KEYS, k) ? SIMULATED_MODEL_KEYS[k] : undefined;
       if (simulatedKey) {

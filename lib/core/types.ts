@@ -201,6 +201,9 @@ export interface ScoreRecord {
   /** Jensen–Shannon divergence and total variation between p and the (smoothed) q: bounded, unlike H(p, q). */
   jensenShannon: number;
   totalVariation: number;
+  /** A method entry's record (lib/score/method-entries.ts): the measuring method and the model whose answer it read. */
+  method?: 'samples' | 'stated' | 'logprobs';
+  of?: string;
 }
 
 // ---------- the stages and what a run reports of them (plain data: the report reads it without importing the pipeline) ----------

@@ -52,6 +52,8 @@ import { type CurveUncertainty, type TrendFigureData, type TrendUncertainty, ent
 import { positionBiasFigure } from './position-bias-figure';
 import { type GapProfiles, gapProfileFigure } from './gap-figure';
 import { exportTables } from './tables';
+import { withMethodEntries } from '../score/method-entries';
+import { flatteryFigure, flatteryRows } from './flattery-figure';
 
 export { figureHtmlFragment, plotlyScriptTag } from './plotly-html';
 export type { PlotlyFigure } from './export';
@@ -349,6 +351,10 @@ async function buildPlot(
   formats: FigureFormat[],
   log: (s: string) => void,
 ): Promise<{ figures: BuiltFigure[]; dir: string; result: PlotResult }> {
+  // The models' method entries ("<model>@<method>", lib/score/method-entries.ts) are drawn beside them.
+  const summaryFile = scoreSummaryFile(config);
+  const summary = fs.existsSync(summaryFile) ? readJson<ScoreSummary>(summaryFile) : null;
+  modelIds = withMethodEntries(summary, domain, modelIds);
   const input = loadPlotInputs(config, domain, modelIds);
   if (!input.counts)
     log(
@@ -376,6 +382,8 @@ async function buildPlot(
   if (gap) figures.splice(1, 0, gap);
   const bias = positionBiasFigure(domain, positionBiasOf(config, domain, modelIds), fo.look);
   if (bias) figures.push(bias);
+  const flattery = flatteryFigure(domain, flatteryRows(summary, domain, modelIds), fo.look, entropyUnit(fo.logBase));
+  if (flattery) figures.push(flattery);
   const dir = figuresDir(config, domain);
   const figureData = path.join(dir, FIGURE_DATA_FILE);
   writeJsonAtomic(figureData, {

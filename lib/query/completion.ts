@@ -80,8 +80,21 @@ export function answerFromCompletion(completion: CompletionLike, latencyMs: numb
   const choice = completion.choices?.[0];
   if (!choice) throw new Error('the server returned a completion without choices');
   // An empty or refused answer is still an answer (temperature 0 would give it again): it is stored and parses as unparseable.
-  const text = choice.message?.content ?? choice.message?.refusal ?? '';
+  const textOf = (c: typeof choice) => c.message?.content ?? c.message?.refusal ?? '';
+  const text = textOf(choice);
   const topLogprobs = firstTokenTopLogprobs(choice);
+  // A request with `n` (the samples method) is answered by several choices: each is an ask, kept in `index` order.
+  const all = completion.choices ?? [];
+  const choices =
+    all.length > 1
+      ? all
+          .map((c, i) => ({
+            c,
+            at: typeof (c as { index?: number }).index === 'number' ? (c as { index: number }).index : i,
+          }))
+          .sort((a, b) => a.at - b.at)
+          .map(({ c }) => ({ text: textOf(c), finishReason: c.finish_reason ?? null }))
+      : undefined;
   return {
     text,
     usage: usageFromCompletion(completion.usage),
@@ -90,6 +103,7 @@ export function answerFromCompletion(completion: CompletionLike, latencyMs: numb
     latencyMs,
     finishReason: choice.finish_reason ?? null,
     ...(topLogprobs ? { topLogprobs } : {}),
+    ...(choices ? { choices } : {}),
   };
 }
 

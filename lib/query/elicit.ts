@@ -11,14 +11,27 @@ import type { ChatMessage, PromptJob } from './models';
 import { type DomainPromptTemplate, promptParagraphs, promptTemplate } from './prompt';
 import type { GenerationParams } from './store';
 import { candidateLabel } from './known-distribution';
+import { asksInOneRequest } from './repeats';
+import { modelFamily } from './families';
 
 /** The methods asked with a prompt of their own, one request per prompt. */
 export const OWN_REQUEST_METHODS = ['stated', 'logprobs'] as const;
 export type ElicitMethod = (typeof OWN_REQUEST_METHODS)[number];
 
-/** The configured methods that are requests of their own, in a fixed order. */
-export function elicitMethodsOf(config: Config): ElicitMethod[] {
+/** Offline baselines that hold a distribution to state or to give logprobs of. */
+const DISTRIBUTION_BASELINES = new Set(['known-distribution']);
+
+/**
+ * The configured methods that are requests of their own, in a fixed order; for a given model, those it is asked. An
+ * offline baseline without a distribution (oracle, popularity, …) is a comparator that answers the ranking prompt
+ * only: there is nothing of its own to measure, so it is not asked, and a run can set models beside it.
+ */
+export function elicitMethodsOf(
+  config: Config,
+  model?: Pick<ModelConfig, 'provider' | 'model'> | null,
+): ElicitMethod[] {
   const listed = config.query.elicitation ?? ['ranking'];
+  if (model && model.provider === 'baseline' && !DISTRIBUTION_BASELINES.has(model.model)) return [];
   return OWN_REQUEST_METHODS.filter((m) => listed.includes(m));
 }
 
@@ -114,9 +127,13 @@ export function assumedOutputTokens(method: ElicitMethod, config: Config): numbe
   return method === 'stated' ? 8 * config.sample.K : 2;
 }
 
-/** What a job's method sets over the query defaults (none for the paper's ranking prompt). */
+/**
+ * What a job's method sets over the query defaults: none for the paper's ranking prompt, asked once or n times; `n`
+ * when its n asks are one request (lib/query/repeats.ts).
+ */
 export function methodParams(config: Config, model: ModelConfig, job: PromptJob): GenerationParams | undefined {
-  return job.elicit ? elicitParams(job.elicit, config, model, job.sample) : undefined;
+  if (job.elicit) return elicitParams(job.elicit, config, model, job.sample);
+  return asksInOneRequest(config, model) ? { n: config.query.samples } : undefined;
 }
 
 /** The jobs of a method: one per prompt, its own messages and parameters. */
@@ -179,9 +196,6 @@ export function methodLog(
   return (s) => log(s.replace(plain, `${model.id} ${domain} (${method}):`));
 }
 
-/** Offline baselines that hold a distribution to state or to give logprobs of. */
-const DISTRIBUTION_BASELINES = new Set(['known-distribution']);
-
 /** Why a model cannot serve a method (so nothing is sent), or null. */
 export function elicitationRefusal(model: ModelConfig, method: ElicitMethod): string | null {
   if (model.provider === 'baseline') {
@@ -197,13 +211,31 @@ export function elicitationRefusal(model: ModelConfig, method: ElicitMethod): st
 }
 
 /**
+ * Why a model's `samples` would measure nothing (null when they can): n rankings drawn at temperature 0 are (nearly)
+ * one ranking, so the fitted distribution would be the model's sampling rule, not its uncertainty. The temperature is
+ * the one sent: the entry's `params.temperature`, else none where its family takes only the default (1), else
+ * `query.temperature`. Offline baselines draw with their own rule and are never refused.
+ */
+export function samplesRefusal(config: Config, model: ModelConfig): string | null {
+  if (!(config.query.elicitation ?? []).includes('samples') || model.provider === 'baseline') return null;
+  const own = model.params && Object.hasOwn(model.params, 'temperature') ? model.params.temperature : undefined;
+  const sent =
+    own !== undefined ? own : modelFamily(model.model)?.omit.includes('temperature') ? null : config.query.temperature;
+  return sent === 0
+    ? `its asks would be sent at temperature 0, where every ask gives (nearly) the same ranking; set "query.temperature" (e.g. 1) or the entry's "params.temperature" above 0 (the ranking prompt's first ask is then sent at it too)`
+    : null;
+}
+
+/**
  * Refuses, before any request, a run that asks a model for a method it cannot serve (a ConfigError: the CLI exits 2).
  */
 export function checkElicitation(config: Config, modelIds: readonly string[]): void {
   const problems: string[] = [];
-  for (const method of elicitMethodsOf(config)) {
-    for (const model of config.query.models) {
-      if (!modelIds.includes(model.id)) continue;
+  for (const model of config.query.models) {
+    if (!modelIds.includes(model.id)) continue;
+    const samplesWhy = samplesRefusal(config, model);
+    if (samplesWhy) problems.push(`model "${model.id}" cannot be asked "samples": ${samplesWhy}`);
+    for (const method of elicitMethodsOf(config, model)) {
       const why = elicitationRefusal(model, method);
       if (why) problems.push(`model "${model.id}" cannot be asked "${method}": ${why}`);
     }

@@ -25,6 +25,7 @@ import {
 import { normalizeBaseURL, storeKey, type GenerationParams, type StoredAnswer } from './store';
 import type { Usage } from '../core/types';
 import { methodParams } from './elicit';
+import { requestRepeat } from './repeats';
 import { answerFromCompletion, readCompletion } from './completion';
 
 export { answerFromCompletion, readCompletion, usageFromCompletion, type CompletionLike } from './completion';
@@ -186,6 +187,7 @@ export function storedAnswerFor(
     },
     raw: answer.text,
     ...(answer.topLogprobs ? { topLogprobs: answer.topLogprobs } : {}),
+    ...(answer.choices ? { choices: answer.choices } : {}),
     usage: answer.usage,
     model: answer.model,
     fingerprint: answer.fingerprint,
@@ -300,7 +302,13 @@ export function createApiResponder(model: ModelConfig, config: Config, opts: Api
   const stoppedReason = () => (breaker.reason === null ? null : redactSecrets(breaker.reason, secrets));
 
   async function answer(job: PromptJob, signal?: AbortSignal, retrySignal?: AbortSignal): Promise<ModelAnswer> {
-    const configured = chatRequestBody(model, config, job.messages, job.repeat, methodParams(config, model, job));
+    const configured = chatRequestBody(
+      model,
+      config,
+      job.messages,
+      requestRepeat(config, model, job),
+      methodParams(config, model, job),
+    );
     const inFlight = anyOf(signal, breaker.abandonSignal);
     const between = anyOf(signal, retrySignal, breaker.signal);
     // Wait out a probe before the retry loop, so a prompt stopped meanwhile counts as never sent.

@@ -33,6 +33,14 @@ export interface ModelAnswer {
   finishReason?: string | null;
   /** The first answer token's top logprobs, when the request asked for them and the server returned them. */
   topLogprobs?: { token: string; logprob: number }[];
+  /** Every choice of a reply with several (a request with `n`), in index order; absent for one. */
+  choices?: AnswerChoice[];
+}
+
+/** One choice of a reply asked with `n`: an ask of its own. */
+export interface AnswerChoice {
+  text: string;
+  finishReason: string | null;
 }
 
 export interface Responder {

@@ -10,7 +10,7 @@ import {
   type Usage,
 } from '../core/types';
 import { responsesFile, storeDir } from './inputs';
-import type { ChatMessage, PromptJob } from './models';
+import type { AnswerChoice, ChatMessage, PromptJob } from './models';
 import { parseAnswer } from './parse-answer';
 import { formatCount } from './format';
 
@@ -84,9 +84,20 @@ export interface AnswerForRecord {
   via: ResponseRecord['via'];
   answeredAt: string;
   topLogprobs?: { token: string; logprob: number }[];
+  choices?: AnswerChoice[];
 }
 
 /** Builds and writes the responses file: one parsed record per prompt that has an answer, in sample order. */
+/**
+ * The answer of a job: the stored answer itself, or, for an ask of a request with `n` (every ask of the prompt shares
+ * its key), its own choice; an ask whose choice the server did not return has no answer (it is counted missing).
+ */
+function askOf(a: AnswerForRecord | undefined, job: PromptJob): AnswerForRecord | undefined {
+  if (!a?.choices || job.elicit) return a;
+  const choice = a.choices[job.repeat ?? 0];
+  return choice && { ...a, raw: choice.text, finishReason: choice.finishReason };
+}
+
 export function writeResponses(
   config: Config,
   domain: DomainName,
@@ -99,7 +110,7 @@ export function writeResponses(
   const parse = emptyParseSummary();
   const costed = new Set<string>();
   for (const { job, key } of keyed) {
-    const a = answerFor(key);
+    const a = askOf(answerFor(key), job);
     if (!a) continue;
     const reason = a.finishReason ?? 'unknown';
     parse.byFinishReason[reason] = (parse.byFinishReason[reason] ?? 0) + 1;

@@ -35,10 +35,10 @@ import type { PromptJob } from './models';
 import { emptyParseSummary, finishNote, writeResponses, type KeyedJob, type ParseSummary } from './responses';
 import type { RetryPolicy } from './retry';
 import { sendMissing, type PromptFailure, type RunControl } from './send';
-import { querySamplesOf, repeatedJobs } from './repeats';
+import { asksInOneRequest, querySamplesOf, repeatedJobs, requestRepeat } from './repeats';
 import { orderOf } from '../sample/orders';
 import { ResponseStore, storeFileName } from './store';
-import { assumedOutputTokens, elicitationPasses, methodLog, methodParams } from './elicit';
+import { assumedOutputTokens, elicitMethodsOf, elicitationPasses, methodLog, methodParams } from './elicit';
 import {
   keepUnstoredAnswers,
   lockStoreForRun,
@@ -135,9 +135,11 @@ async function queryLocked(...args: Parameters<typeof runApiModel>): Promise<voi
   if (opts.dryRun) {
     const measured = measuredAnswers(distinct, (key) => store.get(key)?.usage);
     // An elicitation method's answer is not a ranking's length: its own assumption prices it (a pilot measures it).
-    const priced = summary.method
-      ? { ...config, query: { ...config.query, outputTokensEstimate: assumedOutputTokens(summary.method, config) } }
-      : config;
+    // One request with `n` choices (samples) writes n answers: n times the output for one prompt's input.
+    const perRequest = summary.method
+      ? assumedOutputTokens(summary.method, config)
+      : config.query.outputTokensEstimate * (asksInOneRequest(config, model) ? config.query.samples : 1);
+    const priced = { ...config, query: { ...config.query, outputTokensEstimate: perRequest } };
     const { toSend, estimate } = estimateDryRun(
       priced,
       domain,
@@ -285,6 +287,7 @@ async function queryLocked(...args: Parameters<typeof runApiModel>): Promise<voi
         via: e.via,
         answeredAt: e.answeredAt,
         ...(e.topLogprobs ? { topLogprobs: e.topLogprobs } : {}),
+        ...(e.choices ? { choices: e.choices } : {}),
       }
     );
   });
@@ -398,11 +401,20 @@ export async function runQuery(
 
   const summaries: QueryRunSummary[] = [];
   try {
-    for (const [model, { method, jobs }] of models.flatMap((m) => passes.map((p) => [m, p] as const))) {
+    const passesOf = (m: ModelConfig) =>
+      passes.filter((p) => !p.method || elicitMethodsOf(config, m).includes(p.method));
+    for (const [model, { method, jobs }] of models.flatMap((m) => passesOf(m).map((p) => [m, p] as const))) {
       const started = Date.now();
       const all = jobs.map((job) => ({
         job,
-        key: requestKey(model, config, job.messages, opts.env, job.repeat, methodParams(config, model, job)),
+        key: requestKey(
+          model,
+          config,
+          job.messages,
+          opts.env,
+          requestRepeat(config, model, job),
+          methodParams(config, model, job),
+        ),
       }));
       const keyed = opts.limit === undefined ? all : pilotSelection(all, (k) => k.job.sample, opts.limit);
       const summary: QueryRunSummary = {

@@ -10,6 +10,7 @@ import type { Usage } from '../core/types';
 import { formatCount, formatUsd } from './format';
 import { addUsage, costUsd, createApiResponder, eitherSignal, RequestFailedError, storedAnswerFor } from './llm';
 import { methodParams } from './elicit';
+import { requestRepeat } from './repeats';
 import type { PromptJob } from './models';
 import type { FailureKind, RetryPolicy } from './retry';
 import { StoreWriteError, type ResponseStore } from './store';
@@ -113,7 +114,7 @@ export async function sendMissing(
       try {
         const entry = await store.fetchOnce(key, async () =>
           storedAnswerFor(model, config, key, await responder.answer(job, control.hard, stop), 'sync', {
-            repeat: job.repeat,
+            repeat: requestRepeat(config, model, job),
             method: methodParams(config, model, job),
           }),
         );

@@ -30,7 +30,13 @@ export const queryStage: StageDefinition<QueryOptions, QueryRunSummary> = {
     };
   },
   outputs: (config, ref) =>
-    [undefined, ...elicitMethodsOf(config)].map((method) => ({
+    [
+      undefined,
+      ...elicitMethodsOf(
+        config,
+        config.query.models.find((m) => m.id === ref.model),
+      ),
+    ].map((method) => ({
       file: responsesFile(config, ref.model ?? '', ref.domain, method),
     })),
   // The store file's identity is an input: a damaged or truncated store is noticed by a normal rerun.

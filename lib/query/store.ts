@@ -16,7 +16,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { canonicalJson } from '../core/canonical-json';
 import { appendLine } from '../core/io';
-import type { ChatMessage } from './models';
+import type { AnswerChoice, ChatMessage } from './models';
 import { FORMAT_VERSION, type Usage } from '../core/types';
 
 /**
@@ -54,6 +54,8 @@ export interface StoredAnswer {
   raw: string;
   /** The first answer token's top logprobs (the `logprobs` method); absent when none were returned. */
   topLogprobs?: { token: string; logprob: number }[];
+  /** A request with `n` (the samples method): every choice, in index order; `raw` is the first. */
+  choices?: AnswerChoice[];
   usage: Usage;
   /** Model snapshot reported by the server. */
   model: string;

@@ -8,6 +8,7 @@ export { gapStats } from './gap';
 export { measureCoverage } from './calibration';
 export { knownAnswerSamples } from './known-answer';
 export { elicitationExamples } from './elicited';
+export { methodEntryId, methodEntryOf, withMethodEntries } from './method-entries';
 export { logprobsDistribution, samplesDistribution, scoreMeasured, statedDistribution } from './measured';
 export { simulatePositionTest } from './position-bias-calibration';
 export {

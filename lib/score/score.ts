@@ -46,6 +46,7 @@ import { elicitMethodsOf } from '../query/elicit';
 import { baseSampleId } from '../sample/orders';
 import { noiseModelOf } from './calibration';
 import { startCalibration } from './calibration-run';
+import { methodEntries, methodEntryOf } from './method-entries';
 
 // The files of the stage live in files.ts; re-exported so that callers keep one import.
 export {
@@ -143,7 +144,7 @@ export function runScore(
       try {
         const earlier = scoredEarlier.get(modelId);
         scoredEarlier.delete(modelId);
-        scored.push(scoreModelDomain(config, domain, modelId, samples, ranges, log, earlier));
+        scored.push(...scoreModelDomain(config, domain, modelId, samples, ranges, log, earlier));
       } catch (e) {
         failures.push((e as Error).message);
       }
@@ -256,7 +257,7 @@ function scoreModelDomain(
   ranges: Record<Setup, [number, number] | null>,
   log: (s: string) => void,
   earlier?: ReadAndScored,
-): { modelId: string; domain: DomainName; summary: ModelDomainSummary } {
+): { modelId: string; domain: DomainName; summary: ModelDomainSummary }[] {
   const file = responsesFile(config, modelId, domain);
   const responses = earlier?.responses ?? loadResponses(config, modelId, domain);
   const scored = earlier?.scored ?? scoreResponses(samples, responses, config, modelId, file);
@@ -277,7 +278,10 @@ function scoreModelDomain(
   }
   // The methods asked with prompts of their own (stated, logprobs): the distribution the model gave, scored.
   const elicitedNotes: string[] = [];
-  for (const method of elicitMethodsOf(config)) {
+  for (const method of elicitMethodsOf(
+    config,
+    config.query.models.find((m) => m.id === modelId),
+  )) {
     const methodFile = responsesFile(config, modelId, domain, method);
     const byId = measuredElicitedScores(samples, loadElicited(methodFile, method), sampleIdOf(samples), {
       smoothing: config.score.smoothing,
@@ -346,11 +350,13 @@ function scoreModelDomain(
     positionBias: positionBias(samples, responses),
   };
   writeJsonl(scoresFile(config, modelId, domain), scores);
+  const methods = methodEntries(config, domain, modelId, scores, summary, ranges, clusterOf);
   log(
     `[score] ${modelId}/${domain}: ${scores.length} scored, ${summary.missing} missing, ${summary.noPicks} without valid picks, ` +
       `${summary.smoothed} smoothed${measured.size ? `, ${measured.size} with a measured distribution (Plackett–Luce fit of ${config.query.samples} asks)` : ''}${elicitedNotes.map((n) => `, ${n}`).join('')} → ${scoresFile(config, modelId, domain)}`,
   );
-  return { modelId, domain, summary };
+  // Each measured method as an entry of its own ("<model>@<method>"): the same statistics, comparisons and figures.
+  return [{ modelId, domain, summary }, ...methods];
 }
 
 /**
@@ -437,6 +443,14 @@ function mergeSummary(
       log(`[score] ${summaryFile} cannot be merged (${(e as Error).message}); starting a new summary`);
     }
   }
+  // A re-scored model's method entries that were not computed again (a method no longer asked) would be stale: dropped.
+  const freshKeys = new Set(fresh.map((f) => `${f.modelId}\n${f.domain}`));
+  for (const { modelId, domain } of fresh)
+    for (const id of Object.keys(merged.models))
+      if (methodEntryOf(id)?.model === modelId && !freshKeys.has(`${id}\n${domain}`)) {
+        delete merged.models[id][domain];
+        if (!Object.keys(merged.models[id]).length) delete merged.models[id];
+      }
   for (const { modelId, domain, summary } of fresh)
     merged.models[modelId] = { ...(merged.models[modelId] ?? {}), [domain]: summary };
   const out: ScoreSummary = { v: SCORE_SUMMARY_VERSION, models: {} };

@@ -11,6 +11,7 @@ import type { Comparisons } from './compare';
 import { type PowerFile, scoreComparisonsFile, scorePowerFile, scoresFile, scoreSummaryFile } from './files';
 import { type ScoreOptions, runScore } from './score';
 import type { ScoreSummary } from './summary';
+import { withMethodEntries } from './method-entries';
 
 function summaryPart(domain: DomainName, models: string[]): OutputFile['part'] {
   return {
@@ -18,7 +19,10 @@ function summaryPart(domain: DomainName, models: string[]): OutputFile['part'] {
     select: (json) => {
       const s = json as ScoreSummary;
       return {
-        models: Object.fromEntries(models.map((id) => [id, s.models?.[id]?.[domain] ?? null])),
+        // The models' method entries ("<model>@<method>") are theirs: computed from their answers in the same run.
+        models: Object.fromEntries(
+          withMethodEntries(s, domain, models).map((id) => [id, s.models?.[id]?.[domain] ?? null]),
+        ),
         parameters: s.parameters?.[domain] ?? null,
       };
     },
@@ -53,6 +57,12 @@ export const scoreStage: StageDefinition<ScoreOptions, ScoreSummary> = {
   async run({ config, ref, opts }) {
     const models = ref.models ?? [];
     const summary = runScore(config, [ref.domain], models, opts);
-    return { status: 'done', result: summary, detail: `${models.length} models scored` };
+    const entries = withMethodEntries(summary, ref.domain, models).filter((id) => !models.includes(id));
+    return {
+      status: 'done',
+      result: summary,
+      detail: `${models.length} models scored${entries.length ? ` (and ${entries.length} method entries)` : ''}`,
+      files: entries.map((id) => scoresFile(config, id, ref.domain)),
+    };
   },
 };

@@ -136,6 +136,8 @@ export interface ModelDomainSummary {
   setups: Partial<Record<Setup, SetupSummary>>;
   /** Where the valid picks sit in the listed candidates, against an order-blind model (lib/score/position-bias.ts). */
   positionBias?: PositionBias | null;
+  /** A method entry ("<model>@<method>", lib/score/method-entries.ts): the method and the model it measured. */
+  method?: { name: MeasuredMethod; of: string };
 }
 
 export interface ScoreSummary {

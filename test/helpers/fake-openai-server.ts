@@ -58,6 +58,9 @@ export type FakeAction =
       topLogprobs?: { token: string; logprob: number }[];
       content?: null;
       finishReason?: string;
+      /** A request with `n`: the choices' texts (default: n draws), or fewer choices than asked (`choices`). */
+      texts?: string[];
+      choices?: number;
       latencyMs?: number;
       model?: string;
       fingerprint?: string | null;
@@ -446,12 +449,13 @@ export class FakeOpenAIServer {
   }
 
   /** The default completion text for a request: its first topN candidates as a list. */
-  defaultAnswer(body: ChatBody): string {
+  defaultAnswer(body: ChatBody, choice = 0): string {
     const listed = candidatesOf(body);
     if (this.picks === 'first-listed') return pythonStyleList(listed.slice(0, this.topN));
+    // Choice i > 0 of a request with `n` is another draw (choice 0 is the answer of the same request without `n`).
     const rank = (name: string) =>
       createHash('sha256')
-        .update(`${name}\u0000${body.seed ?? ''}`)
+        .update(`${name}\u0000${body.seed ?? ''}${choice ? `\u0000${choice}` : ''}`)
         .digest('hex');
     const ranked = listed.map((name) => ({ name, r: rank(name) })).sort((a, b) => (a.r < b.r ? -1 : a.r > b.r ? 1 : 0));
     return pythonStyleList(ranked.slice(0, this.topN).map((x) => x.name));
@@ -558,6 +562,8 @@ export class FakeOpenAIServer {
       topLogprobs?: { token: string; logprob: number }[];
       content?: null;
       finishReason?: string;
+      texts?: string[];
+      choices?: number;
       model?: string;
       fingerprint?: string | null;
       usage?: { prompt_tokens: number; completion_tokens: number };
@@ -567,7 +573,16 @@ export class FakeOpenAIServer {
     const finish = action.finishReason ?? (action.content === null ? 'content_filter' : 'stop');
     const promptText = body.messages.map((m) => m.content).join('\n');
     const reasoning = this.reasoningTokensFor(body);
-    const visible = { prompt_tokens: roughTokens(promptText), completion_tokens: roughTokens(text) };
+    // As OpenAI: `n` choices, each a draw, their output tokens summed in the usage (the prompt counted once).
+    const asked = typeof body.n === 'number' && body.n > 1 ? body.n : 1;
+    const extraTexts = Array.from(
+      { length: Math.min(asked, action.choices ?? asked) - 1 },
+      (_, i) => action.texts?.[i + 1] ?? this.defaultAnswer(body, i + 1),
+    );
+    const visible = {
+      prompt_tokens: roughTokens(promptText),
+      completion_tokens: [action.texts?.[0] ?? text, ...extraTexts].reduce((n, t) => n + roughTokens(t), 0),
+    };
     // As OpenAI: completion_tokens counts the hidden reasoning tokens too; the details say how many they were.
     const usage = action.usage ?? { ...visible, completion_tokens: visible.completion_tokens + reasoning };
     const details =
@@ -589,7 +604,11 @@ export class FakeOpenAIServer {
       choices: [
         {
           index: 0,
-          message: { role: 'assistant', content: action.content === null ? null : text, refusal: null },
+          message: {
+            role: 'assistant',
+            content: action.content === null ? null : (action.texts?.[0] ?? text),
+            refusal: null,
+          },
           logprobs: action.topLogprobs
             ? {
                 content: [
@@ -605,6 +624,12 @@ export class FakeOpenAIServer {
             : null,
           finish_reason: finish,
         },
+        ...extraTexts.map((t, i) => ({
+          index: i + 1,
+          message: { role: 'assistant', content: t, refusal: null },
+          logprobs: null,
+          finish_reason: 'stop',
+        })),
       ],
       usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens, ...details },
     };
