@@ -236,6 +236,39 @@ export function scoreMeasured(
 export interface MeasuredSamplesScore extends MeasuredScore {
   rankings: number;
   converged: boolean;
+  /** H(p, q̂) of the fit of all rankings, before the jackknife's bias correction (`crossEntropy` is corrected). */
+  plugInCrossEntropy: number;
+}
+
+/** Groups of the grouped jackknife that corrects the fitted cross-entropy's small-n bias (docs/decisions.md). */
+export const JACKKNIFE_GROUPS = 5;
+
+/**
+ * The grouped jackknife of H(p, q̂): with g groups (ranking i in group i mod g), g·H(all) − (g − 1)·mean H(all but a
+ * group). The plug-in H(p, q̂) of n rankings overstates H(p, q) by about b/n (a noisy q̂ raises −log q̂ on average);
+ * the leave-a-group-out fits of n(g − 1)/g rankings overstate it by b·g/(n(g − 1)), so the combination cancels the b/n
+ * term. Measured on the MovieLens mirror's 5,504 prompts with the simulated model: bias 0.118 → 0.009 bits at n = 20,
+ * 0.047 → 0.000 at 50, 0.38 → 0.14 at 5, and the mean |error| halves.
+ */
+export function jackknifedCrossEntropy(
+  target: readonly number[],
+  rankings: readonly (readonly number[])[],
+  plugIn: number,
+  options: { smoothing: number; logBase: number } & SamplesOptions,
+): number {
+  const g = Math.min(JACKKNIFE_GROUPS, rankings.length);
+  if (g < 2) return plugIn;
+  let sum = 0;
+  for (let j = 0; j < g; j++) {
+    const q = samplesDistribution(
+      target.length,
+      rankings.filter((_, i) => i % g !== j),
+      options,
+    ).q;
+    if (!q) return plugIn;
+    sum += scoreMeasured(target, q, options).crossEntropy;
+  }
+  return g * plugIn - (g - 1) * (sum / g);
 }
 
 /**
@@ -268,8 +301,12 @@ export function measuredSamplesScores(
     const sample = reference.get(id)!;
     const measured = samplesDistribution(sample.candidates.length, list, options);
     if (!measured.q || !measured.fit) continue;
+    const plugIn = scoreMeasured(sample.target, measured.q, options);
+    const used = list.filter((r) => r.length > 0);
     out.set(id, {
-      ...scoreMeasured(sample.target, measured.q, options),
+      ...plugIn,
+      crossEntropy: jackknifedCrossEntropy(sample.target, used, plugIn.crossEntropy, options),
+      plugInCrossEntropy: plugIn.crossEntropy,
       rankings: measured.fit.rankings,
       converged: measured.fit.converged,
     });
