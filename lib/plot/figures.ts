@@ -303,9 +303,7 @@ export function gapFigure(
 }
 
 /** Each model's position bias in the score summary (absent when the summary or the entry is missing). */
-function positionBiasOf(config: Config, domain: DomainName, modelIds: string[]) {
-  const file = scoreSummaryFile(config);
-  const summary = fs.existsSync(file) ? readJson<ScoreSummary>(file) : null;
+function positionBiasOf(summary: ScoreSummary | null, domain: DomainName, modelIds: string[]) {
   return Object.fromEntries(modelIds.map((id) => [id, summary?.models?.[id]?.[domain]?.positionBias]));
 }
 
@@ -380,7 +378,7 @@ async function buildPlot(
   }
   const gap = gapFigure(config, domain, modelIds, fo);
   if (gap) figures.splice(1, 0, gap);
-  const bias = positionBiasFigure(domain, positionBiasOf(config, domain, modelIds), fo.look);
+  const bias = positionBiasFigure(domain, positionBiasOf(summary, domain, modelIds), fo.look);
   if (bias) figures.push(bias);
   const flattery = flatteryFigure(domain, flatteryRows(summary, domain, modelIds), fo.look, entropyUnit(fo.logBase));
   if (flattery) figures.push(flattery);

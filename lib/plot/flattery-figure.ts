@@ -6,7 +6,7 @@
  */
 import type { DomainName } from '../core/config';
 import type { Setup } from '../core/types';
-import type { MeasuredMethod } from '../score/measured';
+import { MEASURED_METHODS, type MeasuredMethod } from '../score/measured';
 import type { ScoreSummary } from '../score/summary';
 import { domainTitle, type BuiltFigure } from './figure-common';
 import type { FigureLook } from './figure-look';
@@ -14,7 +14,6 @@ import { gridLayout } from './figure-grid';
 
 const SETUP_COLORS: Record<Setup, string> = { A: '#0072B2', B: '#D55E00', C: '#009E73' };
 const SETUP_SYMBOLS: Record<Setup, string> = { A: 'circle', B: 'square', C: 'diamond' };
-const METHODS: readonly MeasuredMethod[] = ['samples', 'stated', 'logprobs'];
 
 export interface FlatteryRow {
   model: string;
@@ -32,7 +31,7 @@ export function flatteryRows(summary: ScoreSummary | null, domain: DomainName, m
   for (const model of models) {
     const entry = summary?.models?.[model]?.[domain];
     if (!entry) continue;
-    for (const method of METHODS)
+    for (const method of MEASURED_METHODS)
       for (const setup of ['A', 'B', 'C'] as Setup[]) {
         const m = entry.setups[setup]?.measured?.[method];
         if (!m) continue;

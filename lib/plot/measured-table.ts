@@ -4,12 +4,11 @@
  * gap on the same prompts, and how much the optimistic approximation flatters the model (their paired difference).
  */
 import type { DomainName } from '../core/config';
+import { MEASURED_METHODS } from '../score/measured';
 import type { MeasuredSetupSummary, ScoreSummary, SetupSummary } from '../score/summary';
 import { domainTitle } from './figure-common';
 import { NO_SUMMARY, entriesOf } from './summary-entries';
 import { type Cell, type Table, estimateCell, num, text } from './table-format';
-
-const MEASURED_METHODS = ['samples', 'stated', 'logprobs'] as const;
 
 /** What the reader needs to weigh a row: fits that did not converge, answers with faults, the mass logprobs covered. */
 function notesOf(m: MeasuredSetupSummary): string {

@@ -19,7 +19,6 @@ export interface ModelStyle {
   kind: 'oracle' | 'random' | 'model';
 }
 
-/** Okabe–Ito (colour-blind safe, without its yellow) followed by a few tab10 colours; grey and black are reserved. */
 /** The dash of a method entry's curve (its colour is its model's). */
 const METHOD_DASHES: Record<MeasuredMethod, ModelStyle['dash']> = {
   samples: 'dot',
@@ -27,6 +26,7 @@ const METHOD_DASHES: Record<MeasuredMethod, ModelStyle['dash']> = {
   logprobs: 'dashdot',
 };
 
+/** Okabe–Ito (colour-blind safe, without its yellow) followed by a few tab10 colours; grey and black are reserved. */
 export const MODEL_PALETTE = [
   '#0072B2',
   '#D55E00',

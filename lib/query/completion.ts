@@ -19,6 +19,7 @@ export interface CompletionLike {
     completion_tokens_details?: { reasoning_tokens?: number | null } | null;
   } | null;
   choices?: {
+    index?: number;
     message?: { content?: string | null; refusal?: string | null } | null;
     finish_reason?: string | null;
     logprobs?: { content?: { token?: string; top_logprobs?: { token?: string; logprob?: number }[] }[] | null } | null;
@@ -88,10 +89,7 @@ export function answerFromCompletion(completion: CompletionLike, latencyMs: numb
   const choices =
     all.length > 1
       ? all
-          .map((c, i) => ({
-            c,
-            at: typeof (c as { index?: number }).index === 'number' ? (c as { index: number }).index : i,
-          }))
+          .map((c, i) => ({ c, at: c.index ?? i }))
           .sort((a, b) => a.at - b.at)
           .map(({ c }) => ({ text: textOf(c), finishReason: c.finish_reason ?? null }))
       : undefined;

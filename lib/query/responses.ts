@@ -87,7 +87,6 @@ export interface AnswerForRecord {
   choices?: AnswerChoice[];
 }
 
-/** Builds and writes the responses file: one parsed record per prompt that has an answer, in sample order. */
 /**
  * The answer of a job: the stored answer itself, or, for an ask of a request with `n` (every ask of the prompt shares
  * its key), its own choice; an ask whose choice the server did not return has no answer (it is counted missing).
@@ -98,6 +97,7 @@ function askOf(a: AnswerForRecord | undefined, job: PromptJob): AnswerForRecord 
   return choice && { ...a, raw: choice.text, finishReason: choice.finishReason };
 }
 
+/** Builds and writes the responses file: one parsed record per prompt that has an answer, in sample order. */
 export function writeResponses(
   config: Config,
   domain: DomainName,

@@ -15,7 +15,9 @@ import { candidateLabel, type TokenLogprob } from '../query/known-distribution';
 import { crossEntropy, jensenShannon, smoothDistribution, totalVariation, zeroMassPositive } from './distribution';
 import { firstPickFrequencies, fitPlackettLuce } from './plackett-luce';
 
-export type MeasuredMethod = 'samples' | 'stated' | 'logprobs';
+/** The methods that measure the model's own distribution, in the order tables and figures list them. */
+export const MEASURED_METHODS = ['samples', 'stated', 'logprobs'] as const;
+export type MeasuredMethod = (typeof MEASURED_METHODS)[number];
 
 export type MeasureDiagnosticKind =
   | 'missing' // a candidate the answer gives no value for (q = 0 there)

@@ -11,9 +11,9 @@ import { deriveSeed } from '../core/rng';
 import { writeJsonl } from '../core/io';
 import { elicitMethodsOf } from '../query/elicit';
 import { scoresFile, SETUPS } from './files';
-import type { MeasuredMethod } from './measured';
+import { MEASURED_METHODS, type MeasuredMethod } from './measured';
 import type { SampleScoreRecord } from './spread';
-import { type ModelDomainSummary, type ScoreSummary, type SetupSummary, summarizeSetup, pickStats } from './summary';
+import { type ModelDomainSummary, type ScoreSummary, type SetupSummary, summarizeSetup } from './summary';
 
 export const METHOD_ENTRY_SEPARATOR = '@';
 
@@ -26,10 +26,8 @@ export function methodEntryId(modelId: string, method: MeasuredMethod): string {
 export function methodEntryOf(id: string): { model: string; method: MeasuredMethod } | null {
   const at = id.lastIndexOf(METHOD_ENTRY_SEPARATOR);
   if (at <= 0) return null;
-  const method = id.slice(at + 1);
-  return method === 'samples' || method === 'stated' || method === 'logprobs'
-    ? { model: id.slice(0, at), method }
-    : null;
+  const method = MEASURED_METHODS.find((m) => m === id.slice(at + 1));
+  return method ? { model: id.slice(0, at), method } : null;
 }
 
 /** The measured methods of a model that get entries: those `query.elicitation` lists besides `ranking` and it was asked. */
@@ -118,7 +116,8 @@ export function methodEntries(
       missing,
       noPicks: 0,
       smoothed: rows.filter((r) => r.smoothed).length,
-      ...pickStats([], config, 0),
+      validPicksMean: null,
+      incompleteShare: null,
       ignoredAnswers: 0,
       setups,
       positionBias: null,

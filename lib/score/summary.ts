@@ -4,7 +4,7 @@
  */
 import type { PositionBias } from './position-bias';
 import type { SampleScoreRecord, SpreadSummary } from './spread';
-import type { MeasuredMethod, MeasuredScore } from './measured';
+import { MEASURED_METHODS, type MeasuredMethod, type MeasuredScore } from './measured';
 import * as fs from 'node:fs';
 import type { Config, DomainName } from '../core/config';
 import { entropy } from '../core/entropy';
@@ -298,7 +298,7 @@ function measuredSummary(
   noInterval: (e: Estimate) => Estimate,
 ): Partial<Record<MeasuredMethod, MeasuredSetupSummary>> | null {
   const out: Partial<Record<MeasuredMethod, MeasuredSetupSummary>> = {};
-  for (const method of ['samples', 'stated', 'logprobs'] as const) {
+  for (const method of MEASURED_METHODS) {
     const rows = scores.filter((r) => r.measured?.[method]);
     if (!rows.length) continue;
     const m = (r: SampleScoreRecord) => r.measured![method]!;
