@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { appendLineDurable, readJsonl, writeJsonl } from '../lib/core/io';
+import { appendLineDurable, forEachLine, readJsonl, writeJsonLines, writeJsonl } from '../lib/core/io';
 import { makeRng, sampleDistinct, sampleWithoutReplacement, shuffleInPlace, deriveSeed } from '../lib/core/rng';
 import { digestOf } from '../lib/core/hash';
 import { canonicalJson } from '../lib/core/canonical-json';
@@ -225,4 +225,53 @@ test('the table of contents links every h2 and h3 by a unique id, nested, before
   assert.match(nav![1], /<li><a href="#movielens">movielens<\/a><ul><li><a href="#movielens-dataset">/);
   assert.match(out, /<h2 id="kept">Has an id<\/h2>/);
   assert.equal(withTableOfContents('<p>no sections</p>'), '<p>no sections</p>');
+});
+
+test('forEachLine reads in chunks what split("\\n") reads whole: lines across chunk edges, multi-byte characters cut by an edge, CRLF, an unterminated last line', () => {
+  const dir = tmp();
+  const file = path.join(dir, 'lines.txt');
+  const rng = makeRng('lines-7');
+  const pieces = ['a', 'é', '€', '𝄞', '{"k":1}', '\r', ' ', 'xyz'];
+  for (const terminated of [true, false]) {
+    const lines = Array.from({ length: 40 }, (_, i) =>
+      i % 9 === 4
+        ? ''
+        : Array.from({ length: Math.floor(rng() * 12) }, () => pieces[Math.floor(rng() * pieces.length)]).join(''),
+    );
+    const text = lines.join('\n') + (terminated ? '\n' : 'tail');
+    fs.writeFileSync(file, text);
+    // The independent reading: the whole text split at "\n" (a terminated file ends in one empty piece).
+    const expected = text.split('\n');
+    if (terminated) expected.pop();
+    for (const chunkBytes of [1, 2, 3, 5, 7, 64, 1 << 16]) {
+      const seen: [string, number, boolean][] = [];
+      forEachLine(file, (line, n, unterminated) => seen.push([line, n, unterminated]), chunkBytes);
+      assert.deepEqual(
+        seen,
+        expected.map((l, i) => [l, i + 1, !terminated && i === expected.length - 1]),
+        `chunks of ${chunkBytes} bytes, ${terminated ? 'terminated' : 'unterminated'}`,
+      );
+    }
+  }
+  fs.writeFileSync(file, '');
+  let calls = 0;
+  forEachLine(file, () => calls++);
+  assert.equal(calls, 0, 'an empty file has no lines');
+});
+
+test('writeJsonLines streams a generator into place; a generator that throws leaves the old file and no temporary file', () => {
+  const dir = tmp();
+  const file = path.join(dir, 'r.jsonl');
+  writeJsonLines(file, ['{"a":1}', '{"a":2}']);
+  assert.equal(fs.readFileSync(file, 'utf8'), '{"a":1}\n{"a":2}\n', 'the bytes of lines.join("\\n") + "\\n"');
+  writeJsonLines(file, []);
+  assert.equal(fs.readFileSync(file, 'utf8'), '', 'no lines: an empty file');
+  writeJsonLines(file, ['{"old":true}']);
+  function* failing(): Generator<string> {
+    yield '{"new":1}';
+    throw new Error('record 2 cannot be built');
+  }
+  assert.throws(() => writeJsonLines(file, failing()), /record 2 cannot be built/);
+  assert.equal(fs.readFileSync(file, 'utf8'), '{"old":true}\n');
+  assert.deepEqual(fs.readdirSync(dir), ['r.jsonl']);
 });

@@ -9,7 +9,7 @@ import {
   type DomainName,
   type ModelConfig,
 } from '../core/config';
-import { readJsonl } from '../core/io';
+import { forEachLine, readJsonl } from '../core/io';
 import type { ResponseRecord, SampleRecord } from '../core/types';
 import { loadProcessed, PROCESSED_FILES, type ProcessedDomain } from '../data/processed';
 import { loadSamples, samplesFile } from '../sample/sample';
@@ -115,9 +115,10 @@ export function storeDir(config: Config): string {
 /** Lines of a JSONL file (0 when it does not exist), without parsing them. */
 export function countRecords(file: string): number {
   if (!fs.existsSync(file)) return 0;
-  const text = fs.readFileSync(file, 'utf8');
   let n = 0;
-  for (const line of text.split('\n')) if (line.trim() !== '') n++;
+  forEachLine(file, (line) => {
+    if (line.trim() !== '') n++;
+  });
   return n;
 }
 

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Config, DomainName, ModelConfig } from '../core/config';
-import { readJsonl, writeFileAtomic } from '../core/io';
+import { forEachLine, readJsonl, writeFileAtomic } from '../core/io';
 import type { ResponseRecord } from '../core/types';
 import { recoveryFile, responsesFile } from './inputs';
 import { effectiveBaseURL, generationParams } from './llm';
@@ -27,13 +27,13 @@ export function recoverFromResponses(
   const file = responsesFile(config, model.id, domain);
   if (wanted.size === 0 || !fs.existsSync(file)) return 0;
   let recovered = 0;
-  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-    if (line.trim() === '') continue;
+  forEachLine(file, (line) => {
+    if (line.trim() === '') return;
     let rec: ResponseRecord;
     try {
       rec = JSON.parse(line) as ResponseRecord;
     } catch {
-      continue; // a damaged responses file offers nothing on this line; the prompt is asked again
+      return; // a damaged responses file offers nothing on this line; the prompt is asked again
     }
     if (
       !wanted.has(rec.key) ||
@@ -41,7 +41,7 @@ export function recoverFromResponses(
       (rec.via !== 'sync' && rec.via !== 'batch') ||
       typeof rec.raw !== 'string'
     )
-      continue;
+      return;
     const entry: StoredAnswer = {
       v: 1,
       key: rec.key,
@@ -64,7 +64,7 @@ export function recoverFromResponses(
     };
     store.put(entry);
     recovered++;
-  }
+  });
   return recovered;
 }
 

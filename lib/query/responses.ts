@@ -106,49 +106,55 @@ export function writeResponses(
   itemName: (id: string) => string,
   answerFor: (key: string) => AnswerForRecord | undefined,
 ): { file: string; written: number; parse: ParseSummary } {
-  const lines: string[] = [];
-  const parse = emptyParseSummary();
-  const costed = new Set<string>();
-  for (const { job, key } of keyed) {
-    const a = askOf(answerFor(key), job);
-    if (!a) continue;
-    const reason = a.finishReason ?? 'unknown';
-    parse.byFinishReason[reason] = (parse.byFinishReason[reason] ?? 0) + 1;
-    // Identical prompts share one paid answer: its cost is counted once, so the file's costs sum to what was spent.
-    const cost = costed.has(key) ? 0 : a.costUsd;
-    costed.add(key);
-    if (job.elicit) {
-      lines.push(withMessages(JSON.stringify(elicitedRecord(job, key, model, a, cost)), job.messages));
-      continue;
-    }
-    const candidates = job.sample.candidates.map((id) => ({ id, name: itemName(id) }));
-    const parsed = parseAnswer(a.raw, candidates, config.query.topN);
-    const issues = answerIssues(a.raw, a.finishReason);
-    const diagnostics = issues.length ? { ...parsed.diagnostics, answerIssues: issues } : parsed.diagnostics;
-    const ranked = parsed.ranked;
-    addDiagnostics(parse, diagnostics);
-    const record: Omit<ResponseRecord, 'messages'> & { messages: string } = {
-      v: FORMAT_VERSION,
-      promptId: job.sample.id,
-      ...(job.repeat === undefined ? {} : { sample: job.repeat }),
-      key,
-      modelId: model.id,
-      messages: MESSAGES_SLOT,
-      raw: a.raw,
-      ranked,
-      diagnostics,
-      ...answerFields(a, cost),
-    };
-    lines.push(withMessages(JSON.stringify(record), job.messages));
-  }
   const file = responsesFile(config, model.id, domain, keyed[0]?.job.elicit);
   if (path.resolve(path.dirname(file)) === path.resolve(storeDir(config))) {
     throw new Error(
       `model id "${model.id}" would write its responses into the response store folder ${storeDir(config)}; rename the model`,
     );
   }
-  writeJsonLines(file, lines);
-  return { file, written: lines.length, parse };
+  let written = 0;
+  const parse = emptyParseSummary();
+  writeJsonLines(file, recordLines());
+  return { file, written, parse };
+
+  // Generated while the file is written: 5,504 prompts × 50 samples of records with their messages are never held at once.
+  function* recordLines(): Generator<string> {
+    const costed = new Set<string>();
+    for (const { job, key } of keyed) {
+      const a = askOf(answerFor(key), job);
+      if (!a) continue;
+      const reason = a.finishReason ?? 'unknown';
+      parse.byFinishReason[reason] = (parse.byFinishReason[reason] ?? 0) + 1;
+      // Identical prompts share one paid answer: its cost is counted once, so the file's costs sum to what was spent.
+      const cost = costed.has(key) ? 0 : a.costUsd;
+      costed.add(key);
+      if (job.elicit) {
+        written++;
+        yield withMessages(JSON.stringify(elicitedRecord(job, key, model, a, cost)), job.messages);
+        continue;
+      }
+      const candidates = job.sample.candidates.map((id) => ({ id, name: itemName(id) }));
+      const parsed = parseAnswer(a.raw, candidates, config.query.topN);
+      const issues = answerIssues(a.raw, a.finishReason);
+      const diagnostics = issues.length ? { ...parsed.diagnostics, answerIssues: issues } : parsed.diagnostics;
+      const ranked = parsed.ranked;
+      addDiagnostics(parse, diagnostics);
+      const record: Omit<ResponseRecord, 'messages'> & { messages: string } = {
+        v: FORMAT_VERSION,
+        promptId: job.sample.id,
+        ...(job.repeat === undefined ? {} : { sample: job.repeat }),
+        key,
+        modelId: model.id,
+        messages: MESSAGES_SLOT,
+        raw: a.raw,
+        ranked,
+        diagnostics,
+        ...answerFields(a, cost),
+      };
+      written++;
+      yield withMessages(JSON.stringify(record), job.messages);
+    }
+  }
 }
 
 /** The record of a `stated` or `logprobs` answer: kept as returned, read by the score stage. */

@@ -15,7 +15,7 @@ import { sha256Hex } from '../core/hash';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { canonicalJson } from '../core/canonical-json';
-import { appendLine } from '../core/io';
+import { appendLine, forEachLine } from '../core/io';
 import type { AnswerChoice, ChatMessage } from './models';
 import { FORMAT_VERSION, type Usage } from '../core/types';
 
@@ -248,11 +248,8 @@ export class ResponseStore {
   }
 
   private load(file: string): void {
-    const text = fs.readFileSync(file, 'utf8');
-    const lines = text.split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      const line = lines[i];
-      if (line.trim() === '') continue;
+    forEachLine(file, (line, lineNumber) => {
+      if (line.trim() === '') return;
       let parsed: unknown;
       let reason: string | null;
       let torn = false;
@@ -266,13 +263,13 @@ export class ResponseStore {
       if (reason !== null) {
         if (torn) this.tornLines++;
         else this.corruptLines++;
-        this.problems.push({ file, line: i + 1, reason, kind: torn ? 'torn' : 'corrupt' });
-        continue;
+        this.problems.push({ file, line: lineNumber, reason, kind: torn ? 'torn' : 'corrupt' });
+        return;
       }
       const entry = parsed as StoredAnswer;
       // The first answer for a key wins: a later duplicate (two runs racing) is the same request answered again.
       if (!this.entries.has(entry.key)) this.entries.set(entry.key, entry);
-    }
+    });
   }
 
   get size(): number {
