@@ -9,9 +9,17 @@ import { loadConfig, type Config, type ModelConfig } from '../lib/core/config';
 import { requestKey } from '../lib/query/llm';
 import { renderPrompt } from '../lib/query/prompt';
 import { runQuery } from '../lib/query/runner';
-import { loadResponses } from '../lib/query/inputs';
+import { loadResponses, responsesFile } from '../lib/query/inputs';
+import { loadScores } from '../lib/score/files';
+import { runScore } from '../lib/score/score';
+import type { SampleScoreRecord } from '../lib/score/spread';
 import type { StoredAnswer } from '../lib/query/store';
-import { FakeOpenAIServer, type BatchLineAction, type FakeBatchBehavior } from './helpers/fake-openai-server';
+import {
+  FakeOpenAIServer,
+  type BatchLineAction,
+  type FakeAction,
+  type FakeBatchBehavior,
+} from './helpers/fake-openai-server';
 import {
   assertSecretsAbsent,
   collectingLogger,
@@ -832,5 +840,181 @@ test('a second run on the same ledger is refused while the first is alive; a dea
     const [s] = await runQuery(config, 'movielens', ['fake'], { batch: true, log: logger().log, retry: fastRetry });
     assert.equal(s.answered, 3);
     assert.ok(!fs.existsSync(lock));
+  });
+});
+
+// ---------- every elicitation method through the Batch API (issue 22) ----------
+
+/**
+ * A deterministic model for both paths: `stated` answers q ∝ 1/(rank+1) over the schema's ids, `logprobs` answers the
+ * same q over the labels as its top-20; the ranking prompt gets the server's default answer (n draws with `n`).
+ */
+function methodAnswer(body: { [k: string]: any }): BatchLineAction & FakeAction {
+  if (body.logprobs) {
+    const z = Array.from({ length: 50 }, (_, i) => 1 / (i + 2)).reduce((a, x) => a + x, 0);
+    const top = Array.from({ length: Number(body.top_logprobs) }, (_, i) => ({
+      token: String(i + 1),
+      logprob: Math.log(1 / (i + 2) / z),
+    }));
+    return { kind: 'answer', text: '1', topLogprobs: top };
+  }
+  if (body.response_format) {
+    const ids: string[] = body.response_format.json_schema.schema.required;
+    return {
+      kind: 'answer',
+      text: JSON.stringify(Object.fromEntries(ids.map((id, i) => [id, +(1 / (i + 2)).toFixed(3)]))),
+    };
+  }
+  return { kind: 'answer' };
+}
+
+function methodsConfig(fx: QueryFixture, server: FakeOpenAIServer, capabilities: Record<string, unknown>): Config {
+  return loadConfig({
+    env: {},
+    overrides: {
+      paths: fx.paths,
+      query: {
+        batchPollSeconds: 0.005,
+        samples: 3,
+        temperature: 1,
+        elicitation: ['ranking', 'samples', 'stated', 'logprobs'],
+        models: [fakeModel(server.url, { capabilities })],
+      },
+      curves: { calibration: 0 },
+    },
+  });
+}
+
+const paramsOfBody = ({ model: _m, messages: _x, ...params }: Record<string, unknown>) => params;
+const comparable = (r: Record<string, unknown>) => {
+  const { via: _v, costUsd: _c, latencyMs: _l, answeredAt: _a, ...rest } = r;
+  return rest;
+};
+
+test('stated, logprobs and samples through the Batch API: each request its own body and stored parameters, the same answers and scores as a synchronous run, request files kept until collected, a rerun sends nothing', async () => {
+  await withServer({ line: (info) => methodAnswer(info.body) }, async (server) => {
+    server.script = ({ body }) => (body.logprobs || body.response_format ? methodAnswer(body) : undefined);
+    server.picks = 'by-name';
+    const capabilities = { logprobs: true, topLogprobs: 20, jsonSchema: true, n: true };
+    const fx = fixture(12);
+    const config = methodsConfig(fx, server, capabilities);
+    const { log } = logger();
+    const summaries = await runQuery(config, 'movielens', ['fake'], { batch: true, log, retry: fastRetry });
+    assert.deepEqual(
+      summaries.map((s) => [s.method ?? 'ranking', s.sent, s.written, s.missing]),
+      [
+        ['ranking', 12, 36, 0],
+        ['stated', 12, 12, 0],
+        ['logprobs', 12, 12, 0],
+      ],
+    );
+    assert.equal(server.chatRequests, 0, 'nothing synchronous');
+    const uploads = uploadedLines(server);
+    assert.equal(uploads.length, 3, 'one batch per pass');
+    const [ranking, stated, logprobs] = uploads;
+    assert.ok(
+      ranking.every((l) => l.body.n === 3 && l.body.temperature === 1),
+      'samples: one request with n',
+    );
+    assert.ok(logprobs.every((l) => l.body.logprobs === true && l.body.top_logprobs === 20 && l.body.max_tokens === 2));
+    stated.forEach((l, i) => {
+      assert.equal(l.body.response_format.type, 'json_schema');
+      assert.deepEqual(l.body.response_format.json_schema.schema.required, fx.samples[i].candidates, 'its own schema');
+    });
+    // Each stored answer carries the parameters its own request was sent with (the stated schema differs per prompt).
+    const byKey = new Map(stored(fx).map((e) => [e.key, e]));
+    for (const l of uploads.flat()) assert.deepEqual(byKey.get(l.custom_id)?.request.params, paramsOfBody(l.body));
+    assert.equal(byKey.size, 36);
+    const creating = ledger(fx).filter((e) => e.event === 'creating');
+    assert.deepEqual(
+      creating.map((e) => e.paramsVary ?? false),
+      [false, true, false],
+      'only the stated batch has parameters that vary by request',
+    );
+    assert.deepEqual(fs.readdirSync(path.join(fx.paths.store, 'batches', 'requests')), [], 'removed once collected');
+
+    // The same prompts asked synchronously elsewhere: the same bodies, answers, responses and measured scores.
+    const fx2 = fixture(12);
+    const config2 = methodsConfig(fx2, server, capabilities);
+    await runQuery(config2, 'movielens', ['fake'], { log, retry: fastRetry });
+    const canon = (b: unknown) => JSON.stringify(b);
+    const syncBodies = server.log
+      .filter((r) => r.path === '/v1/chat/completions')
+      .map((r) => canon(JSON.parse(r.body)));
+    assert.equal(syncBodies.length, 36);
+    assert.deepEqual(new Set(syncBodies), new Set(uploads.flat().map((l) => canon(l.body))));
+    for (const method of [undefined, 'stated', 'logprobs']) {
+      const read = (c: Config) =>
+        fs
+          .readFileSync(responsesFile(c, 'fake', 'movielens', method), 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => comparable(JSON.parse(l)));
+      assert.deepEqual(read(config), read(config2), `${method ?? 'ranking'}: the same records but for via and cost`);
+    }
+    runScore(config, ['movielens'], ['fake'], { log: () => {} });
+    runScore(config2, ['movielens'], ['fake'], { log: () => {} });
+    const scores = (c: Config) => (loadScores(c, 'fake', 'movielens') as SampleScoreRecord[]).map((r) => r.measured);
+    assert.deepEqual(scores(config), scores(config2));
+    assert.ok(scores(config).every((m) => m?.stated && m.logprobs && m.samples));
+
+    const requests = server.requestCount();
+    const again = await runQuery(config, 'movielens', ['fake'], { batch: true, log, retry: fastRetry });
+    assert.deepEqual(
+      again.map((s) => s.sent),
+      [0, 0, 0],
+    );
+    assert.equal(server.requestCount(), requests, 'a rerun makes no request');
+  });
+});
+
+test('samples without n through the Batch API: n requests per prompt with their own seeds; a request file lost before collection leaves the batch’s parameters, marked', async () => {
+  await withServer({ pollsToFinish: 1_000_000 }, async (server) => {
+    const fx = fixture(6);
+    const config = loadConfig({
+      env: {},
+      overrides: {
+        paths: fx.paths,
+        query: {
+          batchPollSeconds: 0.005,
+          batchWait: false,
+          samples: 3,
+          temperature: 0.7,
+          models: [fakeModel(server.url)],
+        },
+      },
+    });
+    const { log } = logger();
+    const [first] = await runQuery(config, 'movielens', ['fake'], { batch: true, log, retry: fastRetry });
+    assert.equal(first.sent, 18);
+    const [lines] = uploadedLines(server);
+    assert.deepEqual(
+      lines.map((l) => l.body.seed),
+      fx.samples.flatMap(() => [0, 1, 2].map((r) => config.query.seed + r)),
+      'ask r carries seed + r, as synchronously',
+    );
+    assert.equal(new Set(lines.map((l) => l.custom_id)).size, 18);
+    const [creating] = ledger(fx).filter((e) => e.event === 'creating');
+    assert.equal(creating.paramsVary, true);
+    assert.deepEqual(creating.params, paramsOfBody(lines[0].body));
+    const requestsDir = path.join(fx.paths.store, 'batches', 'requests');
+    assert.deepEqual(fs.readdirSync(requestsDir), [`${creating.localId}.jsonl`], 'kept while the batch is open');
+
+    fs.rmSync(path.join(requestsDir, `${creating.localId}.jsonl`));
+    server.batch.pollsToFinish = 0;
+    const [collected] = await runQuery(config, 'movielens', ['fake'], { batch: true, log, retry: fastRetry });
+    assert.equal(collected.missing, 0);
+    const entries = stored(fx);
+    assert.equal(entries.length, 18);
+    for (const e of entries) {
+      assert.deepEqual(e.request.params, creating.params);
+      assert.equal(e.meta?.paramsOf, 'the batch’s first request', 'marked: not this request’s own parameters');
+    }
+    const records = loadResponses(config, 'fake', 'movielens');
+    assert.equal(records.length, 18);
+    assert.deepEqual(
+      records.slice(0, 3).map((r) => r.sample),
+      [0, 1, 2],
+    );
   });
 });

@@ -317,7 +317,7 @@ test('elicitationExamples (notebook 03): each method’s prompt, a simulated ans
   assert.equal(fs.readdirSync(fx.root, { recursive: true }).length, before, 'no file was written');
 });
 
-test('the dry run prices each method with its own output assumption, offers no batch price for it, and sends nothing', async () => {
+test('the dry run prices each method with its own output assumption, at Batch API prices too, and sends nothing', async () => {
   const server = await FakeOpenAIServer.start({});
   try {
     const { fx } = setUp(['ranking']);
@@ -345,9 +345,9 @@ test('the dry run prices each method with its own output assumption, offers no b
         ['logprobs', 30 * 2],
       ],
     );
-    assert.ok(dry[0].estimate!.batchCostUsd < dry[0].estimate!.costUsd);
-    for (const s of dry.slice(1)) assert.equal(s.estimate!.batchCostUsd, s.estimate!.costUsd);
-    assert.ok(lines.some((l) => /priced movielens \(stated\): .*no batch price/.test(l)));
+    // Every method is one request per prompt, so the Batch API sends it at the batch discount.
+    for (const s of dry) assert.equal(s.estimate!.batchCostUsd, s.estimate!.costUsd * config.query.batchDiscount);
+    assert.ok(lines.some((l) => /priced movielens \(stated\): .*\(Batch API USD \d/.test(l)));
     assert.equal(server.log.length, 0, 'a dry run sends nothing');
   } finally {
     await server.close();

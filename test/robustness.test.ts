@@ -200,10 +200,6 @@ test('query.samples = 2: each prompt is asked exactly twice with two seeds; a re
       dry.some((l) => /\b6 prompts to send \(12 already stored\)/.test(l)),
       dry.join('\n'),
     );
-    await assert.rejects(
-      runQuery(configFor(fx, { samples: 2 }), 'movielens', ['fake'], { ...quiet, batch: true }),
-      /Batch API mode does not send repeated samples/,
-    );
     // Refused when the configuration is loaded, before the query stage could start.
     assert.throws(() => configFor(fx, { samples: 0 }), /"query.samples" must be a whole number >= 1 .*got 0/);
   } finally {

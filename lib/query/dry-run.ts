@@ -9,8 +9,6 @@ import type { PromptJob } from './models';
 import { cellOf, estimateFromPilot, type MeasuredAnswer, type PilotEstimate } from './pilot';
 import { tokenizerFor } from './tokens';
 
-const NOT_BATCHED = 'not sent through the Batch API: no batch price';
-
 export interface DryRunEstimate {
   tokenizer: string;
   /** False when the model's own tokenizer is unknown and o200k_base stands in. */
@@ -18,7 +16,7 @@ export interface DryRunEstimate {
   inputTokens: number;
   outputTokensEstimate: number;
   costUsd: number;
-  /** The same requests at Batch API prices (the full price for requests the Batch API mode does not send). */
+  /** The same requests at Batch API prices. */
   batchCostUsd: number;
   /** "pilot": from stored answers' measured tokens (`pilot` holds the details); "assumed": output assumed per answer. */
   basis: 'pilot' | 'assumed';
@@ -38,8 +36,6 @@ export function estimateDryRun(
   log: (s: string) => void,
   /** Stored answers to this domain's prompts (a pilot's): what the estimate is measured from. */
   measured: MeasuredAnswer[] = [],
-  /** False for requests the Batch API mode does not send (the elicitation methods): no batch price is offered. */
-  batchable = true,
 ): { toSend: number; estimate: DryRunEstimate } {
   // Prompts waiting in open batches are paid for already: they are not priced again (ledger only, no request).
   const waiting = openBatchKeys(config, model);
@@ -61,7 +57,7 @@ export function estimateDryRun(
       measured,
       toPrice.map(([, { job }]) => cellOf(job.sample)),
     );
-    const discount = batchable ? config.query.batchDiscount : 1;
+    const discount = config.query.batchDiscount;
     const interval = (f: number) =>
       pilot.lowUsd === null || pilot.highUsd === null
         ? 'no interval: measure at least 2 answers in some cell'
@@ -69,7 +65,7 @@ export function estimateDryRun(
     log(
       `[dry run] ${model.id} ${domain}: ${formatCount(toPrice.length)} prompts to send ${stored}; estimated from the pilot's ${formatCount(pilot.answers)} measured answers ` +
         `in ${pilot.cells} cells (per answer: input ${pilot.meanInputTokens.toFixed(0)}, output ${pilot.meanOutputTokens.toFixed(0)} tokens, of which reasoning ${pilot.meanReasoningTokens.toFixed(0)}): ` +
-        `${formatUsd(pilot.costUsd)} (${interval(1)}); ${batchable ? `Batch API ${formatUsd(pilot.costUsd * discount)} (${interval(discount)})` : NOT_BATCHED}` +
+        `${formatUsd(pilot.costUsd)} (${interval(1)}); Batch API ${formatUsd(pilot.costUsd * discount)} (${interval(discount)})` +
         (pilot.unmeasuredCells
           ? `; ${pilot.unmeasuredCells} cells had no pilot answer and are priced at the overall mean`
           : '') +
@@ -96,14 +92,14 @@ export function estimateDryRun(
     inputTokens,
     outputTokensEstimate,
     costUsd: cost,
-    batchCostUsd: batchable ? cost * config.query.batchDiscount : cost,
+    batchCostUsd: cost * config.query.batchDiscount,
     basis: 'assumed',
   };
   log(
     `[dry run] ${model.id} ${domain}: ${formatCount(toPrice.length)} prompts to send ${stored}; ` +
       `input ${formatCount(inputTokens)} tokens (${tokens}), ` +
       `output ≈ ${formatCount(outputTokensEstimate)} tokens — an assumption of ${config.query.outputTokensEstimate}/answer (reasoning models can use several times more; ` +
-      `measure it with a pilot: --limit N); estimated ${formatUsd(cost)} (${batchable ? `Batch API ${formatUsd(cost * config.query.batchDiscount)}` : NOT_BATCHED})`,
+      `measure it with a pilot: --limit N); estimated ${formatUsd(cost)} (Batch API ${formatUsd(cost * config.query.batchDiscount)})`,
   );
   return { toSend: toPrice.length, estimate };
 }

@@ -163,13 +163,8 @@ export function elicitationPasses(
   inputs: { jobs: PromptJob[]; itemName: (id: string) => string },
   rankingJobs: PromptJob[],
   models: readonly ModelConfig[],
-  batch: boolean,
 ): { method?: ElicitMethod; jobs: PromptJob[] }[] {
   const methods = elicitMethodsOf(config);
-  if (methods.length && batch)
-    throw new ConfigError(
-      `query: the Batch API mode does not send the elicitation methods ${methods.join(', ')} yet; run without --batch, or keep "query.elicitation" to ["ranking"]`,
-    );
   checkElicitation(
     config,
     models.map((m) => m.id),

@@ -140,16 +140,7 @@ async function queryLocked(...args: Parameters<typeof runApiModel>): Promise<voi
       ? assumedOutputTokens(summary.method, config)
       : config.query.outputTokensEstimate * (asksInOneRequest(config, model) ? config.query.samples : 1);
     const priced = { ...config, query: { ...config.query, outputTokensEstimate: perRequest } };
-    const { toSend, estimate } = estimateDryRun(
-      priced,
-      domain,
-      model,
-      missing,
-      summary.alreadyStored,
-      log,
-      measured,
-      !summary.method,
-    );
+    const { toSend, estimate } = estimateDryRun(priced, domain, model, missing, summary.alreadyStored, log, measured);
     Object.assign(summary, {
       toSend,
       estimate,
@@ -176,6 +167,8 @@ async function queryLocked(...args: Parameters<typeof runApiModel>): Promise<voi
         key,
         messages: job.messages,
         promptIds,
+        repeat: requestRepeat(config, model, job),
+        method: methodParams(config, model, job),
       }));
       const batchOpts = {
         label: domain,
@@ -371,14 +364,9 @@ export async function runQuery(
   const models = resolveModels(config, modelIds);
   const inputs = loadQueryInputs(config, domain);
   const asks = querySamplesOf(config);
-  if (asks > 1 && opts.batch) {
-    throw new Error(
-      `query: the Batch API mode does not send repeated samples yet ("query.samples" is ${asks}); run without --batch, or set "query.samples" to 1`,
-    );
-  }
   const jobs = repeatedJobs(inputs.jobs, config);
   if (opts.dryRun) logMultipliers(inputs, asks, domain, log);
-  const passes = elicitationPasses(config, domain, inputs, jobs, models, !!opts.batch);
+  const passes = elicitationPasses(config, domain, inputs, jobs, models);
 
   const stop = new AbortController();
   const hard = new AbortController();

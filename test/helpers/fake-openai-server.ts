@@ -1011,8 +1011,8 @@ export interface BatchLineInfo {
 }
 
 export type BatchLineAction =
-  /** A 200 response in the output file (text defaults to the first topN candidates). */
-  | { kind: 'answer'; text?: string; model?: string; usage?: { prompt_tokens: number; completion_tokens: number } }
+  /** A 200 response in the output file, as a synchronous answer (text defaults to the first topN candidates). */
+  | ({ kind: 'answer' } & Omit<Extract<FakeAction, { kind: 'answer' }>, 'kind' | 'latencyMs'>)
   /** A non-200 response in the output file. */
   | { kind: 'status'; status: number; code?: string; message?: string }
   /** A line in the error file. */

@@ -7,6 +7,7 @@ import { addUsage, answerFromCompletion, storedAnswerFor } from '../llm';
 import { refusedOutright, TERMINAL_BATCH_STATUSES, type BatchApiError, type BatchObject } from './client';
 import { appendLedger, type LedgerBatch, type LedgerFailure } from './ledger';
 import type { CollectContext } from './report';
+import { batchRequestFile, removeBatchRequestFile, requestParamsByKey } from './requests';
 import { parseBatchResults, type BatchResultLine } from './results';
 
 function isoFromSeconds(s: number | null | undefined): string | undefined {
@@ -91,6 +92,7 @@ async function collect(ctx: CollectContext, b: LedgerBatch, batch: BatchObject):
     results.push(...parsed.results);
   }
   const keys = new Set(b.keys);
+  const submittedParams = requestParamsByKey(batchRequestFile(config, b.localId));
   const answeredAt = new Date(
     (batch.completed_at ?? batch.expired_at ?? batch.cancelled_at ?? batch.failed_at ?? batch.created_at) * 1000,
   );
@@ -120,8 +122,11 @@ async function collect(ctx: CollectContext, b: LedgerBatch, batch: BatchObject):
       }
       seen.add(r.key);
       failures.delete(r.key);
-      // The request as it was submitted (the configuration may have changed since).
-      entry.request = { provider: b.provider, baseURL: b.baseURL, model: b.model, params: b.params };
+      // The request as it was submitted (the configuration may have changed since): its own body where the request
+      // file was kept, else the batch's parameters, marked when its requests' parameters differed.
+      const own = submittedParams.get(r.key);
+      entry.request = { provider: b.provider, baseURL: b.baseURL, model: b.model, params: own ?? b.params };
+      if (!own && b.paramsVary) entry.meta = { ...entry.meta, paramsOf: 'the batch’s first request' };
       if (store.has(r.key)) {
         alreadyStored++;
         continue;
@@ -187,6 +192,7 @@ async function collect(ctx: CollectContext, b: LedgerBatch, batch: BatchObject):
     errorFileId: batch.error_file_id ?? null,
   });
   b.state = 'closed';
+  removeBatchRequestFile(config, b.localId);
   report.collected.push({ batchId: batch.id, status: batch.status, newAnswers, alreadyStored, failed: list.length });
   ctx.log(
     `${model.id}: batch ${batch.id} ${batch.status}: ${formatCount(newAnswers)} answers stored` +

@@ -21,7 +21,9 @@ interface BatchContents {
   baseURL: string;
   /** The model name sent in every request body. */
   model: string;
+  /** The first request's parameters; with `paramsVary`, each request's own are in its body (requests.ts). */
   params: GenerationParams;
+  paramsVary?: boolean;
   inputFileId: string;
   requests: number;
   bytes: number;
@@ -109,6 +111,7 @@ export function batchFromCreating(e: LedgerCreating): LedgerBatch {
     baseURL: e.baseURL,
     model: e.model,
     params: e.params,
+    ...(e.paramsVary ? { paramsVary: true } : {}),
     inputFileId: e.inputFileId,
     keys: e.keys,
     requests: e.requests,

@@ -5,6 +5,7 @@ import type { RetryPolicy } from '../retry';
 import { createBatchClient } from './client';
 import { appendLedger, batchLedgerFile, ledgerBatchesFor } from './ledger';
 import { acquireLock } from './lock';
+import { removeBatchRequestFile } from './requests';
 
 export interface BatchMaintenanceOptions {
   env?: NodeJS.ProcessEnv;
@@ -62,6 +63,7 @@ export function forgetBatches(config: Config, model: ModelConfig, batchIds: stri
         batchId: b.batchId,
         reason: `forgotten: ${reason}`,
       });
+      removeBatchRequestFile(config, b.localId);
       closed.push(b.localId);
     }
   } finally {

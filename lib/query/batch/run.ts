@@ -12,7 +12,7 @@ import { poll, recordSubmitted } from './collect';
 import { appendLedger, batchDir, batchLedgerFile, ledgerBatchesFor, type LedgerBatch } from './ledger';
 import { acquireLock } from './lock';
 import { summarizeBatchFailures, type BatchRunOptions, type BatchRunReport, type CollectContext } from './report';
-import type { BatchJob } from './requests';
+import { removeBatchRequestFile, type BatchJob } from './requests';
 import { submit } from './submit';
 
 function checkBatchConfig(config: Config): void {
@@ -94,6 +94,7 @@ export async function runBatches(
             batchId: null,
             reason: 'never created: no batch with this ubp_local_id on the server',
           });
+          removeBatchRequestFile(config, b.localId);
           log(
             `${model.id}: ${formatCount(b.requests)} requests reserved by an interrupted submission were never sent; they are free again`,
           );

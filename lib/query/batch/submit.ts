@@ -1,15 +1,14 @@
 // Submitting: write, upload and create one batch per chunk, each step in the ledger before the next begins.
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { writeFileAtomic } from '../../core/io';
 import { FORMAT_VERSION } from '../../core/types';
 import { formatCount } from '../format';
 import { effectiveBaseURL, generationParams } from '../llm';
 import { refusedOutright, type BatchApiError } from './client';
-import { appendLedger, batchDir, batchFromCreating, type LedgerBatch, type LedgerCreating } from './ledger';
+import { appendLedger, batchFromCreating, type LedgerBatch, type LedgerCreating } from './ledger';
 import { recordSubmitted } from './collect';
 import type { BatchRunOptions, CollectContext } from './report';
-import { batchRequestLine, splitBatchLines, type BatchJob } from './requests';
+import { batchRequestFile, batchRequestLine, splitBatchLines, type BatchJob } from './requests';
 
 let localCounter = 0;
 function newLocalId(): string {
@@ -36,7 +35,6 @@ export async function submit(ctx: CollectContext, jobs: BatchJob[], opts: BatchR
       `(at most ${formatCount(config.query.batchMaxRequests)} requests and ${formatCount(config.query.batchMaxBytes)} bytes each)`,
   );
   const created: LedgerBatch[] = [];
-  const requestsDir = path.join(batchDir(config), 'requests');
   for (let c = 0; c < chunks.length; c++) {
     if (opts.stop?.aborted) {
       ctx.log(`${model.id} ${opts.label}: interrupted; ${chunks.length - c} of ${chunks.length} batches not submitted`);
@@ -46,7 +44,7 @@ export async function submit(ctx: CollectContext, jobs: BatchJob[], opts: BatchR
     const localId = newLocalId();
     const text = `${chunk.map((i) => lines[i]).join('\n')}\n`;
     const bytes = Buffer.byteLength(text);
-    const file = path.join(requestsDir, `${localId}.jsonl`);
+    const file = batchRequestFile(config, localId);
     const keys = chunk.map((i) => jobs[i].key);
     const fail = (message: string) => {
       for (const i of chunk)
@@ -82,7 +80,7 @@ export async function submit(ctx: CollectContext, jobs: BatchJob[], opts: BatchR
       provider: model.provider,
       baseURL: effectiveBaseURL(model),
       model: model.model,
-      params: generationParams(config, model),
+      ...chunkParams(chunk.map((i) => jobs[i])),
       inputFileId,
       requests: chunk.length,
       bytes,
@@ -116,6 +114,7 @@ export async function submit(ctx: CollectContext, jobs: BatchJob[], opts: BatchR
           batchId: null,
           reason: ctx.safe(message),
         });
+        fs.rmSync(file, { force: true });
         fail(message);
       } else {
         // Unknown outcome: the keys stay reserved, and the next run looks the batch up by its local id.
@@ -128,9 +127,19 @@ export async function submit(ctx: CollectContext, jobs: BatchJob[], opts: BatchR
       }
       if (c + 1 < chunks.length) ctx.log(`${model.id}: ${chunks.length - c - 1} further batches not submitted`);
       break;
-    } finally {
-      fs.rmSync(file, { force: true });
     }
   }
   return created;
+
+  /**
+   * The ledger's record of how a batch's requests were made: the first request's parameters, and whether the others
+   * differ from them (a method's per-prompt schema, a repeat's seed), whose own are in the kept request file.
+   */
+  function chunkParams(chunkJobs: BatchJob[]): Pick<LedgerCreating, 'params' | 'paramsVary'> {
+    const paramsOf = (j: BatchJob) => generationParams(config, model, j.repeat ?? 0, j.method);
+    const first = paramsOf(chunkJobs[0]);
+    const firstJson = JSON.stringify(first);
+    const vary = chunkJobs.some((j) => JSON.stringify(paramsOf(j)) !== firstJson);
+    return { params: first, ...(vary ? { paramsVary: true } : {}) };
+  }
 }
