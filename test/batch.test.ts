@@ -294,9 +294,9 @@ test('a full round trip: one upload and one batch, answers stored via batch at b
       'the output file is kept',
     );
     assert.deepEqual(
-      fs.readdirSync(path.join(fx.paths.store, 'batches', 'requests')),
+      filesUnder(path.join(fx.paths.store, 'batches', 'requests')),
       [],
-      'request files are removed once submitted',
+      'request files are removed once the batch is collected',
     );
     const text = lines.join('\n');
     assert.match(text, /submitted batch batch_fake0001 \(12 requests/);
@@ -931,7 +931,7 @@ test('stated, logprobs and samples through the Batch API: each request its own b
       [false, true, false],
       'only the stated batch has parameters that vary by request',
     );
-    assert.deepEqual(fs.readdirSync(path.join(fx.paths.store, 'batches', 'requests')), [], 'removed once collected');
+    assert.deepEqual(filesUnder(path.join(fx.paths.store, 'batches', 'requests')), [], 'removed once collected');
 
     // The same prompts asked synchronously elsewhere: the same bodies, answers, responses and measured scores.
     const fx2 = fixture(12);
@@ -968,7 +968,7 @@ test('stated, logprobs and samples through the Batch API: each request its own b
   });
 });
 
-test('samples without n through the Batch API: n requests per prompt with their own seeds; a request file lost before collection leaves the batch’s parameters, marked', async () => {
+test('samples without n through the Batch API: n requests per prompt with their own seeds; a request file no batch owns is swept; a damaged line of a kept one leaves that answer the batch’s parameters, marked', async () => {
   await withServer({ pollsToFinish: 1_000_000 }, async (server) => {
     const fx = fixture(6);
     const config = loadConfig({
@@ -997,19 +997,39 @@ test('samples without n through the Batch API: n requests per prompt with their 
     const [creating] = ledger(fx).filter((e) => e.event === 'creating');
     assert.equal(creating.paramsVary, true);
     assert.deepEqual(creating.params, paramsOfBody(lines[0].body));
-    const requestsDir = path.join(fx.paths.store, 'batches', 'requests');
-    assert.deepEqual(fs.readdirSync(requestsDir), [`${creating.localId}.jsonl`], 'kept while the batch is open');
+    const requestsDir = path.join(fx.paths.store, 'batches', 'requests', 'openai-compatible--fake-model');
+    const kept = path.join(requestsDir, `${creating.localId}.jsonl`);
+    assert.deepEqual(filesUnder(path.join(fx.paths.store, 'batches', 'requests')), [kept], 'kept while open');
 
-    fs.rmSync(path.join(requestsDir, `${creating.localId}.jsonl`));
+    // A file no batch owns (a run killed during its upload) is swept by the next run; the open batch's stays.
+    const orphan = path.join(requestsDir, 'ubp-20260101-000000-1-1.jsonl');
+    fs.writeFileSync(orphan, lines.map((l) => JSON.stringify(l)).join('\n'));
+    await runQuery(config, 'movielens', ['fake'], { batch: true, log, retry: fastRetry });
+    assert.deepEqual(filesUnder(requestsDir), [kept]);
+
+    // A damaged line in the kept file: that answer is still collected, with the batch's parameters and marked.
+    const text = fs.readFileSync(kept, 'utf8').split('\n');
+    const damagedKey = JSON.parse(text[4]).custom_id;
+    text[4] = text[4].slice(0, 40);
+    fs.writeFileSync(kept, text.join('\n'));
     server.batch.pollsToFinish = 0;
     const [collected] = await runQuery(config, 'movielens', ['fake'], { batch: true, log, retry: fastRetry });
     assert.equal(collected.missing, 0);
     const entries = stored(fx);
     assert.equal(entries.length, 18);
     for (const e of entries) {
-      assert.deepEqual(e.request.params, creating.params);
-      assert.equal(e.meta?.paramsOf, 'the batch’s first request', 'marked: not this request’s own parameters');
+      const own = lines.find((l) => l.custom_id === e.key)!;
+      if (e.key === damagedKey) {
+        assert.deepEqual(e.request.params, creating.params);
+        assert.equal(e.meta?.paramsOf, 'the batch’s first request', 'marked: not this request’s own parameters');
+        assert.notDeepEqual(e.request.params, paramsOfBody(own.body), 'ask 1 of its prompt: another seed');
+      } else {
+        assert.deepEqual(e.request.params, paramsOfBody(own.body));
+        assert.equal(e.meta?.paramsOf, undefined);
+      }
     }
+    assert.ok(allLogs.some((l) => /1 unreadable lines in its kept request file/.test(l)));
+    assert.deepEqual(filesUnder(requestsDir), [], 'removed once collected');
     const records = loadResponses(config, 'fake', 'movielens');
     assert.equal(records.length, 18);
     assert.deepEqual(

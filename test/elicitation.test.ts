@@ -15,7 +15,8 @@ import {
   knownDistributionModel,
 } from '../lib/query/known-distribution';
 import { runQuery } from '../lib/query/runner';
-import { responsesFile } from '../lib/query/inputs';
+import { responsesFile, storeFile } from '../lib/query/inputs';
+import type { StoredAnswer } from '../lib/query/store';
 import { checkElicitation, renderElicitPrompt, statedEntries } from '../lib/query/elicit';
 import { elicitationExamples } from '../lib/score/elicited';
 import { knownAnswerSamples } from '../lib/score/known-answer';
@@ -25,7 +26,7 @@ import { loadScoreSummary, runScore } from '../lib/score/score';
 import type { SampleScoreRecord } from '../lib/score/spread';
 import { domainTables } from '../lib/plot/tables';
 import { FakeOpenAIServer } from './helpers/fake-openai-server';
-import { makeQueryFixture, type QueryFixture } from './helpers/query-fixture';
+import { makeQueryFixture, storeEntriesByKey, type QueryFixture } from './helpers/query-fixture';
 
 const quiet = { log: () => {} };
 const KNOWN = { tau: 1, noise: 0.5 };
@@ -242,6 +243,26 @@ test('over HTTP: json_schema and logprobs requests reach the server in the API s
       [0, 0, 0],
       'a rerun sends nothing',
     );
+    // A store that lost every answer: each method's answers come back from its own responses file, each with its own
+    // request's parameters (the stated schema of its prompt), and nothing is paid again.
+    const store = storeFile(
+      config,
+      config.query.models.find((m) => m.id === 'local')!,
+    );
+    const entries = () => storeEntriesByKey(store);
+    const paid = entries();
+    fs.rmSync(store);
+    const recovered = await runQuery(config, 'movielens', ['local'], quiet);
+    assert.deepEqual(
+      recovered.map((s) => [s.sent, s.recovered]),
+      [
+        [0, 30],
+        [0, 30],
+        [0, 30],
+      ],
+    );
+    const kept = (e: StoredAnswer) => [e.key, e.request, e.raw, e.topLogprobs, e.usage, e.costUsd];
+    assert.deepEqual(entries().map(kept), paid.map(kept));
     runScore(config, ['movielens'], ['local'], quiet);
     const rows = loadScores(config, 'local', 'movielens') as SampleScoreRecord[];
     const statedErr = fx0.fx.samples.map(

@@ -259,7 +259,7 @@ test('forEachLine reads in chunks what split("\\n") reads whole: lines across ch
   assert.equal(calls, 0, 'an empty file has no lines');
 });
 
-test('writeJsonLines streams a generator into place; a generator that throws leaves the old file and no temporary file', () => {
+test('writeJsonLines streams a generator into place; a generator that throws, or a rename that fails, leaves the old file and no temporary file', () => {
   const dir = tmp();
   const file = path.join(dir, 'r.jsonl');
   writeJsonLines(file, ['{"a":1}', '{"a":2}']);
@@ -274,4 +274,9 @@ test('writeJsonLines streams a generator into place; a generator that throws lea
   assert.throws(() => writeJsonLines(file, failing()), /record 2 cannot be built/);
   assert.equal(fs.readFileSync(file, 'utf8'), '{"old":true}\n');
   assert.deepEqual(fs.readdirSync(dir), ['r.jsonl']);
+  // The rename into place fails (the target is a folder that is not empty): no temporary file is left either.
+  fs.mkdirSync(path.join(dir, 'taken'));
+  fs.writeFileSync(path.join(dir, 'taken', 'x'), '');
+  assert.throws(() => writeJsonLines(path.join(dir, 'taken'), ['{"a":1}']), /EISDIR|ENOTEMPTY|EEXIST/);
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['r.jsonl', 'taken']);
 });

@@ -9,13 +9,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadConfig } from '../lib/core/config';
 import { runQuery } from '../lib/query/runner';
-import { loadResponses } from '../lib/query/inputs';
+import { loadResponses, responsesFile, storeFile } from '../lib/query/inputs';
+import type { StoredAnswer } from '../lib/query/store';
 import { checkElicitation } from '../lib/query/elicit';
 import { loadScores } from '../lib/score/files';
 import { runScore } from '../lib/score/score';
 import type { SampleScoreRecord } from '../lib/score/spread';
 import { FakeOpenAIServer, type FakeAction } from './helpers/fake-openai-server';
-import { makeQueryFixture } from './helpers/query-fixture';
+import { makeQueryFixture, storeEntriesByKey } from './helpers/query-fixture';
 
 const quiet = { log: () => {} };
 const ASKS = 4;
@@ -133,6 +134,33 @@ test('without capabilities.n: n requests per prompt with distinct seeds; tempera
     const warm = setUp(server, { n: true }, { temperature: 0 });
     warm.config.query.models.find((m) => m.id === 'local')!.params = { temperature: 0.7 };
     assert.doesNotThrow(() => checkElicitation(warm.config, ['local']));
+  } finally {
+    await server.close();
+  }
+});
+
+test('a store that lost the answers of requests with n: they come back from the responses file with their choices and parameters, nothing is paid again, the same responses are written', async () => {
+  const server = await FakeOpenAIServer.start({ picks: 'by-name' });
+  try {
+    const { config } = setUp(server, { n: true });
+    await runQuery(config, 'movielens', ['local'], quiet);
+    const model = config.query.models.find((m) => m.id === 'local')!;
+    const store = storeFile(config, model);
+    const entries = () => storeEntriesByKey(store);
+    const paid = entries();
+    assert.equal(paid.length, 12);
+    const responses = fs.readFileSync(responsesFile(config, 'local', 'movielens'));
+    fs.rmSync(store);
+
+    const [again] = await runQuery(config, 'movielens', ['local'], quiet);
+    assert.equal(again.sent, 0);
+    assert.equal(again.recovered, 12);
+    assert.equal(chatBodies(server).length, 12, 'nothing was paid again');
+    const back = entries();
+    const kept = (e: StoredAnswer) => [e.key, e.request, e.raw, e.choices, e.usage, e.costUsd, e.finishReason];
+    assert.deepEqual(back.map(kept), paid.map(kept), 'each entry as it was paid: its n choices, its request with n');
+    assert.ok(back.every((e) => e.choices?.length === ASKS && e.request.params.n === ASKS));
+    assert.deepEqual(fs.readFileSync(responsesFile(config, 'local', 'movielens')), responses);
   } finally {
     await server.close();
   }

@@ -88,11 +88,12 @@ export function writeJsonLines(file: string, lines: Iterable<string>): void {
   const out = new AtomicLineWriter(file);
   try {
     for (const line of lines) out.line(line);
+    out.commit();
   } catch (e) {
+    // A failed write, fsync or rename (a full disk) leaves the old file and no temporary file of up to a gigabyte.
     out.abort();
     throw e;
   }
-  out.commit();
 }
 
 const READ_CHUNK_BYTES = 1 << 22;

@@ -11,27 +11,36 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Config, DomainName, ModelConfig } from '../core/config';
 import { forEachLine, readJsonl, writeFileAtomic } from '../core/io';
-import type { ResponseRecord } from '../core/types';
+import type { ElicitedRecord } from '../core/types';
 import { recoveryFile, responsesFile } from './inputs';
 import { effectiveBaseURL, generationParams } from './llm';
+import { methodParams } from './elicit';
+import type { AnswerChoice, PromptJob } from './models';
+import { asksInOneRequest, requestRepeat } from './repeats';
 import { storeFileName, StoreWriteError, type ResponseStore, type StoredAnswer } from './store';
 
-/** Re-stores the answers for `wanted` keys found in the responses file; returns how many. */
+/**
+ * Re-stores the answers for `wanted` keys (each with a job asking it) found in the responses file of their pass (the
+ * ranking's, or a method's own); returns how many. Each entry gets the parameters of its own request, and a request
+ * with `n` (every ask of a prompt sharing one key) gets its choices back from its asks' records, in ask order.
+ */
 export function recoverFromResponses(
   config: Config,
   domain: DomainName,
   model: ModelConfig,
   store: ResponseStore,
-  wanted: Set<string>,
+  wanted: ReadonlyMap<string, PromptJob>,
 ): number {
-  const file = responsesFile(config, model.id, domain);
-  if (wanted.size === 0 || !fs.existsSync(file)) return 0;
-  let recovered = 0;
+  const first = wanted.values().next();
+  if (first.done) return 0;
+  const file = responsesFile(config, model.id, domain, first.value.elicit);
+  if (!fs.existsSync(file)) return 0;
+  const found = new Map<string, RecoverableRecord[]>();
   forEachLine(file, (line) => {
     if (line.trim() === '') return;
-    let rec: ResponseRecord;
+    let rec: RecoverableRecord;
     try {
-      rec = JSON.parse(line) as ResponseRecord;
+      rec = JSON.parse(line) as RecoverableRecord;
     } catch {
       return; // a damaged responses file offers nothing on this line; the prompt is asked again
     }
@@ -42,30 +51,58 @@ export function recoverFromResponses(
       typeof rec.raw !== 'string'
     )
       return;
+    const records = found.get(rec.key);
+    if (records) records.push(rec);
+    else found.set(rec.key, [rec]);
+  });
+  let recovered = 0;
+  for (const [key, records] of found) {
+    const job = wanted.get(key)!;
+    records.sort((a, b) => (a.sample ?? 0) - (b.sample ?? 0));
+    const [rec] = records;
+    const choices = !job.elicit && asksInOneRequest(config, model) ? choicesOf(records) : undefined;
     const entry: StoredAnswer = {
       v: 1,
-      key: rec.key,
+      key,
       request: {
         provider: model.provider,
         baseURL: effectiveBaseURL(model),
         model: model.model,
-        params: generationParams(config),
+        params: generationParams(config, model, requestRepeat(config, model, job), methodParams(config, model, job)),
       },
       raw: rec.raw,
+      ...(rec.topLogprobs ? { topLogprobs: rec.topLogprobs } : {}),
+      ...(choices ? { choices } : {}),
       usage: rec.usage,
       model: rec.model,
       fingerprint: rec.fingerprint,
       latencyMs: rec.latencyMs,
       finishReason: rec.finishReason ?? null,
-      costUsd: rec.costUsd,
-      via: rec.via,
+      // The answer's cost is on one of the records that share it (the first ask's); the others say 0.
+      costUsd: Math.max(...records.map((r) => r.costUsd)),
+      via: rec.via as StoredAnswer['via'],
       answeredAt: rec.answeredAt,
       meta: { recoveredFrom: file },
     };
     store.put(entry);
     recovered++;
-  });
+  }
   return recovered;
+}
+
+type RecoverableRecord = Pick<
+  ElicitedRecord,
+  'key' | 'raw' | 'topLogprobs' | 'usage' | 'costUsd' | 'model' | 'fingerprint' | 'latencyMs' | 'via' | 'answeredAt'
+> & { sample?: number; finishReason?: string | null };
+
+/** The choices of a request with `n`: its asks' answers in ask order, up to the first ask the server did not return. */
+function choicesOf(records: readonly RecoverableRecord[]): AnswerChoice[] {
+  const choices: AnswerChoice[] = [];
+  for (const r of records) {
+    if ((r.sample ?? 0) !== choices.length) break;
+    choices.push({ text: r.raw, finishReason: r.finishReason ?? null });
+  }
+  return choices;
 }
 
 /**

@@ -119,7 +119,14 @@ async function queryLocked(...args: Parameters<typeof runApiModel>): Promise<voi
   if (!opts.dryRun && storeWillBeWritten(config, model, domain, unstored.length > 0)) {
     // Nothing is sent, and nothing put back, into a store that cannot take it.
     requireAppendable(config, model, domain);
-    summary.recovered = putBackAnswers(config, domain, model, store, unstored, log);
+    summary.recovered = putBackAnswers(
+      config,
+      domain,
+      model,
+      store,
+      new Map(unstored.map((k) => [k, distinct.get(k)!.job])),
+      log,
+    );
   }
   let missing = [...distinct].filter(([key]) => !store.has(key));
   const reuse = opts.retryFinish?.length

@@ -9,6 +9,7 @@ import type { Config, DomainName, ModelConfig } from '../core/config';
 import { formatCount } from './format';
 import { recoveryFile, responsesFile, storeFile } from './inputs';
 import { lockStore } from './lock';
+import type { PromptJob } from './models';
 import { keepUnstored, recoverFromResponses, restoreRecovered } from './recover';
 import { checkAppendable, storeWriteError, StoreWriteError, storeWriteFix, type ResponseStore } from './store';
 
@@ -64,14 +65,14 @@ export function storeWillBeWritten(config: Config, model: ModelConfig, domain: D
 
 /**
  * Stores, before anything is sent, the answers an earlier run kept in the recovery file, then those of the `wanted`
- * keys the responses file still holds; returns how many. A write that fails stops the run (the files are kept).
+ * keys (with the job asking each) the responses file still holds; returns how many. A write that fails stops the run (the files are kept).
  */
 export function putBackAnswers(
   config: Config,
   domain: DomainName,
   model: ModelConfig,
   store: ResponseStore,
-  wanted: string[],
+  wanted: ReadonlyMap<string, PromptJob>,
   log: (s: string) => void,
 ): number {
   const recovery = recoveryFile(config, model.id, domain);
@@ -82,7 +83,13 @@ export function putBackAnswers(
   try {
     restored = restoreRecovered(config, domain, model.id, store);
     from = responses;
-    recovered = recoverFromResponses(config, domain, model, store, new Set(wanted.filter((k) => !store.has(k))));
+    recovered = recoverFromResponses(
+      config,
+      domain,
+      model,
+      store,
+      new Map([...wanted].filter(([key]) => !store.has(key))),
+    );
   } catch (e) {
     if (!(e instanceof StoreWriteError)) throw e;
     throw new StoreRefusedError(

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ModelConfig } from '../../lib/core/config';
 import { writeJsonl } from '../../lib/core/io';
+import type { StoredAnswer } from '../../lib/query/store';
 import { writeProcessed } from '../../lib/data/processed';
 import { makeRng, sampleWithoutReplacement } from '../../lib/core/rng';
 import {
@@ -195,4 +196,14 @@ export function collectingLogger(sink: string[]): { log: (l: string) => void; li
       sink.push(l);
     },
   };
+}
+
+/** The entries of a response store file, ordered by key (so two readings compare whatever order they were paid in). */
+export function storeEntriesByKey(file: string): StoredAnswer[] {
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as StoredAnswer)
+    .sort((a, b) => (a.key < b.key ? -1 : 1));
 }

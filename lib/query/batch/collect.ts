@@ -8,7 +8,7 @@ import { refusedOutright, TERMINAL_BATCH_STATUSES, type BatchApiError, type Batc
 import { appendLedger, type LedgerBatch, type LedgerFailure } from './ledger';
 import type { CollectContext } from './report';
 import { batchRequestFile, removeBatchRequestFile, requestParamsByKey } from './requests';
-import { parseBatchResults, type BatchResultLine } from './results';
+import { readBatchResults, type BatchResultLine } from './results';
 
 function isoFromSeconds(s: number | null | undefined): string | undefined {
   return typeof s === 'number' && s > 0 ? new Date(s * 1000).toISOString() : undefined;
@@ -86,13 +86,17 @@ async function collect(ctx: CollectContext, b: LedgerBatch, batch: BatchObject):
     const bytes = await client.download(fileId);
     const local = path.join(ctx.filesDir, `${batch.id}.${kind}.jsonl`);
     writeFileAtomic(local, bytes);
-    const parsed = parseBatchResults(bytes.toString('utf8'), local);
+    const parsed = readBatchResults(local);
     for (const p of parsed.problems)
       ctx.log(`${model.id}: batch ${batch.id}: skipped unreadable line ${p.file}:${p.line} (${p.reason})`);
     results.push(...parsed.results);
   }
   const keys = new Set(b.keys);
-  const submittedParams = requestParamsByKey(batchRequestFile(config, b.localId));
+  const submitted = requestParamsByKey(batchRequestFile(config, model, b.localId));
+  if (submitted.unreadable)
+    ctx.log(
+      `${model.id}: batch ${batch.id}: ${formatCount(submitted.unreadable)} unreadable lines in its kept request file; those answers are stored with the batch's parameters`,
+    );
   const answeredAt = new Date(
     (batch.completed_at ?? batch.expired_at ?? batch.cancelled_at ?? batch.failed_at ?? batch.created_at) * 1000,
   );
@@ -124,7 +128,7 @@ async function collect(ctx: CollectContext, b: LedgerBatch, batch: BatchObject):
       failures.delete(r.key);
       // The request as it was submitted (the configuration may have changed since): its own body where the request
       // file was kept, else the batch's parameters, marked when its requests' parameters differed.
-      const own = submittedParams.get(r.key);
+      const own = submitted.byKey.get(r.key);
       entry.request = { provider: b.provider, baseURL: b.baseURL, model: b.model, params: own ?? b.params };
       if (!own && b.paramsVary) entry.meta = { ...entry.meta, paramsOf: 'the batch’s first request' };
       if (store.has(r.key)) {
@@ -192,7 +196,7 @@ async function collect(ctx: CollectContext, b: LedgerBatch, batch: BatchObject):
     errorFileId: batch.error_file_id ?? null,
   });
   b.state = 'closed';
-  removeBatchRequestFile(config, b.localId);
+  removeBatchRequestFile(config, model, b.localId);
   report.collected.push({ batchId: batch.id, status: batch.status, newAnswers, alreadyStored, failed: list.length });
   ctx.log(
     `${model.id}: batch ${batch.id} ${batch.status}: ${formatCount(newAnswers)} answers stored` +

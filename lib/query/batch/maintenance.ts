@@ -63,7 +63,7 @@ export function forgetBatches(config: Config, model: ModelConfig, batchIds: stri
         batchId: b.batchId,
         reason: `forgotten: ${reason}`,
       });
-      removeBatchRequestFile(config, b.localId);
+      removeBatchRequestFile(config, model, b.localId);
       closed.push(b.localId);
     }
   } finally {

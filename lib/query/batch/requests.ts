@@ -5,7 +5,7 @@ import type { Config, ModelConfig } from '../../core/config';
 import { forEachLine } from '../../core/io';
 import { chatRequestBody } from '../llm';
 import type { ChatMessage } from '../models';
-import type { GenerationParams } from '../store';
+import { storeFileName, type GenerationParams } from '../store';
 import { batchDir } from './ledger';
 
 export const BATCH_ENDPOINT = '/v1/chat/completions';
@@ -37,31 +37,76 @@ export function batchRequestLine(
 
 /**
  * The request JSONL uploaded for a batch, kept until the batch is closed: its bodies are the exact parameters of
- * each request (a `stated` request's schema differs per prompt), which its answers are stored with.
+ * each request (a `stated` request's schema differs per prompt), which its answers are stored with. One folder per
+ * provider + model, so a run holding that model's ledger lock can tell its own leftovers.
  */
-export function batchRequestFile(config: Config, localId: string): string {
-  return path.join(batchDir(config), 'requests', `${localId}.jsonl`);
+export function batchRequestFile(
+  config: Config,
+  model: Pick<ModelConfig, 'provider' | 'model'>,
+  localId: string,
+): string {
+  return path.join(batchRequestsDir(config, model), `${localId}.jsonl`);
+}
+
+function batchRequestsDir(config: Config, model: Pick<ModelConfig, 'provider' | 'model'>): string {
+  return path.join(batchDir(config), 'requests', storeFileName(model.provider, model.model).replace(/\.jsonl$/, ''));
 }
 
 /**
- * The parameters of each request in a kept request file (its body without model and messages), by store key; empty
- * when the file is gone (a batch submitted before the files were kept, or removed by hand).
+ * The parameters of each request in a kept request file (its body without model and messages), by store key. A file
+ * that is gone (a batch submitted before the files were kept, or removed by hand) gives none; an unreadable line is
+ * counted and skipped, so its answer is still collected (with the batch's parameters) rather than the batch never.
  */
-export function requestParamsByKey(file: string): Map<string, GenerationParams> {
+export function requestParamsByKey(file: string): { byKey: Map<string, GenerationParams>; unreadable: number } {
   const byKey = new Map<string, GenerationParams>();
-  if (!fs.existsSync(file)) return byKey;
-  forEachLine(file, (line) => {
-    if (line.trim() === '') return;
-    const { custom_id: key, body } = JSON.parse(line) as { custom_id: string; body: Record<string, unknown> };
-    const { model: _model, messages: _messages, ...params } = body;
-    byKey.set(key, params as GenerationParams);
-  });
-  return byKey;
+  let unreadable = 0;
+  if (!fs.existsSync(file)) return { byKey, unreadable };
+  try {
+    forEachLine(file, (line) => {
+      if (line.trim() === '') return;
+      try {
+        const { custom_id: key, body } = JSON.parse(line) as { custom_id?: unknown; body?: unknown };
+        if (typeof key !== 'string' || typeof body !== 'object' || body === null)
+          throw new Error('no custom_id or body');
+        const { model: _model, messages: _messages, ...params } = body as Record<string, unknown>;
+        byKey.set(key, params as GenerationParams);
+      } catch {
+        unreadable++;
+      }
+    });
+  } catch {
+    unreadable++;
+  }
+  return { byKey, unreadable };
 }
 
 /** Removes a batch's kept request file once nothing more can be collected from the batch. */
-export function removeBatchRequestFile(config: Config, localId: string): void {
-  fs.rmSync(batchRequestFile(config, localId), { force: true });
+export function removeBatchRequestFile(
+  config: Config,
+  model: Pick<ModelConfig, 'provider' | 'model'>,
+  localId: string,
+): void {
+  fs.rmSync(batchRequestFile(config, model, localId), { force: true });
+}
+
+/**
+ * Removes the model's request files that belong to no batch still open or being created: left by a run killed during
+ * an upload, or before it could record the batch. Called under the model's ledger lock, so no run is writing one.
+ */
+export function sweepBatchRequestFiles(
+  config: Config,
+  model: Pick<ModelConfig, 'provider' | 'model'>,
+  liveLocalIds: ReadonlySet<string>,
+): string[] {
+  const dir = batchRequestsDir(config, model);
+  if (!fs.existsSync(dir)) return [];
+  const removed: string[] = [];
+  for (const name of fs.readdirSync(dir)) {
+    if (liveLocalIds.has(name.replace(/\.jsonl$/, ''))) continue;
+    fs.rmSync(path.join(dir, name), { force: true });
+    removed.push(name);
+  }
+  return removed;
 }
 
 /**

@@ -12,7 +12,7 @@ import { poll, recordSubmitted } from './collect';
 import { appendLedger, batchDir, batchLedgerFile, ledgerBatchesFor, type LedgerBatch } from './ledger';
 import { acquireLock } from './lock';
 import { summarizeBatchFailures, type BatchRunOptions, type BatchRunReport, type CollectContext } from './report';
-import { removeBatchRequestFile, type BatchJob } from './requests';
+import { removeBatchRequestFile, sweepBatchRequestFiles, type BatchJob } from './requests';
 import { submit } from './submit';
 
 function checkBatchConfig(config: Config): void {
@@ -74,6 +74,9 @@ export async function runBatches(
     const { batches: known, problems } = ledgerBatchesFor(config, model);
     for (const p of problems) log(`batch ledger: skipped unreadable line ${p.file}:${p.line} (${p.reason})`);
     const live = known.filter((b) => b.state === 'creating' || b.state === 'open');
+    const swept = sweepBatchRequestFiles(config, model, new Set(live.map((b) => b.localId)));
+    if (swept.length)
+      log(`${model.id}: removed ${swept.length} request files of batches that were never recorded or are closed`);
 
     // 1. A crash between "creating" and "submitted": find out whether the batch exists.
     for (const b of live.filter((x) => x.state === 'creating')) {
@@ -94,7 +97,7 @@ export async function runBatches(
             batchId: null,
             reason: 'never created: no batch with this ubp_local_id on the server',
           });
-          removeBatchRequestFile(config, b.localId);
+          removeBatchRequestFile(config, model, b.localId);
           log(
             `${model.id}: ${formatCount(b.requests)} requests reserved by an interrupted submission were never sent; they are free again`,
           );

@@ -44,7 +44,7 @@ export async function submit(ctx: CollectContext, jobs: BatchJob[], opts: BatchR
     const localId = newLocalId();
     const text = `${chunk.map((i) => lines[i]).join('\n')}\n`;
     const bytes = Buffer.byteLength(text);
-    const file = batchRequestFile(config, localId);
+    const file = batchRequestFile(config, model, localId);
     const keys = chunk.map((i) => jobs[i].key);
     const fail = (message: string) => {
       for (const i of chunk)
@@ -87,7 +87,13 @@ export async function submit(ctx: CollectContext, jobs: BatchJob[], opts: BatchR
       keys,
       label: opts.label,
     };
-    appendLedger(ctx.ledgerFile, entry);
+    try {
+      appendLedger(ctx.ledgerFile, entry);
+    } catch (e) {
+      // Not reserved, so never to be created: the uploaded file is all that exists of it.
+      fs.rmSync(file, { force: true });
+      throw e;
+    }
     const b = batchFromCreating(entry);
     try {
       const batch = await client.create(
