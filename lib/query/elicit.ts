@@ -11,7 +11,7 @@ import type { ChatMessage, PromptJob } from './models';
 import { type DomainPromptTemplate, promptParagraphs, promptTemplate } from './prompt';
 import type { GenerationParams } from './store';
 import { candidateLabel } from './known-distribution';
-import { asksInOneRequest } from './repeats';
+import { asksInOneRequest, requestRepeat } from './repeats';
 import { modelFamily } from './families';
 
 /** The methods asked with a prompt of their own, one request per prompt. */
@@ -134,6 +134,18 @@ export function assumedOutputTokens(method: ElicitMethod, config: Config): numbe
 export function methodParams(config: Config, model: ModelConfig, job: PromptJob): GenerationParams | undefined {
   if (job.elicit) return elicitParams(job.elicit, config, model, job.sample);
   return asksInOneRequest(config, model) ? { n: config.query.samples } : undefined;
+}
+
+/**
+ * What a job's request carries besides its messages: its ask index and its method's parameters. The store key, the
+ * body sent (synchronously or in a batch) and the stored entry all take them from here, so they cannot disagree.
+ */
+export function jobRequest(
+  config: Config,
+  model: ModelConfig,
+  job: PromptJob,
+): { repeat: number | undefined; method: GenerationParams | undefined } {
+  return { repeat: requestRepeat(config, model, job), method: methodParams(config, model, job) };
 }
 
 /** The jobs of a method: one per prompt, its own messages and parameters. */

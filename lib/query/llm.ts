@@ -24,8 +24,7 @@ import {
 } from './retry';
 import { normalizeBaseURL, storeKey, type GenerationParams, type StoredAnswer } from './store';
 import type { Usage } from '../core/types';
-import { methodParams } from './elicit';
-import { requestRepeat } from './repeats';
+import { jobRequest } from './elicit';
 import { answerFromCompletion, readCompletion } from './completion';
 
 export { answerFromCompletion, readCompletion, usageFromCompletion, type CompletionLike } from './completion';
@@ -302,13 +301,8 @@ export function createApiResponder(model: ModelConfig, config: Config, opts: Api
   const stoppedReason = () => (breaker.reason === null ? null : redactSecrets(breaker.reason, secrets));
 
   async function answer(job: PromptJob, signal?: AbortSignal, retrySignal?: AbortSignal): Promise<ModelAnswer> {
-    const configured = chatRequestBody(
-      model,
-      config,
-      job.messages,
-      requestRepeat(config, model, job),
-      methodParams(config, model, job),
-    );
+    const { repeat, method } = jobRequest(config, model, job);
+    const configured = chatRequestBody(model, config, job.messages, repeat, method);
     const inFlight = anyOf(signal, breaker.abandonSignal);
     const between = anyOf(signal, retrySignal, breaker.signal);
     // Wait out a probe before the retry loop, so a prompt stopped meanwhile counts as never sent.

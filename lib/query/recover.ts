@@ -14,9 +14,9 @@ import { forEachLine, readJsonl, writeFileAtomic } from '../core/io';
 import type { ElicitedRecord } from '../core/types';
 import { recoveryFile, responsesFile } from './inputs';
 import { effectiveBaseURL, generationParams } from './llm';
-import { methodParams } from './elicit';
+import { jobRequest } from './elicit';
 import type { AnswerChoice, PromptJob } from './models';
-import { asksInOneRequest, requestRepeat } from './repeats';
+import { asksInOneRequest } from './repeats';
 import { storeFileName, StoreWriteError, type ResponseStore, type StoredAnswer } from './store';
 
 /**
@@ -58,6 +58,7 @@ export function recoverFromResponses(
   let recovered = 0;
   for (const [key, records] of found) {
     const job = wanted.get(key)!;
+    const { repeat, method } = jobRequest(config, model, job);
     records.sort((a, b) => (a.sample ?? 0) - (b.sample ?? 0));
     const [rec] = records;
     const choices = !job.elicit && asksInOneRequest(config, model) ? choicesOf(records) : undefined;
@@ -68,7 +69,7 @@ export function recoverFromResponses(
         provider: model.provider,
         baseURL: effectiveBaseURL(model),
         model: model.model,
-        params: generationParams(config, model, requestRepeat(config, model, job), methodParams(config, model, job)),
+        params: generationParams(config, model, repeat, method),
       },
       raw: rec.raw,
       ...(rec.topLogprobs ? { topLogprobs: rec.topLogprobs } : {}),

@@ -35,10 +35,10 @@ import type { PromptJob } from './models';
 import { emptyParseSummary, finishNote, writeResponses, type KeyedJob, type ParseSummary } from './responses';
 import type { RetryPolicy } from './retry';
 import { sendMissing, type PromptFailure, type RunControl } from './send';
-import { asksInOneRequest, querySamplesOf, repeatedJobs, requestRepeat } from './repeats';
+import { asksInOneRequest, querySamplesOf, repeatedJobs } from './repeats';
 import { orderOf } from '../sample/orders';
 import { ResponseStore, storeFileName } from './store';
-import { assumedOutputTokens, elicitMethodsOf, elicitationPasses, methodLog, methodParams } from './elicit';
+import { assumedOutputTokens, elicitMethodsOf, elicitationPasses, jobRequest, methodLog } from './elicit';
 import {
   keepUnstoredAnswers,
   lockStoreForRun,
@@ -174,8 +174,7 @@ async function queryLocked(...args: Parameters<typeof runApiModel>): Promise<voi
         key,
         messages: job.messages,
         promptIds,
-        repeat: requestRepeat(config, model, job),
-        method: methodParams(config, model, job),
+        ...jobRequest(config, model, job),
       }));
       const batchOpts = {
         label: domain,
@@ -400,17 +399,10 @@ export async function runQuery(
       passes.filter((p) => !p.method || elicitMethodsOf(config, m).includes(p.method));
     for (const [model, { method, jobs }] of models.flatMap((m) => passesOf(m).map((p) => [m, p] as const))) {
       const started = Date.now();
-      const all = jobs.map((job) => ({
-        job,
-        key: requestKey(
-          model,
-          config,
-          job.messages,
-          opts.env,
-          requestRepeat(config, model, job),
-          methodParams(config, model, job),
-        ),
-      }));
+      const all = jobs.map((job) => {
+        const request = jobRequest(config, model, job);
+        return { job, key: requestKey(model, config, job.messages, opts.env, request.repeat, request.method) };
+      });
       const keyed = opts.limit === undefined ? all : pilotSelection(all, (k) => k.job.sample, opts.limit);
       const summary: QueryRunSummary = {
         modelId: model.id,

@@ -9,8 +9,7 @@ import { Progress } from '../core/progress';
 import type { Usage } from '../core/types';
 import { formatCount, formatUsd } from './format';
 import { addUsage, costUsd, createApiResponder, eitherSignal, RequestFailedError, storedAnswerFor } from './llm';
-import { methodParams } from './elicit';
-import { requestRepeat } from './repeats';
+import { jobRequest } from './elicit';
 import type { PromptJob } from './models';
 import type { FailureKind, RetryPolicy } from './retry';
 import { StoreWriteError, type ResponseStore } from './store';
@@ -113,10 +112,14 @@ export async function sendMissing(
       inFlight++;
       try {
         const entry = await store.fetchOnce(key, async () =>
-          storedAnswerFor(model, config, key, await responder.answer(job, control.hard, stop), 'sync', {
-            repeat: requestRepeat(config, model, job),
-            method: methodParams(config, model, job),
-          }),
+          storedAnswerFor(
+            model,
+            config,
+            key,
+            await responder.answer(job, control.hard, stop),
+            'sync',
+            jobRequest(config, model, job),
+          ),
         );
         summary.newAnswers++;
         addUsage(summary.usage, entry.usage);

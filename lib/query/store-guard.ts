@@ -65,7 +65,8 @@ export function storeWillBeWritten(config: Config, model: ModelConfig, domain: D
 
 /**
  * Stores, before anything is sent, the answers an earlier run kept in the recovery file, then those of the `wanted`
- * keys (with the job asking each) the responses file still holds; returns how many. A write that fails stops the run (the files are kept).
+ * keys (with the job asking each) the responses file still holds; returns how many. A write that fails stops the run
+ * (the files are kept).
  */
 export function putBackAnswers(
   config: Config,
